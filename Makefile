@@ -1,0 +1,31 @@
+# `make test` and `make demo` do all set-up on a fresh machine (Debian packages, a venv, pinned deps).
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+LIB ?= data/library
+STAMP := $(VENV)/.installed
+
+.PHONY: setup test demo bench clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml requirements.txt scripts/setup-system.sh
+	bash scripts/setup-system.sh
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q torch==2.13.0
+	$(PY) -m pip install -q -r requirements.txt
+	$(PY) -m pip install -q --no-deps --no-build-isolation -e .
+	touch $@
+
+test: setup
+	$(PY) -m pytest -q
+
+demo: setup
+	$(PY) -m scenewright demo --library $(LIB) -o out/demo --overwrite
+
+bench: setup
+	$(PY) benchmarks/bench_layout.py --library $(LIB)
+
+clean:
+	rm -rf out

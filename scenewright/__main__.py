@@ -1,0 +1,5 @@
+import sys
+
+from scenewright.cli import main
+
+sys.exit(main())

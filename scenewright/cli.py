@@ -1,0 +1,56 @@
+"""The command line: thin; every command is a library call.
+
+Each area owns a small ``cli`` module with ``register(subparsers)``, which adds its
+command and sets ``func`` to a function taking the parsed arguments. Those modules
+import heavy dependencies (torch, moderngl) only inside the functions, so
+``scenewright --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from scenewright import __version__
+from scenewright.errors import ScenewrightError
+
+COMMAND_MODULES = [
+    "scenewright.library.cli",      # library build | info
+    "scenewright.bench.cli",        # bench make
+    "scenewright.evaluate.cli",     # eval
+    "scenewright.render.cli",       # render
+    "scenewright.methods.cli",      # reconstruct, models
+]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="scenewright", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"scenewright {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name == name:   # that area is not built yet
+                continue
+            raise
+        module.register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        result = args.func(args)
+    except ScenewrightError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    return int(result or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
