@@ -1,0 +1,331 @@
+"""Retrieval: which library asset is this object, and roughly how does it stand?
+
+For one observed object (world points, gravity-aligned box, mask crop) the steps are:
+
+1. **Pre-filter** (cheap, whole library at once): candidates of the label's category
+   and its neighbours (:func:`.labels.candidate_categories`), ranked by how well
+   the catalog size fits the observed box; only the best ``max_candidates`` go on.
+   That keeps the expensive steps independent of the library size.
+2. **Geometry**: the asset's surface samples, scaled to the observed box, under
+   ``n_yaw`` yaw hypotheses; the translation is refined by a few ICP steps
+   (translation only) and each hypothesis scored by a truncated chamfer distance
+   (observed → asset, and camera-facing asset samples → observed). All hypotheses of
+   an asset go through one ``cKDTree.query``.
+3. **Appearance**: the masked crop against the asset's rendered views (classical
+   colour + silhouette descriptors or DINOv2), best view wins.
+
+The score of an (asset, yaw) pair mixes the category prior, size, geometry and
+appearance; :mod:`.pose` then renders the best few and picks by render-and-compare.
+"""
+
+from __future__ import annotations
+
+import math
+import weakref
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy.spatial import cKDTree
+
+from scenewright.library.categories import category_info
+from scenewright.methods.layout.features import crop_to_mask
+from scenewright.methods.layout.labels import candidate_categories
+
+
+@dataclass
+class RetrievalSettings:
+    max_candidates: int = 12        # assets kept after the size pre-filter
+    n_points: int = 384             # surface samples per asset used for scoring
+    n_obs_points: int = 512         # observed points per object used for scoring
+    n_yaw: int = 8                  # yaw hypotheses (box yaw + k·360°/n_yaw)
+    icp_iters: int = 3              # translation-only ICP steps per hypothesis
+    trunc_m: float = 0.08           # chamfer distances are truncated here (outliers)
+    sigma_m: float = 0.025          # geometry similarity = exp(-chamfer / sigma)
+    w_geometry: float = 1.0
+    w_appearance: float = 1.0
+    w_size: float = 0.5
+    w_category: float = 0.6
+    size_prior_sigma: float = 0.35  # log-ratio tolerance of the size pre-filter
+
+
+@dataclass
+class AssetGeometry:
+    """Cached per-asset arrays: subsampled surface points/normals (object frame) and their tree."""
+
+    points: np.ndarray     # (N, 3)
+    normals: np.ndarray    # (N, 3)
+    tree: cKDTree
+    extent: np.ndarray     # (3,) width, height, depth of the samples' box
+
+
+@dataclass
+class Hypothesis:
+    """One placement of one asset: world_from_object = T(translation) · R_y(yaw) · diag(scale)."""
+
+    asset_id: str
+    category: str
+    yaw: float                       # radians about world +Y
+    scale: np.ndarray                # (3,)
+    translation: np.ndarray          # (3,) world; y = bottom of the object
+    geometry: float = 0.0            # similarity in [0, 1]
+    appearance: float = 0.0          # cosine in [-1, 1]
+    size: float = 0.0                # size prior in [0, 1]
+    prior: float = 0.0               # category prior weight
+    score: float = 0.0
+    chamfer_m: float = 0.0
+    extra: dict = field(default_factory=dict)
+
+    def world_from_object(self) -> np.ndarray:
+        return placement_matrix(self.yaw, self.scale, self.translation)
+
+
+def rot_y(yaw: float | np.ndarray) -> np.ndarray:
+    """(3, 3) or (..., 3, 3) rotation about +Y; yaw 0 keeps the asset's front at +Z."""
+    c, s = np.cos(yaw), np.sin(yaw)
+    z, o = np.zeros_like(c), np.ones_like(c)
+    return np.stack([np.stack([c, z, s], -1), np.stack([z, o, z], -1), np.stack([-s, z, c], -1)], -2)
+
+
+def placement_matrix(yaw: float, scale, translation) -> np.ndarray:
+    """(4, 4) world_from_object = T · R_y(yaw) · diag(scale)."""
+    m = np.eye(4)
+    m[:3, :3] = rot_y(float(yaw)) @ np.diag(np.asarray(scale, float))
+    m[:3, 3] = translation
+    return m
+
+
+class LibraryIndex:
+    """Library arrays the method needs, computed once per library and asset (lazily).
+
+    Holds the records as arrays (sizes, categories) for the vectorised pre-filter,
+    and per asset the subsampled surface points with their KD-tree and the appearance
+    descriptors of its rendered views (per extractor).
+    """
+
+    def __init__(self, library, n_points: int = 384, seed: int = 0):
+        self.library = library
+        records = list(library.records)
+        self.ids = [r.asset_id for r in records]
+        self.row = {a: i for i, a in enumerate(self.ids)}
+        self.categories = np.array([r.category for r in records], dtype=object)
+        self.sizes = np.array([[r.width, r.height, r.depth] for r in records], float).reshape(-1, 3)
+        self.n_points = n_points
+        self.seed = seed
+        self._geometry: dict[str, AssetGeometry] = {}
+        self._views: dict[tuple[str, str], tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+        self._meshes: dict[str, object] = {}
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def category_counts(self) -> dict[str, int]:
+        cats, counts = np.unique(self.categories.astype(str), return_counts=True) if len(self) else ([], [])
+        return {str(c): int(n) for c, n in zip(cats, counts)}
+
+    def geometry(self, asset_id: str) -> AssetGeometry:
+        if asset_id not in self._geometry:
+            pts, nrm = self.library.samples(asset_id)
+            pts, nrm = np.asarray(pts, float), np.asarray(nrm, float)
+            if len(pts) > self.n_points:
+                # Fixed seed per asset: the same subsample every run (reproducible scores).
+                rng = np.random.default_rng(self.seed + self.row.get(asset_id, 0))
+                idx = rng.choice(len(pts), self.n_points, replace=False)
+                pts, nrm = pts[idx], nrm[idx]
+            ext = pts.max(0) - pts.min(0) if len(pts) else np.ones(3)
+            self._geometry[asset_id] = AssetGeometry(pts, nrm, cKDTree(pts), np.maximum(ext, 1e-3))
+        return self._geometry[asset_id]
+
+    def mesh(self, asset_id: str):
+        if asset_id not in self._meshes:
+            self._meshes[asset_id] = self.library.mesh(asset_id)
+        return self._meshes[asset_id]
+
+    def view_features(self, asset_id: str, extractor) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(V, D) descriptors of the asset's views, with their yaw and pitch in degrees."""
+        key = (asset_id, getattr(extractor, "name", "x") + str(getattr(extractor, "weights_dir", "")))
+        if key not in self._views:
+            views = self.library.views(asset_id)
+            crops = [crop_to_mask(views.rgb[i], views.mask[i]) for i in range(len(views.mask))]
+            feats = extractor([c[0] for c in crops], [c[1] for c in crops])
+            self._views[key] = (feats, np.asarray(views.yaw_deg, float), np.asarray(views.pitch_deg, float))
+        return self._views[key]
+
+
+_INDEXES: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+
+
+def library_index(library, n_points: int = 384, seed: int = 0) -> LibraryIndex:
+    """The cached :class:`LibraryIndex` of ``library`` (one per Library object)."""
+    try:
+        idx = _INDEXES.get(library)
+    except TypeError:       # not weak-referenceable
+        return LibraryIndex(library, n_points, seed)
+    if idx is None or idx.n_points != n_points or idx.seed != seed:
+        idx = LibraryIndex(library, n_points, seed)
+        _INDEXES[library] = idx
+    return idx
+
+
+def size_prior(observed: np.ndarray, catalog: np.ndarray, truncated: bool, sigma: float) -> np.ndarray:
+    """How plausible each catalog size is for the observed box, in [0, 1].
+
+    ``observed`` (3,) box size (x, y = height, z); ``catalog`` (N, 3) width, height,
+    depth. The footprint is compared orientation-free (sorted sides). A partial view
+    only shrinks the box, so observed < catalog costs half as much as observed > catalog,
+    and a truncated object's footprint hardly counts.
+    """
+    obs_fp = np.sort(observed[[0, 2]])
+    cat_fp = np.sort(catalog[:, [0, 2]], axis=1)
+    obs = np.concatenate([[observed[1]], obs_fp])
+    cat = np.concatenate([catalog[:, 1:2], cat_fp], 1)
+    lr = np.log(np.maximum(obs, 1e-3) / np.maximum(cat, 1e-3))
+    lr = np.where(lr < 0, 0.5 * lr, lr)
+    w = np.array([1.0, 0.6, 0.6]) * (np.array([1.0, 0.3, 0.3]) if truncated else 1.0)
+    return np.exp(-0.5 * (lr ** 2 * w).sum(1) / w.sum() / sigma ** 2)
+
+
+def prefilter(index: LibraryIndex, category: str | None, box_size: np.ndarray, truncated: bool,
+              settings: RetrievalSettings) -> list[tuple[str, float, float]]:
+    """[(asset_id, category prior, size prior)] — the ``max_candidates`` best, best first."""
+    if len(index) == 0:
+        return []
+    cats = candidate_categories(category, set(index.categories.tolist()))
+    prior = np.zeros(len(index))
+    for c, w in cats:
+        prior[index.categories == c] = w
+    rows = np.nonzero(prior > 0)[0]
+    sp = size_prior(np.asarray(box_size, float), index.sizes[rows], truncated, settings.size_prior_sigma)
+    rank = settings.w_category * prior[rows] + settings.w_size * sp
+    order = np.argsort(-rank, kind="stable")[: settings.max_candidates]
+    return [(index.ids[rows[i]], float(prior[rows[i]]), float(sp[i])) for i in order]
+
+
+def fit_scale(category: str, asset_extent: np.ndarray, yaw_rel: np.ndarray, box_size: np.ndarray,
+              truncated: bool, trust: float, bounds: tuple[float, float]) -> np.ndarray:
+    """(H, 3) scale per yaw hypothesis from the observed box, by the category's strategy.
+
+    ``asset_extent`` (3,) w, h, d of the asset; ``yaw_rel`` (H,) asset yaw relative to
+    the box axes. The asset's footprint seen along the box axes is |R|·extent. The
+    observed/catalog log ratio is shrunk by ``trust`` (the catalog is the prior; a
+    partial view underestimates, so it counts only where it says "bigger" or for height)
+    and by a further half for truncated objects; then clamped to ``bounds``.
+    """
+    c, s = np.abs(np.cos(yaw_rel)), np.abs(np.sin(yaw_rel))
+    w, h, d = asset_extent
+    ex = c * w + s * d                         # footprint along box x (over-estimates at 45°)
+    ez = s * w + c * d
+    ratio = np.stack([box_size[0] / ex, np.full_like(ex, box_size[1] / h), box_size[2] / ez], 1)
+    lr = np.log(np.clip(ratio, 1e-3, 1e3))
+    t = trust * (0.5 if truncated else 1.0)
+    if category_info(category).scaling == "anisotropic":
+        # Back to asset axes: box x is asset x when the yaw is near 0/180°, asset z near ±90°.
+        swap = s > c
+        lx = np.where(swap, lr[:, 2], lr[:, 0])
+        lz = np.where(swap, lr[:, 0], lr[:, 2])
+        out = np.stack([lx, lr[:, 1], lz], 1) * t
+    else:
+        iso = (lr * np.array([0.25, 0.5, 0.25])).sum(1) * t
+        out = np.repeat(iso[:, None], 3, 1)
+    return np.exp(np.clip(out, math.log(bounds[0]), math.log(bounds[1])))
+
+
+def geometric_fit(geom: AssetGeometry, obs_pts: np.ndarray, cam_pos: np.ndarray, yaws: np.ndarray,
+                  scales: np.ndarray, t0: np.ndarray, settings: RetrievalSettings,
+                  fix_y: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """Refine translations and score all yaw hypotheses of one asset.
+
+    ``obs_pts`` (M, 3) world; ``yaws`` (H,); ``scales`` (H, 3); ``t0`` (3,) initial
+    translation (box centre x/z, bottom y). Returns translations (H, 3) and chamfer
+    distances (H,) in metres (observed→asset plus ½ camera-facing asset→observed).
+    """
+    H, M = len(yaws), len(obs_pts)
+    R = rot_y(yaws)                                             # (H, 3, 3)
+    t = np.repeat(t0[None], H, 0).astype(float)
+    trunc = settings.trunc_m
+    for _ in range(settings.icp_iters + 1):
+        # object coordinates of the observed points under each hypothesis: diag(1/s) Rᵀ (p - t)
+        local = np.einsum("hji,hmj->hmi", R, obs_pts[None] - t[:, None]) / scales[:, None]
+        dist, nn = geom.tree.query(local.reshape(-1, 3), k=1)
+        # residual back in world units: R · diag(s) · (nearest - local)
+        res_obj = (geom.points[nn].reshape(H, M, 3) - local) * scales[:, None]
+        res = np.einsum("hij,hmj->hmi", R, res_obj)
+        d = np.linalg.norm(res, axis=-1)
+        w = (d < 2 * trunc).astype(float) + 1e-6
+        step = -(res * w[..., None]).sum(1) / w.sum(1)[:, None]   # move the asset onto the points
+        if fix_y:
+            step[:, 1] = 0.0
+        t = t - step
+    fwd = np.minimum(d, trunc).mean(1)
+    # Camera-facing asset samples should have observed points near them (penalises
+    # assets bigger than what was seen, and wrong yaws of one-sided things).
+    world = np.einsum("hij,hnj->hni", R, geom.points[None] * scales[:, None]) + t[:, None]
+    nrm = np.einsum("hij,nj->hni", R, geom.normals)
+    facing = (nrm * (cam_pos - world)).sum(-1) > 0
+    obs_tree = cKDTree(obs_pts)
+    dr, _ = obs_tree.query(world.reshape(-1, 3), k=1)
+    dr = np.minimum(dr.reshape(H, -1), trunc)
+    rev = (dr * facing).sum(1) / np.maximum(facing.sum(1), 1)
+    return t, fwd + 0.5 * rev
+
+
+def subsample(points: np.ndarray, n: int, seed: int = 0) -> np.ndarray:
+    if len(points) <= n:
+        return points
+    return points[np.random.default_rng(seed).choice(len(points), n, replace=False)]
+
+
+def retrieve(obj, capture, world_from_camera: np.ndarray, category: str | None, index: LibraryIndex,
+             extractor, settings: RetrievalSettings, scale_trust: float = 0.5,
+             scale_bounds: tuple[float, float] = (0.5, 2.0), seed: int = 0) -> list[Hypothesis]:
+    """Scored hypotheses for one observed object, best first (empty if the library is empty).
+
+    ``obj`` is a perception ``ObjectObservation`` (``points`` world (N, 3), ``box``,
+    ``mask``, ``truncated``). One hypothesis per candidate asset (its best yaw) plus
+    the asset's other yaws in ``extra["yaws"]`` for the pose stage.
+    """
+    box = obj.box
+    box_size = np.asarray(box.size, float)
+    cands = prefilter(index, category, box_size, bool(obj.truncated), settings)
+    if not cands:
+        return []
+    pts = np.asarray(obj.points, float)
+    pts = pts[np.all(np.isfinite(pts), 1)]
+    obs = subsample(pts, settings.n_obs_points, seed)
+    cam_pos = np.asarray(world_from_camera, float)[:3, 3]
+    centre = np.asarray(box.centre, float)
+    t0 = np.array([centre[0], centre[1] - box_size[1] / 2, centre[2]])
+    if t0[1] < 0.05:   # resting on the floor (or close to it): the floor is y = 0
+        t0[1] = 0.0
+    yaws = float(box.yaw) + np.arange(settings.n_yaw) * 2 * np.pi / settings.n_yaw
+
+    q_feat = None
+    if extractor is not None and settings.w_appearance > 0 and obj.mask is not None and obj.mask.any():
+        crop, cmask = crop_to_mask(capture.rgb, obj.mask)
+        q_feat = extractor([crop], [cmask])[0]
+
+    out: list[Hypothesis] = []
+    for asset_id, prior, sp in cands:
+        geom = index.geometry(asset_id)
+        cat = str(index.categories[index.row[asset_id]])
+        scales = fit_scale(cat, geom.extent, yaws - float(box.yaw), box_size, bool(obj.truncated),
+                           scale_trust, scale_bounds)
+        if len(obs) >= 3:
+            ts, cham = geometric_fit(geom, obs, cam_pos, yaws, scales, t0, settings)
+        else:   # a handful of pixels: nothing to fit, the box centre it is
+            ts, cham = np.repeat(t0[None], len(yaws), 0), np.full(len(yaws), settings.trunc_m)
+        gsim = np.exp(-cham / settings.sigma_m)
+        app = 0.0
+        if q_feat is not None:
+            feats, _, _ = index.view_features(asset_id, extractor)
+            app = float(np.max(feats @ q_feat)) if len(feats) else 0.0
+        order = np.argsort(cham, kind="stable")
+        best = order[0]
+        h = Hypothesis(asset_id=asset_id, category=cat, yaw=float(yaws[best]), scale=scales[best],
+                       translation=ts[best], geometry=float(gsim[best]), appearance=app, size=sp,
+                       prior=prior, chamfer_m=float(cham[best]))
+        h.score = (settings.w_geometry * h.geometry + settings.w_appearance * app
+                   + settings.w_size * sp + settings.w_category * prior)
+        h.extra["yaws"] = [(float(yaws[i]), scales[i], ts[i], float(cham[i])) for i in order]
+        out.append(h)
+    out.sort(key=lambda h: -h.score)
+    return out
