@@ -165,6 +165,11 @@ def map_label(label: str | None) -> LabelMatch:
     for candidate in (text, " ".join(_singular(w) for w in text.split())):
         if candidate in vocab:
             return LabelMatch(raw, vocab[candidate], 1.0, "synonym")
+    # A near-exact phrase (one typo: "coffe table") before the rules, which would
+    # read only "table" in it.
+    close = difflib.get_close_matches(text, list(vocab), n=1, cutoff=0.88)
+    if close:
+        return LabelMatch(raw, vocab[close[0]], 0.85, "fuzzy")
     for pattern, category in _RULES:
         if pattern.search(text):
             return LabelMatch(raw, category, 0.9, "rule")

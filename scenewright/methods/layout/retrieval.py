@@ -201,7 +201,8 @@ def prefilter(index: LibraryIndex, category: str | None, box_size: np.ndarray, t
 
 
 def fit_scale(category: str, asset_extent: np.ndarray, yaw_rel: np.ndarray, box_size: np.ndarray,
-              truncated: bool, trust: float, bounds: tuple[float, float]) -> np.ndarray:
+              truncated: bool, trust: float, bounds: tuple[float, float],
+              dead_zone: float = 0.22) -> np.ndarray:
     """(H, 3) scale per yaw hypothesis from the observed box, by the category's strategy.
 
     ``asset_extent`` (3,) w, h, d of the asset; ``yaw_rel`` (H,) asset yaw relative to
@@ -216,6 +217,9 @@ def fit_scale(category: str, asset_extent: np.ndarray, yaw_rel: np.ndarray, box_
     ez = s * w + c * d
     ratio = np.stack([box_size[0] / ex, np.full_like(ex, box_size[1] / h), box_size[2] / ez], 1)
     lr = np.log(np.clip(ratio, 1e-3, 1e3))
+    # Dead zone: boxes of partial views are often 10-20 % off; only a clear
+    # disagreement with the catalog moves the size.
+    lr = np.sign(lr) * np.maximum(np.abs(lr) - dead_zone, 0.0)
     t = trust * (0.5 if truncated else 1.0)
     if category_info(category).scaling == "anisotropic":
         # Back to asset axes: box x is asset x when the yaw is near 0/180°, asset z near ±90°.
@@ -283,12 +287,32 @@ def retrieve(obj, capture, world_from_camera: np.ndarray, category: str | None, 
     ``mask``, ``truncated``). One hypothesis per candidate asset (its best yaw) plus
     the asset's other yaws in ``extra["yaws"]`` for the pose stage.
     """
-    box = obj.box
-    box_size = np.asarray(box.size, float)
-    cands = prefilter(index, category, box_size, bool(obj.truncated), settings)
+    cands = prefilter(index, category, np.asarray(obj.box.size, float), bool(obj.truncated), settings)
+    return score_assets(obj, capture, world_from_camera, cands, index, extractor, settings,
+                        scale_trust, scale_bounds, seed)
+
+
+def retrieve_assets(obj, capture, world_from_camera: np.ndarray, asset_ids: list[str], index: LibraryIndex,
+                    extractor, settings: RetrievalSettings, scale_trust: float = 0.5,
+                    scale_bounds: tuple[float, float] = (0.5, 2.0), seed: int = 0) -> list[Hypothesis]:
+    """Like :func:`retrieve` for given assets (no pre-filter; priors computed the same way)."""
+    rows = [index.row[a] for a in asset_ids]
+    sp = size_prior(np.asarray(obj.box.size, float), index.sizes[rows], bool(obj.truncated),
+                    settings.size_prior_sigma)
+    cands = [(a, 1.0, float(p)) for a, p in zip(asset_ids, sp)]
+    return score_assets(obj, capture, world_from_camera, cands, index, extractor, settings,
+                        scale_trust, scale_bounds, seed)
+
+
+def score_assets(obj, capture, world_from_camera: np.ndarray, cands: list[tuple[str, float, float]],
+                 index: LibraryIndex, extractor, settings: RetrievalSettings, scale_trust: float,
+                 scale_bounds: tuple[float, float], seed: int) -> list[Hypothesis]:
+    """Geometry + appearance scores of ``cands`` [(asset_id, category prior, size prior)]."""
     if not cands:
         return []
-    pts = np.asarray(obj.points, float)
+    box = obj.box
+    box_size = np.asarray(box.size, float)
+    pts = np.asarray(obj.points, float).reshape(-1, 3)
     pts = pts[np.all(np.isfinite(pts), 1)]
     obs = subsample(pts, settings.n_obs_points, seed)
     cam_pos = np.asarray(world_from_camera, float)[:3, 3]

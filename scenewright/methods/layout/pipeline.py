@@ -1,0 +1,302 @@
+"""The layout method: capture → perception → category → retrieval → pose → graph → optimise → scene.
+
+>>> from scenewright.methods.layout import reconstruct, LayoutSettings
+>>> scene = reconstruct(capture, Library.open("data/library"), LayoutSettings(seed=0))
+
+Every stage is a call into a small module of this package (``labels``, ``retrieval``,
+``pose``, ``consensus``) or of part A (``perception.perceive``, ``scene_graph``,
+``optimize``); this module only wires them, times them (``Scene.timings_s``) and
+records the settings (``Scene.method["settings"]``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from scenewright import __version__
+from scenewright.errors import InputError
+from scenewright.methods.layout.consensus import ConsensusSettings, group_consensus
+from scenewright.methods.layout.features import make_extractor
+from scenewright.methods.layout.labels import map_label
+from scenewright.methods.layout.pose import PoseSettings, RenderScorer, nudge_along_ray, refine_pose
+from scenewright.methods.layout.retrieval import (Hypothesis, RetrievalSettings, library_index,
+                                                  placement_matrix, retrieve)
+
+STAGES = ("perception", "category", "retrieval", "pose", "graph", "optimize", "export")
+
+
+@dataclass
+class LayoutSettings:
+    """Everything that decides a layout result; recorded in ``scene.json`` (method.settings)."""
+
+    seed: int = 0
+    features: str = "auto"               # auto | classical | dinov2
+    dinov2_weights: str | None = None
+    scale_trust: float = 0.5              # 0 = catalog size, 1 = observed box (log-space blend)
+    scale_bounds: tuple[float, float] = (0.6, 1.6)
+    render_refine: bool = True            # render-and-compare pose/asset refinement
+    optimize: bool = True                 # part A's layout optimisation
+    retrieval: RetrievalSettings = field(default_factory=RetrievalSettings)
+    pose: PoseSettings = field(default_factory=PoseSettings)
+    consensus: ConsensusSettings = field(default_factory=ConsensusSettings)
+
+    def to_json(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+@dataclass
+class ObjectResult:
+    """Per-object working state through the stages."""
+
+    obj: object                           # perception ObjectObservation
+    category: str | None = None
+    label_how: str = "unknown"
+    hypotheses: list[Hypothesis] = field(default_factory=list)
+    chosen: Hypothesis | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+class _Timer:
+    def __init__(self) -> None:
+        self.timings: dict[str, float] = {s: 0.0 for s in STAGES}
+
+    def __call__(self, stage: str):
+        timer = self
+
+        class _Ctx:
+            def __enter__(self):
+                self.t0 = time.perf_counter()
+
+            def __exit__(self, *exc):
+                timer.timings[stage] += time.perf_counter() - self.t0
+        return _Ctx()
+
+
+def _progress(enabled: bool):
+    if not enabled:
+        return None
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+    return Progress(TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+                    TimeElapsedColumn(), transient=True)
+
+
+def fallback_box(obj, capture, observation):
+    """A box for an object without usable depth points (a handful of pixels, depth holes).
+
+    The ray through the bottom-centre of the mask meets the floor (y = 0) where the
+    object stands; without a floor, the median depth of the image is used. Size is
+    left tiny: the catalog size takes over (``scale_trust`` applies to nothing).
+    """
+    from scenewright.geometry.boxes import OrientedBox
+    ys, xs = np.nonzero(obj.mask)
+    if len(ys) == 0:
+        return None
+    K = np.asarray(capture.K, float)
+    wfc = np.asarray(observation.world_from_camera, float)
+    u, v = float(xs.mean()), float(ys.max())
+    ray_cam = np.array([(u - K[0, 2]) / K[0, 0], (v - K[1, 2]) / K[1, 1], 1.0])
+    ray = wfc[:3, :3] @ ray_cam
+    origin = wfc[:3, 3]
+    depth = observation.depth if getattr(observation, "depth", None) is not None else capture.depth
+    z = float(np.nanmedian(depth)) if depth is not None and np.isfinite(depth).any() else 3.0
+    point = origin + ray * z
+    if observation.floor is not None and ray[1] < -1e-3:
+        s = -origin[1] / ray[1]
+        if 0 < s < 4 * z:
+            point = origin + ray * s
+    return OrientedBox(centre=point + np.array([0, 0.05, 0]), size=np.array([0.1, 0.1, 0.1]), yaw=0.0)
+
+
+def _load_perception():
+    from scenewright.perception import perceive, PerceptionSettings
+    return perceive, PerceptionSettings
+
+
+def _graph_and_optimize(results, observation, index, settings, timer):
+    """Part A's scene graph and layout optimisation; returns (relations, placements dict)."""
+    from scenewright.methods.layout.bridge import run_graph_and_optimize
+    return run_graph_and_optimize(results, observation, index, settings, timer)
+
+
+def reconstruct(capture, library, settings: LayoutSettings | None = None, renderer=None,
+                progress: bool = False):
+    """Capture + asset library → :class:`scenewright.scene.Scene` (not yet written).
+
+    ``renderer``: a :class:`scenewright.render.Renderer` of ``settings.pose.render_size``
+    squared to reuse across calls (made here when None and rendering is on).
+    """
+    from scenewright.scene import Camera, Instance, Scene
+    s = settings or LayoutSettings()
+    timer = _Timer()
+    index = library_index(library, s.retrieval.n_points, s.seed)
+    if len(index) == 0:
+        raise InputError(f"{getattr(library, 'root', 'library')}: the asset library is empty")
+    if capture.seg is None:
+        raise InputError(f"{capture.path}: the layout method needs seg.png (instance masks)")
+    if capture.depth is None:
+        raise InputError(f"{capture.path}: the layout method needs depth (depth.npy or depth.png)")
+    extractor = make_extractor(s.features, s.dinov2_weights)
+
+    with timer("perception"):
+        perceive, PerceptionSettings = _load_perception()
+        observation = perceive(capture, PerceptionSettings(seed=s.seed))
+    wfc = np.asarray(observation.world_from_camera, float)
+
+    results: list[ObjectResult] = []
+    with timer("category"):
+        for obj in observation.objects:
+            m = map_label(obj.label)
+            results.append(ObjectResult(obj=obj, category=m.category, label_how=m.how))
+            if obj.box is None:
+                obj.box = fallback_box(obj, capture, observation)
+                results[-1].notes.append("no_depth_box")
+
+    own_renderer = False
+    if s.render_refine and renderer is None:
+        try:
+            from scenewright.render import Renderer
+            renderer = Renderer(s.pose.render_size, s.pose.render_size)
+            own_renderer = True
+        except Exception as exc:   # no EGL: fall back to geometry + appearance only
+            renderer = None
+            observation.notes.append(f"render refinement off ({type(exc).__name__}: {exc})")
+    scorer = RenderScorer(renderer, index, capture, wfc, s.pose) if (s.render_refine and renderer) else None
+
+    bar = _progress(progress)
+    try:
+        if bar:
+            bar.start()
+            task = bar.add_task("layout: retrieval + pose", total=len(results))
+        for r in results:
+            if r.obj.box is None:
+                r.notes.append("empty_mask")
+                continue
+            with timer("retrieval"):
+                r.hypotheses = retrieve(r.obj, capture, wfc, r.category, index, extractor, s.retrieval,
+                                        s.scale_trust, s.scale_bounds, s.seed)
+            with timer("pose"):
+                r.hypotheses = refine_pose(r.obj, r.hypotheses, scorer, s.pose)
+            if bar:
+                bar.advance(task)
+        with timer("pose"):
+            groups = group_consensus(results, s.consensus, rescore=lambda r, asset: _rescore(
+                r, asset, capture, wfc, index, extractor, scorer, s))
+            for r in results:
+                if r.hypotheses:
+                    r.chosen = r.hypotheses[0]
+                    if s.pose.depth_nudge and scorer is not None:
+                        nudge_along_ray(r.chosen, wfc)
+    finally:
+        if bar:
+            bar.stop()
+        if own_renderer:
+            try:
+                renderer.release()
+            except Exception:
+                pass
+
+    relations, notes = _graph_and_optimize(results, observation, index, s, timer)
+    for g in groups:
+        from scenewright.scene import Relation
+        relations.append(Relation(type="same_asset_group", members=sorted(g)))
+
+    with timer("export"):
+        instances = []
+        used: list[str] = []
+        for r in results:
+            h = r.chosen
+            if h is None:
+                continue
+            geom = index.geometry(h.asset_id)
+            rec = library.record(h.asset_id)
+            size = np.array([rec.width, rec.height, rec.depth], float) * h.scale
+            extra = {"label_match": r.label_how, "flags": list(getattr(r.obj, "flags", [])) + r.notes,
+                     "retrieval": {"geometry": round(h.geometry, 4), "appearance": round(h.appearance, 4),
+                                   "size": round(h.size, 4), "chamfer_m": round(h.chamfer_m, 4),
+                                   "render": h.extra.get("render")},
+                     "candidates": [c.asset_id for c in r.hypotheses[:5]]}
+            del geom
+            instances.append(Instance(id=int(r.obj.id), mesh=index.mesh(h.asset_id),
+                                      world_from_object=h.world_from_object(), label=r.obj.label,
+                                      category=h.category, asset_id=h.asset_id,
+                                      size=size.tolist(), score=float(h.score), extra=extra))
+            if h.asset_id not in used:
+                used.append(h.asset_id)
+        floor = None if observation.floor is None else {"normal": [0.0, 1.0, 0.0], "height": 0.0}
+        walls = [{"point": np.asarray(w.point, float).tolist(), "normal": np.asarray(w.normal, float).tolist()}
+                 for w in observation.walls]
+        scene = Scene(camera=Camera(K=np.asarray(capture.K, float), width=capture.width, height=capture.height,
+                                    world_from_camera=wfc),
+                      instances=instances, floor=floor, walls=walls, relations=relations,
+                      method={"name": "layout", "version": __version__, "settings": s.to_json()},
+                      attribution=[library.attribution(a) for a in used],
+                      extra={"perception": {"flags": list(observation.flags), "notes": list(observation.notes)
+                                            + notes}})
+    scene.timings_s = {k: round(v, 4) for k, v in timer.timings.items()}
+    return scene
+
+
+def _rescore(r: ObjectResult, asset_id: str, capture, wfc, index, extractor, scorer, s: LayoutSettings):
+    """Hypotheses of one object for one given asset (used when a group adopts an asset)."""
+    from scenewright.methods.layout.retrieval import retrieve_assets
+    hyps = retrieve_assets(r.obj, capture, wfc, [asset_id], index, extractor, s.retrieval,
+                           s.scale_trust, s.scale_bounds, s.seed)
+    return refine_pose(r.obj, hyps, scorer, s.pose)
+
+
+def settings_from_args(args) -> LayoutSettings:
+    seed = 0 if getattr(args, "seed", None) is None else int(args.seed)
+    return LayoutSettings(seed=seed, features=getattr(args, "features", "auto") or "auto",
+                          dinov2_weights=getattr(args, "dinov2_weights", None))
+
+
+def render_preview(scene, capture):
+    """(H, W, 3) uint8: the scene drawn over the capture from its camera (None if rendering fails)."""
+    from scenewright.render import render_scene
+    res = render_scene(scene, over=capture)
+    return getattr(res, "rgb", res)
+
+
+def run(capture_dir, out_dir, library_dir, settings: LayoutSettings | None = None, overwrite: bool = False,
+        preview: bool = True, progress: bool = True, library=None, renderer=None):
+    """Read a capture folder, reconstruct, write the scene folder. Returns the Scene."""
+    from scenewright.capture import load_capture
+    from scenewright.scene import write_scene
+    out_dir = Path(out_dir)
+    if out_dir.is_dir() and any(out_dir.iterdir()) and not overwrite:
+        raise InputError(f"{out_dir}: folder exists and is not empty (pass --overwrite to replace it)")
+    capture = load_capture(capture_dir)
+    if library is None:
+        from scenewright.library import Library
+        library = Library.open(library_dir)
+    scene = reconstruct(capture, library, settings, renderer=renderer, progress=progress)
+    t0 = time.perf_counter()
+    image = None
+    if preview:
+        try:
+            image = render_preview(scene, capture)
+        except Exception as exc:   # a preview is a convenience: never lose the scene over it
+            scene.extra.setdefault("notes", []).append(f"preview failed: {type(exc).__name__}: {exc}")
+    write_scene(scene, out_dir, preview=image, overwrite=overwrite)
+    scene.timings_s["export"] = round(scene.timings_s.get("export", 0.0) + time.perf_counter() - t0, 4)
+    # timings changed after writing: rewrite scene.json only (atomic file write)
+    from scenewright.fileio import write_json
+    write_json(out_dir / "scene.json", scene.to_json())
+    return scene
+
+
+def reconstruct_from_args(args) -> int:
+    """CLI entry: ``scenewright reconstruct CAPTURE -o OUT --method layout [--library LIB] [--seed S]``."""
+    settings = settings_from_args(args)
+    scene = run(args.capture, args.out, args.library, settings, overwrite=getattr(args, "overwrite", False),
+                preview=not getattr(args, "no_preview", False), progress=True)
+    n = len(scene.instances)
+    total = sum(scene.timings_s.values())
+    print(f"wrote {args.out}: {n} objects, {len(scene.relations)} relations, {total:.1f} s "
+          f"({', '.join(f'{k} {v:.1f}' for k, v in scene.timings_s.items())})")
+    return 0
