@@ -1,0 +1,98 @@
+"""Room themes and the words people use for things: data, read by the layout and the labeller.
+
+A theme lists what a room of that kind holds, in the order the generator tries to
+furnish it: each entry is ``(category, min, max, probability)`` — with that
+probability the room gets between min and max of the category (as long as the
+library has such assets and the object budget lasts). Entries name library
+categories (``scenewright.library.categories``); their placement role comes from there.
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+
+THEMES: dict[str, list[tuple[str, int, int, float]]] = {
+    "living": [
+        ("sofa", 1, 1, 0.95), ("coffee_table", 1, 1, 0.9), ("dining_table", 1, 1, 0.45),
+        ("chair", 2, 4, 1.0),          # only around a table placed above
+        ("armchair", 1, 2, 0.6), ("tv_stand", 1, 1, 0.5), ("tv", 1, 1, 0.9),
+        ("bookcase", 1, 1, 0.5), ("cabinet", 1, 1, 0.4), ("floor_lamp", 1, 1, 0.4),
+        ("large_plant", 1, 1, 0.4), ("lamp", 1, 1, 0.5), ("vase", 1, 2, 0.6),
+        ("plant", 1, 1, 0.4), ("book", 1, 1, 0.3), ("tableware", 1, 2, 0.4), ("piano", 1, 1, 0.1),
+    ],
+    "bedroom": [
+        ("bed", 1, 1, 1.0), ("nightstand", 1, 2, 0.9), ("wardrobe", 1, 1, 0.7),
+        ("desk", 1, 1, 0.4), ("chair", 1, 1, 1.0), ("cabinet", 1, 1, 0.5), ("armchair", 1, 1, 0.3),
+        ("lamp", 1, 2, 0.8), ("book", 1, 1, 0.4), ("vase", 1, 1, 0.3), ("plant", 1, 1, 0.3),
+        ("electronics", 1, 1, 0.3), ("large_plant", 1, 1, 0.3), ("floor_lamp", 1, 1, 0.2),
+    ],
+    "dining": [
+        ("dining_table", 1, 1, 1.0), ("chair", 2, 6, 1.0), ("cabinet", 1, 1, 0.7),
+        ("tableware", 1, 3, 0.9), ("vase", 1, 1, 0.6), ("bookcase", 1, 1, 0.3),
+        ("large_plant", 1, 1, 0.5), ("lamp", 1, 1, 0.3), ("plant", 1, 1, 0.3),
+        ("floor_lamp", 1, 1, 0.2), ("appliance", 1, 1, 0.15),
+    ],
+    "office": [
+        ("desk", 1, 1, 1.0), ("chair", 1, 1, 1.0), ("bookcase", 1, 2, 0.8), ("cabinet", 1, 1, 0.6),
+        ("electronics", 1, 2, 0.8), ("tv", 1, 1, 0.3), ("lamp", 1, 1, 0.6), ("book", 1, 2, 0.6),
+        ("plant", 1, 1, 0.3), ("dining_table", 1, 1, 0.25), ("armchair", 1, 1, 0.3),
+        ("large_plant", 1, 1, 0.4), ("floor_lamp", 1, 1, 0.3), ("sofa", 1, 1, 0.15),
+    ],
+}
+
+# What people call things: a capture's labels are free text, so the benchmark uses
+# several words per category (and sometimes the asset's own name).
+SYNONYMS: dict[str, list[str]] = {
+    "bed": ["bed", "double bed", "single bed"],
+    "sofa": ["sofa", "couch", "settee"],
+    "armchair": ["armchair", "easy chair", "lounge chair"],
+    "chair": ["chair", "dining chair", "seat"],
+    "stool": ["stool", "bar stool"],
+    "bench": ["bench"],
+    "dining_table": ["table", "dining table", "kitchen table"],
+    "coffee_table": ["coffee table", "low table", "side table"],
+    "desk": ["desk", "writing desk", "work desk"],
+    "nightstand": ["nightstand", "bedside table", "night table"],
+    "wardrobe": ["wardrobe", "closet", "armoire"],
+    "cabinet": ["cabinet", "dresser", "sideboard", "chest of drawers"],
+    "bookcase": ["bookcase", "bookshelf", "shelves"],
+    "tv_stand": ["tv stand", "tv cabinet", "media console"],
+    "appliance": ["fridge", "appliance"],
+    "bathtub": ["bathtub", "tub"],
+    "toilet": ["toilet"],
+    "sink": ["sink", "washbasin"],
+    "piano": ["piano", "upright piano"],
+    "fireplace": ["fireplace"],
+    "floor_lamp": ["floor lamp", "standing lamp", "lamp"],
+    "large_plant": ["plant", "potted plant", "indoor tree"],
+    "floor_object": ["object", "box"],
+    "lamp": ["lamp", "table lamp", "desk lamp"],
+    "plant": ["plant", "potted plant", "houseplant"],
+    "vase": ["vase", "flower vase", "pot"],
+    "tv": ["tv", "television", "screen"],
+    "tableware": ["bowl", "dish", "tableware"],
+    "book": ["book", "books", "stack of books"],
+    "electronics": ["device", "computer", "gadget"],
+    "decor": ["decoration", "ornament"],
+}
+
+
+def label_from_name(name: str) -> str:
+    """A label a person might write from an asset's catalog name: lower case, no numbers or codes."""
+    text = re.sub(r"[_\-/()\[\],.#]+", " ", name.lower())
+    text = re.sub(r"\b\w*\d\w*\b", " ", text)           # "chair 2", "ikea-k30"
+    return re.sub(r"\s+", " ", text).strip()
+
+
+def pick_label(rng: np.random.Generator, category: str, name: str, p_name: float = 0.4) -> str:
+    """A free-text label: with probability ``p_name`` the asset's own name (when it reads as
+    words), else a synonym of the category."""
+    words = label_from_name(name)
+    use_name = rng.random() < p_name
+    synonyms = SYNONYMS.get(category, [category.replace("_", " ")])
+    choice = synonyms[int(rng.integers(len(synonyms)))]
+    if use_name and 2 <= len(words) <= 30:
+        return words
+    return choice
