@@ -123,7 +123,7 @@ def unroll_tiling(part: trimesh.Trimesh) -> trimesh.Trimesh:
     # UV v runs up while image rows run down: tiling the array repeats it either way
     tiled = Image.fromarray(np.tile(rgba, (tiles[1], tiles[0], 1)))
     tiled = _limit_image(tiled, MAX_TEXTURE)
-    material = trimesh.visual.material.SimpleMaterial(image=tiled)
+    material = _texture_material(tiled)
     n_faces = len(part.faces)
     return trimesh.Trimesh(
         vertices=part.vertices[part.faces].reshape(-1, 3),
@@ -132,11 +132,20 @@ def unroll_tiling(part: trimesh.Trimesh) -> trimesh.Trimesh:
         process=False)
 
 
+def _texture_material(image: Image.Image) -> trimesh.visual.material.SimpleMaterial:
+    """A material showing ``image`` as is.
+
+    SimpleMaterial's default diffuse is 40 % grey, which the GLB export turns into a
+    baseColorFactor multiplying the texture: every asset would come out dark.
+    """
+    return trimesh.visual.material.SimpleMaterial(image=image, diffuse=[255, 255, 255, 255])
+
+
 def _shrink_textures(part: trimesh.Trimesh) -> trimesh.Trimesh:
     image = _material_image(part.visual)
-    if image is not None and max(image.size) > MAX_TEXTURE:
-        part.visual.material = trimesh.visual.material.SimpleMaterial(
-            image=_limit_image(image, MAX_TEXTURE))
+    if image is not None:
+        # also drops the MTL's Kd factor, as packing several parts does
+        part.visual.material = _texture_material(_limit_image(image, MAX_TEXTURE))
     return part
 
 
@@ -161,8 +170,7 @@ def merge_parts(parts: list[trimesh.Trimesh]) -> trimesh.Trimesh:
         material, uv = trimesh.visual.material.pack(
             mats, uvs, max_tex_size_individual=MAX_TEXTURE, max_tex_size_fused=MAX_ATLAS)
         # pack bounds the area, not the side; views are small, so bound the side too
-        material = trimesh.visual.material.SimpleMaterial(
-            image=_limit_image(_image_of(material).convert("RGB"), MAX_ATLAS))
+        material = _texture_material(_limit_image(_image_of(material).convert("RGB"), MAX_ATLAS))
         offsets = np.cumsum([0] + [len(p.vertices) for p in prepared])[:-1]
         faces = np.vstack([p.faces + o for p, o in zip(prepared, offsets)])
         return trimesh.Trimesh(vertices=np.vstack([p.vertices for p in prepared]), faces=faces,
