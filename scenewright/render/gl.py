@@ -1,0 +1,209 @@
+"""The one offscreen OpenGL context (moderngl over EGL), the shader program, and the
+per-mesh GPU buffer cache.
+
+One context serves the whole process: every :class:`~scenewright.render.Renderer` and any
+other part of scenewright that needs OpenGL calls :func:`get_context`. Meshes uploaded once
+stay on the GPU until the trimesh object is garbage collected (a ``weakref.finalize``
+releases them), so rendering the same meshes from many cameras costs only the draw calls.
+"""
+
+from __future__ import annotations
+
+import threading
+import weakref
+from dataclasses import dataclass
+
+import numpy as np
+import trimesh
+
+from scenewright.errors import ScenewrightError
+from scenewright.render.meshprep import (VERTEX_ATTRIBUTES, VERTEX_FORMAT, PreparedMesh,
+                                         prepare_mesh)
+
+
+class RenderError(ScenewrightError):
+    """The offscreen OpenGL context could not be created or used."""
+
+
+VERTEX_SHADER = """
+#version 330
+uniform mat4 camera_from_object;    // OpenCV camera frame (x right, y down, z forward)
+uniform mat3 normal_matrix;         // inverse transpose of its rotation/scale part
+uniform mat4 clip_from_camera;
+in vec3 in_position;
+in vec3 in_normal;
+in vec2 in_uv;
+in vec4 in_color;
+out vec3 v_position;
+out vec3 v_normal;
+out vec2 v_uv;
+out vec4 v_color;
+void main() {
+    vec4 p = camera_from_object * vec4(in_position, 1.0);
+    v_position = p.xyz;
+    v_normal = normal_matrix * in_normal;
+    v_uv = in_uv;
+    v_color = in_color;
+    gl_Position = clip_from_camera * p;
+}
+"""
+
+FRAGMENT_SHADER = """
+#version 330
+uniform sampler2D base_texture;
+uniform bool use_texture;
+uniform bool smooth_normals;
+uniform vec4 base_color;
+uniform float alpha_cutoff;
+uniform int instance_id;
+uniform vec3 light_weights;          // ambient, headlight, key light
+uniform vec3 key_direction;          // unit vector towards the key light, camera frame
+in vec3 v_position;
+in vec3 v_normal;
+in vec2 v_uv;
+in vec4 v_color;
+layout(location = 0) out vec4 out_color;
+layout(location = 1) out int out_id;
+layout(location = 2) out float out_depth;
+void main() {
+    vec4 albedo = base_color * v_color;
+    if (use_texture) albedo *= texture(base_texture, v_uv);
+    if (albedo.a < alpha_cutoff) discard;
+    // Flat shading from screen-space derivatives of the camera-frame position: the exact
+    // face normal without unmerging the mesh.
+    vec3 n = cross(dFdx(v_position), dFdy(v_position));
+    if (smooth_normals && dot(v_normal, v_normal) > 1e-12) n = v_normal;
+    float len = length(n);
+    vec3 view = normalize(-v_position);
+    n = len > 0.0 ? n / len : view;
+    if (dot(n, view) < 0.0) n = -n;  // two-sided: light the side facing the camera
+    float shade = light_weights.x + light_weights.y * max(dot(n, view), 0.0)
+                + light_weights.z * max(dot(n, key_direction), 0.0);
+    out_color = vec4(albedo.rgb * shade, 1.0);
+    out_id = instance_id;
+    out_depth = v_position.z;        // perspective-correct: the exact camera z of the hit
+}
+"""
+
+
+@dataclass
+class GpuMesh:
+    """Buffers of one uploaded mesh. ``key`` detects a mesh changed since upload."""
+
+    vao: object
+    vbo: object
+    ibo: object | None
+    texture: object | None
+    base_color: np.ndarray
+    smooth: bool
+    alpha_cutoff: float
+    n_triangles: int
+    key: tuple
+
+    def release(self) -> None:
+        for obj in (self.vao, self.vbo, self.ibo, self.texture):
+            if obj is not None:
+                try:
+                    obj.release()
+                except Exception:   # context already gone at interpreter exit
+                    pass
+
+
+class GpuState:
+    """The context, the program and the mesh cache (one per process)."""
+
+    def __init__(self, ctx) -> None:
+        self.ctx = ctx
+        self.program = ctx.program(vertex_shader=VERTEX_SHADER, fragment_shader=FRAGMENT_SHADER)
+        self.program["base_texture"].value = 0
+        self.meshes: dict[int, GpuMesh] = {}
+        self._finalizers: dict[int, weakref.finalize] = {}
+        self.lock = threading.RLock()
+        self.uploads = 0   # counts uploads (tests and benchmarks read it)
+
+    # -- mesh cache -------------------------------------------------------------------
+    @staticmethod
+    def mesh_key(mesh: trimesh.Trimesh) -> tuple:
+        # hash(mesh) is trimesh's cached geometry hash (recomputed only after edits);
+        # the visual object identity catches a replaced material or colours.
+        return (hash(mesh), id(mesh.visual), len(mesh.vertices), len(mesh.faces))
+
+    def upload(self, prepared: PreparedMesh, key: tuple = ()) -> GpuMesh:
+        """Create the GPU buffers of a prepared mesh (not cached)."""
+        ctx = self.ctx
+        vbo = ctx.buffer(prepared.vertices.tobytes())
+        ibo = None if prepared.indices is None else ctx.buffer(prepared.indices.tobytes())
+        vao = ctx.vertex_array(self.program, [(vbo, VERTEX_FORMAT, *VERTEX_ATTRIBUTES)],
+                               index_buffer=ibo, index_element_size=4,
+                               skip_errors=True)   # unused attributes are optimised out
+        texture = None
+        if prepared.texture is not None:
+            h, w = prepared.texture.shape[:2]
+            texture = ctx.texture((w, h), 4, prepared.texture.tobytes(), alignment=1)
+            texture.build_mipmaps()
+            texture.filter = (ctx.LINEAR_MIPMAP_LINEAR, ctx.LINEAR)
+            texture.repeat_x = texture.repeat_y = True
+        self.uploads += 1
+        return GpuMesh(vao, vbo, ibo, texture, prepared.base_color, prepared.smooth,
+                       prepared.alpha_cutoff, prepared.n_triangles, key)
+
+    def get(self, mesh: trimesh.Trimesh, cache: bool = True,
+            default_color=(0.7, 0.7, 0.7, 1.0)) -> GpuMesh:
+        """The GPU buffers of ``mesh``: cached by object identity unless ``cache`` is False
+        (then the caller must ``release()`` them)."""
+        key = self.mesh_key(mesh)
+        if not cache:
+            return self.upload(prepare_mesh(mesh, default_color), key)
+        with self.lock:
+            oid = id(mesh)
+            hit = self.meshes.get(oid)
+            if hit is not None and hit.key == key:
+                return hit
+            if hit is not None:          # the mesh was edited since upload
+                self.forget_id(oid)
+            gpu = self.upload(prepare_mesh(mesh, default_color), key)
+            self.meshes[oid] = gpu
+            self._finalizers[oid] = weakref.finalize(mesh, self.forget_id, oid)
+            return gpu
+
+    def forget_id(self, oid: int) -> None:
+        with self.lock:
+            gpu = self.meshes.pop(oid, None)
+            fin = self._finalizers.pop(oid, None)
+            if fin is not None:
+                fin.detach()
+            if gpu is not None:
+                gpu.release()
+
+    def forget(self, mesh: trimesh.Trimesh) -> None:
+        """Drop the cached buffers of ``mesh`` (e.g. after editing it in place)."""
+        self.forget_id(id(mesh))
+
+    def clear(self) -> None:
+        for oid in list(self.meshes):
+            self.forget_id(oid)
+
+
+_STATE: GpuState | None = None
+_STATE_LOCK = threading.Lock()
+
+
+def get_state() -> GpuState:
+    """The process-wide :class:`GpuState`, creating the EGL context on first use."""
+    global _STATE
+    with _STATE_LOCK:
+        if _STATE is None:
+            try:
+                import moderngl
+                ctx = moderngl.create_standalone_context(backend="egl", require=330)
+            except Exception as exc:
+                raise RenderError(
+                    f"cannot create an offscreen OpenGL 3.3 context over EGL ({type(exc).__name__}: "
+                    f"{exc}); scenewright renders with Mesa (llvmpipe) and needs libEGL") from None
+            _STATE = GpuState(ctx)
+        return _STATE
+
+
+def get_context():
+    """The shared moderngl context (created lazily); other parts may render with it too."""
+    return get_state().ctx
