@@ -208,17 +208,26 @@ class MIDIPipeline:
     def decode_instance(self, latents_one: torch.Tensor, octree_depth: int = 8,
                         extraction: str = "hierarchical", progressive: bool = True,
                         smooth: bool = True, fallback_box: tuple | None = None,
-                        progress=None) -> InstanceDecode:
+                        progress=None, label: str = "") -> InstanceDecode:
         """One instance's latents (T, C) → fields and mesh (the original's decode + meshing).
 
         ``fallback_box``: the box used when no grid point is inside (the original reuses
         its loop variable: the default box for the first instance, else the previous one's)."""
         query = self.vae.query_fn(latents_one.to(self.device, self.dtype))
+
+        def reporter(description: str):
+            if progress is None or not hasattr(progress, "add_task"):
+                return progress
+            task = progress.add_task(description, total=None)
+            return lambda done, total: progress.update(task, completed=done, total=total)
+
         first = extract.decode_grid(query, extract.DEFAULT_BBOX_MIN, extract.DEFAULT_BBOX_MAX,
-                                    octree_depth, method=extraction, progress=progress)
+                                    octree_depth, method=extraction,
+                                    progress=reporter(f"{label}decode pass 1 ({extraction})"))
         if progressive:
             lo, hi = extract.progressive_bbox(first.values, first.axes, fallback=fallback_box)
-            second = extract.decode_grid(query, lo, hi, octree_depth, method=extraction, progress=progress)
+            second = extract.decode_grid(query, lo, hi, octree_depth, method=extraction,
+                                         progress=reporter(f"{label}decode pass 2 ({extraction})"))
             values = second.values
         else:
             lo, hi, second, values = extract.DEFAULT_BBOX_MIN, extract.DEFAULT_BBOX_MAX, None, first.values
@@ -257,7 +266,8 @@ class MIDIPipeline:
             box = (extract.DEFAULT_BBOX_MIN, extract.DEFAULT_BBOX_MAX)
             for i in range(n):
                 d = self.decode_instance(final[i], octree_depth, extraction, progressive, smooth,
-                                         fallback_box=box, progress=prog)
+                                         fallback_box=box, progress=prog,
+                                         label=f"instance {inputs.ids[i]} ({i + 1}/{n}): ")
                 box = (d.bbox_min, d.bbox_max)
                 decodes.append(d)
             timings["decode"] = time.perf_counter() - t0

@@ -1,0 +1,124 @@
+"""DiT parity with the original (golden/transformer_forward) and fast-path equivalence."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from conftest import maxdiff
+from scenewright.methods.midi.attention import Attention, attend, attention_backend, attend_mi
+from scenewright.methods.midi.transformer import timestep_sinusoid
+from scenewright.methods.midi.weights import load_transformer
+
+G = "transformer_forward"
+
+
+@pytest.fixture(scope="module")
+def dit(tiny):
+    return load_transformer(tiny)
+
+
+@pytest.fixture(scope="module")
+def run(dit, golden):
+    """The MI forward with hooks capturing the intermediates the golden stores."""
+    g = golden(G)
+    caught: dict[str, torch.Tensor] = {}
+    hooks = []
+
+    def grab(name):
+        return lambda mod, inp, out: caught.__setitem__(name, out)
+    b0 = dit.blocks[0]
+    for part in ("norm1", "attn1", "norm2", "attn2", "norm2_2", "attn2_2", "norm3", "ff"):
+        hooks.append(getattr(b0, part).register_forward_hook(grab(f"block0_{part}_out")))
+    hooks.append(dit.blocks[8].norm1.register_forward_hook(grab("block8_norm1_out_mi")))
+    hooks.append(dit.blocks[8].attn1.register_forward_hook(grab("block8_attn1_out_mi")))
+    hooks.append(dit.blocks[11].skip_norm.register_forward_hook(grab("block11_skip_out_mi")))
+    hooks.append(dit.norm_out.register_forward_hook(grab("norm_out_out_mi")))
+    hooks.append(dit.proj_in.register_forward_hook(grab("proj_in_out")))
+    hooks.append(dit.time_proj.register_forward_hook(grab("temb")))
+    with torch.no_grad():
+        out, blocks = dit(g["hidden_states"], g["timestep"], g["encoder_hidden_states"],
+                          g["encoder_hidden_states_2"], num_instances=3, return_block_outputs=True)
+    for h in hooks:
+        h.remove()
+    caught["velocity_mi"] = out
+    caught["block_outputs_mi"] = torch.stack(blocks)
+    return caught
+
+
+def test_state_dict_layout(dit, tiny):
+    from safetensors import safe_open
+    with safe_open(str(tiny / "transformer" / "diffusion_pytorch_model.safetensors"), "pt") as f:
+        keys = set(f.keys())
+    assert len(keys) == 743 and set(dit.state_dict()) == keys
+
+
+@pytest.mark.parametrize("name", ["velocity_mi", "block_outputs_mi", "proj_in_out", "temb",
+                                  "block0_norm1_out", "block0_attn1_out", "block0_norm2_out",
+                                  "block0_attn2_out", "block0_norm2_2_out", "block0_attn2_2_out",
+                                  "block0_norm3_out", "block0_ff_out", "block8_norm1_out_mi",
+                                  "block8_attn1_out_mi", "block11_skip_out_mi", "norm_out_out_mi"])
+def test_mi_forward_matches_original(run, golden, atol, name):
+    assert maxdiff(run[name], golden(G)[name]) <= atol(G, name)
+
+
+def test_sinusoid(golden, atol):
+    g = golden(G)
+    assert maxdiff(timestep_sinusoid(g["timestep"], 32), g["t_sinusoid"]) <= atol(G, "t_sinusoid")
+
+
+def test_plain_forward_and_cfg(dit, golden, atol):
+    g = golden(G)
+    with torch.no_grad():
+        plain = dit(g["hidden_states"], g["timestep"], g["encoder_hidden_states"], g["encoder_hidden_states_2"])
+        mi = dit(g["hidden_states"], g["timestep"], g["encoder_hidden_states"], g["encoder_hidden_states_2"],
+                 num_instances=3)
+    assert maxdiff(plain, g["velocity_plain"]) <= atol(G, "velocity_plain")
+    u, c = mi.chunk(2)
+    assert maxdiff(u + 7.0 * (c - u), g["velocity_mi_cfg"]) <= atol(G, "velocity_mi_cfg")
+    # MI must matter: the two goldens differ by far more than the tolerance.
+    assert maxdiff(plain, mi) > 100 * atol(G, "velocity_mi")
+
+
+def test_fast_paths_equal_reference(dit, golden):
+    """Cached cross K/V + fused SDPA give the same answer as the unfused math path."""
+    g = golden(G)
+    args = (g["hidden_states"], g["timestep"], g["encoder_hidden_states"], g["encoder_hidden_states_2"])
+    with torch.no_grad():
+        kv = dit.precompute_cross_kv(g["encoder_hidden_states"], g["encoder_hidden_states_2"])
+        fast = dit(g["hidden_states"], g["timestep"], num_instances=3, cross_kv=kv)
+        with attention_backend("math"):
+            ref = dit(*args, num_instances=3)
+    assert maxdiff(fast, ref) < 1e-5
+    assert maxdiff(fast, g["velocity_mi"]) < 1e-4
+
+
+def test_mi_attention_equals_explicit_group_concat():
+    """attend_mi (queries stacked per group) == every instance attending over the concatenated K/V."""
+    gen = torch.Generator().manual_seed(0)
+    b, h, t, d, n = 6, 2, 5, 4, 3
+    q, k, v = (torch.randn(b, h, t, d, generator=gen) for _ in range(3))
+    out = attend_mi(q, k, v, n)
+    ref = torch.empty_like(out)
+    for i in range(b):
+        grp = slice(i // n * n, i // n * n + n)
+        kk = k[grp].permute(1, 0, 2, 3).reshape(h, n * t, d)
+        vv = v[grp].permute(1, 0, 2, 3).reshape(h, n * t, d)
+        w = torch.softmax(q[i] @ kk.transpose(-1, -2) / d ** 0.5, -1)
+        ref[i] = w @ vv
+    assert maxdiff(out, ref) < 1e-6
+    with pytest.raises(ValueError):
+        attend_mi(q, k, v, 4)
+
+
+def test_head_major_split_is_not_the_naive_split():
+    """The fused split reads to_q rows as [q0 k0 v0 q1 ...]; the naive reading differs."""
+    torch.manual_seed(0)
+    att = Attention(8, 2)
+    x = torch.randn(1, 3, 8)
+    q, k, v = att.self_qkv(x)
+    w = torch.cat([att.to_q.weight, att.to_k.weight, att.to_v.weight])   # rows: q0 k0 v0 q1 | ...
+    assert torch.allclose(q[0, 0], x[0] @ w[0:4].T, atol=1e-6)
+    assert torch.allclose(k[0, 0], x[0] @ w[4:8].T, atol=1e-6)
+    assert torch.allclose(v[0, 1], x[0] @ w[20:24].T, atol=1e-6)
+    assert not torch.allclose(q[0, 1], (x[0] @ att.to_q.weight.T)[:, 4:8], atol=1e-3)
