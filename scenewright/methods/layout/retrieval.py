@@ -144,6 +144,10 @@ class LibraryIndex:
         """(V, D) descriptors of the asset's views, with their yaw and pitch in degrees."""
         key = (asset_id, getattr(extractor, "name", "x") + str(getattr(extractor, "weights_dir", "")))
         if key not in self._views:
+            rec = self.library.record(asset_id)
+            if not getattr(rec, "has_views", True):   # built without a renderer: no appearance
+                self._views[key] = (np.zeros((0, 1), np.float32), np.zeros(0), np.zeros(0))
+                return self._views[key]
             views = self.library.views(asset_id)
             crops = [crop_to_mask(views.rgb[i], views.mask[i]) for i in range(len(views.mask))]
             feats = extractor([c[0] for c in crops], [c[1] for c in crops])

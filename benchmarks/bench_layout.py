@@ -1,0 +1,237 @@
+"""``make bench``: quality and speed of the layout method on generated benchmarks.
+
+    .venv/bin/python benchmarks/bench_layout.py --library LIB [--scenes 10] [--variants ...]
+
+Variants (each a benchmark made — or reused — with ``scenewright bench make``, the
+method run on every scene in this process, scored with ``scenewright eval``):
+
+- ``main``     512², 4–10 objects, depth given, the exact assets in the library;
+- ``noise``    the same captures with 2 % multiplicative Gaussian depth noise;
+- ``heldout``  rooms furnished from ``--heldout-catalogs`` only, the method's library
+               without them (exact asset impossible: category, pose and shape count);
+- ``libsize``  the main benchmark against library subsets of 100 / 300 / all assets
+               (always holding the benchmark's assets): speed must grow sublinearly;
+- ``objects``  rooms of 2–3, 5–6 and 9–10 objects: time per scene against objects.
+
+Prints the target table (issue 3) and writes ``OUT/report.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+TARGETS = [  # (metric key in the eval summary, label, target, higher is better)
+    ("recovery", "object recovery", 1.0, True),
+    ("category_match", "category match", 0.95, True),
+    ("exact_asset", "exact asset", 0.70, True),
+    ("auc_rot60", "rotation AUC@60°", 0.85, True),
+    ("auc_trans0.5", "translation AUC@0.5 m", 0.90, True),
+    ("p1_f_s", "F-S", 85.0, True),
+    ("p1_iou_b", "IoU-B", 0.70, True),
+    ("n_interpenetrating_pairs", "interpenetrating pairs", 0.0, False),
+    ("n_floating", "floating objects", 0.0, False),
+]
+SPEED_TARGET_S = 10.0
+
+
+def sh(cmd: list[str], log: Path) -> None:
+    """Run a scenewright command, output to ``log``; exit with its message on failure."""
+    with open(log, "a") as f:
+        f.write("$ " + " ".join(cmd) + "\n")
+        f.flush()
+        rc = subprocess.call(cmd, stdout=f, stderr=subprocess.STDOUT, cwd=ROOT)
+    if rc != 0:
+        sys.exit(f"command failed ({rc}): {' '.join(cmd)} — see {log}")
+
+
+def make_bench(out: Path, library: str, scenes: int, seed: int, objects: str, log: Path,
+               assets_from: list[str] | None = None) -> Path:
+    """``scenewright bench make`` unless ``out`` already holds a finished benchmark."""
+    if (out / "manifest.json").is_file():
+        return out
+    cmd = [sys.executable, "-m", "scenewright", "bench", "make", "-o", str(out), "--library", library,
+           "--scenes", str(scenes), "--seed", str(seed), "--objects", objects, "--quiet"]
+    if assets_from:
+        cmd += ["--assets-from", *assets_from]
+    sh(cmd, log)
+    return out
+
+
+def noisy_copy(bench: Path, out: Path, sigma: float, seed: int) -> Path:
+    """The benchmark with depth × (1 + sigma·N(0, 1)) per pixel (ground truth untouched)."""
+    if (out / "manifest.json").is_file():
+        return out
+    tmp = out.with_name(out.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    shutil.copytree(bench, tmp)
+    rng = np.random.default_rng(seed)
+    for depth_file in sorted(tmp.glob("scene_*/capture/depth.npy")):
+        d = np.load(depth_file)
+        noisy = d * (1 + sigma * rng.standard_normal(d.shape)).astype(np.float32)
+        noisy[d == 0] = 0
+        np.save(depth_file, np.maximum(noisy, 0).astype(np.float32))
+    manifest = json.loads((tmp / "manifest.json").read_text())
+    manifest["variant"] = {"depth_noise_sigma": sigma, "seed": seed, "from": str(bench)}
+    (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2))
+    shutil.rmtree(out, ignore_errors=True)
+    tmp.rename(out)
+    return out
+
+
+def run_method(bench: Path, pred_root: Path, library, settings) -> list[dict]:
+    """Reconstruct every scene (one process: the library index and renderer are reused)."""
+    from scenewright.methods.layout.pipeline import run
+    from scenewright.render import Renderer
+    names = json.loads((bench / "manifest.json").read_text())["scenes"]
+    pred_root.mkdir(parents=True, exist_ok=True)
+    rows = []
+    renderer = Renderer(settings.pose.render_size, settings.pose.render_size)
+    try:
+        for name in names:
+            t0 = time.perf_counter()
+            scene = run(bench / name / "capture", pred_root / name, None, settings, overwrite=True,
+                        preview=False, progress=False, library=library, renderer=renderer)
+            rows.append({"scene": name, "seconds": time.perf_counter() - t0,
+                         "objects": len(scene.instances), "timings_s": scene.timings_s})
+            print(f"  {name}: {len(scene.instances)} objects, {rows[-1]['seconds']:.2f} s", flush=True)
+    finally:
+        renderer.release()
+    return rows
+
+
+def evaluate(pred_root: Path, bench: Path, report: Path, log: Path) -> dict:
+    sh([sys.executable, "-m", "scenewright", "eval", str(pred_root), str(bench), "--out", str(report)], log)
+    return json.loads(report.read_text())
+
+
+def metric(report: dict, key: str):
+    pooled = report.get("pooled", {})
+    if key in pooled:
+        return pooled[key]
+    return (report.get("summary", {}).get(key) or {}).get("mean")
+
+
+def table(results: dict[str, dict]) -> str:
+    names = list(results)
+    head = f"{'metric':26s} {'target':>8s} " + " ".join(f"{n:>12s}" for n in names)
+    lines = [head, "-" * len(head)]
+    for key, label, target, higher in TARGETS:
+        cells = []
+        for n in names:
+            v = metric(results[n]["report"], key)
+            if v is None:
+                cells.append(f"{'—':>12s}")
+                continue
+            goal = target * (0.8 if n == "noise" and higher else 1.0)
+            ok = v >= goal - 1e-9 if higher else v <= goal + 1e-9
+            cells.append(f"{v:10.3f} {'✓' if ok else '✗'}")
+        tgt = f"≥{target:g}" if higher else f"≤{target:g}"
+        lines.append(f"{label:26s} {tgt:>8s} " + " ".join(cells))
+    cells = []
+    for n in names:
+        med = statistics.median(r["seconds"] for r in results[n]["runs"])
+        cells.append(f"{med:10.2f} {'✓' if med <= SPEED_TARGET_S else '✗'}")
+    lines.append(f"{'median s / scene':26s} {'≤10':>8s} " + " ".join(cells))
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--library", default="data/library")
+    p.add_argument("--out", default="out/bench_layout", help="benchmarks, predictions and reports")
+    p.add_argument("--scenes", type=int, default=10)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--variants", nargs="+", default=["main", "noise", "heldout", "libsize", "objects"],
+                   choices=["main", "noise", "heldout", "libsize", "objects"])
+    p.add_argument("--heldout-catalogs", nargs="+", default=["BlendSwap-CC-BY", "KatorLegaz"],
+                   help="catalogs that furnish the held-out rooms and are removed from the method's library")
+    p.add_argument("--features", default="auto", choices=["auto", "classical", "dinov2"])
+    p.add_argument("--dinov2-weights", default=None)
+    args = p.parse_args(argv)
+
+    from scenewright.library import Library
+    from scenewright.methods.layout.library_view import LibrarySubset, sized_subset, subset
+    from scenewright.methods.layout.pipeline import LayoutSettings
+
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    log = out / "commands.log"
+    lib = Library.open(args.library)
+    settings = LayoutSettings(seed=args.seed, features=args.features, dinov2_weights=args.dinov2_weights)
+    results: dict[str, dict] = {}
+
+    def variant(name: str, bench: Path, library) -> dict:
+        print(f"[{name}] {bench} with {len(library.records)} assets", flush=True)
+        runs = run_method(bench, out / "pred" / name, library, settings)
+        report = evaluate(out / "pred" / name, bench, out / f"report_{name}.json", log)
+        results[name] = {"bench": str(bench), "assets": len(library.records), "runs": runs, "report": report}
+        return results[name]
+
+    main_bench = make_bench(out / "bench_main", args.library, args.scenes, args.seed, "4-10", log)
+    if "main" in args.variants:
+        variant("main", main_bench, lib)
+    if "noise" in args.variants:
+        variant("noise", noisy_copy(main_bench, out / "bench_noise", 0.02, args.seed), lib)
+    if "heldout" in args.variants:
+        hb = make_bench(out / "bench_heldout", args.library, max(3, args.scenes // 2), args.seed + 1, "4-10", log,
+                        assets_from=args.heldout_catalogs)
+        variant("heldout", hb, subset(lib, lambda r: r.catalog not in set(args.heldout_catalogs)))
+    scaling: dict = {}
+    if "libsize" in args.variants:
+        gt_assets = []
+        for name in json.loads((main_bench / "manifest.json").read_text())["scenes"]:
+            gt = json.loads((main_bench / name / "gt" / "scene.json").read_text())
+            gt_assets += [i["asset_id"] for i in gt["instances"] if i.get("asset_id")]
+        for n in (100, 300):
+            if n < len(lib.records):
+                variant(f"lib{n}", main_bench, sized_subset(lib, n, gt_assets, args.seed))
+        if "main" not in results:
+            variant("main", main_bench, LibrarySubset(lib, lib.ids))
+        scaling["library"] = {k: {"assets": v["assets"],
+                                  "median_s": statistics.median(r["seconds"] for r in v["runs"])}
+                              for k, v in results.items() if k == "main" or k.startswith("lib")}
+    if "objects" in args.variants:
+        pts = []
+        for rng_ in ("2-3", "5-6", "9-10"):
+            b = make_bench(out / f"bench_objects_{rng_}", args.library, max(3, args.scenes // 3), args.seed + 7,
+                           rng_, log)
+            print(f"[objects {rng_}] {b}", flush=True)
+            runs = run_method(b, out / "pred" / f"objects_{rng_}", lib, settings)
+            pts += [(r["objects"], r["seconds"]) for r in runs]
+        x, y = np.array(pts, float).T
+        slope, icpt = np.polyfit(x, y, 1)
+        scaling["objects"] = {"points": pts, "seconds_per_object": float(slope), "intercept_s": float(icpt)}
+
+    print()
+    if results:
+        print(table(results))
+    if scaling.get("library"):
+        print("\nlibrary size → median s/scene: " + ", ".join(
+            f"{v['assets']} assets {v['median_s']:.2f}" for v in scaling["library"].values()))
+    if scaling.get("objects"):
+        o = scaling["objects"]
+        print(f"objects → time: {o['seconds_per_object']:.2f} s per object + {o['intercept_s']:.2f} s")
+    summary = {k: {"bench": v["bench"], "assets": v["assets"],
+                   "metrics": {key: metric(v["report"], key) for key, *_ in TARGETS},
+                   "median_s": statistics.median(r["seconds"] for r in v["runs"]),
+                   "runs": v["runs"]} for k, v in results.items()}
+    (out / "report.json").write_text(json.dumps({"variants": summary, "scaling": scaling,
+                                                 "settings": settings.to_json()}, indent=2, default=str))
+    print(f"\nfull report: {out / 'report.json'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
