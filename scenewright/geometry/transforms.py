@@ -1,0 +1,102 @@
+"""Rigid transforms and back-projection: small pure numpy functions.
+
+Conventions: (4, 4) float64 homogeneous matrices ``a_from_b`` map b-coordinates to
+a-coordinates; cameras are OpenCV (x right, y down, z forward); world is Y up.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def apply(transform: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """Apply a (4, 4) transform to points (..., 3) → (..., 3)."""
+    t = np.asarray(transform, float)
+    p = np.asarray(points, float)
+    return p @ t[:3, :3].T + t[:3, 3]
+
+
+def apply_dir(transform: np.ndarray, vectors: np.ndarray) -> np.ndarray:
+    """Rotate direction vectors (..., 3) by the linear part of a (4, 4) transform."""
+    return np.asarray(vectors, float) @ np.asarray(transform, float)[:3, :3].T
+
+
+def rigid_inverse(transform: np.ndarray) -> np.ndarray:
+    """Inverse of a rigid (rotation + translation) (4, 4) transform."""
+    t = np.asarray(transform, float)
+    out = np.eye(4)
+    out[:3, :3] = t[:3, :3].T
+    out[:3, 3] = -t[:3, :3].T @ t[:3, 3]
+    return out
+
+
+def make_transform(rotation: np.ndarray | None = None, translation=None) -> np.ndarray:
+    """(4, 4) from a (3, 3) linear part (may carry scale) and a (3,) translation."""
+    out = np.eye(4)
+    if rotation is not None:
+        out[:3, :3] = rotation
+    if translation is not None:
+        out[:3, 3] = translation
+    return out
+
+
+def rot_y(yaw: float) -> np.ndarray:
+    """(3, 3) rotation by ``yaw`` radians about +Y (right-handed: +X turns toward -Z)."""
+    c, s = np.cos(yaw), np.sin(yaw)
+    return np.array([[c, 0.0, s], [0.0, 1.0, 0.0], [-s, 0.0, c]])
+
+
+def rot_x(angle: float) -> np.ndarray:
+    """(3, 3) rotation by ``angle`` radians about +X."""
+    c, s = np.cos(angle), np.sin(angle)
+    return np.array([[1.0, 0.0, 0.0], [0.0, c, -s], [0.0, s, c]])
+
+
+def yaw_of(rotation: np.ndarray) -> float:
+    """Yaw (rad) about +Y of a (3, 3) linear map: the heading of its +X axis in the xz plane."""
+    x = np.asarray(rotation, float)[:, 0]
+    return float(np.arctan2(-x[2], x[0]))
+
+
+def decompose_scale(linear: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Split a (3, 3) linear part ``R @ diag(s)`` into rotation R (3, 3) and scale s (3,)."""
+    lin = np.asarray(linear, float)
+    s = np.linalg.norm(lin, axis=0)
+    s = np.where(s > 1e-12, s, 1.0)
+    r = lin / s
+    # Re-orthonormalise (the caller's matrix may have tiny shear from float noise).
+    u, _, vt = np.linalg.svd(r)
+    r = u @ vt
+    if np.linalg.det(r) < 0:
+        u[:, -1] *= -1
+        r = u @ vt
+    return r, s
+
+
+def pixel_rays(K: np.ndarray, height: int, width: int) -> np.ndarray:
+    """(H, W, 3) camera-frame rays with z = 1 through every pixel centre.
+
+    Pixel (row v, column u) looks at image coordinates (u, v): OpenCV's convention
+    where integer coordinates are pixel centres.
+    """
+    K = np.asarray(K, float)
+    u = (np.arange(width, dtype=float) - K[0, 2]) / K[0, 0]
+    v = (np.arange(height, dtype=float) - K[1, 2]) / K[1, 1]
+    rays = np.empty((height, width, 3))
+    rays[..., 0] = u[None, :] - v[:, None] * (K[0, 1] / K[0, 0])
+    rays[..., 1] = v[:, None]
+    rays[..., 2] = 1.0
+    return rays
+
+
+def backproject(depth: np.ndarray, K: np.ndarray) -> np.ndarray:
+    """Depth (H, W) metres along camera z → camera-frame points (H, W, 3); NaN stays NaN."""
+    depth = np.asarray(depth, float)
+    return pixel_rays(K, *depth.shape) * depth[..., None]
+
+
+def project(points_cam: np.ndarray, K: np.ndarray) -> np.ndarray:
+    """Camera-frame points (..., 3) → pixel coordinates (..., 2) (u, v)."""
+    p = np.asarray(points_cam, float)
+    uvw = p @ np.asarray(K, float).T
+    return uvw[..., :2] / uvw[..., 2:3]

@@ -1,0 +1,122 @@
+"""Per-object observations: clean a mask's depth, lift it to world points, fit an upright box."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy import ndimage
+from scipy.spatial import cKDTree
+
+from scenewright.geometry.boxes import OrientedBox, fit_upright_box
+
+
+@dataclass
+class ObjectObservation:
+    """One instance of the capture as seen by the camera.
+
+    ``mask`` (H, W) bool as given; ``points`` (N, 3) cleaned world points of the
+    (eroded) mask; ``box`` the upright box of those points (None without points);
+    ``truncated``: the mask touches the image border; ``n_pixels``: mask area;
+    ``area_fraction``: mask area over image area (a hint of how much is visible);
+    ``flags``: what was unusual (tiny, not_eroded, depth_holes, no_depth, few_points, ...).
+    """
+
+    id: int
+    label: str
+    mask: np.ndarray
+    points: np.ndarray
+    box: OrientedBox | None
+    truncated: bool
+    n_pixels: int
+    area_fraction: float = 0.0
+    n_valid_depth: int = 0
+    bbox_2d: tuple[int, int, int, int] | None = None      # (row0, col0, row1, col1), exclusive end
+    flags: list[str] = field(default_factory=list)
+
+
+def erode_mask(mask: np.ndarray, iterations: int, min_pixels: int) -> tuple[np.ndarray, bool]:
+    """Erode a mask at its edges (where depth mixes foreground and background), but only as far
+    as at least ``min_pixels`` remain. Returns ``(mask, eroded?)``."""
+    out = mask
+    done = 0
+    for _ in range(iterations):
+        nxt = ndimage.binary_erosion(out, structure=np.ones((3, 3), bool), border_value=1)
+        if nxt.sum() < min_pixels:
+            break
+        out, done = nxt, done + 1
+    return out, done > 0
+
+
+def robust_depth_inliers(z: np.ndarray, k: float, min_band: float) -> np.ndarray:
+    """(N,) bool: depths within ``k`` robust sigmas (1.4826·MAD) of the median, never a band
+    narrower than ``min_band`` metres (a flat object facing the camera has MAD ≈ 0)."""
+    if len(z) == 0:
+        return np.zeros(0, bool)
+    med = np.median(z)
+    mad = 1.4826 * np.median(np.abs(z - med))
+    return np.abs(z - med) <= max(k * mad, min_band)
+
+
+def statistical_outliers(points: np.ndarray, k: int, std_ratio: float, median_ratio: float = 4.0) -> np.ndarray:
+    """(N,) bool keep-mask: drop points whose mean distance to their ``k`` nearest neighbours is
+    more than ``std_ratio`` standard deviations above the mean (flying pixels, stray returns),
+    but keep everything within ``median_ratio`` × the median spacing: surfaces seen at a
+    grazing angle are sparse yet genuine, and cutting them shrinks the box."""
+    n = len(points)
+    if n <= k + 1:
+        return np.ones(n, bool)
+    d, _ = cKDTree(points).query(points, k=k + 1)
+    mean_d = d[:, 1:].mean(axis=1)
+    return mean_d <= max(mean_d.mean() + std_ratio * mean_d.std(), median_ratio * np.median(mean_d))
+
+
+def observe_object(instance_id: int, label: str, mask: np.ndarray, points_world: np.ndarray,
+                   depth: np.ndarray, settings) -> ObjectObservation:
+    """Observation of one instance. ``points_world`` (H, W, 3) is the whole back-projected
+    image in world coordinates (computed once); ``depth`` (H, W) with NaN holes."""
+    s = settings
+    h, w = mask.shape
+    n_pixels = int(mask.sum())
+    flags: list[str] = []
+    rows, cols = np.nonzero(mask)
+    truncated = bool(n_pixels and (rows.min() == 0 or cols.min() == 0 or rows.max() == h - 1
+                                   or cols.max() == w - 1))
+    bbox = (int(rows.min()), int(cols.min()), int(rows.max()) + 1, int(cols.max()) + 1) if n_pixels else None
+    if n_pixels < s.tiny_object_pixels:
+        flags.append("tiny")
+    if truncated:
+        flags.append("truncated")
+    filled = ndimage.binary_fill_holes(mask)
+    if filled.sum() > n_pixels:
+        flags.append("mask_holes")
+
+    core, eroded = erode_mask(mask, s.erode_px, s.min_pixels_after_erosion)
+    if not eroded and s.erode_px > 0:
+        flags.append("not_eroded")
+    valid = core & np.isfinite(depth)
+    if valid.sum() < s.min_depth_pixels and eroded:
+        # The eroded core lost the measured pixels (thin or holey masks): use the full mask.
+        valid = mask & np.isfinite(depth)
+    n_valid = int(valid.sum())
+    if n_valid < mask.sum() * 0.9 and n_pixels:
+        flags.append("depth_holes")
+    pts = points_world[valid]
+    z = depth[valid]
+    if len(pts):
+        keep = robust_depth_inliers(z, s.depth_mad_k, s.depth_min_band_m)
+        pts = pts[keep]
+    if len(pts) > s.max_object_points:
+        # Deterministic thinning keeps the spatial spread (pixels are in raster order).
+        pts = pts[np.linspace(0, len(pts) - 1, s.max_object_points).astype(int)]
+    if len(pts) > s.sor_neighbours * 3:
+        pts = pts[statistical_outliers(pts, s.sor_neighbours, s.sor_std_ratio)]
+    box = fit_upright_box(pts, trim=s.box_trim) if len(pts) >= 3 else None
+    if n_valid == 0:
+        flags.append("no_depth")
+    elif len(pts) < s.min_depth_pixels:
+        flags.append("few_points")
+    return ObjectObservation(id=int(instance_id), label=label, mask=mask, points=pts, box=box,
+                             truncated=truncated, n_pixels=n_pixels,
+                             area_fraction=n_pixels / float(h * w), n_valid_depth=n_valid,
+                             bbox_2d=bbox, flags=flags)
