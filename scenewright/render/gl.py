@@ -77,7 +77,8 @@ void main() {
     vec3 view = normalize(-v_position);
     n = len > 0.0 ? n / len : view;
     if (dot(n, view) < 0.0) n = -n;  // two-sided: light the side facing the camera
-    float shade = light_weights.x + light_weights.y * max(dot(n, view), 0.0)
+    // Directional headlight along the optical axis: flat faces get one uniform shade.
+    float shade = light_weights.x + light_weights.y * max(-n.z, 0.0)
                 + light_weights.z * max(dot(n, key_direction), 0.0);
     out_color = vec4(albedo.rgb * shade, 1.0);
     out_id = instance_id;

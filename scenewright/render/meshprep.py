@@ -102,7 +102,11 @@ def _material_colour_and_image(material) -> tuple[np.ndarray, object, float]:
             cutoff = 0.5 if material.alphaCutoff is None else float(material.alphaCutoff)
         return _unit_rgba(material.baseColorFactor), material.baseColorTexture, cutoff
     if isinstance(material, SimpleMaterial):
-        return _unit_rgba(material.diffuse), material.image, 0.0
+        if material.image is not None:
+            # OBJ viewers show map_Kd as is; trimesh's SimpleMaterial carries a default 40 %
+            # grey diffuse (also after packing an OBJ's materials) that would darken it.
+            return np.ones(4, np.float32), material.image, 0.0
+        return _unit_rgba(material.diffuse), None, 0.0
     # MultiMaterial or unknown kinds: fall back to the material's own summary colour
     try:
         return _unit_rgba(material.main_color), None, 0.0

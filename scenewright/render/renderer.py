@@ -59,7 +59,8 @@ class RenderSettings:
     """Shading of the preview colours (ids and depth do not depend on these).
 
     Lambert shading: ``ambient + headlight * max(n·v, 0) + key * max(n·l, 0)`` times the
-    material colour, ``v`` towards the camera, ``l`` = ``key_direction`` (camera frame,
+    material colour, ``v`` = -z (along the optical axis, towards the camera; surfaces are
+    two-sided, their normal turned to the viewer), ``l`` = ``key_direction`` (camera frame,
     OpenCV axes: the default comes from above, left and behind the camera).
     """
 
