@@ -27,7 +27,7 @@ class CameraSettings:
     pitch_deg: tuple[float, float] = (10.0, 35.0)      # downwards
     hfov_deg: tuple[float, float] = (55.0, 75.0)
     wall_distance: tuple[float, float] = (0.2, 0.9)
-    clearance: float = 0.3          # from any floor object's footprint
+    clearance: float = 0.5          # from any floor object's footprint
     aim_jitter: float = 0.3         # m, noise on the point looked at
     candidates: int = 48
 

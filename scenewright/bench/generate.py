@@ -94,12 +94,14 @@ class GeneratedScene:
 
 
 def library_version(lib) -> str:
-    """The library's own version string, else a digest of its index (changes with every build)."""
+    """The library's own version string, else a digest of its assets' ids and content hashes
+    (so two builds of the same assets give the same version)."""
     version = lib.info.get("version") if isinstance(getattr(lib, "info", None), dict) else None
     if version:
         return str(version)
-    index = Path(lib.folder) / "index.parquet"
-    return "sha256:" + hashlib.sha256(index.read_bytes()).hexdigest()[:16] if index.is_file() else "unknown"
+    text = "\n".join(f"{r.asset_id}:{getattr(r, 'content_hash', '')}"
+                     for r in sorted(lib.records, key=lambda r: r.asset_id))
+    return "sha256:" + hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def asset_pool(lib, assets_from: tuple[str, ...] | None, library_path) -> AssetPool:
@@ -163,9 +165,10 @@ def generate_scene(index: int, pool: AssetPool, lib, renderer, settings: BenchSe
             timings["render"] += time.perf_counter() - t0
             counts = np.bincount(res.instance_ids.ravel(), minlength=len(placed) + 1)[1:]
             visible = counts >= settings.min_pixel_fraction * n_pix
+            # keep the view showing the most objects (ties: the better-scored, earlier one)
             if best is None or visible.sum() > best[-1].sum():
                 best = (theme, room, placed, surfaces, cam, res, counts, visible)
-            if visible.sum() >= settings.min_visible:
+            if visible.all():
                 break
         if best is not None and best[-1].sum() >= settings.min_visible:
             break

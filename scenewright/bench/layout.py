@@ -13,7 +13,8 @@ tests), so no two objects interpenetrate. Everything random comes from one
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import re
+from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
@@ -34,6 +35,8 @@ PREFERRED_SUPPORT = {
     "book": ["desk", "nightstand", "coffee_table", "cabinet"],
 }
 # Categories that may be added again when the theme pass leaves budget.
+# Tables nobody sits at with dining chairs (the name rules file them under "table").
+GAME_TABLE = re.compile(r"football|pool|billiard|ping ?pong|tennis|snooker|air hockey", re.IGNORECASE)
 REPEATABLE = {"armchair", "floor_lamp", "large_plant", "lamp", "vase", "plant", "book", "tableware",
               "electronics", "cabinet", "bookcase", "decor", "floor_object"}
 
@@ -392,11 +395,15 @@ class RoomFurnisher:
                 continue
             self.add(category, min(draw_n, budget))
         # Fill what is left with things a room may hold several of.
+        # At most two of a floor thing and three of a small thing in all.
         extra = [c for c, *_ in entries if c in REPEATABLE and self.pool.has(c)]
         for _ in range(3 * n_objects):
             if len(self.placed) >= n_objects or not extra:
                 break
-            self.add(extra[int(self.rng.integers(len(extra)))])
+            category = extra[int(self.rng.integers(len(extra)))]
+            cap = 3 if category_info(category).role == "small" else 2
+            if sum(p.category == category for p in self.placed) < cap:
+                self.add(category)
         return self.placed
 
 
@@ -411,6 +418,8 @@ def pool_from_records(records, mesh: Callable[[str], trimesh.Trimesh],
         if allowed_catalogs is not None and catalog not in allowed_catalogs:
             continue
         if not (0.01 <= min(r.width, r.height, r.depth) and max(r.width, r.depth) <= 3.2 and r.height <= 2.4):
+            continue
+        if category_info(r.category).role == "table" and GAME_TABLE.search(getattr(r, "name", "")):
             continue
         by_cat.setdefault(r.category, []).append(r)
     return AssetPool(by_cat, mesh)
