@@ -115,6 +115,13 @@ def _size_m(item: SourceItem) -> np.ndarray:
     return np.array([np.nan if v is None else v for v in (item.width, item.height, item.depth)])
 
 
+def _descriptive(item: SourceItem) -> dict:
+    """An asset's metadata that does not depend on its geometry."""
+    return {"asset_id": item.asset_id, "name": item.name, "category": item.category,
+            "source_category": item.source_category, "catalog": item.catalog,
+            "creator": item.creator, "license": item.license}
+
+
 def _write_views(folder: Path, views: dict) -> None:
     with atomic_file(folder / "views.npz") as tmp:
         with open(tmp, "wb") as f:
@@ -161,6 +168,11 @@ def _process_item(item: SourceItem, out: Path, settings: BuildSettings) -> dict:
                 done = None
         if done and done.get("content_hash") == content_hash and done.get("geometry") == geometry:
             meta = read_json(folder / "meta.json")
+            # descriptive fields come from the current rules (categories.py may have changed)
+            current = _descriptive(item)
+            if any(meta.get(k) != v for k, v in current.items()):
+                meta.update(current)
+                write_json(folder / "meta.json", meta)
             if not settings.views or done.get("views") == views_digest:
                 return {"asset_id": item.asset_id, "status": "reused", "meta": meta}
             mesh = trimesh.load(folder / "mesh.glb", force="mesh", process=False)
@@ -211,10 +223,9 @@ def _process_item(item: SourceItem, out: Path, settings: BuildSettings) -> dict:
             _write_views(tmpdir, views)
         extents = mesh.extents
         meta = {
-            "asset_id": item.asset_id, "name": item.name, "category": item.category,
-            "source_category": item.source_category, "catalog": item.catalog,
+            **_descriptive(item),
             "width": float(extents[0]), "height": float(extents[1]), "depth": float(extents[2]),
-            "creator": item.creator, "license": item.license, "content_hash": content_hash,
+            "content_hash": content_hash,
             "folder": f"assets/{item.folder_name}", "n_faces": int(len(mesh.faces)),
             "has_views": views is not None, "catalog_size_m": _size_m(item).tolist(),
             "rotation": list(item.rotation), "warnings": warnings,

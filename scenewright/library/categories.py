@@ -74,11 +74,20 @@ EXCLUDED_NAME = re.compile(
     r"|dart game|frame|clock|towel rack|paper towel|toilet paper|water heater|boiler|radiator"
     r"|rug|carpet|mat$|bathmat|doormat|sleeping bag|air mattress|bill \d|mezzanine|bunk|biplane"
     r"|opened convertible|island extension|corner|video projector|pallet|shovel|broom|mower"
-    r"|switch|plug|smoke detector|tatami|antenna|dimmer",
+    r"|switch|plug|smoke detector|tatami|antenna|dimmer"
+    r"|upper|wall hanger|window blind|white ?board|shipping container|surveillance",
     re.IGNORECASE)
 
 # (pattern on the lower-cased name, category). Order matters: first match wins.
 NAME_RULES: list[tuple[str, str]] = [
+    # names a later rule would misread ("Table fan" is no table, "Teapot" no pot)
+    (r"brush|toilet roll|sunglasses|table tennis bat|xylophone", "decor"),
+    (r"table fan|tablet|imac|iphone|ibook|speaker", "electronics"),
+    (r"teapot|spice tower", "tableware"),
+    (r"football table|pool table|table tennis|treadmill|ladder|\bsafe\b|water cooler|wood logs"
+     r"|suitcase|trunc?k|shower stall", "floor_object"),
+    (r"island bath", "bathtub"),
+    (r"cooktop", "appliance"),
     (r"bedside|night ?stand|night table", "nightstand"),
     (r"\bbed\b|crib|futon$|cradle|day bed", "bed"),
     (r"armchair|arm chair|recliner|ottoman|puff|pouf", "armchair"),

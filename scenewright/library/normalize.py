@@ -170,7 +170,9 @@ def merge_parts(parts: list[trimesh.Trimesh]) -> trimesh.Trimesh:
         material, uv = trimesh.visual.material.pack(
             mats, uvs, max_tex_size_individual=MAX_TEXTURE, max_tex_size_fused=MAX_ATLAS)
         # pack bounds the area, not the side; views are small, so bound the side too
-        material = _texture_material(_limit_image(_image_of(material).convert("RGB"), MAX_ATLAS))
+        image = _image_of(material)
+        if image is not None:   # (pack returns a lone colour-only material unchanged)
+            material = _texture_material(_limit_image(image.convert("RGB"), MAX_ATLAS))
         offsets = np.cumsum([0] + [len(p.vertices) for p in prepared])[:-1]
         faces = np.vstack([p.faces + o for p, o in zip(prepared, offsets)])
         return trimesh.Trimesh(vertices=np.vstack([p.vertices for p in prepared]), faces=faces,

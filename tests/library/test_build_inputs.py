@@ -1,0 +1,144 @@
+"""Builder behaviour on real catalogs cut down to a few items: broken assets, bad inputs,
+folder imports and the command line."""
+
+from __future__ import annotations
+
+import re
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+import trimesh
+
+from scenewright.cli import main
+from scenewright.errors import InputError
+from scenewright.library import Library, build_library
+from scenewright.library.build import BuildSettings
+from scenewright.library.sources import DEFAULT_CATALOG_DIR
+
+SOURCE = DEFAULT_CATALOG_DIR / "BlendSwap-CC-0.sh3f"
+ITEMS = ("littlePlant", "oakTable", "desklamp")
+
+
+def copy_catalog(target: Path, items=ITEMS, replace: dict | None = None, drop=()) -> Path:
+    """A real catalog reduced to ``items``; ``replace`` {member: bytes}, ``drop`` members."""
+    replace = replace or {}
+    with zipfile.ZipFile(SOURCE) as src:
+        props = src.read("PluginFurnitureCatalog.properties").decode("latin-1")
+        keep_n = {m.group(1) for m in re.finditer(r"^id#(\d+)=.*#(\S+)$", props, re.M) if m.group(2) in items}
+        lines = [ln for ln in props.splitlines()
+                 if not (m := re.match(r"^\w+#(\d+)=", ln)) or m.group(1) in keep_n]
+        folders = tuple(f"blendswap-cc-0/{i}/" for i in items)
+        with zipfile.ZipFile(target, "w") as dst:
+            dst.writestr("PluginFurnitureCatalog.properties", "\n".join(lines).encode("latin-1"))
+            dst.writestr("LICENSE.TXT", src.read("LICENSE.TXT"))
+            for name in src.namelist():
+                if name.startswith(folders) and not name.endswith("/") and name not in drop:
+                    dst.writestr(name, replace.get(name, src.read(name)))
+    return target
+
+
+def test_corrupt_asset_is_skipped_and_reported(tmp_path):
+    catalog = copy_catalog(tmp_path / "Broken-Copy.sh3f",
+                           replace={"blendswap-cc-0/littlePlant/littlePlant.obj": b"\x00\xffnot an obj\n"})
+    report = build_library(tmp_path / "lib", [catalog], workers=1, progress=False,
+                           settings=BuildSettings(views=False))
+    assert [s["asset_id"] for s in report.skipped] == ["Broken-Copy/littlePlant"]
+    assert "littlePlant.obj" in report.skipped[0]["reason"]
+    lib = Library.open(tmp_path / "lib")
+    assert sorted(lib.ids) == ["Broken-Copy/desklamp", "Broken-Copy/oakTable"]
+    assert report.per_catalog["Broken-Copy"]["skipped"] == 1
+
+
+def test_missing_texture_policy(tmp_path):
+    catalog = copy_catalog(tmp_path / "NoTex.sh3f", items=("oakTable",), drop=("blendswap-cc-0/oakTable/oak.jpg",))
+    report = build_library(tmp_path / "skip", [catalog], workers=1, progress=False,
+                           settings=BuildSettings(views=False, missing_textures="skip"))
+    assert report.n_assets == 0 and "oak.jpg" in report.skipped[0]["reason"]
+    report = build_library(tmp_path / "keep", [catalog], workers=1, progress=False,
+                           settings=BuildSettings(views=False))
+    assert report.n_assets == 1 and "oak.jpg" in report.warnings[0]["warning"]
+
+
+def test_truncated_catalog_is_an_input_error(tmp_path, capsys):
+    good = copy_catalog(tmp_path / "Good.sh3f")
+    data = good.read_bytes()
+    bad = tmp_path / "Truncated.sh3f"
+    bad.write_bytes(data[: len(data) // 2])
+    with pytest.raises(InputError, match="Truncated.sh3f"):
+        build_library(tmp_path / "lib", [bad], progress=False)
+    assert main(["library", "build", "-o", str(tmp_path / "lib2"), "--sh3f", str(bad)]) == 2
+    assert "Truncated.sh3f" in capsys.readouterr().err
+    unknown = tmp_path / "notes.txt"
+    unknown.write_text("hello")
+    with pytest.raises(InputError, match="notes.txt"):
+        build_library(tmp_path / "lib", [unknown], progress=False)
+    assert not (tmp_path / "lib").exists()
+
+
+def test_unwritable_or_foreign_output_is_an_input_error(tmp_path):
+    catalog = copy_catalog(tmp_path / "Good.sh3f", items=("desklamp",))
+    blocker = tmp_path / "a_file"
+    blocker.write_text("x")
+    with pytest.raises(InputError, match="a_file"):
+        build_library(blocker / "lib", [catalog], progress=False)
+    foreign = tmp_path / "photos"
+    foreign.mkdir()
+    (foreign / "holiday.jpg").write_bytes(b"jpeg")
+    with pytest.raises(InputError, match="not a library"):
+        build_library(foreign, [catalog], progress=False)
+    assert sorted(p.name for p in foreign.iterdir()) == ["holiday.jpg"]
+
+
+def test_folder_import_with_assets_csv(tmp_path, capsys):
+    src = tmp_path / "myassets"
+    src.mkdir()
+    box = trimesh.creation.box(extents=[2.0, 1.0, 3.0])
+    box.visual.face_colors = [200, 30, 30, 255]
+    box.export(src / "crate1.glb")
+    cyl = trimesh.creation.cylinder(radius=0.5, height=2.0)
+    cyl.apply_translation([5.0, 7.0, -1.0])          # off-centre on purpose
+    cyl.export(src / "stool1.obj")
+    (src / "LICENSE.TXT").write_text("CC-BY 4.0, made by the tests")
+    (src / "assets.csv").write_text("id,name,category,width,depth,height,creator,license\n"
+                                    "crate1,Wooden crate,,0.5,0.4,0.3,Test Maker,CC-BY 4.0\n"
+                                    "stool1,Round stool,stool,0.4,0.4,,,\n")
+    out = tmp_path / "lib"
+    assert main(["library", "build", "-o", str(out), "--folder", str(src), "--workers", "1",
+                 "--quiet", "--no-views"]) == 0
+    lib = Library.open(out)
+    assert lib.ids == ["myassets/crate1", "myassets/stool1"]
+    crate, stool = lib.record("myassets/crate1"), lib.record("myassets/stool1")
+    assert crate.category == "floor_object" and stool.category == "stool"
+    np.testing.assert_allclose(lib.mesh("myassets/crate1").extents, [0.5, 0.3, 0.4], atol=1e-6)
+    # an empty height keeps the model's own extent (the cylinder's axis is z in trimesh)
+    np.testing.assert_allclose(lib.mesh("myassets/stool1").extents, [0.4, 1.0, 0.4], atol=1e-6)
+    for aid in lib.ids:
+        lo, hi = lib.mesh(aid).bounds
+        assert abs(lo[1]) < 1e-6 and abs(lo[0] + hi[0]) < 1e-6 and abs(lo[2] + hi[2]) < 1e-6
+    assert lib.attribution("myassets/crate1")["creator"] == "Test Maker"
+    assert "made by the tests" in lib.license_text("myassets")
+    capsys.readouterr()
+    assert main(["library", "info", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "2 assets" in text and "stool" in text and "floor_object" in text and "n_samples=8192" in text
+    with pytest.raises(InputError, match="no rendered views"):
+        lib.views("myassets/crate1")
+
+
+def test_bad_folder_csv(tmp_path):
+    src = tmp_path / "bad"
+    src.mkdir()
+    (src / "assets.csv").write_text("id,name,category,width,depth,height\nx,Thing,,0.1,abc,0.1\n")
+    trimesh.creation.box().export(src / "x.glb")
+    with pytest.raises(InputError, match=r"assets.csv: line 2: depth"):
+        build_library(tmp_path / "lib", [src], progress=False)
+
+
+def test_open_rejects_non_libraries(tmp_path):
+    with pytest.raises(InputError, match="not found"):
+        Library.open(tmp_path / "nothing")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(InputError, match="not a scenewright library"):
+        Library.open(tmp_path / "empty")
