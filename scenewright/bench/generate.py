@@ -29,7 +29,7 @@ from scenewright.bench.themes import THEMES, pick_label
 from scenewright.capture import Capture, write_capture
 from scenewright.errors import InputError
 from scenewright.fileio import atomic_dir, dumps_json
-from scenewright.geometry.room import Room, room_meshes, room_walls
+from scenewright.geometry.room import Room, plank_texture, room_meshes, room_walls
 from scenewright.scene import Camera, Instance, Relation, Scene, write_scene
 
 BENCH_FORMAT = "bench/1"
@@ -59,6 +59,7 @@ class BenchSettings:
     label_name_probability: float = 0.4              # label from the asset name, else a synonym
     attempts: int = 6                                # rooms tried per scene before giving up
     renders_per_room: int = 4                        # best cameras rendered per room
+    wood_floor_probability: float = 0.6              # else a plain coloured floor
     layout: LayoutSettings = field(default_factory=LayoutSettings)
     camera: CameraSettings = field(default_factory=CameraSettings)
 
@@ -152,9 +153,10 @@ def generate_scene(index: int, pool: AssetPool, lib, renderer, settings: BenchSe
         floor_c = FLOOR_COLOURS[int(rng.integers(len(FLOOR_COLOURS)))]
         wall_c = WALL_COLOURS[int(rng.integers(len(WALL_COLOURS)))]
         shade = [1.0, 0.94, 0.97, 0.9]     # walls a little apart, so corners read in the image
+        texture = plank_texture(rng, floor_c) if rng.random() < settings.wood_floor_probability else None
         surfaces = room_meshes(room, floor_colour=(*floor_c, 255),
                                wall_colours=[(*(int(c * s) for c in wall_c), 255) for s in shade],
-                               ceiling_colour=(240, 240, 238, 255))
+                               ceiling_colour=(240, 240, 238, 255), floor_texture=texture)
         cameras = sample_cameras(rng, room, placed, size, size, settings.camera)
         timings["camera"] += time.perf_counter() - t0
         ids = list(range(1, len(placed) + 1))

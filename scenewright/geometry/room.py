@@ -134,17 +134,22 @@ def _coloured_box(extents, centre, colour) -> trimesh.Trimesh:
 
 
 def room_meshes(room: Room, floor_colour=(150, 111, 76, 255), wall_colours=None,
-                ceiling_colour=None, thickness: float = 0.1) -> dict[str, trimesh.Trimesh]:
+                ceiling_colour=None, thickness: float = 0.1, floor_texture: np.ndarray | None = None,
+                texture_metres: float = 2.0) -> dict[str, trimesh.Trimesh]:
     """Floor, wall (and ceiling) slabs in world coordinates: ``{"floor": mesh, "wall_0": mesh, ...}``.
 
     Slabs lie outside the room's inner volume (their inner faces are the floor plane
     and the wall planes), so objects touching a wall or the floor never intersect them.
     ``wall_colours``: four RGBA tuples (default a light paint); ``ceiling_colour``: RGBA
-    for a ceiling slab (None: no ceiling).
+    for a ceiling slab (None: no ceiling); ``floor_texture`` (h, w, 3) uint8: the floor is
+    then a textured quad at y = 0, the image covering ``texture_metres`` square, repeated.
     """
     hw, hd, h, t = room.width / 2, room.depth / 2, room.wall_height, thickness
     wall_colours = wall_colours or [(222, 216, 204, 255)] * 4
-    out = {"floor": _coloured_box((room.width + 2 * t, t, room.depth + 2 * t), (0, -t / 2, 0), floor_colour)}
+    if floor_texture is not None:
+        out = {"floor": textured_floor(room, floor_texture, texture_metres, margin=t)}
+    else:
+        out = {"floor": _coloured_box((room.width + 2 * t, t, room.depth + 2 * t), (0, -t / 2, 0), floor_colour)}
     slabs = [((room.width + 2 * t, h, t), (0, h / 2, -hd - t / 2)),
              ((t, h, room.depth + 2 * t), (hw + t / 2, h / 2, 0)),
              ((room.width + 2 * t, h, t), (0, h / 2, hd + t / 2)),
@@ -155,6 +160,38 @@ def room_meshes(room: Room, floor_colour=(150, 111, 76, 255), wall_colours=None,
         out["ceiling"] = _coloured_box((room.width + 2 * t, t, room.depth + 2 * t), (0, h + t / 2, 0),
                                        ceiling_colour)
     return out
+
+
+def textured_floor(room: Room, image: np.ndarray, texture_metres: float = 2.0,
+                   margin: float = 0.1) -> trimesh.Trimesh:
+    """The floor as one quad at y = 0 (``margin`` beyond the walls) with ``image`` (h, w, 3) uint8
+    tiled every ``texture_metres`` (UVs in tiles; the renderer and glTF repeat textures)."""
+    from PIL import Image
+    hw, hd = room.width / 2 + margin, room.depth / 2 + margin
+    v = np.array([[-hw, 0, -hd], [hw, 0, -hd], [hw, 0, hd], [-hw, 0, hd]], float)
+    f = np.array([[0, 2, 1], [0, 3, 2]])            # normals up
+    uv = v[:, [0, 2]] / texture_metres
+    material = trimesh.visual.material.SimpleMaterial(image=Image.fromarray(np.asarray(image, np.uint8)))
+    return trimesh.Trimesh(v, f, visual=trimesh.visual.TextureVisuals(uv=uv, material=material),
+                           process=False)
+
+
+def plank_texture(rng: np.random.Generator, base_rgb, size: int = 256, planks: int = 8) -> np.ndarray:
+    """(size, size, 3) uint8 wood-plank-like image: ``planks`` boards across, each a slightly
+    different tone of ``base_rgb`` with staggered joints and faint grain."""
+    base = np.asarray(base_rgb, float)
+    y, x = np.mgrid[0:size, 0:size]
+    board = x * planks // size
+    tone = 1.0 + rng.uniform(-0.12, 0.12, planks)
+    offset = rng.integers(0, size, planks)
+    length = size // 2
+    segment = (y + offset[board]) // length            # joints staggered per board
+    seg_tone = 1.0 + rng.uniform(-0.06, 0.06, (planks, 3))[board, segment % 3]
+    grain = 1.0 + 0.04 * np.sin(y * (0.35 + 0.05 * board) + board * 1.7)
+    img = base * (tone[board] * seg_tone * grain)[..., None]
+    seams = (x % (size // planks) == 0) | ((y + offset[board]) % length == 0)
+    img[seams] *= 0.6
+    return np.clip(img, 0, 255).astype(np.uint8)
 
 
 def look_at_opencv(position: np.ndarray, forward: np.ndarray, up=(0.0, 1.0, 0.0)) -> np.ndarray:

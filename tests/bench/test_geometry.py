@@ -50,3 +50,13 @@ def test_look_at_is_opencv():
     assert np.allclose(wfc[:3, 1], [0, -1, 0])            # image down = world down
     assert np.allclose(wfc[:3, 0], [-1, 0, 0])            # looking +z with y up, right is -x
     assert np.isclose(np.linalg.det(wfc[:3, :3]), 1.0)
+
+
+def test_textured_floor_is_a_quad_at_floor_level():
+    from scenewright.geometry.room import plank_texture
+    img = plank_texture(np.random.default_rng(0), (150, 110, 80), size=64, planks=4)
+    assert img.shape == (64, 64, 3) and img.dtype == np.uint8 and img.std() > 3
+    assert np.array_equal(img, plank_texture(np.random.default_rng(0), (150, 110, 80), size=64, planks=4))
+    floor = room_meshes(Room(4.0, 3.0), floor_texture=img)["floor"]
+    assert np.allclose(floor.vertices[:, 1], 0.0) and np.all(floor.face_normals[:, 1] > 0.99)
+    assert floor.visual.uv.shape == (4, 2)
