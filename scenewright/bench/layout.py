@@ -14,7 +14,8 @@ tests), so no two objects interpenetrate. Everything random comes from one
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from collections import OrderedDict
+from dataclasses import dataclass, field
 from typing import Callable
 
 import numpy as np
@@ -83,6 +84,9 @@ class AssetPool:
 
     by_category: dict[str, list]
     mesh: Callable[[str], trimesh.Trimesh]
+    # fcl BVH models by asset id, shared by every room made from this pool (LRU order)
+    bvh: OrderedDict = field(default_factory=OrderedDict)
+    bvh_limit: int = 128
 
     def has(self, category: str) -> bool:
         return bool(self.by_category.get(category))
@@ -95,20 +99,25 @@ class AssetPool:
 class _Collider:
     """python-fcl BVH models of the placed meshes, built once per asset."""
 
-    def __init__(self):
+    def __init__(self, cache: OrderedDict | None = None, limit: int = 128):
         import fcl
         self._fcl = fcl
-        self._bvh: dict[str, object] = {}
+        self._bvh = cache if cache is not None else OrderedDict()
+        self._limit = limit
         self.objects: list = []
 
     def _model(self, asset_id: str, mesh: trimesh.Trimesh):
-        if asset_id not in self._bvh:
-            m = self._fcl.BVHModel()
-            m.beginModel(len(mesh.vertices), len(mesh.faces))
-            m.addSubModel(np.asarray(mesh.vertices, float), np.asarray(mesh.faces, np.int32))
-            m.endModel()
-            self._bvh[asset_id] = m
-        return self._bvh[asset_id]
+        if asset_id in self._bvh:
+            self._bvh.move_to_end(asset_id)
+            return self._bvh[asset_id]
+        m = self._fcl.BVHModel()
+        m.beginModel(len(mesh.vertices), len(mesh.faces))
+        m.addSubModel(np.asarray(mesh.vertices, float), np.asarray(mesh.faces, np.int32))
+        m.endModel()
+        self._bvh[asset_id] = m
+        while len(self._bvh) > self._limit:
+            self._bvh.popitem(last=False)
+        return m
 
     def make(self, asset_id: str, mesh: trimesh.Trimesh, tf: np.ndarray):
         return self._fcl.CollisionObject(self._model(asset_id, mesh),
@@ -132,7 +141,7 @@ class RoomFurnisher:
         self.settings = settings or LayoutSettings()
         self.walls = room_walls(room)
         self.placed: list[Placed] = []
-        self.collider = _Collider()
+        self.collider = _Collider(pool.bvh, pool.bvh_limit)
         self._groups = 0
 
     # -- bookkeeping -------------------------------------------------------------------
