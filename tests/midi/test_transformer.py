@@ -122,3 +122,17 @@ def test_head_major_split_is_not_the_naive_split():
     assert torch.allclose(k[0, 0], x[0] @ w[4:8].T, atol=1e-6)
     assert torch.allclose(v[0, 1], x[0] @ w[20:24].T, atol=1e-6)
     assert not torch.allclose(q[0, 1], (x[0] @ att.to_q.weight.T)[:, 4:8], atol=1e-3)
+
+
+def test_zero_condition_shortcut(dit, golden):
+    """Skipping the uncond half's cross-attentions (zero conditions) changes nothing."""
+    g = golden(G)
+    e1, e2 = g["encoder_hidden_states"], g["encoder_hidden_states_2"]
+    assert torch.count_nonzero(e1[:3]) == 0 and torch.count_nonzero(e2[:3]) == 0
+    with torch.no_grad():
+        full = dit(g["hidden_states"], g["timestep"], e1, e2, num_instances=3)
+        short = dit(g["hidden_states"], g["timestep"], e1[3:], e2[3:], num_instances=3, zero_cond_rows=3)
+        kv = dit.precompute_cross_kv(e1[3:], e2[3:])
+        cached = dit(g["hidden_states"], g["timestep"], num_instances=3, cross_kv=kv, zero_cond_rows=3)
+    assert maxdiff(short, full) < 1e-6
+    assert maxdiff(cached, full) < 1e-6

@@ -118,14 +118,33 @@ class DiTBlock(nn.Module):
 
     def forward(self, h: torch.Tensor, e1: torch.Tensor | None, e2: torch.Tensor | None,
                 skip: torch.Tensor | None = None, num_instances: int | None = None,
-                kv1: tuple | None = None, kv2: tuple | None = None) -> torch.Tensor:
-        """h (B, 1+T, D); e1 (B, S1, C1); e2 (B, S2, C2); kv1/kv2 precomputed cross K/V."""
+                kv1: tuple | None = None, kv2: tuple | None = None,
+                zero_cond_rows: int = 0) -> torch.Tensor:
+        """h (B, 1+T, D); e1 (B', S1, C1); e2 (B', S2, C2) or kv1/kv2 precomputed cross K/V,
+        for the last B' = B − ``zero_cond_rows`` rows (see :meth:`MIDITransformer.forward`)."""
         if self.skip_linear is not None:
             h = self.skip_norm(self.skip_linear(torch.cat([skip, h], dim=-1)))
         h = h + self.attn1(self.norm1(h), num_instances=num_instances)
         # Both cross-attentions read the same h (parallel, not sequential).
-        h = h + self.attn2(self.norm2(h), e1, kv=kv1) + self.attn2_2(self.norm2_2(h), e2, kv=kv2)
+        c1 = _cross(self.attn2, self.norm2(h), e1, kv1, zero_cond_rows)
+        c2 = _cross(self.attn2_2, self.norm2_2(h), e2, kv2, zero_cond_rows)
+        h = h + c1 + c2
         return h + self.ff(self.norm3(h))
+
+
+def _cross(attn: Attention, x: torch.Tensor, e: torch.Tensor | None, kv: tuple | None,
+           zero_rows: int) -> torch.Tensor:
+    """Cross-attention where the first ``zero_rows`` rows have an all-zero condition.
+
+    A zero condition gives K = V = 0 exactly (no bias in to_k/to_v; RMSNorm of 0 is 0), so
+    the attention output is 0 and the module returns ``to_out`` bias alone: the same
+    numbers the full computation produces, without computing them (CFG's uncond half)."""
+    if zero_rows == 0:
+        return attn(x, e, kv=kv)
+    out = attn(x[zero_rows:], e, kv=kv)
+    bias = attn.to_out[0].bias
+    const = (bias if bias is not None else torch.zeros_like(out[0, 0])).to(out.dtype)
+    return torch.cat([const.expand(zero_rows, x.shape[1], -1), out])
 
 
 class MIDITransformer(nn.Module):
@@ -164,6 +183,7 @@ class MIDITransformer(nn.Module):
                 num_instances: int | None = None,
                 mi_blocks: Iterable[int] = DEFAULT_MI_BLOCKS,
                 cross_kv: Sequence[tuple] | None = None,
+                zero_cond_rows: int = 0,
                 return_block_outputs: bool = False):
         """Predict the velocity.
 
@@ -171,7 +191,10 @@ class MIDITransformer(nn.Module):
         (B, S1, cross_attention_dim) CLIP; encoder_hidden_states_2 (B, S2, cross_attention_2_dim)
         DINOv2; ``num_instances`` N turns on MI attention in ``mi_blocks`` (groups of N
         consecutive batch items); ``cross_kv`` from :meth:`precompute_cross_kv` replaces
-        the two conditions. Returns (B, T, C), plus the list of block outputs
+        the two conditions. ``zero_cond_rows`` k: the first k batch items have all-zero
+        conditions (CFG's uncond half, R5) and the conditions / ``cross_kv`` given are those
+        of the remaining B − k items only; the cross-attentions of the first k are not
+        computed (their output is exactly the ``to_out`` bias). Returns (B, T, C), plus the list of block outputs
         (B, 1+T, D) when ``return_block_outputs``.
         """
         b = hidden_states.shape[0]
@@ -188,7 +211,8 @@ class MIDITransformer(nn.Module):
             kv1, kv2 = cross_kv[i] if cross_kv is not None else (None, None)
             h = blk(h, encoder_hidden_states, encoder_hidden_states_2,
                     skip=stack.pop() if i > mid else None,
-                    num_instances=num_instances if i in mi else None, kv1=kv1, kv2=kv2)
+                    num_instances=num_instances if i in mi else None, kv1=kv1, kv2=kv2,
+                    zero_cond_rows=zero_cond_rows)
             if i < mid:
                 stack.append(h)
             if return_block_outputs:
