@@ -386,6 +386,12 @@ def build_library(out, sources=None, workers: int = 2, limit: int | None = None,
         "views_unavailable": sorted(view_errors),
         "view_spec": dataclasses.asdict(settings.view_spec),
         "timings_s": report.timings_s,
+        # every run's counts and timings (the last run alone hides a full build's cost)
+        "runs": previous.get("runs", []) + [{
+            "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "workers": int(workers),
+            "selected": len(items), "built": report.built, "reused": report.reused,
+            "views_added": report.views_added, "skipped": len(report.skipped),
+            "timings_s": report.timings_s}],
         "mean_asset_timings_s": {k: float(np.mean([a.get(k, 0.0) for a in asset_times]))
                                  for k in ("load", "normalize", "export", "samples", "voxels", "views", "total")}
         if asset_times else {},
