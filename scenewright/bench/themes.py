@@ -80,19 +80,28 @@ SYNONYMS: dict[str, list[str]] = {
 
 
 def label_from_name(name: str) -> str:
-    """A label a person might write from an asset's catalog name: lower case, no numbers or codes."""
-    text = re.sub(r"[_\-/()\[\],.#]+", " ", name.lower())
-    text = re.sub(r"\b\w*\d\w*\b", " ", text)           # "chair 2", "ikea-k30"
-    return re.sub(r"\s+", " ", text).strip()
+    """A label a person might write from an asset's catalog name: words split at camelCase,
+    lower case, no digits or punctuation ("bedsideTable2" → "bedside table")."""
+    text = re.sub(r"([a-z])([A-Z])", r"\1 \2", name)
+    text = re.sub(r"[^A-Za-z]+", " ", text).lower()
+    return " ".join(w for w in text.split() if len(w) > 1)
+
+
+def _category_words(category: str) -> set[str]:
+    words = set(category.split("_"))
+    for synonym in SYNONYMS.get(category, []):
+        words.update(synonym.split())
+    return words - {"of", "table"} if category not in ("dining_table", "coffee_table") else words
 
 
 def pick_label(rng: np.random.Generator, category: str, name: str, p_name: float = 0.4) -> str:
-    """A free-text label: with probability ``p_name`` the asset's own name (when it reads as
-    words), else a synonym of the category."""
+    """A free-text label: with probability ``p_name`` the asset's own name, when it reads as
+    words a person would use for the thing (it shares a word with the category's synonyms:
+    "osaka chair", "glass dining table"); else a synonym of the category."""
     words = label_from_name(name)
     use_name = rng.random() < p_name
     synonyms = SYNONYMS.get(category, [category.replace("_", " ")])
     choice = synonyms[int(rng.integers(len(synonyms)))]
-    if use_name and 2 <= len(words) <= 30:
+    if use_name and len(words) <= 30 and set(words.split()) & _category_words(category):
         return words
     return choice
