@@ -9,6 +9,7 @@ releases them), so rendering the same meshes from many cameras costs only the dr
 
 from __future__ import annotations
 
+import os
 import threading
 import weakref
 from dataclasses import dataclass
@@ -121,6 +122,7 @@ class GpuState:
         self._finalizers: dict[int, weakref.finalize] = {}
         self.lock = threading.RLock()
         self.uploads = 0   # counts uploads (tests and benchmarks read it)
+        self.pid = os.getpid()
 
     # -- mesh cache -------------------------------------------------------------------
     @staticmethod
@@ -193,6 +195,13 @@ def get_state() -> GpuState:
     """The process-wide :class:`GpuState`, creating the EGL context on first use."""
     global _STATE
     with _STATE_LOCK:
+        if _STATE is not None and _STATE.pid != os.getpid():
+            # Mesa's llvmpipe keeps its rasteriser threads per process: after a fork the
+            # inherited context (and any new one, which shares the same EGL display) hangs on
+            # the first draw. Fail clearly instead.
+            raise RenderError("the renderer was initialised before this process was forked; "
+                              "OpenGL cannot be used in a forked child — use multiprocessing's "
+                              "'spawn' (or 'forkserver') start method")
         if _STATE is None:
             try:
                 import moderngl

@@ -188,7 +188,14 @@ class Renderer:
         settings = self.settings
         gpus: list[tuple[RenderItem, GpuMesh]] = []
         for item in items:
-            if item.mesh is None or len(item.mesh.faces) == 0:
+            if item.mesh is None:
+                continue
+            if not isinstance(item.mesh, trimesh.Trimesh):
+                raise InputError(f"renderer: instance {item.instance_id}: mesh is a "
+                                 f"{type(item.mesh).__name__}, expected trimesh.Trimesh")
+            if not -2**31 <= int(item.instance_id) < 2**31:
+                raise InputError(f"renderer: instance id {item.instance_id} does not fit int32")
+            if len(item.mesh.faces) == 0:
                 continue
             gpus.append((item, state.get(item.mesh, cache=settings.cache_meshes,
                                          default_color=settings.default_color)))

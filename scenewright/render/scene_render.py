@@ -25,10 +25,12 @@ class PreviewSettings:
     the pixels on instance boundaries so touching objects stay distinguishable;
     ``include_room``: draw the room surfaces (floor, walls) — ``None`` means only when not
     over a capture (over a photo they would hide it); ``view_direction``: for a scene without
-    a camera pose, the direction (world frame, Y up) from the scene centre to the camera.
+    a camera pose, the direction (world frame, Y up) from the scene centre to the camera;
+    ``supersample``: render at this many times the size and average (antialiased edges).
     """
 
     alpha: float = 0.8
+    supersample: int = 2
     outline: bool = True
     outline_color: tuple[int, int, int] = (25, 25, 25)
     include_room: bool | None = None
@@ -173,9 +175,11 @@ def render_scene(scene, over=None, size: tuple[int, int] | None = None,
     near = max(near, far * 1e-6)
 
     background = None if over is None else _resize_rgb(over.rgb, size)
-    renderer = Renderer(size[0], size[1], settings.render)
+    ss = max(1, min(int(settings.supersample), 16384 // max(size)))
+    renderer = Renderer(size[0] * ss, size[1] * ss, settings.render)
     try:
-        res = renderer.render(items, K, world_from_camera, near=near, far=far)
+        res = renderer.render(items, scale_intrinsics(K, size, (size[0] * ss, size[1] * ss)),
+                              world_from_camera, near=near, far=far)
     finally:
         renderer.release()
     rgb = res.rgb.astype(np.float32)
@@ -183,9 +187,15 @@ def render_scene(scene, over=None, size: tuple[int, int] | None = None,
     if background is not None:
         a = float(np.clip(settings.alpha, 0.0, 1.0))
         bg = background.astype(np.float32)
+        if ss > 1:
+            bg = np.repeat(np.repeat(bg, ss, axis=0), ss, axis=1)
         rgb = np.where(drawn[..., None], a * rgb + (1 - a) * bg, bg)
+    ids = np.where(drawn, res.instance_ids, -1)      # room (id 0) vs empty (-1) also outlined
+    if ss > 1:
+        # box filter: each output pixel averages its ss x ss samples
+        rgb = rgb.reshape(size[1], ss, size[0], ss, 3).mean(axis=(1, 3))
+        ids = ids[ss // 2::ss, ss // 2::ss]
     if settings.outline:
-        ids = np.where(drawn, res.instance_ids, -1)   # room (id 0) vs empty (-1) also outlined
         edge = outline_mask(ids) & (ids > 0)
         rgb[edge] = np.asarray(settings.outline_color, np.float32)
     return np.clip(np.round(rgb), 0, 255).astype(np.uint8)

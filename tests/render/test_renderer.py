@@ -279,3 +279,27 @@ def test_bad_inputs(renderer, intrinsics):
         renderer.render([RenderItem(box)], intrinsics, np.eye(4), near=2.0, far=1.0)
     with pytest.raises(InputError, match="size"):
         Renderer(0, 10)
+    with pytest.raises(InputError, match="PointCloud"):
+        renderer.render([RenderItem(trimesh.PointCloud(np.zeros((3, 3))))], intrinsics, np.eye(4))
+    with pytest.raises(InputError, match="int32"):
+        renderer.render([RenderItem(box, np.eye(4), 2**31)], intrinsics, np.eye(4))
+
+
+def _render_in_child(queue):
+    try:
+        Renderer(8, 8).render([], np.eye(3) * [8, 8, 1], np.eye(4))
+        queue.put("rendered")
+    except Exception as exc:          # the message travels back to the parent
+        queue.put(f"{type(exc).__name__}: {exc}")
+
+
+def test_forked_child_gets_a_clear_error_not_a_hang(renderer, intrinsics):
+    import multiprocessing as mp
+    renderer.render([], intrinsics, np.eye(4))          # the context exists in this process
+    ctx = mp.get_context("fork")
+    queue = ctx.Queue()
+    child = ctx.Process(target=_render_in_child, args=(queue,))
+    child.start()
+    message = queue.get(timeout=30)
+    child.join(timeout=30)
+    assert message.startswith("RenderError") and "spawn" in message

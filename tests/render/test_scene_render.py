@@ -83,7 +83,7 @@ def test_render_scene_round_trip_shows_materials(scene_dir):
 def test_render_scene_matches_the_renderer_and_blends_over_capture(scene_dir, capture_dir):
     scene = read_scene(scene_dir)
     capture = load_capture(capture_dir, require_seg=False)
-    settings = PreviewSettings(alpha=0.75, outline=False)
+    settings = PreviewSettings(alpha=0.75, outline=False, supersample=1)
     img = render_scene(scene, over=capture, settings=settings)
     r = Renderer(W, H)
     try:
@@ -186,3 +186,27 @@ def test_settings_are_json(tmp_path):
     import json
     data = PreviewSettings(render=RenderSettings()).to_json()
     assert json.loads(json.dumps(data))["render"]["ambient"] == RenderSettings().ambient
+
+
+def test_supersampling_antialiases_edges_only(scene_dir, capture_dir):
+    scene = read_scene(scene_dir)
+    capture = load_capture(capture_dir, require_seg=False)
+    sharp = render_scene(scene, over=capture, settings=PreviewSettings(outline=False, supersample=1))
+    smooth = render_scene(scene, over=capture, settings=PreviewSettings(outline=False, supersample=3))
+    r = Renderer(3 * W, 3 * H)
+    try:
+        cam = scene.camera
+        K3 = np.diag([3.0, 3.0, 1.0]) @ cam.K
+        cover = r.render(scene_render_items(scene), K3, cam.world_from_camera).instance_ids > 0
+    finally:
+        r.release()
+    coverage = cover.reshape(H, 3, W, 3).mean(axis=(1, 3))
+    inside, outside = coverage == 1, coverage == 0
+    partial = ~inside & ~outside
+    assert partial.sum() > 50
+    # outside: the photo untouched; partly covered pixels lie between photo and object colours
+    assert np.array_equal(smooth[outside], capture.rgb[outside])
+    mid = smooth[partial].astype(int)
+    assert np.mean(np.all(mid == capture.rgb[partial], axis=-1)) < 0.1
+    # inside, the supersampled image is close to the sharp one (same shading, averaged)
+    assert np.median(np.abs(smooth[inside].astype(int) - sharp[inside].astype(int))) <= 3
