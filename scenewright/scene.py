@@ -193,9 +193,10 @@ def load_glb_nodes(path: str | os.PathLike) -> dict[str, tuple[np.ndarray, trime
             top = chain[top]
         top_tf, _ = graph.get(top)
         node_tf, geom_name = graph.get(node)
-        mesh = tscene.geometry[geom_name].copy()
-        if not isinstance(mesh, trimesh.Trimesh):
+        if not isinstance(tscene.geometry[geom_name], trimesh.Trimesh):
             continue
+        # include_cache keeps the vertex normals the file holds (a plain copy drops them)
+        mesh = tscene.geometry[geom_name].copy(include_cache=True)
         mesh.apply_transform(np.linalg.inv(top_tf) @ node_tf)
         out.setdefault(str(top), (top_tf, []))[1].append(mesh)
     return {name: (tf, parts[0] if len(parts) == 1 else trimesh.util.concatenate(parts))
