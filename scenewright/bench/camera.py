@@ -29,6 +29,7 @@ class CameraSettings:
     wall_distance: tuple[float, float] = (0.2, 0.9)
     clearance: float = 0.5          # from any floor object's footprint
     aim_jitter: float = 0.3         # m, noise on the point looked at
+    near: float = 1.2               # m, objects closer than this score half
     candidates: int = 48
 
 
@@ -98,7 +99,10 @@ def sample_cameras(rng: np.random.Generator, room: Room, placed: list[Placed], w
         wfc = look_at_opencv(np.array([pos[0], cam_h, pos[2]]), fwd)
         K = intrinsics_from_hfov(width, height, hfov)
         centre_in, frac = frame_score(K, wfc, width, height, corners)
-        score = float(centre_in.sum() + 0.5 * frac.mean()) if len(frac) else 0.0
+        # a photo shows the room, not one chair filling the frame: objects nearer than
+        # ``near`` count half
+        near = np.linalg.norm(centres[:, [0, 2]] - pos[[0, 2]], axis=1) < s.near
+        score = float(centre_in.sum() - 0.5 * (centre_in & near).sum() + 0.5 * frac.mean()) if len(frac) else 0.0
         out.append(CameraPose(K, wfc, float(cam_h), pitch, float(hfov), score))
     # stable sort: ties keep the order they were drawn in, so a seed gives one answer
     return sorted(out, key=lambda c: -c.score)

@@ -38,6 +38,8 @@ PREFERRED_SUPPORT = {
 # Categories that may be added again when the theme pass leaves budget.
 # Tables nobody sits at with dining chairs (the name rules file them under "table").
 GAME_TABLE = re.compile(r"football|pool|billiard|ping ?pong|tennis|snooker|air hockey", re.IGNORECASE)
+# Seats nobody sets around a dining table.
+ODD_SEAT = re.compile(r"wheel ?chair|baby|high ?chair|child|kid|toilet|massage|dentist|barber", re.IGNORECASE)
 REPEATABLE = {"armchair", "floor_lamp", "large_plant", "lamp", "vase", "plant", "book", "tableware",
               "electronics", "cabinet", "bookcase", "decor", "floor_object"}
 
@@ -428,7 +430,8 @@ def pool_from_records(records, mesh: Callable[[str], trimesh.Trimesh],
             continue
         if not (0.01 <= min(r.width, r.height, r.depth) and max(r.width, r.depth) <= 3.2 and r.height <= 2.4):
             continue
-        if category_info(r.category).role == "table" and GAME_TABLE.search(getattr(r, "name", "")):
+        role, name = category_info(r.category).role, getattr(r, "name", "")
+        if (role == "table" and GAME_TABLE.search(name)) or (role == "seat" and ODD_SEAT.search(name)):
             continue
         by_cat.setdefault(r.category, []).append(r)
     return AssetPool(by_cat, mesh)

@@ -17,7 +17,7 @@ THEMES: dict[str, list[tuple[str, int, int, float]]] = {
     # Small things follow their support, so even a room of four objects shows something on a table.
     "living": [
         ("sofa", 1, 1, 0.95), ("coffee_table", 1, 1, 0.9), ("vase", 1, 1, 0.6), ("book", 1, 1, 0.3),
-        ("plant", 1, 1, 0.3), ("dining_table", 1, 1, 0.45),
+        ("plant", 1, 1, 0.3), ("decor", 1, 1, 0.3), ("dining_table", 1, 1, 0.45),
         ("chair", 2, 4, 1.0),          # only around a table placed above
         ("tableware", 1, 2, 0.5), ("tv_stand", 1, 1, 0.5), ("tv", 1, 1, 0.9),
         ("armchair", 1, 2, 0.6), ("bookcase", 1, 1, 0.5), ("cabinet", 1, 1, 0.4), ("lamp", 1, 1, 0.5),
@@ -26,7 +26,8 @@ THEMES: dict[str, list[tuple[str, int, int, float]]] = {
     "bedroom": [
         ("bed", 1, 1, 1.0), ("nightstand", 1, 2, 0.9), ("lamp", 1, 2, 0.8), ("wardrobe", 1, 1, 0.7),
         ("desk", 1, 1, 0.4), ("chair", 1, 1, 1.0), ("book", 1, 1, 0.4), ("electronics", 1, 1, 0.3),
-        ("cabinet", 1, 1, 0.5), ("vase", 1, 1, 0.3), ("plant", 1, 1, 0.3), ("armchair", 1, 1, 0.3),
+        ("cabinet", 1, 1, 0.5), ("vase", 1, 1, 0.3), ("decor", 1, 1, 0.3), ("plant", 1, 1, 0.3),
+        ("armchair", 1, 1, 0.3),
         ("large_plant", 1, 1, 0.3), ("floor_lamp", 1, 1, 0.2),
     ],
     "dining": [
@@ -37,7 +38,7 @@ THEMES: dict[str, list[tuple[str, int, int, float]]] = {
     "office": [
         ("desk", 1, 1, 1.0), ("chair", 1, 1, 1.0), ("electronics", 1, 2, 0.8), ("lamp", 1, 1, 0.6),
         ("book", 1, 2, 0.6), ("bookcase", 1, 2, 0.8), ("cabinet", 1, 1, 0.6), ("tv", 1, 1, 0.3),
-        ("plant", 1, 1, 0.3), ("dining_table", 1, 1, 0.25), ("armchair", 1, 1, 0.3),
+        ("plant", 1, 1, 0.3), ("decor", 1, 1, 0.3), ("dining_table", 1, 1, 0.25), ("armchair", 1, 1, 0.3),
         ("large_plant", 1, 1, 0.4), ("floor_lamp", 1, 1, 0.3), ("sofa", 1, 1, 0.15),
     ],
 }
