@@ -122,7 +122,8 @@ def ransac_plane(points: np.ndarray, rng: np.random.Generator, n_hypotheses: int
                  threshold: float | np.ndarray = 0.03, normal_prior: np.ndarray | None = None,
                  max_angle_deg: float = 180.0, vertical_to: np.ndarray | None = None,
                  max_score_points: int = 6000, score_weights: np.ndarray | None = None,
-                 rel_threshold: float = 0.0):
+                 rel_threshold: float = 0.0, max_behind: float | None = None,
+                 behind_margin: tuple[float, float] = (0.08, 0.06)):
     """Best plane of points (N, 3) by RANSAC with all hypotheses scored at once.
 
     Hypotheses come from random triplets (or pairs when ``vertical_to`` gives an up
@@ -131,6 +132,10 @@ def ransac_plane(points: np.ndarray, rng: np.random.Generator, n_hypotheses: int
     ``threshold`` is a scalar or per-point (N,) inlier distance in metres, plus
     ``rel_threshold`` × the hypothesis' distance from the origin (for camera-frame points a
     relative depth error ε moves a point by ε × that distance off its plane).
+    With ``max_behind``, hypotheses with more than that share of the points on the far side
+    (away from the origin, i.e. the camera) by more than ``behind_margin`` = (metres, × the
+    plane's distance) are discarded: room surfaces are one-sided, and this rejects planes that
+    slice diagonally through a floor–wall corner.
     Returns ``(plane, inlier_mask (N,))`` or ``(None, None)`` when nothing fits.
     """
     p = np.asarray(points, float)
@@ -158,12 +163,21 @@ def ransac_plane(points: np.ndarray, rng: np.random.Generator, n_hypotheses: int
     # Score on a fixed subsample: (hypotheses, points) residual matrix in one go.
     sub = np.arange(n_pts) if n_pts <= max_score_points else \
         np.linspace(0, n_pts - 1, max_score_points).astype(int)
-    res = np.abs(p[sub] @ normals.T - offsets[None, :])          # (S, Hyp)
+    signed = p[sub] @ normals.T - offsets[None, :]                # (S, Hyp)
+    res = np.abs(signed)
     inl = res < thr[sub, None] + rel_threshold * np.abs(offsets)[None, :]
     if score_weights is None:
         scores = inl.sum(axis=0)
     else:
         scores = np.asarray(score_weights, float)[sub] @ inl
+    if max_behind is not None:
+        # The camera (origin) is on the side where signed distance has the sign of -offset.
+        toward = -np.sign(offsets)
+        margin = behind_margin[0] + behind_margin[1] * np.abs(offsets)
+        behind = np.mean(signed * toward[None, :] < -margin[None, :], axis=0)
+        scores = np.where(behind <= max_behind, scores, -1)
+        if np.max(scores) < 0:
+            return None, None
     best = int(np.argmax(scores))
     plane = Plane(normals[best] * offsets[best], normals[best])
     inliers = np.abs(plane.distance(p)) < thr + rel_threshold * abs(offsets[best])

@@ -76,12 +76,13 @@ def decompose_scale(linear: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def pixel_rays(K: np.ndarray, height: int, width: int) -> np.ndarray:
     """(H, W, 3) camera-frame rays with z = 1 through every pixel centre.
 
-    Pixel (row v, column u) looks at image coordinates (u, v): OpenCV's convention
-    where integer coordinates are pixel centres.
+    The project's pixel convention (as the renderer's): pixel (row i, column j) covers
+    u ∈ [j, j+1), v ∈ [i, i+1) and is sampled at its centre (j + 0.5, i + 0.5), so
+    cx = W / 2 is the image centre.
     """
     K = np.asarray(K, float)
-    u = (np.arange(width, dtype=float) - K[0, 2]) / K[0, 0]
-    v = (np.arange(height, dtype=float) - K[1, 2]) / K[1, 1]
+    v = (np.arange(height, dtype=float) + 0.5 - K[1, 2]) / K[1, 1]
+    u = (np.arange(width, dtype=float) + 0.5 - K[0, 2]) / K[0, 0]
     rays = np.empty((height, width, 3))
     rays[..., 0] = u[None, :] - v[:, None] * (K[0, 1] / K[0, 0])
     rays[..., 1] = v[:, None]

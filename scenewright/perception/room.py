@@ -95,10 +95,11 @@ def fit_room(points: np.ndarray, rng: np.random.Generator, settings, floor_point
             idx = np.flatnonzero(remaining)
             if len(idx) < min_pts:
                 break
-            plane, inl = ransac_plane(points[idx], rng, s.ransac_hypotheses, s.plane_threshold_m,
-                                      normal_prior=prior, max_angle_deg=s.max_floor_tilt_deg,
-                                      rel_threshold=s.plane_threshold_rel)
-            if plane is None or inl.sum() < min_pts:
+            plane, inl_h = ransac_plane(points[idx], rng, s.ransac_hypotheses, s.plane_threshold_m,
+                                        normal_prior=prior, max_angle_deg=s.max_floor_tilt_deg,
+                                        rel_threshold=s.plane_threshold_rel, max_behind=s.behind_fraction,
+                                        behind_margin=(s.wall_behind_margin_m, s.refine_band_rel))
+            if plane is None or inl_h.sum() < min_pts:
                 break
             # Refine on all points, not only the remaining ones: points removed with an earlier
             # plane's band were picked by their noisy depth, and leaving them out biases the fit.
@@ -107,9 +108,10 @@ def fit_room(points: np.ndarray, rng: np.random.Generator, settings, floor_point
             plane = _toward_camera(plane)
             if inl.sum() >= min_pts and angle_deg(plane.normal, prior) <= s.max_floor_tilt_deg:
                 candidates.append((plane, int(inl.sum())))
-            # Remove a wide band around the plane so its noisy fringe is not found again.
-            band = np.abs(plane.distance(points[idx])) < _band(plane, s.plane_threshold_m, s.refine_band_rel)
-            remaining[idx[band]] = False
+            # Remove this plane's inliers (and the hypothesis' own), not a wide band: a wrong
+            # candidate near the floor must not take the floor's points with it.
+            remaining[idx[inl_h]] = False
+            remaining[inl] = False
     # The floor is the lowest horizontal surface with real support: among candidates with
     # few points below them, parallel (≤ 10°) to the best-supported one and holding at least
     # a quarter of its inliers, take the one farthest below the camera. (A plane that merely
@@ -148,7 +150,9 @@ def fit_room(points: np.ndarray, rng: np.random.Generator, settings, floor_point
         if len(idx) < min_wall:
             break
         plane, inl = ransac_plane(points[idx], rng, s.ransac_hypotheses, s.plane_threshold_m,
-                                  vertical_to=up, rel_threshold=s.plane_threshold_rel)
+                                  vertical_to=up, rel_threshold=s.plane_threshold_rel,
+                                  max_behind=s.behind_fraction,
+                                  behind_margin=(s.wall_behind_margin_m, s.refine_band_rel))
         if plane is None or inl.sum() < min_wall:
             break
         free, _ = _adaptive_refine(points, plane, s.plane_threshold_m, s.plane_threshold_rel,
@@ -175,21 +179,30 @@ def fit_room(points: np.ndarray, rng: np.random.Generator, settings, floor_point
             continue
         fit.walls.append(plane)
         fit.wall_inliers.append(int(inl.sum()))
-    if len(fit.walls) > 1:
-        # Joint clean-up: give every point above the floor to the wall it is relatively closest to
-        # (in units of each wall's band) and refit each wall on its own points only, so points at a
-        # corner no longer pull two walls at once.
-        pts = points[above]
-        bands = np.array([_band(w, s.plane_threshold_m, 2 * s.plane_threshold_rel) for w in fit.walls])
-        res = np.abs(np.stack([w.distance(pts) for w in fit.walls], axis=1)) / bands     # (P, W)
+    if fit.walls:
+        # Joint clean-up: give every point to the room plane it is relatively closest to (in
+        # units of each plane's band) and refit each plane on its own points only, so points
+        # at a floor–wall or wall–wall corner stop pulling two planes at once.
+        planes = [fit.floor] + fit.walls
+        bands = np.array([_band(p, s.plane_threshold_m, 2 * s.plane_threshold_rel) for p in planes])
+        res = np.abs(np.stack([p.distance(points) for p in planes], axis=1)) / bands     # (P, 1 + W)
         owner = np.argmin(res, axis=1)
+        mine = points[(owner == 0) & (res[:, 0] < 1.0)]
+        if len(mine) >= min_pts:
+            new, inl = _adaptive_refine(mine, fit.floor, s.plane_threshold_m, s.plane_threshold_rel,
+                                        s.plane_threshold_m * 0.25, rel_max=s.refine_band_rel)
+            fit.floor, fit.floor_inliers = _toward_camera(new), int(inl.sum())
+        up = fit.floor.normal
         for k, w in enumerate(fit.walls):
-            mine = pts[(owner == k) & (res[:, k] < 1.0)]
+            mine = points[(owner == k + 1) & (res[:, k + 1] < 1.0)]
             if len(mine) >= 3 * s.min_plane_points // 4:
                 new, inl = _adaptive_refine(mine, w, s.plane_threshold_m, 2 * s.plane_threshold_rel,
                                             s.plane_threshold_m * 0.25, vertical_to=up)
-                fit.walls[k] = _toward_camera(new)
-                fit.wall_inliers[k] = int(inl.sum())
+            else:                                # too few own points: keep it, but vertical to the new up
+                new, inl = _adaptive_refine(points, w, s.plane_threshold_m, s.plane_threshold_rel,
+                                            s.plane_threshold_m * 0.25, vertical_to=up, iterations=1)
+            fit.walls[k] = _toward_camera(new)
+            fit.wall_inliers[k] = int(inl.sum())
     return fit
 
 

@@ -1,0 +1,119 @@
+"""Mesh collision helpers over python-fcl (BVH mesh–mesh tests) and manifold3d (overlap volume).
+
+Objects only translate during layout optimisation, so each mesh is posed once (its world
+rotation and scale baked into the vertices) and moved by an fcl translation afterwards.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import trimesh
+
+
+class PosedMesh:
+    """A mesh with its world orientation/scale baked in, moved by a translation ``pos`` (3,).
+
+    ``vertices`` (V, 3) are relative to ``pos``: world vertices are ``vertices + pos``.
+    """
+
+    def __init__(self, vertices: np.ndarray, faces: np.ndarray, pos: np.ndarray):
+        import fcl  # imported here: collision support is an optional extra of the package
+
+        self.vertices = np.asarray(vertices, float)
+        self.faces = np.asarray(faces, np.int32)
+        self.pos = np.asarray(pos, float).copy()
+        model = fcl.BVHModel()
+        model.beginModel(len(self.vertices), len(self.faces))
+        model.addSubModel(self.vertices, self.faces)
+        model.endModel()
+        self._model = model
+        self._obj = fcl.CollisionObject(model, fcl.Transform(np.eye(3), self.pos))
+        self._mesh: trimesh.Trimesh | None = None
+        self.lo = self.vertices.min(axis=0)
+        self.hi = self.vertices.max(axis=0)
+
+    @classmethod
+    def from_transform(cls, mesh: trimesh.Trimesh, world_from_object: np.ndarray) -> "PosedMesh":
+        t = np.asarray(world_from_object, float)
+        return cls(np.asarray(mesh.vertices, float) @ t[:3, :3].T, mesh.faces, t[:3, 3])
+
+    @property
+    def local_mesh(self) -> trimesh.Trimesh:
+        """The posed mesh relative to ``pos`` (cached; for ray casts and containment)."""
+        if self._mesh is None:
+            self._mesh = trimesh.Trimesh(self.vertices, self.faces, process=False)
+        return self._mesh
+
+    def world_vertices(self, pos: np.ndarray | None = None) -> np.ndarray:
+        return self.vertices + (self.pos if pos is None else pos)
+
+    def aabb(self, pos: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        p = self.pos if pos is None else pos
+        return self.lo + p, self.hi + p
+
+    def collides(self, other: "PosedMesh", pos: np.ndarray | None = None,
+                 other_pos: np.ndarray | None = None) -> bool:
+        """True when the two surfaces intersect (at the given or current positions), or one
+        mesh's vertex lies inside the other watertight mesh (containment without crossing)."""
+        import fcl
+
+        pa = self.pos if pos is None else np.asarray(pos, float)
+        pb = other.pos if other_pos is None else np.asarray(other_pos, float)
+        lo_a, hi_a = self.lo + pa, self.hi + pa
+        lo_b, hi_b = other.lo + pb, other.hi + pb
+        if np.any(hi_a < lo_b) or np.any(hi_b < lo_a):
+            return False
+        self._obj.setTranslation(pa)
+        other._obj.setTranslation(pb)
+        hit = fcl.collide(self._obj, other._obj, fcl.CollisionRequest(), fcl.CollisionResult()) > 0
+        self._obj.setTranslation(self.pos)
+        other._obj.setTranslation(other.pos)
+        if hit:
+            return True
+        # No surface crossing: one may still sit wholly inside the other.
+        for a, b, pa_, pb_ in ((self, other, pa, pb), (other, self, pb, pa)):
+            if b.local_mesh.is_watertight and np.all(a.hi + pa_ <= b.hi + pb_) and np.all(a.lo + pa_ >= b.lo + pb_):
+                if bool(b.local_mesh.contains((a.vertices[:1] + pa_ - pb_))[0]):
+                    return True
+        return False
+
+    def move_to(self, pos: np.ndarray) -> None:
+        self.pos = np.asarray(pos, float).copy()
+        self._obj.setTranslation(self.pos)
+
+
+def separation_along(a: PosedMesh, b: PosedMesh, direction: np.ndarray, t_max: float,
+                     tol: float = 1e-3) -> float | None:
+    """Smallest t in [0, t_max] (to ``tol``) such that moving ``b`` by ``t * direction`` from its
+    current position leaves it clear of ``a`` (bisection on fcl tests). None if t_max is not enough."""
+    u = np.asarray(direction, float)
+    if not b.collides(a, b.pos + t_max * u, a.pos):
+        lo, hi = 0.0, t_max
+        while hi - lo > tol:
+            mid = (lo + hi) / 2
+            if b.collides(a, b.pos + mid * u, a.pos):
+                lo = mid
+            else:
+                hi = mid
+        return hi
+    return None
+
+
+def to_manifold(mesh: trimesh.Trimesh):
+    import manifold3d
+
+    return manifold3d.Manifold(manifold3d.Mesh(vert_properties=np.asarray(mesh.vertices, np.float32),
+                                               tri_verts=np.asarray(mesh.faces, np.uint32)))
+
+
+def intersection_volume(mesh_a: trimesh.Trimesh, mesh_b: trimesh.Trimesh) -> tuple[float, str]:
+    """Overlap volume (m³) of two world meshes with manifold3d, and how it was computed:
+    ``"mesh"`` when both are manifold, else ``"convex_hull"`` (an upper bound)."""
+    import manifold3d
+
+    ma, mb = to_manifold(mesh_a), to_manifold(mesh_b)
+    how = "mesh"
+    if ma.status() != manifold3d.Error.NoError or mb.status() != manifold3d.Error.NoError:
+        ma, mb = to_manifold(mesh_a.convex_hull), to_manifold(mesh_b.convex_hull)
+        how = "convex_hull"
+    return float((ma ^ mb).volume()), how

@@ -1,0 +1,436 @@
+"""Layout optimisation: rest objects on their supports, set wall objects flush, separate overlaps.
+
+A deterministic, bounded scheme (no annealing):
+
+1. **Walls** — every ``against_wall`` object turns about Y so its front (+Z) is the wall's
+   inward normal, then slides along that normal until its back touches the wall. Objects
+   standing on it turn and slide with it.
+2. **Supports**, parents before children — objects on the floor get their lowest point to
+   the floor; an ``on`` child gets its lowest point to the parent's surface under it, found
+   by casting rays down onto the parent mesh from just above the child's bottom (so a
+   shelf inside a bookcase is found, not the bookcase's top).
+3. **Overlaps** — sweeps over all pairs (id order) that fcl finds intersecting (ancestor/
+   descendant pairs excluded). For each, candidate moves in xz are tried for either object:
+   along both footprints' axes and away from the other's centre (only along the wall for a
+   wall object), each bisected to the smallest clearing distance. The cheapest move that
+   enters no wall wins (cost: distance, weighted toward moving the smaller object; a move that
+   creates a new collision costs more); it carries the mover's children. Children move only
+   within their parent's footprint and are re-rested on it. Sweeps stop when nothing collides
+   or after ``max_sweeps``.
+4. **Report** — pairs still intersecting (with manifold3d overlap volumes), objects without a
+   support or not resting on it, per-object displacement, timings per stage.
+
+Items are :class:`scenewright.scene.Instance`-like (``id``, ``category``, ``mesh`` in the object
+frame or ``size``, ``world_from_object`` which may carry scale). Only translations change,
+plus the Y rotation of wall objects (and their children).
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import trimesh
+
+from scenewright.geometry.collision import PosedMesh, intersection_volume, separation_along
+from scenewright.geometry.planes import Plane
+from scenewright.geometry.transforms import rot_y
+from scenewright.methods.layout.scene_graph import footprint_samples, front_direction, object_box, ray_heights
+
+
+@dataclass
+class OptimizeSettings:
+    """Knobs of :func:`optimize_layout` (metres)."""
+
+    snap_walls: bool = True           # turn and move against_wall objects flush to their wall
+    wall_gap_m: float = 0.0           # distance kept between a wall object's back and its wall
+    rest_on_supports: bool = True     # floor / parent-top contact for every object
+    separate: bool = True             # remove interpenetrations
+    contact_tol_m: float = 0.002      # overlaps that clear within this are touching, not colliding
+    search_tol_m: float = 0.001       # bisection precision of separating moves
+    max_sweeps: int = 20              # passes over all colliding pairs
+    support_tol_m: float = 0.005      # report: resting within this of the support
+    ray_grid: int = 7                 # rays per footprint side when resting on a parent
+    overlap_volume: bool = True       # report manifold3d overlap volumes of remaining pairs
+
+    def to_json(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+class _State:
+    """Mutable pose of one item during optimisation."""
+
+    def __init__(self, item):
+        self.item = item
+        self.id = int(item.id)
+        mesh = getattr(item, "mesh", None)
+        t = np.asarray(item.world_from_object, float)
+        if mesh is None:
+            scale = np.linalg.norm(t[:3, :3], axis=0)
+            ext = np.asarray(item.size, float) / scale
+            mesh = trimesh.creation.box(ext)
+            mesh.apply_translation([0.0, ext[1] / 2, 0.0])
+        self.mesh = mesh
+        self.lin = t[:3, :3].copy()
+        self.pos = t[:3, 3].copy()
+        self.start = t.copy()
+        self.posed: PosedMesh | None = None
+
+    def transform(self) -> np.ndarray:
+        out = np.eye(4)
+        out[:3, :3] = self.lin
+        out[:3, 3] = self.pos
+        return out
+
+    def world_vertices(self) -> np.ndarray:
+        return np.asarray(self.mesh.vertices, float) @ self.lin.T + self.pos
+
+    def build(self) -> None:
+        self.posed = PosedMesh(np.asarray(self.mesh.vertices, float) @ self.lin.T, self.mesh.faces, self.pos)
+
+    def footprint_area(self) -> float:
+        v = self.world_vertices()
+        ext = v.max(0) - v.min(0)
+        return float(ext[0] * ext[2])
+
+
+def _valid_parents(relations, ids: set[int]) -> dict[int, int]:
+    parents: dict[int, int] = {}
+    for r in relations:
+        if getattr(r, "type", None) == "on" and r.subject in ids and r.object in ids and r.subject != r.object:
+            parents.setdefault(int(r.subject), int(r.object))
+    # Break cycles (a bad graph must not hang the optimiser): drop the link that closes one.
+    for start in sorted(parents):
+        seen, node = {start}, start
+        while node in parents:
+            node = parents[node]
+            if node in seen:
+                parents.pop(start, None)
+                break
+            seen.add(node)
+    return parents
+
+
+def optimize_layout(items, floor=None, walls=(), relations=(), settings: OptimizeSettings | None = None):
+    """Make a layout physically plausible while moving objects as little as possible.
+
+    ``items``: Instance-like objects (unchanged; copies are returned). ``floor``: Plane, scene
+    floor dict or None (no floor contact then, reported). ``walls``: Planes or dicts, normals into
+    the room. ``relations``: :class:`scenewright.scene.Relation` list (``on``, ``against_wall`` used).
+    Returns ``(items, report)``: copies with new ``world_from_object`` (same order), and a JSON-able
+    dict (``colliding_pairs``, ``unsupported``, ``not_resting``, ``moves``, ``sweeps``, ``timings_s``).
+    """
+    s = settings or OptimizeSettings()
+    timings: dict[str, float] = {}
+    t_all = time.perf_counter()
+    states = [_State(it) for it in items]
+    by_id = {st.id: st for st in states}
+    if len(by_id) != len(states):
+        raise ValueError("optimize_layout: duplicate instance ids")
+    floor_plane = None if floor is None else Plane.from_any(floor)
+    floor_y = None if floor_plane is None else float(floor_plane.point[1] if abs(floor_plane.normal[1]) > 0.99
+                                                     else floor_plane.offset)
+    wall_planes = []
+    for w in walls:
+        p = Plane.from_any(w)
+        n = np.array([p.normal[0], 0.0, p.normal[2]])
+        wall_planes.append(Plane(p.point, n))
+    parents = _valid_parents(relations, set(by_id))
+    children: dict[int, list[int]] = {}
+    for c, p in sorted(parents.items()):
+        children.setdefault(p, []).append(c)
+    wall_of = {}
+    for r in relations:
+        if getattr(r, "type", None) == "against_wall" and r.subject in by_id and r.wall is not None \
+                and 0 <= r.wall < len(wall_planes):
+            wall_of.setdefault(int(r.subject), int(r.wall))
+
+    def depth(i: int) -> int:
+        d = 0
+        while i in parents:
+            i, d = parents[i], d + 1
+        return d
+
+    order = sorted(by_id, key=lambda i: (depth(i), i))          # parents before children
+
+    def descendants(i: int) -> list[int]:
+        out, stack = [], list(children.get(i, []))
+        while stack:
+            c = stack.pop()
+            out.append(c)
+            stack.extend(children.get(c, []))
+        return out
+
+    def ancestors(i: int) -> set[int]:
+        out = set()
+        while i in parents:
+            i = parents[i]
+            out.add(i)
+        return out
+
+    def translate(i: int, d: np.ndarray) -> None:
+        for k in [i] + descendants(i):
+            st = by_id[k]
+            st.pos = st.pos + d
+            if st.posed is not None:
+                st.posed.move_to(st.pos)
+
+    # ---- 1. walls ------------------------------------------------------------------------
+    t0 = time.perf_counter()
+    if s.snap_walls:
+        for i in order:
+            if i not in wall_of:
+                continue
+            st, wall = by_id[i], wall_planes[wall_of[i]]
+            f = front_direction(_Pose(st))
+            n = wall.normal
+            turn = np.arctan2(f[2] * n[0] - f[0] * n[2], f[0] * n[0] + f[2] * n[2])  # f → n about Y
+            if abs(turn) > 1e-6:
+                r = rot_y(turn)
+                v = st.world_vertices()
+                centre = (v.min(0) + v.max(0)) / 2
+                for k in [i] + descendants(i):
+                    sk = by_id[k]
+                    sk.lin = r @ sk.lin
+                    sk.pos = centre + r @ (sk.pos - centre)
+            gap = float(wall.distance(st.world_vertices()).min())
+            translate(i, (s.wall_gap_m - gap) * n)
+    for st in states:
+        st.build()
+    timings["walls"] = time.perf_counter() - t0
+
+    # ---- 2. supports ---------------------------------------------------------------------
+    t0 = time.perf_counter()
+    no_support: list[int] = []
+
+    def parent_surface(i: int) -> float | None:
+        """Height of the parent's surface under child i (None: nothing under it)."""
+        st, par = by_id[i], by_id[parents[i]]
+        v = st.world_vertices()
+        bottom, height = float(v[:, 1].min()), float(np.ptp(v[:, 1]))
+        box = object_box(_Pose(st))
+        xz = footprint_samples(box, s.ray_grid)
+        from_y = bottom + max(0.05, min(height / 2, 0.5))
+        h = ray_heights(par.posed.local_mesh, xz, from_y, offset=par.pos)
+        h = h[np.isfinite(h)]
+        return float(h.max()) if len(h) else None
+
+    def clamp_into_parent(i: int) -> None:
+        """Slide child i (xz) so its centre lies over its parent's footprint (shrunk)."""
+        st, par = by_id[i], by_id[parents[i]]
+        pbox = object_box(_Pose(par))
+        cbox = object_box(_Pose(st))
+        c = cbox.centre[[0, 2]] - pbox.centre[[0, 2]]
+        cy, sy = np.cos(pbox.yaw), np.sin(pbox.yaw)
+        local = np.array([cy * c[0] - sy * c[1], sy * c[0] + cy * c[1]])
+        half = np.maximum(pbox.size[[0, 2]] / 2 - cbox.size[[0, 2]] / 2, 0.0)
+        clamped = np.clip(local, -half, half)
+        back = np.array([cy * clamped[0] + sy * clamped[1], -sy * clamped[0] + cy * clamped[1]])
+        d = back - c
+        if np.linalg.norm(d) > 1e-9:
+            translate(i, np.array([d[0], 0.0, d[1]]))
+
+    def rest(i: int) -> None:
+        st = by_id[i]
+        bottom = float(st.world_vertices()[:, 1].min())
+        if i in parents:
+            top = parent_surface(i)
+            if top is None:
+                clamp_into_parent(i)
+                top = parent_surface(i)
+            if top is None:
+                top = float(by_id[parents[i]].world_vertices()[:, 1].max())
+                if i not in no_support:
+                    no_support.append(i)
+            translate(i, np.array([0.0, top - bottom, 0.0]))
+        elif floor_y is not None:
+            translate(i, np.array([0.0, floor_y - bottom, 0.0]))
+
+    if s.rest_on_supports:
+        for i in order:
+            rest(i)
+    timings["supports"] = time.perf_counter() - t0
+
+    # ---- 3. overlaps ---------------------------------------------------------------------
+    t0 = time.perf_counter()
+    sweeps = 0
+    pairs = [(a, b) for ai, a in enumerate(order) for b in order[ai + 1:]
+             if a not in ancestors(b) and b not in ancestors(a)]
+    pairs.sort(key=lambda p: (min(p), max(p)))
+
+    def wall_gaps(i: int) -> np.ndarray:
+        """(walls,) smallest signed distance of object i (and its children) to each wall."""
+        if not wall_planes:
+            return np.zeros(0)
+        v = np.concatenate([by_id[k].world_vertices() for k in [i] + descendants(i)])
+        return np.array([float(w.distance(v).min()) for w in wall_planes])
+
+    def wall_ok(i: int, before: np.ndarray) -> bool:
+        # A move may not push anything (deeper) into a wall; a wall already crossed is tolerated.
+        after = wall_gaps(i)
+        return bool(np.all(after >= np.minimum(before, 0.0) - s.contact_tol_m))
+
+    def collisions_with(i: int, skip: set[int]) -> int:
+        n = 0
+        for k in order:
+            if k == i or k in skip or k in ancestors(i) or i in ancestors(k):
+                continue
+            if by_id[i].posed.collides(by_id[k].posed):
+                n += 1
+        return n
+
+    def candidate_moves(mover: int, other: int):
+        st, ot = by_id[mover], by_id[other]
+        if mover in wall_of:
+            n = wall_planes[wall_of[mover]].normal
+            tang = np.array([-n[2], 0.0, n[0]])
+            return [tang, -tang]
+        dirs = []
+        for b in (object_box(_Pose(st)), object_box(_Pose(ot))):
+            for ang in (b.yaw, b.yaw + np.pi / 2):
+                u = np.array([np.cos(ang), 0.0, -np.sin(ang)])
+                dirs += [u, -u]
+        away = st.posed.pos + (st.posed.lo + st.posed.hi) / 2 - ot.posed.pos - (ot.posed.lo + ot.posed.hi) / 2
+        away[1] = 0.0
+        if np.linalg.norm(away) > 1e-9:
+            dirs.append(away / np.linalg.norm(away))
+        return dirs
+
+    def try_resolve(a: int, b: int) -> bool:
+        """Move a or b (with children) the least that clears the pair. False if impossible."""
+        options = []
+        areas = {a: by_id[a].footprint_area(), b: by_id[b].footprint_area()}
+        for mover, other in ((b, a), (a, b)):
+            ms, os_ = by_id[mover], by_id[other]
+            t_max = float(np.linalg.norm((ms.posed.hi - ms.posed.lo)[[0, 2]]) +
+                          np.linalg.norm((os_.posed.hi - os_.posed.lo)[[0, 2]])) + 0.05
+            weight = 1.0 + areas[mover] / max(areas[a] + areas[b], 1e-9)
+            for u in candidate_moves(mover, other):
+                t = separation_along(os_.posed, ms.posed, u, t_max, s.search_tol_m)
+                if t is None:
+                    continue
+                options.append((t * weight, t, mover, u))
+        options.sort(key=lambda o: (o[0], o[2]))
+        if options and options[0][1] <= s.contact_tol_m:
+            return True                                 # touching, not interpenetrating
+        gaps_before = {a: wall_gaps(a), b: wall_gaps(b)}
+        for k, (cost, t, mover, u) in enumerate(options[:8]):
+            saved = {j: by_id[j].pos.copy() for j in [mover] + descendants(mover)}
+            translate(mover, t * u)
+            ok = wall_ok(mover, gaps_before[mover])
+            if ok and mover in parents:
+                pbox = object_box(_Pose(by_id[parents[mover]]))
+                ok = bool(pbox.contains_xz(object_box(_Pose(by_id[mover])).centre[[0, 2]][None])[0])
+            if ok:
+                new_hits = collisions_with(mover, {a, b})
+                if new_hits and k + 1 < min(len(options), 8):
+                    # Prefer a move that does not create a new collision, if one is nearly as cheap.
+                    alt = [o for o in options[k + 1:8] if o[0] <= 2.0 * cost]
+                    if alt:
+                        for j, p in saved.items():
+                            by_id[j].pos = p
+                            by_id[j].posed.move_to(p)
+                        continue
+                if mover in parents:
+                    rest(mover)
+                return True
+            for j, p in saved.items():
+                by_id[j].pos = p
+                by_id[j].posed.move_to(p)
+        # Fallback: the cheapest option even if it collides elsewhere (a later sweep handles it).
+        for cost, t, mover, u in options:
+            saved = {j: by_id[j].pos.copy() for j in [mover] + descendants(mover)}
+            translate(mover, t * u)
+            if wall_ok(mover, gaps_before[mover]):
+                if mover in parents:
+                    rest(mover)
+                return True
+            for j, p in saved.items():
+                by_id[j].pos = p
+                by_id[j].posed.move_to(p)
+        return False
+
+    if s.separate:
+        for sweeps in range(1, s.max_sweeps + 1):
+            moved = False
+            for a, b in pairs:
+                if by_id[a].posed.collides(by_id[b].posed):
+                    before = {k: by_id[k].pos.copy() for k in (a, b)}
+                    try_resolve(a, b)
+                    if any(np.linalg.norm(by_id[k].pos - before[k]) > 0 for k in (a, b)):
+                        moved = True
+            if not moved:
+                break
+    timings["separate"] = time.perf_counter() - t0
+
+    # ---- 4. report -----------------------------------------------------------------------
+    t0 = time.perf_counter()
+    colliding = []
+    for a, b in pairs:
+        if not by_id[a].posed.collides(by_id[b].posed):
+            continue
+        # Touching within tolerance is fine: does a tiny push in any axis direction clear it?
+        sa, sb = by_id[a].posed, by_id[b].posed
+        clear = any(separation_along(sa, sb, u, s.contact_tol_m, s.search_tol_m / 4) is not None
+                    for u in (np.array([1.0, 0, 0]), np.array([-1.0, 0, 0]), np.array([0, 0, 1.0]),
+                              np.array([0, 0, -1.0]), np.array([0, 1.0, 0]), np.array([0, -1.0, 0])))
+        if clear:
+            continue
+        entry = {"a": a, "b": b}
+        if s.overlap_volume:
+            try:
+                vol, how = intersection_volume(
+                    trimesh.Trimesh(sa.world_vertices(), sa.faces, process=False),
+                    trimesh.Trimesh(sb.world_vertices(), sb.faces, process=False))
+                entry.update(volume_m3=vol, volume_from=how)
+            except Exception as exc:  # manifold3d rejects some broken meshes; report, do not fail
+                entry.update(volume_m3=None, volume_error=str(exc))
+        colliding.append(entry)
+    not_resting = []
+    for i in order:
+        bottom = float(by_id[i].world_vertices()[:, 1].min())
+        if i in parents:
+            top = parent_surface(i)
+            target = top
+        else:
+            target = floor_y
+        if target is None:
+            continue
+        if abs(bottom - target) > s.support_tol_m:
+            not_resting.append({"id": i, "gap_m": bottom - target})
+    moves = []
+    out_items = []
+    for st, it in zip(states, items):
+        new = copy.copy(it)
+        new.world_from_object = st.transform()
+        out_items.append(new)
+        d = st.pos - st.start[:3, 3]
+        rot = np.degrees(np.arccos(np.clip((np.trace(st.lin @ np.linalg.pinv(st.start[:3, :3])) - 1) / 2, -1, 1)))
+        moves.append({"id": st.id, "dxz_m": float(np.linalg.norm(d[[0, 2]])), "dy_m": float(d[1]),
+                      "turn_deg": float(rot)})
+    timings["report"] = time.perf_counter() - t0
+    timings["total"] = time.perf_counter() - t_all
+    report = {
+        "colliding_pairs": colliding,
+        "unsupported": sorted(set(no_support) | ({st.id for st in states if floor_y is None and st.id not in parents})),
+        "not_resting": not_resting,
+        "no_floor": floor_y is None,
+        "moves": moves,
+        "sweeps": sweeps,
+        "settings": s.to_json(),
+        "timings_s": timings,
+    }
+    return out_items, report
+
+
+class _Pose:
+    """Adapter: an item view (id, mesh, world_from_object) of a state, for scene-graph helpers."""
+
+    def __init__(self, st: _State):
+        self.id = st.id
+        self.mesh = st.mesh
+        self.world_from_object = st.transform()
+        self.size = None
