@@ -1,0 +1,136 @@
+"""Layout optimisation on hand-built scenes: overlaps, supports, walls, stability, determinism."""
+
+import numpy as np
+import trimesh
+
+from scenewright.geometry.collision import PosedMesh, intersection_volume
+from scenewright.geometry.planes import Plane
+from scenewright.methods.layout.optimize import OptimizeSettings, optimize_layout
+from scenewright.methods.layout.scene_graph import build_scene_graph, front_direction
+from scenewright.scene import Relation
+from tests.layout.test_scene_graph import WALLS, asset_box, dining_scene, place, table_mesh
+
+FLOOR = Plane([0, 0, 0], [0, 1, 0])
+
+
+def world_mesh(item):
+    return item.mesh.copy().apply_transform(item.world_from_object)
+
+
+def overlap(a, b):
+    """(fcl says they intersect, manifold3d overlap volume m³) — independent of the optimiser's bookkeeping."""
+    pa = PosedMesh.from_transform(a.mesh, a.world_from_object)
+    pb = PosedMesh.from_transform(b.mesh, b.world_from_object)
+    return pa.collides(pb), intersection_volume(world_mesh(a), world_mesh(b))[0]
+
+
+def bottom(item):
+    return float(world_mesh(item).vertices[:, 1].min())
+
+
+def test_separates_two_overlapping_boxes_with_a_small_move():
+    items = [place(1, "cabinet", asset_box(1.0, 0.8, 0.6), 0.0, 0, 0.0),
+             place(2, "armchair", asset_box(0.8, 0.9, 0.8), 0.7, 0, 0.1)]    # 20 cm overlap in x, 60 cm in z
+    assert overlap(*items)[1] > 0.05
+    out, rep = optimize_layout(items, FLOOR, [], [])
+    hit, vol = overlap(*out)
+    assert vol < 1e-6 and rep["colliding_pairs"] == []
+    moved = sum(np.linalg.norm((o.world_from_object - i.world_from_object)[[0, 2], 3]) for o, i in zip(out, items))
+    assert 0.19 < moved < 0.21          # the minimum translation (20 cm along x), not a big jump
+    assert all(abs(bottom(o)) < 1e-9 for o in out)
+    assert items[1].world_from_object[0, 3] == 0.7          # inputs are not modified
+
+
+def test_separates_non_box_meshes_but_keeps_a_chair_tucked_under_a_table():
+    sphere = trimesh.creation.icosphere(subdivisions=3, radius=0.4).apply_translation([0, 0.4, 0])
+    chair = asset_box(0.45, 0.45, 0.45)                    # a low seat fits under the table top
+    items = [place(1, "dining_table", table_mesh(), 0, 0, 0),
+             place(2, "chair", chair, 0.0, 0, 0.35),       # seat under the table top, between legs
+             place(3, "floor_object", sphere, 0.75, 0, 0.0)]  # a ball through the table top edge
+    assert overlap(items[0], items[1])[0] is False
+    assert overlap(items[0], items[2])[0] is True
+    rel = build_scene_graph(items, FLOOR, [])
+    out, rep = optimize_layout(items, FLOOR, [], rel)
+    assert not overlap(out[0], out[2])[0] and rep["colliding_pairs"] == []
+    assert np.allclose(out[1].world_from_object, items[1].world_from_object, atol=1e-9)
+
+
+def test_drops_a_floating_lamp_onto_the_table_top_and_lifts_a_sunk_one():
+    lamp = asset_box(0.2, 0.45, 0.2)
+    items = [place(1, "dining_table", table_mesh(h=0.75), 0, 0, 0),
+             place(2, "lamp", lamp, 0.3, 1.3, 0.1),            # floating 55 cm above
+             place(3, "vase", lamp, -0.3, 0.6, 0.0)]           # sunk 15 cm into the top
+    rel = [Relation("on", subject=2, object=1), Relation("on", subject=3, object=1)]
+    out, rep = optimize_layout(items, FLOOR, [], rel)
+    assert abs(bottom(out[1]) - 0.75) < 1e-3 and abs(bottom(out[2]) - 0.75) < 1e-3
+    assert np.allclose(out[1].world_from_object[[0, 2], 3], [0.3, 0.1])       # only y changed
+    assert rep["not_resting"] == [] and rep["unsupported"] == []
+
+
+def test_pushes_a_sofa_flush_to_its_wall_facing_away():
+    wall = Plane([0, 0, -3], [0, 0, 1])
+    sofa = place(1, "sofa", asset_box(2.0, 0.8, 0.9), 0.3, 0.02, -2.2, 0.15)     # 35 cm off, turned 8.6°
+    cushion = place(2, "decor", asset_box(0.3, 0.2, 0.3), 0.3, 0.82, -2.2, 0.15)
+    rel = [Relation("against_wall", subject=1, wall=0), Relation("on", subject=2, object=1)]
+    out, rep = optimize_layout([sofa, cushion], FLOOR, [wall], rel)
+    v = world_mesh(out[0]).vertices
+    assert abs(wall.distance(v).min()) < 1e-6
+    assert np.allclose(front_direction(out[0]), [0, 0, 1], atol=1e-9)
+    assert abs(bottom(out[0])) < 1e-9
+    # The cushion rode along and still rests on the sofa.
+    assert abs(bottom(out[1]) - 0.8) < 1e-3
+    c = world_mesh(out[1]).vertices.mean(0)
+    assert -3 < c[2] < -3 + 0.9
+
+
+def test_wall_objects_slide_along_their_wall():
+    wall = Plane([0, 0, -3], [0, 0, 1])
+    items = [place(1, "cabinet", asset_box(1.0, 0.9, 0.5), 0.0, 0, -2.75),
+             place(2, "wardrobe", asset_box(1.2, 2.0, 0.6), 0.9, 0, -2.7)]      # 20 cm overlap along x
+    rel = [Relation("against_wall", subject=1, wall=0), Relation("against_wall", subject=2, wall=0)]
+    out, rep = optimize_layout(items, FLOOR, [wall], rel)
+    assert rep["colliding_pairs"] == [] and not overlap(*out)[0]
+    for o in out:
+        assert abs(wall.distance(world_mesh(o).vertices).min()) < 1e-6
+
+
+def test_valid_layout_is_left_unchanged():
+    items = dining_scene()[:-1]                         # without the floating lamp
+    rel = build_scene_graph(items, FLOOR, WALLS)
+    out, rep = optimize_layout(items, FLOOR, WALLS, rel)
+    for o, i in zip(out, items):
+        assert np.abs(o.world_from_object - i.world_from_object).max() < 1e-3, o.id
+    assert rep["colliding_pairs"] == [] and rep["not_resting"] == []
+
+
+def test_messy_layout_is_fixed_deterministically():
+    rng = np.random.default_rng(5)
+    items = dining_scene()
+    for it in items:                                    # perturb like a noisy prediction
+        it.world_from_object[[0, 2], 3] += rng.normal(0, 0.15, 2)
+        it.world_from_object[1, 3] += rng.normal(0, 0.05)
+    rel = build_scene_graph(dining_scene(), FLOOR, WALLS)   # graph from the clean scene
+    out1, rep1 = optimize_layout(items, FLOOR, WALLS, rel)
+    out2, rep2 = optimize_layout(items, FLOOR, WALLS, rel)
+    for a, b in zip(out1, out2):
+        assert np.array_equal(a.world_from_object, b.world_from_object)
+    assert rep1["colliding_pairs"] == []
+    for a in range(len(out1)):
+        for b in range(a + 1, len(out1)):
+            if {out1[a].id, out1[b].id} == {2, 3}:
+                continue
+            assert overlap(out1[a], out1[b])[1] < 1e-4
+    assert rep1["not_resting"] == []
+    assert set(rep1["timings_s"]) >= {"walls", "supports", "separate", "report", "total"}
+
+
+def test_report_lists_what_was_not_resolved():
+    items = [place(1, "cabinet", asset_box(1.0, 0.8, 0.6), 0.0, 0, 0.0),
+             place(2, "cabinet", asset_box(1.0, 0.8, 0.6), 0.5, 0, 0.0)]
+    out, rep = optimize_layout(items, None, [], [], OptimizeSettings(separate=False))
+    assert [(p["a"], p["b"]) for p in rep["colliding_pairs"]] == [(1, 2)]
+    assert abs(rep["colliding_pairs"][0]["volume_m3"] - 0.5 * 0.8 * 0.6) < 1e-6
+    assert rep["no_floor"] and rep["unsupported"] == [1, 2]
+    # A bad graph (a support cycle) does not hang the optimiser.
+    rel = [Relation("on", subject=1, object=2), Relation("on", subject=2, object=1)]
+    optimize_layout(items, FLOOR, [], rel)
