@@ -33,7 +33,7 @@ def library_summary(folder) -> dict:
         "per_category": per_category, "per_catalog": per_catalog,
         "build": {k: info.get(k) for k in ("settings", "sources", "selection", "workers", "counts",
                                             "per_catalog", "timings_s", "mean_asset_timings_s")},
-        "skipped": info.get("skipped", []),
+        "skipped": info.get("skipped", []), "runs": info.get("runs", []),
     }
 
 
@@ -53,8 +53,13 @@ def library_info(folder, as_json: bool = False) -> str:
     lines += [f"{name:20s} {n:6d}" for name, n in s["per_catalog"].items()]
     settings = b.get("settings") or {}
     lines += ["", "build settings: " + ", ".join(f"{k}={v}" for k, v in settings.items())]
-    if b.get("timings_s"):
-        lines.append("build timings (s): " + ", ".join(f"{k}={v:.1f}" for k, v in b["timings_s"].items()))
+    for run in s["runs"]:
+        lines.append(f"build run {run['finished']}: {run['selected']} selected, {run['built']} built, "
+                     f"{run['reused']} reused, {run['skipped']} skipped, {run['workers']} workers, "
+                     f"{run['timings_s']['total']:.1f} s")
+    if b.get("mean_asset_timings_s"):
+        lines.append("mean per built asset (s): " + ", ".join(
+            f"{k}={v:.2f}" for k, v in b["mean_asset_timings_s"].items()))
     if s["skipped"]:
         lines.append(f"skipped at build: {len(s['skipped'])} (see library.json)")
     return "\n".join(lines)

@@ -142,3 +142,23 @@ def test_open_rejects_non_libraries(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(InputError, match="not a scenewright library"):
         Library.open(tmp_path / "empty")
+
+
+def test_selection_options():
+    from scenewright.library.build import select_items
+    from scenewright.library.sources import read_sources
+
+    cols = read_sources(None)
+    chairs = select_items(cols, categories=["chair"])
+    assert len(chairs) > 10 and {it.category for it in chairs} == {"chair"}
+    assert [it.asset_id for it in select_items(cols, categories=["chair"], limit=3)] == \
+        [it.asset_id for it in chairs[:3]]
+    kept = select_items(cols)
+    # excluded items never get in: characters, vehicles, doors and windows, staircases
+    assert not any(it.source_category in ("Characters", "Vehicles", "Exterior", "Doors and windows",
+                                          "Staircases") for it in kept)
+    assert len(kept) > 400
+    with pytest.raises(InputError, match="unknown asset id"):
+        select_items(cols, only=["Nope/nothing"])
+    with pytest.raises(InputError, match="unknown categories"):
+        select_items(cols, categories=["spaceship"])
