@@ -72,6 +72,9 @@ class HierarchicalSettings:
     levels: int = 3
     margin_scale: float = 1.0
     dilate: int = 1
+    lipschitz: Literal["global", "local"] = "local"
+    lipschitz_radius: int = 2
+    dilate_final: bool = False
 
     def __post_init__(self) -> None:
         if self.levels < 0:
@@ -101,6 +104,7 @@ class GridResult:
     method: str = "dense"
     exact: np.ndarray | None = None
     settings: dict = field(default_factory=dict)
+    level_stats: list = field(default_factory=list)
 
     @property
     def resolution(self) -> int:
@@ -226,6 +230,28 @@ def _cell_reduce(v: np.ndarray, op) -> np.ndarray:
     return op(v[:, :, :-1], v[:, :, 1:])
 
 
+def _cell_slopes(v: np.ndarray, h: np.ndarray) -> np.ndarray:
+    """(n+1)³ point values -> n³ largest |finite difference| / spacing over each cell's 12 edges."""
+    out = None
+    for a in range(3):
+        d = np.abs(np.diff(v, axis=a)) / np.float32(h[a])
+        # d has n along axis a and n+1 along the two others: reduce the 2×2 edge bundle.
+        for b in range(3):
+            if b != a:
+                d = np.maximum(np.take(d, range(d.shape[b] - 1), axis=b), np.take(d, range(1, d.shape[b]), axis=b))
+        out = d if out is None else np.maximum(out, d)
+    return out
+
+
+def _max_filter(v: np.ndarray, radius: int) -> np.ndarray:
+    """Max over the (2·radius+1)³ neighbourhood of each cell (box clipped at the borders)."""
+    if radius == 0:
+        return v
+    t = torch.from_numpy(np.ascontiguousarray(v, dtype=np.float32))[None, None]
+    k = 2 * radius + 1
+    return F.max_pool3d(t, kernel_size=k, stride=1, padding=radius)[0, 0].numpy()
+
+
 def _dilate(cells: np.ndarray, n: int) -> np.ndarray:
     """Grow a boolean cell mask by n cells in the 26-neighbourhood (3×3×3 max filter)."""
     if n == 0:
@@ -263,6 +289,7 @@ def _decode_hierarchical(query: _Querier, axes, r: int, settings: HierarchicalSe
     levels = min(settings.levels, depth - 1)
     values = np.zeros((r, r, r), dtype=np.float32)
     exact = np.zeros((r, r, r), dtype=bool)
+    stats: list[dict] = []
     spacing = np.array([(ax[-1] - ax[0]) / (r - 1) for ax in axes], dtype=np.float64)
 
     s = 2**levels
@@ -271,6 +298,7 @@ def _decode_hierarchical(query: _Querier, axes, r: int, settings: HierarchicalSe
     idx = np.indices((n + 1,) * 3).reshape(3, -1).T * s
     values[::s, ::s, ::s] = query(_points_at(axes, idx)).reshape((n + 1,) * 3)
     exact[::s, ::s, ::s] = True
+    stats.append(dict(stride=s, queried=int((n + 1) ** 3)))
 
     while s > 1:
         coarse = values[::s, ::s, ::s]
@@ -280,10 +308,15 @@ def _decode_hierarchical(query: _Querier, axes, r: int, settings: HierarchicalSe
         cmax = _cell_reduce(coarse, np.maximum)
         amin = _cell_reduce(np.abs(coarse), np.minimum)
         h = spacing * s
-        slope = max(float(np.abs(np.diff(coarse, axis=a)).max()) / h[a] for a in range(3))
+        slope = _cell_slopes(coarse, h)
+        if settings.lipschitz == "global":
+            slope = slope.max()
+        else:
+            slope = _max_filter(slope, settings.lipschitz_radius)
         margin = settings.margin_scale * slope * float(np.linalg.norm(h))
         active = ((cmin <= 0) & (cmax > 0)) | (amin < margin)
-        active = _dilate(active, settings.dilate)
+        n_active = int(active.sum())
+        active = _dilate(active, settings.dilate if s > 2 or settings.dilate_final else 0)
 
         half = s // 2
         fine_cells = active.repeat(2, 0).repeat(2, 1).repeat(2, 2)
@@ -299,8 +332,10 @@ def _decode_hierarchical(query: _Querier, axes, r: int, settings: HierarchicalSe
             pidx = np.argwhere(need) * half
             fine_vals[need] = query(_points_at(axes, pidx))
             fine_exact[need] = True
+        stats.append(dict(stride=half, active_cells=n_active, dilated_cells=int(active.sum()),
+                          queried=int(need.sum())))
         s = half
-    return values, exact
+    return values, exact, stats
 
 
 # --------------------------------------------------------------------------- public API
@@ -334,18 +369,18 @@ def decode_grid(
     t0 = time.perf_counter()
     if method == "dense":
         query = _Querier(query_fn, chunk, progress, r**3)
-        values, exact, settings = _decode_dense(query, axes, r), None, {}
+        values, exact, settings, stats = _decode_dense(query, axes, r), None, {}, []
     elif method == "hierarchical":
         hs = hierarchical or HierarchicalSettings()
         query = _Querier(query_fn, chunk, progress, None)
-        values, exact = _decode_hierarchical(query, axes, r, hs)
+        values, exact, stats = _decode_hierarchical(query, axes, r, hs)
         settings = dataclasses.asdict(hs)
     else:
         raise InputError(f"unknown grid decoding method {method!r} (use 'dense' or 'hierarchical')")
     settings.update(octree_depth=int(octree_depth), chunk=int(chunk),
                     bbox_min=np.asarray(axes_min(axes)).tolist(), bbox_max=np.asarray(axes_max(axes)).tolist())
     return GridResult(values=values, axes=axes, n_queries=query.n, seconds=time.perf_counter() - t0,
-                      method=method, exact=exact, settings=settings)
+                      method=method, exact=exact, settings=settings, level_stats=stats)
 
 
 def axes_min(axes) -> np.ndarray:
