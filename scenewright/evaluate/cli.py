@@ -13,6 +13,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--points", type=int, default=20480, help="surface points per object")
     p.add_argument("--seed", type=int, default=0, help="base seed of the point sampling")
     p.add_argument("--icp-iterations", type=int, default=50)
+    p.add_argument("--icp-points", type=int, default=8192,
+                   help="pred points ICP estimates its transform on (0 = all; metrics always use all)")
     p.add_argument("--exempt-category", action="append", default=[],
                    help="category left out of the plausibility checks (repeatable; reported)")
     p.set_defaults(func=run_eval)
@@ -34,7 +36,7 @@ def run_eval(args: argparse.Namespace) -> int:
     if args.icp_iterations < 0:
         raise InputError(f"--icp-iterations {args.icp_iterations}: must be ≥ 0")
     settings = EvalSettings(points_per_object=args.points, seed=args.seed,
-                            icp_iterations=args.icp_iterations,
+                            icp_iterations=args.icp_iterations, icp_max_points=args.icp_points,
                             plausibility=PlausibilitySettings(exempt_categories=tuple(args.exempt_category)))
     console = Console(stderr=True)
     n = len(read_manifest(Path(args.bench)))

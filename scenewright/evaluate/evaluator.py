@@ -39,6 +39,7 @@ class EvalSettings:
     p1_tau: float = 0.1                  # F-score threshold, unsquared distance
     icp_iterations: int = 50
     icp_rel_tol: float = 1e-6
+    icp_max_points: int = 8192           # ICP estimates on this many pred points (0 = all)
     object_norm_bound: float = 0.95      # per-axis min–max normalisation of objects (P1)
     p2_taus: tuple[float, ...] = (0.05, 0.10)   # metres
     auc_rot_limit_deg: float = 60.0
@@ -168,7 +169,7 @@ def evaluate_scene(pred_folder: str | Path, gt_folder: str | Path, name: str | N
     pred_folder, gt_folder = Path(pred_folder), Path(gt_folder)
     name = name or pred_folder.name
     timings: dict[str, float] = {}
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     gt = read_scene(gt_folder)
     try:
         if not pred_folder.is_dir():
@@ -222,7 +223,8 @@ def evaluate_scene(pred_folder: str | Path, gt_folder: str | Path, name: str | N
         gp, pp = gt_pts[inst.id], pred_pts[inst.id]
         b = settings.object_norm_bound
         r = P.p1_metrics(P.normalise_per_axis(pp, b), P.normalise_per_axis(gp, b),
-                         settings.p1_tau, settings.icp_iterations)
+                         settings.p1_tau, settings.icp_iterations,
+                         settings.icp_rel_tol, settings.icp_max_points)
         obj.update(p1_cd_o=r["cd"], p1_f_o=r["f"], p1_icp_iterations=r["icp_iterations"])
         if not aligned_only:
             obj["p1_iou_b"] = P.aabb_iou(pred_meshes[inst.id].bounds, gt_meshes[inst.id].bounds)
@@ -257,7 +259,8 @@ def evaluate_scene(pred_folder: str | Path, gt_folder: str | Path, name: str | N
     if pred_pts:
         all_pred = np.concatenate([pred_pts[i] for i in sorted(pred_pts)])
         all_gt = np.concatenate([gt_pts[i] for i in sorted(gt_pts)])
-        r = P.p1_metrics(all_pred, all_gt, settings.p1_tau, settings.icp_iterations)
+        r = P.p1_metrics(all_pred, all_gt, settings.p1_tau, settings.icp_iterations,
+                         settings.icp_rel_tol, settings.icp_max_points)
         metrics.update(p1_cd_s=r["cd"], p1_f_s=r["f"])
         timings["scene_icp_iterations"] = r["icp_iterations"]
         if not aligned_only:
@@ -304,6 +307,8 @@ def evaluate_scene(pred_folder: str | Path, gt_folder: str | Path, name: str | N
     for k, _, _ in METRICS:
         metrics.setdefault(k, None)
     timings["total"] = time.perf_counter() - t0
+    # CPU time of this process: comparable across runs on a shared, loaded machine.
+    timings["cpu"] = time.process_time() - c0
     return {"scene": name, "status": "ok", "registered": not aligned_only,
             "registration": None if aligned_only else registration, "metrics": metrics,
             "objects": objects, "extra_pred_ids": extra, "plausibility": plaus,
@@ -379,12 +384,14 @@ def evaluate_bench(pred_root: str | Path, bench: str | Path, settings: EvalSetti
     total = time.perf_counter() - t0
     scored = [s for s in scenes if s["status"] != "gt_error"]
     per_scene = [s["timings_s"].get("total") for s in scored if s["timings_s"].get("total")]
+    per_scene_cpu = [s["timings_s"].get("cpu") for s in scored if s["timings_s"].get("cpu")]
     return {
         "evaluator": {"name": "scenewright.evaluate", "version": EVALUATOR_VERSION,
                       "scenewright": __version__},
         "protocols": {"p1": {"label": P1_LABEL, "points_per_object": settings.points_per_object,
                              "tau": settings.p1_tau, "icp_max_iterations": settings.icp_iterations,
-                             "icp_rel_tol": settings.icp_rel_tol, "icp": "point-to-point, Kabsch, no scale",
+                             "icp_rel_tol": settings.icp_rel_tol,
+                             "icp_estimate_points": settings.icp_max_points or "all", "icp": "point-to-point, Kabsch, no scale",
                              "object_normalisation": f"per-axis min-max to ±{settings.object_norm_bound}",
                              "cd": "mean squared NN pred→gt + mean squared NN gt→pred"},
                       "p2": {"label": P2_LABEL, "taus_m": list(settings.p2_taus),
@@ -400,5 +407,6 @@ def evaluate_bench(pred_root: str | Path, bench: str | Path, settings: EvalSetti
         "failures": failures, "gt_errors": gt_errors,
         "scenes": scenes,
         "timings_s": {"total": total,
-                      "per_scene_mean": float(np.mean(per_scene)) if per_scene else None},
+                      "per_scene_mean": float(np.mean(per_scene)) if per_scene else None,
+                      "per_scene_cpu_mean": float(np.mean(per_scene_cpu)) if per_scene_cpu else None},
     }

@@ -87,16 +87,23 @@ class ICPResult:
 
 
 def icp(source: np.ndarray, target: np.ndarray, max_iterations: int = 50,
-        rel_tol: float = 1e-6, tree: cKDTree | None = None) -> ICPResult:
+        rel_tol: float = 1e-6, tree: cKDTree | None = None, max_points: int = 0,
+        seed: int = 0) -> ICPResult:
     """Rigid point-to-point ICP of ``source`` onto ``target`` (no scale), starting at identity.
 
     Each iteration pairs every source point with its nearest target point and solves
     Kabsch. Stops after ``max_iterations`` or when the RMSE changes by less than
     ``rel_tol`` (relative), as pytorch3d's ``iterative_closest_point`` does.
+    ``max_points`` > 0: the transform is estimated on a fixed seeded subset of that many
+    source points (all target points stay in the tree) and then applied to all of them;
+    this only speeds up the estimate (8,192 points pin down 6 degrees of freedom well).
     """
     tree = tree if tree is not None else cKDTree(target)
     T = np.eye(4)
-    current = np.asarray(source, float)
+    full = np.asarray(source, float)
+    current = full
+    if 0 < max_points < len(full):
+        current = full[np.random.default_rng(seed).choice(len(full), max_points, replace=False)]
     prev_rmse = None
     it = 0
     for it in range(1, max_iterations + 1):
@@ -109,8 +116,9 @@ def icp(source: np.ndarray, target: np.ndarray, max_iterations: int = 50,
         current = current @ step[:3, :3].T + step[:3, 3]
         T = step @ T
         prev_rmse = rmse
-    dist, _ = nn_distances(current, tree)
-    return ICPResult(T, current, it, float(np.sqrt(np.mean(dist ** 2))))
+    aligned = full @ T[:3, :3].T + T[:3, 3]
+    dist, _ = nn_distances(aligned, tree)
+    return ICPResult(T, aligned, it, float(np.sqrt(np.mean(dist ** 2))))
 
 
 def normalise_per_axis(points: np.ndarray, bound: float = 0.95) -> np.ndarray:
@@ -123,10 +131,12 @@ def normalise_per_axis(points: np.ndarray, bound: float = 0.95) -> np.ndarray:
     return ((points - lo) / extent * 2.0 - 1.0) * bound * (hi - lo > 1e-12)
 
 
-def p1_metrics(pred: np.ndarray, gt: np.ndarray, tau: float, max_iterations: int) -> dict:
+def p1_metrics(pred: np.ndarray, gt: np.ndarray, tau: float, max_iterations: int,
+               rel_tol: float = 1e-6, icp_max_points: int = 0) -> dict:
     """MIDI protocol on one pair of clouds: ICP pred→gt, then squared CD (sum) and F@τ ×100."""
     tree = cKDTree(gt)
-    res = icp(pred, gt, max_iterations=max_iterations, tree=tree)
+    res = icp(pred, gt, max_iterations=max_iterations, rel_tol=rel_tol, tree=tree,
+              max_points=icp_max_points)
     d_pg, _ = nn_distances(res.aligned, tree)
     d_gp, _ = nn_distances(gt, res.aligned)
     return {"cd": float(np.mean(d_pg ** 2) + np.mean(d_gp ** 2)),

@@ -54,4 +54,6 @@ def print_report(report: dict, console: Console | None = None) -> None:
         console.print(f"[red]ground truth broken, scene not scored: {g['scene']}: {g['reason']}[/red]")
     t = report["timings_s"]
     per = t.get("per_scene_mean")
-    console.print(f"time: {t['total']:.1f} s total" + (f", {per:.2f} s per scene" if per else ""))
+    cpu = t.get("per_scene_cpu_mean")
+    console.print(f"time: {t['total']:.1f} s total" + (f", {per:.2f} s per scene" if per else "")
+                  + (f" ({cpu:.2f} s CPU)" if cpu else ""))
