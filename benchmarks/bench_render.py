@@ -37,7 +37,7 @@ class BenchSettings:
     cpu_frames: int = 3              # frames of the (slow) CPU baseline
     subdivisions: int = 5            # icosphere level: 20480 triangles per sphere
     n_objects: int = 5               # 5 x 20480 = 102400 triangles
-    texture_side: int = 512
+    texture_side: int = 1024         # the asset library keeps textures up to 1024 px
     hfov_deg: float = 60.0
     seed: int = 0
 

@@ -26,54 +26,79 @@ class RenderError(ScenewrightError):
     """The offscreen OpenGL context could not be created or used."""
 
 
+# One shader source, compiled in variants: each optional input (smooth normals, texture
+# coordinates, vertex colours) is an interpolated varying, and llvmpipe's per-triangle setup
+# cost grows with their number (a third of the frame time on a 100k-triangle scene), so a
+# mesh gets the variant with only what it uses.
 VERTEX_SHADER = """
-#version 330
 uniform mat4 camera_from_object;    // OpenCV camera frame (x right, y down, z forward)
-uniform mat3 normal_matrix;         // inverse transpose of its rotation/scale part
 uniform mat4 clip_from_camera;
 in vec3 in_position;
-in vec3 in_normal;
-in vec2 in_uv;
-in vec4 in_color;
 out vec3 v_position;
+#ifdef SMOOTH
+uniform mat3 normal_matrix;         // inverse transpose of camera_from_object's 3x3 part
+in vec3 in_normal;
 out vec3 v_normal;
+#endif
+#ifdef TEXTURED
+in vec2 in_uv;
 out vec2 v_uv;
+#endif
+#ifdef COLORED
+in vec4 in_color;
 out vec4 v_color;
+#endif
 void main() {
     vec4 p = camera_from_object * vec4(in_position, 1.0);
     v_position = p.xyz;
+#ifdef SMOOTH
     v_normal = normal_matrix * in_normal;
+#endif
+#ifdef TEXTURED
     v_uv = in_uv;
+#endif
+#ifdef COLORED
     v_color = in_color;
+#endif
     gl_Position = clip_from_camera * p;
 }
 """
 
 FRAGMENT_SHADER = """
-#version 330
-uniform sampler2D base_texture;
-uniform bool use_texture;
-uniform bool smooth_normals;
 uniform vec4 base_color;
 uniform float alpha_cutoff;
 uniform int instance_id;
 uniform vec3 light_weights;          // ambient, headlight, key light
 uniform vec3 key_direction;          // unit vector towards the key light, camera frame
 in vec3 v_position;
+#ifdef SMOOTH
 in vec3 v_normal;
+#endif
+#ifdef TEXTURED
+uniform sampler2D base_texture;
 in vec2 v_uv;
+#endif
+#ifdef COLORED
 in vec4 v_color;
+#endif
 layout(location = 0) out vec4 out_color;
 layout(location = 1) out int out_id;
 layout(location = 2) out float out_depth;
 void main() {
-    vec4 albedo = base_color * v_color;
-    if (use_texture) albedo *= texture(base_texture, v_uv);
+    vec4 albedo = base_color;
+#ifdef COLORED
+    albedo *= v_color;
+#endif
+#ifdef TEXTURED
+    albedo *= texture(base_texture, v_uv);
+#endif
     if (albedo.a < alpha_cutoff) discard;
     // Flat shading from screen-space derivatives of the camera-frame position: the exact
     // face normal without unmerging the mesh.
     vec3 n = cross(dFdx(v_position), dFdy(v_position));
-    if (smooth_normals && dot(v_normal, v_normal) > 1e-12) n = v_normal;
+#ifdef SMOOTH
+    if (dot(v_normal, v_normal) > 1e-12) n = v_normal;
+#endif
     float len = length(n);
     vec3 view = normalize(-v_position);
     n = len > 0.0 ? n / len : view;
@@ -88,11 +113,18 @@ void main() {
 """
 
 
+def shader_source(source: str, smooth: bool, textured: bool, colored: bool) -> str:
+    """GLSL 3.30 source of one variant (``#define``s for the optional inputs)."""
+    defines = [name for name, on in (("SMOOTH", smooth), ("TEXTURED", textured), ("COLORED", colored)) if on]
+    return "#version 330\n" + "".join(f"#define {d}\n" for d in defines) + source
+
+
 @dataclass
 class GpuMesh:
     """Buffers of one uploaded mesh. ``key`` detects a mesh changed since upload."""
 
     vao: object
+    program: object
     vbo: object
     ibo: object | None
     texture: object | None
@@ -116,13 +148,24 @@ class GpuState:
 
     def __init__(self, ctx) -> None:
         self.ctx = ctx
-        self.program = ctx.program(vertex_shader=VERTEX_SHADER, fragment_shader=FRAGMENT_SHADER)
-        self.program["base_texture"].value = 0
+        self.programs: dict[tuple[bool, bool, bool], object] = {}
         self.meshes: dict[int, GpuMesh] = {}
         self._finalizers: dict[int, weakref.finalize] = {}
         self.lock = threading.RLock()
         self.uploads = 0   # counts uploads (tests and benchmarks read it)
         self.pid = os.getpid()
+
+    def program(self, smooth: bool, textured: bool, colored: bool):
+        """The compiled shader variant (cached)."""
+        key = (bool(smooth), bool(textured), bool(colored))
+        prog = self.programs.get(key)
+        if prog is None:
+            prog = self.ctx.program(vertex_shader=shader_source(VERTEX_SHADER, *key),
+                                    fragment_shader=shader_source(FRAGMENT_SHADER, *key))
+            if textured:
+                prog["base_texture"].value = 0
+            self.programs[key] = prog
+        return prog
 
     # -- mesh cache -------------------------------------------------------------------
     @staticmethod
@@ -136,9 +179,10 @@ class GpuState:
         ctx = self.ctx
         vbo = ctx.buffer(prepared.vertices.tobytes())
         ibo = None if prepared.indices is None else ctx.buffer(prepared.indices.tobytes())
-        vao = ctx.vertex_array(self.program, [(vbo, VERTEX_FORMAT, *VERTEX_ATTRIBUTES)],
+        program = self.program(prepared.smooth, prepared.texture is not None, prepared.colored)
+        vao = ctx.vertex_array(program, [(vbo, VERTEX_FORMAT, *VERTEX_ATTRIBUTES)],
                                index_buffer=ibo, index_element_size=4,
-                               skip_errors=True)   # unused attributes are optimised out
+                               skip_errors=True)   # attributes this variant does not read
         texture = None
         if prepared.texture is not None:
             h, w = prepared.texture.shape[:2]
@@ -147,7 +191,7 @@ class GpuState:
             texture.filter = (ctx.LINEAR_MIPMAP_LINEAR, ctx.LINEAR)
             texture.repeat_x = texture.repeat_y = True
         self.uploads += 1
-        return GpuMesh(vao, vbo, ibo, texture, prepared.base_color, prepared.smooth,
+        return GpuMesh(vao, program, vbo, ibo, texture, prepared.base_color, prepared.smooth,
                        prepared.alpha_cutoff, prepared.n_triangles, key)
 
     def get(self, mesh: trimesh.Trimesh, cache: bool = True,

@@ -39,7 +39,8 @@ class PreparedMesh:
     image (OpenGL's texture origin, so trimesh UVs apply as they are) or None;
     ``base_color`` (4,) float32 in [0, 1] multiplying vertex colour and texture;
     ``smooth``: the normals are the mesh's own vertex normals (else the shader shades flat);
-    ``alpha_cutoff``: fragments with alpha below it are discarded (glTF alphaMode MASK), else 0.
+    ``alpha_cutoff``: fragments with alpha below it are discarded (glTF alphaMode MASK), else 0;
+    ``colored``: the vertex colours vary (vertex or face colours), so the shader reads them.
     """
 
     vertices: np.ndarray
@@ -48,6 +49,7 @@ class PreparedMesh:
     base_color: np.ndarray
     smooth: bool
     alpha_cutoff: float = 0.0
+    colored: bool = False      # per-vertex colours matter (else all white)
 
     @property
     def n_triangles(self) -> int:
@@ -160,7 +162,7 @@ def prepare_mesh(mesh: trimesh.Trimesh, default_color=(0.7, 0.7, 0.7, 1.0),
         if normals is not None:
             out["normal"] = normals[flat]
         out["color"] = np.repeat(face_colors, 3, axis=0)
-        return PreparedMesh(out, None, None, base, smooth, cutoff)
+        return PreparedMesh(out, None, None, base, smooth, cutoff, colored=True)
 
     out = np.zeros(n, VERTEX_DTYPE)
     out["position"] = vertices
@@ -169,4 +171,5 @@ def prepare_mesh(mesh: trimesh.Trimesh, default_color=(0.7, 0.7, 0.7, 1.0),
     if uv is not None:
         out["uv"] = uv
     out["color"] = colors if colors is not None else 255
-    return PreparedMesh(out, faces.astype(np.uint32), texture, base, smooth, cutoff)
+    return PreparedMesh(out, faces.astype(np.uint32), texture, base, smooth, cutoff,
+                        colored=colors is not None)

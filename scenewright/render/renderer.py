@@ -202,7 +202,7 @@ class Renderer:
         t1 = time.perf_counter()
         timings["upload"] = t1 - t0
 
-        ctx, prog = state.ctx, state.program
+        ctx = state.ctx
         with state.lock:
             fbo = self._framebuffer()
             fbo.use()
@@ -210,24 +210,28 @@ class Renderer:
             fbo.clear(0.0, 0.0, 0.0, 0.0, depth=1.0)
             ctx.enable_only(ctx.DEPTH_TEST)               # no culling: draw both sides
             camera_from_world = np.linalg.inv(world_from_camera)
-            prog["clip_from_camera"].write(_mat4_bytes(
-                clip_from_camera(K, self.width, self.height, near, far)))
+            clip = _mat4_bytes(clip_from_camera(K, self.width, self.height, near, far))
             key = np.asarray(settings.key_direction, np.float64)
-            prog["key_direction"].value = tuple(key / np.linalg.norm(key))
-            prog["light_weights"].value = (settings.ambient, settings.headlight, settings.key)
+            key = tuple(key / np.linalg.norm(key))
+            lights = (settings.ambient, settings.headlight, settings.key)
+            ready = set()                                 # programs given this frame's uniforms
             for item, gpu in gpus:
+                prog = gpu.program
+                if id(prog) not in ready:
+                    prog["clip_from_camera"].write(clip)
+                    prog["key_direction"].value = key
+                    prog["light_weights"].value = lights
+                    ready.add(id(prog))
                 cfo = camera_from_world @ _check_matrix(
                     f"world_from_object of instance {item.instance_id}", item.world_from_object, (4, 4))
-                lin = cfo[:3, :3]
-                det = np.linalg.det(lin)
-                normal = np.linalg.inv(lin).T if abs(det) > 1e-18 else np.eye(3)
                 prog["camera_from_object"].write(_mat4_bytes(cfo))
-                prog["normal_matrix"].write(np.asarray(normal, np.float32).T.tobytes())
+                if gpu.smooth:
+                    lin = cfo[:3, :3]
+                    normal = np.linalg.inv(lin).T if abs(np.linalg.det(lin)) > 1e-18 else np.eye(3)
+                    prog["normal_matrix"].write(np.asarray(normal, np.float32).T.tobytes())
                 prog["instance_id"].value = int(item.instance_id)
                 prog["base_color"].value = tuple(float(c) for c in gpu.base_color)
                 prog["alpha_cutoff"].value = float(gpu.alpha_cutoff)
-                prog["smooth_normals"].value = bool(gpu.smooth)
-                prog["use_texture"].value = gpu.texture is not None
                 if gpu.texture is not None:
                     gpu.texture.use(0)
                 gpu.vao.render()

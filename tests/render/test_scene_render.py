@@ -210,3 +210,16 @@ def test_supersampling_antialiases_edges_only(scene_dir, capture_dir):
     assert np.mean(np.all(mid == capture.rgb[partial], axis=-1)) < 0.1
     # inside, the supersampled image is close to the sharp one (same shading, averaged)
     assert np.median(np.abs(smooth[inside].astype(int) - sharp[inside].astype(int))) <= 3
+
+
+def test_vertex_normals_survive_the_scene_folder(tmp_path):
+    from scenewright.render.meshprep import prepare_mesh
+    s = trimesh.creation.icosphere(subdivisions=2, radius=0.4)
+    smooth = trimesh.Trimesh(s.vertices, s.faces, vertex_normals=s.vertices / 0.4, process=False)
+    T = np.eye(4)
+    T[:3, 3] = [0, 0.4, 0]
+    write_scene(Scene(instances=[Instance(1, smooth, T)]), tmp_path / "s")
+    mesh = read_scene(tmp_path / "s").instance(1).mesh
+    prepared = prepare_mesh(mesh)
+    assert prepared.smooth
+    assert np.allclose(np.linalg.norm(prepared.vertices["normal"], axis=1), 1, atol=1e-5)
