@@ -32,7 +32,7 @@ from scenewright.library.sources import Collection, SourceItem, fetch_model, rea
 from scenewright.library.store import FORMAT, RECORD_FIELDS
 
 # Bump when the per-asset processing changes in a way that alters its outputs.
-ASSET_VERSION = 1
+ASSET_VERSION = 2
 
 
 @dataclass(frozen=True)

@@ -149,11 +149,46 @@ def _shrink_textures(part: trimesh.Trimesh) -> trimesh.Trimesh:
     return part
 
 
+SWATCH = 8   # px side of the flat image standing for a colour-only material in the atlas
+
+
+def _material_colour(material) -> np.ndarray:
+    """RGBA uint8 (4,) of a material without texture."""
+    if isinstance(material, trimesh.visual.material.PBRMaterial):
+        factor = material.baseColorFactor
+        return np.asarray(factor if factor is not None else [255, 255, 255, 255], dtype=np.uint8)
+    return np.asarray(getattr(material, "diffuse", [255, 255, 255, 255]), dtype=np.uint8)
+
+
+def colour_swatch(part: trimesh.Trimesh) -> trimesh.Trimesh:
+    """Give a colour-only part a flat ``SWATCH``² texture with every UV at its centre.
+
+    trimesh's packer turns such a material into a 1-pixel image and points the UVs
+    at that pixel's corner, where bilinear sampling blends in the black atlas
+    background (a white drawer front came out dark grey). A swatch sampled at its
+    centre shows the colour exactly.
+    """
+    visual = part.visual
+    if visual.kind == "texture" and _material_image(visual) is not None:
+        return part
+    if visual.kind == "texture":
+        colour = _material_colour(visual.material)
+    else:
+        colours = np.asarray(visual.face_colors if visual.kind == "face" else visual.vertex_colors)
+        if visual.kind is not None and len(np.unique(colours, axis=0)) > 1:
+            return part          # varying colours: trimesh's colour-to-UV conversion handles them
+        colour = colours[0] if len(colours) else np.array([200, 200, 200, 255], dtype=np.uint8)
+    image = Image.fromarray(np.tile(np.asarray(colour[:3], dtype=np.uint8), (SWATCH, SWATCH, 1)))
+    return trimesh.Trimesh(vertices=part.vertices, faces=part.faces, process=False,
+                           visual=trimesh.visual.TextureVisuals(
+                               uv=np.full((len(part.vertices), 2), 0.5), material=_texture_material(image)))
+
+
 def merge_parts(parts: list[trimesh.Trimesh]) -> trimesh.Trimesh:
     """One mesh from many parts, materials packed into a single atlas (``MAX_ATLAS``)."""
-    prepared = [_shrink_textures(unroll_tiling(p)) for p in parts]
-    if len(prepared) == 1:
-        return prepared[0]
+    if len(parts) == 1:
+        return _shrink_textures(unroll_tiling(parts[0]))
+    prepared = [colour_swatch(_shrink_textures(unroll_tiling(p))) for p in parts]
     kinds = {p.visual.kind for p in prepared}
     if "texture" in kinds:
         # pack once, ourselves, to bound the atlas size (concatenate would use 8192²)
