@@ -29,7 +29,7 @@ class CameraSettings:
     wall_distance: tuple[float, float] = (0.2, 0.9)
     clearance: float = 0.5          # from any floor object's footprint
     aim_jitter: float = 0.3         # m, noise on the point looked at
-    near: float = 1.2               # m, objects closer than this score half
+    near: float = 1.0               # m, objects closer than this (footprint) score half
     candidates: int = 48
 
 
@@ -101,7 +101,7 @@ def sample_cameras(rng: np.random.Generator, room: Room, placed: list[Placed], w
         centre_in, frac = frame_score(K, wfc, width, height, corners)
         # a photo shows the room, not one chair filling the frame: objects nearer than
         # ``near`` count half
-        near = np.linalg.norm(centres[:, [0, 2]] - pos[[0, 2]], axis=1) < s.near
+        near = np.array([point_footprint_distance(pos[[0, 2]], p.footprint) < s.near for p in placed], bool)
         score = float(centre_in.sum() - 0.5 * (centre_in & near).sum() + 0.5 * frac.mean()) if len(frac) else 0.0
         out.append(CameraPose(K, wfc, float(cam_h), pitch, float(hfov), score))
     # stable sort: ties keep the order they were drawn in, so a seed gives one answer
