@@ -9,6 +9,7 @@ releases them), so rendering the same meshes from many cameras costs only the dr
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 import weakref
@@ -152,8 +153,32 @@ class GpuState:
         self.meshes: dict[int, GpuMesh] = {}
         self._finalizers: dict[int, weakref.finalize] = {}
         self.lock = threading.RLock()
+        # Buffers of collected meshes: released later by a thread holding the context (a
+        # finalizer may run in any thread, where the context is not current).
+        self._garbage: list[GpuMesh] = []
+        self._depth = 0            # nesting of current() (under the lock: one thread at a time)
         self.uploads = 0   # counts uploads (tests and benchmarks read it)
         self.pid = os.getpid()
+
+    @contextlib.contextmanager
+    def current(self):
+        """Hold the lock with the context current on this thread (EGL contexts are per thread)."""
+        with self.lock:
+            # Outermost level only: moderngl's __exit__ leaves *no* context current (it does
+            # not restore the previous one), so nesting must not enter/exit again.
+            outer = self._depth == 0
+            if outer:
+                self.ctx.__enter__()
+            self._depth += 1
+            try:
+                garbage, self._garbage = self._garbage, []
+                for gpu in garbage:
+                    gpu.release()
+                yield self.ctx
+            finally:
+                self._depth -= 1
+                if outer:
+                    self.ctx.__exit__(None, None, None)
 
     def program(self, smooth: bool, textured: bool, colored: bool):
         """The compiled shader variant (cached)."""
@@ -200,8 +225,9 @@ class GpuState:
         (then the caller must ``release()`` them)."""
         key = self.mesh_key(mesh)
         if not cache:
-            return self.upload(prepare_mesh(mesh, default_color), key)
-        with self.lock:
+            with self.current():
+                return self.upload(prepare_mesh(mesh, default_color), key)
+        with self.current():
             oid = id(mesh)
             hit = self.meshes.get(oid)
             if hit is not None and hit.key == key:
@@ -214,13 +240,14 @@ class GpuState:
             return gpu
 
     def forget_id(self, oid: int) -> None:
-        with self.lock:
-            gpu = self.meshes.pop(oid, None)
-            fin = self._finalizers.pop(oid, None)
-            if fin is not None:
-                fin.detach()
-            if gpu is not None:
-                gpu.release()
+        # No lock here: a finalizer may run while this thread holds it mid-render (dict pops
+        # and list appends are atomic under the GIL).
+        gpu = self.meshes.pop(oid, None)
+        fin = self._finalizers.pop(oid, None)
+        if fin is not None:
+            fin.detach()
+        if gpu is not None:
+            self._garbage.append(gpu)
 
     def forget(self, mesh: trimesh.Trimesh) -> None:
         """Drop the cached buffers of ``mesh`` (e.g. after editing it in place)."""

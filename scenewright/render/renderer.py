@@ -143,8 +143,10 @@ class Renderer:
 
     def release(self) -> None:
         """Free this renderer's framebuffer (cached meshes stay for other renderers)."""
-        for obj in [self._fbo, *self._targets]:
-            if obj is not None:
+        if self._fbo is None:
+            return
+        with get_state().current():
+            for obj in [self._fbo, *self._targets]:
                 obj.release()
         self._fbo, self._targets = None, []
 
@@ -186,7 +188,7 @@ class Renderer:
         t0 = time.perf_counter()
         state = get_state()
         settings = self.settings
-        gpus: list[tuple[RenderItem, GpuMesh]] = []
+        meshes = []
         for item in items:
             if item.mesh is None:
                 continue
@@ -195,15 +197,15 @@ class Renderer:
                                  f"{type(item.mesh).__name__}, expected trimesh.Trimesh")
             if not -2**31 <= int(item.instance_id) < 2**31:
                 raise InputError(f"renderer: instance id {item.instance_id} does not fit int32")
-            if len(item.mesh.faces) == 0:
-                continue
-            gpus.append((item, state.get(item.mesh, cache=settings.cache_meshes,
-                                         default_color=settings.default_color)))
-        t1 = time.perf_counter()
-        timings["upload"] = t1 - t0
-
-        ctx = state.ctx
-        with state.lock:
+            if len(item.mesh.faces) > 0:
+                meshes.append(item)
+        # The whole frame holds the context (current on this thread) and the lock.
+        with state.current() as ctx:
+            gpus: list[tuple[RenderItem, GpuMesh]] = [
+                (item, state.get(item.mesh, cache=settings.cache_meshes,
+                                 default_color=settings.default_color)) for item in meshes]
+            t1 = time.perf_counter()
+            timings["upload"] = t1 - t0
             fbo = self._framebuffer()
             fbo.use()
             ctx.viewport = (0, 0, self.width, self.height)
@@ -243,9 +245,9 @@ class Renderer:
                                 np.int32).reshape(h, w).copy()
             depth = np.frombuffer(fbo.read(components=1, attachment=2, dtype="f4"),
                                   np.float32).reshape(h, w).copy()
-        if not settings.cache_meshes:
-            for _, gpu in gpus:
-                gpu.release()
+            if not settings.cache_meshes:
+                for _, gpu in gpus:
+                    gpu.release()
         # Drawn surfaces have z >= near > 0; the cleared target holds 0.
         empty = ~(depth > 0)
         depth[empty] = np.nan

@@ -303,3 +303,19 @@ def test_forked_child_gets_a_clear_error_not_a_hang(renderer, intrinsics):
     message = queue.get(timeout=30)
     child.join(timeout=30)
     assert message.startswith("RenderError") and "spawn" in message
+
+
+def test_renders_from_several_threads(intrinsics):
+    from concurrent.futures import ThreadPoolExecutor
+    box = trimesh.creation.box((0.5, 0.5, 0.5))
+    expected = None
+
+    def job(i):
+        with Renderer(W, H) as r:
+            return r.render([RenderItem(box, pose(t=(0, 0, 3)), 7)], intrinsics, np.eye(4)).instance_ids
+
+    expected = job(0)
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(job, range(8)))
+    assert (expected == 7).sum() > 100
+    assert all(np.array_equal(r, expected) for r in results)
