@@ -93,7 +93,10 @@ void main() {
 #ifdef TEXTURED
     albedo *= texture(base_texture, v_uv);
 #endif
+#ifdef MASKED
+    // only in this variant: a shader that may discard disables llvmpipe's early depth test
     if (albedo.a < alpha_cutoff) discard;
+#endif
     // Flat shading from screen-space derivatives of the camera-frame position: the exact
     // face normal without unmerging the mesh.
     vec3 n = cross(dFdx(v_position), dFdy(v_position));
@@ -114,9 +117,10 @@ void main() {
 """
 
 
-def shader_source(source: str, smooth: bool, textured: bool, colored: bool) -> str:
+def shader_source(source: str, smooth: bool, textured: bool, colored: bool, masked: bool = False) -> str:
     """GLSL 3.30 source of one variant (``#define``s for the optional inputs)."""
-    defines = [name for name, on in (("SMOOTH", smooth), ("TEXTURED", textured), ("COLORED", colored)) if on]
+    defines = [name for name, on in (("SMOOTH", smooth), ("TEXTURED", textured), ("COLORED", colored),
+                                     ("MASKED", masked)) if on]
     return "#version 330\n" + "".join(f"#define {d}\n" for d in defines) + source
 
 
@@ -149,7 +153,7 @@ class GpuState:
 
     def __init__(self, ctx) -> None:
         self.ctx = ctx
-        self.programs: dict[tuple[bool, bool, bool], object] = {}
+        self.programs: dict[tuple[bool, bool, bool, bool], object] = {}
         self.meshes: dict[int, GpuMesh] = {}
         self._finalizers: dict[int, weakref.finalize] = {}
         self.lock = threading.RLock()
@@ -180,9 +184,9 @@ class GpuState:
                 if outer:
                     self.ctx.__exit__(None, None, None)
 
-    def program(self, smooth: bool, textured: bool, colored: bool):
+    def program(self, smooth: bool, textured: bool, colored: bool, masked: bool = False):
         """The compiled shader variant (cached)."""
-        key = (bool(smooth), bool(textured), bool(colored))
+        key = (bool(smooth), bool(textured), bool(colored), bool(masked))
         prog = self.programs.get(key)
         if prog is None:
             prog = self.ctx.program(vertex_shader=shader_source(VERTEX_SHADER, *key),
@@ -204,7 +208,8 @@ class GpuState:
         ctx = self.ctx
         vbo = ctx.buffer(prepared.vertices.tobytes())
         ibo = None if prepared.indices is None else ctx.buffer(prepared.indices.tobytes())
-        program = self.program(prepared.smooth, prepared.texture is not None, prepared.colored)
+        program = self.program(prepared.smooth, prepared.texture is not None, prepared.colored,
+                               prepared.alpha_cutoff > 0)
         vao = ctx.vertex_array(program, [(vbo, VERTEX_FORMAT, *VERTEX_ATTRIBUTES)],
                                index_buffer=ibo, index_element_size=4,
                                skip_errors=True)   # attributes this variant does not read

@@ -233,7 +233,8 @@ class Renderer:
                     prog["normal_matrix"].write(np.asarray(normal, np.float32).T.tobytes())
                 prog["instance_id"].value = int(item.instance_id)
                 prog["base_color"].value = tuple(float(c) for c in gpu.base_color)
-                prog["alpha_cutoff"].value = float(gpu.alpha_cutoff)
+                if gpu.alpha_cutoff > 0:
+                    prog["alpha_cutoff"].value = float(gpu.alpha_cutoff)
                 if gpu.texture is not None:
                     gpu.texture.use(0)
                 gpu.vao.render()

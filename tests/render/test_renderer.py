@@ -319,3 +319,23 @@ def test_renders_from_several_threads(intrinsics):
         results = list(pool.map(job, range(8)))
     assert (expected == 7).sum() > 100
     assert all(np.array_equal(r, expected) for r in results)
+
+
+def test_alpha_mask_material_cuts_out(intrinsics):
+    # left half of the texture transparent: with alphaMode MASK only the right half is drawn
+    tex = np.zeros((4, 4, 4), np.uint8)
+    tex[:, 2:] = (200, 100, 50, 255)
+    mesh = quad(1.0, 1.0)
+    mesh.visual = trimesh.visual.TextureVisuals(
+        uv=np.array([[0, 0], [1, 0], [1, 1], [0, 1]], float),
+        material=trimesh.visual.material.PBRMaterial(baseColorTexture=Image.fromarray(tex, "RGBA"),
+                                                     alphaMode="MASK", alphaCutoff=0.5))
+    opaque = mesh.copy()
+    opaque.visual.material.alphaMode = "OPAQUE"
+    with Renderer(W, H) as r:
+        cut = r.render([RenderItem(mesh, pose(t=(0, 0, 2)), 1)], intrinsics, np.eye(4)).instance_ids == 1
+        full = r.render([RenderItem(opaque, pose(t=(0, 0, 2)), 1)], intrinsics, np.eye(4)).instance_ids == 1
+    u_mid = project_points(intrinsics, np.eye(4), np.array([[0.0, 0, 2]]))[0, 0]
+    cols = np.nonzero(cut.any(axis=0))[0]
+    assert full.sum() > 1.8 * cut.sum() > 0
+    assert abs(cols.min() - u_mid) <= 2          # the cut runs down the middle (texel edge)
