@@ -145,6 +145,16 @@ def _floor_y(gt: Scene) -> float | None:
     return float(gt.floor.get("height", 0.0))
 
 
+def _read_gt(folder: Path) -> Scene:
+    """Read a ground-truth scene folder; anything wrong with it is an InputError naming it."""
+    try:
+        return read_scene(folder)
+    except InputError:
+        raise
+    except Exception as exc:  # read_scene assumes well-formed JSON objects
+        raise InputError(f"{folder}: unreadable scene ({type(exc).__name__}: {exc})") from None
+
+
 def failed_scene(name: str, reason: str, gt: Scene | None) -> dict:
     """The record of a scene whose prediction could not be scored at all."""
     objects = [] if gt is None else [
@@ -170,7 +180,7 @@ def evaluate_scene(pred_folder: str | Path, gt_folder: str | Path, name: str | N
     name = name or pred_folder.name
     timings: dict[str, float] = {}
     t0, c0 = time.perf_counter(), time.process_time()
-    gt = read_scene(gt_folder)
+    gt = _read_gt(gt_folder)
     try:
         if not pred_folder.is_dir():
             raise InputError(f"{pred_folder}: prediction folder not found")

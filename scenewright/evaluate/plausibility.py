@@ -5,7 +5,9 @@ All meshes are in world coordinates (metres, Y up); the floor is the plane y = `
 - **Interpenetration**: a pair counts when the volume of the intersection of the two
   solids exceeds ``min_volume_m3`` (1 cm³). The exact volume comes from manifold3d's
   boolean intersection when both meshes are closed, consistently oriented volumes;
-  otherwise from the overlap of their filled voxelisations at ``voxel_pitch`` (1 cm).
+  otherwise from the overlap of their solid voxelisations at ``voxel_pitch`` (1 cm), a
+  voxel counting as solid when surface encloses it along at least two axes (so a mesh
+  with a hole or a missing side is still filled).
   Each pair records which method was used.
 - **Floating**: the object's lowest point is more than ``float_tol`` above the floor and
   no other object's surface lies within ``float_tol`` below its lowest points (rays cast
@@ -48,10 +50,28 @@ def _manifold(mesh: trimesh.Trimesh):
     return m
 
 
+def filled_voxels(surface: np.ndarray, min_axes: int = 2) -> np.ndarray:
+    """Solid occupancy (bool, same shape) from a surface voxel grid, tolerant of open meshes.
+
+    A voxel is inside when surface voxels enclose it on both sides along at least
+    ``min_axes`` of the three axes. A closed mesh is enclosed along all three; an open
+    one (a missing side, a hole) still along two, where a flood fill would leak.
+    """
+    enclosed = np.zeros(surface.shape, np.int8)
+    for axis in range(3):
+        before = np.maximum.accumulate(surface, axis=axis)
+        after = np.flip(np.maximum.accumulate(np.flip(surface, axis), axis=axis), axis)
+        enclosed += before & after
+    return surface | (enclosed >= min_axes)
+
+
 def _voxel_keys(mesh: trimesh.Trimesh, pitch: float) -> np.ndarray:
-    """Sorted int64 keys of the world-grid cells (origin 0, ``pitch``) covered by the filled mesh."""
-    points = mesh.voxelized(pitch).fill().points
-    ijk = np.floor(points / pitch).astype(np.int64) + (1 << 20)
+    """Sorted int64 keys of the world-grid cells (origin 0, ``pitch``) covered by the solid mesh."""
+    grid = mesh.voxelized(pitch)
+    solid = filled_voxels(np.asarray(grid.matrix, bool))
+    points = grid.indices_to_points(np.argwhere(solid))
+    # Nearest node of the shared world grid (each mesh voxelises on its own offset grid).
+    ijk = np.round(points / pitch).astype(np.int64) + (1 << 20)
     return np.unique((ijk[:, 0] << 42) | (ijk[:, 1] << 21) | ijk[:, 2])
 
 

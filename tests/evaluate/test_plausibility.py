@@ -1,0 +1,71 @@
+"""Interpenetration, floating and below-floor checks on boxes placed by hand."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import trimesh
+
+from scenewright.evaluate.plausibility import PlausibilitySettings, check_plausibility
+
+
+def box(extents, bottom_centre):
+    """World-space box with its bottom face centred at ``bottom_centre``."""
+    m = trimesh.creation.box(extents=extents)
+    m.apply_translation(np.asarray(bottom_centre, float) + [0.0, extents[1] / 2, 0.0])
+    return m
+
+
+def test_overlapping_boxes_interpenetrate_touching_ones_do_not():
+    a = box((1.0, 1.0, 1.0), (0.0, 0.0, 0.0))
+    overlapping = box((1.0, 1.0, 1.0), (0.95, 0.0, 0.0))        # 5 cm × 1 m × 1 m = 50,000 cm³
+    touching = box((1.0, 1.0, 1.0), (-1.0, 0.0, 0.0))           # shares a face with a
+    r = check_plausibility({1: a, 2: overlapping, 3: touching}, floor_y=0.0)
+    assert r["interpenetrating_pairs"] == [[1, 2]]
+    pair = next(p for p in r["pairs_checked"] if (p["a"], p["b"]) == (1, 2))
+    assert pair["method"] == "manifold" and pair["volume_cm3"] == pytest.approx(50000, rel=1e-4)
+    assert r["n_floating"] == 0 and r["n_below_floor"] == 0
+
+
+def test_tiny_overlap_under_one_cubic_centimetre_is_not_counted():
+    a = box((0.1, 0.1, 0.1), (0.0, 0.0, 0.0))
+    b = box((0.1, 0.1, 0.1), (0.09995, 0.0, 0.0))   # 0.005 cm × 10 cm × 10 cm = 0.5 cm³
+    assert check_plausibility({1: a, 2: b}, 0.0)["n_interpenetrating_pairs"] == 0
+    c = box((0.1, 0.1, 0.1), (0.0998, 0.0, 0.0))    # 0.02 cm × 10 cm × 10 cm = 2 cm³
+    assert check_plausibility({1: a, 3: c}, 0.0)["n_interpenetrating_pairs"] == 1
+
+
+def test_open_meshes_fall_back_to_voxels_and_say_so():
+    a = box((0.5, 0.5, 0.5), (0.0, 0.0, 0.0))
+    b = box((0.5, 0.5, 0.5), (0.3, 0.0, 0.0))       # 20 cm overlap: 0.2·0.5·0.5 m³ = 50,000 cm³
+    b.update_faces(b.face_normals[:, 1] < 0.5)       # remove the top: an open crate, not a closed volume
+    r = check_plausibility({1: a, 2: b}, 0.0)
+    (pair,) = r["pairs_checked"]
+    assert pair["method"] == "voxel" and pair["interpenetrating"]
+    assert pair["volume_cm3"] == pytest.approx(50000, rel=0.15)
+
+
+def test_floating_supported_and_below_floor():
+    table = box((1.0, 0.7, 0.6), (0.0, 0.0, 0.0))
+    vase_on_table = box((0.1, 0.3, 0.1), (0.1, 0.71, 0.0))      # 1 cm gap: resting
+    vase_floating = box((0.1, 0.3, 0.1), (-0.3, 0.80, 0.0))     # 10 cm above the table
+    lamp_floating = box((0.2, 1.5, 0.2), (2.0, 0.10, 0.0))      # 10 cm above the floor
+    chair_sunk = box((0.5, 0.9, 0.5), (-2.0, -0.05, 0.0))       # 5 cm under the floor
+    on_floor = box((0.5, 0.5, 0.5), (0.0, 0.015, 2.0))          # 1.5 cm: within tolerance
+    r = check_plausibility({1: table, 2: vase_on_table, 3: vase_floating, 4: lamp_floating,
+                            5: chair_sunk, 6: on_floor}, floor_y=0.0)
+    assert sorted(r["floating"]) == [3, 4]
+    assert r["below_floor"] == [5]
+    assert r["per_object"][2]["supported_by"] == 1
+    assert r["per_object"][6]["supported_by"] == "floor"
+    assert r["per_object"][3]["supported_by"] is None
+
+
+def test_exemptions_are_reported_and_no_floor_is_said():
+    a = box((1.0, 1.0, 1.0), (0.0, 0.5, 0.0))
+    b = box((1.0, 1.0, 1.0), (0.5, 0.5, 0.0))
+    settings = PlausibilitySettings(exempt_categories=("rug",))
+    r = check_plausibility({1: a, 2: b}, None, settings, categories={1: "rug", 2: "chair"})
+    assert r["exempt"] == [{"id": 1, "category": "rug", "reason": "exempt category"}]
+    assert r["n_interpenetrating_pairs"] == 0
+    assert r["n_floating"] is None and r["not_computed"]
