@@ -199,9 +199,14 @@ class GpuState:
     # -- mesh cache -------------------------------------------------------------------
     @staticmethod
     def mesh_key(mesh: trimesh.Trimesh) -> tuple:
-        # hash(mesh) is trimesh's cached geometry hash (recomputed only after edits);
-        # the visual object identity catches a replaced material or colours.
-        return (hash(mesh), id(mesh.visual), len(mesh.vertices), len(mesh.faces))
+        # hash(mesh) and hash(mesh.visual) are trimesh's cached hashes, recomputed only after
+        # in-place edits (of vertices, faces, colours, uvs); the identity of the visual catches
+        # a replaced one.
+        try:
+            visual = hash(mesh.visual)
+        except TypeError:
+            visual = None
+        return (hash(mesh), id(mesh.visual), visual, len(mesh.vertices), len(mesh.faces))
 
     def upload(self, prepared: PreparedMesh, key: tuple = ()) -> GpuMesh:
         """Create the GPU buffers of a prepared mesh (not cached)."""

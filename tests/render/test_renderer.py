@@ -227,6 +227,15 @@ def test_mesh_buffers_are_cached_and_refreshed(renderer, intrinsics):
     bigger = renderer.render([RenderItem(box, T, 1)], intrinsics, np.eye(4))
     assert state.uploads == before + 2
     assert (bigger.instance_ids == 1).sum() > 2 * (first.instance_ids == 1).sum()
+    # so does giving it colours, or editing them in place
+    box.visual.face_colors = [0, 255, 0, 255]
+    green = renderer.render([RenderItem(box, T, 1)], intrinsics, np.eye(4))
+    assert state.uploads == before + 3
+    assert np.all(green.rgb[green.instance_ids == 1][:, 0] == 0)
+    box.visual.face_colors[:, :3] = [255, 0, 0]
+    red = renderer.render([RenderItem(box, T, 1)], intrinsics, np.eye(4))
+    assert state.uploads == before + 4
+    assert np.all(red.rgb[red.instance_ids == 1][:, 1] == 0)
     # a collected mesh frees its buffers
     key = id(box)
     del box
