@@ -20,6 +20,7 @@ import numpy as np
 
 from scenewright import __version__
 from scenewright.errors import InputError
+from scenewright.methods.layout.bridge import ArrangeSettings, arrange
 from scenewright.methods.layout.consensus import ConsensusSettings, group_consensus
 from scenewright.methods.layout.features import make_extractor
 from scenewright.methods.layout.labels import map_label
@@ -44,6 +45,7 @@ class LayoutSettings:
     retrieval: RetrievalSettings = field(default_factory=RetrievalSettings)
     pose: PoseSettings = field(default_factory=PoseSettings)
     consensus: ConsensusSettings = field(default_factory=ConsensusSettings)
+    arrange: ArrangeSettings = field(default_factory=ArrangeSettings)
 
     def to_json(self) -> dict:
         return dataclasses.asdict(self)
@@ -115,12 +117,6 @@ def fallback_box(obj, capture, observation):
 def _load_perception():
     from scenewright.perception import perceive, PerceptionSettings
     return perceive, PerceptionSettings
-
-
-def _graph_and_optimize(results, observation, index, settings, timer):
-    """Part A's scene graph and layout optimisation; returns (relations, placements dict)."""
-    from scenewright.methods.layout.bridge import run_graph_and_optimize
-    return run_graph_and_optimize(results, observation, index, settings, timer)
 
 
 def reconstruct(capture, library, settings: LayoutSettings | None = None, renderer=None,
@@ -200,33 +196,29 @@ def reconstruct(capture, library, settings: LayoutSettings | None = None, render
             except Exception:
                 pass
 
-    relations, notes = _graph_and_optimize(results, observation, index, s, timer)
-    for g in groups:
-        from scenewright.scene import Relation
-        relations.append(Relation(type="same_asset_group", members=sorted(g)))
+    # Instances in the scene's own model, then part A's graph + optimisation on them.
+    instances = []
+    used: list[str] = []
+    for r in results:
+        h = r.chosen
+        if h is None:
+            continue
+        rec = library.record(h.asset_id)
+        size = np.array([rec.width, rec.height, rec.depth], float) * h.scale
+        extra = {"label_match": r.label_how, "flags": list(getattr(r.obj, "flags", [])) + r.notes,
+                 "retrieval": {"geometry": round(h.geometry, 4), "appearance": round(h.appearance, 4),
+                               "size": round(h.size, 4), "chamfer_m": round(h.chamfer_m, 4),
+                               "render": h.extra.get("render")},
+                 "candidates": [c.asset_id for c in r.hypotheses[:5]]}
+        instances.append(Instance(id=int(r.obj.id), mesh=index.mesh(h.asset_id),
+                                  world_from_object=h.world_from_object(), label=r.obj.label,
+                                  category=h.category, asset_id=h.asset_id,
+                                  size=size.tolist(), score=float(h.score), extra=extra))
+        if h.asset_id not in used:
+            used.append(h.asset_id)
+    instances, relations, report = arrange(instances, observation, s.arrange, timer, enabled=s.optimize)
 
     with timer("export"):
-        instances = []
-        used: list[str] = []
-        for r in results:
-            h = r.chosen
-            if h is None:
-                continue
-            geom = index.geometry(h.asset_id)
-            rec = library.record(h.asset_id)
-            size = np.array([rec.width, rec.height, rec.depth], float) * h.scale
-            extra = {"label_match": r.label_how, "flags": list(getattr(r.obj, "flags", [])) + r.notes,
-                     "retrieval": {"geometry": round(h.geometry, 4), "appearance": round(h.appearance, 4),
-                                   "size": round(h.size, 4), "chamfer_m": round(h.chamfer_m, 4),
-                                   "render": h.extra.get("render")},
-                     "candidates": [c.asset_id for c in r.hypotheses[:5]]}
-            del geom
-            instances.append(Instance(id=int(r.obj.id), mesh=index.mesh(h.asset_id),
-                                      world_from_object=h.world_from_object(), label=r.obj.label,
-                                      category=h.category, asset_id=h.asset_id,
-                                      size=size.tolist(), score=float(h.score), extra=extra))
-            if h.asset_id not in used:
-                used.append(h.asset_id)
         floor = None if observation.floor is None else {"normal": [0.0, 1.0, 0.0], "height": 0.0}
         walls = [{"point": np.asarray(w.point, float).tolist(), "normal": np.asarray(w.normal, float).tolist()}
                  for w in observation.walls]
@@ -235,8 +227,10 @@ def reconstruct(capture, library, settings: LayoutSettings | None = None, render
                       instances=instances, floor=floor, walls=walls, relations=relations,
                       method={"name": "layout", "version": __version__, "settings": s.to_json()},
                       attribution=[library.attribution(a) for a in used],
-                      extra={"perception": {"flags": list(observation.flags), "notes": list(observation.notes)
-                                            + notes}})
+                      extra={"perception": {"flags": list(observation.flags), "notes": list(observation.notes)},
+                             "consensus_groups": groups,
+                             "optimize": {k: report.get(k) for k in ("colliding_pairs", "unsupported",
+                                                                      "not_resting", "sweeps") if k in report}})
     scene.timings_s = {k: round(v, 4) for k, v in timer.timings.items()}
     return scene
 
