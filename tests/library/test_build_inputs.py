@@ -162,3 +162,36 @@ def test_selection_options():
         select_items(cols, only=["Nope/nothing"])
     with pytest.raises(InputError, match="unknown categories"):
         select_items(cols, categories=["spaceship"])
+
+
+def test_packed_materials_look_like_the_original_parts(tmp_path):
+    """The one-atlas library mesh renders like the model's own parts and materials
+    (drawersCabinet mixes textures, tiled UVs and colour-only drawer fronts)."""
+    import tempfile
+
+    from scenewright.library import derive, normalize
+    from scenewright.library.sources import fetch_model, read_sources
+    from scenewright.render import Renderer, RenderItem
+
+    catalog = copy_catalog(tmp_path / "Look.sh3f", items=("drawersCabinet",))
+    build_library(tmp_path / "lib", [catalog], workers=1, progress=False, settings=BuildSettings(views=False))
+    lib = Library.open(tmp_path / "lib")
+    item = read_sources([catalog])[0].items[0]
+    with tempfile.TemporaryDirectory() as d:
+        model, _ = fetch_model(item, Path(d))
+        parts = normalize.load_parts(model)
+    assert len(parts) > 3
+    verts = np.vstack([p.vertices for p in parts])
+    placed = normalize.frame_transform(np.array([verts.min(0), verts.max(0)]),
+                                       np.array([item.width, item.height, item.depth]))
+    mesh = lib.mesh(item.asset_id)
+    spec = derive.ViewSpec(size=96)
+    renderer = Renderer(96, 96)
+    for camera_from_object in derive.view_cameras(mesh.extents, spec)[[0, 14]]:
+        world_from_camera = np.linalg.inv(camera_from_object)
+        a = renderer.render([RenderItem(p, placed, i + 1) for i, p in enumerate(parts)],
+                            spec.intrinsics(), world_from_camera)
+        b = renderer.render([RenderItem(mesh, np.eye(4), 1)], spec.intrinsics(), world_from_camera)
+        both = (a.instance_ids > 0) & (b.instance_ids > 0)
+        assert both.sum() > 0.9 * (a.instance_ids > 0).sum()
+        assert np.abs(a.rgb[both].astype(float) - b.rgb[both]).mean() < 6.0
