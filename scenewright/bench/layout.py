@@ -38,6 +38,9 @@ PREFERRED_SUPPORT = {
 # Categories that may be added again when the theme pass leaves budget.
 # Tables nobody sits at with dining chairs (the name rules file them under "table").
 GAME_TABLE = re.compile(r"football|pool|billiard|ping ?pong|tennis|snooker|air hockey", re.IGNORECASE)
+# Smallest (short side, long side) in metres of a thing that furnishes a room as its category
+# says: a cot is filed under "bed" but does not make a bedroom with nightstands.
+MIN_FOOTPRINT = {"bed": (0.85, 1.8), "sofa": (0.6, 1.2), "dining_table": (0.6, 0.7)}
 # Seats nobody sets around a dining table.
 ODD_SEAT = re.compile(r"wheel ?chair|baby|high ?chair|child|kid|toilet|massage|dentist|barber", re.IGNORECASE)
 REPEATABLE = {"armchair", "floor_lamp", "large_plant", "lamp", "vase", "plant", "book", "tableware",
@@ -429,6 +432,9 @@ def pool_from_records(records, mesh: Callable[[str], trimesh.Trimesh],
         if allowed_catalogs is not None and catalog not in allowed_catalogs:
             continue
         if not (0.01 <= min(r.width, r.height, r.depth) and max(r.width, r.depth) <= 3.2 and r.height <= 2.4):
+            continue
+        if r.category in MIN_FOOTPRINT and (min(r.width, r.depth) < MIN_FOOTPRINT[r.category][0]
+                                            or max(r.width, r.depth) < MIN_FOOTPRINT[r.category][1]):
             continue
         role, name = category_info(r.category).role, getattr(r, "name", "")
         if (role == "table" and GAME_TABLE.search(name)) or (role == "seat" and ODD_SEAT.search(name)):
