@@ -131,7 +131,9 @@ def test_camera_ranges(bench):
         assert 55 <= c["hfov_deg"] <= 75
         assert c["roll_deg"] < 1e-6
         room = gt.extra["bench"]["room"]
-        assert abs(c["position"][0]) < room["width"] / 2 and abs(c["position"][2]) < room["depth"] / 2
+        x, z = c["position"][0], c["position"][2]
+        to_walls = [room["width"] / 2 - abs(x), room["depth"] / 2 - abs(z)]
+        assert min(to_walls) > 0 and 0.2 - 1e-6 <= min(to_walls) <= 0.9 + 1e-6    # near a wall, inside
 
 
 def test_same_seed_same_files_other_seed_differs(bench, small_library, tmp_path):
@@ -195,3 +197,28 @@ def test_cli_makes_a_bench_and_keeps_existing(small_library, tmp_path):
     before = (out / "manifest.json").read_bytes()
     assert main(args) == 2                                  # exists: not overwritten
     assert (out / "manifest.json").read_bytes() == before
+
+
+def test_checks_catch_broken_scenes(bench):
+    """The rule checks above can fail: break a gt scene on purpose and they notice."""
+    _, folders = scenes(bench)
+    for folder in folders:
+        gt = read_scene(folder / "gt")
+        on = [r for r in gt.relations if r.type == "on"]
+        walls = [r for r in gt.relations if r.type == "against_wall"]
+        if not (on and walls):
+            continue
+        small, support = gt.instance(on[0].subject), gt.instance(on[0].object)
+        small.world_from_object = small.world_from_object.copy()
+        small.world_from_object[1, 3] += 0.02                  # lifted 2 cm: floating
+        assert rest_gap_on(small, support) > 0.005
+        inst = gt.instance(walls[0].subject)
+        moved = inst.world_from_object.copy()
+        moved[:3, 3] += 0.05 * wall_planes(gt)[walls[0].wall][1]   # 5 cm off the wall
+        inst.world_from_object = moved
+        assert back_gap_to_wall(inst, wall_planes(gt)[walls[0].wall]) > 0.02
+        other = next(i for i in gt.instances if i.id not in (inst.id, small.id))
+        other.world_from_object = inst.world_from_object.copy()  # two things in one place
+        assert interpenetrating_pairs(gt)
+        return
+    pytest.fail("no scene with both an 'on' and an 'against_wall' relation")
