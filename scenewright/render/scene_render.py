@@ -26,11 +26,13 @@ class PreviewSettings:
     ``include_room``: draw the room surfaces (floor, walls) — ``None`` means only when not
     over a capture (over a photo they would hide it); ``view_direction``: for a scene without
     a camera pose, the direction (world frame, Y up) from the scene centre to the camera;
-    ``supersample``: render at this many times the size and average (antialiased edges).
+    ``supersample``: render at this many times the size and average (antialiased edges);
+    ``background``: colour where nothing is drawn, when not over a capture.
     """
 
     alpha: float = 0.8
     supersample: int = 2
+    background: tuple[int, int, int] = (235, 235, 235)    # without a capture
     outline: bool = True
     outline_color: tuple[int, int, int] = (25, 25, 25)
     include_room: bool | None = None
@@ -190,6 +192,8 @@ def render_scene(scene, over=None, size: tuple[int, int] | None = None,
         if ss > 1:
             bg = np.repeat(np.repeat(bg, ss, axis=0), ss, axis=1)
         rgb = np.where(drawn[..., None], a * rgb + (1 - a) * bg, bg)
+    else:
+        rgb[~drawn] = np.asarray(settings.background, np.float32)
     ids = np.where(drawn, res.instance_ids, -1)      # room (id 0) vs empty (-1) also outlined
     if ss > 1:
         # box filter: each output pixel averages its ss x ss samples

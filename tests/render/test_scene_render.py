@@ -118,9 +118,9 @@ def test_scene_without_camera_pose_gets_a_camera_and_a_note(tmp_path):
     write_scene(scene, tmp_path / "midi_like")
     scene = read_scene(tmp_path / "midi_like")
     notes: list[str] = []
-    img = render_scene(scene, notes=notes)
+    img = render_scene(scene, notes=notes, settings=PreviewSettings(background=(0, 0, 255)))
     assert any("world_from_camera is null" in n for n in notes)
-    fg = img.max(axis=-1) > 0
+    fg = np.any(img != [0, 0, 255], axis=-1)
     assert 0.05 < fg.mean() < 0.9
     # everything fits the frame: nothing touches the border
     assert not (fg[0].any() or fg[-1].any() or fg[:, 0].any() or fg[:, -1].any())
@@ -223,3 +223,15 @@ def test_vertex_normals_survive_the_scene_folder(tmp_path):
     prepared = prepare_mesh(mesh)
     assert prepared.smooth
     assert np.allclose(np.linalg.norm(prepared.vertices["normal"], axis=1), 1, atol=1e-5)
+
+
+def test_scene_without_any_camera_borrows_the_capture_intrinsics(capture_dir):
+    scene = make_scene()
+    scene.camera = None
+    capture = load_capture(capture_dir, require_seg=False)
+    notes: list[str] = []
+    img = render_scene(scene, over=capture, notes=notes)
+    assert img.shape == capture.rgb.shape
+    assert any("capture's intrinsics" in n for n in notes)
+    assert any("not aligned" in n for n in notes)
+    assert not np.array_equal(img, capture.rgb)      # the objects are drawn over it
