@@ -176,6 +176,9 @@ class Renderer:
         ``near`` or farther than ``far`` (metres along z) are clipped.
         """
         K = _check_matrix("K", K, (3, 3))
+        if K[0, 0] <= 0 or K[1, 1] <= 0 or not np.allclose(K[2], [0, 0, 1]):
+            raise InputError(f"renderer: K must be a pinhole matrix [[fx,s,cx],[0,fy,cy],[0,0,1]] "
+                             f"with fx, fy > 0, got {K.tolist()}")
         world_from_camera = _check_matrix("world_from_camera", world_from_camera, (4, 4))
         if not 0 < near < far:
             raise InputError(f"renderer: need 0 < near < far, got near={near}, far={far}")

@@ -280,6 +280,8 @@ def test_bad_inputs(renderer, intrinsics):
     box = trimesh.creation.box()
     with pytest.raises(InputError, match="K"):
         renderer.render([RenderItem(box)], np.eye(4), np.eye(4))
+    with pytest.raises(InputError, match="fx, fy > 0"):
+        renderer.render([RenderItem(box)], np.diag([-100.0, 100.0, 1.0]), np.eye(4))
     with pytest.raises(InputError, match="world_from_camera"):
         renderer.render([RenderItem(box)], intrinsics, np.full((4, 4), np.nan))
     with pytest.raises(InputError, match="background"):
