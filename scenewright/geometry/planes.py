@@ -30,7 +30,7 @@ class Plane:
 
     def distance(self, points: np.ndarray) -> np.ndarray:
         """Signed distances (...,) of points (..., 3)."""
-        return (np.asarray(points, float) - self.point) @ self.normal
+        return np.asarray(points, float) @ self.normal - float(self.normal @ self.point)
 
     def project(self, points: np.ndarray) -> np.ndarray:
         """Orthogonal projection of points (..., 3) onto the plane."""
@@ -163,7 +163,8 @@ def ransac_plane(points: np.ndarray, rng: np.random.Generator, n_hypotheses: int
     # Score on a fixed subsample: (hypotheses, points) residual matrix in one go.
     sub = np.arange(n_pts) if n_pts <= max_score_points else \
         np.linspace(0, n_pts - 1, max_score_points).astype(int)
-    signed = p[sub] @ normals.T - offsets[None, :]                # (S, Hyp)
+    # float32: the (S, Hyp) matrices are the hot spot, and mm precision is plenty for scoring.
+    signed = p[sub].astype(np.float32) @ normals.T.astype(np.float32) - offsets[None, :].astype(np.float32)
     res = np.abs(signed)
     inl = res < thr[sub, None] + rel_threshold * np.abs(offsets)[None, :]
     if score_weights is None:

@@ -87,22 +87,29 @@ def observe_object(instance_id: int, label: str, mask: np.ndarray, points_world:
         flags.append("tiny")
     if truncated:
         flags.append("truncated")
-    filled = ndimage.binary_fill_holes(mask)
-    if filled.sum() > n_pixels:
+    if n_pixels == 0:
+        return ObjectObservation(id=int(instance_id), label=label, mask=mask, points=np.zeros((0, 3)),
+                                 box=None, truncated=False, n_pixels=0, flags=["empty_mask", "no_depth"])
+    # Work on the mask's bounding box (plus a margin): morphology on the whole image per object
+    # would dominate the run time.
+    r0, c0 = max(bbox[0] - 2, 0), max(bbox[1] - 2, 0)
+    r1, c1 = min(bbox[2] + 2, h), min(bbox[3] + 2, w)
+    m = mask[r0:r1, c0:c1]
+    d = depth[r0:r1, c0:c1]
+    if ndimage.binary_fill_holes(m).sum() > n_pixels:
         flags.append("mask_holes")
-
-    core, eroded = erode_mask(mask, s.erode_px, s.min_pixels_after_erosion)
+    core, eroded = erode_mask(m, s.erode_px, s.min_pixels_after_erosion)
     if not eroded and s.erode_px > 0:
         flags.append("not_eroded")
-    valid = core & np.isfinite(depth)
+    valid = core & np.isfinite(d)
     if valid.sum() < s.min_depth_pixels and eroded:
         # The eroded core lost the measured pixels (thin or holey masks): use the full mask.
-        valid = mask & np.isfinite(depth)
+        valid = m & np.isfinite(d)
     n_valid = int(valid.sum())
-    if n_valid < mask.sum() * 0.9 and n_pixels:
+    if n_valid < n_pixels * 0.9:
         flags.append("depth_holes")
-    pts = points_world[valid]
-    z = depth[valid]
+    pts = points_world[r0:r1, c0:c1][valid]
+    z = d[valid]
     if len(pts):
         keep = robust_depth_inliers(z, s.depth_mad_k, s.depth_min_band_m)
         pts = pts[keep]

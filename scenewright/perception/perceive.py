@@ -25,8 +25,8 @@ class PerceptionSettings:
 
     seed: int = 0                         # RANSAC sampling (numpy Generator): same input → same output
     # Room planes
-    max_room_points: int = 40000          # room pixels subsampled to this many for RANSAC
-    ransac_hypotheses: int = 768          # scored at once per plane
+    max_room_points: int = 25000          # room pixels subsampled to this many for RANSAC
+    ransac_hypotheses: int = 512          # scored at once per plane
     plane_threshold_m: float = 0.02       # RANSAC inlier band = this + plane_threshold_rel × depth
     plane_threshold_rel: float = 0.01
     refine_band_rel: float = 0.06         # widest least-squares band (× depth): ~3σ of 2 % depth noise
