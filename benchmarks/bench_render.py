@@ -159,7 +159,7 @@ def main(argv=None) -> int:
     from rich.table import Table
 
     from scenewright.capture import intrinsics_from_hfov
-    from scenewright.render import get_context
+    from scenewright.render.gl import gl_info
 
     console = Console(width=max(Console().width, 130))
     items = make_scene(s)
@@ -206,10 +206,9 @@ def main(argv=None) -> int:
     console.print("fps is wall clock on a shared machine; cpu ms/frame sums every thread (llvmpipe, "
                   "embree) and is the steadier measure of work. × baseline compares fps.")
 
-    ctx = get_context()
     record = {"settings": asdict(s), "triangles": n_tri, "results": rows,
               "machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
-                          "gl_renderer": ctx.info["GL_RENDERER"], "gl_version": ctx.info["GL_VERSION"]},
+                          "load_average": os.getloadavg(), "gl": gl_info()},
               "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -8,7 +8,7 @@
 See ``docs/render.md`` for the pixel conventions.
 """
 
-from scenewright.render.gl import RenderError, get_context
+from scenewright.render.gl import RenderError, current_context, get_context, gl_info
 from scenewright.render.renderer import (Renderer, RenderItem, RenderResult, RenderSettings,
                                          clip_from_camera, project_points)
 from scenewright.render.scene_render import (PreviewSettings, camera_for_bounds, render_scene,
@@ -16,4 +16,4 @@ from scenewright.render.scene_render import (PreviewSettings, camera_for_bounds,
 
 __all__ = ["Renderer", "RenderItem", "RenderResult", "RenderSettings", "RenderError",
            "render_scene", "scene_render_items", "camera_for_bounds", "PreviewSettings",
-           "clip_from_camera", "project_points", "get_context"]
+           "clip_from_camera", "project_points", "get_context", "current_context", "gl_info"]

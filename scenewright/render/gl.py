@@ -296,5 +296,21 @@ def get_state() -> GpuState:
 
 
 def get_context():
-    """The shared moderngl context (created lazily); other parts may render with it too."""
+    """The shared moderngl context (created lazily). To issue OpenGL calls with it, hold
+    :func:`current_context` (it makes the context current on the calling thread)."""
     return get_state().ctx
+
+
+def current_context():
+    """Context manager: ``with current_context() as ctx: ...`` — the shared context, current
+    on this thread and locked against the renderer's other users."""
+    return get_state().current()
+
+
+def gl_info() -> dict:
+    """Renderer, version and vendor strings of the shared context (for recorded settings)."""
+    state = get_state()
+    with state.current() as ctx:
+        info = ctx.info
+        return {"renderer": info.get("GL_RENDERER"), "version": info.get("GL_VERSION"),
+                "vendor": info.get("GL_VENDOR")}
