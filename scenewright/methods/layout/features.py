@@ -81,40 +81,45 @@ class ClassicalFeatures:
     colour_weight: float = 1.0
     shape_weight: float = 0.6
 
-    def colour(self, rgb: np.ndarray, mask: np.ndarray) -> np.ndarray:
-        """(192-ish,) L2-normalised colour histogram of the masked pixels (sqrt for Hellinger)."""
-        hsv = rgb_to_hsv(rgb[mask])
+    def colour(self, pixels: np.ndarray, owner: np.ndarray, n: int) -> np.ndarray:
+        """(n, 152) colour histograms of masked ``pixels`` (P, 3) uint8 belonging to crop ``owner`` (P,).
+
+        12 hues × 3 saturations × 4 values for coloured pixels plus an 8-step grey ramp
+        for unsaturated ones; square-rooted (Hellinger) and L2-normalised per crop.
+        """
+        hsv = rgb_to_hsv(pixels)
         grey = hsv[:, 1] < 0.15
         hq = np.minimum((hsv[:, 0] * 12).astype(int), 11)
-        sq = np.minimum(((hsv[:, 1] - 0.15) / 0.85 * 3).astype(int), 2)
+        sq = np.clip(((hsv[:, 1] - 0.15) / 0.85 * 3).astype(int), 0, 2)
         vq = np.minimum((hsv[:, 2] * 4).astype(int), 3)
-        colour_bins = np.bincount((hq * 3 + sq) * 4 + vq, weights=~grey, minlength=144)
-        grey_bins = np.bincount(np.minimum((hsv[:, 2] * 8).astype(int), 7), weights=grey, minlength=8)
-        hist = np.sqrt(np.concatenate([colour_bins, grey_bins]) / max(len(hsv), 1))
-        return hist / (np.linalg.norm(hist) + 1e-9)
+        gq = np.minimum((hsv[:, 2] * 8).astype(int), 7)
+        bins = np.where(grey, 144 + gq, (hq * 3 + sq) * 4 + vq)
+        hist = np.bincount(owner * 152 + bins, minlength=n * 152).reshape(n, 152).astype(float)
+        hist = np.sqrt(hist / np.maximum(hist.sum(1, keepdims=True), 1))
+        return hist / (np.linalg.norm(hist, axis=1, keepdims=True) + 1e-9)
 
     def shape(self, rgb: np.ndarray, mask: np.ndarray) -> np.ndarray:
         """Silhouette and gradient magnitude at ``shape_size``², centred and normalised."""
-        m = resize(mask.astype(np.float32), self.shape_size)
-        grey = resize(rgb.mean(-1) / 255.0, 4 * self.shape_size)
+        n = self.shape_size
+        idx = ((np.arange(4 * n) + 0.5) * mask.shape[0] / (4 * n)).astype(int)
+        m = mask[np.ix_(idx, idx)].astype(np.float32)
+        grey = rgb[np.ix_(idx, idx)].mean(-1) / 255.0
         mag = np.hypot(ndimage.sobel(grey, 0), ndimage.sobel(grey, 1))
-        mag = mag.reshape(self.shape_size, 4, self.shape_size, 4).mean((1, 3))
+        m = m.reshape(n, 4, n, 4).mean((1, 3))
+        mag = mag.reshape(n, 4, n, 4).mean((1, 3))
         vec = np.concatenate([m.ravel() - m.mean(), (mag.ravel() - mag.mean())])
         return vec / (np.linalg.norm(vec) + 1e-9)
 
     def __call__(self, rgbs: list[np.ndarray], masks: list[np.ndarray]) -> np.ndarray:
-        """Crops (S, S, 3) uint8 with masks (S, S) → (B, D) float32, rows of norm 1."""
-        rows = []
-        for rgb, mask in zip(rgbs, masks):
-            if not mask.any():
-                rows.append(None)
-                continue
-            c = self.colour(rgb, mask) * self.colour_weight
-            s = self.shape(rgb, mask) * self.shape_weight
-            v = np.concatenate([c, s])
-            rows.append(v / (np.linalg.norm(v) + 1e-9))
-        dim = next((len(r) for r in rows if r is not None), 1)
-        return np.stack([r if r is not None else np.zeros(dim) for r in rows]).astype(np.float32)
+        """Crops (S, S, 3) uint8 with masks (S, S) → (B, D) float32, rows of norm 1 (0 for empty masks)."""
+        n = len(rgbs)
+        pixels = np.concatenate([r[m] for r, m in zip(rgbs, masks)]) if n else np.zeros((0, 3), np.uint8)
+        owner = np.repeat(np.arange(n), [int(m.sum()) for m in masks])
+        colour = self.colour(pixels, owner, n) * self.colour_weight
+        shape = np.stack([self.shape(r, m) if m.any() else np.zeros(2 * self.shape_size ** 2)
+                          for r, m in zip(rgbs, masks)]) * self.shape_weight
+        v = np.concatenate([colour, shape], 1)
+        return (v / (np.linalg.norm(v, axis=1, keepdims=True) + 1e-9)).astype(np.float32)
 
 
 class Dinov2Features:

@@ -25,8 +25,9 @@ from scenewright.methods.layout.consensus import ConsensusSettings, group_consen
 from scenewright.methods.layout.features import make_extractor
 from scenewright.methods.layout.labels import map_label
 from scenewright.methods.layout.pose import PoseSettings, RenderScorer, nudge_along_ray, refine_pose
-from scenewright.methods.layout.retrieval import (Hypothesis, RetrievalSettings, library_index,
-                                                  placement_matrix, retrieve)
+from scenewright.library.categories import category_info
+from scenewright.methods.layout.retrieval import (Hypothesis, Query, RetrievalSettings, library_index,
+                                                  make_query, retrieve, retrieve_assets)
 
 STAGES = ("perception", "category", "retrieval", "pose", "graph", "optimize", "export")
 
@@ -60,6 +61,7 @@ class ObjectResult:
     label_how: str = "unknown"
     hypotheses: list[Hypothesis] = field(default_factory=list)
     chosen: Hypothesis | None = None
+    query: Query | None = None
     notes: list[str] = field(default_factory=list)
 
 
@@ -173,15 +175,17 @@ def reconstruct(capture, library, settings: LayoutSettings | None = None, render
                 r.notes.append("empty_mask")
                 continue
             with timer("retrieval"):
-                r.hypotheses = retrieve(r.obj, capture, wfc, r.category, index, extractor, s.retrieval,
-                                        s.scale_trust, s.scale_bounds, s.seed)
+                r.query = make_query(r.obj, capture, wfc, extractor, s.retrieval,
+                                     support_y=_support_height(r, observation), seed=s.seed)
+                r.hypotheses = retrieve(r.query, r.category, index, extractor, s.retrieval,
+                                        s.scale_trust, s.scale_bounds)
             with timer("pose"):
                 r.hypotheses = refine_pose(r.obj, r.hypotheses, scorer, s.pose)
             if bar:
                 bar.advance(task)
         with timer("pose"):
             groups = group_consensus(results, s.consensus, rescore=lambda r, asset: _rescore(
-                r, asset, capture, wfc, index, extractor, scorer, s))
+                r, asset, index, extractor, scorer, s))
             for r in results:
                 if r.hypotheses:
                     r.chosen = r.hypotheses[0]
@@ -235,12 +239,24 @@ def reconstruct(capture, library, settings: LayoutSettings | None = None, render
     return scene
 
 
-def _rescore(r: ObjectResult, asset_id: str, capture, wfc, index, extractor, scorer, s: LayoutSettings):
+def _rescore(r: ObjectResult, asset_id: str, index, extractor, scorer, s: LayoutSettings):
     """Hypotheses of one object for one given asset (used when a group adopts an asset)."""
-    from scenewright.methods.layout.retrieval import retrieve_assets
-    hyps = retrieve_assets(r.obj, capture, wfc, [asset_id], index, extractor, s.retrieval,
-                           s.scale_trust, s.scale_bounds, s.seed)
+    hyps = retrieve_assets(r.query, [asset_id], index, extractor, s.retrieval, s.scale_trust, s.scale_bounds)
     return refine_pose(r.obj, hyps, scorer, s.pose)
+
+
+def _support_height(r: ObjectResult, observation) -> float | None:
+    """The floor's height for things that stand on the floor (None: small things, or no floor).
+
+    An unknown label counts as floor-standing when its box reaches down near the floor.
+    """
+    floor = observation.floor if observation.floor is not None else getattr(observation, "floor_guess", None)
+    if floor is None:
+        return None
+    y = float(np.asarray(floor.point, float)[1])
+    if r.category is not None:
+        return None if category_info(r.category).role == "small" else y
+    return y if r.obj.box.centre[1] - r.obj.box.size[1] / 2 - y < 0.3 else None
 
 
 def settings_from_args(args) -> LayoutSettings:

@@ -41,6 +41,7 @@ class RetrievalSettings:
     icp_iters: int = 3              # translation-only ICP steps per hypothesis
     trunc_m: float = 0.08           # chamfer distances are truncated here (outliers)
     sigma_m: float = 0.025          # geometry similarity = exp(-chamfer / sigma)
+    appearance_top: int = 6         # candidates whose rendered views are compared (by geometry rank)
     w_geometry: float = 1.0
     w_appearance: float = 1.0
     w_size: float = 0.5
@@ -282,78 +283,108 @@ def subsample(points: np.ndarray, n: int, seed: int = 0) -> np.ndarray:
     return points[np.random.default_rng(seed).choice(len(points), n, replace=False)]
 
 
-def retrieve(obj, capture, world_from_camera: np.ndarray, category: str | None, index: LibraryIndex,
-             extractor, settings: RetrievalSettings, scale_trust: float = 0.5,
-             scale_bounds: tuple[float, float] = (0.5, 2.0), seed: int = 0) -> list[Hypothesis]:
-    """Scored hypotheses for one observed object, best first (empty if the library is empty).
+@dataclass
+class Query:
+    """One observed object as retrieval sees it (built once, used for every candidate)."""
 
-    ``obj`` is a perception ``ObjectObservation`` (``points`` world (N, 3), ``box``,
-    ``mask``, ``truncated``). One hypothesis per candidate asset (its best yaw) plus
-    the asset's other yaws in ``extra["yaws"]`` for the pose stage.
-    """
-    cands = prefilter(index, category, np.asarray(obj.box.size, float), bool(obj.truncated), settings)
-    return score_assets(obj, capture, world_from_camera, cands, index, extractor, settings,
-                        scale_trust, scale_bounds, seed)
-
-
-def retrieve_assets(obj, capture, world_from_camera: np.ndarray, asset_ids: list[str], index: LibraryIndex,
-                    extractor, settings: RetrievalSettings, scale_trust: float = 0.5,
-                    scale_bounds: tuple[float, float] = (0.5, 2.0), seed: int = 0) -> list[Hypothesis]:
-    """Like :func:`retrieve` for given assets (no pre-filter; priors computed the same way)."""
-    rows = [index.row[a] for a in asset_ids]
-    sp = size_prior(np.asarray(obj.box.size, float), index.sizes[rows], bool(obj.truncated),
-                    settings.size_prior_sigma)
-    cands = [(a, 1.0, float(p)) for a, p in zip(asset_ids, sp)]
-    return score_assets(obj, capture, world_from_camera, cands, index, extractor, settings,
-                        scale_trust, scale_bounds, seed)
+    box_size: np.ndarray        # (3,) observed size; height measured from the support when resting on it
+    yaw: float                  # box yaw (rad)
+    t0: np.ndarray              # (3,) initial translation: box centre x/z, support (or box bottom) y
+    points: np.ndarray          # (M, 3) subsampled world points
+    partial: bool               # truncated by the border or occluded from below: trust the catalog size
+    fix_y: bool                 # y is known (resting on the floor): ICP moves x/z only
+    cam_pos: np.ndarray         # (3,)
+    feature: np.ndarray | None  # appearance descriptor of the masked crop
 
 
-def score_assets(obj, capture, world_from_camera: np.ndarray, cands: list[tuple[str, float, float]],
-                 index: LibraryIndex, extractor, settings: RetrievalSettings, scale_trust: float,
-                 scale_bounds: tuple[float, float], seed: int) -> list[Hypothesis]:
-    """Geometry + appearance scores of ``cands`` [(asset_id, category prior, size prior)]."""
-    if not cands:
-        return []
+def make_query(obj, capture, world_from_camera: np.ndarray, extractor, settings: RetrievalSettings,
+               support_y: float | None = None, seed: int = 0) -> Query:
+    """``support_y``: height of what the object stands on when known (the floor for floor
+    furniture). Its observed height is then top − support: the bottom of a chair hidden
+    behind an armchair does not make the chair shorter (it makes it ``partial``)."""
     box = obj.box
-    box_size = np.asarray(box.size, float)
-    pts = np.asarray(obj.points, float).reshape(-1, 3)
-    pts = pts[np.all(np.isfinite(pts), 1)]
-    obs = subsample(pts, settings.n_obs_points, seed)
-    cam_pos = np.asarray(world_from_camera, float)[:3, 3]
+    size = np.asarray(box.size, float).copy()
     centre = np.asarray(box.centre, float)
-    t0 = np.array([centre[0], centre[1] - box_size[1] / 2, centre[2]])
-    if t0[1] < 0.05:   # resting on the floor (or close to it): the floor is y = 0
-        t0[1] = 0.0
-    yaws = float(box.yaw) + np.arange(settings.n_yaw) * 2 * np.pi / settings.n_yaw
-
-    q_feat = None
+    bottom = centre[1] - size[1] / 2
+    partial = bool(obj.truncated)
+    if support_y is not None:
+        top = centre[1] + size[1] / 2
+        if bottom - support_y > 0.08:     # the lower part is hidden
+            partial = True
+        size[1] = max(top - support_y, 1e-3)
+        y0, fix_y = support_y, True
+    else:
+        y0, fix_y = bottom, False
+    pts = np.asarray(obj.points, float).reshape(-1, 3)
+    pts = subsample(pts[np.all(np.isfinite(pts), 1)], settings.n_obs_points, seed)
+    feature = None
     if extractor is not None and settings.w_appearance > 0 and obj.mask is not None and obj.mask.any():
         crop, cmask = crop_to_mask(capture.rgb, obj.mask)
-        q_feat = extractor([crop], [cmask])[0]
+        feature = extractor([crop], [cmask])[0]
+    return Query(box_size=size, yaw=float(box.yaw), t0=np.array([centre[0], y0, centre[2]]), points=pts,
+                 partial=partial, fix_y=fix_y, cam_pos=np.asarray(world_from_camera, float)[:3, 3],
+                 feature=feature)
 
+
+def retrieve(query: Query, category: str | None, index: LibraryIndex, extractor, settings: RetrievalSettings,
+             scale_trust: float = 0.5, scale_bounds: tuple[float, float] = (0.5, 2.0)) -> list[Hypothesis]:
+    """Scored hypotheses for one observed object, best first (empty if the library is empty).
+
+    One hypothesis per candidate asset (its best yaw), the asset's other yaws in
+    ``extra["yaws"]`` for the pose stage.
+    """
+    cands = prefilter(index, category, query.box_size, query.partial, settings)
+    return score_assets(query, cands, index, extractor, settings, scale_trust, scale_bounds)
+
+
+def retrieve_assets(query: Query, asset_ids: list[str], index: LibraryIndex, extractor,
+                    settings: RetrievalSettings, scale_trust: float = 0.5,
+                    scale_bounds: tuple[float, float] = (0.5, 2.0)) -> list[Hypothesis]:
+    """Like :func:`retrieve` for given assets (no pre-filter; category prior 1)."""
+    rows = [index.row[a] for a in asset_ids]
+    sp = size_prior(query.box_size, index.sizes[rows], query.partial, settings.size_prior_sigma)
+    cands = [(a, 1.0, float(p)) for a, p in zip(asset_ids, sp)]
+    return score_assets(query, cands, index, extractor, settings, scale_trust, scale_bounds)
+
+
+def score_assets(query: Query, cands: list[tuple[str, float, float]], index: LibraryIndex, extractor,
+                 settings: RetrievalSettings, scale_trust: float,
+                 scale_bounds: tuple[float, float]) -> list[Hypothesis]:
+    """Geometry for every candidate [(asset_id, category prior, size prior)], then
+    appearance for the ``appearance_top`` best (views are the costly part)."""
+    if not cands:
+        return []
+    yaws = query.yaw + np.arange(settings.n_yaw) * 2 * np.pi / settings.n_yaw
     out: list[Hypothesis] = []
     for asset_id, prior, sp in cands:
         geom = index.geometry(asset_id)
         cat = str(index.categories[index.row[asset_id]])
-        scales = fit_scale(cat, geom.extent, yaws - float(box.yaw), box_size, bool(obj.truncated),
+        scales = fit_scale(cat, geom.extent, yaws - query.yaw, query.box_size, query.partial,
                            scale_trust, scale_bounds)
-        if len(obs) >= 3:
-            ts, cham = geometric_fit(geom, obs, cam_pos, yaws, scales, t0, settings)
+        if len(query.points) >= 3:
+            ts, cham = geometric_fit(geom, query.points, query.cam_pos, yaws, scales, query.t0, settings,
+                                     fix_y=query.fix_y)
         else:   # a handful of pixels: nothing to fit, the box centre it is
-            ts, cham = np.repeat(t0[None], len(yaws), 0), np.full(len(yaws), settings.trunc_m)
+            ts, cham = np.repeat(query.t0[None], len(yaws), 0), np.full(len(yaws), settings.trunc_m)
         gsim = np.exp(-cham / settings.sigma_m)
-        app = 0.0
-        if q_feat is not None:
-            feats, _, _ = index.view_features(asset_id, extractor)
-            app = float(np.max(feats @ q_feat)) if len(feats) else 0.0
         order = np.argsort(cham, kind="stable")
         best = order[0]
         h = Hypothesis(asset_id=asset_id, category=cat, yaw=float(yaws[best]), scale=scales[best],
-                       translation=ts[best], geometry=float(gsim[best]), appearance=app, size=sp,
-                       prior=prior, chamfer_m=float(cham[best]))
-        h.score = (settings.w_geometry * h.geometry + settings.w_appearance * app
-                   + settings.w_size * sp + settings.w_category * prior)
+                       translation=ts[best], geometry=float(gsim[best]), size=sp, prior=prior,
+                       chamfer_m=float(cham[best]))
+        h.score = settings.w_geometry * h.geometry + settings.w_size * sp + settings.w_category * prior
         h.extra["yaws"] = [(float(yaws[i]), scales[i], ts[i], float(cham[i])) for i in order]
         out.append(h)
     out.sort(key=lambda h: -h.score)
+    if query.feature is not None:
+        top = out[: settings.appearance_top]
+        for h in top:
+            feats, _, _ = index.view_features(h.asset_id, extractor)
+            h.appearance = float(np.max(feats @ query.feature)) if len(feats) else 0.0
+        floor = min(h.appearance for h in top)
+        for h in out[settings.appearance_top:]:
+            h.appearance = floor       # not looked at: no better than the worst that was
+        for h in out:
+            h.score += settings.w_appearance * h.appearance
+        out.sort(key=lambda h: -h.score)
     return out
