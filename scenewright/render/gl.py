@@ -159,7 +159,7 @@ class GpuState:
         self.lock = threading.RLock()
         # Buffers of collected meshes: released later by a thread holding the context (a
         # finalizer may run in any thread, where the context is not current).
-        self._garbage: list[GpuMesh] = []
+        self._garbage: list = []          # anything with .release()
         self._depth = 0            # nesting of current() (under the lock: one thread at a time)
         self.uploads = 0   # counts uploads (tests and benchmarks read it)
         self.pid = os.getpid()
@@ -258,6 +258,10 @@ class GpuState:
             fin.detach()
         if gpu is not None:
             self._garbage.append(gpu)
+
+    def defer_release(self, objects) -> None:
+        """Release moderngl ``objects`` at the next frame (from any thread, e.g. ``__del__``)."""
+        self._garbage.extend(o for o in objects if o is not None)
 
     def forget(self, mesh: trimesh.Trimesh) -> None:
         """Drop the cached buffers of ``mesh`` (e.g. after editing it in place)."""

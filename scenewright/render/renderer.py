@@ -150,6 +150,17 @@ class Renderer:
                 obj.release()
         self._fbo, self._targets = None, []
 
+    def __del__(self) -> None:
+        # A renderer dropped without release(): free its framebuffer at the next frame
+        # (__del__ may run on any thread, or during interpreter shutdown).
+        try:
+            if self._fbo is not None:
+                from scenewright.render import gl
+                if gl._STATE is not None:
+                    gl._STATE.defer_release([self._fbo, *self._targets])
+        except Exception:
+            pass
+
     def __enter__(self) -> "Renderer":
         return self
 

@@ -350,3 +350,38 @@ def test_alpha_mask_material_cuts_out(intrinsics):
     cols = np.nonzero(cut.any(axis=0))[0]
     assert full.sum() > 1.8 * cut.sum() > 0
     assert abs(cols.min() - u_mid) <= 2          # the cut runs down the middle (texel edge)
+
+
+def test_smooth_normals_transform_with_non_uniform_scale(intrinsics):
+    # A tilted plane carrying its true normal as vertex normals: under a non-uniform scale the
+    # smooth shading (normal matrix) must equal the flat shading (screen-space derivatives).
+    n = np.array([0.0, 1.0, 1.0]) / np.sqrt(2)
+    a = np.array([1.0, 0.0, 0.0])
+    b = np.cross(n, a)
+    corners = np.array([-a - b, a - b, a + b, -a + b]) * 0.3
+    faces = np.array([[0, 1, 2], [0, 2, 3]])
+    flat = trimesh.Trimesh(corners, faces, process=False)
+    smooth = trimesh.Trimesh(corners, faces, vertex_normals=np.tile(n, (4, 1)), process=False)
+    T = pose(rotation([0, 1, 0], 30), (0, 0, 2.5)) @ np.diag([1.0, 3.0, 0.5, 1.0])
+    with Renderer(W, H) as r:
+        fa = r.render([RenderItem(flat, T, 1)], intrinsics, np.eye(4))
+        sm = r.render([RenderItem(smooth, T, 1)], intrinsics, np.eye(4))
+    m = fa.instance_ids == 1
+    assert m.sum() > 200 and np.array_equal(m, sm.instance_ids == 1)
+    assert np.abs(fa.rgb[m].astype(int) - sm.rgb[m].astype(int)).max() <= 2
+    # with the plain (non inverse-transpose) matrix the shade would differ clearly
+    wrong = T[:3, :3] @ n
+    right = np.linalg.inv(T[:3, :3]).T @ n
+    assert abs(wrong[2] / np.linalg.norm(wrong) - right[2] / np.linalg.norm(right)) > 0.1
+
+
+def test_dropped_renderer_frees_its_framebuffer(intrinsics):
+    state = get_state()
+    r = Renderer(W, H)
+    r.render([], intrinsics, np.eye(4))
+    del r
+    gc.collect()
+    assert len(state._garbage) >= 4                      # fbo + 4 render targets queued
+    with Renderer(8, 8) as other:
+        other.render([], np.diag([8.0, 8.0, 1.0]), np.eye(4))
+    assert state._garbage == []                          # released by the next frame
