@@ -16,26 +16,46 @@ class PosedMesh:
     ``vertices`` (V, 3) are relative to ``pos``: world vertices are ``vertices + pos``.
     """
 
-    def __init__(self, vertices: np.ndarray, faces: np.ndarray, pos: np.ndarray):
+    def __init__(self, vertices: np.ndarray, faces: np.ndarray, pos: np.ndarray, model=None,
+                 rotation: np.ndarray | None = None):
         import fcl  # imported here: collision support is an optional extra of the package
 
         self.vertices = np.asarray(vertices, float)
         self.faces = np.asarray(faces, np.int32)
         self.pos = np.asarray(pos, float).copy()
-        model = fcl.BVHModel()
-        model.beginModel(len(self.vertices), len(self.faces))
-        model.addSubModel(self.vertices, self.faces)
-        model.endModel()
+        # ``model``: a shared fcl BVH of the unrotated (scaled) mesh, turned by ``rotation``;
+        # building a BVH is the expensive part (~10 µs per face), so equal assets share one.
+        self._rot = np.eye(3) if rotation is None else np.asarray(rotation, float)
+        if model is None:
+            model = bvh_model(self.vertices, self.faces)
+            self._rot = np.eye(3)
         self._model = model
-        self._obj = fcl.CollisionObject(model, fcl.Transform(np.eye(3), self.pos))
+        self._obj = fcl.CollisionObject(model, fcl.Transform(self._rot, self.pos))
         self._mesh: trimesh.Trimesh | None = None
         self.lo = self.vertices.min(axis=0)
         self.hi = self.vertices.max(axis=0)
 
     @classmethod
-    def from_transform(cls, mesh: trimesh.Trimesh, world_from_object: np.ndarray) -> "PosedMesh":
+    def from_transform(cls, mesh: trimesh.Trimesh, world_from_object: np.ndarray,
+                       cache: dict | None = None) -> "PosedMesh":
+        """Pose ``mesh`` by ``world_from_object`` (rotation × scale + translation). With a
+        ``cache`` dict, equal meshes at the same scale share one BVH (keyed by a content fingerprint)."""
+        from scenewright.geometry.transforms import decompose_scale
+
         t = np.asarray(world_from_object, float)
-        return cls(np.asarray(mesh.vertices, float) @ t[:3, :3].T, mesh.faces, t[:3, 3])
+        baked = np.asarray(mesh.vertices, float) @ t[:3, :3].T
+        if cache is None:
+            return cls(baked, mesh.faces, t[:3, 3])
+        rot, scale = decompose_scale(t[:3, :3])
+        if not np.allclose(rot * scale, t[:3, :3], atol=1e-9):     # shear: cannot share
+            return cls(baked, mesh.faces, t[:3, 3])
+        v = np.asarray(mesh.vertices, float)
+        # Content fingerprint, not identity: a scene read from disk holds one copy per instance.
+        key = (len(v), len(mesh.faces), round(float(v.sum()), 9), round(float((v * v).sum()), 9),
+               int(np.asarray(mesh.faces)[:64].sum()), tuple(np.round(scale, 9)))
+        if key not in cache:
+            cache[key] = (mesh, bvh_model(np.asarray(mesh.vertices, float) * scale, mesh.faces))
+        return cls(baked, mesh.faces, t[:3, 3], model=cache[key][1], rotation=rot)
 
     @property
     def local_mesh(self) -> trimesh.Trimesh:
@@ -80,6 +100,17 @@ class PosedMesh:
     def move_to(self, pos: np.ndarray) -> None:
         self.pos = np.asarray(pos, float).copy()
         self._obj.setTranslation(self.pos)
+
+
+def bvh_model(vertices: np.ndarray, faces: np.ndarray):
+    """An fcl BVH (OBBRSS) mesh model of vertices (V, 3) and faces (F, 3)."""
+    import fcl
+
+    model = fcl.BVHModel()
+    model.beginModel(len(vertices), len(faces))
+    model.addSubModel(np.asarray(vertices, float), np.asarray(faces, np.int32))
+    model.endModel()
+    return model
 
 
 def separation_along(a: PosedMesh, b: PosedMesh, direction: np.ndarray, t_max: float,

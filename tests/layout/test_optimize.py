@@ -134,3 +134,18 @@ def test_report_lists_what_was_not_resolved():
     # A bad graph (a support cycle) does not hang the optimiser.
     rel = [Relation("on", subject=1, object=2), Relation("on", subject=2, object=1)]
     optimize_layout(items, FLOOR, [], rel)
+
+
+def test_shared_collision_models_match_baked_ones():
+    # An L-shaped mesh: rotation and scale must be honoured when the BVH is shared.
+    l_shape = trimesh.util.concatenate([asset_box(1.0, 0.2, 0.2), asset_box(0.2, 0.2, 1.0).apply_translation([0.4, 0, 0.4])])
+    rng = np.random.default_rng(3)
+    cache = {}
+    for _ in range(60):
+        ta = place(1, "x", l_shape, *rng.uniform(-0.6, 0.6, 3), yaw=rng.uniform(-3, 3), scale=1.0).world_from_object
+        tb = place(2, "x", l_shape.copy(), 0, 0, 0, yaw=rng.uniform(-3, 3)).world_from_object
+        tb[:3, :3] = tb[:3, :3] @ np.diag([1.3, 0.8, 1.1])
+        shared = PosedMesh.from_transform(l_shape, ta, cache).collides(PosedMesh.from_transform(l_shape.copy(), tb, cache))
+        baked = PosedMesh.from_transform(l_shape, ta).collides(PosedMesh.from_transform(l_shape, tb))
+        assert shared == baked
+    assert len(cache) <= 2

@@ -47,6 +47,8 @@ class OptimizeSettings:
 
     snap_walls: bool = True           # turn and move against_wall objects flush to their wall
     wall_gap_m: float = 0.0           # distance kept between a wall object's back and its wall
+    wall_tol_m: float = 0.01          # a back already within [0, this] of its wall counts as flush
+    wall_turn_tol_deg: float = 0.5    # a front already this close to the wall normal is not turned
     rest_on_supports: bool = True     # floor / parent-top contact for every object
     separate: bool = True             # remove interpenetrations
     contact_tol_m: float = 0.002      # overlaps that clear within this are touching, not colliding
@@ -88,8 +90,8 @@ class _State:
     def world_vertices(self) -> np.ndarray:
         return np.asarray(self.mesh.vertices, float) @ self.lin.T + self.pos
 
-    def build(self) -> None:
-        self.posed = PosedMesh(np.asarray(self.mesh.vertices, float) @ self.lin.T, self.mesh.faces, self.pos)
+    def build(self, cache: dict | None = None) -> None:
+        self.posed = PosedMesh.from_transform(self.mesh, self.transform(), cache)
 
     def footprint_area(self) -> float:
         v = self.world_vertices()
@@ -188,7 +190,7 @@ def optimize_layout(items, floor=None, walls=(), relations=(), settings: Optimiz
             f = front_direction(_Pose(st))
             n = wall.normal
             turn = np.arctan2(f[2] * n[0] - f[0] * n[2], f[0] * n[0] + f[2] * n[2])  # f → n about Y
-            if abs(turn) > 1e-6:
+            if abs(turn) > np.radians(s.wall_turn_tol_deg):
                 r = rot_y(turn)
                 v = st.world_vertices()
                 centre = (v.min(0) + v.max(0)) / 2
@@ -197,10 +199,14 @@ def optimize_layout(items, floor=None, walls=(), relations=(), settings: Optimiz
                     sk.lin = r @ sk.lin
                     sk.pos = centre + r @ (sk.pos - centre)
             gap = float(wall.distance(st.world_vertices()).min())
-            translate(i, (s.wall_gap_m - gap) * n)
-    for st in states:
-        st.build()
+            if not 0.0 <= gap - s.wall_gap_m <= s.wall_tol_m:
+                translate(i, (s.wall_gap_m - gap) * n)
     timings["walls"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    bvh_cache: dict = {}                      # equal assets at equal scale share one BVH
+    for st in states:
+        st.build(bvh_cache)
+    timings["collision_models"] = time.perf_counter() - t0
 
     # ---- 2. supports ---------------------------------------------------------------------
     t0 = time.perf_counter()
