@@ -113,7 +113,8 @@ def run_cpu(items, K, poses, s: BenchSettings) -> tuple[dict, list]:
     from trimesh.ray.ray_pyembree import RayMeshIntersector
 
     meshes = [it.mesh.copy().apply_transform(it.world_from_object) for it in items]
-    face_ids = np.concatenate([np.full(len(m.faces), it.instance_id, np.int32) for m, it in zip(meshes, items)])
+    face_ids = np.concatenate([np.full(len(m.faces), it.instance_id, np.int32)
+                               for m, it in zip(meshes, items)])
     world = trimesh.util.concatenate(meshes)
     t_build = time.perf_counter()
     caster = RayMeshIntersector(world)

@@ -160,10 +160,11 @@ def render_scene(scene, over=None, size: tuple[int, int] | None = None,
     world_from_camera = None if cam is None else cam.world_from_camera
     bounds = _items_bounds(items)
     if world_from_camera is None:
-        world_from_camera = camera_for_bounds(bounds if bounds is not None else np.array([[-1, 0, -1], [1, 1, 1.0]]),
-                                              K, size[0], size[1], settings.view_direction)
+        box = bounds if bounds is not None else np.array([[-1.0, 0.0, -1.0], [1.0, 1.0, 1.0]])
+        world_from_camera = camera_for_bounds(box, K, size[0], size[1], settings.view_direction)
+        aligned = "; the render is not aligned with the capture" if over is not None else ""
         note("scene has no camera pose (world_from_camera is null): placed a camera looking at "
-             "the scene bounds" + ("; the render is not aligned with the capture" if over is not None else ""))
+             "the scene bounds" + aligned)
     world_from_camera = np.asarray(world_from_camera, float)
 
     near, far = 0.05, 100.0

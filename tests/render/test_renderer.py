@@ -141,7 +141,8 @@ def test_vertex_and_face_colours(intrinsics):
                         [200, 200, 30], [30, 200, 200], [200, 30, 200]])
     # one colour per side of the box (+x, +y, +z, -x, -y, -z), both triangles alike
     normals = box.face_normals
-    side = np.argmax(np.abs(normals), axis=1) + 3 * (normals[np.arange(12), np.argmax(np.abs(normals), axis=1)] < 0)
+    axis = np.argmax(np.abs(normals), axis=1)
+    side = axis + 3 * (normals[np.arange(12), axis] < 0)
     face_rgb = palette[side]
     box.visual.face_colors = np.hstack([face_rgb, np.full((12, 1), 255)]).astype(np.uint8)
     r = Renderer(W, H, UNLIT)
