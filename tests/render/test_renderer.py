@@ -53,6 +53,25 @@ def test_tilted_quad_coverage_and_depth_match_analytic(renderer, intrinsics):
     assert err.max() < 1e-4 * z[hit].max()           # linear metric depth, not the z-buffer
 
 
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_random_quads_match_analytic_with_skew(renderer, seed):
+    rng = np.random.default_rng(seed)
+    K = np.array([[rng.uniform(120, 200), rng.uniform(-8, 8), rng.uniform(50, 95)],
+                  [0.0, rng.uniform(120, 200), rng.uniform(40, 70)], [0, 0, 1]])
+    eye = rng.uniform(-0.5, 0.5, 3)
+    target = eye + np.array([rng.uniform(-0.3, 0.3), rng.uniform(-0.3, 0.3), 3.0])
+    world_from_camera = look_at(eye, target, up=(rng.uniform(-0.2, 0.2), 1.0, 0.0))
+    R = rotation([1, 0, 0], rng.uniform(-50, 50)) @ rotation([0, 1, 0], rng.uniform(-50, 50))
+    world_from_object = pose(R, target + rng.uniform(-0.2, 0.2, 3))
+    size = rng.uniform(0.6, 1.2, 2)
+    res = renderer.render([RenderItem(quad(*size), world_from_object, 2)], K, world_from_camera)
+    hit, z, margin = cast_quad(K, world_from_camera, world_from_object, *size, W, H)
+    certain = np.abs(margin) > 1e-3
+    assert hit.sum() > 300
+    assert np.array_equal((res.instance_ids == 2)[certain], hit[certain])
+    assert np.abs(res.depth[hit & certain] - z[hit & certain]).max() < 1e-4 * z[hit].max()
+
+
 def test_projected_vertex_lands_on_its_pixel(renderer, intrinsics):
     # A tiny square around a world point: the pixel its projection falls in is drawn.
     world_from_camera = look_at([0, 0, 0], [0, 0, 1], up=(0, -1, 0))    # = identity pose
