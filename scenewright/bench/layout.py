@@ -54,7 +54,8 @@ class LayoutSettings:
     wall_gap: float = 0.005          # back of wall furniture to the wall
     clearance: float = 0.03          # minimum gap between floor footprints
     rest_lift: float = 0.001         # small things float this much above their support
-    chair_gap: tuple[float, float] = (0.02, 0.15)   # chair bbox to table bbox
+    chair_gap: tuple[float, float] = (-0.15, 0.1)   # chair bbox to table bbox (< 0: tucked under)
+    chair_gap_max: float = 0.2       # a tucked chair that hits the table is pulled out up to this
     table_yaw_jitter: float = 0.15
     support_margin: float = 0.02     # small things stay this far inside the support's top
     min_support_fraction: float = 0.5   # of a small thing's bottom must rest on the top
@@ -150,20 +151,21 @@ class RoomFurnisher:
         self._groups = 0
 
     # -- bookkeeping -------------------------------------------------------------------
-    def _free(self, fp: Footprint, floor_only: bool = True) -> bool:
+    def _free(self, fp: Footprint, floor_only: bool = True, ignore: int | None = None) -> bool:
         grown = fp.grown(self.settings.clearance / 2)
-        for p in self.placed:
-            if floor_only and p.support is not None:
+        for i, p in enumerate(self.placed):
+            if (floor_only and p.support is not None) or i == ignore:
                 continue
             if footprints_overlap(grown, p.footprint.grown(self.settings.clearance / 2)):
                 return False
         return True
 
     def _try_add(self, record, mesh: trimesh.Trimesh, tf: np.ndarray, floor_check: bool = True,
-                 **links) -> int | None:
-        """Add the object at ``tf`` if it fits the room, its footprint is free and no mesh is hit."""
+                 ignore: int | None = None, **links) -> int | None:
+        """Add the object at ``tf`` if it fits the room, its footprint is free (``ignore``: an
+        object whose footprint it may share, a chair's table) and no mesh is hit."""
         fp = footprint_of(mesh.bounds, tf)
-        if floor_check and (not footprint_inside_room(fp, self.room) or not self._free(fp)):
+        if floor_check and (not footprint_inside_room(fp, self.room) or not self._free(fp, ignore=ignore)):
             return None
         if mesh.bounds[1, 1] + tf[1, 3] > self.room.wall_height:
             return None
@@ -283,12 +285,18 @@ class RoomFurnisher:
             axis, sign, offset = slots[si]
             normal = axes[axis] * sign
             gap = float(self.rng.uniform(*self.settings.chair_gap))
-            dist = t.footprint.half[axis] + gap + cd / 2
-            c = t.footprint.centre + normal * dist + axes[1 - axis] * offset
             yaw = yaw_of_direction(np.array([-normal[0], 0.0, -normal[1]]))
-            idx = self._try_add(record, mesh, self._floor_pose(mesh, c, yaw), facing=table, group=group)
-            if idx is not None:
-                chosen.append(idx)
+            # Chairs are tucked under the table when their meshes allow it (fcl decides),
+            # else pulled out 5 cm at a time.
+            while gap <= self.settings.chair_gap_max:
+                dist = t.footprint.half[axis] + gap + cd / 2
+                c = t.footprint.centre + normal * dist + axes[1 - axis] * offset
+                idx = self._try_add(record, mesh, self._floor_pose(mesh, c, yaw), ignore=table,
+                                    facing=table, group=group)
+                if idx is not None:
+                    chosen.append(idx)
+                    break
+                gap += 0.05
         if chosen:
             self._groups += 1
         return chosen
