@@ -138,6 +138,7 @@ class GpuMesh:
     alpha_cutoff: float
     n_triangles: int
     key: tuple
+    has_material: bool = True
 
     def release(self) -> None:
         for obj in (self.vao, self.vbo, self.ibo, self.texture):
@@ -227,16 +228,15 @@ class GpuState:
             texture.repeat_x = texture.repeat_y = True
         self.uploads += 1
         return GpuMesh(vao, program, vbo, ibo, texture, prepared.base_color, prepared.smooth,
-                       prepared.alpha_cutoff, prepared.n_triangles, key)
+                       prepared.alpha_cutoff, prepared.n_triangles, key, prepared.has_material)
 
-    def get(self, mesh: trimesh.Trimesh, cache: bool = True,
-            default_color=(0.7, 0.7, 0.7, 1.0)) -> GpuMesh:
+    def get(self, mesh: trimesh.Trimesh, cache: bool = True) -> GpuMesh:
         """The GPU buffers of ``mesh``: cached by object identity unless ``cache`` is False
         (then the caller must ``release()`` them)."""
         key = self.mesh_key(mesh)
         if not cache:
             with self.current():
-                return self.upload(prepare_mesh(mesh, default_color), key)
+                return self.upload(prepare_mesh(mesh), key)
         with self.current():
             oid = id(mesh)
             hit = self.meshes.get(oid)
@@ -244,7 +244,7 @@ class GpuState:
                 return hit
             if hit is not None:          # the mesh was edited since upload
                 self.forget_id(oid)
-            gpu = self.upload(prepare_mesh(mesh, default_color), key)
+            gpu = self.upload(prepare_mesh(mesh), key)
             self.meshes[oid] = gpu
             self._finalizers[oid] = weakref.finalize(mesh, self.forget_id, oid)
             return gpu

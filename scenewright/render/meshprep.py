@@ -50,6 +50,7 @@ class PreparedMesh:
     smooth: bool
     alpha_cutoff: float = 0.0
     colored: bool = False      # per-vertex colours matter (else all white)
+    has_material: bool = True  # False: no material; the renderer's default colour applies
 
     @property
     def n_triangles(self) -> int:
@@ -172,4 +173,4 @@ def prepare_mesh(mesh: trimesh.Trimesh, default_color=(0.7, 0.7, 0.7, 1.0),
         out["uv"] = uv
     out["color"] = colors if colors is not None else 255
     return PreparedMesh(out, faces.astype(np.uint32), texture, base, smooth, cutoff,
-                        colored=colors is not None)
+                        colored=colors is not None, has_material=kind in ("texture", "vertex", "face"))

@@ -170,7 +170,7 @@ class Renderer:
     # -- mesh cache -------------------------------------------------------------------
     def upload(self, mesh: trimesh.Trimesh) -> None:
         """Upload ``mesh`` now (otherwise done on first render); a no-op if cached."""
-        get_state().get(mesh, cache=True, default_color=self.settings.default_color)
+        get_state().get(mesh, cache=True)
 
     @staticmethod
     def forget(mesh: trimesh.Trimesh) -> None:
@@ -216,8 +216,7 @@ class Renderer:
         # The whole frame holds the context (current on this thread) and the lock.
         with state.current() as ctx:
             gpus: list[tuple[RenderItem, GpuMesh]] = [
-                (item, state.get(item.mesh, cache=settings.cache_meshes,
-                                 default_color=settings.default_color)) for item in meshes]
+                (item, state.get(item.mesh, cache=settings.cache_meshes)) for item in meshes]
             t1 = time.perf_counter()
             timings["upload"] = t1 - t0
             fbo = self._framebuffer()
@@ -246,7 +245,8 @@ class Renderer:
                     normal = np.linalg.inv(lin).T if abs(np.linalg.det(lin)) > 1e-18 else np.eye(3)
                     prog["normal_matrix"].write(np.asarray(normal, np.float32).T.tobytes())
                 prog["instance_id"].value = int(item.instance_id)
-                prog["base_color"].value = tuple(float(c) for c in gpu.base_color)
+                base = gpu.base_color if gpu.has_material else settings.default_color
+                prog["base_color"].value = tuple(float(c) for c in base)
                 if gpu.alpha_cutoff > 0:
                     prog["alpha_cutoff"].value = float(gpu.alpha_cutoff)
                 if gpu.texture is not None:

@@ -190,6 +190,10 @@ def test_material_less_mesh_is_neutral_grey_and_shaded(renderer, intrinsics):
     # flat shading: three faces, three clearly different grey levels
     levels = np.unique(pix[:, 0])
     assert len(levels) == 3 and levels.max() - levels.min() > 20
+    # another renderer's default colour applies to the same (cached) mesh
+    with Renderer(W, H, RenderSettings(default_color=(1.0, 0.0, 0.0, 1.0))) as r:
+        red = r.render([RenderItem(box, np.eye(4), 1)], intrinsics, look_at([1.5, 1.2, 1.8], [0, 0, 0]))
+    assert np.all(red.rgb[red.instance_ids == 1][:, 1:] == 0)
 
 
 def test_smooth_normals_when_the_mesh_has_them(renderer, intrinsics):
