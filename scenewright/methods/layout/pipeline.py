@@ -176,7 +176,8 @@ def reconstruct(capture, library, settings: LayoutSettings | None = None, render
                 continue
             with timer("retrieval"):
                 r.query = make_query(r.obj, capture, wfc, extractor, s.retrieval,
-                                     support_y=_support_height(r, observation), seed=s.seed)
+                                     support_y=_support_height(r, observation), seed=s.seed,
+                                     depth=getattr(observation, "depth", None))
                 r.hypotheses = retrieve(r.query, r.category, index, extractor, s.retrieval,
                                         s.scale_trust, s.scale_bounds)
             with timer("pose"):

@@ -240,12 +240,14 @@ def fit_scale(category: str, asset_extent: np.ndarray, yaw_rel: np.ndarray, box_
 
 def geometric_fit(geom: AssetGeometry, obs_pts: np.ndarray, cam_pos: np.ndarray, yaws: np.ndarray,
                   scales: np.ndarray, t0: np.ndarray, settings: RetrievalSettings,
-                  fix_y: bool = True) -> tuple[np.ndarray, np.ndarray]:
+                  fix_y: bool = True, view: tuple | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Refine translations and score all yaw hypotheses of one asset.
 
     ``obs_pts`` (M, 3) world; ``yaws`` (H,); ``scales`` (H, 3); ``t0`` (3,) initial
     translation (box centre x/z, bottom y). Returns translations (H, 3) and chamfer
     distances (H,) in metres (observed→asset plus ½ camera-facing asset→observed).
+    ``view`` = (K, camera_from_world, depth): asset samples hidden behind something
+    observed in front of them (or outside the image) are not expected to be seen.
     """
     H, M = len(yaws), len(obs_pts)
     R = rot_y(yaws)                                             # (H, 3, 3)
@@ -260,21 +262,43 @@ def geometric_fit(geom: AssetGeometry, obs_pts: np.ndarray, cam_pos: np.ndarray,
         res = np.einsum("hij,hmj->hmi", R, res_obj)
         d = np.linalg.norm(res, axis=-1)
         w = (d < 2 * trunc).astype(float) + 1e-6
-        step = -(res * w[..., None]).sum(1) / w.sum(1)[:, None]   # move the asset onto the points
+        # res points from an observed point to the asset: moving the asset by -res
+        # brings it onto the point (trimmed mean over points within 2·trunc).
+        step = -(res * w[..., None]).sum(1) / w.sum(1)[:, None]
         if fix_y:
             step[:, 1] = 0.0
-        t = t - step
+        t = t + step
     fwd = np.minimum(d, trunc).mean(1)
     # Camera-facing asset samples should have observed points near them (penalises
     # assets bigger than what was seen, and wrong yaws of one-sided things).
     world = np.einsum("hij,hnj->hni", R, geom.points[None] * scales[:, None]) + t[:, None]
     nrm = np.einsum("hij,nj->hni", R, geom.normals)
     facing = (nrm * (cam_pos - world)).sum(-1) > 0
+    if view is not None:
+        facing &= expected_visible(world.reshape(-1, 3), *view).reshape(facing.shape)
     obs_tree = cKDTree(obs_pts)
     dr, _ = obs_tree.query(world.reshape(-1, 3), k=1)
     dr = np.minimum(dr.reshape(H, -1), trunc)
     rev = (dr * facing).sum(1) / np.maximum(facing.sum(1), 1)
     return t, fwd + 0.5 * rev
+
+
+def expected_visible(points: np.ndarray, K: np.ndarray, camera_from_world: np.ndarray,
+                     depth: np.ndarray, margin: float = 0.05) -> np.ndarray:
+    """(N,) bool: world ``points`` (N, 3) inside the image with nothing observed in front of them.
+
+    ``depth`` (H, W) metres along the camera z axis, NaN unknown (unknown counts as visible).
+    """
+    pc = points @ camera_from_world[:3, :3].T + camera_from_world[:3, 3]
+    z = pc[:, 2]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        u = np.floor(K[0, 0] * pc[:, 0] / z + K[0, 2]).astype(np.int64, copy=False)
+        v = np.floor(K[1, 1] * pc[:, 1] / z + K[1, 2]).astype(np.int64, copy=False)
+    h, w = depth.shape
+    inside = (z > 1e-3) & (u >= 0) & (u < w) & (v >= 0) & (v < h)
+    d = np.full(len(points), np.nan)
+    d[inside] = depth[v[inside], u[inside]]
+    return inside & ~(d < z - margin)
 
 
 def subsample(points: np.ndarray, n: int, seed: int = 0) -> np.ndarray:
@@ -294,11 +318,12 @@ class Query:
     partial: bool               # truncated by the border or occluded from below: trust the catalog size
     fix_y: bool                 # y is known (resting on the floor): ICP moves x/z only
     cam_pos: np.ndarray         # (3,)
+    view: tuple | None          # (K, camera_from_world, depth) for the visibility test
     feature: np.ndarray | None  # appearance descriptor of the masked crop
 
 
 def make_query(obj, capture, world_from_camera: np.ndarray, extractor, settings: RetrievalSettings,
-               support_y: float | None = None, seed: int = 0) -> Query:
+               support_y: float | None = None, seed: int = 0, depth: np.ndarray | None = None) -> Query:
     """``support_y``: height of what the object stands on when known (the floor for floor
     furniture). Its observed height is then top − support: the bottom of a chair hidden
     behind an armchair does not make the chair shorter (it makes it ``partial``)."""
@@ -317,13 +342,17 @@ def make_query(obj, capture, world_from_camera: np.ndarray, extractor, settings:
         y0, fix_y = bottom, False
     pts = np.asarray(obj.points, float).reshape(-1, 3)
     pts = subsample(pts[np.all(np.isfinite(pts), 1)], settings.n_obs_points, seed)
+    view = None
+    if capture.depth is not None:
+        view = (np.asarray(capture.K, float), np.linalg.inv(np.asarray(world_from_camera, float)),
+                np.asarray(depth if depth is not None else capture.depth, np.float32))
     feature = None
     if extractor is not None and settings.w_appearance > 0 and obj.mask is not None and obj.mask.any():
         crop, cmask = crop_to_mask(capture.rgb, obj.mask)
         feature = extractor([crop], [cmask])[0]
     return Query(box_size=size, yaw=float(box.yaw), t0=np.array([centre[0], y0, centre[2]]), points=pts,
                  partial=partial, fix_y=fix_y, cam_pos=np.asarray(world_from_camera, float)[:3, 3],
-                 feature=feature)
+                 view=view, feature=feature)
 
 
 def retrieve(query: Query, category: str | None, index: LibraryIndex, extractor, settings: RetrievalSettings,
@@ -363,7 +392,7 @@ def score_assets(query: Query, cands: list[tuple[str, float, float]], index: Lib
                            scale_trust, scale_bounds)
         if len(query.points) >= 3:
             ts, cham = geometric_fit(geom, query.points, query.cam_pos, yaws, scales, query.t0, settings,
-                                     fix_y=query.fix_y)
+                                     fix_y=query.fix_y, view=query.view)
         else:   # a handful of pixels: nothing to fit, the box centre it is
             ts, cham = np.repeat(query.t0[None], len(yaws), 0), np.full(len(yaws), settings.trunc_m)
         gsim = np.exp(-cham / settings.sigma_m)
