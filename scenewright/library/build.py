@@ -86,11 +86,13 @@ class BuildReport:
     warnings: list[dict] = field(default_factory=list)  # {asset_id, warning}
     per_catalog: dict = field(default_factory=dict)     # {catalog: {items, excluded, selected, kept, skipped}}
     timings_s: dict = field(default_factory=dict)
+    index_kept: bool = False            # all selected assets failed: the old index was kept
 
     def summary(self) -> str:
         return (f"{self.out}: {self.n_assets} assets ({self.built} built, {self.reused} reused, "
                 f"{self.views_added} got views), {len(self.skipped)} skipped, "
-                f"{self.without_views} without views, {self.timings_s.get('total', 0):.1f} s")
+                f"{self.without_views} without views, {self.timings_s.get('total', 0):.1f} s"
+                + (" — every asset failed, the previous index was kept" if self.index_kept else ""))
 
 
 # ---------------------------------------------------------------------------------
@@ -131,11 +133,23 @@ def _write_views(folder: Path, views: dict) -> None:
 def _try_views(mesh, settings: BuildSettings, timings: dict) -> dict | None:
     if not settings.views:
         return None
-    renderer = _renderer(settings.view_size)
-    if renderer is None:
-        return None
     t = time.perf_counter()
-    views = derive.render_views(renderer, mesh, settings.view_spec)
+    views = None
+    for attempt in range(2):
+        renderer = _renderer(settings.view_size)
+        if renderer is None:
+            return None
+        try:
+            views = derive.render_views(renderer, mesh, settings.view_spec)
+            break
+        except Exception as exc:
+            # a GL failure is the renderer's, not the asset's: try a fresh context once,
+            # then keep the asset without views (the next build run adds them)
+            _RENDERERS.pop(settings.view_size, None)
+            if attempt == 1:
+                _RENDERERS[settings.view_size] = None
+                _RENDERERS["error"] = f"{type(exc).__name__}: {exc}"
+                return None
     timings["views"] = time.perf_counter() - t
     if not views["mask"].any():
         raise InputError("rendered views are empty (the mesh is not visible)")
@@ -353,7 +367,12 @@ def build_library(out, sources=None, workers: int = 2, limit: int | None = None,
         for w in meta.get("warnings", []):
             report.warnings.append({"asset_id": it.asset_id, "warning": w})
         records.append(meta)
-    _write_index(out, records)
+    if records or not items or not (out / "index.sqlite").is_file():
+        _write_index(out, records)
+    else:
+        # every selected asset failed (a systemic problem, not bad assets): keep the
+        # previous index, which still matches the asset folders left untouched
+        report.index_kept = True
     report.n_assets = len(records)
     report.without_views = sum(not m["has_views"] for m in records)
 
@@ -381,7 +400,7 @@ def build_library(out, sources=None, workers: int = 2, limit: int | None = None,
         "counts": {"assets": report.n_assets, "built": report.built, "reused": report.reused,
                    "views_added": report.views_added, "skipped": len(report.skipped),
                    "without_views": report.without_views},
-        "per_catalog": report.per_catalog,
+        "per_catalog": report.per_catalog, "index_kept": report.index_kept,
         "skipped": report.skipped, "warnings": report.warnings,
         "views_unavailable": sorted(view_errors),
         "view_spec": dataclasses.asdict(settings.view_spec),

@@ -195,3 +195,17 @@ def test_packed_materials_look_like_the_original_parts(tmp_path):
         both = (a.instance_ids > 0) & (b.instance_ids > 0)
         assert both.sum() > 0.9 * (a.instance_ids > 0).sum()
         assert np.abs(a.rgb[both].astype(float) - b.rgb[both]).mean() < 6.0
+
+
+def test_a_run_where_everything_fails_keeps_the_previous_index(tmp_path):
+    (tmp_path / "good").mkdir()
+    good = copy_catalog(tmp_path / "good" / "Cat.sh3f", items=("desklamp",))
+    report = build_library(tmp_path / "lib", [good], workers=1, progress=False, settings=BuildSettings(views=False))
+    assert report.n_assets == 1
+    (tmp_path / "bad").mkdir()
+    bad = copy_catalog(tmp_path / "bad" / "Cat.sh3f", items=("desklamp",),
+                       replace={"blendswap-cc-0/desklamp/desklamp.obj": b"garbage"})
+    report = build_library(tmp_path / "lib", [bad], workers=1, progress=False, settings=BuildSettings(views=False))
+    assert report.index_kept and len(report.skipped) == 1
+    lib = Library.open(tmp_path / "lib")
+    assert lib.ids == ["Cat/desklamp"] and len(lib.mesh("Cat/desklamp").faces) > 0
