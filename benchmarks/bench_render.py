@@ -12,7 +12,8 @@ rendered from an orbit of cameras at 512 x 512, three ways:
 The ids and depth of the two ways agree (reported as the share of pixels with equal ids
 and the median depth difference), so the speeds compare like for like.
 
-    .venv/bin/python benchmarks/bench_render.py [--size 512] [--frames 30] [--out FILE.json]
+    .venv/bin/python benchmarks/bench_render.py [--size 512] [--frames 30] [--scene catalog]
+                                                [--out FILE.json]
 """
 
 from __future__ import annotations
@@ -40,6 +41,9 @@ class BenchSettings:
     texture_side: int = 1024         # the asset library keeps textures up to 1024 px
     hfov_deg: float = 60.0
     seed: int = 0
+    scene: str = "spheres"           # or "catalog": four textured Sweet Home 3D models (~113k tris)
+    catalog: str = "/usr/share/sweethome3d/furniture/BlendSwap-CC-0.sh3f"
+    catalog_models: tuple = ("bedWithTexture", "cartoon_biplane", "armchair", "caballito")
 
 
 def make_scene(s: BenchSettings) -> list:
@@ -69,12 +73,43 @@ def make_scene(s: BenchSettings) -> list:
     return items
 
 
-def orbit(s: BenchSettings, n: int) -> list[np.ndarray]:
-    """``n`` world_from_camera poses (OpenCV) around the scene, looking at its centre."""
+def make_catalog_scene(s: BenchSettings) -> list:
+    """RenderItems of real textured furniture: OBJ + MTL + textures from a Sweet Home 3D catalog,
+    loaded by trimesh, each scaled to a 1 m largest extent, side by side on y = 0."""
+    import tempfile
+    import zipfile
+
+    from scenewright.render import RenderItem
+
+    items, x = [], 0.0
+    with zipfile.ZipFile(s.catalog) as zf, tempfile.TemporaryDirectory() as tmp:
+        names = zf.namelist()
+        for i, model in enumerate(s.catalog_models):
+            folder = next(n for n in names if n.endswith(f"/{model}/"))
+            zf.extractall(tmp, [n for n in names if n.startswith(folder)])
+            mesh = trimesh.load(Path(tmp) / folder / f"{model}.obj", force="mesh")
+            mesh.apply_scale(1.0 / mesh.extents.max())      # model units vary: 1 m largest extent
+            lo, hi = mesh.bounds
+            T = np.eye(4)
+            T[:3, 3] = [x - lo[0], -lo[1], -(lo[2] + hi[2]) / 2]
+            x += hi[0] - lo[0] + 0.2
+            items.append(RenderItem(mesh, T, i + 1))
+    for it in items:                      # centre the row on x = 0
+        it.world_from_object[0, 3] -= x / 2
+    return items
+
+
+def orbit(s: BenchSettings, n: int, items) -> list[np.ndarray]:
+    """``n`` world_from_camera poses (OpenCV) on an arc in front of the scene, looking at its
+    centre from far enough to see all of it."""
+    corners = np.concatenate([trimesh.transform_points(trimesh.bounds.corners(it.mesh.bounds),
+                                                       it.world_from_object) for it in items])
+    target = (corners.min(axis=0) + corners.max(axis=0)) / 2
+    radius = np.linalg.norm(corners.max(axis=0) - corners.min(axis=0)) / 2
+    distance = 1.05 * radius / np.sin(np.radians(s.hfov_deg) / 2)
     poses = []
-    target = np.array([0.0, 0.45, 0.0])
     for a in np.linspace(-0.6, 0.6, n):
-        eye = target + np.array([4.0 * np.sin(a), 1.5, 4.0 * np.cos(a)])
+        eye = target + distance * np.array([np.sin(a), 0.35, np.cos(a)]) / np.linalg.norm([1, 0.35])
         z = (target - eye) / np.linalg.norm(target - eye)
         x = np.cross(z, [0, 1, 0])
         x /= np.linalg.norm(x)
@@ -152,9 +187,11 @@ def main(argv=None) -> int:
     p.add_argument("--size", type=int, default=BenchSettings.size)
     p.add_argument("--frames", type=int, default=BenchSettings.frames)
     p.add_argument("--cpu-frames", type=int, default=BenchSettings.cpu_frames)
+    p.add_argument("--scene", choices=["spheres", "catalog"], default=BenchSettings.scene,
+                   help="synthetic spheres, or real textured Sweet Home 3D furniture")
     p.add_argument("--out", default="benchmarks/results/bench_render.json")
     args = p.parse_args(argv)
-    s = BenchSettings(size=args.size, frames=args.frames, cpu_frames=args.cpu_frames)
+    s = BenchSettings(size=args.size, frames=args.frames, cpu_frames=args.cpu_frames, scene=args.scene)
 
     from rich.console import Console
     from rich.table import Table
@@ -163,11 +200,12 @@ def main(argv=None) -> int:
     from scenewright.render.gl import gl_info
 
     console = Console(width=max(Console().width, 130))
-    items = make_scene(s)
+    items = make_catalog_scene(s) if s.scene == "catalog" else make_scene(s)
     n_tri = sum(len(it.mesh.faces) for it in items)
     K = intrinsics_from_hfov(s.size, s.size, s.hfov_deg)
-    poses = orbit(s, s.frames)
-    console.print(f"scene: {len(items)} meshes, {n_tri} triangles; {s.size}x{s.size}; {s.frames} frames")
+    poses = orbit(s, s.frames, items)
+    console.print(f"scene {s.scene}: {len(items)} meshes, {n_tri} triangles; {s.size}x{s.size}; "
+                  f"{s.frames} frames")
 
     rows = {}
     with console.status("gpu cached"):
@@ -191,7 +229,7 @@ def main(argv=None) -> int:
         console.print(f"cpu baseline skipped: {exc}")
 
     base = rows.get("cpu embree", rows["gpu re-upload"])["fps"]
-    table = Table(title=f"render {s.size}x{s.size}, {n_tri} triangles (rgb + ids + depth)")
+    table = Table(title=f"render {s.size}x{s.size}, {s.scene}, {n_tri} triangles (rgb + ids + depth)")
     for col in ("mode", "fps", "ms/frame", "cpu ms/frame", "× baseline", "notes"):
         table.add_column(col, justify="right" if col != "mode" and col != "notes" else "left")
     for name, r in rows.items():
