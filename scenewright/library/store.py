@@ -93,7 +93,7 @@ class Library:
         self._by_id = {r.asset_id: r for r in records}
         self._samples = None
         self._voxels = None
-        self.mesh = functools.lru_cache(maxsize=256)(self._load_mesh)
+        self.mesh = functools.lru_cache(maxsize=64)(self._load_mesh)   # textures: ~MBs each
         self.views = functools.lru_cache(maxsize=64)(self._load_views)
 
     @classmethod
