@@ -65,14 +65,22 @@ def filled_voxels(surface: np.ndarray, min_axes: int = 2) -> np.ndarray:
     return surface | (enclosed >= min_axes)
 
 
-def _voxel_keys(mesh: trimesh.Trimesh, pitch: float) -> np.ndarray:
-    """Sorted int64 keys of the world-grid cells (origin 0, ``pitch``) covered by the solid mesh."""
-    grid = mesh.voxelized(pitch)
-    solid = filled_voxels(np.asarray(grid.matrix, bool))
-    points = grid.indices_to_points(np.argwhere(solid))
-    # Nearest node of the shared world grid (each mesh voxelises on its own offset grid).
-    ijk = np.round(points / pitch).astype(np.int64) + (1 << 20)
-    return np.unique((ijk[:, 0] << 42) | (ijk[:, 1] << 21) | ijk[:, 2])
+def _voxel_keys(mesh: trimesh.Trimesh, pitch: float, seed: int = 0) -> np.ndarray:
+    """Sorted int64 keys of the world-grid cells (origin 0, size ``pitch``) the solid mesh covers.
+
+    Surface cells come from dense seeded surface samples (about 9 per pitch², far faster
+    than subdividing large triangles); ``filled_voxels`` then fills the inside.
+    """
+    count = int(np.clip(mesh.area / (pitch / 3) ** 2, 1000, 4_000_000))
+    points, _ = trimesh.sample.sample_surface(mesh, count, seed=seed)
+    points = np.concatenate([points, mesh.vertices])
+    ijk = np.floor(points / pitch).astype(np.int64)
+    lo = ijk.min(0)
+    ijk -= lo
+    surface = np.zeros(ijk.max(0) + 1, bool)
+    surface[ijk[:, 0], ijk[:, 1], ijk[:, 2]] = True
+    solid = np.argwhere(filled_voxels(surface)) + lo + (1 << 20)
+    return np.unique((solid[:, 0] << 42) | (solid[:, 1] << 21) | solid[:, 2])
 
 
 class _SolidCache:

@@ -109,7 +109,8 @@ def icp(source: np.ndarray, target: np.ndarray, max_iterations: int = 50,
     for it in range(1, max_iterations + 1):
         dist, idx = nn_distances(current, tree)
         rmse = float(np.sqrt(np.mean(dist ** 2)))
-        if prev_rmse is not None and abs(prev_rmse - rmse) <= rel_tol * max(prev_rmse, 1e-12):
+        # Relative test, plus an absolute floor: identical clouds have RMSE ~1e-16 noise.
+        if rmse < 1e-12 or (prev_rmse is not None and abs(prev_rmse - rmse) <= rel_tol * prev_rmse):
             it -= 1
             break
         step = kabsch(current, target[idx])
