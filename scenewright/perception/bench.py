@@ -28,13 +28,21 @@ from scenewright.geometry.transforms import apply, backproject, rigid_inverse, y
 from scenewright.perception.perceive import PerceptionSettings, perceive
 
 
-def measure_scene(folder: Path, settings: PerceptionSettings | None = None, graph: bool = True) -> dict:
-    """Errors of :func:`perceive` on one benchmark scene folder (``capture/`` + ``gt/``)."""
+def measure_scene(folder: Path, settings: PerceptionSettings | None = None, graph: bool = True,
+                  depth_noise: float = 0.0, nan_fraction: float = 0.0, seed: int = 0) -> dict:
+    """Errors of :func:`perceive` on one benchmark scene folder (``capture/`` + ``gt/``).
+    ``depth_noise``: multiplicative Gaussian noise (σ, e.g. 0.02) added to the depth first;
+    ``nan_fraction``: share of pixels whose depth is dropped (holes)."""
     from scenewright.methods.layout.scene_graph import build_scene_graph, object_box
     from scenewright.scene import read_scene
 
     cap = load_capture(folder / "capture")
     gt = read_scene(folder / "gt")
+    clean_depth = cap.depth.copy()
+    if depth_noise > 0 or nan_fraction > 0:
+        rng = np.random.default_rng(seed)
+        cap.depth = (cap.depth * (1 + depth_noise * rng.standard_normal(cap.depth.shape))).astype(np.float32)
+        cap.depth[rng.random(cap.depth.shape) < nan_fraction] = np.nan
     t0 = time.perf_counter()
     obs = perceive(cap, settings)
     elapsed = time.perf_counter() - t0
@@ -47,7 +55,7 @@ def measure_scene(folder: Path, settings: PerceptionSettings | None = None, grap
         out["floor_angle_deg"] = angle_deg(up_est, up_gt)
         out["floor_height_err_m"] = abs(obs.camera_height - gt_height)
     # Walls, compared in the camera frame at the centroid of each GT wall's visible pixels.
-    pts_cam = backproject(cap.depth, cap.K)
+    pts_cam = backproject(clean_depth, cap.K)
     pts_gt = apply(gt_wfc, pts_cam)
     background = cap.seg == 0
     cam_from_est = rigid_inverse(obs.world_from_camera)
@@ -166,6 +174,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("bench", help="benchmark folder (manifest.json, scene_*/capture, scene_*/gt)")
     ap.add_argument("--limit", type=int, default=None, help="only the first N scenes")
     ap.add_argument("--json", default=None, help="write per-scene results and the summary here")
+    ap.add_argument("--depth-noise", type=float, default=0.0, help="multiplicative depth noise σ (e.g. 0.02)")
+    ap.add_argument("--nan-fraction", type=float, default=0.0, help="share of depth pixels dropped")
     args = ap.parse_args(argv)
     try:
         bench = Path(args.bench)
@@ -174,7 +184,8 @@ def main(argv: list[str] | None = None) -> int:
         results = []
         from rich.progress import track
         for name in track(scenes, description="perception", transient=True):
-            results.append(measure_scene(bench / name))
+            results.append(measure_scene(bench / name, depth_noise=args.depth_noise,
+                                         nan_fraction=args.nan_fraction, seed=len(results)))
     except InputError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -43,6 +43,7 @@ class PerceptionSettings:
     room_label_pattern: str = r"^(floor|ground|wall|walls|ceiling|room)s?\b"
     # Objects
     erode_px: int = 1
+    depth_median_px: int = 3              # masked median of object depth (0 = off)
     min_pixels_after_erosion: int = 40
     min_depth_pixels: int = 10
     tiny_object_pixels: int = 100
@@ -172,7 +173,7 @@ def perceive(capture: Capture, settings: PerceptionSettings | None = None,
     timings["frame"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    objects = [observe_object(i, capture.labels.get(i, ""), seg == i, pts_world, depth, s)
+    objects = [observe_object(i, capture.labels.get(i, ""), seg == i, pts_world, depth, s, wfc[:3, 3])
                for i in object_ids]
     timings["objects"] = time.perf_counter() - t0
 
