@@ -187,11 +187,14 @@ def main(argv=None) -> int:
     p.add_argument("--size", type=int, default=BenchSettings.size)
     p.add_argument("--frames", type=int, default=BenchSettings.frames)
     p.add_argument("--cpu-frames", type=int, default=BenchSettings.cpu_frames)
+    p.add_argument("--subdivisions", type=int, default=BenchSettings.subdivisions,
+                   help="icosphere level of the spheres scene (5: 20480 triangles each)")
     p.add_argument("--scene", choices=["spheres", "catalog"], default=BenchSettings.scene,
                    help="synthetic spheres, or real textured Sweet Home 3D furniture")
     p.add_argument("--out", default="benchmarks/results/bench_render.json")
     args = p.parse_args(argv)
-    s = BenchSettings(size=args.size, frames=args.frames, cpu_frames=args.cpu_frames, scene=args.scene)
+    s = BenchSettings(size=args.size, frames=args.frames, cpu_frames=args.cpu_frames, scene=args.scene,
+                      subdivisions=args.subdivisions)
 
     from rich.console import Console
     from rich.table import Table
