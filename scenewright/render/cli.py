@@ -9,6 +9,7 @@ IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg"}
 
 def render_from_args(args: argparse.Namespace) -> int:
     """Render a scene folder to an image file; every bad input is an InputError."""
+    import json
     import time
     from pathlib import Path
 
@@ -46,13 +47,24 @@ def render_from_args(args: argparse.Namespace) -> int:
                                include_room=args.room)
     image = render_scene(scene, over=capture, size=tuple(args.size) if args.size else None,
                          settings=settings, notes=notes)
+    elapsed = time.perf_counter() - t0
     with atomic_file(out) as tmp:
-        Image.fromarray(np.asarray(image, np.uint8)).save(tmp, format="PNG" if out.suffix.lower() == ".png"
-                                                          else "JPEG")
+        img = Image.fromarray(np.asarray(image, np.uint8))
+        if out.suffix.lower() == ".png":
+            # the settings, notes and timing travel with the image (a PNG text chunk)
+            from PIL.PngImagePlugin import PngInfo
+            info = PngInfo()
+            info.add_text("scenewright", json.dumps({
+                "command": "render", "scene": str(scene_dir), "over": args.over,
+                "size": [int(image.shape[1]), int(image.shape[0])], "settings": settings.to_json(),
+                "notes": notes, "time_s": round(elapsed, 3)}))
+            img.save(tmp, format="PNG", pnginfo=info)
+        else:
+            img.save(tmp, format="JPEG", quality=92)
     for msg in notes:
         print(f"note: {msg}")
     h, w = image.shape[:2]
-    print(f"wrote {out} ({w}x{h}, {len(scene.instances)} instances, {time.perf_counter() - t0:.2f} s)")
+    print(f"wrote {out} ({w}x{h}, {len(scene.instances)} instances, {elapsed:.2f} s)")
     return 0
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 
 import numpy as np
@@ -131,6 +132,8 @@ def test_cli_writes_png(scene_dir, capture_dir, tmp_path, capsys):
     assert main(["render", str(scene_dir), "-o", str(out)]) == 0
     img = np.asarray(Image.open(out))
     assert img.shape == (H, W, 3) and img.std() > 10
+    meta = json.loads(Image.open(out).text["scenewright"])      # settings recorded in the PNG
+    assert meta["settings"]["alpha"] == 0.8 and meta["size"] == [W, H] and meta["time_s"] > 0
     out2 = tmp_path / "over.png"
     assert main(["render", str(scene_dir), "-o", str(out2), "--over", str(capture_dir),
                  "--size", "200", "150"]) == 0
