@@ -100,12 +100,16 @@ def run_method(bench: Path, pred_root: Path, library, settings) -> list[dict]:
     renderer = Renderer(settings.pose.render_size, settings.pose.render_size)
     try:
         for name in names:
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             scene = run(bench / name / "capture", pred_root / name, None, settings, overwrite=True,
                         preview=False, progress=False, library=library, renderer=renderer)
+            # Wall time is what a user waits; CPU time (this process, all threads) is what
+            # the method costs on a machine shared with other jobs.
             rows.append({"scene": name, "seconds": time.perf_counter() - t0,
+                         "cpu_seconds": time.process_time() - c0,
                          "objects": len(scene.instances), "timings_s": scene.timings_s})
-            print(f"  {name}: {len(scene.instances)} objects, {rows[-1]['seconds']:.2f} s", flush=True)
+            print(f"  {name}: {len(scene.instances)} objects, {rows[-1]['seconds']:.2f} s wall, "
+                  f"{rows[-1]['cpu_seconds']:.2f} s CPU", flush=True)
     finally:
         renderer.release()
     return rows
@@ -143,7 +147,12 @@ def table(results: dict[str, dict]) -> str:
     for n in names:
         med = statistics.median(r["seconds"] for r in results[n]["runs"])
         cells.append(f"{med:10.2f} {'✓' if med <= SPEED_TARGET_S else '✗'}")
-    lines.append(f"{'median s / scene':26s} {'≤10':>8s} " + " ".join(cells))
+    lines.append(f"{'median s / scene (wall)':26s} {'≤10':>8s} " + " ".join(cells))
+    cells = []
+    for n in names:
+        med = statistics.median(r["cpu_seconds"] for r in results[n]["runs"])
+        cells.append(f"{med:10.2f} {'✓' if med <= SPEED_TARGET_S else '✗'}")
+    lines.append(f"{'median s / scene (CPU)':26s} {'≤10':>8s} " + " ".join(cells))
     return "\n".join(lines)
 
 
@@ -200,7 +209,8 @@ def main(argv: list[str] | None = None) -> int:
         if "main" not in results:
             variant("main", main_bench, LibrarySubset(lib, lib.ids))
         scaling["library"] = {k: {"assets": v["assets"],
-                                  "median_s": statistics.median(r["seconds"] for r in v["runs"])}
+                                  "median_s": statistics.median(r["seconds"] for r in v["runs"]),
+                                  "median_cpu_s": statistics.median(r["cpu_seconds"] for r in v["runs"])}
                               for k, v in results.items() if k == "main" or k.startswith("lib")}
     if "objects" in args.variants:
         pts = []

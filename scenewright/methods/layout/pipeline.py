@@ -24,7 +24,8 @@ from scenewright.methods.layout.bridge import ArrangeSettings, arrange
 from scenewright.methods.layout.consensus import ConsensusSettings, group_consensus
 from scenewright.methods.layout.features import make_extractor
 from scenewright.methods.layout.labels import map_label
-from scenewright.methods.layout.pose import PoseSettings, RenderScorer, nudge_along_ray, refine_pose
+from scenewright.methods.layout.pose import (PoseSettings, RenderScorer, nudge_along_ray, prefer_facing,
+                                             refine_pose)
 from scenewright.library.categories import category_info
 from scenewright.methods.layout.retrieval import (Hypothesis, Query, RetrievalSettings, library_index,
                                                   make_query, retrieve, retrieve_assets)
@@ -177,16 +178,17 @@ def reconstruct(capture, library, settings: LayoutSettings | None = None, render
             with timer("retrieval"):
                 r.query = make_query(r.obj, capture, wfc, extractor, s.retrieval,
                                      support_y=_support_height(r, observation), seed=s.seed,
-                                     depth=getattr(observation, "depth", None))
+                                     depth=getattr(observation, "depth", None), small=_is_small(r))
                 r.hypotheses = retrieve(r.query, r.category, index, extractor, s.retrieval,
                                         s.scale_trust, s.scale_bounds)
             with timer("pose"):
-                r.hypotheses = refine_pose(r.obj, r.hypotheses, scorer, s.pose)
+                r.hypotheses = refine_pose(r.obj, r.hypotheses, scorer, s.pose, small=_is_small(r))
             if bar:
                 bar.advance(task)
         with timer("pose"):
             groups = group_consensus(results, s.consensus, rescore=lambda r, asset: _rescore(
                 r, asset, index, extractor, scorer, s))
+            _face_tables(results, scorer, s.pose)
             for r in results:
                 if r.hypotheses:
                     r.chosen = r.hypotheses[0]
@@ -244,6 +246,30 @@ def _rescore(r: ObjectResult, asset_id: str, index, extractor, scorer, s: Layout
     """Hypotheses of one object for one given asset (used when a group adopts an asset)."""
     hyps = retrieve_assets(r.query, [asset_id], index, extractor, s.retrieval, s.scale_trust, s.scale_bounds)
     return refine_pose(r.obj, hyps, scorer, s.pose)
+
+
+def _is_small(r: ObjectResult) -> bool:
+    return r.category is not None and category_info(r.category).role == "small"
+
+
+def _face_tables(results: list[ObjectResult], scorer, settings: PoseSettings) -> None:
+    """Seats near a table (within 1 m of its box) turn to face it when that costs little."""
+    tables = [r for r in results if r.hypotheses and category_info(r.hypotheses[0].category).role == "table"]
+    if not tables:
+        return
+    for r in results:
+        if not r.hypotheses or category_info(r.hypotheses[0].category).role != "seat":
+            continue
+        xz = r.hypotheses[0].translation[[0, 2]]
+        best, best_gap = None, 1.0
+        for t in tables:
+            box = t.obj.box
+            gap = np.linalg.norm(xz - t.hypotheses[0].translation[[0, 2]]) - 0.5 * max(box.size[0], box.size[2])
+            if gap < best_gap:
+                best, best_gap = t, gap
+        if best is not None:
+            r.hypotheses = prefer_facing(r.hypotheses, best.hypotheses[0].translation[[0, 2]], r.obj, scorer,
+                                         settings)
 
 
 def _support_height(r: ObjectResult, observation) -> float | None:

@@ -28,6 +28,8 @@ class PoseSettings:
     render_size: int = 96            # side of the render window (pixels)
     render_assets: int = 3           # assets per object that are rendered
     render_yaws: int = 2             # geometric yaw hypotheses rendered per asset
+    render_yaws_small: int = 4       # … for small things (few points: geometry says little about yaw)
+    facing_margin: float = 0.3       # a seat may turn to face its table if it costs at most this
     local_yaw_deg: float = 12.0      # ± local yaw refinement around the winner
     w_iou: float = 1.0
     w_depth: float = 0.5
@@ -142,14 +144,17 @@ class RenderScorer:
 
 
 def _variant(h: Hypothesis, yaw: float, scale, translation, chamfer: float) -> Hypothesis:
-    return Hypothesis(asset_id=h.asset_id, category=h.category, yaw=yaw, scale=np.asarray(scale, float),
-                      translation=np.asarray(translation, float), geometry=h.geometry,
-                      appearance=h.appearance, size=h.size, prior=h.prior, score=h.score,
-                      chamfer_m=chamfer)
+    v = Hypothesis(asset_id=h.asset_id, category=h.category, yaw=yaw, scale=np.asarray(scale, float),
+                   translation=np.asarray(translation, float), geometry=h.geometry,
+                   appearance=h.appearance, size=h.size, prior=h.prior, score=h.score,
+                   chamfer_m=chamfer)
+    v.extra["yaws"] = h.extra.get("yaws", [])
+    v.extra["retrieval_score"] = h.extra.get("retrieval_score", h.score)
+    return v
 
 
 def refine_pose(obj, hyps: list[Hypothesis], scorer: RenderScorer | None,
-                settings: PoseSettings) -> list[Hypothesis]:
+                settings: PoseSettings, small: bool = False) -> list[Hypothesis]:
     """Re-rank an object's hypotheses by render-and-compare; best first.
 
     Without a renderer (``scorer`` None) the retrieval order stands. Each returned
@@ -158,13 +163,15 @@ def refine_pose(obj, hyps: list[Hypothesis], scorer: RenderScorer | None,
     if not hyps or scorer is None:
         return hyps
     trials: list[Hypothesis] = []
+    n_yaws = settings.render_yaws_small if small else settings.render_yaws
     for h in hyps[: settings.render_assets]:
         for yaw, scale, t, cham in h.extra.get("yaws", [(h.yaw, h.scale, h.translation, h.chamfer_m)])[
-                : settings.render_yaws]:
+                : n_yaws]:
             trials.append(_variant(h, yaw, scale, t, cham))
     results = scorer.score(obj, trials)
     for h, r in zip(trials, results):
         h.extra["render"] = r
+        h.extra["retrieval_score"] = h.score
         h.score = r["render"] + settings.w_retrieval * h.score
     trials.sort(key=lambda h: -h.score)
     best = trials[0]
@@ -205,3 +212,45 @@ def nudge_along_ray(h: Hypothesis, world_from_camera: np.ndarray) -> Hypothesis:
 
 def world_matrix(h: Hypothesis) -> np.ndarray:
     return placement_matrix(h.yaw, h.scale, h.translation)
+
+
+def front(yaw: float) -> np.ndarray:
+    """(2,) x/z of the object's front (+Z of its frame) in the world for ``yaw``."""
+    return np.array([np.sin(yaw), np.cos(yaw)])
+
+
+def prefer_facing(seat_hyps: list[Hypothesis], table_xz: np.ndarray, obj, scorer: RenderScorer | None,
+                  settings: PoseSettings) -> list[Hypothesis]:
+    """Chairs stand at their table facing it (R2's ``directlyFacing``).
+
+    The back of a chair seen over a table looks much the same from either side, so
+    when the best hypothesis turns its front away from the nearby table, the asset's
+    geometric yaws that face the table are rendered too, and the best of them wins
+    if it scores within ``facing_margin`` of the best.
+    """
+    if not seat_hyps:
+        return seat_hyps
+    best = seat_hyps[0]
+    to_table = table_xz - best.translation[[0, 2]]
+    dist = np.linalg.norm(to_table)
+    if dist < 1e-6 or front(best.yaw) @ to_table / dist > 0.5:
+        return seat_hyps
+    options = [(y, sc, t, c) for y, sc, t, c in best.extra.get("yaws", [])
+               if front(y) @ (table_xz - np.asarray(t)[[0, 2]]) / max(np.linalg.norm(
+                   table_xz - np.asarray(t)[[0, 2]]), 1e-6) > 0.8][:2]
+    if not options:
+        return seat_hyps
+    trials = [_variant(best, y, sc, t, c) for y, sc, t, c in options]
+    base = best.extra.get("retrieval_score", 0.0)
+    if scorer is not None:
+        for h, r in zip(trials, scorer.score(obj, trials)):
+            h.extra["render"] = r
+            h.score = r["render"] + settings.w_retrieval * base
+    else:
+        for h in trials:
+            h.score = best.score - 0.1 * (h.chamfer_m - best.chamfer_m) / 0.01
+    pick = max(trials, key=lambda h: h.score)
+    if pick.score >= best.score - settings.facing_margin:
+        pick.extra["facing_prior"] = True
+        return [pick] + seat_hyps
+    return seat_hyps

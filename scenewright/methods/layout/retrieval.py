@@ -38,6 +38,7 @@ class RetrievalSettings:
     n_points: int = 384             # surface samples per asset used for scoring
     n_obs_points: int = 512         # observed points per object used for scoring
     n_yaw: int = 8                  # yaw hypotheses (box yaw + k·360°/n_yaw)
+    n_yaw_small: int = 12           # … for small things (supported by furniture)
     icp_iters: int = 3              # translation-only ICP steps per hypothesis
     trunc_m: float = 0.08           # chamfer distances are truncated here (outliers)
     sigma_m: float = 0.025          # geometry similarity = exp(-chamfer / sigma)
@@ -320,10 +321,12 @@ class Query:
     cam_pos: np.ndarray         # (3,)
     view: tuple | None          # (K, camera_from_world, depth) for the visibility test
     feature: np.ndarray | None  # appearance descriptor of the masked crop
+    small: bool = False         # a small thing (lamp, vase...): more yaw hypotheses
 
 
 def make_query(obj, capture, world_from_camera: np.ndarray, extractor, settings: RetrievalSettings,
-               support_y: float | None = None, seed: int = 0, depth: np.ndarray | None = None) -> Query:
+               support_y: float | None = None, seed: int = 0, depth: np.ndarray | None = None,
+               small: bool = False) -> Query:
     """``support_y``: height of what the object stands on when known (the floor for floor
     furniture). Its observed height is then top − support: the bottom of a chair hidden
     behind an armchair does not make the chair shorter (it makes it ``partial``)."""
@@ -352,7 +355,7 @@ def make_query(obj, capture, world_from_camera: np.ndarray, extractor, settings:
         feature = extractor([crop], [cmask])[0]
     return Query(box_size=size, yaw=float(box.yaw), t0=np.array([centre[0], y0, centre[2]]), points=pts,
                  partial=partial, fix_y=fix_y, cam_pos=np.asarray(world_from_camera, float)[:3, 3],
-                 view=view, feature=feature)
+                 view=view, feature=feature, small=small)
 
 
 def retrieve(query: Query, category: str | None, index: LibraryIndex, extractor, settings: RetrievalSettings,
@@ -383,7 +386,8 @@ def score_assets(query: Query, cands: list[tuple[str, float, float]], index: Lib
     appearance for the ``appearance_top`` best (views are the costly part)."""
     if not cands:
         return []
-    yaws = query.yaw + np.arange(settings.n_yaw) * 2 * np.pi / settings.n_yaw
+    n_yaw = settings.n_yaw_small if query.small else settings.n_yaw
+    yaws = query.yaw + np.arange(n_yaw) * 2 * np.pi / n_yaw
     out: list[Hypothesis] = []
     for asset_id, prior, sp in cands:
         geom = index.geometry(asset_id)
