@@ -185,3 +185,27 @@ def test_capture_folder_round_trip_and_missing_depth(tmp_path):
         perceive(load_capture(tmp_path / "nodepth"))
     with pytest.raises(InputError, match="frame"):
         perceive(loaded, PerceptionSettings(frame="diagonal"))
+
+
+class HalvedDepth:
+    """A second DepthSource: the given depth at half scale (what a mis-scaled estimator gives)."""
+
+    name = "halved"
+
+    def depth(self, capture):
+        return capture.depth * 0.5
+
+
+def test_depth_source_interface_and_missing_seg():
+    from scenewright.perception import DepthSource, GivenDepth
+    room = SynthRoom(boxes=FURNISHED[:2])
+    cap, wfc = room.render()
+    assert isinstance(GivenDepth(), DepthSource) and isinstance(HalvedDepth(), DepthSource)
+    obs = perceive(cap, depth_source=HalvedDepth())
+    assert obs.depth_source == "halved"
+    # Half the depth: same floor orientation, half the camera height.
+    assert floor_errors(obs, wfc, room.cam_height / 2)[0] < 1.0
+    assert abs(obs.camera_height - room.cam_height / 2) < 0.01
+    cap.seg = None
+    with pytest.raises(InputError, match="seg"):
+        perceive(cap)
