@@ -7,7 +7,8 @@ All meshes are in world coordinates (metres, Y up); the floor is the plane y = `
   boolean intersection when both meshes are closed, consistently oriented volumes;
   otherwise from the overlap of their solid voxelisations at ``voxel_pitch`` (1 cm), a
   voxel counting as solid when surface encloses it along at least two axes (so a mesh
-  with a hole or a missing side is still filled).
+  with a hole or a missing side is still filled); cells crossed by both surfaces count
+  as contact, not overlap, so objects resting on each other are not flagged.
   Each pair records which method was used.
 - **Floating**: the object's lowest point is more than ``float_tol`` above the floor and
   no other object's surface lies within ``float_tol`` below its lowest points (rays cast
@@ -65,8 +66,8 @@ def filled_voxels(surface: np.ndarray, min_axes: int = 2) -> np.ndarray:
     return surface | (enclosed >= min_axes)
 
 
-def _voxel_keys(mesh: trimesh.Trimesh, pitch: float, seed: int = 0) -> np.ndarray:
-    """Sorted int64 keys of the world-grid cells (origin 0, size ``pitch``) the solid mesh covers.
+def _voxel_keys(mesh: trimesh.Trimesh, pitch: float, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted int64 keys of the world-grid cells (origin 0, size ``pitch``): (solid, surface).
 
     Surface cells come from dense seeded surface samples (about 9 per pitch², far faster
     than subdividing large triangles); ``filled_voxels`` then fills the inside.
@@ -79,8 +80,11 @@ def _voxel_keys(mesh: trimesh.Trimesh, pitch: float, seed: int = 0) -> np.ndarra
     ijk -= lo
     surface = np.zeros(ijk.max(0) + 1, bool)
     surface[ijk[:, 0], ijk[:, 1], ijk[:, 2]] = True
-    solid = np.argwhere(filled_voxels(surface)) + lo + (1 << 20)
-    return np.unique((solid[:, 0] << 42) | (solid[:, 1] << 21) | solid[:, 2])
+
+    def keys(mask):
+        c = np.argwhere(mask) + lo + (1 << 20)
+        return np.unique((c[:, 0] << 42) | (c[:, 1] << 21) | c[:, 2])
+    return keys(filled_voxels(surface)), keys(surface)
 
 
 class _SolidCache:
@@ -112,8 +116,12 @@ def intersection_volume(cache: _SolidCache, a: int, b: int) -> tuple[float, str]
     ma, mb = cache.manifold(a), cache.manifold(b)
     if ma is not None and mb is not None:
         return float((ma ^ mb).volume()), "manifold"
-    common = np.intersect1d(cache.voxels(a), cache.voxels(b), assume_unique=True)
-    return float(len(common) * cache.pitch ** 3), "voxel"
+    (solid_a, surf_a), (solid_b, surf_b) = cache.voxels(a), cache.voxels(b)
+    common = np.intersect1d(solid_a, solid_b, assume_unique=True)
+    # Cells both surfaces pass through are contact (an object resting on another shares
+    # a layer of cells with it), not penetration.
+    contact = np.intersect1d(surf_a, surf_b, assume_unique=True)
+    return float((len(common) - len(contact)) * cache.pitch ** 3), "voxel"
 
 
 def _lowest_points(mesh: trimesh.Trimesh, points: np.ndarray | None, band: float, limit: int) -> np.ndarray:

@@ -69,3 +69,28 @@ def test_exemptions_are_reported_and_no_floor_is_said():
     assert r["exempt"] == [{"id": 1, "category": "rug", "reason": "exempt category"}]
     assert r["n_interpenetrating_pairs"] == 0
     assert r["n_floating"] is None and r["not_computed"]
+
+
+def open_table():
+    """A table (top slab on four legs) with its slab open underneath: not a closed volume."""
+    top = box((1.0, 0.05, 0.6), (0.0, 0.65, 0.0))
+    top.update_faces(top.face_normals[:, 1] > -0.5)
+    legs = [box((0.05, 0.65, 0.05), (x, 0.0, z)) for x in (-0.45, 0.45) for z in (-0.25, 0.25)]
+    return trimesh.util.concatenate([top] + legs)
+
+
+def test_open_meshes_close_to_each_other_are_contact_not_penetration():
+    table = open_table()
+    crate = box((0.3, 0.2, 0.3), (0.0, 0.701, 0.0))          # resting on the top, 1 mm gap
+    crate.update_faces(crate.face_normals[:, 1] < 0.5)      # open top
+    under = box((0.3, 0.3, 0.3), (0.0, 0.345, 0.0))         # under the top, 5 mm gap, on a stand
+    under.update_faces(under.face_normals[:, 1] < 0.5)
+    r = check_plausibility({1: table, 2: crate, 3: under}, None)
+    checked = {(p["a"], p["b"]): p for p in r["pairs_checked"]}
+    assert checked[(1, 3)]["method"] == "voxel"              # the boxes overlap: the pair was checked
+    assert r["n_interpenetrating_pairs"] == 0
+    sunk = box((0.3, 0.2, 0.3), (0.0, 0.62, 0.0))             # through the 5 cm slab: 4,500 cm³
+    sunk.update_faces(sunk.face_normals[:, 1] < 0.5)
+    r = check_plausibility({1: table, 2: sunk}, 0.0)
+    assert r["n_interpenetrating_pairs"] == 1
+    assert r["pairs_checked"][0]["volume_cm3"] == pytest.approx(0.3 * 0.3 * 0.05 * 1e6, rel=0.3)
