@@ -209,3 +209,22 @@ def test_a_run_where_everything_fails_keeps_the_previous_index(tmp_path):
     assert report.index_kept and len(report.skipped) == 1
     lib = Library.open(tmp_path / "lib")
     assert lib.ids == ["Cat/desklamp"] and len(lib.mesh("Cat/desklamp").faces) > 0
+
+
+def test_cc_by_attribution_and_license_file(tmp_path, capsys):
+    catalog = DEFAULT_CATALOG_DIR / "BlendSwap-CC-BY.sh3f"
+    report = build_library(tmp_path / "lib", [catalog], workers=1, progress=False, categories=["lamp"],
+                           limit=1, settings=BuildSettings(views=False))
+    assert report.n_assets == 1
+    lib = Library.open(tmp_path / "lib")
+    att = lib.attribution(lib.ids[0])
+    assert att["catalog"] == "BlendSwap-CC-BY" and att["creator"]
+    assert "Attribution" in att["license"]
+    text = lib.license_text("BlendSwap-CC-BY")
+    assert "Creative Commons Attribution" in text and "BlendSwap-CC-BY.sh3f" in text
+    capsys.readouterr()
+    assert main(["library", "info", str(tmp_path / "lib"), "--json"]) == 0
+    import json
+    info = json.loads(capsys.readouterr().out)
+    assert info["assets"] == 1 and info["per_category"]["lamp"]["assets"] == 1
+    assert info["build"]["settings"]["views"] is False
