@@ -301,3 +301,25 @@ def test_hierarchical_matches_dense_on_the_tiny_decoder(vae, e2e, depth, instanc
             m_hier = ex.grid_to_mesh(hier.values, lo, hi, depth)
             assert np.array_equal(m_dense.faces, m_hier.faces)
             np.testing.assert_allclose(m_dense.vertices, m_hier.vertices, atol=1e-5)
+
+
+def test_high_frequency_decoder_falls_back_to_near_dense(tiny, e2e):
+    """Undo the fixture's 0.5^k damping of the frequency columns: the field turns busy,
+    the Lipschitz margin grows with it, nearly everything is refined and no sign is lost."""
+    from safetensors.torch import load_file
+    from scenewright.methods.midi.vae import MIDIVAE, MIDIVAEConfig
+    model = MIDIVAE(MIDIVAEConfig.from_dict(json.loads((tiny / "vae" / "config.json").read_text())))
+    model.load_state_dict(load_file(str(tiny / "vae" / "diffusion_pytorch_model.safetensors")))
+    freqs = model.config.embed_frequency
+    with torch.no_grad():
+        w = model.decoder.proj_query.weight          # columns: xyz, sin (x f0..7, y.., z..), cos (...)
+        for c in range(3):
+            for k in range(freqs):
+                for base in (3, 3 + 3 * freqs):
+                    w[:, base + c * freqs + k] *= 2.0**k
+    query = model.eval().query_fn(torch.from_numpy(e2e["latents_final"][0]))
+    dense = ex.decode_grid(query, LO, HI, 6)
+    hier = ex.decode_grid(query, LO, HI, 6, method="hierarchical")
+    assert 0.05 < np.mean(dense.values <= 0) < 0.95
+    assert np.count_nonzero((dense.values <= 0) != (hier.values <= 0)) == 0
+    assert hier.n_queries > 0.8 * dense.n_queries
