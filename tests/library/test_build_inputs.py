@@ -228,3 +228,20 @@ def test_cc_by_attribution_and_license_file(tmp_path, capsys):
     info = json.loads(capsys.readouterr().out)
     assert info["assets"] == 1 and info["per_category"]["lamp"]["assets"] == 1
     assert info["build"]["settings"]["views"] is False
+
+
+@pytest.mark.parametrize("asset_id", ["Scopia/casque", "Scopia/gant-textured", "BlendSwap-CC-0/headphones"])
+def test_model_rotation_convention(asset_id, tmp_path):
+    """modelRotation rows act on column vectors: the rotated model's proportions are
+    the catalog's (the transpose gives other proportions for these items)."""
+    from scenewright.library import normalize
+    from scenewright.library.sources import fetch_model, read_sources
+
+    item = next(it for col in read_sources(None) for it in col.items if it.asset_id == asset_id)
+    model, _ = fetch_model(item, tmp_path)
+    verts = np.vstack([p.vertices for p in normalize.load_parts(model)])
+    size = np.array([item.width, item.height, item.depth])
+    rot = np.asarray(item.rotation).reshape(3, 3)
+    ratio = lambda r: np.ptp(verts @ r.T, axis=0) / np.ptp(verts @ r.T, axis=0).max()   # noqa: E731
+    assert np.abs(ratio(rot) - size / size.max()).max() < 0.01
+    assert np.abs(ratio(rot.T) - size / size.max()).max() > 0.03
