@@ -15,7 +15,7 @@ from scenewright.geometry.planes import Plane
 from scenewright.geometry.transforms import apply, backproject
 from scenewright.perception.depth import DepthSource, GivenDepth
 from scenewright.perception.objects import ObjectObservation, observe_object
-from scenewright.perception.room import fit_room, world_from_floor
+from scenewright.perception.room import fit_room, focal_scale_from_planes, scale_plane_xy, world_from_floor
 from scenewright.scene import WORLD_FROM_CAMERA_NO_FLOOR
 
 
@@ -40,6 +40,8 @@ class PerceptionSettings:
     behind_fraction: float = 0.03         # at most this share of points behind a wall / below the floor
     wall_behind_margin_m: float = 0.08
     frame: str = "camera"                 # world x/z: "camera" (forward = -Z) or "wall" (dominant wall)
+    estimate_focal: bool = False          # default camera only: focal length from floor ⟂ walls
+    focal_hfov_range_deg: tuple = (35.0, 110.0)   # accepted horizontal field of view when estimated
     room_label_pattern: str = r"^(floor|ground|wall|walls|ceiling|room)s?\b"
     # Objects
     erode_px: int = 1
@@ -72,9 +74,10 @@ class Observation:
     floor: Plane | None
     walls: list[Plane]
     objects: list[ObjectObservation]
-    K: np.ndarray
+    K: np.ndarray                      # the intrinsics used (capture.K unless focal_estimated)
     camera_is_default: bool
     depth: np.ndarray
+    focal_estimated: bool = False
     depth_source: str = "given"
     floor_guess: Plane | None = None
     camera_height: float | None = None
@@ -98,6 +101,7 @@ class Observation:
             "walls": [w.to_json() for w in self.walls],
             "camera_height": self.camera_height,
             "camera_is_default": self.camera_is_default,
+            "focal_estimated": self.focal_estimated, "K": self.K.tolist(),
             "depth_source": self.depth_source,
             "flags": self.flags, "notes": self.notes,
             "objects": [{"id": o.id, "label": o.label, "n_pixels": o.n_pixels, "n_points": len(o.points),
@@ -151,6 +155,30 @@ def perceive(capture: Capture, settings: PerceptionSettings | None = None,
         flags.append("camera_is_default")
     fit = fit_room(room_pts, rng, s, floor_points=floor_pts, check_points=check_pts) \
         if len(room_pts) >= s.min_plane_points else None
+    K = np.asarray(capture.K, float).copy()
+    focal = None
+    if s.estimate_focal and capture.camera_is_default and fit is not None and fit.floor is not None and fit.walls:
+        # Walls are fitted containing the floor normal, so only their free fits (and wall–wall
+        # angles) say anything about the focal length.
+        scale = focal_scale_from_planes(fit.floor, fit.walls_free)
+        if scale is not None and abs(scale - 1.0) > 0.005:
+            f_new = K[0, 0] / scale
+            hfov = np.degrees(2 * np.arctan(capture.width / 2 / f_new))
+            lo, hi = s.focal_hfov_range_deg
+            if lo <= hfov <= hi:
+                # x, y of every point scale by f_old / f_new; refit the room in the new geometry.
+                K[0, 0], K[1, 1], K[0, 1] = K[0, 0] / scale, K[1, 1] / scale, K[0, 1] / scale
+                pts_cam[..., :2] *= scale
+                for p in (room_pts, check_pts) + (() if floor_pts is None else (floor_pts,)):
+                    p[:, :2] *= scale
+                notes_before = list(fit.notes)
+                fit = fit_room(room_pts, np.random.default_rng(s.seed), s, floor_points=floor_pts,
+                               check_points=check_pts)
+                fit.notes = notes_before + fit.notes
+                focal = float(K[0, 0])
+                flags.append("focal_estimated")
+            else:
+                fit.notes.append(f"focal estimate rejected: horizontal FoV {hfov:.1f}° outside {lo}–{hi}°")
     timings["room"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
@@ -185,7 +213,7 @@ def perceive(capture: Capture, settings: PerceptionSettings | None = None,
             floor_guess = Plane(np.array([0.0, y0, 0.0]), np.array([0.0, 1.0, 0.0]))
             flags.append("floor_guessed_from_objects")
     return Observation(world_from_camera=wfc, floor=floor, walls=walls, objects=objects,
-                       K=np.asarray(capture.K, float), camera_is_default=capture.camera_is_default,
+                       K=K, focal_estimated=focal is not None, camera_is_default=capture.camera_is_default,
                        depth=depth, depth_source=getattr(source, "name", type(source).__name__),
                        floor_guess=floor_guess, camera_height=camera_height, flags=flags,
                        notes=notes, settings=s.to_json(), timings_s=timings)

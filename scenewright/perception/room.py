@@ -22,6 +22,7 @@ class RoomFit:
     floor_inliers: int = 0
     wall_inliers: list[int] = field(default_factory=list)
     floor_from_labels: bool = False
+    walls_free: list[Plane] = field(default_factory=list)    # the walls fitted without "vertical"
     notes: list[str] = field(default_factory=list)
 
 
@@ -179,6 +180,7 @@ def fit_room(points: np.ndarray, rng: np.random.Generator, settings, floor_point
             continue
         fit.walls.append(plane)
         fit.wall_inliers.append(int(inl.sum()))
+        fit.walls_free.append(_toward_camera(free))
     if fit.walls:
         # Joint clean-up: give every point to the room plane it is relatively closest to (in
         # units of each plane's band) and refit each plane on its own points only, so points
@@ -233,3 +235,39 @@ def world_from_floor(floor_cam: Plane, walls_cam: list[Plane] | None = None,
         r = np.array([[c, 0, s_], [0, 1, 0], [-s_, 0, c]])
         world_from_cam = np.block([[r, np.zeros((3, 1))], [np.zeros((1, 3)), np.ones((1, 1))]]) @ world_from_cam
     return world_from_cam
+
+
+def focal_scale_from_planes(floor: Plane, walls: list[Plane], min_weight: float = 0.02) -> float | None:
+    """How much the image x/y of camera-frame points must be scaled (s = f_assumed / f_true) for
+    the walls to stand perpendicular to the floor (and adjacent walls to each other).
+
+    Scaling x and y by s is a linear map of space, so planes stay planes and a normal n becomes
+    ∝ (n_x / s, n_y / s, n_z): perpendicular planes n, w give
+    s² = -(n_x w_x + n_y w_y) / (n_z w_z), in closed form. Pairs are weighted by |n_z w_z| (how
+    much the angle depends on s); None when no pair is informative.
+    """
+    pairs = [(floor.normal, w.normal) for w in walls]
+    for i in range(len(walls)):
+        for j in range(i + 1, len(walls)):
+            if 60.0 <= angle_deg(walls[i].normal, walls[j].normal) <= 120.0:
+                pairs.append((walls[i].normal, walls[j].normal))
+    est, wts = [], []
+    for n, w in pairs:
+        den = n[2] * w[2]
+        if abs(den) < min_weight:
+            continue
+        s2 = -(n[0] * w[0] + n[1] * w[1]) / den
+        if s2 > 0:
+            est.append(np.sqrt(s2))
+            wts.append(abs(den))
+    if not est:
+        return None
+    order = np.argsort(est)
+    cum = np.cumsum(np.asarray(wts)[order])
+    return float(np.asarray(est)[order][np.searchsorted(cum, cum[-1] / 2)])      # weighted median
+
+
+def scale_plane_xy(plane: Plane, s: float) -> Plane:
+    """The plane after camera-frame points are mapped by diag(s, s, 1)."""
+    S = np.array([s, s, 1.0])
+    return Plane(plane.point * S, plane.normal / S)

@@ -5,7 +5,7 @@ import dataclasses
 import numpy as np
 import pytest
 
-from scenewright.capture import load_capture, write_capture
+from scenewright.capture import intrinsics_from_hfov, load_capture, write_capture
 from scenewright.errors import InputError
 from scenewright.geometry.boxes import yaw_error_deg
 from scenewright.geometry.planes import Plane, angle_deg
@@ -209,3 +209,21 @@ def test_depth_source_interface_and_missing_seg():
     cap.seg = None
     with pytest.raises(InputError, match="seg"):
         perceive(cap)
+
+
+def test_focal_length_from_floor_and_walls_when_the_camera_is_default():
+    room = SynthRoom(boxes=FURNISHED[:3], hfov_deg=62.0)
+    cap, wfc = room.render()
+    true_f = cap.K[0, 0]
+    cap.K = intrinsics_from_hfov(cap.width, cap.height, 75.0)     # a wrong default guess
+    cap.camera_is_default = True
+    plain = perceive(cap)
+    assert floor_errors(plain, wfc, room.cam_height)[1] > 0.05      # the wrong focal shows
+    obs = perceive(cap, PerceptionSettings(estimate_focal=True))
+    assert "focal_estimated" in obs.flags and obs.focal_estimated
+    assert abs(obs.K[0, 0] - true_f) / true_f < 0.01
+    ang, dh = floor_errors(obs, wfc, room.cam_height)
+    assert ang < 1.0 and dh < 0.02
+    # A given camera is never changed.
+    cap.camera_is_default = False
+    assert np.array_equal(perceive(cap, PerceptionSettings(estimate_focal=True)).K, cap.K)
