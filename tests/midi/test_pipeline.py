@@ -232,3 +232,15 @@ def test_download_offline_fails_cleanly(tmp_path, monkeypatch, capsys):
     rc = cli_main(["models", "download", "midi", "--to", str(tmp_path / "w")])
     assert rc == 2
     assert "VAST-AI/MIDI-3D" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("opts", [(False, True, True, True), (True, False, True, True),
+                                  (True, True, False, True), (True, True, True, False),
+                                  (False, True, False, False), (False, False, True, True)])
+def test_each_fast_path_alone(pipe, golden, opts):
+    """Every combination of fast paths tried gives the reference's numbers."""
+    from scenewright.methods.midi.pipeline import FastPaths
+    g = golden(G)
+    x, tr = pipe.denoise(g["image_embeds_1"], g["image_embeds_2"], steps=3, seed=42, fast=FastPaths(*opts))
+    assert maxdiff(torch.stack(tr.noise_pred), g["step_noise_pred"]) <= 1e-4
+    assert maxdiff(x, g["latents_final"]) <= 3e-4

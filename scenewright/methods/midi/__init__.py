@@ -1,1 +1,8 @@
+"""MIDI (CVPR 2025 multi-instance diffusion): a clean-room PyTorch reimplementation.
 
+Loads the public checkpoint layout (``VAST-AI/MIDI-3D``) and matches the original
+numerically (see ``docs/midi.md``). Entry points: ``pipeline.MIDIPipeline``,
+``pipeline.reconstruct_from_args`` (``scenewright reconstruct --method midi``) and
+``weights.download_cli`` (``scenewright models download midi``). Heavy imports stay in
+the submodules.
+"""

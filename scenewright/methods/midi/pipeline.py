@@ -72,6 +72,27 @@ class MIDISettings:
 
 
 @dataclass
+class FastPaths:
+    """Which fast paths the denoising loop takes (all on by default; all give the same numbers).
+
+    ``batched_cfg``: one DiT pass over [uncond ×N, cond ×N] instead of two passes.
+    ``cache_cross_kv``: project the fixed image conditions' cross-attention K/V once per run.
+    ``skip_zero_cond``: do not compute the uncond half's cross-attentions (zero conditions
+    give K = V = 0, so the output is exactly the ``to_out`` bias).
+    ``sdpa``: torch's fused attention kernel and one fused QKV matmul, else explicit math.
+    """
+
+    batched_cfg: bool = True
+    cache_cross_kv: bool = True
+    skip_zero_cond: bool = True
+    sdpa: bool = True
+
+    @classmethod
+    def none(cls) -> "FastPaths":
+        return cls(False, False, False, False)
+
+
+@dataclass
 class DenoiseTrace:
     """Per-step record of the denoising loop (all float32 CPU tensors)."""
 
@@ -159,51 +180,59 @@ class MIDIPipeline:
     @torch.no_grad()
     def denoise(self, e1: torch.Tensor, e2: torch.Tensor, steps: int = 50, guidance: float = 7.0,
                 seed: int = 42, latents: torch.Tensor | None = None,
-                mi_blocks=DEFAULT_MI_BLOCKS, fast: bool = True, keep_trace: bool = True,
+                mi_blocks=DEFAULT_MI_BLOCKS, fast: "bool | FastPaths" = True, keep_trace: bool = True,
                 on_step: Callable[[int], None] | None = None) -> tuple[torch.Tensor, DenoiseTrace]:
         """Guided rectified-flow sampling of N instances jointly.
 
         e1 (N, 1, D1), e2 (N, S, D2) conditional embeddings; negatives are zeros (R5).
-        ``fast``: one batched CFG pass with cached cross-attention K/V, the zero-condition
-        shortcut for the uncond half and SDPA; otherwise
-        the straightforward reference (two separate passes per step, no cache, math attention).
+        ``fast``: True = every fast path of :class:`FastPaths`; False = the straightforward
+        reference (two separate passes per step, conditions re-projected every step,
+        explicit-math attention); or a ``FastPaths`` to pick. All give the same numbers.
         Returns the final latents (N, T, C) and the per-step trace.
         """
+        opts = FastPaths() if fast is True else FastPaths.none() if fast is False else fast
         n = e1.shape[0]
         tr = self.transformer
-        sched = dataclasses.replace(self.c.scheduler.config)
         from scenewright.methods.midi.scheduler import RectifiedFlowScheduler
-        sched = RectifiedFlowScheduler(sched)
+        sched = RectifiedFlowScheduler(dataclasses.replace(self.c.scheduler.config))
         sched.set_timesteps(steps)
         x0 = self.initial_latents(n, seed) if latents is None else latents.float().cpu()
         trace = DenoiseTrace(latents_init=x0.clone(), timesteps=sched.timesteps.clone())
         x = x0.to(self.device, self.dtype)
         e1, e2 = e1.to(self.device, self.dtype), e2.to(self.device, self.dtype)
         z1, z2 = torch.zeros_like(e1), torch.zeros_like(e2)
-        if fast:
-            # The conditions are fixed across steps: their cross-attention K/V are computed
-            # once. The uncond half's conditions are zeros, whose cross-attention output is
-            # exactly the to_out bias, so only the cond half's K/V are needed.
-            cross_kv = tr.precompute_cross_kv(e1, e2)
-        for i, t in enumerate(sched.timesteps):
-            tt = t.to(self.device)
-            if fast:
-                pred = tr(torch.cat([x, x]), tt.expand(2 * n), num_instances=n,
-                          mi_blocks=mi_blocks, cross_kv=cross_kv, zero_cond_rows=n)
-                pu, pc = pred.chunk(2)
+        skip = opts.skip_zero_cond
+        with attention_backend("sdpa" if opts.sdpa else "math"):
+            # Conditions per forward: (e1, e2, cross_kv, zero_cond_rows). With skip, the zero
+            # half needs no conditions at all: its cross-attention output is the to_out bias.
+            if opts.batched_cfg:
+                c1, c2 = (e1, e2) if skip else (torch.cat([z1, e1]), torch.cat([z2, e2]))
+                # The image conditions are fixed across steps: project their K/V once.
+                kv = tr.precompute_cross_kv(c1, c2) if opts.cache_cross_kv else None
+                calls = [(None, c1, c2, kv, n if skip else 0, 2 * n)]
             else:
-                with attention_backend("math"):
-                    pu = tr(x, tt.expand(n), z1, z2, num_instances=n, mi_blocks=mi_blocks)
-                    pc = tr(x, tt.expand(n), e1, e2, num_instances=n, mi_blocks=mi_blocks)
-                pred = torch.cat([pu, pc])
-            v = pu + guidance * (pc - pu)
-            x = sched.step(v, t, x, step_index=i)
-            if keep_trace:
-                trace.noise_pred.append(pred.float().cpu())
-                trace.velocity.append(v.float().cpu())
-                trace.latents.append(x.float().cpu())
-            if on_step is not None:
-                on_step(i + 1)
+                kv_u = None if skip or not opts.cache_cross_kv else tr.precompute_cross_kv(z1, z2)
+                kv_c = tr.precompute_cross_kv(e1, e2) if opts.cache_cross_kv else None
+                calls = [(None, None if skip else z1, None if skip else z2, kv_u, n if skip else 0, n),
+                         (None, e1, e2, kv_c, 0, n)]
+            for i, t in enumerate(sched.timesteps):
+                tt = t.to(self.device)
+                outs = []
+                for _, c1, c2, kv, zero_rows, b in calls:
+                    xin = torch.cat([x, x]) if b == 2 * n else x
+                    outs.append(tr(xin, tt.expand(b), None if kv is not None else c1,
+                                   None if kv is not None else c2, num_instances=n,
+                                   mi_blocks=mi_blocks, cross_kv=kv, zero_cond_rows=zero_rows))
+                pred = torch.cat(outs)
+                pu, pc = pred.chunk(2)
+                v = pu + guidance * (pc - pu)
+                x = sched.step(v, t, x, step_index=i)
+                if keep_trace:
+                    trace.noise_pred.append(pred.float().cpu())
+                    trace.velocity.append(v.float().cpu())
+                    trace.latents.append(x.float().cpu())
+                if on_step is not None:
+                    on_step(i + 1)
         return x, trace
 
     # -- decoding --------------------------------------------------------------------

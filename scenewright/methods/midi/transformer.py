@@ -141,10 +141,12 @@ def _cross(attn: Attention, x: torch.Tensor, e: torch.Tensor | None, kv: tuple |
     numbers the full computation produces, without computing them (CFG's uncond half)."""
     if zero_rows == 0:
         return attn(x, e, kv=kv)
-    out = attn(x[zero_rows:], e, kv=kv)
     bias = attn.to_out[0].bias
-    const = (bias if bias is not None else torch.zeros_like(out[0, 0])).to(out.dtype)
-    return torch.cat([const.expand(zero_rows, x.shape[1], -1), out])
+    const = (bias if bias is not None else x.new_zeros(x.shape[-1])).to(x.dtype)
+    const = const.expand(min(zero_rows, x.shape[0]), x.shape[1], -1)
+    if zero_rows >= x.shape[0]:
+        return const
+    return torch.cat([const, attn(x[zero_rows:], e, kv=kv)])
 
 
 class MIDITransformer(nn.Module):
