@@ -301,6 +301,43 @@ def _progress(enabled: bool):
                     disable=not enabled, transient=False)
 
 
+def _run_pool(items: list[SourceItem], workers: int, out: str, settings: BuildSettings,
+              handle) -> list[SourceItem]:
+    """Process ``items`` in a fresh pool; returns those lost to a dead worker, in order."""
+    broken = []
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"))
+    try:
+        futures = {pool.submit(process_item, it, out, settings): i for i, it in enumerate(items)}
+        for fut in as_completed(futures):
+            try:
+                handle(fut.result())
+            except BrokenProcessPool:
+                broken.append(futures[fut])
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+    return [items[i] for i in sorted(broken)]
+
+
+def _run_in_pools(items, workers: int, out: str, settings: BuildSettings, handle) -> None:
+    """Process ``items`` with ``workers`` spawned processes, surviving dead workers.
+
+    A worker killed by a crash (a segfault in a GL driver, the OOM killer) breaks the
+    whole pool. The items it took down are redone: all but the first ``workers + 1``
+    (the ones that may have been in flight, as the pool feeds items in order) in a new
+    pool, then each suspect alone in its own pool, so only the culprit is reported.
+    """
+    broken = _run_pool(items, workers, out, settings, handle)
+    if not broken:
+        return
+    suspects, rest = broken[: workers + 1], broken[workers + 1:]
+    if rest:
+        _run_in_pools(rest, workers, out, settings, handle)
+    for it in suspects:
+        if _run_pool([it], 1, out, settings, handle):
+            handle({"asset_id": it.asset_id, "status": "failed",
+                    "reason": "the worker process died while processing it (crash)"})
+
+
 def build_library(out, sources=None, workers: int = 2, limit: int | None = None, only=None,
                   progress: bool = True, categories=None,
                   settings: BuildSettings | None = None) -> BuildReport:
@@ -338,17 +375,7 @@ def build_library(out, sources=None, workers: int = 2, limit: int | None = None,
             for it in items:
                 handle(process_item(it, str(out), settings))
         else:
-            pool = ProcessPoolExecutor(max_workers=int(workers), mp_context=get_context("spawn"))
-            try:
-                futures = {pool.submit(process_item, it, str(out), settings): it for it in items}
-                for fut in as_completed(futures):
-                    try:
-                        handle(fut.result())
-                    except BrokenProcessPool:
-                        handle({"asset_id": futures[fut].asset_id, "status": "failed",
-                                "reason": "the worker process died (run the build again to retry)"})
-            finally:
-                pool.shutdown(wait=True, cancel_futures=True)
+            _run_in_pools(items, int(workers), str(out), settings, handle)
     t_assets = time.perf_counter() - t
 
     t = time.perf_counter()
