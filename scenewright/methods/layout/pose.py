@@ -35,6 +35,7 @@ class PoseSettings:
     w_depth: float = 0.5
     w_colour: float = 1.0
     w_retrieval: float = 0.3         # retrieval score still counts a little
+    w_category: float = 0.6          # category prior (1 the label's category, 0.5 a neighbour)
     depth_sigma_m: float = 0.05
     colour_sigma: float = 0.12       # mean |ΔRGB| / 255
     depth_nudge: bool = True
@@ -172,7 +173,9 @@ def refine_pose(obj, hyps: list[Hypothesis], scorer: RenderScorer | None,
     for h, r in zip(trials, results):
         h.extra["render"] = r
         h.extra["retrieval_score"] = h.score
-        h.score = r["render"] + settings.w_retrieval * h.score
+        # The label's category counts again here: render-and-compare alone would pick
+        # a bookcase for a sideboard whenever the bookcase happens to fit the pixels better.
+        h.score = r["render"] + settings.w_retrieval * h.score + settings.w_category * h.prior
     trials.sort(key=lambda h: -h.score)
     best = trials[0]
     if settings.local_yaw_deg > 0:
@@ -241,11 +244,11 @@ def prefer_facing(seat_hyps: list[Hypothesis], table_xz: np.ndarray, obj, scorer
     if not options:
         return seat_hyps
     trials = [_variant(best, y, sc, t, c) for y, sc, t, c in options]
-    base = best.extra.get("retrieval_score", 0.0)
+    base = settings.w_retrieval * best.extra.get("retrieval_score", 0.0) + settings.w_category * best.prior
     if scorer is not None:
         for h, r in zip(trials, scorer.score(obj, trials)):
             h.extra["render"] = r
-            h.score = r["render"] + settings.w_retrieval * base
+            h.score = r["render"] + base
     else:
         for h in trials:
             h.score = best.score - 0.1 * (h.chamfer_m - best.chamfer_m) / 0.01

@@ -1,0 +1,224 @@
+"""The layout method end to end: a real small library, a generated benchmark, the evaluator.
+
+Everything is real: assets built by the library builder from the Debian Sweet Home 3D
+catalogs, rooms furnished and rendered by the benchmark generator, reconstruction with
+the real renderer, scoring by ``scenewright.evaluate``. Thresholds are ones a broken
+stage fails (a wrong ICP sign, a missing floor snap, a wrong category table...).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from scenewright.capture import load_capture, write_capture
+from scenewright.cli import main as cli_main
+from scenewright.errors import InputError
+from scenewright.scene import read_scene
+
+FURNITURE = Path("/usr/share/sweethome3d/furniture")
+CATALOGS = ["BlendSwap-CC-0", "KatorLegaz"]
+# Light assets of two catalogs covering every placement role, two of some categories so
+# retrieval has a real choice (two chairs, two tables, two bookcases, two couches).
+ASSETS = [
+    "BlendSwap-CC-0/couch2", "BlendSwap-CC-0/glassDoorCabinet", "BlendSwap-CC-0/bedsideTable2",
+    "BlendSwap-CC-0/bookcase", "BlendSwap-CC-0/oakTable", "BlendSwap-CC-0/chair2",
+    "BlendSwap-CC-0/desklamp", "BlendSwap-CC-0/littlePlant", "BlendSwap-CC-0/desk",
+    "KatorLegaz/glass-dining-table", "KatorLegaz/dining-chair", "KatorLegaz/filing-cabinet",
+    "KatorLegaz/full-bookcase", "KatorLegaz/futon-couch", "KatorLegaz/pedestal-vase-lamp",
+]
+SIZE = 192
+
+
+@pytest.fixture(scope="module")
+def library_dir(tmp_path_factory) -> Path:
+    if not all((FURNITURE / f"{c}.sh3f").is_file() for c in CATALOGS):
+        pytest.skip("Sweet Home 3D catalogs not installed")
+    from scenewright.library import BuildSettings, build_library
+    out = tmp_path_factory.mktemp("layout_lib") / "library"
+    build_library(out, [FURNITURE / f"{c}.sh3f" for c in CATALOGS], workers=2, only=ASSETS,
+                  progress=False, settings=BuildSettings(n_samples=2048, voxel_grid=8, view_size=64))
+    return out
+
+
+@pytest.fixture(scope="module")
+def library(library_dir):
+    from scenewright.library import Library
+    return Library.open(library_dir)
+
+
+@pytest.fixture(scope="module")
+def bench(library_dir, tmp_path_factory) -> Path:
+    from scenewright.bench.generate import BenchSettings, make_bench
+    out = tmp_path_factory.mktemp("layout_bench") / "bench"
+    make_bench(out, library_dir, BenchSettings(scenes=3, seed=0, size=SIZE, objects=(4, 7)), progress=False)
+    return out
+
+
+@pytest.fixture(scope="module")
+def renderer():
+    from scenewright.methods.layout.pipeline import LayoutSettings
+    from scenewright.render import Renderer
+    n = LayoutSettings().pose.render_size
+    r = Renderer(n, n)
+    yield r
+    r.release()
+
+
+@pytest.fixture(scope="module")
+def predictions(bench, library, renderer, tmp_path_factory) -> Path:
+    from scenewright.methods.layout.pipeline import run
+    root = tmp_path_factory.mktemp("layout_pred")
+    for name in json.loads((bench / "manifest.json").read_text())["scenes"]:
+        run(bench / name / "capture", root / name, None, None, preview=(name == "scene_0000"), progress=False,
+            library=library, renderer=renderer)
+    return root
+
+
+def test_end_to_end_quality(bench, predictions):
+    from scenewright.evaluate.evaluator import EvalSettings, evaluate_bench
+    report = evaluate_bench(predictions, bench, EvalSettings(points_per_object=1024, icp_max_points=0))
+    summary, pooled = report["summary"], report["pooled"]
+    assert report["n_scored"] == 3 and not report["failures"], report["failures"]
+    assert summary["recovery"]["mean"] == 1.0
+    assert summary["category_match"]["mean"] >= 0.95
+    assert summary["exact_asset"]["mean"] >= 0.6
+    assert pooled["auc_trans0.5"] >= 0.7
+    assert pooled["auc_rot60_sym"] >= 0.6
+    assert summary["n_interpenetrating_pairs"]["mean"] <= 0.34    # at most one pair in three scenes
+    assert summary["n_floating"]["mean"] == 0
+    assert summary["n_below_floor"]["mean"] == 0
+
+
+def test_scene_folder_contents(bench, predictions, library):
+    folder = predictions / "scene_0000"
+    assert {p.name for p in folder.iterdir()} == {"scene.glb", "scene.json", "preview.png"}
+    scene = read_scene(folder)
+    data = json.loads((folder / "scene.json").read_text())
+    capture = load_capture(bench / "scene_0000" / "capture")
+    assert sorted(i.id for i in scene.instances) == capture.instance_ids
+    assert set(data["timings_s"]) == {"perception", "category", "retrieval", "pose", "graph", "optimize",
+                                      "export"}
+    assert data["method"]["name"] == "layout" and data["method"]["settings"]["seed"] == 0
+    assert data["camera"]["world_from_camera"] is not None and data["floor"] == {"normal": [0.0, 1.0, 0.0],
+                                                                                 "height": 0.0}
+    used = {i.asset_id for i in scene.instances}
+    assert {a["asset_id"] for a in data["attribution"]} == used
+    for inst in scene.instances:
+        assert inst.mesh is not None and inst.asset_id in library.ids
+        # the GLB node holds the library mesh in its object frame, the transform places it
+        lib_mesh = library.mesh(inst.asset_id)
+        assert np.allclose(inst.mesh.bounds, lib_mesh.bounds, atol=1e-4)
+        assert np.isclose(np.linalg.det(inst.world_from_object[:3, :3]) > 0, True)
+
+
+def test_deterministic(bench, library, renderer):
+    from scenewright.methods.layout.pipeline import reconstruct
+    capture = load_capture(bench / "scene_0001" / "capture")
+    a = reconstruct(capture, library, renderer=renderer)
+    b = reconstruct(capture, library, renderer=renderer)
+    for x, y in zip(a.instances, b.instances):
+        assert x.asset_id == y.asset_id
+        np.testing.assert_allclose(x.world_from_object, y.world_from_object, atol=1e-9)
+
+
+def _edited(bench, tmp_path, edit) -> Path:
+    """A copy of scene_0000's capture with ``edit(capture)`` applied."""
+    capture = load_capture(bench / "scene_0000" / "capture")
+    edit(capture)
+    out = tmp_path / "capture"
+    write_capture(capture, out)
+    return out
+
+
+def _run(capture_dir, library, renderer, tmp_path, **kw):
+    from scenewright.methods.layout.pipeline import run
+    return run(capture_dir, tmp_path / "out", None, None, preview=False, progress=False, library=library,
+               renderer=renderer, **kw)
+
+
+def test_unknown_labels_still_get_assets(bench, library, renderer, tmp_path):
+    def edit(c):
+        c.labels = {i: "thingamajig" for i in c.labels}
+    scene = _run(_edited(bench, tmp_path, edit), library, renderer, tmp_path)
+    capture = load_capture(bench / "scene_0000" / "capture")
+    assert sorted(i.id for i in scene.instances) == capture.instance_ids
+    assert all(i.asset_id in library.ids for i in scene.instances)
+    assert {i.extra["label_match"] for i in scene.instances} == {"unknown"}
+
+
+def test_tiny_holey_truncated_objects_and_depth_holes(bench, library, renderer, tmp_path):
+    def edit(c):
+        new_id = max(c.instance_ids) + 1
+        c.seg[c.height - 3:, 5:8] = new_id                 # 9 pixels at the border
+        c.labels[new_id] = "vase"
+        first = c.instance_ids[0]
+        ys, xs = np.nonzero(c.seg == first)
+        c.seg[ys[::3], xs[::3]] = 0                        # holes in a mask
+        c.depth[:, : c.width // 4] = np.nan                # a band of unknown depth
+        c.depth[c.seg == c.instance_ids[-2]] = np.nan      # an object without any depth
+    folder = _edited(bench, tmp_path, edit)
+    capture = load_capture(folder)
+    scene = _run(folder, library, renderer, tmp_path)
+    assert sorted(i.id for i in scene.instances) == capture.instance_ids
+    for inst in scene.instances:
+        assert np.all(np.isfinite(inst.world_from_object))
+
+
+def test_no_floor_visible(bench, library, renderer, tmp_path):
+    def edit(c):
+        c.depth[c.seg == 0] = np.nan                       # only the objects have depth
+    scene = _run(_edited(bench, tmp_path, edit), library, renderer, tmp_path)
+    assert scene.floor is None and len(scene.instances) == len(load_capture(bench / "scene_0000" /
+                                                                            "capture").instance_ids)
+
+
+def test_bad_inputs_are_input_errors(bench, library, renderer, tmp_path):
+    from scenewright.methods.layout.library_view import LibrarySubset
+    from scenewright.methods.layout.pipeline import reconstruct
+    capture = load_capture(bench / "scene_0000" / "capture")
+    with pytest.raises(InputError, match="empty"):
+        reconstruct(capture, LibrarySubset(library, []), renderer=renderer)
+    no_depth = load_capture(bench / "scene_0000" / "capture")
+    no_depth.depth = None
+    with pytest.raises(InputError, match="depth"):
+        reconstruct(no_depth, library, renderer=renderer)
+
+
+def test_cli(bench, library_dir, tmp_path, tiny_dinov2, capsys):
+    cap = str(bench / "scene_0002" / "capture")
+    out = tmp_path / "scene"
+    assert cli_main(["reconstruct", cap, "-o", str(out), "--library", str(library_dir), "--seed", "3"]) == 0
+    assert (out / "scene.glb").is_file() and (out / "preview.png").is_file()
+    assert json.loads((out / "scene.json").read_text())["method"]["settings"]["seed"] == 3
+    # an existing output is kept unless --overwrite
+    before = (out / "scene.json").read_bytes()
+    assert cli_main(["reconstruct", cap, "-o", str(out), "--library", str(library_dir)]) == 2
+    assert (out / "scene.json").read_bytes() == before
+    assert "exists" in capsys.readouterr().err
+    assert cli_main(["reconstruct", cap, "-o", str(tmp_path / "x"), "--library", str(tmp_path / "nope")]) == 2
+    assert cli_main(["reconstruct", cap, "-o", str(tmp_path / "y"), "--library", str(library_dir),
+                     "--features", "dinov2"]) == 2
+    # the DINOv2 path end to end, with a tiny saved model loaded by the same code
+    out2 = tmp_path / "dino"
+    assert cli_main(["reconstruct", cap, "-o", str(out2), "--library", str(library_dir), "--no-preview",
+                     "--features", "dinov2", "--dinov2-weights", str(tiny_dinov2)]) == 0
+    data = json.loads((out2 / "scene.json").read_text())
+    assert data["method"]["settings"]["features"] == "dinov2"
+    assert len(data["instances"]) == len(load_capture(cap).instance_ids)
+    assert not (out2 / "preview.png").exists()
+
+
+@pytest.fixture(scope="module")
+def tiny_dinov2(tmp_path_factory):
+    import torch
+    from transformers import Dinov2Config, Dinov2Model
+    torch.manual_seed(0)
+    cfg = Dinov2Config(hidden_size=32, num_hidden_layers=1, num_attention_heads=2, intermediate_size=64,
+                       image_size=56, patch_size=14)
+    folder = tmp_path_factory.mktemp("dinov2_cli")
+    Dinov2Model(cfg).eval().save_pretrained(folder)
+    return folder
