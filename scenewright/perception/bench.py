@@ -29,16 +29,23 @@ from scenewright.perception.perceive import PerceptionSettings, perceive
 
 
 def measure_scene(folder: Path, settings: PerceptionSettings | None = None, graph: bool = True,
-                  depth_noise: float = 0.0, nan_fraction: float = 0.0, seed: int = 0) -> dict:
+                  depth_noise: float = 0.0, nan_fraction: float = 0.0, seed: int = 0,
+                  default_camera: bool = False) -> dict:
     """Errors of :func:`perceive` on one benchmark scene folder (``capture/`` + ``gt/``).
     ``depth_noise``: multiplicative Gaussian noise (σ, e.g. 0.02) added to the depth first;
-    ``nan_fraction``: share of pixels whose depth is dropped (holes)."""
+    ``nan_fraction``: share of pixels whose depth is dropped (holes); ``default_camera``: forget
+    camera.json (the default field of view is assumed, as for a photo without intrinsics)."""
     from scenewright.methods.layout.scene_graph import build_scene_graph, object_box
     from scenewright.scene import read_scene
 
     cap = load_capture(folder / "capture")
     gt = read_scene(folder / "gt")
     clean_depth = cap.depth.copy()
+    true_K = cap.K.copy()
+    if default_camera:
+        from scenewright.capture import DEFAULT_HFOV_DEG, intrinsics_from_hfov
+        cap.K = intrinsics_from_hfov(cap.width, cap.height, DEFAULT_HFOV_DEG)
+        cap.camera_is_default = True
     if depth_noise > 0 or nan_fraction > 0:
         rng = np.random.default_rng(seed)
         cap.depth = (cap.depth * (1 + depth_noise * rng.standard_normal(cap.depth.shape))).astype(np.float32)
@@ -47,7 +54,8 @@ def measure_scene(folder: Path, settings: PerceptionSettings | None = None, grap
     obs = perceive(cap, settings)
     elapsed = time.perf_counter() - t0
     gt_wfc = np.asarray(gt.camera.world_from_camera, float)
-    out: dict = {"scene": folder.name, "seconds": elapsed, "flags": obs.flags}
+    out: dict = {"scene": folder.name, "seconds": elapsed, "flags": obs.flags,
+                 "focal_rel_err": float(abs(obs.K[0, 0] - true_K[0, 0]) / true_K[0, 0])}
     up_gt = gt_wfc[:3, :3].T @ [0, 1, 0]
     gt_height = float(gt_wfc[1, 3] - (gt.floor or {}).get("height", 0.0))
     if obs.floor is not None:
@@ -55,7 +63,7 @@ def measure_scene(folder: Path, settings: PerceptionSettings | None = None, grap
         out["floor_angle_deg"] = angle_deg(up_est, up_gt)
         out["floor_height_err_m"] = abs(obs.camera_height - gt_height)
     # Walls, compared in the camera frame at the centroid of each GT wall's visible pixels.
-    pts_cam = backproject(clean_depth, cap.K)
+    pts_cam = backproject(clean_depth, true_K)
     pts_gt = apply(gt_wfc, pts_cam)
     background = cap.seg == 0
     cam_from_est = rigid_inverse(obs.world_from_camera)
@@ -162,6 +170,8 @@ def summarise(results: list[dict]) -> dict:
                             "unoccluded_large_median": med([o["centre_xz_err_m"] for o in full])},
         "top_err_m": {"median": med([o["top_err_m"] for o in objs])},
         "footprint_err_m": {"median": med([o["footprint_err_m"] for o in objs])},
+        "focal_rel_err": {"median": med([r["focal_rel_err"] for r in results]),
+                          "max": max([r["focal_rel_err"] for r in results], default=None)},
         "seconds_per_scene": {"median": med([r["seconds"] for r in results]), "max": max([r["seconds"] for r in results], default=None)},
         "graph_agreement": None if not graph else {
             "given": sum(g["given"] for g in graph), "derived": sum(g["derived"] for g in graph),
@@ -176,6 +186,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", default=None, help="write per-scene results and the summary here")
     ap.add_argument("--depth-noise", type=float, default=0.0, help="multiplicative depth noise σ (e.g. 0.02)")
     ap.add_argument("--nan-fraction", type=float, default=0.0, help="share of depth pixels dropped")
+    ap.add_argument("--default-camera", action="store_true", help="ignore camera.json (default field of view)")
+    ap.add_argument("--estimate-focal", action="store_true", help="PerceptionSettings(estimate_focal=True)")
     args = ap.parse_args(argv)
     try:
         bench = Path(args.bench)
@@ -184,8 +196,9 @@ def main(argv: list[str] | None = None) -> int:
         results = []
         from rich.progress import track
         for name in track(scenes, description="perception", transient=True):
-            results.append(measure_scene(bench / name, depth_noise=args.depth_noise,
-                                         nan_fraction=args.nan_fraction, seed=len(results)))
+            results.append(measure_scene(bench / name, PerceptionSettings(estimate_focal=args.estimate_focal),
+                                         depth_noise=args.depth_noise, nan_fraction=args.nan_fraction,
+                                         seed=len(results), default_camera=args.default_camera))
     except InputError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
