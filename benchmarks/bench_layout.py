@@ -115,8 +115,11 @@ def run_method(bench: Path, pred_root: Path, library, settings) -> list[dict]:
     return rows
 
 
-def evaluate(pred_root: Path, bench: Path, report: Path, log: Path) -> dict:
-    sh([sys.executable, "-m", "scenewright", "eval", str(pred_root), str(bench), "--out", str(report)], log)
+def evaluate(pred_root: Path, bench: Path, report: Path, log: Path, points: int | None = None) -> dict:
+    cmd = [sys.executable, "-m", "scenewright", "eval", str(pred_root), str(bench), "--out", str(report)]
+    if points:
+        cmd += ["--points", str(points)]
+    sh(cmd, log)
     return json.loads(report.read_text())
 
 
@@ -168,6 +171,8 @@ def main(argv: list[str] | None = None) -> int:
                    help="catalogs that furnish the held-out rooms and are removed from the method's library")
     p.add_argument("--features", default="auto", choices=["auto", "classical", "dinov2"])
     p.add_argument("--dinov2-weights", default=None)
+    p.add_argument("--eval-points", type=int, default=None,
+                   help="surface points per object for the evaluator (default: its own, 20480)")
     args = p.parse_args(argv)
 
     from scenewright.library import Library
@@ -184,7 +189,7 @@ def main(argv: list[str] | None = None) -> int:
     def variant(name: str, bench: Path, library) -> dict:
         print(f"[{name}] {bench} with {len(library.records)} assets", flush=True)
         runs = run_method(bench, out / "pred" / name, library, settings)
-        report = evaluate(out / "pred" / name, bench, out / f"report_{name}.json", log)
+        report = evaluate(out / "pred" / name, bench, out / f"report_{name}.json", log, args.eval_points)
         results[name] = {"bench": str(bench), "assets": len(library.records), "runs": runs, "report": report}
         return results[name]
 
