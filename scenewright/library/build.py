@@ -450,9 +450,28 @@ _SQL_TYPES = {"width": "REAL", "height": "REAL", "depth": "REAL", "row": "INTEGE
 
 
 def _write_index(out: Path, metas: list[dict]) -> None:
-    """Rewrite index.sqlite, samples.npy and voxels.npy from the per-asset files."""
+    """Rewrite the stacked arrays and index.sqlite from the per-asset files.
+
+    The arrays get fresh names (``samples-<build>.npy``) and the index, replaced last,
+    names them: a reader opening the library during a rebuild sees either the old
+    index with the old arrays or the new with the new, never a mix.
+    """
     import sqlite3
 
+    build_id = f"{time.time_ns():x}"
+    names = {"samples": f"samples-{build_id}.npy", "voxels": f"voxels-{build_id}.npy"}
+    for key, dtype in (("samples", np.float32), ("voxels", bool)):
+        arrays = [np.load(out / m["folder"] / f"{key}.npy") for m in metas]
+        with atomic_file(out / names[key]) as tmp:
+            if arrays:
+                stacked = np.lib.format.open_memmap(tmp, mode="w+", dtype=dtype,
+                                                    shape=(len(arrays),) + arrays[0].shape)
+                for i, a in enumerate(arrays):
+                    stacked[i] = a
+                stacked.flush()
+                del stacked
+            else:
+                np.save(tmp, np.zeros((0, 0, 0) if key == "samples" else (0, 0, 0, 0), dtype=dtype))
     with atomic_file(out / "index.sqlite") as tmp:
         con = sqlite3.connect(tmp)
         try:
@@ -461,21 +480,14 @@ def _write_index(out: Path, metas: list[dict]) -> None:
             con.execute(f"CREATE TABLE assets ({cols})")
             con.execute("CREATE INDEX assets_category ON assets(category)")
             con.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT)")
-            con.execute("INSERT INTO meta VALUES ('format', ?)", (FORMAT,))
+            con.executemany("INSERT INTO meta VALUES (?, ?)",
+                            [("format", FORMAT), ("samples", names["samples"]), ("voxels", names["voxels"])])
             rows = [tuple(row if k == "row" else meta[k] for k in RECORD_FIELDS) for row, meta in enumerate(metas)]
             con.executemany(f"INSERT INTO assets VALUES ({', '.join('?' * len(RECORD_FIELDS))})", rows)
             con.commit()
         finally:
             con.close()
-    for name, dtype in (("samples.npy", np.float32), ("voxels.npy", bool)):
-        arrays = [np.load(out / m["folder"] / name) for m in metas]
-        with atomic_file(out / name) as tmp:
-            if arrays:
-                shape = (len(arrays),) + arrays[0].shape
-                stacked = np.lib.format.open_memmap(tmp, mode="w+", dtype=dtype, shape=shape)
-                for i, a in enumerate(arrays):
-                    stacked[i] = a
-                stacked.flush()
-                del stacked
-            else:
-                np.save(tmp, np.zeros((0, 0, 0) if name == "samples.npy" else (0, 0, 0, 0), dtype=dtype))
+    # older stacked arrays: readers that mapped them keep their mapping (POSIX unlink)
+    for old in list(out.glob("samples*.npy")) + list(out.glob("voxels*.npy")):
+        if old.name not in names.values():
+            old.unlink(missing_ok=True)

@@ -5,9 +5,10 @@ Layout (``FORMAT = "library/1"``)::
     LIB/
       library.json        format, build settings, timings, per-catalog counts, skipped assets
       index.sqlite        table ``assets``: one row per asset (the AssetRecord fields);
-                          table ``meta``: format
-      samples.npy         (A, N, 6) float32: surface points xyz, normals xyz (object frame)
-      voxels.npy          (A, G, G, G) bool occupancy, indexed (x, y, z)
+                          table ``meta``: format and the stacked arrays' file names
+      samples-<build>.npy (A, N, 6) float32: surface points xyz, normals xyz (object frame)
+      voxels-<build>.npy  (A, G, G, G) bool occupancy, indexed (x, y, z)
+                          (named per build in the index's meta table: see build._write_index)
       licenses/<catalog>.txt           each catalog's LICENSE.TXT (CC-BY attribution)
       assets/<catalog>/<id>/
         mesh.glb          normalised mesh, textures embedded
@@ -58,7 +59,7 @@ class AssetRecord:
     license: str
     content_hash: str
     folder: str                 # relative to the library folder
-    row: int                    # index into samples.npy / voxels.npy
+    row: int                    # index into the stacked samples / voxels arrays
     n_faces: int
     has_views: bool
 
@@ -97,7 +98,7 @@ class Library:
         self.views = functools.lru_cache(maxsize=64)(self._load_views)
 
     @classmethod
-    def open(cls, folder: str | Path) -> "Library":
+    def open(cls, folder: str | Path, _retry: bool = True) -> "Library":
         """Open a library folder; InputError if it is missing, unfinished or not a library."""
         folder = Path(folder)
         if not folder.is_dir():
@@ -116,13 +117,25 @@ class Library:
             try:
                 cur = con.execute(f"SELECT {', '.join(RECORD_FIELDS)} FROM assets ORDER BY row")
                 rows = cur.fetchall()
+                files = dict(con.execute("SELECT key, value FROM meta").fetchall())
             finally:
                 con.close()
         except sqlite3.Error as exc:
             raise InputError(f"{index}: unreadable index ({exc})") from None
         records = [AssetRecord(**dict(zip(RECORD_FIELDS, r))) for r in rows]
         records = [dataclasses.replace(r, has_views=bool(r.has_views)) for r in records]
-        return cls(folder, info, records)
+        lib = cls(folder, info, records)
+        # map the arrays now: the index names the files of its own build (see build._write_index)
+        try:
+            lib._samples = np.load(folder / files.get("samples", "samples.npy"), mmap_mode="r")
+            lib._voxels = np.load(folder / files.get("voxels", "voxels.npy"), mmap_mode="r")
+        except (OSError, ValueError) as exc:
+            if _retry:   # a rebuild replaced the index in between: read the new one
+                return cls.open(folder, _retry=False)
+            raise InputError(f"{folder}: stacked arrays unreadable ({exc})") from None
+        if len(lib._samples) != len(records) or len(lib._voxels) != len(records):
+            raise InputError(f"{folder}: index and stacked arrays disagree (rebuild the library)")
+        return lib
 
     # ---- records -----------------------------------------------------------------
     @property
@@ -159,15 +172,11 @@ class Library:
     @property
     def all_samples(self) -> np.ndarray:
         """(A, N, 6) float32 memory-mapped: points xyz and normals xyz of every asset."""
-        if self._samples is None:
-            self._samples = np.load(self.folder / "samples.npy", mmap_mode="r")
         return self._samples
 
     @property
     def all_voxels(self) -> np.ndarray:
         """(A, G, G, G) bool memory-mapped occupancy of every asset."""
-        if self._voxels is None:
-            self._voxels = np.load(self.folder / "voxels.npy", mmap_mode="r")
         return self._voxels
 
     def samples(self, asset_id: str) -> tuple[np.ndarray, np.ndarray]:
