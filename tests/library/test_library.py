@@ -146,3 +146,19 @@ def test_resume_skips_finished_assets(small_library):
     report = build_library(small_library.folder, None, workers=1, only=ids, progress=False)
     assert (report.built, report.reused) == (0, len(ids))
     assert Library.open(small_library.folder).records == small_library.records
+
+
+def test_rebuild_while_open(small_library):
+    """A library opened before a rebuild keeps reading its own arrays; a new open sees the new build."""
+    folder, ids = small_library.folder, small_library.ids
+    before = Library.open(folder)
+    expected = np.array(before.samples(ids[-1])[0])
+    try:
+        build_library(folder, None, workers=1, only=ids[:2], progress=False)
+        after = Library.open(folder)
+        assert after.ids == ids[:2] and after.all_samples.shape[0] == 2
+        assert len(list(folder.glob("samples-*.npy"))) == 1
+        np.testing.assert_array_equal(before.samples(ids[-1])[0], expected)
+    finally:
+        build_library(folder, None, workers=1, only=ids, progress=False)
+    assert Library.open(folder).ids == ids
