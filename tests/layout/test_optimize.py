@@ -149,3 +149,14 @@ def test_shared_collision_models_match_baked_ones():
         baked = PosedMesh.from_transform(l_shape, ta).collides(PosedMesh.from_transform(l_shape, tb))
         assert shared == baked
     assert len(cache) <= 2
+
+
+def test_objects_partly_in_a_wall_are_pushed_back_into_the_room():
+    walls = [Plane([0, 0, -3], [0, 0, 1]), Plane([-2, 0, 0], [1, 0, 0])]
+    items = [place(1, "armchair", asset_box(0.8, 0.9, 0.8), -1.9, 0, -2.8),     # in the corner, both walls
+             place(2, "floor_lamp", asset_box(0.3, 1.6, 0.3), 0.5, 0, -4.0)]     # wholly behind: left alone
+    out, rep = optimize_layout(items, FLOOR, walls, [])
+    v = world_mesh(out[0]).vertices
+    assert min(w.distance(v).min() for w in walls) > -1e-6
+    assert np.allclose(out[1].world_from_object, items[1].world_from_object)
+    assert [(e["id"], e["wall"]) for e in rep["in_walls"]] == [(2, 0)]

@@ -4,7 +4,8 @@ A deterministic, bounded scheme (no annealing):
 
 1. **Walls** — every ``against_wall`` object turns about Y so its front (+Z) is the wall's
    inward normal, then slides along that normal until its back touches the wall. Objects
-   standing on it turn and slide with it.
+   standing on it turn and slide with it. Any other object partly inside a wall (up to
+   ``max_wall_push_m``) is pushed back into the room (after step 2).
 2. **Supports**, parents before children — objects on the floor get their lowest point to
    the floor; an ``on`` child gets its lowest point to the parent's surface under it, found
    by casting rays down onto the parent mesh from just above the child's bottom (so a
@@ -50,6 +51,8 @@ class OptimizeSettings:
     wall_tol_m: float = 0.01          # a back already within [0, this] of its wall counts as flush
     wall_turn_tol_deg: float = 0.5    # a front already this close to the wall normal is not turned
     rest_on_supports: bool = True     # floor / parent-top contact for every object
+    push_out_of_walls: bool = True    # objects partly inside a wall are pushed back into the room
+    max_wall_push_m: float = 0.5      # deeper than this: left alone (a wrong wall or object)
     separate: bool = True             # remove interpenetrations
     contact_tol_m: float = 0.002      # overlaps that clear within this are touching, not colliding
     search_tol_m: float = 0.001       # bisection precision of separating moves
@@ -123,7 +126,8 @@ def optimize_layout(items, floor=None, walls=(), relations=(), settings: Optimiz
     floor dict or None (no floor contact then, reported). ``walls``: Planes or dicts, normals into
     the room. ``relations``: :class:`scenewright.scene.Relation` list (``on``, ``against_wall`` used).
     Returns ``(items, report)``: copies with new ``world_from_object`` (same order), and a JSON-able
-    dict (``colliding_pairs``, ``unsupported``, ``not_resting``, ``moves``, ``sweeps``, ``timings_s``).
+    dict (``colliding_pairs``, ``unsupported``, ``not_resting``, ``in_walls``, ``moves``, ``sweeps``,
+    ``timings_s``).
     """
     s = settings or OptimizeSettings()
     timings: dict[str, float] = {}
@@ -259,6 +263,24 @@ def optimize_layout(items, floor=None, walls=(), relations=(), settings: Optimiz
         for i in order:
             rest(i)
     timings["supports"] = time.perf_counter() - t0
+
+    # ---- 2b. out of the walls --------------------------------------------------------------
+    t0 = time.perf_counter()
+    if s.push_out_of_walls and wall_planes:
+        for i in order:
+            if i in parents:
+                continue                         # children follow their parent
+            for _ in range(len(wall_planes)):    # a corner may need two pushes
+                v = np.concatenate([by_id[k].world_vertices() for k in [i] + descendants(i)])
+                gaps = np.array([float(w.distance(v).min()) for w in wall_planes])
+                k = int(np.argmin(gaps))
+                depth_in = -gaps[k]
+                # Only partial penetrations: an object mostly behind a "wall" means the wall
+                # (or the object) is wrong, and pushing it metres would not help.
+                if depth_in <= s.contact_tol_m or depth_in > s.max_wall_push_m:
+                    break
+                translate(i, (depth_in + s.wall_gap_m) * wall_planes[k].normal)
+    timings["walls_out"] = time.perf_counter() - t0
 
     # ---- 3. overlaps ---------------------------------------------------------------------
     t0 = time.perf_counter()
@@ -407,6 +429,13 @@ def optimize_layout(items, floor=None, walls=(), relations=(), settings: Optimiz
             continue
         if abs(bottom - target) > s.support_tol_m:
             not_resting.append({"id": i, "gap_m": bottom - target})
+    in_walls = []
+    for i in order:
+        v = by_id[i].world_vertices()
+        for k, w in enumerate(wall_planes):
+            d = float(w.distance(v).min())
+            if d < -s.contact_tol_m:
+                in_walls.append({"id": i, "wall": k, "depth_m": -d})
     moves = []
     out_items = []
     for st, it in zip(states, items):
@@ -423,6 +452,7 @@ def optimize_layout(items, floor=None, walls=(), relations=(), settings: Optimiz
         "colliding_pairs": colliding,
         "unsupported": sorted(set(no_support) | ({st.id for st in states if floor_y is None and st.id not in parents})),
         "not_resting": not_resting,
+        "in_walls": in_walls,
         "no_floor": floor_y is None,
         "moves": moves,
         "sweeps": sweeps,
