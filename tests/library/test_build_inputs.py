@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import trimesh
+from PIL import Image
 
 from scenewright.cli import main
 from scenewright.errors import InputError
@@ -99,6 +100,14 @@ def test_folder_import_with_assets_csv(tmp_path, capsys):
     box.export(src / "crate1.glb")
     cyl = trimesh.creation.cylinder(radius=0.5, height=2.0)
     cyl.apply_translation([5.0, 7.0, -1.0])          # off-centre on purpose
+    # a textured OBJ (trimesh writes the MTL and PNG beside it): half green, half yellow
+    stripes = np.zeros((64, 64, 3), np.uint8)
+    stripes[:, :32] = [20, 200, 40]
+    stripes[:, 32:] = [240, 240, 30]
+    angle = np.arctan2(cyl.vertices[:, 1] - 7.0, cyl.vertices[:, 0] - 5.0)
+    uv = np.stack([angle / (2 * np.pi) + 0.5, np.full(len(cyl.vertices), 0.5)], axis=1)
+    cyl.visual = trimesh.visual.TextureVisuals(
+        uv=uv, material=trimesh.visual.material.SimpleMaterial(image=Image.fromarray(stripes)))
     cyl.export(src / "stool1.obj")
     (src / "LICENSE.TXT").write_text("CC-BY 4.0, made by the tests")
     (src / "assets.csv").write_text("id,name,category,width,depth,height,creator,license\n"
@@ -118,6 +127,11 @@ def test_folder_import_with_assets_csv(tmp_path, capsys):
         lo, hi = lib.mesh(aid).bounds
         assert abs(lo[1]) < 1e-6 and abs(lo[0] + hi[0]) < 1e-6 and abs(lo[2] + hi[2]) < 1e-6
     assert lib.attribution("myassets/crate1")["creator"] == "Test Maker"
+    # the OBJ's texture came through: the library mesh samples both stripe colours
+    stool = lib.mesh("myassets/stool1")
+    colours = trimesh.visual.color.uv_to_color(stool.visual.uv, stool.visual.material.baseColorTexture)
+    assert (np.abs(colours[:, :3].astype(int) - [20, 200, 40]).sum(1) < 30).any()
+    assert (np.abs(colours[:, :3].astype(int) - [240, 240, 30]).sum(1) < 30).any()
     assert "made by the tests" in lib.license_text("myassets")
     capsys.readouterr()
     assert main(["library", "info", str(out)]) == 0
