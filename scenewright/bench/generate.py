@@ -121,6 +121,16 @@ def asset_pool(lib, assets_from: tuple[str, ...] | None, library_path) -> AssetP
     return pool
 
 
+def visible_instances(placed: list[Placed], counts: np.ndarray, min_pixels: float) -> np.ndarray:
+    """(N,) bool: objects kept in the ground truth — at least ``min_pixels`` pixels, and (for
+    things on a support) a support that is kept too, so nothing in the gt floats."""
+    keep = counts >= min_pixels
+    for i, p in enumerate(placed):      # a support is always placed before what stands on it
+        if p.support is not None and not keep[p.support]:
+            keep[i] = False
+    return keep
+
+
 def _render_items(placed: list[Placed], room: dict, ids: list[int]):
     from scenewright.render import RenderItem
     items = [RenderItem(mesh, np.eye(4), 0) for _, mesh in sorted(room.items())]
@@ -166,7 +176,7 @@ def generate_scene(index: int, pool: AssetPool, lib, renderer, settings: BenchSe
             res = renderer.render(items, cam.K, cam.world_from_camera)
             timings["render"] += time.perf_counter() - t0
             counts = np.bincount(res.instance_ids.ravel(), minlength=len(placed) + 1)[1:]
-            visible = counts >= settings.min_pixel_fraction * n_pix
+            visible = visible_instances(placed, counts, settings.min_pixel_fraction * n_pix)
             # keep the view showing the most objects (ties: the better-scored, earlier one)
             if best is None or visible.sum() > best[-1].sum():
                 best = (theme, room, placed, surfaces, cam, res, counts, visible)

@@ -20,3 +20,13 @@ def test_labels_read_like_words():
     assert "winchester sofa" in labels and labels & {"sofa", "couch", "settee"}
     # a name that does not say what the thing is never becomes the label
     assert all(pick_label(rng, "plant", "augalas", p_name=1.0) in SYNONYMS["plant"] for _ in range(20))
+
+
+def test_small_things_leave_the_gt_with_their_support():
+    from types import SimpleNamespace
+
+    from scenewright.bench.generate import visible_instances
+    placed = [SimpleNamespace(support=None), SimpleNamespace(support=0), SimpleNamespace(support=None),
+              SimpleNamespace(support=2)]
+    counts = np.array([10, 500, 400, 300])
+    assert visible_instances(placed, counts, 100).tolist() == [False, False, True, True]
