@@ -89,9 +89,10 @@ def footprint_samples(box: OrientedBox, n: int = 7, shrink: float = 0.9) -> np.n
     return box.centre[[0, 2]] + local @ r2.T
 
 
-def support_top(parent, xz: np.ndarray, below_y: float) -> np.ndarray:
+def support_top(parent, xz: np.ndarray, below_y: float, cache: dict | None = None) -> np.ndarray:
     """(N,) height of the parent's surface under each xz point, looking down from ``below_y``
-    (NaN where the ray misses). Uses the mesh (ray casting) or the box top without a mesh."""
+    (NaN where the ray misses). Uses the mesh (ray casting) or the box top without a mesh.
+    ``cache``: dict reused across calls (the posed mesh and its ray accelerator per parent)."""
     mesh = getattr(parent, "mesh", None)
     xz = np.atleast_2d(xz)
     if mesh is None:
@@ -100,9 +101,14 @@ def support_top(parent, xz: np.ndarray, below_y: float) -> np.ndarray:
         return np.where(inside & (box.top <= below_y), box.top, np.nan)
     import trimesh
 
-    t = np.asarray(parent.world_from_object, float)
-    world = trimesh.Trimesh(np.asarray(mesh.vertices, float) @ t[:3, :3].T + t[:3, 3], mesh.faces,
-                            process=False)
+    key = (parent.id, np.asarray(parent.world_from_object, float).tobytes())
+    world = None if cache is None else cache.get(key)
+    if world is None:
+        t = np.asarray(parent.world_from_object, float)
+        world = trimesh.Trimesh(np.asarray(mesh.vertices, float) @ t[:3, :3].T + t[:3, 3], mesh.faces,
+                                process=False)
+        if cache is not None:
+            cache[key] = world
     return ray_heights(world, xz, below_y)
 
 
@@ -135,6 +141,7 @@ def build_scene_graph(objects, floor=None, walls=(), settings: SceneGraphSetting
     floor_y = 0.0 if floor is None else float(Plane.from_any(floor).point[1])
     wall_planes = [Plane.from_any(w) for w in walls]
     rel: list[Relation] = []
+    posed_cache: dict = {}
 
     # ---- on --------------------------------------------------------------------------
     for o in items:
@@ -152,7 +159,7 @@ def build_scene_graph(objects, floor=None, walls=(), settings: SceneGraphSetting
             over = pb.contains_xz(samples)
             if over.mean() < s.on_min_overlap:
                 continue
-            tops = support_top(p, samples[over], b.bottom + min(b.size[1] / 2, 0.5) + s.on_sink_m)
+            tops = support_top(p, samples[over], b.bottom + min(b.size[1] / 2, 0.5) + s.on_sink_m, posed_cache)
             tops = tops[np.isfinite(tops)]
             if len(tops) == 0:
                 continue
