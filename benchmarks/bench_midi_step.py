@@ -14,7 +14,7 @@ two ways, each in its own process so peak memory is its own:
 Both start from the same noise; the final latents are compared. Then the ``midi-tiny``
 fixture runs end to end once through ``scenewright reconstruct`` and its time is reported.
 
-    .venv/bin/python benchmarks/bench_midi_step.py [--steps 2] [--width 384 --heads 6]
+    .venv/bin/python benchmarks/bench_midi_step.py [--steps 2] [--width 256 --heads 4]
         [--instances 3] [--threads 2] [--out out/bench_midi_step.json]
 """
 
@@ -37,25 +37,26 @@ REPO = Path(__file__).resolve().parents[1]
 
 @dataclass
 class BenchSettings:
-    width: int = 384                 # DiT width = latent tokens per instance (as in MIDI)
-    heads: int = 6                   # head dim 64
+    width: int = 256                 # DiT width = latent tokens per instance (as in MIDI)
+    heads: int = 4                   # head dim 64
     layers: int = 21
     in_channels: int = 64
     cross_attention_dim: int = 768   # CLIP image_embeds, 1 token
     cross_attention_2_dim: int = 1024
     dino_tokens: int = 257           # DINOv2-L at 224 px: CLS + 16×16 patches
     instances: int = 3
-    steps: int = 2                   # timed denoising steps per path (after 1 warm-up step)
+    steps: int = 2                   # timed denoising steps per path
+    warmup: int = 0                  # untimed steps first (CPU kernels need little warm-up)
     guidance: float = 7.0
     seed: int = 42
     threads: int = 2
 
 
-def _run_path(settings: dict, fast: bool, queue) -> None:
+def _run_path(settings: dict, fast, queue) -> None:
     """Child process: build the model, denoise, report step times, latents and peak RSS."""
     import torch
 
-    from scenewright.methods.midi.pipeline import MIDIPipeline
+    from scenewright.methods.midi.pipeline import FastPaths, MIDIPipeline
     from scenewright.methods.midi.scheduler import RectifiedFlowScheduler
     from scenewright.methods.midi.transformer import MIDITransformer, MIDITransformerConfig
 
@@ -75,7 +76,10 @@ def _run_path(settings: dict, fast: bool, queue) -> None:
     g = torch.Generator().manual_seed(1)
     e1 = torch.randn(s.instances, 1, s.cross_attention_dim, generator=g)
     e2 = torch.randn(s.instances, s.dino_tokens, s.cross_attention_2_dim, generator=g)
-    pipe.denoise(e1, e2, steps=1, guidance=s.guidance, seed=s.seed, fast=fast, keep_trace=False)  # warm-up
+    if isinstance(fast, dict):
+        fast = FastPaths(**fast)
+    if s.warmup:
+        pipe.denoise(e1, e2, steps=s.warmup, guidance=s.guidance, seed=s.seed, fast=fast, keep_trace=False)
     stamps = []
     t0 = time.perf_counter()
     latents, _ = pipe.denoise(e1, e2, steps=s.steps, guidance=s.guidance, seed=s.seed, fast=fast,
@@ -86,7 +90,8 @@ def _run_path(settings: dict, fast: bool, queue) -> None:
                "params_m": sum(p.numel() for p in tr.parameters()) / 1e6})
 
 
-def run_path(settings: BenchSettings, fast: bool) -> dict:
+def run_path(settings: BenchSettings, fast) -> dict:
+    """Run one path (True, False or a FastPaths as a dict) in a fresh process."""
     ctx = mp.get_context("spawn")
     q = ctx.Queue()
     p = ctx.Process(target=_run_path, args=(asdict(settings), fast, q))
@@ -126,10 +131,14 @@ def main() -> int:
     ap.add_argument("--heads", type=int, default=BenchSettings.heads)
     ap.add_argument("--instances", type=int, default=BenchSettings.instances)
     ap.add_argument("--threads", type=int, default=BenchSettings.threads)
+    ap.add_argument("--warmup", type=int, default=BenchSettings.warmup)
+    ap.add_argument("--ablate", action="store_true",
+                    help="also time the fast path with each fast path turned off in turn")
     ap.add_argument("--fixture", default=None, help="midi-tiny folder (default: the shared one)")
     ap.add_argument("--out", default=str(REPO / "out" / "bench_midi_step.json"))
     a = ap.parse_args()
-    s = BenchSettings(steps=a.steps, width=a.width, heads=a.heads, instances=a.instances, threads=a.threads)
+    s = BenchSettings(steps=a.steps, width=a.width, heads=a.heads, instances=a.instances, threads=a.threads,
+                      warmup=a.warmup)
 
     import numpy as np
     from rich.console import Console
@@ -138,6 +147,11 @@ def main() -> int:
     fast = run_path(s, fast=True)
     ref = run_path(s, fast=False)
     diff = float(np.abs(fast["latents"] - ref["latents"]).max())
+    ablations = {}
+    if a.ablate:
+        for off in ("batched_cfg", "cache_cross_kv", "skip_zero_cond", "sdpa"):
+            opts = {"batched_cfg": True, "cache_cross_kv": True, "skip_zero_cond": True, "sdpa": True, off: False}
+            ablations[f"fast without {off}"] = run_path(s, opts)
     mf, mr = float(np.median(fast["step_s"])), float(np.median(ref["step_s"]))
 
     fixture = Path(a.fixture) if a.fixture else next(
@@ -149,7 +163,7 @@ def main() -> int:
                         f"N={s.instances}, {s.width} tokens, CFG {s.guidance}, {fast['params_m']:.1f} M params")
     for col in ("path", "median s/step", "steps (s)", "peak RSS MiB"):
         table.add_column(col)
-    for name, r in (("fast", fast), ("reference", ref)):
+    for name, r in (("fast", fast), *ablations.items(), ("reference", ref)):
         table.add_row(name, f"{np.median(r['step_s']):.3f}", " ".join(f"{t:.2f}" for t in r["step_s"]),
                       f"{r['peak_rss_mib']:.0f}")
     con = Console()
@@ -163,6 +177,8 @@ def main() -> int:
                           "load_avg_1min": os.getloadavg()[0]},
               "fast": {"step_s": fast["step_s"], "median_step_s": mf, "peak_rss_mib": fast["peak_rss_mib"]},
               "reference": {"step_s": ref["step_s"], "median_step_s": mr, "peak_rss_mib": ref["peak_rss_mib"]},
+              "ablations": {k: {"step_s": r["step_s"], "median_step_s": float(np.median(r["step_s"])),
+                                "peak_rss_mib": r["peak_rss_mib"]} for k, r in ablations.items()},
               "speedup": mr / mf, "max_abs_latent_diff": diff, "params_m": fast["params_m"],
               "fixture_end_to_end": fx}
     out = Path(a.out)
