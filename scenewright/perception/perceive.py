@@ -27,22 +27,22 @@ class PerceptionSettings:
     # Room planes
     max_room_points: int = 25000          # room pixels subsampled to this many for RANSAC
     ransac_hypotheses: int = 512          # scored at once per plane
-    plane_threshold_m: float = 0.02       # RANSAC inlier band = this + plane_threshold_rel × depth
-    plane_threshold_rel: float = 0.01
-    refine_band_rel: float = 0.06         # widest least-squares band (× depth): ~3σ of 2 % depth noise
+    plane_threshold_m: float = 0.02       # RANSAC inlier band = this + plane_threshold_rel × the
+    plane_threshold_rel: float = 0.01     #   plane's distance from the camera (relative depth error)
+    refine_band_rel: float = 0.06         # widest floor refinement band and "behind" margin (× distance)
     up_prior_pitch_deg: float = 22.0      # camera assumed ~10–35° pitched down, no roll
     max_floor_tilt_deg: float = 45.0      # floor normal within this of the prior "up"
-    max_floor_candidates: int = 4         # horizontal planes tried; the lowest valid one wins
+    max_floor_candidates: int = 4         # horizontal planes tried; the lowest supported one wins
     min_plane_points: int = 200
     min_plane_fraction: float = 0.02      # of the room points
     wall_vertical_tol_deg: float = 10.0
     max_walls: int = 4
     behind_fraction: float = 0.03         # at most this share of points behind a wall / below the floor
-    wall_behind_margin_m: float = 0.08
+    wall_behind_margin_m: float = 0.08    # + refine_band_rel × distance: what counts as "behind"
     frame: str = "camera"                 # world x/z: "camera" (forward = -Z) or "wall" (dominant wall)
     estimate_focal: bool = False          # default camera only: focal length from floor ⟂ walls
-    focal_hfov_range_deg: tuple = (35.0, 110.0)   # accepted horizontal field of view when estimated
-    room_label_pattern: str = r"^(floor|ground|wall|walls|ceiling|room)s?\b"
+    focal_hfov_range_deg: tuple[float, float] = (35.0, 110.0)   # accepted estimated horizontal FoV
+    room_label_pattern: str = r"^(floor|ground|wall|walls|ceiling|room)s?\b"   # labels that are room, not objects
     # Objects
     erode_px: int = 1
     depth_median_px: int = 3              # masked median of object depth (0 = off)
