@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from scenewright.bench.generate import BenchSettings, make_bench
+from scenewright.bench.generate import make_bench
 from scenewright.capture import load_capture
 from scenewright.cli import main
 from scenewright.errors import InputError
@@ -18,7 +18,7 @@ from scenewright.scene import read_scene
 
 from .checks import (back_gap_to_wall, camera_params, front, interpenetrating_pairs, rest_gap_on,
                      wall_planes)
-from .conftest import CATALOGS, small_settings
+from .conftest import small_settings
 
 
 def scenes(bench: Path):
