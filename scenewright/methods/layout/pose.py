@@ -240,7 +240,7 @@ def prefer_facing(seat_hyps: list[Hypothesis], table_xz: np.ndarray, obj, scorer
         return seat_hyps
     options = [(y, sc, t, c) for y, sc, t, c in best.extra.get("yaws", [])
                if front(y) @ (table_xz - np.asarray(t)[[0, 2]]) / max(np.linalg.norm(
-                   table_xz - np.asarray(t)[[0, 2]]), 1e-6) > 0.8][:2]
+                   table_xz - np.asarray(t)[[0, 2]]), 1e-6) > 0.7][:3]
     if not options:
         return seat_hyps
     trials = [_variant(best, y, sc, t, c) for y, sc, t, c in options]
@@ -253,6 +253,13 @@ def prefer_facing(seat_hyps: list[Hypothesis], table_xz: np.ndarray, obj, scorer
         for h in trials:
             h.score = best.score - 0.1 * (h.chamfer_m - best.chamfer_m) / 0.01
     pick = max(trials, key=lambda h: h.score)
+    if scorer is not None and settings.local_yaw_deg > 0:
+        d = np.radians(settings.local_yaw_deg)
+        local = [_variant(pick, pick.yaw + k * d, pick.scale, pick.translation, pick.chamfer_m) for k in (-1, 1)]
+        for h, r in zip(local, scorer.score(obj, local)):
+            h.extra["render"] = r
+            h.score = r["render"] + base
+        pick = max([pick] + local, key=lambda h: h.score)
     if pick.score >= best.score - settings.facing_margin:
         pick.extra["facing_prior"] = True
         return [pick] + seat_hyps

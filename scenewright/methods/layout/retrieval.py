@@ -226,6 +226,10 @@ def fit_scale(category: str, asset_extent: np.ndarray, yaw_rel: np.ndarray, box_
     # Dead zone: boxes of partial views are often 10-20 % off; only a clear
     # disagreement with the catalog moves the size.
     lr = np.sign(lr) * np.maximum(np.abs(lr) - dead_zone, 0.0)
+    if truncated:
+        # A partial view (cut by the border, hidden from below) only ever shrinks the
+        # box: it may say "bigger than the catalog", never "smaller".
+        lr = np.maximum(lr, 0.0)
     t = trust * (0.5 if truncated else 1.0)
     if category_info(category).scaling == "anisotropic":
         # Back to asset axes: box x is asset x when the yaw is near 0/180°, asset z near ±90°.
@@ -343,6 +347,8 @@ def make_query(obj, capture, world_from_camera: np.ndarray, extractor, settings:
         y0, fix_y = support_y, True
     else:
         y0, fix_y = bottom, False
+    if not partial and occluded_fraction(obj, capture) > 0.2:
+        partial = True
     pts = np.asarray(obj.points, float).reshape(-1, 3)
     pts = subsample(pts[np.all(np.isfinite(pts), 1)], settings.n_obs_points, seed)
     view = None
@@ -356,6 +362,23 @@ def make_query(obj, capture, world_from_camera: np.ndarray, extractor, settings:
     return Query(box_size=size, yaw=float(box.yaw), t0=np.array([centre[0], y0, centre[2]]), points=pts,
                  partial=partial, fix_y=fix_y, cam_pos=np.asarray(world_from_camera, float)[:3, 3],
                  view=view, feature=feature, small=small)
+
+
+def occluded_fraction(obj, capture, ring_px: int = 2) -> float:
+    """Share of the mask's outline that touches another object seen in front of it (0..1)."""
+    from scipy import ndimage
+    if capture.seg is None or capture.depth is None or obj.mask is None or not obj.mask.any():
+        return 0.0
+    ys, xs = np.nonzero(obj.mask)
+    y0, y1 = max(ys.min() - ring_px, 0), ys.max() + ring_px + 1
+    x0, x1 = max(xs.min() - ring_px, 0), xs.max() + ring_px + 1
+    m = obj.mask[y0:y1, x0:x1]
+    ring = ndimage.binary_dilation(m, iterations=ring_px) & ~m
+    seg = capture.seg[y0:y1, x0:x1]
+    depth = capture.depth[y0:y1, x0:x1]
+    own = np.nanmedian(depth[m]) if np.isfinite(depth[m]).any() else np.inf
+    front = ring & (seg != 0) & (seg != obj.id) & (np.nan_to_num(depth, nan=np.inf) < own)
+    return float(front.sum() / max(ring.sum(), 1))
 
 
 def retrieve(query: Query, category: str | None, index: LibraryIndex, extractor, settings: RetrievalSettings,
