@@ -78,7 +78,7 @@ class BenchSettings:
         if not (0 < self.room_width[0] <= self.room_width[1] and 0 < self.room_depth[0] <= self.room_depth[1]):
             raise InputError(f"room sizes must be positive ranges (got {self.room_width}, {self.room_depth})")
         if self.min_visible < 1 or self.min_visible > hi:
-            raise InputError(f"min_visible {self.min_visible} must be within 1..{hi} (the object maximum)")
+            raise InputError(f"--min-visible {self.min_visible} must be within 1..{hi} (the --objects maximum)")
 
     def to_json(self) -> dict:
         return dataclasses.asdict(self)
@@ -115,7 +115,14 @@ def asset_pool(lib, assets_from: tuple[str, ...] | None, library_path) -> AssetP
         if unknown:
             raise InputError(f"{library_path}: unknown catalog(s) {unknown} for --assets-from; "
                              f"the library has {catalogs}")
-    pool = pool_from_records(lib.records, lib.mesh, list(assets_from) if assets_from else None)
+    def mesh(asset_id: str):
+        try:
+            return lib.mesh(asset_id)
+        except Exception as exc:     # a damaged asset file: say which one
+            raise InputError(f"{library_path}: cannot load the mesh of {asset_id} "
+                             f"({type(exc).__name__}: {exc})") from None
+
+    pool = pool_from_records(lib.records, mesh, list(assets_from) if assets_from else None)
     if not pool.by_category:
         raise InputError(f"{library_path}: no usable assets (catalogs {list(assets_from or catalogs)})")
     return pool

@@ -222,3 +222,16 @@ def test_checks_catch_broken_scenes(bench):
         assert interpenetrating_pairs(gt)
         return
     pytest.fail("no scene with both an 'on' and an 'against_wall' relation")
+
+
+def test_damaged_asset_is_named(small_library, tmp_path):
+    import shutil
+    lib = tmp_path / "lib"
+    shutil.copytree(small_library, lib)
+    damaged = sorted(lib.rglob("mesh.glb"))
+    assert damaged
+    for f in damaged:
+        f.write_bytes(b"not a glb")
+    with pytest.raises(InputError, match="cannot load the mesh of"):
+        make_bench(tmp_path / "x", lib, small_settings(scenes=1), progress=False)
+    assert not (tmp_path / "x").exists()
