@@ -203,22 +203,22 @@ class MIDIPipeline:
         z1, z2 = torch.zeros_like(e1), torch.zeros_like(e2)
         skip = opts.skip_zero_cond
         with attention_backend("sdpa" if opts.sdpa else "math"):
-            # Conditions per forward: (e1, e2, cross_kv, zero_cond_rows). With skip, the zero
-            # half needs no conditions at all: its cross-attention output is the to_out bias.
+            # One entry per DiT pass: (e1, e2, cross_kv, zero_cond_rows, batch). With skip, the
+            # zero half needs no conditions at all: its cross-attention output is the to_out bias.
             if opts.batched_cfg:
                 c1, c2 = (e1, e2) if skip else (torch.cat([z1, e1]), torch.cat([z2, e2]))
                 # The image conditions are fixed across steps: project their K/V once.
                 kv = tr.precompute_cross_kv(c1, c2) if opts.cache_cross_kv else None
-                calls = [(None, c1, c2, kv, n if skip else 0, 2 * n)]
+                calls = [(c1, c2, kv, n if skip else 0, 2 * n)]
             else:
                 kv_u = None if skip or not opts.cache_cross_kv else tr.precompute_cross_kv(z1, z2)
                 kv_c = tr.precompute_cross_kv(e1, e2) if opts.cache_cross_kv else None
-                calls = [(None, None if skip else z1, None if skip else z2, kv_u, n if skip else 0, n),
-                         (None, e1, e2, kv_c, 0, n)]
+                calls = [(None if skip else z1, None if skip else z2, kv_u, n if skip else 0, n),
+                         (e1, e2, kv_c, 0, n)]
             for i, t in enumerate(sched.timesteps):
                 tt = t.to(self.device)
                 outs = []
-                for _, c1, c2, kv, zero_rows, b in calls:
+                for c1, c2, kv, zero_rows, b in calls:
                     xin = torch.cat([x, x]) if b == 2 * n else x
                     outs.append(tr(xin, tt.expand(b), None if kv is not None else c1,
                                    None if kv is not None else c2, num_instances=n,
