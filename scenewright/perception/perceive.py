@@ -37,6 +37,7 @@ class PerceptionSettings:
     min_plane_fraction: float = 0.02      # of the room points
     wall_vertical_tol_deg: float = 10.0
     max_walls: int = 4
+    joint_rounds: int = 5                 # rounds of "each point to its nearest plane, refit all"
     behind_fraction: float = 0.03         # at most this share of points behind a wall / below the floor
     wall_behind_margin_m: float = 0.08    # + refine_band_rel × distance: what counts as "behind"
     frame: str = "camera"                 # world x/z: "camera" (forward = -Z) or "wall" (dominant wall)

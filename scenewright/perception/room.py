@@ -181,7 +181,7 @@ def fit_room(points: np.ndarray, rng: np.random.Generator, settings, floor_point
         fit.walls.append(plane)
         fit.wall_inliers.append(int(inl.sum()))
         fit.walls_free.append(_toward_camera(free))
-    if fit.walls:
+    for _ in range(s.joint_rounds if fit.walls else 0):
         # Joint clean-up: give every point to the room plane it is relatively closest to (in
         # units of each plane's band) and refit each plane on its own points only, so points
         # at a floor–wall or wall–wall corner stop pulling two planes at once.
