@@ -258,3 +258,21 @@ def test_half_precision_runs_close_to_float32(tiny, golden, dtype, tol):
     r = p(inputs, steps=3, octree_depth=3, extraction="dense", smooth=False, show_progress=False)
     assert r.latents.dtype == torch.float32 and torch.isfinite(r.latents).all()
     assert maxdiff(r.latents, g["latents_final"]) < tol
+
+
+def test_palette_seg_uses_capture_ids(tiny, tmp_path):
+    """An RGB palette seg.png: instances follow the capture's ids (ascending packed colour),
+    and the order is recorded."""
+    rgb = np.asarray(Image.open(tiny / "golden" / "scene_rgb.png").convert("RGB"))
+    pal = np.zeros(rgb.shape, np.uint8)
+    pal[10:40, 10:40] = (0, 200, 0)
+    pal[45:70, 20:60] = (200, 0, 0)
+    cap = tmp_path / "cap"
+    cap.mkdir()
+    Image.fromarray(rgb).save(cap / "rgb.png")
+    Image.fromarray(pal).save(cap / "seg.png")
+    assert _run(cap, tiny, tmp_path / "o") == 0
+    scene = read_scene(tmp_path / "o", load_meshes=False)
+    assert [i.id for i in scene.instances] == [1, 2]
+    assert scene.extra["midi"]["instance_order"] == [1, 2]
+    assert scene.instances[0].extra["n_pixels"] == 900       # green (0x00C800) sorts first

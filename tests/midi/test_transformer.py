@@ -136,3 +136,22 @@ def test_zero_condition_shortcut(dit, golden):
         cached = dit(g["hidden_states"], g["timestep"], num_instances=3, cross_kv=kv, zero_cond_rows=3)
     assert maxdiff(short, full) < 1e-6
     assert maxdiff(cached, full) < 1e-6
+
+
+def test_full_size_layout_matches_the_released_model():
+    """Default configs build the released sizes: DiT 1681.9 M params in 743 tensors,
+    VAE 242.7 M in 356 (reference §2.3/§2.4), with the hub's key shapes."""
+    from scenewright.methods.midi.transformer import MIDITransformer
+    from scenewright.methods.midi.vae import MIDIVAE
+    with torch.device("meta"):
+        dit, vae = MIDITransformer(), MIDIVAE()
+    sd = dit.state_dict()
+    assert len(sd) == 743 and round(sum(p.numel() for p in dit.parameters()) / 1e5) == 16819
+    assert sd["blocks.11.skip_linear.weight"].shape == (2048, 4096)
+    assert sd["blocks.0.attn2_2.to_k.weight"].shape == (2048, 1024)
+    assert sd["blocks.0.attn1.norm_q.weight"].shape == (128,)
+    vsd = vae.state_dict()
+    assert len(vsd) == 356 and round(sum(p.numel() for p in vae.parameters()) / 1e5) == 2427
+    assert vsd["encoder.proj_in.weight"].shape == (512, 54)
+    assert vsd["decoder.blocks.16.attn2.norm_cross.weight"].shape == (1024,)
+    assert vsd["decoder.proj_query.weight"].shape == (1024, 51)
