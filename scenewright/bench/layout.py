@@ -35,6 +35,8 @@ PREFERRED_SUPPORT = {
     "lamp": ["nightstand", "desk", "cabinet", "coffee_table"],
     "book": ["desk", "nightstand", "coffee_table", "cabinet"],
 }
+# Small things that stand only on their preferred supports (a TV is not put on a dining table).
+ONLY_PREFERRED = {"tv"}
 # Categories that may be added again when the theme pass leaves budget.
 # Tables nobody sits at with dining chairs (the name rules file them under "table").
 GAME_TABLE = re.compile(r"football|pool|billiard|ping ?pong|tennis|snooker|air hockey", re.IGNORECASE)
@@ -374,7 +376,12 @@ class RoomFurnisher:
             record = self.pool.pick(rng, category)
             if role == "wall":
                 beds = [i for i, p in enumerate(self.placed) if p.category == "bed"]
-                idx = self.place_beside(record, beds[0]) if category == "nightstand" and beds else None
+                sofas = [p for p in self.placed if p.category == "sofa" and p.wall is not None]
+                idx = None
+                if category == "nightstand" and beds:
+                    idx = self.place_beside(record, beds[0])
+                elif category == "tv_stand" and sofas:     # the TV faces the sofa
+                    idx = self.place_wall(record, wall=(sofas[0].wall + 2) % 4)
                 if idx is None:
                     idx = self.place_wall(record)
             elif role == "table":
@@ -384,6 +391,8 @@ class RoomFurnisher:
                 preferred = [i for c in PREFERRED_SUPPORT.get(category, []) for i in supports
                              if self.placed[i].category == c]
                 order = preferred + [int(i) for i in rng.permutation(supports) if i not in preferred]
+                if category in ONLY_PREFERRED:
+                    order = preferred
                 idx = None
                 for sup in order[:4]:
                     idx = self.place_on(record, sup)
