@@ -164,6 +164,7 @@ def main(argv=None) -> int:
     if args.threads > 0:
         torch.set_num_threads(args.threads)
     settings = ex.HierarchicalSettings()
+    machine = machine_info()
     rows = []
     for name, fn in ANALYTIC.items():
         rows.append(run_case(f"analytic/{name}", fn, ex.DEFAULT_BBOX_MIN, ex.DEFAULT_BBOX_MAX,
@@ -184,7 +185,7 @@ def main(argv=None) -> int:
                                                        "analytic_repeat": args.analytic_repeat,
                                                        "instances": instances,
                                                        "fixture": str(fixture) if fixture else None},
-              "machine": {**machine_info(), "loadavg_end": os.getloadavg()},
+              "machine": {**machine, "loadavg_end": os.getloadavg()},
               "targets": {"query_ratio": 5.0, "speedup": 3.0, "occupancy_iou": 0.99},
               "cases": rows}
     write_json(args.out, result)

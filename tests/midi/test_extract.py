@@ -105,6 +105,11 @@ def test_hierarchical_matches_dense_on_analytic_fields(field, dense_grids):
     assert len(m_dense.faces) > 0
     assert np.array_equal(m_dense.vertices, m_hier.vertices)
     assert np.array_equal(m_dense.faces, m_hier.faces)
+    # The band is wide enough for the 3×3×3 smoothing too: smoothed meshes also agree.
+    s_dense = ex.grid_to_mesh(ex.smooth_grid(dense.values), LO, HI, DEPTH)
+    s_hier = ex.grid_to_mesh(ex.smooth_grid(hier.values), LO, HI, DEPTH)
+    assert np.array_equal(s_dense.faces, s_hier.faces)
+    np.testing.assert_allclose(s_dense.vertices, s_hier.vertices, atol=1e-6)
     # Far fewer queries (the ratio grows ×2 per depth level; ≥ 8× at depth 8).
     assert hier.n_queries * 3 < dense.n_queries, (hier.n_queries, dense.n_queries)
     assert sum(s["queried"] for s in hier.level_stats) == hier.n_queries
@@ -301,6 +306,10 @@ def test_hierarchical_matches_dense_on_the_tiny_decoder(vae, e2e, depth, instanc
             m_hier = ex.grid_to_mesh(hier.values, lo, hi, depth)
             assert np.array_equal(m_dense.faces, m_hier.faces)
             np.testing.assert_allclose(m_dense.vertices, m_hier.vertices, atol=1e-5)
+            s_dense = ex.grid_to_mesh(ex.smooth_grid(dense.values), lo, hi, depth)
+            s_hier = ex.grid_to_mesh(ex.smooth_grid(hier.values), lo, hi, depth)
+            assert np.array_equal(s_dense.faces, s_hier.faces)
+            np.testing.assert_allclose(s_dense.vertices, s_hier.vertices, atol=1e-5)
 
 
 def test_high_frequency_decoder_falls_back_to_near_dense(tiny, e2e):
