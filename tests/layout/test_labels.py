@@ -18,7 +18,8 @@ TABLE = [
     ("table lamp", "lamp"), ("potted plant", "plant"), ("ficus tree", "large_plant"),
     ("double bed", "bed"), ("wardrobe", "wardrobe"), ("chest of drawers", "cabinet"),
     ("big comfy couch", "sofa"), ("small wooden stool", "stool"), ("chiar", "chair"),
-    ("red mug", "tableware"),
+    ("red mug", "tableware"), ("flower vase", "vase"), ("stack of books", "book"),
+    ("pedestal vase lamp", "lamp"), ("work desk", "desk"), ("chest", "cabinet"),
 ]
 
 
@@ -59,6 +60,8 @@ def test_candidate_categories():
     available = {"chair", "stool", "sofa", "dining_table"}
     assert candidate_categories("chair", available) == [("chair", 1.0), ("stool", 0.5)]
     assert candidate_categories("armchair", available) == [("chair", 0.5), ("sofa", 0.5)]
+    assert candidate_categories("plant", {"plant", "large_plant", "vase"}) == [
+        ("plant", 1.0), ("large_plant", 0.9), ("vase", 0.5)]
     # unknown label or a category the library lacks: search everything, low prior
     everything = candidate_categories(None, available)
     assert {c for c, _ in everything} == available and all(w < 0.5 for _, w in everything)

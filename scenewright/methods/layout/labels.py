@@ -115,6 +115,11 @@ NEIGHBOURS: dict[str, tuple[str, ...]] = {
     "toilet": ("sink",),
 }
 
+# Neighbours that differ mostly by size: a generic label ("plant", "lamp") says little
+# about which one it is, so the neighbour is searched almost as readily.
+SIZE_SIBLINGS = {("plant", "large_plant"), ("large_plant", "plant"), ("lamp", "floor_lamp"),
+                 ("floor_lamp", "lamp")}
+
 _RULES = [(re.compile(p), c) for p, c in NAME_RULES]
 
 
@@ -170,11 +175,16 @@ def map_label(label: str | None) -> LabelMatch:
     close = difflib.get_close_matches(text, list(vocab), n=1, cutoff=0.88)
     if close:
         return LabelMatch(raw, vocab[close[0]], 0.85, "fuzzy")
+    words = [_singular(w) for w in text.split()]
+    # The head noun of an English noun phrase is its last word ("flower vase" is a vase):
+    # the last bigram or word in the table decides before the naming rules, which were
+    # written for catalog names and match anywhere in the text.
+    if words and (words[-1] in vocab or (len(words) > 1 and f"{words[-2]} {words[-1]}" in vocab)):
+        key = f"{words[-2]} {words[-1]}" if len(words) > 1 and f"{words[-2]} {words[-1]}" in vocab else words[-1]
+        return LabelMatch(raw, vocab[key], 0.85, "token")
     for pattern, category in _RULES:
         if pattern.search(text):
             return LabelMatch(raw, category, 0.9, "rule")
-    words = [_singular(w) for w in text.split()]
-    # The head noun of an English noun phrase is its last word: try bigrams and words from the end.
     for i in range(len(words) - 1, -1, -1):
         if i > 0 and f"{words[i - 1]} {words[i]}" in vocab:
             return LabelMatch(raw, vocab[f"{words[i - 1]} {words[i]}"], 0.8, "token")
@@ -204,7 +214,7 @@ def candidate_categories(category: str | None, available: set[str] | dict) -> li
         out.append((category, 1.0))
     for nb in NEIGHBOURS.get(category or "", ()):
         if nb in available:
-            out.append((nb, 0.5))
+            out.append((nb, 0.9 if (category, nb) in SIZE_SIBLINGS else 0.5))
     if not out:
         out = [(c, 0.3) for c in sorted(available)]
     return out

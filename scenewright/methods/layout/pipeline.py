@@ -25,7 +25,7 @@ from scenewright.methods.layout.consensus import ConsensusSettings, group_consen
 from scenewright.methods.layout.features import make_extractor
 from scenewright.methods.layout.labels import map_label
 from scenewright.methods.layout.pose import (PoseSettings, RenderScorer, nudge_along_ray, prefer_facing,
-                                             refine_pose)
+                                             prefer_room_facing, refine_pose)
 from scenewright.library.categories import category_info
 from scenewright.methods.layout.retrieval import (Hypothesis, Query, RetrievalSettings, library_index,
                                                   make_query, retrieve, retrieve_assets)
@@ -189,6 +189,7 @@ def reconstruct(capture, library, settings: LayoutSettings | None = None, render
             groups = group_consensus(results, s.consensus, rescore=lambda r, asset: _rescore(
                 r, asset, index, extractor, scorer, s))
             _face_tables(results, scorer, s.pose)
+            _face_room(results, observation, scorer, s.pose)
             for r in results:
                 if r.hypotheses:
                     r.chosen = r.hypotheses[0]
@@ -270,6 +271,24 @@ def _face_tables(results: list[ObjectResult], scorer, settings: PoseSettings) ->
         if best is not None:
             r.hypotheses = prefer_facing(r.hypotheses, best.hypotheses[0].translation[[0, 2]], r.obj, scorer,
                                          settings)
+
+
+def _face_room(results: list[ObjectResult], observation, scorer, settings: PoseSettings) -> None:
+    """Wall furniture near a wall (centre within half its size + 0.3 m) faces into the room."""
+    walls = list(getattr(observation, "walls", []) or [])
+    if not walls:
+        return
+    for r in results:
+        if not r.hypotheses or category_info(r.hypotheses[0].category).role != "wall":
+            continue
+        h = r.hypotheses[0]
+        reach = 0.5 * max(r.obj.box.size[0], r.obj.box.size[2]) + 0.3
+        dists = [abs(float(np.dot(h.translation - np.asarray(w.point, float), np.asarray(w.normal, float))))
+                 for w in walls]
+        k = int(np.argmin(dists))
+        if dists[k] < reach:
+            r.hypotheses = prefer_room_facing(r.hypotheses, np.asarray(walls[k].normal, float), r.obj, scorer,
+                                              settings)
 
 
 def _support_height(r: ObjectResult, observation) -> float | None:

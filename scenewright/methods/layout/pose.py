@@ -231,18 +231,33 @@ def prefer_facing(seat_hyps: list[Hypothesis], table_xz: np.ndarray, obj, scorer
     geometric yaws that face the table are rendered too, and the best of them wins
     if it scores within ``facing_margin`` of the best.
     """
-    if not seat_hyps:
-        return seat_hyps
-    best = seat_hyps[0]
-    to_table = table_xz - best.translation[[0, 2]]
-    dist = np.linalg.norm(to_table)
-    if dist < 1e-6 or front(best.yaw) @ to_table / dist > 0.5:
-        return seat_hyps
-    options = [(y, sc, t, c) for y, sc, t, c in best.extra.get("yaws", [])
-               if front(y) @ (table_xz - np.asarray(t)[[0, 2]]) / max(np.linalg.norm(
-                   table_xz - np.asarray(t)[[0, 2]]), 1e-6) > 0.7][:3]
+    def cos(yaw, t):
+        d = table_xz - np.asarray(t, float)[[0, 2]]
+        return float(front(yaw) @ d / max(np.linalg.norm(d), 1e-6))
+    return prefer_direction(seat_hyps, cos, obj, scorer, settings)
+
+
+def prefer_room_facing(hyps: list[Hypothesis], wall_normal: np.ndarray, obj, scorer: RenderScorer | None,
+                       settings: PoseSettings) -> list[Hypothesis]:
+    """Wall furniture (beds, wardrobes, bookcases...) has its back to the wall, front into the room
+    (Imaginarium S4 step 3). ``wall_normal`` (3,) points into the room."""
+    n = np.asarray(wall_normal, float)[[0, 2]]
+    n = n / max(np.linalg.norm(n), 1e-6)
+    return prefer_direction(hyps, lambda yaw, t: float(front(yaw) @ n), obj, scorer, settings)
+
+
+def prefer_direction(hyps: list[Hypothesis], cos, obj, scorer: RenderScorer | None,
+                     settings: PoseSettings) -> list[Hypothesis]:
+    """If the best hypothesis' front is off (``cos(yaw, t) < 0.5``), render the asset's
+    geometric yaws with ``cos > 0.7`` and take the best if within ``facing_margin``."""
+    if not hyps:
+        return hyps
+    best = hyps[0]
+    if cos(best.yaw, best.translation) > 0.5:
+        return hyps
+    options = [(y, sc, t, c) for y, sc, t, c in best.extra.get("yaws", []) if cos(y, t) > 0.7][:3]
     if not options:
-        return seat_hyps
+        return hyps
     trials = [_variant(best, y, sc, t, c) for y, sc, t, c in options]
     base = settings.w_retrieval * best.extra.get("retrieval_score", 0.0) + settings.w_category * best.prior
     if scorer is not None:
@@ -262,5 +277,5 @@ def prefer_facing(seat_hyps: list[Hypothesis], table_xz: np.ndarray, obj, scorer
         pick = max([pick] + local, key=lambda h: h.score)
     if pick.score >= best.score - settings.facing_margin:
         pick.extra["facing_prior"] = True
-        return [pick] + seat_hyps
-    return seat_hyps
+        return [pick] + hyps
+    return hyps
