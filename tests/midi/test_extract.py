@@ -122,6 +122,17 @@ def test_hierarchical_query_savings_at_depth_8():
     assert hier.values.shape == (257, 257, 257) and hier.values.dtype == np.float32
 
 
+@pytest.mark.parametrize("settings", [ex.HierarchicalSettings(lipschitz="global"),
+                                      ex.HierarchicalSettings(levels=5, dilate_final=True),
+                                      ex.HierarchicalSettings(levels=1)], ids=["global", "deep", "shallow"])
+def test_setting_variants_keep_occupancy(settings, dense_grids):
+    dense = dense_grids["ball_on_rod"]
+    hier = ex.decode_grid(ball_on_rod, LO, HI, DEPTH, method="hierarchical", hierarchical=settings)
+    assert np.count_nonzero((dense.values <= 0) != (hier.values <= 0)) == 0
+    assert hier.n_queries < dense.n_queries
+    assert hier.settings["lipschitz"] == settings.lipschitz and hier.settings["levels"] == settings.levels
+
+
 def test_interpolated_points_keep_the_coarse_sign():
     """Points that were not queried lie in cells whose corners share one sign."""
     hier = ex.decode_grid(two_blobs, LO, HI, DEPTH, method="hierarchical")
@@ -180,6 +191,8 @@ def test_bad_inputs_raise_input_error():
         ex.grid_to_mesh(np.full((9, 9, 9), np.nan), LO, HI, 3)
     with pytest.raises(InputError):
         ex.HierarchicalSettings(levels=-1)
+    with pytest.raises(InputError, match="lipschitz"):
+        ex.HierarchicalSettings(lipschitz="median")
 
 
 def test_field_without_surface_gives_an_empty_mesh():

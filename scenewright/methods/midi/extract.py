@@ -60,13 +60,18 @@ class HierarchicalSettings:
     coarse stride is ``2**levels`` grid cells (clipped so the coarse lattice keeps at
     least 2 cells per axis). 3 at depth 8 starts from a 33³ lattice.
     ``margin_scale``: a coarse cell whose corners all share one sign is still refined
-    when a corner's ``|value|`` is below ``margin_scale * L * cell_diagonal``, where
-    ``L`` is the largest finite-difference slope measured on that level's lattice.
-    For a field whose Lipschitz constant is ``L``, ``0.5`` already guarantees that no
-    surface is missed; the default 1.0 doubles that headroom because a finite-difference
-    slope underestimates the true one.
+    when a corner's ``|value|`` is below ``margin_scale * L * cell_diagonal``. For a
+    field whose Lipschitz constant is ``L``, ``0.5`` already guarantees that no cell
+    holding surface is skipped; the default 1.0 doubles that headroom because a
+    finite-difference slope underestimates the true one.
+    ``lipschitz``: how ``L`` is estimated on each level's lattice. ``"local"`` (default):
+    per cell, the largest |finite difference| / spacing over its 12 edges, max-filtered
+    over ``(2 * lipschitz_radius + 1)³`` cells; ``"global"``: one value, the largest over
+    the whole lattice (more conservative, more queries).
     ``dilate``: the active cells are grown by this many cells (3×3×3 neighbourhood) at
-    every level, so thin parts seen by one cell keep their neighbours.
+    every level, so thin parts seen by one cell keep their neighbours. ``dilate_final``
+    also dilates at the last (stride 2 → 1) step; off by default because the margin test
+    at stride 2 already covers every cell with surface (~40 % more queries otherwise).
     """
 
     levels: int = 3
@@ -83,6 +88,10 @@ class HierarchicalSettings:
             raise InputError(f"hierarchical margin_scale must be >= 0, got {self.margin_scale}")
         if self.dilate < 0:
             raise InputError(f"hierarchical dilate must be >= 0, got {self.dilate}")
+        if self.lipschitz not in ("local", "global"):
+            raise InputError(f"hierarchical lipschitz must be 'local' or 'global', got {self.lipschitz!r}")
+        if self.lipschitz_radius < 0:
+            raise InputError(f"hierarchical lipschitz_radius must be >= 0, got {self.lipschitz_radius}")
 
 
 @dataclass
