@@ -276,3 +276,50 @@ def test_palette_seg_uses_capture_ids(tiny, tmp_path):
     assert [i.id for i in scene.instances] == [1, 2]
     assert scene.extra["midi"]["instance_order"] == [1, 2]
     assert scene.instances[0].extra["n_pixels"] == 900       # green (0x00C800) sorts first
+
+
+def test_instance_without_surface(tiny, pipe, tmp_path):
+    """A field with no inside point: the original's fallback box (the previous instance's,
+    or the default for the first) and no mesh; a scene with such an instance writes and
+    reads back, and a run where no instance has a surface is a clear error."""
+    from scenewright.capture import load_capture
+    from scenewright.methods.midi.pipeline import MIDIPipeline, MIDISettings, build_scene
+    from scenewright.scene import write_scene
+    p = MIDIPipeline.from_pretrained(tiny)
+    with torch.no_grad():
+        p.vae.decoder.proj_out.bias.fill_(-50.0)          # negated: +50 everywhere, all outside
+    capture = load_capture(_capture(tiny, tmp_path))
+    r = p(capture, steps=1, octree_depth=3, extraction="dense", smooth=False, show_progress=False)
+    for d in r.decodes:
+        assert np.allclose(d.bbox_min, -1.005) and np.allclose(d.bbox_max, 1.005)
+        assert len(d.mesh.faces) == 0
+    fallback = (np.full(3, -0.5), np.full(3, 0.5))
+    d = p.decode_instance(r.latents[1], 3, "dense", True, False, fallback_box=fallback)
+    assert np.array_equal(d.bbox_min, fallback[0]) and np.array_equal(d.bbox_max, fallback[1])
+    good = pipe(capture, steps=1, octree_depth=3, extraction="dense", smooth=False, show_progress=False)
+    good.decodes[1] = r.decodes[1]
+    scene = build_scene(capture, good, MIDISettings(steps=1, octree_depth=3), {}, [])
+    write_scene(scene, tmp_path / "out")
+    back = read_scene(tmp_path / "out")
+    assert [i.id for i in back.instances] == [40, 120, 200]
+    assert [i.mesh is None for i in back.instances] == [False, True, False]
+    assert back.instances[1].extra["empty_mesh"] is True
+
+
+def _capture(tiny, tmp_path):
+    import shutil
+    cap = tmp_path / "cap"
+    cap.mkdir()
+    shutil.copy(tiny / "golden" / "scene_rgb.png", cap / "rgb.png")
+    shutil.copy(tiny / "golden" / "scene_seg.png", cap / "seg.png")
+    return cap
+
+
+def test_no_surface_anywhere_is_reported(tiny_copy, capture_dir, tmp_path, capsys):
+    path = tiny_copy / "vae" / "diffusion_pytorch_model.safetensors"
+    sd = load_file(str(path))
+    sd["decoder.proj_out.bias"] = torch.full_like(sd["decoder.proj_out.bias"], -50.0)
+    save_file(sd, str(path))
+    assert _run(capture_dir, tiny_copy, tmp_path / "o") == 2
+    assert "no surface" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()

@@ -400,6 +400,10 @@ def reconstruct(capture_folder, out_folder, weights, settings: MIDISettings | No
     timings.update(result.timings_s)
     t0 = time.perf_counter()
     scene = build_scene(capture, result, settings, timings, warnings)
+    if all(inst.mesh is None for inst in scene.instances):
+        # A GLB needs at least one mesh; an all-empty result is reported, not written.
+        raise InputError(f"{capture_folder}: MIDI produced no surface for any of the "
+                         f"{len(scene.instances)} instances (no decoded field crosses 0); nothing written")
     write_scene(scene, out_folder, preview=None, overwrite=overwrite)
     scene.timings_s["export"] = round(time.perf_counter() - t0, 4)
     # Record the export time too (the scene.json written above lacks it): rewrite it atomically.
