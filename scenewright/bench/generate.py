@@ -67,6 +67,8 @@ class BenchSettings:
         """InputError for settings that cannot make a benchmark."""
         if not isinstance(self.scenes, int) or self.scenes < 1:
             raise InputError(f"--scenes must be at least 1 (got {self.scenes})")
+        if not isinstance(self.seed, int) or self.seed < 0:
+            raise InputError(f"--seed must be a non-negative integer (got {self.seed})")
         if not 32 <= self.size <= MAX_SIZE:
             raise InputError(f"--size must be between 32 and {MAX_SIZE} pixels (got {self.size})")
         lo, hi = self.objects

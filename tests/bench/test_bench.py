@@ -163,7 +163,7 @@ def test_assets_from_restricts_catalogs(small_library, tmp_path):
 @pytest.mark.parametrize("kw, words", [
     ({"scenes": 0}, "--scenes"), ({"size": 8}, "--size"), ({"size": 100000}, "--size"),
     ({"objects": (5, 2)}, "--objects"), ({"assets_from": ("NoSuchCatalog",)}, "NoSuchCatalog"),
-    ({"themes": ("kitchen",)}, "theme"),
+    ({"themes": ("kitchen",)}, "theme"), ({"seed": -1}, "--seed"), ({"min_visible": 20}, "--min-visible"),
 ])
 def test_bad_parameters(small_library, tmp_path, kw, words):
     with pytest.raises(InputError, match=words):
