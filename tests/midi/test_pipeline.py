@@ -323,3 +323,20 @@ def test_no_surface_anywhere_is_reported(tiny_copy, capture_dir, tmp_path, capsy
     assert _run(capture_dir, tiny_copy, tmp_path / "o") == 2
     assert "no surface" in capsys.readouterr().err
     assert not (tmp_path / "o").exists()
+
+
+def test_call_with_image_paths_and_padding(pipe, tiny, golden):
+    """(rgb.png, seg.png) paths are read like the original CLI; --pad-image squares first."""
+    g = golden(G)
+    paths = (tiny / "golden" / "scene_rgb.png", tiny / "golden" / "scene_seg.png")
+    r = pipe(paths, steps=3, octree_depth=3, extraction="dense", smooth=False, show_progress=False)
+    assert r.inputs.ids == [40, 120, 200]
+    assert maxdiff(r.latents, g["latents_final"]) <= 3e-4
+    padded = pipe(paths, steps=1, octree_depth=3, extraction="dense", smooth=False, pad_image=True,
+                  show_progress=False)
+    h, w = padded.inputs.mask.shape[1:]
+    assert h == w and h >= 80
+    with pytest.raises(InputError, match="at most|more than"):
+        pipe(paths, steps=1, max_instances=2, show_progress=False)
+    with pytest.raises(InputError):
+        pipe(42, steps=1, show_progress=False)

@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import logging
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -274,7 +275,11 @@ class MIDIPipeline:
                  progressive: bool = True, pad_image: bool = False, max_instances: int | None = None,
                  latents: torch.Tensor | None = None, mi_blocks=DEFAULT_MI_BLOCKS,
                  show_progress: bool = True) -> MIDIResult:
-        """Run MIDI on a ``Capture``, an ``InstanceInputs`` or an ``(rgb (H,W,3), seg (H,W))`` pair."""
+        """Run MIDI on a ``Capture``, an ``InstanceInputs``, an ``(rgb (H,W,3), seg (H,W))`` array
+        pair or an ``(rgb.png, seg.png)`` path pair (read as the original CLI reads them).
+
+        Returns a :class:`MIDIResult`: final latents (N, T, C), the per-step trace, and per
+        instance the decoded grids, second-pass box and mesh (``result.meshes``)."""
         timings: dict[str, float] = {}
         t0 = time.perf_counter()
         inputs = self._inputs(capture_or_images, pad_image)
@@ -317,7 +322,19 @@ class MIDIPipeline:
                 raise InputError(f"{getattr(obj, 'path', 'capture')}: no seg.png; MIDI needs instance masks")
             rgb, seg = obj.rgb, obj.seg
         else:
-            rgb, seg = obj
+            try:
+                rgb, seg = obj
+            except (TypeError, ValueError):
+                raise InputError("MIDI input must be a Capture, InstanceInputs or an (rgb, seg) pair") from None
+            if isinstance(rgb, (str, os.PathLike)) and isinstance(seg, (str, os.PathLike)):
+                # Image files: the original CLI's rules (seg read as grey levels, R10).
+                from PIL import Image
+                from scenewright.methods.midi.preprocess import instance_ids_from_seg_image
+                try:
+                    rgb = np.asarray(Image.open(rgb).convert("RGB"), np.uint8)
+                    seg, _ = instance_ids_from_seg_image(Image.open(seg))
+                except OSError as exc:
+                    raise InputError(f"cannot read image ({exc})") from None
             rgb, seg = np.asarray(rgb, np.uint8), np.asarray(seg)
         if pad_image:
             rgb, seg = pad_to_square(rgb, seg)
