@@ -345,3 +345,14 @@ def test_high_frequency_decoder_falls_back_to_near_dense(tiny, e2e):
     assert 0.05 < np.mean(dense.values <= 0) < 0.95
     assert np.count_nonzero((dense.values <= 0) != (hier.values <= 0)) == 0
     assert hier.n_queries > 0.8 * dense.n_queries
+
+
+def test_hierarchical_first_pass_gives_the_golden_boxes(vae, e2e):
+    """The pipeline may run both passes hierarchically: the box only needs occupancy."""
+    for i in range(3):
+        query = vae.query_fn(torch.from_numpy(e2e["latents_final"][i]))
+        first = ex.decode_grid(query, torch.tensor(LO), torch.tensor(HI), 5, method="hierarchical")
+        lo, hi = ex.progressive_bbox(torch.from_numpy(first.values), first.axes)
+        np.testing.assert_allclose(lo, e2e["progressive_bbox_min"][i], atol=1e-6, rtol=0)
+        np.testing.assert_allclose(hi, e2e["progressive_bbox_max"][i], atol=1e-6, rtol=0)
+        assert first.n_queries < 33**3
