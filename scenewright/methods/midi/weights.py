@@ -164,6 +164,7 @@ def load_image_encoder(folder: str | os.PathLike, which: int, dtype: torch.dtype
     _config(comp)
     weight_file(comp, "model")
     verbosity = transformers.logging.get_verbosity()
+    bars = transformers.utils.logging.is_progress_bar_enabled()
     transformers.logging.set_verbosity_error()
     transformers.utils.logging.disable_progress_bar()
     try:
@@ -174,6 +175,8 @@ def load_image_encoder(folder: str | os.PathLike, which: int, dtype: torch.dtype
         raise InputError(f"{comp}: cannot load {cls.__name__} ({type(exc).__name__}: {exc})") from None
     finally:
         transformers.logging.set_verbosity(verbosity)
+        if bars:
+            transformers.utils.logging.enable_progress_bar()
     missing, unexpected = sorted(info["missing_keys"]), sorted(info["unexpected_keys"])
     mismatched = list(info.get("mismatched_keys") or [])
     if missing or unexpected or mismatched:
