@@ -253,22 +253,24 @@ def _cell_slopes(v: np.ndarray, h: np.ndarray) -> np.ndarray:
 
 
 def _max_filter(v: np.ndarray, radius: int) -> np.ndarray:
-    """Max over the (2·radius+1)³ neighbourhood of each cell (box clipped at the borders)."""
+    """Max over the (2·radius+1)³ neighbourhood of each cell (box clipped at the borders).
+
+    Done as three 1-D max-pools (a box max is separable): 3·k instead of k³ per cell.
+    """
     if radius == 0:
         return v
     t = torch.from_numpy(np.ascontiguousarray(v, dtype=np.float32))[None, None]
     k = 2 * radius + 1
-    return F.max_pool3d(t, kernel_size=k, stride=1, padding=radius)[0, 0].numpy()
+    for kernel, pad in (((k, 1, 1), (radius, 0, 0)), ((1, k, 1), (0, radius, 0)), ((1, 1, k), (0, 0, radius))):
+        t = F.max_pool3d(t, kernel_size=kernel, stride=1, padding=pad)
+    return t[0, 0].numpy()
 
 
 def _dilate(cells: np.ndarray, n: int) -> np.ndarray:
-    """Grow a boolean cell mask by n cells in the 26-neighbourhood (3×3×3 max filter)."""
+    """Grow a boolean cell mask by n cells in the 26-neighbourhood (n × 3×3×3 max filter)."""
     if n == 0:
         return cells
-    t = torch.from_numpy(cells.astype(np.float32))[None, None]
-    for _ in range(n):
-        t = F.max_pool3d(t, kernel_size=3, stride=1, padding=1)
-    return t[0, 0].numpy() > 0.5
+    return _max_filter(cells.astype(np.float32), n) > 0.5
 
 
 def _touching_points(cells: np.ndarray) -> np.ndarray:
