@@ -166,6 +166,14 @@ def test_tiny_holey_truncated_objects_and_depth_holes(bench, library, renderer, 
     assert sorted(i.id for i in scene.instances) == capture.instance_ids
     for inst in scene.instances:
         assert np.all(np.isfinite(inst.world_from_object))
+    # the object without depth is still placed near where it is (ray through its mask)
+    blind = capture.instance_ids[-2]
+    pred = scene.instance(blind)
+    assert "no_depth_box" in pred.extra["flags"]
+    gt = read_scene(bench / "scene_0000" / "gt", load_meshes=False)
+    gt_from_pred = gt.camera.world_from_camera @ np.linalg.inv(scene.camera.world_from_camera)
+    where = (gt_from_pred @ pred.world_from_object)[:3, 3]
+    assert np.linalg.norm(where - np.asarray(gt.instance(blind).world_from_object)[:3, 3]) < 1.0
 
 
 def test_no_floor_visible(bench, library, renderer, tmp_path):

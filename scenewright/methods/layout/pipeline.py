@@ -90,31 +90,41 @@ def _progress(enabled: bool):
                     TimeElapsedColumn(), transient=True)
 
 
-def fallback_box(obj, capture, observation):
+def fallback_box(obj, capture, observation, small: bool = False):
     """A box for an object without usable depth points (a handful of pixels, depth holes).
 
-    The ray through the bottom-centre of the mask meets the floor (y = 0) where the
-    object stands; without a floor, the median depth of the image is used. Size is
-    left tiny: the catalog size takes over (``scale_trust`` applies to nothing).
+    Floor things: the ray through the bottom-centre of the mask meets the floor (y = 0).
+    Small things (and rooms without a floor): the ray through the mask's centre at the
+    median depth measured just around the mask (what the thing stands on or in front of),
+    else of the whole image. The size is set by the caller (catalog median).
     """
+    from scipy import ndimage
     from scenewright.geometry.boxes import OrientedBox
     ys, xs = np.nonzero(obj.mask)
     if len(ys) == 0:
         return None
     K = np.asarray(capture.K, float)
     wfc = np.asarray(observation.world_from_camera, float)
-    u, v = float(xs.mean()), float(ys.max())
-    ray_cam = np.array([(u - K[0, 2]) / K[0, 0], (v - K[1, 2]) / K[1, 1], 1.0])
-    ray = wfc[:3, :3] @ ray_cam
-    origin = wfc[:3, 3]
     depth = observation.depth if getattr(observation, "depth", None) is not None else capture.depth
-    z = float(np.nanmedian(depth)) if depth is not None and np.isfinite(depth).any() else 3.0
+    ring = ndimage.binary_dilation(obj.mask, iterations=6) & ~obj.mask
+    around = depth[ring] if depth is not None else np.array([])
+    around = around[np.isfinite(around)]
+    if len(around):
+        z = float(np.median(around))
+    elif depth is not None and np.isfinite(depth).any():
+        z = float(np.nanmedian(depth))
+    else:
+        z = 3.0
+    origin = wfc[:3, 3]
+    use_floor = observation.floor is not None and not small
+    u, v = float(xs.mean()), float(ys.max() if use_floor else ys.mean())
+    ray = wfc[:3, :3] @ np.array([(u - K[0, 2]) / K[0, 0], (v - K[1, 2]) / K[1, 1], 1.0])
     point = origin + ray * z
-    if observation.floor is not None and ray[1] < -1e-3:
+    if use_floor and ray[1] < -1e-3:
         s = -origin[1] / ray[1]
         if 0 < s < 4 * z:
             point = origin + ray * s
-    return OrientedBox(centre=point + np.array([0, 0.05, 0]), size=np.array([0.1, 0.1, 0.1]), yaw=0.0)
+    return OrientedBox(centre=point, size=np.array([0.1, 0.1, 0.1]), yaw=0.0)
 
 
 def _load_perception():
@@ -152,7 +162,17 @@ def reconstruct(capture, library, settings: LayoutSettings | None = None, render
             m = map_label(obj.label)
             results.append(ObjectResult(obj=obj, category=m.category, label_how=m.how))
             if obj.box is None:
-                obj.box = fallback_box(obj, capture, observation)
+                small = m.category is not None and category_info(m.category).role == "small"
+                obj.box = fallback_box(obj, capture, observation, small=small)
+                if obj.box is not None:
+                    # Nothing measured the size: the category's typical size (the median
+                    # catalog size) keeps the size prior neutral; the object counts as partial.
+                    rows = index.categories == m.category
+                    sizes = index.sizes[rows] if np.any(rows) else index.sizes
+                    obj.box.size = np.median(sizes, axis=0)
+                    if observation.floor is not None and not small:
+                        obj.box.centre[1] = obj.box.size[1] / 2     # standing on the floor
+                    obj.truncated = True
                 results[-1].notes.append("no_depth_box")
 
     own_renderer = False
