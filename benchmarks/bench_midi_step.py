@@ -56,6 +56,7 @@ def _run_path(settings: dict, fast, queue) -> None:
     """Child process: build the model, denoise, report step times, latents and peak RSS."""
     import torch
 
+    from scenewright.methods.midi.attention import pack_attention_weights
     from scenewright.methods.midi.pipeline import FastPaths, MIDIPipeline
     from scenewright.methods.midi.scheduler import RectifiedFlowScheduler
     from scenewright.methods.midi.transformer import MIDITransformer, MIDITransformerConfig
@@ -67,6 +68,8 @@ def _run_path(settings: dict, fast, queue) -> None:
                                 num_layers=s.layers, cross_attention_dim=s.cross_attention_dim,
                                 cross_attention_2_dim=s.cross_attention_2_dim)
     tr = MIDITransformer(cfg).eval()
+    if fast:   # as load_components does: fused projections read the weights in place
+        pack_attention_weights(tr)
 
     class _C:  # the two components denoise() uses
         transformer = tr

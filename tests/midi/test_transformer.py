@@ -155,3 +155,28 @@ def test_full_size_layout_matches_the_released_model():
     assert vsd["encoder.proj_in.weight"].shape == (512, 54)
     assert vsd["decoder.blocks.16.attn2.norm_cross.weight"].shape == (1024,)
     assert vsd["decoder.proj_query.weight"].shape == (1024, 51)
+
+
+def test_packed_weights_are_read_in_place(tiny, golden):
+    """After packing, the fused QKV/KV weight is a view of the parameters (no copy), the
+    state dict is unchanged, and after a copying .to() the cached-copy path still agrees."""
+    from scenewright.methods.midi.attention import pack_attention_weights
+    dit = load_transformer(tiny)
+    before = {k: v.clone() for k, v in dit.state_dict().items()}
+    g = golden(G)
+    args = (g["hidden_states"], g["timestep"], g["encoder_hidden_states"], g["encoder_hidden_states_2"])
+    pack_attention_weights(dit)
+    att = dit.blocks[3].attn1
+    fused = att._fused_weight(att.to_q, att.to_k, att.to_v)
+    assert fused.data_ptr() == att.to_q.weight.data_ptr() and att._fused is None
+    assert torch.equal(fused, torch.cat([att.to_q.weight, att.to_k.weight, att.to_v.weight]))
+    kv = dit.blocks[3].attn2_2._fused_weight(dit.blocks[3].attn2_2.to_k, dit.blocks[3].attn2_2.to_v)
+    assert kv.data_ptr() == dit.blocks[3].attn2_2.to_k.weight.data_ptr()
+    after = dit.state_dict()
+    assert list(after) == list(before) and all(torch.equal(after[k], before[k]) for k in before)
+    with torch.no_grad():
+        packed = dit(*args, num_instances=3)
+        dit.to(torch.float64).to(torch.float32)          # copies: packing undone
+        assert not att._fused_weight(att.to_q, att.to_k, att.to_v).data_ptr() == att.to_q.weight.data_ptr()
+        unpacked = dit(*args, num_instances=3)
+    assert maxdiff(packed, g["velocity_mi"]) <= 1e-4 and maxdiff(unpacked, packed) < 1e-6

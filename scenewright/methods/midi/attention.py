@@ -66,6 +66,27 @@ def attend_mi(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, num_instances: 
     return out.reshape(g, h, n, t, d).permute(0, 2, 1, 3, 4).reshape(b, h, t, d)
 
 
+def _consecutive(ws: list[torch.Tensor]) -> bool:
+    """True if the 2-D tensors are contiguous, equally wide, consecutive row blocks of one storage."""
+    if any(not w.is_contiguous() or w.dim() != 2 or w.shape[1] != ws[0].shape[1] for w in ws):
+        return False
+    ptr = ws[0].untyped_storage().data_ptr()
+    offset = ws[0].storage_offset()
+    for w in ws:
+        if w.untyped_storage().data_ptr() != ptr or w.storage_offset() != offset:
+            return False
+        offset += w.numel()
+    return True
+
+
+def pack_attention_weights(model: nn.Module) -> nn.Module:
+    """:meth:`Attention.pack_weights` on every attention module of ``model``."""
+    for mod in model.modules():
+        if isinstance(mod, Attention):
+            mod.pack_weights()
+    return model
+
+
 class Attention(nn.Module):
     """One attention module with the original's parameter names.
 
@@ -95,12 +116,34 @@ class Attention(nn.Module):
         return tuple((w.data_ptr(), w._version, w.dtype, w.device) for w in ws)
 
     def _fused_weight(self, *linears: nn.Linear) -> torch.Tensor:
-        """Concatenated weight of ``linears``, cached until any of them changes."""
-        ws = [lin.weight for lin in linears]
+        """Concatenated weight of ``linears`` (rows stacked).
+
+        After :meth:`pack_weights` the weights are consecutive rows of one buffer and this
+        is a view of it (no copy). Otherwise a concatenated copy is cached until any weight
+        changes."""
+        ws = [lin.weight.detach() for lin in linears]
+        if _consecutive(ws):
+            return ws[0].as_strided((sum(w.shape[0] for w in ws), ws[0].shape[1]), ws[0].stride())
         key = self._weights_key(*ws)
         if self._fused is None or self._fused[0] != key:
-            self._fused = (key, torch.cat([w.detach() for w in ws], dim=0))
+            self._fused = (key, torch.cat(ws, dim=0))
         return self._fused[1]
+
+    def pack_weights(self) -> None:
+        """Store ``to_q|to_k|to_v`` (self-attention) or ``to_k|to_v`` (cross-attention) as
+        row blocks of one buffer, so the fused projection needs no extra copy of the
+        weights. Parameter names, shapes and values are unchanged. A later ``.to()`` that
+        copies the parameters undoes the packing (the cached-copy path then takes over)."""
+        group = (self.to_k, self.to_v) if self.cross else (self.to_q, self.to_k, self.to_v)
+        if _consecutive([lin.weight.detach() for lin in group]):
+            return
+        buf = torch.cat([lin.weight.detach() for lin in group], dim=0)
+        row = 0
+        for lin in group:
+            n = lin.weight.shape[0]
+            lin.weight = nn.Parameter(buf[row:row + n], requires_grad=lin.weight.requires_grad)
+            row += n
+        self._fused = None
 
     def _norm(self, x: torch.Tensor, norm: nn.Module | None) -> torch.Tensor:
         return x if norm is None else norm(x)

@@ -207,9 +207,11 @@ def load_components(folder: str | os.PathLike, dtype: str | torch.dtype = "float
     folder = Path(folder)
     check_folder(folder)
     dt = parse_dtype(dtype)
+    from scenewright.methods.midi.attention import pack_attention_weights
     comps = MIDIComponents(
-        transformer=load_transformer(folder, dt).to(device),
-        vae=load_vae(folder, dt).to(device),
+        # Packed after the move: fused projections then read the weights in place.
+        transformer=pack_attention_weights(load_transformer(folder, dt).to(device)),
+        vae=pack_attention_weights(load_vae(folder, dt).to(device)),
         scheduler=load_scheduler(folder),
         image_encoder_1=load_image_encoder(folder, 1, dt).to(device),
         image_encoder_2=load_image_encoder(folder, 2, dt).to(device),
