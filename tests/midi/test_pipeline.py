@@ -222,9 +222,11 @@ def test_tiny_instance_and_non_square(tiny, tmp_path):
     assert [i.id for i in scene.instances] == [300, 1000]
     assert scene.instances[1].extra["n_pixels"] == 2
     assert any("not square" in w for w in scene.extra["midi"]["warnings"])
+    assert any("instance 1000 covers only 2 pixels" in w for w in scene.extra["midi"]["warnings"])
     assert _run(cap, tiny, tmp_path / "o2", "--pad-image") == 0
     scene2 = read_scene(tmp_path / "o2", load_meshes=False)
-    assert scene2.method["settings"]["pad_image"] is True and not scene2.extra["midi"]["warnings"]
+    assert scene2.method["settings"]["pad_image"] is True
+    assert not any("not square" in w for w in scene2.extra["midi"]["warnings"])
 
 
 def test_download_offline_fails_cleanly(tmp_path, monkeypatch, capsys):

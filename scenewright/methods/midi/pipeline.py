@@ -403,6 +403,12 @@ def reconstruct(capture_folder, out_folder, weights, settings: MIDISettings | No
         warnings.append(f"image is {capture.width}x{capture.height}, not square: as in the original, "
                         "the DINOv2 mask channel is squeezed while the RGB is centre-cropped, so they "
                         "misalign; --pad-image pads to a square first")
+    for cid in ids:
+        n_pix = int(np.count_nonzero(capture.seg == cid))
+        if n_pix <= 0.001 * capture.width * capture.height:
+            # The original's evaluation drops such instances (skip_small_object); its CLI keeps them.
+            warnings.append(f"instance {cid} covers only {n_pix} pixels (≤ 0.1 % of the image); "
+                            "kept as the original CLI does, but expect a poor shape")
     for w in warnings:
         logger.warning(w)
     timings["load_capture"] = time.perf_counter() - t0
