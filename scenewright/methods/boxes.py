@@ -200,7 +200,6 @@ def reconstruct_from_args(args: argparse.Namespace) -> int:
             from scenewright.render import render_scene
             t = time.perf_counter()
             preview = render_scene(scene, over=capture)
-            preview = getattr(preview, "rgb", preview)
             scene.timings_s["preview"] = time.perf_counter() - t
         except ImportError as exc:
             console.print(f"[yellow]no preview: renderer not available ({exc})[/yellow]")

@@ -52,6 +52,12 @@ def test_cli_reconstruct_boxes(toy_bench, tmp_path, capsys):
     assert scene.floor == {"normal": [0.0, 1.0, 0.0], "height": 0.0}
     assert main(["reconstruct", str(cap), "-o", str(out), "--method", "boxes", "--no-preview"]) == 2
     assert "not empty" in capsys.readouterr().err
+    # With the real renderer: the preview is the boxes drawn over the capture.
+    assert main(["reconstruct", str(cap), "-o", str(out), "--method", "boxes", "--overwrite"]) == 0
+    from PIL import Image
+    preview = np.asarray(Image.open(out / "preview.png"))
+    assert preview.shape == (72, 96, 3)
+    assert np.abs(preview.astype(int) - load_capture(cap).rgb.astype(int)).mean() > 1
     no_depth = tmp_path / "nodepth"
     shutil.copytree(cap, no_depth)
     (no_depth / "depth.npy").unlink()
