@@ -386,6 +386,9 @@ def evaluate_bench(pred_root: str | Path, bench: str | Path, settings: EvalSetti
             scenes.append({"scene": name, "status": "gt_error", "reason": str(exc), "metrics": {},
                            "objects": []})
             continue
+        except Exception as exc:  # a prediction that breaks a metric: a failure, never a stop
+            result = failed_scene(name, f"evaluation error ({type(exc).__name__}: {exc})",
+                                  _read_gt(bench / name / "gt"))
         if result["status"] == "failed":
             failures.append({"scene": name, "id": None, "reason": result["reason"]})
         else:

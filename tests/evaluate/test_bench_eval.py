@@ -106,3 +106,19 @@ def test_sampling_is_deterministic(bench5, tmp_path, fast_settings):
     a = evaluate_scene(pred / "scene_0000", bench5 / "scene_0000" / "gt", "scene_0000", fast_settings)
     b = evaluate_scene(pred / "scene_0000", bench5 / "scene_0000" / "gt", "scene_0000", fast_settings)
     assert a["metrics"] == b["metrics"] and a["metrics"]["p1_cd_s"] > 0
+
+
+def test_prediction_breaking_a_metric_is_a_failure(bench5, tmp_path, fast_settings):
+    """A mesh that reads fine but cannot be scored (NaN placement) is a failure with its reason."""
+    pred = copy_gt(bench5, tmp_path / "pred")
+    data = json.loads((pred / "scene_0000" / "scene.json").read_text())
+    data["camera"]["world_from_camera"] = [[float("nan")] * 4] * 4
+    (pred / "scene_0000" / "scene.json").write_text(json.dumps(data))
+    data = json.loads((pred / "scene_0001" / "scene.json").read_text())
+    data["instances"][0]["world_from_object"][0][3] = float("inf")
+    (pred / "scene_0001" / "scene.json").write_text(json.dumps(data))
+    report = evaluate_bench(pred, bench5, fast_settings)
+    reasons = {(f["scene"], f["id"]): f["reason"] for f in report["failures"]}
+    assert "world_from_camera" in reasons[("scene_0000", None)]
+    assert "world_from_object" in reasons[("scene_0001", data["instances"][0]["id"])]
+    assert report["n_scored"] == 5
