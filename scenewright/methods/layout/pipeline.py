@@ -202,7 +202,9 @@ def reconstruct(capture, library, settings: LayoutSettings | None = None, render
                 r.hypotheses = retrieve(r.query, r.category, index, extractor, s.retrieval,
                                         s.scale_trust, s.scale_bounds)
             with timer("pose"):
-                r.hypotheses = refine_pose(r.obj, r.hypotheses, scorer, s.pose, small=_is_small(r))
+                r.hypotheses = refine_pose(r.obj, r.hypotheses, scorer, s.pose, small=_is_small(r),
+                                           radial=r.category is not None
+                                           and category_info(r.category).symmetry == "radial")
             if bar:
                 bar.advance(task)
         with timer("pose"):

@@ -30,6 +30,7 @@ class PoseSettings:
     render_yaws: int = 2             # geometric yaw hypotheses rendered per asset
     render_yaws_small: int = 4       # … for small things (few points: geometry says little about yaw)
     facing_margin: float = 0.3       # a seat may turn to face its table if it costs at most this
+    radial_all_yaws: bool = False    # render every yaw of round things (measured: more wrong assets)
     local_yaw_deg: float = 12.0      # ± local yaw refinement around the winner
     w_iou: float = 1.0
     w_depth: float = 0.5
@@ -155,7 +156,7 @@ def _variant(h: Hypothesis, yaw: float, scale, translation, chamfer: float) -> H
 
 
 def refine_pose(obj, hyps: list[Hypothesis], scorer: RenderScorer | None,
-                settings: PoseSettings, small: bool = False) -> list[Hypothesis]:
+                settings: PoseSettings, small: bool = False, radial: bool = False) -> list[Hypothesis]:
     """Re-rank an object's hypotheses by render-and-compare; best first.
 
     Without a renderer (``scorer`` None) the retrieval order stands. Each returned
@@ -165,7 +166,12 @@ def refine_pose(obj, hyps: list[Hypothesis], scorer: RenderScorer | None,
         return hyps
     trials: list[Hypothesis] = []
     n_yaws = settings.render_yaws_small if small else settings.render_yaws
-    for h in hyps[: settings.render_assets]:
+    n_assets = settings.render_assets
+    if radial and settings.radial_all_yaws:
+        # Round things: geometry cannot tell the yaw, the rendered silhouette and
+        # texture might (a plant's leaves, a pattern): render every yaw of the best two.
+        n_yaws, n_assets = 1000, 2
+    for h in hyps[: n_assets]:
         for yaw, scale, t, cham in h.extra.get("yaws", [(h.yaw, h.scale, h.translation, h.chamfer_m)])[
                 : n_yaws]:
             trials.append(_variant(h, yaw, scale, t, cham))

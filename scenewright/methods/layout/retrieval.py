@@ -39,6 +39,7 @@ class RetrievalSettings:
     n_obs_points: int = 512         # observed points per object used for scoring
     n_yaw: int = 8                  # yaw hypotheses (box yaw + k·360°/n_yaw)
     n_yaw_small: int = 12           # … for small things (supported by furniture)
+    partial_starts: bool = False    # extra ICP starts for partial views (helps translation, hurts yaw)
     icp_iters: int = 3              # translation-only ICP steps per hypothesis
     trunc_m: float = 0.08           # chamfer distances are truncated here (outliers)
     sigma_m: float = 0.025          # geometry similarity = exp(-chamfer / sigma)
@@ -256,7 +257,7 @@ def geometric_fit(geom: AssetGeometry, obs_pts: np.ndarray, cam_pos: np.ndarray,
     """
     H, M = len(yaws), len(obs_pts)
     R = rot_y(yaws)                                             # (H, 3, 3)
-    t = np.repeat(t0[None], H, 0).astype(float)
+    t = np.broadcast_to(np.asarray(t0, float), (H, 3)).copy()     # (3,) or one start per hypothesis
     trunc = settings.trunc_m
     for _ in range(settings.icp_iters + 1):
         # object coordinates of the observed points under each hypothesis: diag(1/s) Rᵀ (p - t)
@@ -381,6 +382,23 @@ def occluded_fraction(obj, capture, ring_px: int = 2) -> float:
     return float(front.sum() / max(ring.sum(), 1))
 
 
+def partial_starts(query: Query, extent: np.ndarray, yaws: np.ndarray) -> np.ndarray:
+    """(5, H, 3) ICP starts: the box centre, and shifted by ± half the unseen extent along box x and z."""
+    c, s = np.abs(np.cos(yaws - query.yaw)), np.abs(np.sin(yaws - query.yaw))
+    ex = c * extent[0] + s * extent[2]                      # asset footprint along box x, per yaw
+    ez = s * extent[0] + c * extent[2]
+    gx = np.maximum(ex - query.box_size[0], 0) / 2
+    gz = np.maximum(ez - query.box_size[2], 0) / 2
+    ax = np.array([np.cos(query.yaw), 0.0, -np.sin(query.yaw)])    # box x axis in the world (R_y · x)
+    az = np.array([np.sin(query.yaw), 0.0, np.cos(query.yaw)])     # box z axis
+    t0 = np.asarray(query.t0, float)
+    starts = [np.repeat(t0[None], len(yaws), 0)]
+    for g, axis in ((gx, ax), (gz, az)):
+        for sign in (1.0, -1.0):
+            starts.append(t0 + sign * g[:, None] * axis)
+    return np.stack(starts)
+
+
 def retrieve(query: Query, category: str | None, index: LibraryIndex, extractor, settings: RetrievalSettings,
              scale_trust: float = 0.5, scale_bounds: tuple[float, float] = (0.5, 2.0)) -> list[Hypothesis]:
     """Scored hypotheses for one observed object, best first (empty if the library is empty).
@@ -417,7 +435,17 @@ def score_assets(query: Query, cands: list[tuple[str, float, float]], index: Lib
         cat = str(index.categories[index.row[asset_id]])
         scales = fit_scale(cat, geom.extent, yaws - query.yaw, query.box_size, query.partial,
                            scale_trust, scale_bounds)
-        if len(query.points) >= 3:
+        if len(query.points) >= 3 and query.partial and settings.partial_starts:
+            # A partial view's box centre is off towards what was seen: also start from
+            # the box shifted by the unseen extent along each of its axes, keep the best start per yaw.
+            starts = partial_starts(query, geom.extent, yaws)                 # (S, H, 3)
+            S = len(starts)
+            ts, cham = geometric_fit(geom, query.points, query.cam_pos, np.tile(yaws, S), np.tile(scales, (S, 1)),
+                                     starts.reshape(-1, 3), settings, fix_y=query.fix_y, view=query.view)
+            ts, cham = ts.reshape(S, -1, 3), cham.reshape(S, -1)
+            pick = np.argmin(cham, axis=0)
+            ts, cham = ts[pick, np.arange(len(yaws))], cham[pick, np.arange(len(yaws))]
+        elif len(query.points) >= 3:
             ts, cham = geometric_fit(geom, query.points, query.cam_pos, yaws, scales, query.t0, settings,
                                      fix_y=query.fix_y, view=query.view)
         else:   # a handful of pixels: nothing to fit, the box centre it is
