@@ -358,8 +358,13 @@ def pooled(scenes: list[dict], settings: EvalSettings) -> dict:
             "auc_rot60": L.auc(rot, settings.auc_rot_limit_deg),
             "auc_rot60_sym": L.auc(rot_sym, settings.auc_rot_limit_deg),
             "auc_trans0.5": L.auc(trans, settings.auc_trans_limit_m),
-            "median_rot_err_deg": float(np.median(rot)), "median_rot_err_sym_deg": float(np.median(rot_sym)),
-            "median_trans_err_m": float(np.median(trans))}
+            # Medians count missing objects as ∞; an infinite median is reported as null (valid JSON).
+            "median_rot_err_deg": _finite(np.median(rot)), "median_rot_err_sym_deg": _finite(np.median(rot_sym)),
+            "median_trans_err_m": _finite(np.median(trans))}
+
+
+def _finite(value) -> float | None:
+    return float(value) if np.isfinite(value) else None
 
 
 def evaluate_bench(pred_root: str | Path, bench: str | Path, settings: EvalSettings | None = None,

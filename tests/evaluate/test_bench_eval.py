@@ -122,3 +122,13 @@ def test_prediction_breaking_a_metric_is_a_failure(bench5, tmp_path, fast_settin
     assert "world_from_camera" in reasons[("scene_0000", None)]
     assert "world_from_object" in reasons[("scene_0001", data["instances"][0]["id"])]
     assert report["n_scored"] == 5
+
+
+def test_report_of_all_failed_scenes_is_strict_json(bench5, tmp_path, fast_settings):
+    (tmp_path / "empty").mkdir()
+    report = evaluate_bench(tmp_path / "empty", bench5, fast_settings)
+    assert len([f for f in report["failures"] if f["id"] is None]) == 5
+    from scenewright.fileio import dumps_json
+    text = dumps_json(report)
+    json.loads(text, parse_constant=lambda c: pytest.fail(f"non-standard JSON constant {c}"))
+    assert report["summary"]["recovery"]["mean"] == 0 and report["pooled"]["median_trans_err_m"] is None
