@@ -11,10 +11,13 @@ two ways, each in its own process so peak memory is its own:
 - ``reference`` — the straightforward loop: two separate passes (uncond, cond) per step,
                   cross K/V recomputed every step, explicit softmax(QKᵀ)V attention.
 
-Both start from the same noise; the final latents are compared. Then the ``midi-tiny``
+Each path first runs alone in its own process (peak memory, final latents: both start from
+the same noise and are compared); then one process times one step of each path in turn
+(``--rounds`` rounds, order reversed every other round), so the load of other jobs on a
+shared machine hits both alike. Then the ``midi-tiny``
 fixture runs end to end once through ``scenewright reconstruct`` and its time is reported.
 
-    .venv/bin/python benchmarks/bench_midi_step.py [--steps 2] [--width 256 --heads 4]
+    .venv/bin/python benchmarks/bench_midi_step.py [--rounds 2] [--width 256 --heads 4] [--ablate]
         [--instances 3] [--threads 2] [--out out/bench_midi_step.json]
 """
 
@@ -45,59 +48,76 @@ class BenchSettings:
     cross_attention_2_dim: int = 1024
     dino_tokens: int = 257           # DINOv2-L at 224 px: CLS + 16×16 patches
     instances: int = 3
-    steps: int = 2                   # timed denoising steps per path
-    warmup: int = 0                  # untimed steps first (CPU kernels need little warm-up)
+    steps: int = 1                   # steps of each path in its own process (memory, latents)
+    rounds: int = 2                  # interleaved rounds, one step of every path per round
     guidance: float = 7.0
     seed: int = 42
     threads: int = 2
 
 
-def _run_path(settings: dict, fast, queue) -> None:
-    """Child process: build the model, denoise, report step times, latents and peak RSS."""
+def _build(s: "BenchSettings"):
     import torch
 
     from scenewright.methods.midi.attention import pack_attention_weights
-    from scenewright.methods.midi.pipeline import FastPaths, MIDIPipeline
+    from scenewright.methods.midi.pipeline import MIDIPipeline
     from scenewright.methods.midi.scheduler import RectifiedFlowScheduler
     from scenewright.methods.midi.transformer import MIDITransformer, MIDITransformerConfig
 
-    s = BenchSettings(**settings)
     torch.set_num_threads(s.threads)
     torch.manual_seed(0)
     cfg = MIDITransformerConfig(num_attention_heads=s.heads, width=s.width, in_channels=s.in_channels,
                                 num_layers=s.layers, cross_attention_dim=s.cross_attention_dim,
                                 cross_attention_2_dim=s.cross_attention_2_dim)
-    tr = MIDITransformer(cfg).eval()
-    if fast:   # as load_components does: fused projections read the weights in place
-        pack_attention_weights(tr)
+    # Packed as load_components packs it (the reference path does not use the fused view).
+    tr = pack_attention_weights(MIDITransformer(cfg).eval())
 
     class _C:  # the two components denoise() uses
         transformer = tr
         scheduler = RectifiedFlowScheduler()
 
-    pipe = MIDIPipeline(_C(), "cpu", "float32")
     g = torch.Generator().manual_seed(1)
     e1 = torch.randn(s.instances, 1, s.cross_attention_dim, generator=g)
     e2 = torch.randn(s.instances, s.dino_tokens, s.cross_attention_2_dim, generator=g)
-    if isinstance(fast, dict):
-        fast = FastPaths(**fast)
-    if s.warmup:
-        pipe.denoise(e1, e2, steps=s.warmup, guidance=s.guidance, seed=s.seed, fast=fast, keep_trace=False)
-    stamps = []
-    t0 = time.perf_counter()
-    latents, _ = pipe.denoise(e1, e2, steps=s.steps, guidance=s.guidance, seed=s.seed, fast=fast,
-                              keep_trace=False, on_step=lambda k: stamps.append(time.perf_counter()))
-    times = [b - a for a, b in zip([t0] + stamps[:-1], stamps)]
-    peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
-    queue.put({"step_s": times, "latents": latents.numpy(), "peak_rss_mib": peak_mib,
-               "params_m": sum(p.numel() for p in tr.parameters()) / 1e6})
+    params_m = sum(p.numel() for p in tr.parameters()) / 1e6
+    return MIDIPipeline(_C(), "cpu", "float32"), e1, e2, params_m
 
 
-def run_path(settings: BenchSettings, fast) -> dict:
-    """Run one path (True, False or a FastPaths as a dict) in a fresh process."""
+def _as_fast(fast):
+    from scenewright.methods.midi.pipeline import FastPaths
+    return FastPaths(**fast) if isinstance(fast, dict) else fast
+
+
+def _child(settings: dict, mode: str, paths: list, queue) -> None:
+    """Child process. mode "memory": one path, ``steps`` steps, peak RSS and final latents.
+    mode "interleaved": one step of each path in turn, ``rounds`` times, so that the load
+    of other jobs on a shared machine hits all paths alike."""
+    s = BenchSettings(**settings)
+    pipe, e1, e2, params_m = _build(s)
+
+    def one(fast, steps):
+        t0 = time.perf_counter()
+        lat, _ = pipe.denoise(e1, e2, steps=steps, guidance=s.guidance, seed=s.seed,
+                              fast=_as_fast(fast), keep_trace=False)
+        return (time.perf_counter() - t0) / steps, lat
+
+    if mode == "memory":
+        t, lat = one(paths[0], s.steps)
+        queue.put({"step_s": t, "latents": lat.numpy(), "params_m": params_m,
+                   "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0})
+        return
+    times: dict[int, list] = {i: [] for i in range(len(paths))}
+    for r in range(s.rounds):
+        order = range(len(paths)) if r % 2 == 0 else reversed(range(len(paths)))
+        for i in order:
+            times[i].append(one(paths[i], 1)[0])
+    queue.put({"times": [times[i] for i in range(len(paths))]})
+
+
+def run_child(settings: "BenchSettings", mode: str, paths: list) -> dict:
+    """Run ``_child`` in a fresh process (spawn), so each has its own peak memory."""
     ctx = mp.get_context("spawn")
     q = ctx.Queue()
-    p = ctx.Process(target=_run_path, args=(asdict(settings), fast, q))
+    p = ctx.Process(target=_child, args=(asdict(settings), mode, paths, q))
     p.start()
     out = q.get()
     p.join()
@@ -134,28 +154,32 @@ def main() -> int:
     ap.add_argument("--heads", type=int, default=BenchSettings.heads)
     ap.add_argument("--instances", type=int, default=BenchSettings.instances)
     ap.add_argument("--threads", type=int, default=BenchSettings.threads)
-    ap.add_argument("--warmup", type=int, default=BenchSettings.warmup)
+    ap.add_argument("--rounds", type=int, default=BenchSettings.rounds)
     ap.add_argument("--ablate", action="store_true",
                     help="also time the fast path with each fast path turned off in turn")
     ap.add_argument("--fixture", default=None, help="midi-tiny folder (default: the shared one)")
     ap.add_argument("--out", default=str(REPO / "out" / "bench_midi_step.json"))
     a = ap.parse_args()
     s = BenchSettings(steps=a.steps, width=a.width, heads=a.heads, instances=a.instances, threads=a.threads,
-                      warmup=a.warmup)
+                      rounds=a.rounds)
 
     import numpy as np
     from rich.console import Console
     from rich.table import Table
 
-    fast = run_path(s, fast=True)
-    ref = run_path(s, fast=False)
+    fast = run_child(s, "memory", [True])
+    ref = run_child(s, "memory", [False])
     diff = float(np.abs(fast["latents"] - ref["latents"]).max())
-    ablations = {}
+    paths: dict[str, object] = {"fast": True}
     if a.ablate:
         for off in ("batched_cfg", "cache_cross_kv", "skip_zero_cond", "sdpa"):
-            opts = {"batched_cfg": True, "cache_cross_kv": True, "skip_zero_cond": True, "sdpa": True, off: False}
-            ablations[f"fast without {off}"] = run_path(s, opts)
-    mf, mr = float(np.median(fast["step_s"])), float(np.median(ref["step_s"]))
+            paths[f"fast without {off}"] = {"batched_cfg": True, "cache_cross_kv": True,
+                                            "skip_zero_cond": True, "sdpa": True, off: False}
+    paths["reference"] = False
+    times = dict(zip(paths, run_child(s, "interleaved", list(paths.values()))["times"]))
+    med = {k: float(np.median(v)) for k, v in times.items()}
+    mf, mr = med["fast"], med["reference"]
+    ratios = [r / f for f, r in zip(times["fast"], times["reference"])]
 
     fixture = Path(a.fixture) if a.fixture else next(
         (p for p in [REPO.parent / "shared" / "fixtures" / "midi-tiny", Path("/work/shared/fixtures/midi-tiny")]
@@ -164,26 +188,25 @@ def main() -> int:
 
     table = Table(title=f"MIDI denoising step: width {s.width}, {s.layers} layers, {s.heads} heads, "
                         f"N={s.instances}, {s.width} tokens, CFG {s.guidance}, {fast['params_m']:.1f} M params")
-    for col in ("path", "median s/step", "steps (s)", "peak RSS MiB"):
+    for col in ("path", "median s/step", "interleaved steps (s)", "peak RSS MiB"):
         table.add_column(col)
-    for name, r in (("fast", fast), *ablations.items(), ("reference", ref)):
-        table.add_row(name, f"{np.median(r['step_s']):.3f}", " ".join(f"{t:.2f}" for t in r["step_s"]),
-                      f"{r['peak_rss_mib']:.0f}")
+    rss = {"fast": fast["peak_rss_mib"], "reference": ref["peak_rss_mib"]}
+    for name, ts in times.items():
+        table.add_row(name, f"{med[name]:.3f}", " ".join(f"{t:.2f}" for t in ts),
+                      f"{rss[name]:.0f}" if name in rss else "")
     con = Console()
     con.print(table)
-    con.print(f"speed-up {mr / mf:.2f}x; max |latents fast − reference| = {diff:.2e}")
+    con.print(f"speed-up {mr / mf:.2f}x (per-round ratios {', '.join(f'{r:.2f}' for r in ratios)}); "
+              f"max |latents fast − reference| after {s.steps} step(s) = {diff:.2e}")
     if fx:
         con.print(f"fixture end to end: {fx['wall_s']:.2f} s wall (exit {fx['exit_code']}); stages {fx['timings_s']}")
 
     result = {"benchmark": "bench_midi_step", "settings": asdict(s),
               "machine": {"cpu_count": os.cpu_count(), "platform": platform.platform(),
                           "load_avg_1min": os.getloadavg()[0]},
-              "fast": {"step_s": fast["step_s"], "median_step_s": mf, "peak_rss_mib": fast["peak_rss_mib"]},
-              "reference": {"step_s": ref["step_s"], "median_step_s": mr, "peak_rss_mib": ref["peak_rss_mib"]},
-              "ablations": {k: {"step_s": r["step_s"], "median_step_s": float(np.median(r["step_s"])),
-                                "peak_rss_mib": r["peak_rss_mib"]} for k, r in ablations.items()},
-              "speedup": mr / mf, "max_abs_latent_diff": diff, "params_m": fast["params_m"],
-              "fixture_end_to_end": fx}
+              "median_step_s": med, "interleaved_step_s": times, "round_speedups": ratios,
+              "peak_rss_mib": rss, "speedup": mr / mf, "max_abs_latent_diff": diff,
+              "params_m": fast["params_m"], "fixture_end_to_end": fx}
     out = Path(a.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=1) + "\n")
