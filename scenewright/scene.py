@@ -207,6 +207,8 @@ def read_scene(folder: str | os.PathLike, load_meshes: bool = True) -> Scene:
     """Read a scene folder written by :func:`write_scene` (or by any method or the benchmark)."""
     folder = Path(folder)
     data = read_json(folder / "scene.json")
+    if not isinstance(data, dict):
+        raise InputError(f"{folder / 'scene.json'}: expected a JSON object, got {type(data).__name__}")
     if data.get("format") != SCENE_FORMAT:
         raise InputError(f"{folder / 'scene.json'}: format {data.get('format')!r}, expected {SCENE_FORMAT!r}")
     nodes = load_glb_nodes(folder / "scene.glb") if load_meshes else {}

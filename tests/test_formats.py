@@ -167,3 +167,10 @@ def test_corrupt_glb_is_named(tmp_path):
     (tmp_path / "s" / "scene.glb").write_bytes(b"glTF garbage")
     with pytest.raises(InputError, match="scene.glb: cannot read GLB"):
         read_scene(tmp_path / "s")
+
+
+def test_scene_json_that_is_not_an_object(tmp_path):
+    write_scene(small_scene(), tmp_path / "s")
+    (tmp_path / "s" / "scene.json").write_text("[1, 2]")
+    with pytest.raises(InputError, match="scene.json: expected a JSON object"):
+        read_scene(tmp_path / "s")
