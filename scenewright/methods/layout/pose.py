@@ -31,6 +31,8 @@ class PoseSettings:
     render_yaws_small: int = 4       # … for small things (few points: geometry says little about yaw)
     facing_margin: float = 0.3       # a seat may turn to face its table if it costs at most this
     radial_all_yaws: bool = False    # render every yaw of round things (measured: more wrong assets)
+    shift_truncated: bool = True     # slide border-cut objects to where their silhouette fits
+    shift_steps_m: tuple[float, ...] = (0.2, 0.2, 0.1, 0.05)
     local_yaw_deg: float = 12.0      # ± local yaw refinement around the winner
     w_iou: float = 1.0
     w_depth: float = 0.5
@@ -193,7 +195,32 @@ def refine_pose(obj, hyps: list[Hypothesis], scorer: RenderScorer | None,
             h.score = r["render"] + base
         trials.extend(local)
         trials.sort(key=lambda h: -h.score)
+    if settings.shift_truncated and getattr(obj, "truncated", False):
+        trials.insert(0, _shift_search(obj, trials.pop(0), scorer, settings))
     return trials
+
+
+def _shift_search(obj, best: Hypothesis, scorer: RenderScorer, settings: PoseSettings) -> Hypothesis:
+    """Slide a border-cut object on the floor plane where its rendered silhouette fits best.
+
+    Its points only show the part inside the image, so ICP leaves it anywhere along the
+    cut; the silhouette of the part that must be inside the image still tells. Steps of
+    ``shift_steps_m`` along world x and z, greedy, improvements only.
+    """
+    base = best.score - best.extra["render"]["render"]
+    for step in settings.shift_steps_m:
+        trials = []
+        for dx, dz in ((step, 0), (-step, 0), (0, step), (0, -step)):
+            t = best.translation + np.array([dx, 0.0, dz])
+            trials.append(_variant(best, best.yaw, best.scale, t, best.chamfer_m))
+        for h, r in zip(trials, scorer.score(obj, trials)):
+            h.extra["render"] = r
+            h.score = r["render"] + base
+        top = max(trials, key=lambda h: h.score)
+        if top.score > best.score + 1e-3:
+            top.extra["shifted"] = True
+            best = top
+    return best
 
 
 def nudge_along_ray(h: Hypothesis, world_from_camera: np.ndarray) -> Hypothesis:
