@@ -17,7 +17,7 @@ the same noise and are compared); then one process times one step of each path i
 shared machine hits both alike. Then the ``midi-tiny``
 fixture runs end to end once through ``scenewright reconstruct`` and its time is reported.
 
-    .venv/bin/python benchmarks/bench_midi_step.py [--rounds 2] [--width 256 --heads 4] [--ablate]
+    .venv/bin/python benchmarks/bench_midi_step.py [--rounds 5] [--width 256 --heads 4] [--ablate]
         [--instances 3] [--threads 2] [--out out/bench_midi_step.json]
 """
 
@@ -49,7 +49,7 @@ class BenchSettings:
     dino_tokens: int = 257           # DINOv2-L at 224 px: CLS + 16×16 patches
     instances: int = 3
     steps: int = 1                   # steps of each path in its own process (memory, latents)
-    rounds: int = 2                  # interleaved rounds, one step of every path per round
+    rounds: int = 5                  # interleaved rounds, one step of every path per round
     guidance: float = 7.0
     seed: int = 42
     threads: int = 2
@@ -178,7 +178,10 @@ def main() -> int:
     paths["reference"] = False
     times = dict(zip(paths, run_child(s, "interleaved", list(paths.values()))["times"]))
     med = {k: float(np.median(v)) for k, v in times.items()}
-    mf, mr = med["fast"], med["reference"]
+    # Best-of-rounds: other jobs on a shared machine only ever add time, so the minimum is
+    # the least disturbed estimate; the median is reported beside it.
+    best = {k: float(np.min(v)) for k, v in times.items()}
+    mf, mr = best["fast"], best["reference"]
     ratios = [r / f for f, r in zip(times["fast"], times["reference"])]
 
     fixture = Path(a.fixture) if a.fixture else next(
@@ -188,15 +191,15 @@ def main() -> int:
 
     table = Table(title=f"MIDI denoising step: width {s.width}, {s.layers} layers, {s.heads} heads, "
                         f"N={s.instances}, {s.width} tokens, CFG {s.guidance}, {fast['params_m']:.1f} M params")
-    for col in ("path", "median s/step", "interleaved steps (s)", "peak RSS MiB"):
+    for col in ("path", "best s/step", "median s/step", "interleaved steps (s)", "peak RSS MiB"):
         table.add_column(col)
     rss = {"fast": fast["peak_rss_mib"], "reference": ref["peak_rss_mib"]}
     for name, ts in times.items():
-        table.add_row(name, f"{med[name]:.3f}", " ".join(f"{t:.2f}" for t in ts),
+        table.add_row(name, f"{best[name]:.3f}", f"{med[name]:.3f}", " ".join(f"{t:.2f}" for t in ts),
                       f"{rss[name]:.0f}" if name in rss else "")
     con = Console()
     con.print(table)
-    con.print(f"speed-up {mr / mf:.2f}x (per-round ratios {', '.join(f'{r:.2f}' for r in ratios)}); "
+    con.print(f"speed-up {mr / mf:.2f}x best-of-rounds, {med['reference'] / med['fast']:.2f}x median (per-round ratios {', '.join(f'{r:.2f}' for r in ratios)}); "
               f"max |latents fast − reference| after {s.steps} step(s) = {diff:.2e}")
     if fx:
         con.print(f"fixture end to end: {fx['wall_s']:.2f} s wall (exit {fx['exit_code']}); stages {fx['timings_s']}")
@@ -204,8 +207,8 @@ def main() -> int:
     result = {"benchmark": "bench_midi_step", "settings": asdict(s),
               "machine": {"cpu_count": os.cpu_count(), "platform": platform.platform(),
                           "load_avg_1min": os.getloadavg()[0]},
-              "median_step_s": med, "interleaved_step_s": times, "round_speedups": ratios,
-              "peak_rss_mib": rss, "speedup": mr / mf, "max_abs_latent_diff": diff,
+              "best_step_s": best, "median_step_s": med, "interleaved_step_s": times, "round_speedups": ratios,
+              "peak_rss_mib": rss, "speedup": mr / mf, "speedup_median": med["reference"] / med["fast"], "max_abs_latent_diff": diff,
               "params_m": fast["params_m"], "fixture_end_to_end": fx}
     out = Path(a.out)
     out.parent.mkdir(parents=True, exist_ok=True)
