@@ -49,7 +49,6 @@ PROGRESSIVE_PAD = 0.05
 DEFAULT_CHUNK = 50_000
 
 QueryFn = Callable[[torch.Tensor], torch.Tensor]
-ProgressFn = Callable[[int, "int | None"], None]
 
 
 @dataclass
