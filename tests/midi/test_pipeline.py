@@ -342,3 +342,12 @@ def test_call_with_image_paths_and_padding(pipe, tiny, golden):
         pipe(paths, steps=1, max_instances=2, show_progress=False)
     with pytest.raises(InputError):
         pipe(42, steps=1, show_progress=False)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the message on a machine without CUDA")
+def test_settings_validation(capture_dir, tiny, tmp_path, capsys):
+    assert _run(capture_dir, tiny, tmp_path / "o", "--device", "cuda") == 2
+    assert "no CUDA device" in capsys.readouterr().err
+    assert _run(capture_dir, tiny, tmp_path / "o", "--octree-depth", "0") == 2
+    assert "--octree-depth" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
