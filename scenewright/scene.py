@@ -162,13 +162,35 @@ def write_scene(scene: Scene, folder: str | os.PathLike, preview: np.ndarray | N
     """Write ``scene`` as a scene folder (atomically). ``preview``: (H, W, 3) uint8 image."""
     folder = Path(folder)
     with atomic_dir(folder, overwrite=overwrite) as tmp:
-        glb = scene.to_trimesh_scene().export(file_type="glb")
+        tscene = scene.to_trimesh_scene()
+        glb = tscene.export(file_type="glb") if tscene.geometry else _glb_without_meshes(scene)
         (tmp / "scene.glb").write_bytes(glb)
         (tmp / "scene.json").write_text(dumps_json(scene.to_json()) + "\n")
         if preview is not None:
             from PIL import Image
             Image.fromarray(np.asarray(preview, np.uint8)).save(tmp / "preview.png")
     return folder
+
+
+def _glb_without_meshes(scene: Scene) -> bytes:
+    """A valid GLB holding only the named, posed instance nodes.
+
+    trimesh refuses to export a scene without geometry, but a method may legitimately
+    produce one (MIDI when no instance has a surface), and the folder must stay valid.
+    """
+    import json
+    import struct
+    nodes = [{"name": inst.node,
+              "matrix": np.asarray(inst.world_from_object, float).T.reshape(-1).tolist()}
+             for inst in scene.instances]
+    doc = {"asset": {"version": "2.0", "generator": "scenewright"}, "scene": 0,
+           "scenes": [{"nodes": list(range(len(nodes))),
+                       "extras": {"scenewright": {"format": SCENE_FORMAT, "attribution": scene.attribution}}}],
+           "nodes": nodes}
+    chunk = json.dumps(doc).encode()
+    chunk += b" " * (-len(chunk) % 4)
+    return (struct.pack("<4sII", b"glTF", 2, 12 + 8 + len(chunk))
+            + struct.pack("<I4s", len(chunk), b"JSON") + chunk)
 
 
 def load_glb_nodes(path: str | os.PathLike) -> dict[str, tuple[np.ndarray, trimesh.Trimesh]]:

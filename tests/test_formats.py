@@ -174,3 +174,13 @@ def test_scene_json_that_is_not_an_object(tmp_path):
     (tmp_path / "s" / "scene.json").write_text("[1, 2]")
     with pytest.raises(InputError, match="scene.json: expected a JSON object"):
         read_scene(tmp_path / "s")
+
+
+def test_scene_without_any_mesh_is_still_a_valid_folder(tmp_path):
+    scene = small_scene()
+    scene.instances[0].mesh = None
+    write_scene(scene, tmp_path / "s")
+    back = read_scene(tmp_path / "s")
+    assert back.instance(3).mesh is None
+    assert np.allclose(back.instance(3).world_from_object, scene.instances[0].world_from_object)
+    assert trimesh.load(tmp_path / "s" / "scene.glb", force="scene").is_empty
