@@ -25,6 +25,7 @@ from scenewright.methods.layout.consensus import ConsensusSettings, group_consen
 from scenewright.methods.layout.features import make_extractor
 from scenewright.methods.layout.labels import map_label
 from scenewright.methods.layout.pose import (PoseSettings, RenderScorer, nudge_along_ray, prefer_facing,
+                                             prefer_yaw,
                                              prefer_room_facing, refine_pose)
 from scenewright.library.categories import category_info
 from scenewright.methods.layout.retrieval import (Hypothesis, Query, RetrievalSettings, library_index,
@@ -212,6 +213,8 @@ def reconstruct(capture, library, settings: LayoutSettings | None = None, render
                 r, asset, index, extractor, scorer, s))
             _face_tables(results, scorer, s.pose)
             _face_room(results, observation, scorer, s.pose)
+            if s.pose.radial_prior:
+                _radial_yaws(results, wfc, scorer, s.pose)
             for r in results:
                 if r.hypotheses:
                     r.chosen = r.hypotheses[0]
@@ -311,6 +314,58 @@ def _face_room(results: list[ObjectResult], observation, scorer, settings: PoseS
         if dists[k] < reach:
             r.hypotheses = prefer_room_facing(r.hypotheses, np.asarray(walls[k].normal, float), r.obj, scorer,
                                               settings)
+
+
+def room_yaw_for_radial(category: str, xz: np.ndarray, bottom: float, supports: list[tuple],
+                        tables: list[tuple], camera_xz: np.ndarray) -> float | None:
+    """The yaw (radians) a round thing takes in a person-made room, or None.
+
+    ``supports``: (box OrientedBox, yaw) of things that carry small objects; ``tables``:
+    (xz (2,), footprint area) of coffee/dining tables; ``camera_xz`` (2,). A small thing
+    is turned like the support under it (the highest top below its bottom, within 0.3 m);
+    a floor thing faces the room's focus — the largest table, else the camera (which looks
+    into the room from its edge).
+    """
+    role = category_info(category).role
+    if role == "small":
+        under = [(box.top, yaw) for box, yaw in supports
+                 if box.contains_xz(xz[None], margin=0.05)[0] and -0.3 < bottom - box.top < 0.3]
+        if not under:
+            return None
+        return float(max(under)[1])
+    if role == "floor":
+        if tables:
+            focus = max(tables, key=lambda t: t[1])[0]
+        else:
+            focus = camera_xz
+        d = np.asarray(focus, float) - xz
+        if np.linalg.norm(d) < 0.2:
+            return None
+        return float(np.arctan2(d[0], d[1]))
+    return None
+
+
+def _radial_yaws(results: list[ObjectResult], wfc: np.ndarray, scorer, settings: PoseSettings) -> None:
+    """Round things (radial symmetry: plants, vases, lamps) take the yaw of the room around them."""
+    supports, tables = [], []
+    for r in results:
+        if not r.hypotheses or r.obj.box is None:
+            continue
+        info = category_info(r.hypotheses[0].category)
+        if info.support:
+            supports.append((r.obj.box, float(r.hypotheses[0].yaw)))
+        if r.hypotheses[0].category in ("coffee_table", "dining_table"):
+            tables.append((r.hypotheses[0].translation[[0, 2]], float(r.obj.box.size[0] * r.obj.box.size[2])))
+    for r in results:
+        if not r.hypotheses or r.obj.box is None:
+            continue
+        h = r.hypotheses[0]
+        if category_info(h.category).symmetry != "radial":
+            continue
+        yaw = room_yaw_for_radial(h.category, h.translation[[0, 2]], float(r.obj.box.bottom), supports,
+                                  tables, np.asarray(wfc, float)[[0, 2], 3])
+        if yaw is not None:
+            r.hypotheses = prefer_yaw(r.hypotheses, yaw, r.obj, scorer, settings)
 
 
 def _support_height(r: ObjectResult, observation) -> float | None:

@@ -31,6 +31,8 @@ class PoseSettings:
     render_yaws_small: int = 4       # … for small things (few points: geometry says little about yaw)
     facing_margin: float = 0.3       # a seat may turn to face its table if it costs at most this
     radial_all_yaws: bool = False    # render every yaw of round things (measured: more wrong assets)
+    radial_prior: bool = True        # round things take the room's yaw (support / room focus) …
+    radial_margin: float = 0.15      # … if its render scores at most this below the best
     shift_truncated: bool = True     # slide border-cut objects to where their silhouette fits
     shift_steps_m: tuple[float, ...] = (0.2, 0.2, 0.1, 0.05)
     local_yaw_deg: float = 12.0      # ± local yaw refinement around the winner
@@ -310,5 +312,31 @@ def prefer_direction(hyps: list[Hypothesis], cos, obj, scorer: RenderScorer | No
         pick = max([pick] + local, key=lambda h: h.score)
     if pick.score >= best.score - settings.facing_margin:
         pick.extra["facing_prior"] = True
+        return [pick] + hyps
+    return hyps
+
+
+def prefer_yaw(hyps: list[Hypothesis], yaw: float, obj, scorer: RenderScorer | None,
+               settings: PoseSettings) -> list[Hypothesis]:
+    """Round things (plants, vases, lamps) look the same at any yaw: take the room's yaw.
+
+    A person-made room turns them like their surroundings (a vase like the table it
+    stands on, a floor lamp toward the room's focus). The best hypothesis is rendered at
+    ``yaw`` (radians); that variant wins if it scores within ``radial_margin`` of the
+    best, so a lamp whose arm does show its turn keeps the observed yaw.
+    """
+    if not hyps:
+        return hyps
+    best = hyps[0]
+    pick = _variant(best, float(yaw), best.scale, best.translation, best.chamfer_m)
+    if scorer is None:
+        pick.score = best.score
+    else:
+        base = best.score - (best.extra.get("render") or {}).get("render", 0.0)
+        r = scorer.score(obj, [pick])[0]
+        pick.extra["render"] = r
+        pick.score = r["render"] + base
+    if pick.score >= best.score - settings.radial_margin:
+        pick.extra["room_yaw_prior"] = True
         return [pick] + hyps
     return hyps

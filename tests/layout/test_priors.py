@@ -1,0 +1,43 @@
+"""Room priors for things whose own shape cannot tell their yaw (round plants, vases, lamps)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from scenewright.geometry.boxes import OrientedBox
+from scenewright.methods.layout.pipeline import room_yaw_for_radial
+from scenewright.methods.layout.pose import PoseSettings, prefer_yaw
+from scenewright.methods.layout.retrieval import Hypothesis
+
+
+def _angle(a: float, b: float) -> float:
+    return abs((a - b + np.pi) % (2 * np.pi) - np.pi)
+
+
+def test_small_round_thing_turns_like_its_support():
+    table = OrientedBox(centre=[1.0, 0.375, 2.0], size=[1.2, 0.75, 0.8], yaw=0.3)
+    shelf = OrientedBox(centre=[-2.0, 0.5, 0.0], size=[0.8, 1.0, 0.4], yaw=1.2)
+    supports = [(table, 0.3 + np.pi / 2), (shelf, 1.2)]
+    yaw = room_yaw_for_radial("vase", np.array([1.2, 2.1]), 0.76, supports, [], np.zeros(2))
+    assert _angle(yaw, 0.3 + np.pi / 2) < 1e-9
+    # Nothing under it (or far above the table top): no prior.
+    assert room_yaw_for_radial("vase", np.array([5.0, 5.0]), 0.76, supports, [], np.zeros(2)) is None
+    assert room_yaw_for_radial("vase", np.array([1.2, 2.1]), 1.8, supports, [], np.zeros(2)) is None
+
+
+def test_floor_round_thing_faces_the_largest_table_else_the_camera():
+    tables = [(np.array([0.0, 3.0]), 0.5), (np.array([3.0, 0.0]), 1.5)]
+    xz = np.array([0.0, 0.0])
+    yaw = room_yaw_for_radial("large_plant", xz, 0.0, [], tables, np.array([0.0, -4.0]))
+    front = np.array([np.sin(yaw), np.cos(yaw)])
+    assert np.allclose(front, [1.0, 0.0], atol=1e-9)           # toward the big table at +x
+    yaw = room_yaw_for_radial("floor_lamp", xz, 0.0, [], [], np.array([0.0, -4.0]))
+    assert np.allclose([np.sin(yaw), np.cos(yaw)], [0.0, -1.0], atol=1e-9)
+    # Things that are not round-and-free get no prior from here.
+    assert room_yaw_for_radial("chair", xz, 0.0, [], tables, np.zeros(2)) is None
+
+
+def test_prefer_yaw_without_renderer_takes_the_room_yaw():
+    h = Hypothesis(asset_id="a", category="vase", yaw=2.0, scale=np.ones(3), translation=np.zeros(3), score=1.0)
+    out = prefer_yaw([h], 0.5, obj=None, scorer=None, settings=PoseSettings())
+    assert out[0].yaw == 0.5 and out[0].extra.get("room_yaw_prior") and out[1] is h
