@@ -124,26 +124,25 @@ def _config(component: Path, name: str = "config.json") -> dict:
     return read_json(path)
 
 
-def load_transformer(folder: str | os.PathLike, dtype: torch.dtype = torch.float32):
-    from scenewright.methods.midi.transformer import MIDITransformer, MIDITransformerConfig
-    comp = Path(folder) / "transformer"
+def _load_model(comp: Path, model_cls, config_cls, what: str, dtype: torch.dtype):
+    """Build ``model_cls`` from ``comp/config.json`` and load its weights strictly."""
     try:
-        model = MIDITransformer(MIDITransformerConfig.from_dict(_config(comp)))
+        model = model_cls(config_cls.from_dict(_config(comp)))
     except (TypeError, ValueError) as exc:
-        raise InputError(f"{comp / 'config.json'}: invalid transformer config ({exc})") from None
+        raise InputError(f"{comp / 'config.json'}: invalid {what} config ({exc})") from None
     load_state_dict_strict(model, weight_file(comp), dtype)
     return model.eval()
+
+
+def load_transformer(folder: str | os.PathLike, dtype: torch.dtype = torch.float32):
+    from scenewright.methods.midi.transformer import MIDITransformer, MIDITransformerConfig
+    return _load_model(Path(folder) / "transformer", MIDITransformer, MIDITransformerConfig,
+                       "transformer", dtype)
 
 
 def load_vae(folder: str | os.PathLike, dtype: torch.dtype = torch.float32):
     from scenewright.methods.midi.vae import MIDIVAE, MIDIVAEConfig
-    comp = Path(folder) / "vae"
-    try:
-        model = MIDIVAE(MIDIVAEConfig.from_dict(_config(comp)))
-    except (TypeError, ValueError) as exc:
-        raise InputError(f"{comp / 'config.json'}: invalid VAE config ({exc})") from None
-    load_state_dict_strict(model, weight_file(comp), dtype)
-    return model.eval()
+    return _load_model(Path(folder) / "vae", MIDIVAE, MIDIVAEConfig, "VAE", dtype)
 
 
 def load_scheduler(folder: str | os.PathLike):
