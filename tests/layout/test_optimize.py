@@ -62,7 +62,8 @@ def test_drops_a_floating_lamp_onto_the_table_top_and_lifts_a_sunk_one():
              place(3, "vase", lamp, -0.3, 0.6, 0.0)]           # sunk 15 cm into the top
     rel = [Relation("on", subject=2, object=1), Relation("on", subject=3, object=1)]
     out, rep = optimize_layout(items, FLOOR, [], rel)
-    assert abs(bottom(out[1]) - 0.75) < 1e-3 and abs(bottom(out[2]) - 0.75) < 1e-3
+    clear = OptimizeSettings().clearance_m          # kept so touching meshes do not read as overlap
+    assert abs(bottom(out[1]) - 0.75 - clear) < 1e-3 and abs(bottom(out[2]) - 0.75 - clear) < 1e-3
     assert np.allclose(out[1].world_from_object[[0, 2], 3], [0.3, 0.1])       # only y changed
     assert rep["not_resting"] == [] and rep["unsupported"] == []
 
@@ -160,3 +161,42 @@ def test_objects_partly_in_a_wall_are_pushed_back_into_the_room():
     assert min(w.distance(v).min() for w in walls) > -1e-6
     assert np.allclose(out[1].world_from_object, items[1].world_from_object)
     assert [(e["id"], e["wall"]) for e in rep["in_walls"]] == [(2, 0)]
+
+
+def test_rested_and_separated_objects_do_not_read_as_overlapping_to_the_evaluator():
+    """Open (non-manifold) meshes are scored by voxels: exact contact shares cells and counts
+    as overlap, so rest and separation keep ``clearance_m``. With no clearance this fails."""
+    from scenewright.evaluate.plausibility import check_plausibility
+
+    def open_mesh(m):                       # drop one face: no longer watertight
+        return trimesh.Trimesh(m.vertices, m.faces[1:], process=False)
+
+    table = open_mesh(table_mesh(h=0.7537))
+    cup = trimesh.creation.cylinder(radius=0.087, height=0.13, sections=24)
+    cup = open_mesh(cup.apply_translation([0, 0.065, 0]))
+    items = [place(1, "dining_table", table, 0.0113, 0, 0.0071, 0.31),
+             place(2, "tableware", cup, 0.123, 0.93, 0.077, 0.4),
+             place(3, "tableware", cup, -0.2, 0.8, 0.1, 1.1)]
+    rel = [Relation("on", subject=2, object=1), Relation("on", subject=3, object=1)]
+
+    def pairs(settings):
+        out, _ = optimize_layout(items, FLOOR, [], rel, settings)
+        meshes = {}
+        for it in out:
+            m = it.mesh.copy()
+            m.apply_transform(it.world_from_object)
+            meshes[it.id] = m
+        return check_plausibility(meshes, 0.0)["n_interpenetrating_pairs"]
+
+    assert pairs(OptimizeSettings()) == 0
+
+
+def test_separating_moves_leave_the_clearance():
+    a = place(1, "cabinet", asset_box(0.6, 0.8, 0.5), 0.0, 0, 0.0)
+    b = place(2, "cabinet", asset_box(0.4, 0.8, 0.4), 0.45, 0, 0.0)     # 5 cm into a
+    for clear in (0.005, 0.02):
+        out, rep = optimize_layout([a, b], FLOOR, [], [], OptimizeSettings(clearance_m=clear))
+        xa = out[0].world_from_object[0, 3] + 0.3
+        xb = out[1].world_from_object[0, 3] - 0.2
+        assert clear - 0.002 <= xb - xa <= clear + 0.002, (clear, xb - xa)
+        assert not rep["colliding_pairs"]

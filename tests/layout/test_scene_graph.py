@@ -77,7 +77,8 @@ def test_on_uses_the_surface_under_the_object_and_tolerances():
     items = [place(1, "bookcase", shelf, 0, 0, 0),
              place(2, "book", asset_box(0.2, 0.25, 0.15), 0.1, 0.35, 0.0),      # on the lower shelf
              place(3, "vase", asset_box(0.1, 0.2, 0.1), -0.2, 0.95, 0.0),       # on the top
-             place(4, "vase", asset_box(0.1, 0.2, 0.1), 0.3, 1.2, 0.0)]         # 25 cm above: floating
+             # 25 cm above: floating (a small thing would get small_on_gap_m, see below)
+             place(4, "floor_object", asset_box(0.1, 0.2, 0.1), 0.3, 1.2, 0.0)]
     rel = build_scene_graph(items, None, [])
     assert rel_of(rel, "on") == {(2, 1), (3, 1)}
     loose = build_scene_graph(items, None, [], SceneGraphSettings(on_gap_m=0.3))
@@ -111,3 +112,18 @@ def test_size_only_items_and_scale_and_ground_truth_round_trip(tmp_path):
     rel2 = build_scene_graph(sized, gt.floor, gt.walls)
     assert rel_of(rel2, "on") == {(3, 2), (10, 2)}
     assert rel_of(rel2, "against_wall") == rel_of(rel, "against_wall")
+
+
+def test_small_things_find_their_support_across_a_larger_gap():
+    """A vase seen 0.17 m above the table top (its bottom hidden) still stands on the table;
+    a non-small thing at that height does not."""
+    table = place(1, "dining_table", table_mesh(), 0.0, 0, 0.0, 0.0, "t")
+    vase = place(2, "vase", asset_box(0.15, 0.3, 0.15), 0.2, 0.92, 0.1, 0.0, "v")
+    crate = place(3, "floor_object", asset_box(0.15, 0.3, 0.15), -0.3, 0.92, 0.1, 0.0, "c")
+    rel = build_scene_graph([table, vase, crate])
+    on = {(r.subject, r.object) for r in rel if r.type == "on"}
+    assert (2, 1) in on
+    assert not any(s == 3 for s, _ in on)
+    # Too far above (more than small_on_gap_m): no support guessed.
+    high = place(2, "vase", asset_box(0.15, 0.3, 0.15), 0.2, 1.2, 0.1, 0.0, "v")
+    assert not [r for r in build_scene_graph([table, high]) if r.type == "on"]

@@ -56,8 +56,10 @@ class OptimizeSettings:
     separate: bool = True             # remove interpenetrations
     contact_tol_m: float = 0.002      # overlaps that clear within this are touching, not colliding
     search_tol_m: float = 0.001       # bisection precision of separating moves
+    clearance_m: float = 0.005        # separating moves and children's rest keep this gap: meshes
+                                      # that merely touch share voxels, which reads as overlap
     max_sweeps: int = 20              # passes over all colliding pairs
-    support_tol_m: float = 0.005      # report: resting within this of the support
+    support_tol_m: float = 0.01       # report: resting within this of the support
     ray_grid: int = 7                 # rays per footprint side when resting on a parent
     overlap_volume: bool = True       # report manifold3d overlap volumes of remaining pairs
 
@@ -255,7 +257,9 @@ def optimize_layout(items, floor=None, walls=(), relations=(), settings: Optimiz
                 top = float(by_id[parents[i]].world_vertices()[:, 1].max())
                 if i not in no_support:
                     no_support.append(i)
-            translate(i, np.array([0.0, top - bottom, 0.0]))
+            # Already resting (touching, or within the clearance above): leave it.
+            if not -1e-6 <= bottom - top <= s.clearance_m + 1e-6:
+                translate(i, np.array([0.0, top + s.clearance_m - bottom, 0.0]))
         elif floor_y is not None:
             translate(i, np.array([0.0, floor_y - bottom, 0.0]))
 
@@ -342,8 +346,8 @@ def optimize_layout(items, floor=None, walls=(), relations=(), settings: Optimiz
                     continue
                 options.append((t * weight, t, mover, u))
         options.sort(key=lambda o: (o[0], o[2]))
-        if options and options[0][1] <= s.contact_tol_m:
-            return True                                 # touching, not interpenetrating
+        # Every move keeps a small clearance (touching meshes read as overlapping voxels).
+        options = [(cost, t + s.clearance_m, mover, u) for cost, t, mover, u in options]
         gaps_before = {a: wall_gaps(a), b: wall_gaps(b)}
         for k, (cost, t, mover, u) in enumerate(options[:8]):
             saved = {j: by_id[j].pos.copy() for j in [mover] + descendants(mover)}

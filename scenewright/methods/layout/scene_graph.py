@@ -29,6 +29,8 @@ class SceneGraphSettings:
     on_gap_m: float = 0.05            # |subject bottom − support top| for "on"
     on_sink_m: float = 0.10           # a subject sunk this far into its support still counts
     on_min_overlap: float = 0.5       # share of the subject's footprint over the support
+    small_on_gap_m: float = 0.35      # … for small things (vases, lamps: they stand on something),
+                                      # whose observed bottom may float above a hidden table top
     floor_gap_m: float = 0.05         # bottom this close to the floor: on the floor (implicit)
     wall_gap_m: float = 0.10          # back face within this of a wall
     wall_angle_deg: float = 20.0      # back normal within this of the wall's inward normal
@@ -149,12 +151,14 @@ def build_scene_graph(objects, floor=None, walls=(), settings: SceneGraphSetting
         if b.bottom - floor_y <= s.floor_gap_m:
             continue
         samples = footprint_samples(b)
+        small = category_info(getattr(o, "category", None) or "").role == "small"
+        max_gap = max(s.on_gap_m, s.small_on_gap_m) if small else s.on_gap_m
         best = None
         for p in items:
             if p.id == o.id:
                 continue
             pb = boxes[p.id]
-            if pb.top < b.bottom - s.on_gap_m or pb.bottom > b.bottom or pb.volume() <= b.volume() * 0.5:
+            if pb.top < b.bottom - max_gap or pb.bottom > b.bottom or pb.volume() <= b.volume() * 0.5:
                 continue
             over = pb.contains_xz(samples)
             if over.mean() < s.on_min_overlap:
@@ -164,7 +168,7 @@ def build_scene_graph(objects, floor=None, walls=(), settings: SceneGraphSetting
             if len(tops) == 0:
                 continue
             gap = b.bottom - float(tops.max())
-            if -s.on_sink_m <= gap <= s.on_gap_m:
+            if -s.on_sink_m <= gap <= max_gap:
                 score = (abs(gap), -over.mean())
                 if best is None or score < best[0]:
                     best = (score, p.id)
