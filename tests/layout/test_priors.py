@@ -41,3 +41,13 @@ def test_prefer_yaw_without_renderer_takes_the_room_yaw():
     h = Hypothesis(asset_id="a", category="vase", yaw=2.0, scale=np.ones(3), translation=np.zeros(3), score=1.0)
     out = prefer_yaw([h], 0.5, obj=None, scorer=None, settings=PoseSettings())
     assert out[0].yaw == 0.5 and out[0].extra.get("room_yaw_prior") and out[1] is h
+
+
+def test_border_cut_objects_lean_more_on_their_label():
+    from types import SimpleNamespace
+
+    from scenewright.methods.layout.pose import _w_category
+    s = PoseSettings()
+    assert _w_category(SimpleNamespace(truncated=True), s) == s.w_category_partial
+    assert _w_category(SimpleNamespace(truncated=False), s) == s.w_category
+    assert s.w_category_partial > s.w_category

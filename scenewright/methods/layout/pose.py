@@ -41,6 +41,7 @@ class PoseSettings:
     w_colour: float = 1.0
     w_retrieval: float = 0.3         # retrieval score still counts a little
     w_category: float = 0.6          # category prior (1 the label's category, 0.5 a neighbour)
+    w_category_partial: float = 1.2  # … for border-cut objects (a cut box says little about size)
     depth_sigma_m: float = 0.05
     colour_sigma: float = 0.12       # mean |ΔRGB| / 255
     depth_nudge: bool = True
@@ -159,6 +160,10 @@ def _variant(h: Hypothesis, yaw: float, scale, translation, chamfer: float) -> H
     return v
 
 
+def _w_category(obj, settings: PoseSettings) -> float:
+    return settings.w_category_partial if getattr(obj, "truncated", False) else settings.w_category
+
+
 def refine_pose(obj, hyps: list[Hypothesis], scorer: RenderScorer | None,
                 settings: PoseSettings, small: bool = False, radial: bool = False) -> list[Hypothesis]:
     """Re-rank an object's hypotheses by render-and-compare; best first.
@@ -185,7 +190,7 @@ def refine_pose(obj, hyps: list[Hypothesis], scorer: RenderScorer | None,
         h.extra["retrieval_score"] = h.score
         # The label's category counts again here: render-and-compare alone would pick
         # a bookcase for a sideboard whenever the bookcase happens to fit the pixels better.
-        h.score = r["render"] + settings.w_retrieval * h.score + settings.w_category * h.prior
+        h.score = r["render"] + settings.w_retrieval * h.score + _w_category(obj, settings) * h.prior
     trials.sort(key=lambda h: -h.score)
     best = trials[0]
     if settings.local_yaw_deg > 0:
@@ -294,7 +299,7 @@ def prefer_direction(hyps: list[Hypothesis], cos, obj, scorer: RenderScorer | No
     if not options:
         return hyps
     trials = [_variant(best, y, sc, t, c) for y, sc, t, c in options]
-    base = settings.w_retrieval * best.extra.get("retrieval_score", 0.0) + settings.w_category * best.prior
+    base = settings.w_retrieval * best.extra.get("retrieval_score", 0.0) + _w_category(obj, settings) * best.prior
     if scorer is not None:
         for h, r in zip(trials, scorer.score(obj, trials)):
             h.extra["render"] = r
