@@ -51,3 +51,19 @@ def test_border_cut_objects_lean_more_on_their_label():
     assert _w_category(SimpleNamespace(truncated=True), s) == s.w_category_partial
     assert _w_category(SimpleNamespace(truncated=False), s) == s.w_category
     assert s.w_category_partial > s.w_category
+
+
+def test_cut_end_shift_pins_the_visible_end():
+    from scenewright.methods.layout.pipeline import cut_end_shift
+    t = np.array([1.0, 0.0])
+    # A 2.5 m bookcase of which 0.8 m (x in [1.0, 1.8]) is seen; its +x end is cut by the border.
+    pts = np.column_stack([np.linspace(1.0, 1.8, 200), np.full(200, -2.0)])
+    centre = np.array([1.4, -2.0])                      # ICP centred the asset on what it saw
+    shift = cut_end_shift(pts, centre, t, 2.5, cut_plus=True, cut_minus=False)
+    assert abs(centre[0] + shift - (1.0 + 1.25)) < 0.02   # visible -x end stays at 1.0
+    shift = cut_end_shift(pts, centre, t, 2.5, cut_plus=False, cut_minus=True)
+    assert abs(centre[0] + shift - (1.8 - 1.25)) < 0.02
+    # Both ends (or neither) cut, or the whole length already seen: left alone.
+    assert cut_end_shift(pts, centre, t, 2.5, True, True) == 0.0
+    assert cut_end_shift(pts, centre, t, 2.5, False, False) == 0.0
+    assert cut_end_shift(pts, centre, t, 0.8, True, False) == 0.0

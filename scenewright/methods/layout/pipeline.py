@@ -220,6 +220,8 @@ def reconstruct(capture, library, settings: LayoutSettings | None = None, render
                     r.chosen = r.hypotheses[0]
                     if s.pose.depth_nudge and scorer is not None:
                         nudge_along_ray(r.chosen, wfc)
+                    if s.pose.anchor_cut_end:
+                        _anchor_cut_end(r, observation, capture, wfc, index)
     finally:
         if bar:
             bar.stop()
@@ -366,6 +368,64 @@ def _radial_yaws(results: list[ObjectResult], wfc: np.ndarray, scorer, settings:
                                   tables, np.asarray(wfc, float)[[0, 2], 3])
         if yaw is not None:
             r.hypotheses = prefer_yaw(r.hypotheses, yaw, r.obj, scorer, settings)
+
+
+def cut_end_shift(points_xz: np.ndarray, centre_xz: np.ndarray, tangent: np.ndarray, length: float,
+                  cut_plus: bool, cut_minus: bool, margin: float = 0.1) -> float:
+    """Shift (metres, along ``tangent`` (2,)) that puts a wall object's visible end where it is seen.
+
+    ``points_xz`` (N, 2): observed points; ``length``: the asset's extent along the wall.
+    Only one end may be cut by the image border (``cut_plus``: the +tangent end): the other,
+    visible, end pins the object and the catalog length places the rest beyond the border.
+    0 when nothing is cut, both are, or the visible part is already as long as the asset.
+    """
+    if cut_plus == cut_minus or len(points_xz) < 10:
+        return 0.0
+    proj = (np.asarray(points_xz, float) - centre_xz) @ tangent
+    lo, hi = np.percentile(proj, [2, 98])
+    if length < hi - lo + margin:
+        return 0.0
+    return float(lo + length / 2) if cut_plus else float(hi - length / 2)
+
+
+def _anchor_cut_end(r: ObjectResult, observation, capture, wfc: np.ndarray, index) -> None:
+    """A border-cut wall object (bed, bookcase...) against a wall: its visible end pins it."""
+    h, obj = r.chosen, r.obj
+    if not getattr(obj, "truncated", False) or category_info(h.category).role != "wall" \
+            or obj.points is None or len(obj.points) < 10:
+        return
+    walls = list(getattr(observation, "walls", []) or [])
+    front_xz = np.array([np.sin(h.yaw), np.cos(h.yaw)])
+    best = None
+    for w in walls:
+        n = np.asarray(w.normal, float)[[0, 2]]
+        n = n / max(np.linalg.norm(n), 1e-9)
+        dist = abs(float(np.dot(h.translation - np.asarray(w.point, float), np.asarray(w.normal, float))))
+        if float(front_xz @ n) > 0.9 and dist < 1.0 and (best is None or dist < best[0]):
+            best = (dist, n)
+    if best is None:
+        return
+    n = best[1]
+    tangent = np.array([-n[1], n[0]])
+    size = index.sizes[index.row[h.asset_id]] * np.asarray(h.scale, float)
+    length, height = float(size[0]), float(size[1])
+    c = h.translation[[0, 2]]
+    proj = (obj.points[:, [0, 2]] - c) @ tangent
+    lo, hi = np.percentile(proj, [2, 98])
+    cam_from_world = np.linalg.inv(wfc)
+
+    def outside(s_along: float) -> bool:
+        p = np.array([c[0] + tangent[0] * s_along, h.translation[1] + height / 2, c[1] + tangent[1] * s_along])
+        q = cam_from_world[:3, :3] @ p + cam_from_world[:3, 3]
+        if q[2] <= 1e-3:
+            return True
+        u, v = (np.asarray(capture.K, float) @ q)[:2] / q[2]
+        return not (0 <= u < capture.width and 0 <= v < capture.height)
+
+    shift = cut_end_shift(obj.points[:, [0, 2]], c, tangent, length, outside(hi + 0.15), outside(lo - 0.15))
+    if shift != 0.0:
+        h.translation = h.translation + np.array([tangent[0], 0.0, tangent[1]]) * shift
+        r.notes.append("cut_end_anchored")
 
 
 def _support_height(r: ObjectResult, observation) -> float | None:

@@ -35,6 +35,7 @@ class PoseSettings:
     radial_margin: float = 0.15      # … if its render scores at most this below the best
     shift_truncated: bool = True     # slide border-cut objects to where their silhouette fits
     shift_steps_m: tuple[float, ...] = (0.2, 0.2, 0.1, 0.05)
+    anchor_cut_end: bool = True      # border-cut wall furniture: the visible end + catalog length place it
     local_yaw_deg: float = 12.0      # ± local yaw refinement around the winner
     w_iou: float = 1.0
     w_depth: float = 0.5
