@@ -408,14 +408,17 @@ def _anchor_cut_end(r: ObjectResult, observation, capture, wfc: np.ndarray, inde
     n = best[1]
     tangent = np.array([-n[1], n[0]])
     size = index.sizes[index.row[h.asset_id]] * np.asarray(h.scale, float)
-    length, height = float(size[0]), float(size[1])
+    length = float(size[0])
     c = h.translation[[0, 2]]
     proj = (obj.points[:, [0, 2]] - c) @ tangent
     lo, hi = np.percentile(proj, [2, 98])
     cam_from_world = np.linalg.inv(wfc)
+    seen_y = float(np.median(obj.points[:, 1]))
 
     def outside(s_along: float) -> bool:
-        p = np.array([c[0] + tangent[0] * s_along, h.translation[1] + height / 2, c[1] + tangent[1] * s_along])
+        # At the height where it was seen: an object cut by the bottom border has its
+        # mid-height out of view at both ends.
+        p = np.array([c[0] + tangent[0] * s_along, seen_y, c[1] + tangent[1] * s_along])
         q = cam_from_world[:3, :3] @ p + cam_from_world[:3, 3]
         if q[2] <= 1e-3:
             return True
