@@ -67,3 +67,26 @@ def test_cut_end_shift_pins_the_visible_end():
     assert cut_end_shift(pts, centre, t, 2.5, True, True) == 0.0
     assert cut_end_shift(pts, centre, t, 2.5, False, False) == 0.0
     assert cut_end_shift(pts, centre, t, 0.8, True, False) == 0.0
+
+
+def test_double_bed_label_rules_out_a_crib_whatever_the_box():
+    from types import SimpleNamespace
+
+    from scenewright.methods.layout.labels import label_min_footprint
+    from scenewright.methods.layout.retrieval import LibraryIndex, RetrievalSettings, prefilter
+
+    assert label_min_footprint("double bed") == (1.35, 1.9)
+    assert label_min_footprint("King-size bed") == (1.8, 2.0)
+    assert label_min_footprint("bed") is None
+    assert label_min_footprint("double wardrobe") is None      # not a bed: no standard size
+    # Catalog sizes (width, height, depth, m) of the library's crib, single and double beds.
+    rec = lambda a, w, h, d: SimpleNamespace(asset_id=a, category="bed", width=w, height=h, depth=d)
+    lib = SimpleNamespace(records=[rec("crib", 0.73, 1.11, 1.24), rec("single", 0.92, 0.87, 2.05),
+                                   rec("double", 1.41, 0.95, 2.08)])
+    index = LibraryIndex(lib)
+    box = np.array([0.75, 1.0, 0.8])       # a heavily occluded bed: a crib-sized box
+    s = RetrievalSettings()
+    assert prefilter(index, "bed", box, True, s)[0][0] == "crib"
+    assert [c[0] for c in prefilter(index, "bed", box, True, s, (1.35, 1.9))] == ["double"]
+    # A stated size no asset meets leaves the candidates as they were (never none).
+    assert len(prefilter(index, "bed", box, True, s, (3.0, 3.0))) == 3

@@ -202,6 +202,24 @@ def map_label(label: str | None) -> LabelMatch:
     return LabelMatch(raw, None, 0.0, "unknown")
 
 
+# Size words that fix a bed's footprint: mattress standards, metres (short side, long
+# side), kept a little under the smallest national standard. An occluded "double bed"
+# seen as a small box is still a double bed, never a crib.
+BED_SIZE_WORDS = {"double": (1.35, 1.9), "full": (1.35, 1.9), "queen": (1.5, 2.0), "king": (1.8, 2.0)}
+
+
+def label_min_footprint(label: str | None) -> tuple[float, float] | None:
+    """Smallest plausible footprint (short, long side; metres) a label states, or None.
+
+    Only size words of bed labels ("double bed", "king size bed") say anything: a
+    "double" elsewhere ("double wardrobe") is not a standard size.
+    """
+    if map_label(label).category != "bed":
+        return None
+    sizes = [BED_SIZE_WORDS[w] for w in normalise(label or "").split() if w in BED_SIZE_WORDS]
+    return max(sizes) if sizes else None
+
+
 def candidate_categories(category: str | None, available: set[str] | dict) -> list[tuple[str, float]]:
     """Categories to search, with a prior weight: the category itself 1, its neighbours 0.5.
 

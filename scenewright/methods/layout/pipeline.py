@@ -23,7 +23,7 @@ from scenewright.errors import InputError
 from scenewright.methods.layout.bridge import ArrangeSettings, arrange
 from scenewright.methods.layout.consensus import ConsensusSettings, group_consensus
 from scenewright.methods.layout.features import make_extractor
-from scenewright.methods.layout.labels import map_label
+from scenewright.methods.layout.labels import label_min_footprint, map_label
 from scenewright.methods.layout.pose import (PoseSettings, RenderScorer, nudge_along_ray, prefer_facing,
                                              prefer_yaw,
                                              prefer_room_facing, refine_pose)
@@ -200,6 +200,7 @@ def reconstruct(capture, library, settings: LayoutSettings | None = None, render
                 r.query = make_query(r.obj, capture, wfc, extractor, s.retrieval,
                                      support_y=_support_height(r, observation), seed=s.seed,
                                      depth=getattr(observation, "depth", None), small=_is_small(r))
+                r.query.min_footprint = label_min_footprint(r.obj.label)
                 r.hypotheses = retrieve(r.query, r.category, index, extractor, s.retrieval,
                                         s.scale_trust, s.scale_bounds)
             with timer("pose"):

@@ -191,9 +191,19 @@ def size_prior(observed: np.ndarray, catalog: np.ndarray, truncated: bool, sigma
     return np.exp(-0.5 * (lr ** 2 * w).sum(1) / w.sum() / sigma ** 2)
 
 
+def meets_footprint(catalog: np.ndarray, min_footprint, slack: float = 0.85) -> np.ndarray:
+    """(N,) bool: catalog sizes (N, 3: width, height, depth) whose footprint (sorted sides)
+    is at least ``slack`` × the stated minimum (short, long side, metres)."""
+    fp = np.sort(np.asarray(catalog, float).reshape(-1, 3)[:, [0, 2]], axis=1)
+    return np.all(fp >= slack * np.asarray(min_footprint, float), axis=1)
+
+
 def prefilter(index: LibraryIndex, category: str | None, box_size: np.ndarray, truncated: bool,
-              settings: RetrievalSettings) -> list[tuple[str, float, float]]:
-    """[(asset_id, category prior, size prior)] — the ``max_candidates`` best, best first."""
+              settings: RetrievalSettings, min_footprint=None) -> list[tuple[str, float, float]]:
+    """[(asset_id, category prior, size prior)] — the ``max_candidates`` best, best first.
+
+    ``min_footprint`` (short, long side, m; from the label): assets below it are left out
+    when any asset meets it — the label outranks a box shrunk by occlusion."""
     if len(index) == 0:
         return []
     cats = candidate_categories(category, set(index.categories.tolist()))
@@ -201,6 +211,10 @@ def prefilter(index: LibraryIndex, category: str | None, box_size: np.ndarray, t
     for c, w in cats:
         prior[index.categories == c] = w
     rows = np.nonzero(prior > 0)[0]
+    if min_footprint is not None and len(rows):
+        ok = meets_footprint(index.sizes[rows], min_footprint)
+        if ok.any():
+            rows = rows[ok]
     sp = size_prior(np.asarray(box_size, float), index.sizes[rows], truncated, settings.size_prior_sigma)
     rank = settings.w_category * prior[rows] + settings.w_size * sp
     order = np.argsort(-rank, kind="stable")[: settings.max_candidates]
@@ -327,6 +341,7 @@ class Query:
     view: tuple | None          # (K, camera_from_world, depth) for the visibility test
     feature: np.ndarray | None  # appearance descriptor of the masked crop
     small: bool = False         # a small thing (lamp, vase...): more yaw hypotheses
+    min_footprint: tuple[float, float] | None = None  # (short, long) m the label states ("double bed")
 
 
 def make_query(obj, capture, world_from_camera: np.ndarray, extractor, settings: RetrievalSettings,
@@ -406,7 +421,7 @@ def retrieve(query: Query, category: str | None, index: LibraryIndex, extractor,
     One hypothesis per candidate asset (its best yaw), the asset's other yaws in
     ``extra["yaws"]`` for the pose stage.
     """
-    cands = prefilter(index, category, query.box_size, query.partial, settings)
+    cands = prefilter(index, category, query.box_size, query.partial, settings, query.min_footprint)
     return score_assets(query, cands, index, extractor, settings, scale_trust, scale_bounds)
 
 
