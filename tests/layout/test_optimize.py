@@ -200,3 +200,22 @@ def test_separating_moves_leave_the_clearance():
         xb = out[1].world_from_object[0, 3] - 0.2
         assert clear - 0.002 <= xb - xa <= clear + 0.002, (clear, xb - xa)
         assert not rep["colliding_pairs"]
+
+
+def test_overlap_moves_the_object_whose_move_is_small_for_its_uncertainty():
+    from scenewright.methods.layout.optimize import move_weight
+
+    # A bed (2 m x 1.5 m: its centre is uncertain by decimetres) overlapping a 0.4 m nightstand
+    # by 10 cm: the bed slides, the nightstand (whose position is precise) stays.
+    items = [place(1, "bed", asset_box(1.5, 0.6, 2.0), 0.0, 0, 0.0),
+             place(2, "nightstand", asset_box(0.4, 0.5, 0.4), 0.85, 0, 0.5)]
+    assert overlap(*items)[1] > 1e-3
+    out, rep = optimize_layout(items, FLOOR, [], [])
+    assert rep["colliding_pairs"] == [] and overlap(*out)[1] < 1e-6
+    assert np.allclose(out[1].world_from_object, items[1].world_from_object, atol=1e-9)
+    assert 0.09 < np.linalg.norm(out[0].world_from_object[[0, 2], 3]) < 0.12
+    # The former rule (the smaller object moves) is kept as a setting.
+    out, _ = optimize_layout(items, FLOOR, [], [], OptimizeSettings(move_cost="size"))
+    assert np.allclose(out[0].world_from_object, items[0].world_from_object, atol=1e-9)
+    assert move_weight(3.0, 0.16) < 1.0 < move_weight(0.16, 3.0)
+    assert move_weight(1.0, 1.0) == 1.0

@@ -59,6 +59,7 @@ class OptimizeSettings:
     clearance_m: float = 0.005        # separating moves and children's rest keep this gap: meshes
                                       # that merely touch share voxels, which reads as overlap
     max_sweeps: int = 20              # passes over all colliding pairs
+    move_cost: str = "uncertainty"    # which of a colliding pair moves: see move_weight
     support_tol_m: float = 0.01       # report: resting within this of the support
     ray_grid: int = 7                 # rays per footprint side when resting on a parent
     overlap_volume: bool = True       # report manifold3d overlap volumes of remaining pairs
@@ -119,6 +120,19 @@ def _valid_parents(relations, ids: set[int]) -> dict[int, int]:
                 break
             seen.add(node)
     return parents
+
+
+def move_weight(area_mover: float, area_other: float, mode: str = "uncertainty") -> float:
+    """Cost per metre of moving one object of a colliding pair (footprint areas, m²).
+
+    ``"uncertainty"``: a move counts relative to how uncertain the object's position is,
+    which grows with its size (a bed's centre is off by more than a nightstand's), so the
+    cost is distance / (footprint diameter ∝ √area) normalised by the pair's mean.
+    ``"size"``: the former rule, 1 + the mover's share of the area (moves the smaller one).
+    """
+    if mode == "size":
+        return 1.0 + area_mover / max(area_mover + area_other, 1e-9)
+    return float(np.sqrt(max(area_mover + area_other, 1e-9) / (2.0 * max(area_mover, 1e-9))))
 
 
 def optimize_layout(items, floor=None, walls=(), relations=(), settings: OptimizeSettings | None = None):
@@ -339,7 +353,7 @@ def optimize_layout(items, floor=None, walls=(), relations=(), settings: Optimiz
             ms, os_ = by_id[mover], by_id[other]
             t_max = float(np.linalg.norm((ms.posed.hi - ms.posed.lo)[[0, 2]]) +
                           np.linalg.norm((os_.posed.hi - os_.posed.lo)[[0, 2]])) + 0.05
-            weight = 1.0 + areas[mover] / max(areas[a] + areas[b], 1e-9)
+            weight = move_weight(areas[mover], areas[other], s.move_cost)
             for u in candidate_moves(mover, other):
                 t = separation_along(os_.posed, ms.posed, u, t_max, s.search_tol_m)
                 if t is None:
