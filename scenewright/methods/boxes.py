@@ -28,6 +28,9 @@ import trimesh
 
 from scenewright.capture import Capture
 from scenewright.errors import InputError
+from scenewright.geometry.planes import Plane
+from scenewright.geometry.transforms import backproject
+from scenewright.perception.room import world_from_floor
 from scenewright.scene import WORLD_FROM_CAMERA_NO_FLOOR, Camera, Instance, Scene
 
 VERSION = "1"
@@ -48,14 +51,9 @@ class BoxesSettings:
     seed: int = 0
 
 
-def backproject(depth: np.ndarray, K: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """(N, 3) camera-frame points (OpenCV, metres) of the masked pixels with finite depth > 0."""
-    valid = mask & np.isfinite(depth) & (depth > 0)
-    v, u = np.nonzero(valid)
-    z = depth[v, u].astype(float)
-    x = (u + 0.5 - K[0, 2]) * z / K[0, 0]
-    y = (v + 0.5 - K[1, 2]) * z / K[1, 1]
-    return np.stack([x, y, z], axis=1)
+def masked_points(points_cam: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """(N, 3) camera-frame points of the masked pixels with finite depth > 0 (row-major order)."""
+    return points_cam[mask & np.isfinite(points_cam[..., 2]) & (points_cam[..., 2] > 0)]
 
 
 def fit_floor(points: np.ndarray, settings: BoxesSettings) -> tuple[np.ndarray, float, int] | None:
@@ -97,25 +95,6 @@ def fit_floor(points: np.ndarray, settings: BoxesSettings) -> tuple[np.ndarray, 
     return n, float(-n @ centre), int(len(inliers))
 
 
-def world_from_camera_for_floor(normal: np.ndarray, d: float) -> np.ndarray:
-    """(4, 4) world_from_camera with Y = ``normal``, floor at y = 0, camera at (0, d, 0).
-
-    Z is the camera's backward direction (−z_cam) projected on the floor, so a level
-    camera gives exactly the no-floor frame shifted up by the camera height.
-    """
-    y = normal / np.linalg.norm(normal)
-    back = np.array([0.0, 0.0, -1.0])
-    z = back - y * (y @ back)
-    if np.linalg.norm(z) < 1e-6:      # looking straight down: use the image's up instead
-        z = np.array([0.0, -1.0, 0.0]) - y * (y[1] * -1.0)
-    z /= np.linalg.norm(z)
-    x = np.cross(y, z)
-    T = np.eye(4)
-    T[:3, :3] = np.stack([x, y, z])   # rows: world axes in camera coordinates
-    T[:3, 3] = [0.0, d, 0.0]
-    return T
-
-
 def box_instance(instance_id: int, points_world: np.ndarray, label: str | None,
                  settings: BoxesSettings, floor_known: bool) -> Instance:
     """An axis-aligned box around robust bounds of ``points_world`` (object frame: bottom at y = 0)."""
@@ -146,15 +125,17 @@ def reconstruct_boxes(capture: Capture, settings: BoxesSettings | None = None) -
         raise InputError(f"boxes: floor must be 'ransac' or 'none', not {settings.floor!r}")
     timings = {}
     t = time.perf_counter()
+    points_cam = backproject(capture.depth, capture.K)      # (H, W, 3), once for all masks
     fit = None
     if settings.floor == "ransac":
-        fit = fit_floor(backproject(capture.depth, capture.K, capture.seg == 0), settings)
+        fit = fit_floor(masked_points(points_cam, capture.seg == 0), settings)
     if fit is None:
         wfc, floor = WORLD_FROM_CAMERA_NO_FLOOR.copy(), None
         floor_info = {"method": "none" if settings.floor == "none" else "ransac failed: no-floor frame"}
     else:
         n, d, count = fit
-        wfc, floor = world_from_camera_for_floor(n, d), {"normal": [0.0, 1.0, 0.0], "height": 0.0}
+        wfc = world_from_floor(Plane(point=-d * n, normal=n))
+        floor = {"normal": [0.0, 1.0, 0.0], "height": 0.0}
         floor_info = {"method": "ransac", "inliers": count, "camera_height_m": d,
                       "normal_camera": n.tolist()}
     timings["floor"] = time.perf_counter() - t
@@ -163,7 +144,7 @@ def reconstruct_boxes(capture: Capture, settings: BoxesSettings | None = None) -
     instances, skipped = [], []
     R, tr = wfc[:3, :3], wfc[:3, 3]
     for iid in capture.instance_ids:
-        pts = backproject(capture.depth, capture.K, capture.mask(iid))
+        pts = masked_points(points_cam, capture.mask(iid))
         label = capture.labels.get(iid)
         if len(pts) < settings.min_points:
             # Kept in scene.json without a mesh, so evaluation reports it as missing, not absent.
