@@ -48,14 +48,35 @@ def erode_mask(mask: np.ndarray, iterations: int, min_pixels: int) -> tuple[np.n
     return out, done > 0
 
 
-def robust_depth_inliers(z: np.ndarray, k: float, min_band: float) -> np.ndarray:
+def robust_depth_inliers(z: np.ndarray, k: float, min_band: float, max_gap: float | None = None,
+                         min_share: float = 0.05, max_extent: float = 2.5) -> np.ndarray:
     """(N,) bool: depths within ``k`` robust sigmas (1.4826·MAD) of the median, never a band
-    narrower than ``min_band`` metres (a flat object facing the camera has MAD ≈ 0)."""
+    narrower than ``min_band`` metres (a flat object facing the camera has MAD ≈ 0).
+
+    With ``max_gap`` (metres) the depths are also split into runs at gaps wider than it, and
+    every run holding at least ``min_share`` of the points within ``max_extent`` metres of the
+    median is kept too. A bed seen from its foot has most pixels on the footboard (a small
+    MAD) and its top receding a metre and more behind, past a gap where the footboard hides
+    the mattress: a large part of the object, not outliers. Outliers (background leaking
+    through the mask edge, flying pixels) are a small share beyond a gap.
+    """
     if len(z) == 0:
         return np.zeros(0, bool)
     med = np.median(z)
-    mad = 1.4826 * np.median(np.abs(z - med))
-    return np.abs(z - med) <= max(k * mad, min_band)
+    band = max(k * 1.4826 * np.median(np.abs(z - med)), min_band)
+    keep = np.abs(z - med) <= band
+    if max_gap is not None and max_gap > 0 and len(z) > 1:
+        order = np.argsort(z)
+        zs = z[order]
+        run = np.concatenate([[0], np.cumsum(np.diff(zs) > max_gap)])     # run index per sorted point
+        counts = np.bincount(run)
+        near = np.minimum(np.abs(zs - med), band + max_extent) <= max_extent
+        big = counts >= min_share * len(z)
+        ok_run = np.zeros(len(counts), bool)
+        ok_run[np.unique(run[near])] = True
+        keep_sorted = (big & ok_run)[run] & near
+        keep[order[keep_sorted]] = True
+    return keep
 
 
 def statistical_outliers(points: np.ndarray, k: int, std_ratio: float, median_ratio: float = 4.0) -> np.ndarray:
@@ -142,7 +163,7 @@ def observe_object(instance_id: int, label: str, mask: np.ndarray, points_world:
         pts = points_world[r0:r1, c0:c1][valid]
         z = d[valid]
     if len(pts):
-        keep = robust_depth_inliers(z, s.depth_mad_k, s.depth_min_band_m)
+        keep = robust_depth_inliers(z, s.depth_mad_k, s.depth_min_band_m, s.depth_max_gap_m)
         pts = pts[keep]
     if len(pts) > s.max_object_points:
         # Deterministic thinning keeps the spatial spread (pixels are in raster order).

@@ -52,6 +52,7 @@ class PerceptionSettings:
     tiny_object_pixels: int = 100
     depth_mad_k: float = 4.0
     depth_min_band_m: float = 0.15
+    depth_max_gap_m: float = 0.05         # the depth band grows through steps up to this (0 = MAD band only)
     sor_neighbours: int = 8
     sor_std_ratio: float = 3.0
     max_object_points: int = 20000
