@@ -43,7 +43,9 @@ class PerceptionSettings:
     frame: str = "camera"                 # world x/z: "camera" (forward = -Z) or "wall" (dominant wall)
     estimate_focal: bool = False          # default camera only: focal length from floor ⟂ walls
     focal_hfov_range_deg: tuple[float, float] = (35.0, 110.0)   # accepted estimated horizontal FoV
-    room_label_pattern: str = r"^(floor|ground|wall|walls|ceiling|room)s?\b"   # labels that are room, not objects
+    # Labels that are the room, not objects: the whole label is the room word (maybe numbered:
+    # "wall 2"), so a "floor lamp" or a "wall cabinet" stays an object.
+    room_label_pattern: str = r"^(the\s+)?(floor|ground|wall|ceiling|room)s?([\s_-]*\d+)?$"
     # Objects
     erode_px: int = 1
     depth_median_px: int = 3              # masked median of object depth (0 = off)

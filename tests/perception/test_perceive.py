@@ -161,6 +161,24 @@ def test_labelled_floor_pixels_are_used():
     assert ang < 1.0 and dh < 0.02
 
 
+def test_things_named_after_room_parts_stay_objects():
+    # "floor lamp" once matched the room pattern: its pixels were taken as the floor (no floor
+    # found) and the lamp vanished from the objects.
+    room = SynthRoom(boxes=FURNISHED[:3])
+    cap, wfc = room.render(noise_rel=0.01)
+    ids = sorted(cap.labels)
+    cap.labels[ids[0]], cap.labels[ids[1]] = "floor lamp", "Wall cabinet"
+    floor_mask = (cap.seg == 0) & (np.abs(apply(wfc, backproject(cap.depth, cap.K))[..., 1]) < 0.1)
+    cap.seg[floor_mask] = 9
+    cap.labels[9] = "Floor 1"
+    obs = perceive(cap)
+    labels = {o.label for o in obs.objects}
+    assert {"floor lamp", "Wall cabinet"} <= labels and "Floor 1" not in labels
+    assert "floor_from_labels" in obs.flags
+    ang, dh = floor_errors(obs, wfc, room.cam_height)
+    assert ang < 1.0 and dh < 0.02
+
+
 def test_deterministic_and_settings_recorded():
     room = SynthRoom(boxes=FURNISHED[:3])
     cap, _ = room.render(noise_rel=0.02, seed=4)
