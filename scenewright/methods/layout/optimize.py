@@ -363,7 +363,9 @@ def optimize_layout(items, floor=None, walls=(), relations=(), settings: Optimiz
         # Every move keeps a small clearance (touching meshes read as overlapping voxels).
         options = [(cost, t + s.clearance_m, mover, u) for cost, t, mover, u in options]
         gaps_before = {a: wall_gaps(a), b: wall_gaps(b)}
-        for k, (cost, t, mover, u) in enumerate(options[:8]):
+
+        def attempt(t: float, mover: int, u: np.ndarray) -> int | None:
+            """Apply a move; the number of new collisions it makes, or None (undone) if invalid."""
             saved = {j: by_id[j].pos.copy() for j in [mover] + descendants(mover)}
             translate(mover, t * u)
             ok = wall_ok(mover, gaps_before[mover])
@@ -371,32 +373,39 @@ def optimize_layout(items, floor=None, walls=(), relations=(), settings: Optimiz
                 pbox = object_box(_Pose(by_id[parents[mover]]))
                 ok = bool(pbox.contains_xz(object_box(_Pose(by_id[mover])).centre[[0, 2]][None])[0])
             if ok:
-                new_hits = collisions_with(mover, {a, b})
-                if new_hits and k + 1 < min(len(options), 8):
-                    # Prefer a move that does not create a new collision, if one is nearly as cheap.
-                    alt = [o for o in options[k + 1:8] if o[0] <= 2.0 * cost]
-                    if alt:
-                        for j, p in saved.items():
-                            by_id[j].pos = p
-                            by_id[j].posed.move_to(p)
-                        continue
-                if mover in parents:
-                    rest(mover)
-                return True
+                return collisions_with(mover, {a, b})
             for j, p in saved.items():
                 by_id[j].pos = p
                 by_id[j].posed.move_to(p)
-        # Fallback: the cheapest option even if it collides elsewhere (a later sweep handles it).
-        for cost, t, mover, u in options:
+            return None
+
+        def undo(saved: dict) -> None:
+            for j, p in saved.items():
+                by_id[j].pos = p
+                by_id[j].posed.move_to(p)
+
+        # The cheapest move that makes no new collision wins, however much dearer than the
+        # cheapest one: a table ringed by chairs cannot escape one chair without hitting the
+        # next, so the chair steps back. Failing that, the cheapest valid move (a later sweep
+        # handles what it hits).
+        first_valid = None
+        for cost, t, mover, u in options[:12]:
             saved = {j: by_id[j].pos.copy() for j in [mover] + descendants(mover)}
-            translate(mover, t * u)
-            if wall_ok(mover, gaps_before[mover]):
+            hits = attempt(t, mover, u)
+            if hits is None:
+                continue
+            if hits == 0:
                 if mover in parents:
                     rest(mover)
                 return True
-            for j, p in saved.items():
-                by_id[j].pos = p
-                by_id[j].posed.move_to(p)
+            if first_valid is None:
+                first_valid = (t, mover, u)
+            undo(saved)
+        for t, mover, u in ([first_valid] if first_valid else []) + [(o[1], o[2], o[3]) for o in options[12:]]:
+            if attempt(t, mover, u) is not None:
+                if mover in parents:
+                    rest(mover)
+                return True
         return False
 
     if s.separate:
