@@ -15,6 +15,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--icp-iterations", type=int, default=50)
     p.add_argument("--icp-points", type=int, default=8192,
                    help="pred points ICP estimates its transform on (0 = all; metrics always use all)")
+    p.add_argument("--symmetry-source", choices=("geometry", "category"), default="geometry",
+                   help="symmetry group of the symmetric rotation error: from the GT mesh (categories "
+                        "with symmetry 'none' stay 'none'; default) or from the category alone (evaluator 1.0)")
+    p.add_argument("--symmetry-tol", type=float, default=0.01,
+                   help="allowed excess mean Chamfer distance of a turned GT shape, fraction of its bbox diagonal")
     p.add_argument("--exempt-category", action="append", default=[],
                    help="category left out of the plausibility checks (repeatable; reported)")
     p.set_defaults(func=run_eval)
@@ -28,6 +33,7 @@ def run_eval(args: argparse.Namespace) -> int:
     from scenewright.evaluate.evaluator import EvalSettings, evaluate_bench, read_manifest
     from scenewright.evaluate.plausibility import PlausibilitySettings
     from scenewright.evaluate.report import print_report
+    from scenewright.evaluate.symmetry import SymmetrySettings
     from scenewright.fileio import write_json
     from pathlib import Path
 
@@ -35,9 +41,12 @@ def run_eval(args: argparse.Namespace) -> int:
         raise InputError(f"--points {args.points}: need at least 100 points per object")
     if args.icp_iterations < 0:
         raise InputError(f"--icp-iterations {args.icp_iterations}: must be ≥ 0")
+    if not 0 < args.symmetry_tol < 1:
+        raise InputError(f"--symmetry-tol {args.symmetry_tol}: must be in (0, 1)")
     settings = EvalSettings(points_per_object=args.points, seed=args.seed,
                             icp_iterations=args.icp_iterations, icp_max_points=args.icp_points,
-                            plausibility=PlausibilitySettings(exempt_categories=tuple(args.exempt_category)))
+                            plausibility=PlausibilitySettings(exempt_categories=tuple(args.exempt_category)),
+                            symmetry=SymmetrySettings(source=args.symmetry_source, tol=args.symmetry_tol))
     console = Console(stderr=True)
     n = len(read_manifest(Path(args.bench)))
     with Progress(TextColumn("eval {task.description}"), BarColumn(), MofNCompleteColumn(),

@@ -21,13 +21,21 @@ from scenewright.errors import InputError
 from scenewright.evaluate import layout as L
 from scenewright.evaluate import points as P
 from scenewright.evaluate.plausibility import PlausibilitySettings, check_plausibility
+from scenewright.evaluate.symmetry import RADIAL_ANGLES_DEG, SymmetrySettings, mesh_symmetry
 from scenewright.fileio import read_json
 from scenewright.library.categories import category_info
 from scenewright.scene import Scene, read_scene
 
-EVALUATOR_VERSION = "1.0"
+EVALUATOR_VERSION = "1.1"      # 1.1: rotation symmetry from the GT geometry (1.0: from the category)
 P1_LABEL = "MIDI protocol (corrected ICP)"
 P2_LABEL = "metric unaligned (P2-style)"
+SYMMETRY_LABELS = {
+    "geometry": "rotation symmetry from GT geometry (v1.1): categories with symmetry 'none' stay 'none'; "
+                "otherwise the largest yaw group (radial > four > two > none) under which the GT mesh's "
+                "seeded surface samples match themselves within the tolerance (excess mean Chamfer / bbox "
+                "diagonal)",
+    "category": "rotation symmetry from the GT category (v1.0 rule: category_info(cat).symmetry)",
+}
 
 
 @dataclass
@@ -45,6 +53,7 @@ class EvalSettings:
     auc_rot_limit_deg: float = 60.0
     auc_trans_limit_m: float = 0.5
     plausibility: PlausibilitySettings = field(default_factory=PlausibilitySettings)
+    symmetry: SymmetrySettings = field(default_factory=SymmetrySettings)
 
     def to_json(self) -> dict:
         return dataclasses.asdict(self)
@@ -124,6 +133,43 @@ def _world_meshes(scene: Scene, registration: np.ndarray) -> tuple[dict, dict]:
     return meshes, broken
 
 
+def _stretch(world_from_object: np.ndarray) -> np.ndarray:
+    """(3, 3) symmetric factor P of the polar decomposition A = R·P of the linear part."""
+    U, S, Vt = np.linalg.svd(np.asarray(world_from_object, float)[:3, :3])
+    return Vt.T @ np.diag(S) @ Vt
+
+
+def object_symmetry(inst, settings: SymmetrySettings, cache: dict | None = None,
+                    scene_name: str = "") -> tuple[str, str, dict | None]:
+    """(group used, category's group, details) of one ground-truth instance.
+
+    Rule (``settings.source == "geometry"``): a category whose symmetry is ``none`` in
+    ``library/categories.py`` (seats, beds, cabinets, sofas, tv, ... — things with a
+    functional front) stays ``none`` whatever its shape: a cabinet turned to the wall is
+    wrong even if its box is symmetric. For every other category the GT mesh decides:
+    :func:`symmetry.mesh_symmetry` on seeded surface samples in its object frame, with
+    the instance's scale/shear (the stretch of ``world_from_object``) applied so an
+    unevenly scaled object is judged by the shape it has in the scene. Results are cached
+    per (asset id, stretch) in ``cache`` (one dict per run). ``source == "category"``
+    uses the category's group alone (evaluator 1.0).
+    """
+    cat_sym = category_info(inst.category).symmetry if inst.category else "none"
+    if settings.source == "category" or cat_sym == "none":
+        return cat_sym, cat_sym, None
+    P = _stretch(inst.world_from_object)
+    stretched = not np.allclose(P, np.eye(3), atol=1e-6)
+    owner = inst.asset_id if inst.asset_id else f"{scene_name}/{inst.id}"
+    key = (owner, tuple(np.round(P, 6).ravel()) if stretched else None)
+    if cache is not None and key in cache:
+        return cache[key][0], cat_sym, cache[key][1]
+    t = time.perf_counter()
+    group, details = mesh_symmetry(inst.mesh, settings, P if stretched else None)
+    details["time_s"] = time.perf_counter() - t
+    if cache is not None:
+        cache[key] = (group, details)
+    return group, cat_sym, details
+
+
 def registration_transform(gt: Scene, pred: Scene) -> np.ndarray | None:
     """gt_world_from_pred_world = gt_world_from_camera @ inv(pred_world_from_camera), or None."""
     if pred.camera is None or pred.camera.world_from_camera is None:
@@ -168,12 +214,15 @@ def failed_scene(name: str, reason: str, gt: Scene | None) -> dict:
 
 
 def evaluate_scene(pred_folder: str | Path, gt_folder: str | Path, name: str | None = None,
-                   settings: EvalSettings | None = None) -> dict:
+                   settings: EvalSettings | None = None, symmetry_cache: dict | None = None) -> dict:
     """Score one predicted scene folder against one ground-truth scene folder.
 
     Returns a JSON-able dict: ``metrics`` (scene level), ``objects`` (per GT instance, plus
     extra predicted ids), ``plausibility``, ``not_computed`` {metric: reason}, ``timings_s``.
     A broken ground truth raises InputError; a broken prediction returns a failed record.
+    Each recovered object records ``symmetry`` (the group used for ``rot_err_sym_deg``,
+    see :func:`object_symmetry`) and ``symmetry_category`` (its category's group);
+    ``symmetry_cache`` shares the per-asset groups between the scenes of a run.
     """
     settings = settings or EvalSettings()
     pred_folder, gt_folder = Path(pred_folder), Path(gt_folder)
@@ -244,8 +293,14 @@ def evaluate_scene(pred_folder: str | Path, gt_folder: str | Path, name: str | N
                 obj[f"p2_f_o@{_tau_key(tau)}"] = r2[f"f@{tau:g}"]
             R_gt = L.rotation_part(inst.world_from_object)
             R_pred = L.rotation_part(registration @ p.world_from_object)
-            sym = category_info(inst.category).symmetry if inst.category else "none"
+            t_sym = time.perf_counter()
+            sym, cat_sym, details = object_symmetry(inst, settings.symmetry, symmetry_cache, name)
+            timings["symmetry"] = timings.get("symmetry", 0.0) + time.perf_counter() - t_sym
             obj["symmetry"] = sym
+            obj["symmetry_category"] = cat_sym
+            if details is not None:
+                obj["symmetry_excess"] = {k: details[k] for k in ("excess_180", "excess_90", "max_excess",
+                                                                  "footprint")}
             obj["rot_err_deg"] = L.rotation_error_deg(R_gt, R_pred)
             obj["rot_err_sym_deg"] = L.rotation_error_deg(R_gt, R_pred, sym)
             c_gt = L.bbox_centre_world(inst.mesh.bounds, inst.world_from_object)
@@ -363,6 +418,17 @@ def pooled(scenes: list[dict], settings: EvalSettings) -> dict:
             "median_trans_err_m": _finite(np.median(trans))}
 
 
+def symmetry_counts(scenes: list[dict]) -> dict:
+    """{"category group -> used group": number of recovered GT objects}, over the run."""
+    counts: dict[str, int] = {}
+    for s in scenes:
+        for o in s.get("objects", []):
+            if "symmetry" in o:
+                key = f"{o['symmetry_category']} -> {o['symmetry']}"
+                counts[key] = counts.get(key, 0) + 1
+    return dict(sorted(counts.items()))
+
+
 def _finite(value) -> float | None:
     return float(value) if np.isfinite(value) else None
 
@@ -381,11 +447,12 @@ def evaluate_bench(pred_root: str | Path, bench: str | Path, settings: EvalSetti
     names = read_manifest(bench)
     t0 = time.perf_counter()
     scenes, failures, gt_errors = [], [], []
+    symmetry_cache: dict = {}
     for name in names:
         if progress is not None:
             progress(name)
         try:
-            result = evaluate_scene(pred_root / name, bench / name / "gt", name, settings)
+            result = evaluate_scene(pred_root / name, bench / name / "gt", name, settings, symmetry_cache)
         except InputError as exc:      # the benchmark itself is broken here: say so, go on
             gt_errors.append({"scene": name, "reason": f"ground truth: {exc}"})
             scenes.append({"scene": name, "status": "gt_error", "reason": str(exc), "metrics": {},
@@ -416,6 +483,10 @@ def evaluate_bench(pred_root: str | Path, bench: str | Path, settings: EvalSetti
                              "cd": "(mean d(gt→pred) + mean d(pred→gt)) / 2, metres, no alignment"},
                       "auc": "mean over objects of max(0, 1 - error/limit) = normalised area under "
                              "accuracy(threshold) on [0, limit]; missing objects count as error ∞",
+                      "rotation_symmetry": {"label": SYMMETRY_LABELS.get(settings.symmetry.source),
+                                            **settings.symmetry.to_json(),
+                                            "angles_deg": list(RADIAL_ANGLES_DEG),
+                                            "groups": symmetry_counts(scenes)},
                       "sampling_seed": settings.seed,
                       "seeds": "crc32(scene/id) xor seed*2654435761; pred and gt of one object share the seed, so an identical mesh samples identical points"},
         "settings": settings.to_json(),

@@ -39,6 +39,10 @@ def print_report(report: dict, console: Console | None = None) -> None:
     if pooled:
         console.print(f"pooled over {pooled['n_objects']} objects: AUC rot@60° {pooled['auc_rot60']:.3f} "
                       f"(sym. {pooled['auc_rot60_sym']:.3f}), AUC trans@0.5 m {pooled['auc_trans0.5']:.3f}")
+    sym = (report.get("protocols") or {}).get("rotation_symmetry")
+    if sym and sym.get("groups"):
+        groups = ", ".join(f"{k}: {v}" for k, v in sym["groups"].items())
+        console.print(f"rotation symmetry from {sym['source']} (category -> used: {groups})")
     aligned = [s["scene"] for s in report["scenes"] if s.get("status") == "ok" and not s.get("registered")]
     if aligned:
         console.print(f"[yellow]{len(aligned)} scene(s) without world_from_camera: only alignment-based "
