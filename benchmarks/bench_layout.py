@@ -46,6 +46,32 @@ TARGETS = [  # (metric key in the eval summary, label, target, higher is better)
 SPEED_TARGET_S = 10.0
 
 
+def override(settings, item: str) -> None:
+    """Set ``a.b.c=VALUE`` (VALUE parsed as JSON, else a string) on nested settings dataclasses."""
+    key, sep, raw = item.partition("=")
+    if not sep:
+        sys.exit(f"--set {item!r}: expected KEY=VALUE")
+    *path, leaf = key.strip().split(".")
+    target = settings
+    for part in path:
+        if not hasattr(target, part):
+            sys.exit(f"--set {item!r}: no settings field {part!r}")
+        target = getattr(target, part)
+    if not hasattr(target, leaf) or callable(getattr(target, leaf)):
+        sys.exit(f"--set {item!r}: no settings field {leaf!r}")
+    try:
+        value = json.loads(raw)
+    except json.JSONDecodeError:
+        value = raw
+    old = getattr(target, leaf)
+    if isinstance(old, tuple) and isinstance(value, list):
+        value = tuple(value)
+    if isinstance(old, bool) != isinstance(value, bool) or (
+            isinstance(old, (int, float)) and not isinstance(value, (int, float))):
+        sys.exit(f"--set {item!r}: {leaf} is {type(old).__name__}, got {value!r}")
+    setattr(target, leaf, value)
+
+
 def sh(cmd: list[str], log: Path) -> None:
     """Run a scenewright command, output to ``log``; exit with its message on failure."""
     with open(log, "a") as f:
@@ -171,6 +197,8 @@ def main(argv: list[str] | None = None) -> int:
                    help="catalogs that furnish the held-out rooms and are removed from the method's library")
     p.add_argument("--features", default="auto", choices=["auto", "classical", "dinov2"])
     p.add_argument("--dinov2-weights", default=None)
+    p.add_argument("--set", nargs="+", default=[], metavar="KEY=VALUE",
+                   help="override a LayoutSettings field, e.g. pose.render_assets=5 (values as JSON)")
     p.add_argument("--eval-points", type=int, default=None,
                    help="surface points per object for the evaluator (default: its own, 20480)")
     args = p.parse_args(argv)
@@ -184,6 +212,8 @@ def main(argv: list[str] | None = None) -> int:
     log = out / "commands.log"
     lib = Library.open(args.library)
     settings = LayoutSettings(seed=args.seed, features=args.features, dinov2_weights=args.dinov2_weights)
+    for item in args.set:
+        override(settings, item)
     results: dict[str, dict] = {}
 
     def variant(name: str, bench: Path, library) -> dict:
