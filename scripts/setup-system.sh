@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Install the Debian packages scenewright needs, or say exactly which are missing.
 set -euo pipefail
-PACKAGES=(sweethome3d-furniture libegl1 libegl-mesa0 libgl1-mesa-dri libgles2 libgl1)
+PACKAGES=(sweethome3d-furniture libegl1 libegl-mesa0 libgl1-mesa-dri libgles2 libgl1 chromium)
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
