@@ -78,17 +78,20 @@ def _check_points(points) -> np.ndarray:
 
 
 def yaw_excess(points: np.ndarray, angles_deg=RADIAL_ANGLES_DEG, n_query: int = 1024,
-               seed: int = 0) -> dict:
+               seed: int = 0, bounds: np.ndarray | None = None) -> dict:
     """How far the shape is from itself after each yaw turn.
 
     points: (N, 3) surface samples in the object frame (Y up), metres.
+    bounds: (2, 3) exact bounds of the shape (e.g. ``mesh.bounds``); default: the
+    samples' own bounds (thin tips are rarely sampled, so pass the mesh's when known).
+    They give the axis (x/z centre), the diagonal and the footprint.
     Returns ``{"angles_deg": (A,), "excess": (A,) fraction of the bounding-box diagonal,
     "chamfer": (A,) raw symmetric mean Chamfer / diagonal, "noise": c0 / diagonal,
     "diagonal": metres, "footprint": |width − depth| / diagonal}``.
     ``n_query`` seeded samples are turned and matched against the whole cloud.
     """
     pts = _check_points(points)
-    lo, hi = pts.min(0), pts.max(0)
+    lo, hi = (pts.min(0), pts.max(0)) if bounds is None else np.asarray(bounds, float)
     diag = float(np.linalg.norm(hi - lo))
     angles = np.asarray(angles_deg, float)
     if diag == 0.0:          # a single point is invariant under every turn
@@ -125,14 +128,17 @@ def group_from_excess(result: dict, tol: float = DEFAULT_TOL) -> str:
     return "four"
 
 
-def shape_symmetry(points: np.ndarray, tol: float = DEFAULT_TOL, n_query: int = 1024, seed: int = 0) -> str:
+def shape_symmetry(points: np.ndarray, tol: float = DEFAULT_TOL, n_query: int = 1024, seed: int = 0,
+                   bounds: np.ndarray | None = None) -> str:
     """Largest yaw symmetry group of a shape: ``radial`` ⊃ ``four`` ⊃ ``two`` ⊃ ``none``.
 
     points: (N, 3) object-frame surface samples (Y up), e.g. 2,000–8,000 of them.
-    tol: allowed excess mean Chamfer distance as a fraction of the bounding-box diagonal
-    (default 1 %). Deterministic for a given input and seed.
+    tol: allowed excess mean Chamfer distance (and footprint difference |width − depth|)
+    as a fraction of the bounding-box diagonal (default 1 %).
+    bounds: optional (2, 3) exact bounds (see :func:`yaw_excess`).
+    Deterministic for a given input and seed.
     """
-    return group_from_excess(yaw_excess(points, RADIAL_ANGLES_DEG, n_query, seed), tol)
+    return group_from_excess(yaw_excess(points, RADIAL_ANGLES_DEG, n_query, seed, bounds), tol)
 
 
 def mesh_symmetry(mesh: trimesh.Trimesh, settings: SymmetrySettings | None = None,
@@ -147,9 +153,12 @@ def mesh_symmetry(mesh: trimesh.Trimesh, settings: SymmetrySettings | None = Non
 
     settings = settings or SymmetrySettings()
     pts = sample_surface(mesh, settings.n_points, settings.seed)
+    verts = np.asarray(mesh.vertices, float)
     if linear is not None:
         pts = pts @ np.asarray(linear, float).T
-    res = yaw_excess(pts, RADIAL_ANGLES_DEG, settings.n_query, settings.seed)
+        verts = verts @ np.asarray(linear, float).T
+    bounds = np.stack([verts.min(0), verts.max(0)])
+    res = yaw_excess(pts, RADIAL_ANGLES_DEG, settings.n_query, settings.seed, bounds)
     group = group_from_excess(res, settings.tol)
     details = {"max_excess": float(res["excess"].max()),
                "excess_180": float(res["excess"][list(RADIAL_ANGLES_DEG).index(180.0)]),
