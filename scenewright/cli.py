@@ -21,6 +21,9 @@ COMMAND_MODULES = [
     "scenewright.evaluate.cli",     # eval
     "scenewright.render.cli",       # render
     "scenewright.methods.cli",      # reconstruct, models
+    "scenewright.export.cli",       # export (glb, usd, blend)
+    "scenewright.batch.cli",        # batch (many captures, on Ray)
+    "scenewright.app.cli",          # app (the web page)
 ]
 
 
@@ -32,7 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
         try:
             module = importlib.import_module(name)
         except ModuleNotFoundError as exc:
-            if exc.name == name:   # that area is not built yet
+            if exc.name and (name == exc.name or name.startswith(exc.name + ".")):   # area not built yet
                 continue
             raise
         module.register(sub)
