@@ -53,6 +53,14 @@ class SymmetrySettings:
     n_query: int = 1024               # of which this many are turned and queried
     seed: int = 0
 
+    def __post_init__(self):
+        if self.source not in ("geometry", "category"):
+            raise ValueError(f"symmetry source must be 'geometry' or 'category', got {self.source!r}")
+        if not 0 < self.tol < 1:
+            raise ValueError(f"symmetry tolerance must be in (0, 1), got {self.tol}")
+        if self.n_points < 8 or self.n_query < 8:
+            raise ValueError("symmetry needs at least 8 sample and query points")
+
     def to_json(self) -> dict:
         return asdict(self)
 

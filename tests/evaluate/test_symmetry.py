@@ -101,6 +101,9 @@ def test_bad_points_raise():
     with pytest.raises(ValueError, match="NaN"):
         shape_symmetry(np.full((20, 3), np.nan))
     assert shape_symmetry(np.zeros((20, 3))) == "radial"          # a point is invariant
+    for bad in ({"source": "shape"}, {"tol": 0.0}, {"n_points": 2}):
+        with pytest.raises(ValueError):
+            SymmetrySettings(**bad)
 
 
 def test_rule_category_none_stays_none_and_stretch_counts():
