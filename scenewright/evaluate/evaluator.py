@@ -150,7 +150,7 @@ def object_symmetry(inst, settings: SymmetrySettings, cache: dict | None = None,
     :func:`symmetry.mesh_symmetry` on seeded surface samples in its object frame, with
     the instance's scale/shear (the stretch of ``world_from_object``) applied so an
     unevenly scaled object is judged by the shape it has in the scene. Results are cached
-    per (asset id, stretch) in ``cache`` (one dict per run). ``source == "category"``
+    per (asset id, mesh size, stretch) in ``cache`` (one dict per run). ``source == "category"``
     uses the category's group alone (evaluator 1.0).
     """
     cat_sym = category_info(inst.category).symmetry if inst.category else "none"
@@ -159,7 +159,10 @@ def object_symmetry(inst, settings: SymmetrySettings, cache: dict | None = None,
     P = _stretch(inst.world_from_object)
     stretched = not np.allclose(P, np.eye(3), atol=1e-6)
     owner = inst.asset_id if inst.asset_id else f"{scene_name}/{inst.id}"
-    key = (owner, tuple(np.round(P, 6).ravel()) if stretched else None)
+    # The asset id names the mesh; its size and vertex count guard against a benchmark
+    # that reuses one id for differently sized meshes (the toy bench does).
+    shape_key = (len(inst.mesh.vertices), *np.round(np.asarray(inst.mesh.bounds), 6).ravel().tolist())
+    key = (owner, shape_key, tuple(np.round(P, 6).ravel()) if stretched else None)
     if cache is not None and key in cache:
         return cache[key][0], cat_sym, cache[key][1]
     t = time.perf_counter()
