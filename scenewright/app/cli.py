@@ -1,0 +1,47 @@
+"""``scenewright app``: serve the web page (gradio) on this machine."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def _run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from scenewright.app.jobs import REPO_EXAMPLES, AppSettings
+    from scenewright.errors import InputError
+    if not 0 < args.port < 65536:
+        raise InputError(f"--port {args.port}: must be in 1..65535")
+    if args.weights_midi and not Path(args.weights_midi).is_dir():
+        raise InputError(f"--weights-midi {args.weights_midi}: folder not found")
+    for folder in args.examples or []:
+        if not Path(folder).is_dir():
+            raise InputError(f"--examples {folder}: folder not found")
+    examples = tuple(([str(REPO_EXAMPLES)] if not args.no_default_examples else []) + list(args.examples or []))
+    settings = AppSettings(library=args.library, host=args.host, port=args.port,
+                           weights_midi=args.weights_midi, examples=examples, work_dir=args.work_dir,
+                           keep_jobs=args.keep_jobs, warmup=not args.no_warmup)
+    from scenewright.app import launch_app
+    launch_app(settings, block=True)
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("app", help="serve the web page (local, offline; no share links)",
+                       description="Serve the scenewright web page: pick an example or upload a capture, "
+                                   "reconstruct it, look at the 3D scene, download it.")
+    p.add_argument("--library", default="data/library",
+                   help="asset library for the layout method (missing: only boxes/midi are offered)")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (0.0.0.0: every interface)")
+    p.add_argument("--port", type=int, default=7860)
+    p.add_argument("--weights-midi", default=None, metavar="DIR",
+                   help="MIDI checkpoint folder; enables the midi method")
+    p.add_argument("--examples", action="append", metavar="DIR",
+                   help="folder searched for capture folders to offer as examples (repeatable)")
+    p.add_argument("--no-default-examples", action="store_true",
+                   help="do not offer the shipped examples/ captures")
+    p.add_argument("--work-dir", default=None, help="where job folders go (default: a temporary folder)")
+    p.add_argument("--keep-jobs", type=int, default=20, help="job folders kept (older ones are deleted)")
+    p.add_argument("--no-warmup", action="store_true",
+                   help="do not load the library index and renderer at start (the first request does)")
+    p.set_defaults(func=_run)

@@ -1,0 +1,246 @@
+"""The gradio page: inputs (an example, files or a zip) → method → 3D view, tables, downloads.
+
+Everything the page does is a call into :mod:`scenewright.app.inputs` (building and
+validating the capture folder) and :mod:`scenewright.app.jobs` (running the method);
+this module only lays out components and wires events.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+from scenewright.app.inputs import (assemble_capture, extract_capture_zip, find_examples, user_message)
+from scenewright.app.jobs import (CACHE, OBJECT_COLUMNS, RELATION_COLUMNS, TIMING_COLUMNS, AppSettings,
+                                  JobFolders, JobRequest, attribution_markdown, library_status,
+                                  object_rows, relation_rows, run_job, timing_rows)
+from scenewright.errors import ScenewrightError
+
+log = logging.getLogger("scenewright.app")
+
+SOURCES = ("example", "files", "zip")
+INTRO = """# scenewright
+One picture of a room, its instance masks and depth → a 3D scene with one mesh per object.
+Pick an example or upload a capture, choose a method, press **Reconstruct**."""
+CSS = """
+#status.error { border-left: 4px solid #d33; padding-left: 8px; }
+#status.ok { border-left: 4px solid #3a3; padding-left: 8px; }
+"""
+
+
+def _offline_environment() -> None:
+    """No analytics, no version check, no hub calls: the page works without a network."""
+    os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+
+
+def _rgb_thumbnail(path: Path):
+    from PIL import Image
+    try:
+        with Image.open(path) as img:
+            return img.convert("RGB").copy()
+    except Exception:
+        return None
+
+
+def build_app(settings: AppSettings | None = None):
+    """The page as a ``gr.Blocks`` (not launched): mount it, or ``launch_app`` it.
+
+    Opens the library (when given) to decide which methods to offer, and starts warming
+    the layout method's index and renderer in the background when ``settings.warmup``.
+    """
+    _offline_environment()
+    import gradio as gr
+
+    settings = settings or AppSettings()
+    jobs = JobFolders(settings.work_dir, settings.keep_jobs)
+    gr.set_static_paths([str(jobs.root)])
+    examples = find_examples(settings.examples)
+    lib_ok, lib_msg = library_status(settings.library)
+    midi_ok = bool(settings.weights_midi) and Path(settings.weights_midi).is_dir()
+    methods = (["layout"] if lib_ok else []) + ["boxes"] + (["midi"] if midi_ok else [])
+    notes = []
+    if not lib_ok:
+        notes.append(f"**layout is off**: {lib_msg}. The box baseline needs no library.")
+    else:
+        notes.append(lib_msg)
+    if not midi_ok:
+        notes.append("midi is off (start with `--weights-midi DIR`)" if not settings.weights_midi
+                     else f"midi is off: `{settings.weights_midi}` is not a folder")
+    if lib_ok and settings.warmup:
+        threading.Thread(target=_warm, args=(settings.library,), daemon=True, name="scenewright-warmup").start()
+
+    with gr.Blocks(title="scenewright", analytics_enabled=False) as demo:
+        gr.Markdown(INTRO)
+        gr.Markdown(" · ".join(notes), elem_id="availability")
+        job_state = gr.State(None)
+        with gr.Row():
+            with gr.Column(scale=1, min_width=320):
+                source = gr.Textbox(value="example" if examples else "files", visible=False, label="source")
+                with gr.Tabs(selected="example" if examples else "files"):
+                    with gr.Tab("Example", id="example", elem_id="tab-example") as tab_example:
+                        example = gr.Dropdown([e.name for e in examples],
+                                              value=examples[0].name if examples else None,
+                                              label="Example capture", elem_id="example")
+                        example_image = gr.Image(_rgb_thumbnail(examples[0].path / "rgb.png") if examples else None,
+                                                 label="Picture", interactive=False, height=220)
+                    with gr.Tab("Upload files", id="files", elem_id="tab-files") as tab_files:
+                        rgb = gr.File(label="Picture (rgb: PNG or JPEG)", file_types=["image"], elem_id="rgb")
+                        seg = gr.File(label="Instance masks (seg.png: 8/16-bit ids or a colour palette)",
+                                      file_types=[".png"], elem_id="seg")
+                        depth = gr.File(label="Depth (optional: .npy metres or 16-bit .png millimetres)",
+                                        file_types=[".npy", ".png"], elem_id="depth")
+                        labels_text = gr.Textbox(label="Labels", placeholder="1: sofa, 2: floor lamp",
+                                                 elem_id="labels")
+                        instances = gr.File(label="…or instances.json", file_types=[".json"], elem_id="instances")
+                        camera = gr.File(label="Camera (optional camera.json: K, width, height)",
+                                         file_types=[".json"], elem_id="camera")
+                    with gr.Tab("Upload a zip", id="zip", elem_id="tab-zip") as tab_zip:
+                        zip_file = gr.File(label="A zipped capture folder", file_types=[".zip"], elem_id="zip")
+                method = gr.Radio(methods, value=methods[0], label="Method", elem_id="method",
+                                  info="layout: library assets, posed and arranged · boxes: one box per "
+                                       "object (baseline) · midi: generated shapes")
+                with gr.Accordion("Settings", open=False):
+                    seed = gr.Number(value=None, precision=0, minimum=0, label="Seed (empty: the method's default)")
+                    render_refine = gr.Checkbox(True, label="layout: render-and-compare refinement "
+                                                "(slower, better poses)")
+                    midi_steps = gr.Slider(1, 100, value=50, step=1, label="midi: denoising steps",
+                                           visible=midi_ok)
+                    midi_guidance = gr.Slider(1.0, 15.0, value=7.0, step=0.5, label="midi: guidance",
+                                              visible=midi_ok)
+                    midi_octree = gr.Slider(4, 9, value=8, step=1, label="midi: octree depth (mesh detail)",
+                                            visible=midi_ok)
+                include_room = gr.Checkbox(True, label="Show the floor and walls", elem_id="include-room")
+                run = gr.Button("Reconstruct", variant="primary", elem_id="reconstruct")
+                status = gr.Markdown("", elem_id="status")
+            with gr.Column(scale=2, min_width=480):
+                model = gr.Model3D(label="Scene (drag to turn)", height=480, elem_id="model3d",
+                                   clear_color=(0.95, 0.95, 0.95, 1.0))
+                with gr.Row():
+                    preview = gr.Image(label="Preview over the input", interactive=False, elem_id="preview",
+                                       height=300)
+                    downloads = gr.File(label="Downloads", file_count="multiple", interactive=False,
+                                        elem_id="downloads")
+                objects = gr.Dataframe(headers=OBJECT_COLUMNS, label="Objects", interactive=False,
+                                       elem_id="objects", wrap=True)
+                relations = gr.Dataframe(headers=RELATION_COLUMNS, label="Relations", interactive=False,
+                                         elem_id="relations")
+                with gr.Accordion("Attribution (asset licences)", open=True):
+                    attribution = gr.Markdown(elem_id="attribution")
+                timings = gr.Dataframe(headers=TIMING_COLUMNS, label="Timings (s)", interactive=False,
+                                       elem_id="timings")
+
+        tab_example.select(lambda: "example", None, source, api_name=False, queue=False)
+        tab_files.select(lambda: "files", None, source, api_name=False, queue=False)
+        tab_zip.select(lambda: "zip", None, source, api_name=False, queue=False)
+        by_name = {e.name: e for e in examples}
+        example.change(lambda n: _rgb_thumbnail(by_name[n].path / "rgb.png") if n in by_name else None,
+                       example, example_image, api_name=False, queue=False)
+
+        def reconstruct(source, example, rgb, seg, depth, instances, camera, labels_text, zip_file,
+                        method, seed, render_refine, midi_steps, midi_guidance, midi_octree,
+                        include_room, progress=gr.Progress()):
+            """Build the capture from the chosen source, run the method, fill every output."""
+            empty = (None, None, None, [], [], "", [], None)
+            t0 = time.perf_counter()
+            job_dir = jobs.new()
+            capture_dir = None
+            name = "scene"
+            try:
+                if source == "example":
+                    if example not in by_name:
+                        raise ScenewrightError(f"example {example!r}: pick one of the listed examples")
+                    capture_dir, name = by_name[example].path, Path(example).name
+                elif source == "zip":
+                    if not zip_file:
+                        raise ScenewrightError("zip: no file uploaded")
+                    capture_dir = extract_capture_zip(zip_file, job_dir / "capture")
+                    name = Path(zip_file).stem
+                elif source == "files":
+                    capture_dir = assemble_capture(job_dir / "capture", rgb, seg, depth, instances, camera,
+                                                   labels_text)
+                    name = Path(rgb).stem if rgb else name
+                else:
+                    raise ScenewrightError(f"source {source!r}: expected one of {', '.join(SOURCES)}")
+                request = JobRequest(method=method or "boxes", seed=None if seed is None else int(seed),
+                                     render_refine=bool(render_refine), midi_steps=int(midi_steps),
+                                     midi_guidance=float(midi_guidance), midi_octree_depth=int(midi_octree))
+                if request.method not in methods:
+                    raise ScenewrightError(f"method {request.method!r} is not available on this server "
+                                           f"(available: {', '.join(methods)})")
+                result = run_job(capture_dir, job_dir, request, settings, CACHE,
+                                 progress=lambda f, text: progress(f, desc=text), name=f"{name}_{request.method}")
+            except ScenewrightError as exc:
+                msg = user_message(exc, capture_dir)
+                return (_status(f"**Input problem:** {msg}", ok=False),) + empty
+            except Exception as exc:      # a bug: the page says so in one line, the log has the traceback
+                log.exception("reconstruction failed")
+                return (_status(f"**Internal error** ({type(exc).__name__}: {exc}); the server log has "
+                                "the details.", ok=False),) + empty
+            wall = time.perf_counter() - t0
+            n_mesh = sum(inst.mesh is not None for inst in result.scene.instances)
+            text = (f"**Done:** {n_mesh} of {len(result.capture.instance_ids)} objects placed, "
+                    f"{len(result.scene.relations)} relations, {wall:.1f} s ({request.method}).")
+            if result.notes:
+                text += "\n\n" + "\n".join(f"- {n}" for n in result.notes)
+            state = {"glb": str(result.glb), "glb_room": None if result.glb_room is None else str(result.glb_room),
+                     "zip": str(result.zip)}
+            return (_status(text, ok=True), *_view(state, include_room), str(result.preview) if result.preview
+                    else None, object_rows(result.scene, result.capture), relation_rows(result.scene),
+                    attribution_markdown(result.scene), timing_rows(result), state)
+
+        def _view(state, include_room):
+            glb = state["glb_room"] if include_room and state.get("glb_room") else state["glb"]
+            return glb, [state["zip"], glb]
+
+        def _status(text, ok):
+            return gr.Markdown(text, elem_classes=["ok" if ok else "error"])
+
+        run.click(reconstruct,
+                  [source, example, rgb, seg, depth, instances, camera, labels_text, zip_file, method, seed,
+                   render_refine, midi_steps, midi_guidance, midi_octree, include_room],
+                  [status, model, downloads, preview, objects, relations, attribution, timings, job_state],
+                  api_name="reconstruct", concurrency_limit=1)
+
+        def toggle_room(state, include_room):
+            if not state:
+                return gr.skip(), gr.skip()
+            return _view(state, include_room)
+
+        include_room.change(toggle_room, [job_state, include_room], [model, downloads], api_name=False,
+                            queue=False)
+    demo.queue(default_concurrency_limit=1, max_size=32)
+    demo.scenewright_jobs = jobs          # the job folders' root, for launch (allowed paths) and tests
+    return demo
+
+
+def _warm(library) -> None:
+    try:
+        seconds = CACHE.warm_layout(library)
+        log.info("warm: library index and renderer ready in %.1f s", seconds)
+    except Exception as exc:          # warming is an optimisation; the first request will say what is wrong
+        log.warning("warm-up failed: %s", exc)
+
+
+def launch_app(settings: AppSettings, block: bool = True):
+    """Build and serve the page on ``settings.host:settings.port`` (never a share link).
+
+    Returns the Blocks (with ``block=False`` the server runs in a background thread).
+    """
+    from scenewright.errors import InputError
+    demo = build_app(settings)
+    try:
+        demo.launch(server_name=settings.host, server_port=int(settings.port), share=False,
+                    inbrowser=False, show_error=False, quiet=False, ssr_mode=False, pwa=False,
+                    mcp_server=False, enable_monitoring=False, max_file_size=settings.max_file_size,
+                    allowed_paths=[str(demo.scenewright_jobs.root)], prevent_thread_lock=not block,
+                    css=CSS, footer_links=["api"])
+    except OSError as exc:
+        raise InputError(f"cannot serve on {settings.host}:{settings.port} ({exc}); "
+                         "pass another --port or --host") from None
+    return demo
