@@ -33,7 +33,7 @@ def run_eval(args: argparse.Namespace) -> int:
     from scenewright.evaluate.evaluator import EvalSettings, evaluate_bench, read_manifest
     from scenewright.evaluate.plausibility import PlausibilitySettings
     from scenewright.evaluate.report import print_report
-    from scenewright.evaluate.symmetry import SymmetrySettings
+    from scenewright.geometry.symmetry import SymmetrySettings
     from scenewright.fileio import write_json
     from pathlib import Path
 

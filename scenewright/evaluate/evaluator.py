@@ -21,7 +21,7 @@ from scenewright.errors import InputError
 from scenewright.evaluate import layout as L
 from scenewright.evaluate import points as P
 from scenewright.evaluate.plausibility import PlausibilitySettings, check_plausibility
-from scenewright.evaluate.symmetry import RADIAL_ANGLES_DEG, SymmetrySettings, mesh_symmetry
+from scenewright.geometry.symmetry import RADIAL_ANGLES_DEG, SymmetrySettings, mesh_symmetry
 from scenewright.fileio import read_json
 from scenewright.library.categories import category_info
 from scenewright.scene import Scene, read_scene

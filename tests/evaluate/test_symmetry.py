@@ -13,7 +13,7 @@ from scenewright.cli import main
 from scenewright.evaluate import points as P
 from scenewright.evaluate.evaluator import EVALUATOR_VERSION, EvalSettings, evaluate_bench, object_symmetry
 from scenewright.evaluate.layout import yaw_matrix
-from scenewright.evaluate.symmetry import SymmetrySettings, mesh_symmetry, shape_symmetry, yaw_excess
+from scenewright.geometry.symmetry import SymmetrySettings, mesh_symmetry, shape_symmetry, yaw_excess
 from scenewright.fileio import dumps_json
 from scenewright.scene import Camera, Instance, Scene, write_scene
 

@@ -230,3 +230,17 @@ def tiny_dinov2(tmp_path_factory):
     folder = tmp_path_factory.mktemp("dinov2_cli")
     Dinov2Model(cfg).eval().save_pretrained(folder)
     return folder
+
+
+def test_asset_symmetry_comes_from_its_shape_and_agrees_with_the_evaluator(library):
+    from scenewright.geometry.symmetry import mesh_symmetry
+    from scenewright.methods.layout.retrieval import library_index
+    index = library_index(library)
+    groups = {a: index.symmetry(a) for a in index.ids}
+    assert groups["KatorLegaz/dining-chair"] == "none" and groups["BlendSwap-CC-0/couch2"] == "none"
+    assert set(groups.values()) <= {"none", "two", "four", "radial"}
+    assert len(set(groups.values())) >= 2               # not one answer for everything
+    # The evaluator reads the same shape the same way (from its own samples of the mesh: an
+    # asset right at the tolerance, like a nearly square table, may fall either side).
+    differ = [a for a, g in groups.items() if mesh_symmetry(library.mesh(a))[0] != g]
+    assert len(differ) <= 2, differ

@@ -205,8 +205,7 @@ def reconstruct(capture, library, settings: LayoutSettings | None = None, render
                                         s.scale_trust, s.scale_bounds)
             with timer("pose"):
                 r.hypotheses = refine_pose(r.obj, r.hypotheses, scorer, s.pose, small=_is_small(r),
-                                           radial=r.category is not None
-                                           and category_info(r.category).symmetry == "radial")
+                                           radial=_round_category_not_shape(r, index))
             if bar:
                 bar.advance(task)
         with timer("pose"):
@@ -215,7 +214,7 @@ def reconstruct(capture, library, settings: LayoutSettings | None = None, render
             _face_tables(results, scorer, s.pose)
             _face_room(results, observation, scorer, s.pose)
             if s.pose.radial_prior:
-                _radial_yaws(results, wfc, scorer, s.pose)
+                _radial_yaws(results, wfc, scorer, s.pose, index)
             for r in results:
                 if r.hypotheses:
                     r.chosen = r.hypotheses[0]
@@ -275,6 +274,12 @@ def _rescore(r: ObjectResult, asset_id: str, index, extractor, scorer, s: Layout
     """Hypotheses of one object for one given asset (used when a group adopts an asset)."""
     hyps = retrieve_assets(r.query, [asset_id], index, extractor, s.retrieval, s.scale_trust, s.scale_bounds)
     return refine_pose(r.obj, hyps, scorer, s.pose)
+
+
+def _round_category_not_shape(r: ObjectResult, index) -> bool:
+    """The label's category is round (plants, vases, lamps) but the best asset's shape is not."""
+    return (r.category is not None and category_info(r.category).symmetry == "radial"
+            and bool(r.hypotheses) and index.symmetry(r.hypotheses[0].asset_id) != "radial")
 
 
 def _is_small(r: ObjectResult) -> bool:
@@ -348,8 +353,11 @@ def room_yaw_for_radial(category: str, xz: np.ndarray, bottom: float, supports: 
     return None
 
 
-def _radial_yaws(results: list[ObjectResult], wfc: np.ndarray, scorer, settings: PoseSettings) -> None:
-    """Round things (radial symmetry: plants, vases, lamps) take the yaw of the room around them."""
+def _radial_yaws(results: list[ObjectResult], wfc: np.ndarray, scorer, settings: PoseSettings,
+                 index=None) -> None:
+    """Round things (a round shape: vases, bowls, some lamps) take the yaw of the room around them:
+    any yaw looks the same, a person-made room's prior decides. A plant whose leaves show its
+    yaw keeps the one its render chose."""
     supports, tables = [], []
     for r in results:
         if not r.hypotheses or r.obj.box is None:
@@ -364,6 +372,8 @@ def _radial_yaws(results: list[ObjectResult], wfc: np.ndarray, scorer, settings:
             continue
         h = r.hypotheses[0]
         if category_info(h.category).symmetry != "radial":
+            continue
+        if index is not None and index.symmetry(h.asset_id) != "radial":
             continue
         yaw = room_yaw_for_radial(h.category, h.translation[[0, 2]], float(r.obj.box.bottom), supports,
                                   tables, np.asarray(wfc, float)[[0, 2], 3])

@@ -30,7 +30,7 @@ class PoseSettings:
     render_yaws: int = 2             # geometric yaw hypotheses rendered per asset
     render_yaws_small: int = 4       # … for small things (few points: geometry says little about yaw)
     facing_margin: float = 0.3       # a seat may turn to face its table if it costs at most this
-    radial_all_yaws: bool = False    # render every yaw of round things (measured: more wrong assets)
+    radial_all_yaws: bool = True     # render every yaw of things of a round category whose shape is not round
     radial_prior: bool = True        # round things take the room's yaw (support / room focus) …
     radial_margin: float = 0.15      # … if its render scores at most this below the best
     shift_truncated: bool = True     # slide border-cut objects to where their silhouette fits
@@ -178,9 +178,9 @@ def refine_pose(obj, hyps: list[Hypothesis], scorer: RenderScorer | None,
     n_yaws = settings.render_yaws_small if small else settings.render_yaws
     n_assets = settings.render_assets
     if radial and settings.radial_all_yaws:
-        # Round things: geometry cannot tell the yaw, the rendered silhouette and
-        # texture might (a plant's leaves, a pattern): render every yaw of the best two.
-        n_yaws, n_assets = 1000, 2
+        # A plant's leaves or a lamp's arm: the shape is not round though the category is,
+        # and geometry alone hardly tells the yaw; the rendered silhouette and texture do.
+        n_yaws = 1000
     for h in hyps[: n_assets]:
         for yaw, scale, t, cham in h.extra.get("yaws", [(h.yaw, h.scale, h.translation, h.chamfer_m)])[
                 : n_yaws]:

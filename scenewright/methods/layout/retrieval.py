@@ -117,6 +117,7 @@ class LibraryIndex:
         self._geometry: dict[str, AssetGeometry] = {}
         self._views: dict[tuple[str, str], tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
         self._meshes: dict[str, object] = {}
+        self._symmetry: dict[str, str] = {}
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -137,6 +138,15 @@ class LibraryIndex:
             ext = pts.max(0) - pts.min(0) if len(pts) else np.ones(3)
             self._geometry[asset_id] = AssetGeometry(pts, nrm, cKDTree(pts), np.maximum(ext, 1e-3))
         return self._geometry[asset_id]
+
+    def symmetry(self, asset_id: str) -> str:
+        """Yaw symmetry group of the asset's shape: none | two | four | radial
+        (:func:`scenewright.geometry.symmetry.shape_symmetry` on its library samples)."""
+        if asset_id not in self._symmetry:
+            from scenewright.geometry.symmetry import shape_symmetry
+            pts = np.asarray(self.library.samples(asset_id)[0], float)[:4096]
+            self._symmetry[asset_id] = shape_symmetry(pts) if len(pts) >= 16 else "none"
+        return self._symmetry[asset_id]
 
     def mesh(self, asset_id: str):
         if asset_id not in self._meshes:
