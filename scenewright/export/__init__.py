@@ -1,0 +1,146 @@
+"""Export a scene folder to the tools people use: USD (.usda/.usdc/.usdz), Blender (.blend), GLB.
+
+>>> from scenewright.export import export_scene, ExportSettings
+>>> export_scene("out/scene", "scene.usdz")                       # format from the extension
+>>> export_scene("out/scene", "scene.blend", settings=ExportSettings(room=False))
+
+Outputs are written beside the target under a temporary name and renamed into place,
+so a failed export leaves nothing half-written and an existing file untouched (it is
+only replaced with ``overwrite=True``). A .usda/.usdc/.usd layer references its textures
+in a sibling folder ``<stem>_textures/`` (moved into place together with the layer);
+.usdz, .blend and .glb are self-contained.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+from scenewright.errors import InputError
+from scenewright.export.common import FORMATS, ExportSettings
+from scenewright.fileio import check_writable_parent
+
+__all__ = ["export_scene", "ExportSettings", "FORMATS", "infer_format", "texture_dir_for"]
+
+
+def infer_format(out_file: str | os.PathLike, format: str | None = None) -> str:
+    """The export format: ``format`` when given, else from ``out_file``'s extension. InputError if unknown."""
+    if format is not None:
+        fmt = str(format).lower().lstrip(".")
+        if fmt not in FORMATS:
+            raise InputError(f"unknown export format {format!r}; known: {', '.join(FORMATS)}")
+        return fmt
+    ext = Path(out_file).suffix.lower()
+    for fmt, e in FORMATS.items():
+        if e == ext:
+            return fmt
+    raise InputError(f"{out_file}: cannot tell the format from the extension {ext or '(none)'!r}; "
+                     f"use one of {', '.join(FORMATS.values())} or pass --format")
+
+
+def texture_dir_for(out_file: Path) -> Path:
+    """Folder beside a .usda/.usdc/.usd layer that holds its PNG textures."""
+    return out_file.with_name(f"{out_file.stem}_textures")
+
+
+def _read(scene_dir: Path):
+    from scenewright.scene import read_scene
+    if not scene_dir.is_dir():
+        raise InputError(f"{scene_dir}: scene folder not found")
+    scene = read_scene(scene_dir)
+    missing = [i.node for i in scene.instances if i.mesh is None]
+    if scene.instances and len(missing) == len(scene.instances):
+        # scene.json and scene.glb disagree (or the GLB lost its meshes): nothing to export
+        raise InputError(f"{scene_dir / 'scene.glb'}: none of the nodes listed in scene.json "
+                         f"({', '.join(missing[:5])}{', ...' if len(missing) > 5 else ''}) holds a mesh")
+    return scene
+
+
+def _move_into_place(src: Path, dst: Path, aside: list[Path]) -> None:
+    """Rename ``src`` to ``dst``; an existing ``dst`` is first renamed aside (removed later)."""
+    if dst.exists():
+        old = dst.with_name(f".{dst.name}.old-{os.getpid()}")
+        os.replace(dst, old)
+        aside.append(old)
+    os.replace(src, dst)
+
+
+def export_scene(scene_dir: str | os.PathLike, out_file: str | os.PathLike, format: str | None = None,
+                 settings: ExportSettings | None = None, overwrite: bool = False, progress: bool = False,
+                 scene=None) -> Path:
+    """Export the scene folder ``scene_dir`` to ``out_file`` and return its path.
+
+    ``format``: usd | usda | usdc | usdz | blend | glb (None: from the extension). An
+    existing ``out_file`` (or its texture folder) is an InputError unless ``overwrite``.
+    ``scene``: an already-read :class:`~scenewright.scene.Scene` of ``scene_dir`` (skips reading).
+    """
+    settings = settings or ExportSettings()
+    settings.validate()
+    scene_dir, out_file = Path(scene_dir), Path(out_file)
+    fmt = infer_format(out_file, format)
+    if out_file.is_dir():
+        raise InputError(f"{out_file}: is a folder; give the output file name")
+    tex_dir = texture_dir_for(out_file) if fmt in ("usd", "usda", "usdc") and settings.textures else None
+    if not overwrite:
+        for p in (out_file, tex_dir):
+            if p is not None and p.exists():
+                raise InputError(f"{p}: exists (pass --overwrite to replace it)")
+    t0 = time.perf_counter()
+    scene = scene if scene is not None else _read(scene_dir)
+    check_writable_parent(out_file)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out_file.name}.tmp-", dir=out_file.resolve().parent))
+    aside: list[Path] = []
+    try:
+        staged = tmp / out_file.name
+        _write(fmt, scene, staged, settings, str(scene_dir), progress)
+        staged_tex = tmp / tex_dir.name if tex_dir is not None else None
+        if staged_tex is not None and staged_tex.is_dir():
+            _move_into_place(staged_tex, tex_dir, aside)
+        elif tex_dir is not None and tex_dir.exists():     # overwriting: stale textures would mislead
+            aside.append(_aside(tex_dir))
+        _move_into_place(staged, out_file, aside)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+        for old in aside:
+            shutil.rmtree(old, ignore_errors=True) if old.is_dir() else old.unlink(missing_ok=True)
+    scene.timings_s["export"] = time.perf_counter() - t0
+    return out_file
+
+
+def _aside(path: Path) -> Path:
+    old = path.with_name(f".{path.name}.old-{os.getpid()}")
+    os.replace(path, old)
+    return old
+
+
+def _write(fmt: str, scene, path: Path, settings: ExportSettings, source: str, progress: bool) -> None:
+    """Write ``scene`` to ``path`` (inside a private temporary folder) in format ``fmt``."""
+    from contextlib import nullcontext
+    bar = nullcontext(None)
+    if progress:
+        from rich.progress import Progress
+        bar = Progress(transient=True)
+    with bar as p:
+        advance = None
+        if p is not None:
+            task = p.add_task(f"export {fmt}", total=len(scene.instances))
+            advance = lambda n: p.advance(task, n)  # noqa: E731
+        if fmt in ("usd", "usda", "usdc"):
+            from scenewright.export.usd import write_usd
+            write_usd(scene, path, settings, path.parent / f"{path.stem}_textures", source, advance)
+        elif fmt == "usdz":
+            from scenewright.export.usd import package_usdz, write_usd
+            layer = path.with_suffix(".usdc")
+            write_usd(scene, layer, settings, path.parent / f"{path.stem}_textures", source, advance)
+            package_usdz(layer, path)
+        elif fmt == "blend":
+            from scenewright.export.blend import write_blend
+            write_blend(scene, path, settings, source, advance)
+        elif fmt == "glb":
+            from scenewright.export.glb import write_glb
+            write_glb(scene, path, settings, source)
+        else:  # infer_format already refused it
+            raise InputError(f"unknown export format {fmt!r}")
