@@ -78,8 +78,9 @@ def room_surfaces(scene, margin: float = 0.5, wall_height: float | None = None) 
         p = np.asarray(w["point"], float)[[0, 2]]
         walls.append((k, n, -float(n @ p)))
         # Reach the wall even when nothing stands near it (within 10 m of the objects).
-        foot = p - (n @ p - n @ extent.mean(0)) * n
-        if np.all(np.abs(foot - extent.mean(0)) < 10):
+        centre = extent.mean(0)
+        foot = centre - (n @ (centre - p)) * n        # the wall point nearest the scene's centre
+        if np.all(np.abs(foot - centre) < 10):
             extent = np.stack([np.minimum(extent[0], foot - 0.01), np.maximum(extent[1], foot + 0.01)])
     (x0, z0), (x1, z1) = extent
     poly = np.array([[x0, z0], [x0, z1], [x1, z1], [x1, z0]], float)

@@ -1,0 +1,160 @@
+"""Fixtures of the web page tests: a real small library, a small generated benchmark whose
+captures are the page's examples, and the real ``scenewright app`` server in a subprocess.
+
+The server runs with every HTTP(S) proxy variable pointing at a local listener that
+records connections, so a request the server makes to the outside world (analytics,
+version checks, model hubs) is caught; ``NO_PROXY`` keeps its own localhost checks direct.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+FURNITURE = Path("/usr/share/sweethome3d/furniture")
+CATALOGS = ["BlendSwap-CC-0", "KatorLegaz"]
+# Light assets covering every placement role, so the generator can furnish small rooms.
+ASSETS = [
+    "BlendSwap-CC-0/couch2", "BlendSwap-CC-0/bedsideTable2", "BlendSwap-CC-0/bookcase",
+    "BlendSwap-CC-0/oakTable", "BlendSwap-CC-0/chair2", "BlendSwap-CC-0/desklamp",
+    "BlendSwap-CC-0/littlePlant", "KatorLegaz/glass-dining-table", "KatorLegaz/dining-chair",
+    "KatorLegaz/futon-couch",
+]
+TINY_MIDI = Path(os.environ.get("SCENEWRIGHT_MIDI_TINY", "/work/shared/fixtures/midi-tiny"))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def library_dir(tmp_path_factory) -> Path:
+    if not all((FURNITURE / f"{c}.sh3f").is_file() for c in CATALOGS):
+        pytest.skip("Sweet Home 3D catalogs not installed")
+    from scenewright.library import BuildSettings, build_library
+    out = tmp_path_factory.mktemp("app_lib") / "library"
+    build_library(out, [FURNITURE / f"{c}.sh3f" for c in CATALOGS], workers=2, only=ASSETS, progress=False,
+                  settings=BuildSettings(n_samples=512, voxel_grid=8, view_size=64))
+    return out
+
+
+@pytest.fixture(scope="session")
+def bench(library_dir, tmp_path_factory) -> Path:
+    from scenewright.bench.generate import BenchSettings, make_bench
+    out = tmp_path_factory.mktemp("app_bench") / "bench"
+    make_bench(out, library_dir, BenchSettings(scenes=2, seed=0, size=128, objects=(3, 5)), progress=False)
+    return out
+
+
+@pytest.fixture(scope="session")
+def capture_dirs(bench) -> list[Path]:
+    names = json.loads((bench / "manifest.json").read_text())["scenes"]
+    return [bench / n / "capture" for n in names]
+
+
+class ConnectionRecorder:
+    """A TCP listener that records (and drops) every connection made to it."""
+
+    def __init__(self) -> None:
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.port = self.sock.getsockname()[1]
+        self.seen: list[bytes] = []
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            with conn:
+                conn.settimeout(1.0)
+                try:
+                    self.seen.append(conn.recv(256))
+                except OSError:
+                    self.seen.append(b"")
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+class Server:
+    def __init__(self, url: str, proc: subprocess.Popen, log: Path, work_dir: Path, recorder: ConnectionRecorder,
+                 started_s: float) -> None:
+        self.url, self.proc, self.log, self.work_dir = url, proc, log, work_dir
+        self.recorder, self.started_s = recorder, started_s
+
+
+def start_server(tmp: Path, args: list[str], recorder: ConnectionRecorder, timeout: float = 60.0) -> Server:
+    port = free_port()
+    proxy = f"http://127.0.0.1:{recorder.port}"
+    env = dict(os.environ, HTTP_PROXY=proxy, HTTPS_PROXY=proxy, ALL_PROXY=proxy, http_proxy=proxy,
+               https_proxy=proxy, all_proxy=proxy, NO_PROXY="127.0.0.1,localhost", no_proxy="127.0.0.1,localhost",
+               PYTHONUNBUFFERED="1")
+    env.pop("GRADIO_ANALYTICS_ENABLED", None)      # the app itself must turn analytics off
+    log = tmp / "server.log"
+    work = tmp / "jobs"
+    t0 = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, "-m", "scenewright", "app", "--port", str(port),
+                             "--work-dir", str(work), *args],
+                            cwd=REPO, env=env, stdout=open(log, "w"), stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}/"
+    import urllib.request
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    while True:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode}:\n{log.read_text()}")
+        try:
+            with opener.open(url, timeout=2) as r:
+                if r.status == 200:
+                    break
+        except OSError:
+            pass
+        if time.perf_counter() - t0 > timeout:
+            proc.kill()
+            raise RuntimeError(f"server did not answer within {timeout} s:\n{log.read_text()}")
+        time.sleep(0.2)
+    return Server(url, proc, log, work, recorder, time.perf_counter() - t0)
+
+
+@pytest.fixture(scope="session")
+def recorder():
+    r = ConnectionRecorder()
+    yield r
+    r.close()
+
+
+@pytest.fixture(scope="session")
+def server(library_dir, bench, recorder, tmp_path_factory):
+    """``scenewright app`` with the small library, the bench captures as examples and (when the
+    tiny checkpoint is there) MIDI enabled."""
+    tmp = tmp_path_factory.mktemp("app_server")
+    args = ["--library", str(library_dir), "--examples", str(bench), "--no-default-examples"]
+    if (TINY_MIDI / "model_index.json").is_file():
+        args += ["--weights-midi", str(TINY_MIDI)]
+    srv = start_server(tmp, args, recorder)
+    yield srv
+    srv.proc.terminate()
+    try:
+        srv.proc.wait(10)
+    except subprocess.TimeoutExpired:
+        srv.proc.kill()
+
+
+@pytest.fixture(scope="session")
+def client(server):
+    from gradio_client import Client
+    return Client(server.url, verbose=False)

@@ -1,0 +1,146 @@
+"""The page through its HTTP API with ``gradio_client``: a real server, real uploads, real files back."""
+
+from __future__ import annotations
+
+import json
+import time
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+import trimesh
+from PIL import Image
+
+from scenewright.capture import load_capture
+from scenewright.scene import load_glb_nodes
+
+from .conftest import TINY_MIDI
+
+DEFAULTS = dict(source="example", example=None, rgb=None, seg=None, depth=None, instances=None, camera=None,
+                labels_text="", zip_file=None, method="layout", seed=None, render_refine=True, midi_steps=50,
+                midi_guidance=7.0, midi_octree=8, include_room=True)
+OUTPUTS = ("status", "model", "downloads", "preview", "objects", "relations", "attribution", "timings")
+
+
+def reconstruct(client, **kw) -> dict:
+    """Call the page's ``/reconstruct`` endpoint; returns the outputs by name (and the seconds taken)."""
+    from gradio_client import handle_file
+    args = dict(DEFAULTS, **kw)
+    for key in ("rgb", "seg", "depth", "instances", "camera", "zip_file"):
+        if args[key] is not None:
+            args[key] = handle_file(str(args[key]))
+    t = time.perf_counter()
+    out = client.predict(*args.values(), api_name="/reconstruct")
+    result = dict(zip(OUTPUTS, out))
+    result["seconds"] = time.perf_counter() - t
+    status = result["status"]
+    result["status"] = status["value"] if isinstance(status, dict) else status
+    return result
+
+
+def table(out: dict, name: str) -> list[list]:
+    return out[name]["data"] if out[name] else []
+
+
+def test_layout_from_uploaded_files(client, capture_dirs):
+    src = capture_dirs[0]
+    cap = load_capture(src)
+    out = reconstruct(client, source="files", rgb=src / "rgb.png", seg=src / "seg.png", depth=src / "depth.npy",
+                      instances=src / "instances.json", camera=src / "camera.json", method="layout")
+    assert out["status"].startswith("**Done:**"), out["status"]
+    # The 3D view's GLB: one node per instance of the capture, plus the room surfaces.
+    nodes = load_glb_nodes(out["model"])
+    assert {n for n in nodes if n.startswith("inst_")} == {f"inst_{i}" for i in cap.instance_ids}
+    assert "floor" in nodes
+    for i in cap.instance_ids:
+        tf, mesh = nodes[f"inst_{i}"]
+        assert len(mesh.faces) > 0 and np.isfinite(tf).all()
+    # The table: one row per instance, labels as given, an asset for each.
+    rows = table(out, "objects")
+    assert [r[0] for r in rows] == cap.instance_ids
+    assert [r[1] for r in rows] == [cap.labels[i] for i in cap.instance_ids]
+    assert all(r[3] for r in rows)
+    # The download: the scene folder zipped; its scene.json names the assets with their licences.
+    zip_path = next(Path(p) for p in out["downloads"] if str(p).endswith(".zip"))
+    with zipfile.ZipFile(zip_path) as zf:
+        names = zf.namelist()
+        scene_json = json.loads(zf.read(next(n for n in names if n.endswith("/scene.json"))))
+    assert any(n.endswith("/scene.glb") for n in names) and any(n.endswith("/preview.png") for n in names)
+    used = {inst["asset_id"] for inst in scene_json["instances"]}
+    assert {a["asset_id"] for a in scene_json["attribution"]} == used
+    assert all(a["license"] for a in scene_json["attribution"])
+    for a in scene_json["attribution"]:
+        assert a["asset_id"] in out["attribution"]
+    assert scene_json["method"]["name"] == "layout" and scene_json["method"]["settings"]["render_refine"] is True
+    # The preview is the input's size.
+    assert Image.open(out["preview"]).size == (cap.width, cap.height)
+    stages = [r[0] for r in table(out, "timings")]
+    assert "method: retrieval" in stages and "page: preview" in stages and stages[-1] == "total (request)"
+
+
+def test_second_request_reuses_the_warm_library(client, capture_dirs):
+    first = reconstruct(client, example="scene_0001", method="layout", render_refine=False)
+    second = reconstruct(client, example="scene_0001", method="layout", render_refine=False)
+    assert first["status"].startswith("**Done:**") and second["status"].startswith("**Done:**")
+    stages = [r[0] for r in table(second, "timings")]
+    assert "page: load library (cached)" in stages
+    # Same input, same seed: the same scene (the cache changes speed, not results).
+    assert table(first, "objects") == table(second, "objects")
+    print(f"\nlayout via the API: {first['seconds']:.2f} s, then {second['seconds']:.2f} s")
+
+
+def test_boxes_from_a_zip_without_room(client, capture_dirs, tmp_path):
+    src = capture_dirs[1]
+    zpath = tmp_path / "my_room.zip"
+    with zipfile.ZipFile(zpath, "w") as zf:
+        for f in src.iterdir():
+            zf.write(f, f"my_room/{f.name}")
+    out = reconstruct(client, source="zip", zip_file=zpath, method="boxes", include_room=False)
+    assert out["status"].startswith("**Done:**"), out["status"]
+    nodes = load_glb_nodes(out["model"])
+    ids = load_capture(src).instance_ids
+    assert set(nodes) == {f"inst_{i}" for i in ids}                  # no floor or walls asked for
+    assert [Path(p).name for p in out["downloads"]] == ["my_room_boxes.zip", "my_room_boxes.glb"]
+    assert "nothing to attribute" in out["attribution"]
+
+
+def test_mismatched_sizes_are_reported_not_raised(client, capture_dirs, tmp_path):
+    src = capture_dirs[0]
+    small = tmp_path / "seg_small.png"
+    Image.open(src / "seg.png").resize((64, 64), Image.NEAREST).save(small)
+    out = reconstruct(client, source="files", rgb=src / "rgb.png", seg=small, depth=src / "depth.npy",
+                      method="boxes")
+    assert out["status"] == "**Input problem:** seg.png: size 64x64 differs from rgb.png 128x128"
+    assert out["model"] is None and table(out, "objects") == []
+
+
+@pytest.mark.parametrize("kw, message", [
+    (dict(labels_text="1: chair, lamp"), "'lamp' is not 'id: label'"),
+    (dict(depth=None, method="layout"), "layout: needs depth"),
+    (dict(camera="{not json"), "camera.json: not valid JSON"),
+    (dict(source="zip"), "zip: no file uploaded"),
+])
+def test_bad_requests_say_what_is_wrong(client, capture_dirs, tmp_path, kw, message):
+    src = capture_dirs[0]
+    if isinstance(kw.get("camera"), str):
+        (tmp_path / "camera.json").write_text(kw["camera"])
+        kw = dict(kw, camera=tmp_path / "camera.json")
+    args = dict(source="files", rgb=src / "rgb.png", seg=src / "seg.png", depth=src / "depth.npy", method="boxes")
+    args.update(kw)
+    out = reconstruct(client, **args)
+    assert out["status"].startswith("**Input problem:**") and message in out["status"], out["status"]
+    assert "Traceback" not in out["status"]
+
+
+def test_midi_with_the_tiny_checkpoint(client, capture_dirs):
+    if not (TINY_MIDI / "model_index.json").is_file():
+        pytest.skip("midi-tiny fixture not found")
+    out = reconstruct(client, example="scene_0000", method="midi", midi_steps=2, midi_octree=5)
+    assert out["status"].startswith("**Done:**"), out["status"]
+    ids = load_capture(capture_dirs[0]).instance_ids
+    rows = table(out, "objects")
+    assert [r[0] for r in rows] == ids and all(r[3] == "" for r in rows)      # generated: no asset
+    assert "not aligned with the capture" in out["status"]                    # MIDI has no camera pose
+    nodes = trimesh.load(out["model"], force="scene").graph.nodes_geometry
+    assert "floor" not in nodes                                               # no floor in MIDI's frame
