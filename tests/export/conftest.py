@@ -1,0 +1,95 @@
+"""Fixtures: a small real library (textured Sweet Home 3D assets), a one-scene benchmark made
+from it, the box baseline's scene of the same capture, and exports of them, once per session."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import trimesh
+
+FURNITURE = Path("/usr/share/sweethome3d/furniture")
+CATALOGS = ["BlendSwap-CC-0", "KatorLegaz"]
+# low-poly, textured assets of two catalogs (a public-domain one and a CC-BY one)
+ASSETS = ["BlendSwap-CC-0/couch2", "BlendSwap-CC-0/bedsideTable2", "BlendSwap-CC-0/oakTable",
+          "BlendSwap-CC-0/chair2", "BlendSwap-CC-0/desklamp", "BlendSwap-CC-0/littlePlant",
+          "KatorLegaz/dining-chair", "KatorLegaz/futon-couch", "KatorLegaz/glass-dining-table"]
+
+
+@pytest.fixture(scope="session")
+def bench(tmp_path_factory) -> Path:
+    if not all((FURNITURE / f"{c}.sh3f").is_file() for c in CATALOGS):
+        pytest.skip("Sweet Home 3D catalogs not installed")
+    from scenewright.bench.generate import BenchSettings, make_bench
+    from scenewright.library import BuildSettings, build_library
+    root = tmp_path_factory.mktemp("export")
+    build_library(root / "library", [FURNITURE / f"{c}.sh3f" for c in CATALOGS], workers=1, only=ASSETS,
+                  progress=False, settings=BuildSettings(n_samples=256, voxel_grid=8, views=False))
+    make_bench(root / "bench", root / "library",
+               BenchSettings(scenes=1, seed=0, size=128, objects=(5, 7)), progress=False)
+    return root / "bench"
+
+
+@pytest.fixture(scope="session")
+def gt_dir(bench) -> Path:
+    """The benchmark's ground-truth scene folder: real library assets with textures, room, camera."""
+    return bench / "scene_0000" / "gt"
+
+
+@pytest.fixture(scope="session")
+def boxes_dir(bench, tmp_path_factory) -> Path:
+    """The box baseline's scene of the same capture (plain coloured boxes, no assets)."""
+    from scenewright.capture import load_capture
+    from scenewright.methods.boxes import reconstruct_boxes
+    from scenewright.scene import write_scene
+    out = tmp_path_factory.mktemp("boxes") / "scene"
+    write_scene(reconstruct_boxes(load_capture(bench / "scene_0000" / "capture")), out)
+    return out
+
+
+@pytest.fixture(scope="session")
+def graph_dir(gt_dir, tmp_path_factory) -> Path:
+    """The ground truth with every relation type and an off-centre, non-square-pixel camera."""
+    from scenewright.scene import Relation, read_scene, write_scene
+    scene = read_scene(gt_dir)
+    ids = [i.id for i in scene.instances]
+    assert len(ids) >= 3 and scene.walls
+    scene.relations = [Relation("on", subject=ids[1], object=ids[0]),
+                       Relation("against_wall", subject=ids[0], wall=1),
+                       Relation("facing", subject=ids[2], object=ids[0]),
+                       Relation("same_asset_group", members=[ids[1], ids[2]])]
+    K = np.array(scene.camera.K, float)
+    K[0, 2] += 9.0
+    K[1, 2] -= 5.0
+    K[1, 1] *= 1.1
+    scene.camera.K = K
+    scene.camera.height = 96
+    out = tmp_path_factory.mktemp("graph") / "scene"
+    write_scene(scene, out)
+    return out
+
+
+def glb_nodes(scene_dir: Path) -> dict[str, dict]:
+    """Straight from scene.glb with trimesh: per top-level node, its transform, vertex count
+    and world-space bounds (2, 3) — what every exported file must reproduce."""
+    tscene = trimesh.load(scene_dir / "scene.glb", force="scene", process=False)
+    out: dict[str, dict] = {}
+    for node in tscene.graph.nodes_geometry:
+        tf, geom = tscene.graph.get(node)
+        mesh = tscene.geometry[geom]
+        world = trimesh.transform_points(mesh.vertices, tf)
+        entry = out.setdefault(node, {"transform": tf, "n_vertices": 0, "lo": [], "hi": []})
+        entry["n_vertices"] += len(mesh.vertices)
+        entry["lo"].append(world.min(0))
+        entry["hi"].append(world.max(0))
+    for entry in out.values():
+        entry["bounds"] = np.array([np.min(entry.pop("lo"), 0), np.max(entry.pop("hi"), 0)])
+    return out
+
+
+def project(K: np.ndarray, world_from_camera: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """(N, 3) world points → (N, 2) pixel coordinates with the OpenCV pinhole K."""
+    cam = trimesh.transform_points(points, np.linalg.inv(world_from_camera))
+    uv = cam @ np.asarray(K, float).T
+    return uv[:, :2] / uv[:, 2:]

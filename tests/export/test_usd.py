@@ -1,0 +1,211 @@
+"""USD export, reopened with pxr: transforms, geometry, materials, textures, camera, metadata."""
+
+from __future__ import annotations
+
+import zipfile
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from scenewright.export import ExportSettings, export_scene
+from scenewright.scene import read_scene
+
+from .conftest import glb_nodes, project
+
+pxr = pytest.importorskip("pxr")
+from pxr import Gf, Sdf, Usd, UsdGeom, UsdShade  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def exported(gt_dir, graph_dir, boxes_dir, tmp_path_factory):
+    out = tmp_path_factory.mktemp("usd")
+    return {"usda": export_scene(gt_dir, out / "gt.usda"), "usdc": export_scene(gt_dir, out / "gt_crate.usdc"),
+            "usdz": export_scene(gt_dir, out / "gt.usdz"), "graph": export_scene(graph_dir, out / "graph.usda"),
+            "boxes": export_scene(boxes_dir, out / "boxes.usd"),
+            "bare": export_scene(gt_dir, out / "bare.usda", settings=ExportSettings(room=False, camera=False))}
+
+
+def _world_points(stage, prim_path: str) -> np.ndarray:
+    mesh = UsdGeom.Mesh(stage.GetPrimAtPath(prim_path))
+    pts = np.asarray(mesh.GetPointsAttr().Get(), float)
+    M = np.asarray(mesh.ComputeLocalToWorldTransform(Usd.TimeCode.Default()), float).T
+    return pts @ M[:3, :3].T + M[:3, 3]
+
+
+def test_stage_metadata(exported):
+    stage = Usd.Stage.Open(str(exported["usda"]))
+    assert UsdGeom.GetStageUpAxis(stage) == UsdGeom.Tokens.y
+    assert UsdGeom.GetStageMetersPerUnit(stage) == 1.0
+    assert stage.GetDefaultPrim().GetPath() == Sdf.Path("/Scene")
+
+
+@pytest.mark.parametrize("kind", ["usda", "usdc", "usdz"])
+def test_objects_keep_transform_vertices_and_world_bounds(exported, gt_dir, kind):
+    scene = read_scene(gt_dir)
+    glb = glb_nodes(gt_dir)
+    stage = Usd.Stage.Open(str(exported[kind]))
+    objects = stage.GetPrimAtPath("/Scene/Objects")
+    assert sorted(p.GetName() for p in objects.GetChildren()) == sorted(i.node for i in scene.instances)
+    for inst in scene.instances:
+        xf = UsdGeom.Xformable(stage.GetPrimAtPath(f"/Scene/Objects/{inst.node}"))
+        local = np.asarray(xf.GetLocalTransformation(Usd.TimeCode.Default()), float).T
+        np.testing.assert_allclose(local, inst.world_from_object, atol=1e-6)
+        mesh = UsdGeom.Mesh(stage.GetPrimAtPath(f"/Scene/Objects/{inst.node}/mesh"))
+        pts = np.asarray(mesh.GetPointsAttr().Get(), float)
+        # the transform is kept, not baked: the points are the object-frame vertices
+        assert len(pts) == glb[inst.node]["n_vertices"]
+        np.testing.assert_allclose(pts, inst.mesh.vertices, atol=1e-6)
+        counts = np.asarray(mesh.GetFaceVertexCountsAttr().Get())
+        assert len(counts) == len(inst.mesh.faces) and (counts == 3).all()
+        world = _world_points(stage, f"/Scene/Objects/{inst.node}/mesh")
+        np.testing.assert_allclose([world.min(0), world.max(0)], glb[inst.node]["bounds"], atol=1e-4)
+        # the authored extent is the object-frame box, what viewers cull and frame with
+        bound = UsdGeom.BBoxCache(Usd.TimeCode.Default(), ["default"]).ComputeWorldBound(mesh.GetPrim())
+        box = bound.GetRange()
+        np.testing.assert_allclose([list(box.GetMin()), list(box.GetMax())], inst.mesh.bounds, atol=1e-6)
+        np.testing.assert_allclose(np.asarray(bound.GetMatrix(), float).T, inst.world_from_object, atol=1e-6)
+    for name in scene.room:
+        world = _world_points(stage, f"/Scene/Room/{name}")
+        np.testing.assert_allclose([world.min(0), world.max(0)], glb[name]["bounds"], atol=1e-4)
+
+
+def _texture_file(mesh_prim):
+    """(material, UsdUVTexture file attribute or None) bound to a mesh prim."""
+    mat, _ = UsdShade.MaterialBindingAPI(mesh_prim).ComputeBoundMaterial()
+    assert mat, f"{mesh_prim.GetPath()}: no material bound"
+    surface = mat.ComputeSurfaceSource()[0]
+    assert surface.GetIdAttr().Get() == "UsdPreviewSurface"
+    diffuse = surface.GetInput("diffuseColor")
+    if not diffuse.HasConnectedSource():
+        return mat, None
+    tex = diffuse.GetConnectedSource()[0]
+    shader = UsdShade.Shader(tex.GetPrim())
+    assert shader.GetIdAttr().Get() == "UsdUVTexture"
+    return mat, shader.GetInput("file").GetAttr()
+
+
+@pytest.mark.parametrize("kind", ["usda", "usdz"])
+def test_materials_bound_and_textures_resolve(exported, gt_dir, kind):
+    scene = read_scene(gt_dir)
+    stage = Usd.Stage.Open(str(exported[kind]))
+    textured = 0
+    for inst in scene.instances:
+        prim = stage.GetPrimAtPath(f"/Scene/Objects/{inst.node}/mesh")
+        _, file_attr = _texture_file(prim)
+        source = getattr(inst.mesh.visual.material, "baseColorTexture", None)
+        if source is None:
+            assert file_attr is None
+            continue
+        assert file_attr is not None, f"{inst.node}: texture lost"
+        resolved = file_attr.Get().resolvedPath
+        assert resolved, f"{inst.node}: texture {file_attr.Get().path} does not resolve"
+        if kind == "usdz":
+            assert resolved.startswith(str(exported["usdz"])) and "[" in resolved   # inside the package
+        else:
+            with Image.open(resolved) as img:
+                assert img.size == source.size
+                np.testing.assert_array_equal(np.asarray(img.convert("RGB")), np.asarray(source.convert("RGB")))
+        st = UsdGeom.PrimvarsAPI(prim).GetPrimvar("st")
+        np.testing.assert_allclose(np.asarray(st.Get(), float), inst.mesh.visual.uv, atol=1e-6)
+        textured += 1
+    assert textured == len(scene.instances)     # every library asset here has a texture
+    floor = stage.GetPrimAtPath("/Scene/Room/floor")
+    assert _texture_file(floor)[0]
+
+
+def test_usdz_is_a_package_holding_its_textures(exported):
+    with zipfile.ZipFile(exported["usdz"]) as z:
+        names = z.namelist()
+    assert names[0].endswith(".usdc")
+    assert sum(n.endswith(".png") for n in names) >= 2
+    stage = Usd.Stage.Open(str(exported["usdz"]))
+    assert len(stage.GetPrimAtPath("/Scene/Objects").GetChildren()) >= 3
+
+
+@pytest.mark.parametrize("which", ["usda", "graph"])
+def test_camera_reproduces_K(exported, gt_dir, graph_dir, which):
+    scene = read_scene(gt_dir if which == "usda" else graph_dir)
+    cam = scene.camera
+    stage = Usd.Stage.Open(str(exported[which]))
+    gf = UsdGeom.Camera(stage.GetPrimAtPath("/Scene/camera")).GetCamera(Usd.TimeCode.Default())
+    hfov = np.degrees(2 * np.arctan(cam.width / 2 / cam.K[0, 0]))
+    vfov = np.degrees(2 * np.arctan(cam.height / 2 / cam.K[1, 1]))
+    assert gf.GetFieldOfView(Gf.Camera.FOVHorizontal) == pytest.approx(hfov, abs=1e-3)
+    assert gf.GetFieldOfView(Gf.Camera.FOVVertical) == pytest.approx(vfov, abs=1e-3)
+    # every object vertex lands on the same pixel through the USD frustum as through K
+    frustum = gf.frustum
+    view_proj = np.asarray(frustum.ComputeViewMatrix(), float) @ np.asarray(frustum.ComputeProjectionMatrix(), float)
+    pts = np.concatenate([i.world_mesh().vertices[::50] for i in scene.instances])
+    clip = np.c_[pts, np.ones(len(pts))] @ view_proj          # USD: row vectors
+    ndc = clip[:, :2] / clip[:, 3:]
+    uv_usd = np.c_[(ndc[:, 0] + 1) / 2 * cam.width, (1 - ndc[:, 1]) / 2 * cam.height]
+    np.testing.assert_allclose(uv_usd, project(cam.K, cam.world_from_camera, pts), atol=1e-2)
+
+
+def test_labels_attribution_and_relations(exported, graph_dir):
+    scene = read_scene(graph_dir)
+    stage = Usd.Stage.Open(str(exported["graph"]))
+    layer_data = stage.GetRootLayer().customLayerData["scenewright"]
+    credits = layer_data["attribution"]
+    assert scene.attribution and {a["asset_id"] for a in scene.attribution} == set(credits)
+    for a in scene.attribution:
+        assert credits[a["asset_id"]]["creator"] == a["creator"]
+        assert credits[a["asset_id"]]["license"] == a["license"]
+        assert a["license"] in layer_data["attribution_text"]
+    assert any("Creative Commons" in c["license"] for c in credits.values())
+    for inst in scene.instances:
+        prim = stage.GetPrimAtPath(f"/Scene/Objects/{inst.node}")
+        assert prim.GetAttribute("scenewright:label").Get() == inst.label
+        assert prim.GetAttribute("scenewright:category").Get() == inst.category
+        assert prim.GetAttribute("scenewright:assetId").Get() == inst.asset_id
+        assert prim.GetAttribute("scenewright:instanceId").Get() == inst.id
+        np.testing.assert_allclose(list(prim.GetAttribute("scenewright:size").Get()), inst.size, atol=1e-9)
+        credit = prim.GetCustomData()["scenewright"]["attribution"]
+        assert credit["asset_id"] == inst.asset_id and credit["creator"]
+    a, b, c = (scene.instances[k].node for k in range(3))
+
+    def targets(node, rel):
+        return [str(p) for p in stage.GetPrimAtPath(f"/Scene/Objects/{node}").GetRelationship(rel).GetTargets()]
+    assert targets(b, "scenewright:on") == [f"/Scene/Objects/{a}"]
+    assert targets(a, "scenewright:againstWall") == ["/Scene/Room/wall_1"]
+    assert targets(c, "scenewright:facing") == [f"/Scene/Objects/{a}"]
+    assert targets(b, "scenewright:sameAssetGroup") == [f"/Scene/Objects/{c}"]
+    assert targets(c, "scenewright:sameAssetGroup") == [f"/Scene/Objects/{b}"]
+    # every target exists
+    for prim in stage.Traverse():
+        for rel in prim.GetRelationships():
+            for t in rel.GetTargets():
+                assert stage.GetPrimAtPath(t), f"{rel.GetPath()} → missing {t}"
+    assert len(layer_data["relations"]) == len(scene.relations)
+
+
+def test_generated_boxes_export_colours_and_say_no_assets(exported, boxes_dir):
+    scene = read_scene(boxes_dir)
+    stage = Usd.Stage.Open(str(exported["boxes"]))
+    assert exported["boxes"].read_bytes()[:8] == b"PXR-USDC"      # .usd is written as crate
+    n = 0
+    for inst in scene.instances:
+        if inst.mesh is None:
+            assert not stage.GetPrimAtPath(f"/Scene/Objects/{inst.node}")
+            continue
+        prim = stage.GetPrimAtPath(f"/Scene/Objects/{inst.node}/mesh")
+        colour = np.asarray(UsdGeom.Mesh(prim).GetDisplayColorPrimvar().Get(), float)
+        expected = inst.mesh.visual.vertex_colors[0, :3] / 255.0
+        np.testing.assert_allclose(colour[0], expected, atol=1e-6)
+        mat, file_attr = _texture_file(prim)
+        assert file_attr is None
+        n += 1
+    assert n >= 3
+    assert "no library assets" in stage.GetRootLayer().customLayerData["scenewright"]["attribution_text"]
+
+
+def test_no_room_no_camera(exported):
+    stage = Usd.Stage.Open(str(exported["bare"]))
+    assert not stage.GetPrimAtPath("/Scene/Room") and not stage.GetPrimAtPath("/Scene/camera")
+    assert stage.GetPrimAtPath("/Scene/Objects").GetChildren()
+    # an against_wall target would dangle without the room: no relationship at all then
+    for prim in stage.Traverse():
+        for rel in prim.GetRelationships():
+            for t in rel.GetTargets():
+                assert stage.GetPrimAtPath(t)
