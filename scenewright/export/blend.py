@@ -100,7 +100,8 @@ def _image(bpy, surface: Surface, name: str, cache: dict):
 def _material(bpy, name: str, surface: Surface, images: dict):
     """Principled BSDF material: base colour factor × image texture (or vertex colours)."""
     mat = bpy.data.materials.new(name)
-    mat.use_nodes = True
+    if mat.node_tree is None:          # Blender < 5 made materials without nodes
+        mat.use_nodes = True
     nodes, links = mat.node_tree.nodes, mat.node_tree.links
     bsdf = next(n for n in nodes if n.type == "BSDF_PRINCIPLED")
     base = [float(c) for c in surface.base_color]

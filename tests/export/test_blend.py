@@ -1,0 +1,146 @@
+"""Blender export, reopened with bpy: names, matrices after the Y-up → Z-up turn, geometry,
+materials and packed images, camera vs K, custom properties, attribution; twice in one process."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from scenewright.export import ExportSettings, export_scene
+from scenewright.export.blend import BLENDER_FROM_GLTF
+from scenewright.scene import read_scene
+
+from .conftest import glb_nodes, project
+
+bpy = pytest.importorskip("bpy")
+R = BLENDER_FROM_GLTF
+
+
+@pytest.fixture(scope="module")
+def exported(gt_dir, graph_dir, boxes_dir, tmp_path_factory):
+    out = tmp_path_factory.mktemp("blend")
+    # three exports in a row in this one process: bpy's global state must not leak between them
+    return {"gt": export_scene(gt_dir, out / "gt.blend"), "boxes": export_scene(boxes_dir, out / "boxes.blend"),
+            "graph": export_scene(graph_dir, out / "graph.blend"),
+            "bare": export_scene(gt_dir, out / "bare.blend", settings=ExportSettings(room=False, camera=False))}
+
+
+def _open(path):
+    bpy.ops.wm.open_mainfile(filepath=str(path))
+    return bpy.context.scene
+
+
+def _world_vertices(obj) -> np.ndarray:
+    """(V, 3) world coordinates (Blender, Z up) of a mesh object's vertices."""
+    co = np.empty(len(obj.data.vertices) * 3, np.float32)
+    obj.data.vertices.foreach_get("co", co)
+    M = np.array(obj.matrix_world, float)
+    return co.reshape(-1, 3).astype(float) @ M[:3, :3].T + M[:3, 3]
+
+
+def test_objects_names_matrices_vertices_bounds(exported, gt_dir):
+    scene = read_scene(gt_dir)
+    glb = glb_nodes(gt_dir)
+    bscene = _open(exported["gt"])
+    assert bscene.unit_settings.system == "METRIC"
+    cols = {c.name: sorted(o.name for o in c.objects) for c in bscene.collection.children}
+    assert cols["Objects"] == sorted(i.node for i in scene.instances)
+    assert cols["Room"] == sorted(scene.room)
+    for inst in scene.instances:
+        obj = bpy.data.objects[inst.node]
+        M = np.array(obj.matrix_world, float)
+        # the documented conversion, and back: matrix_world = R world_from_object Rᵀ
+        np.testing.assert_allclose(M, R @ inst.world_from_object @ R.T, atol=1e-6)
+        np.testing.assert_allclose(R.T @ M @ R, inst.world_from_object, atol=1e-6)
+        assert len(obj.data.vertices) == glb[inst.node]["n_vertices"]
+        assert len(obj.data.polygons) == len(inst.mesh.faces)
+        world_yup = _world_vertices(obj) @ R[:3, :3]           # Blender Z-up → scene Y-up
+        np.testing.assert_allclose([world_yup.min(0), world_yup.max(0)], glb[inst.node]["bounds"], atol=1e-4)
+        # Blender's own bound box (object frame, Z up) agrees with the mesh, up is +Z
+        bb = np.array([list(c) for c in obj.bound_box])
+        assert bb[:, 2].min() == pytest.approx(inst.mesh.bounds[0, 1], abs=1e-5)
+        assert bb[:, 2].max() == pytest.approx(inst.mesh.bounds[1, 1], abs=1e-5)
+        assert obj["label"] == inst.label and obj["category"] == inst.category
+        assert obj["asset_id"] == inst.asset_id and obj["instance_id"] == inst.id
+        np.testing.assert_allclose(list(obj["size"]), inst.size, atol=1e-6)
+        assert obj["attribution"]["asset_id"] == inst.asset_id and obj["attribution"]["license"]
+    for name in scene.room:
+        world_yup = _world_vertices(bpy.data.objects[name]) @ R[:3, :3]
+        np.testing.assert_allclose([world_yup.min(0), world_yup.max(0)], glb[name]["bounds"], atol=1e-4)
+
+
+def test_materials_and_packed_images(exported, gt_dir):
+    scene = read_scene(gt_dir)
+    _open(exported["gt"])
+    for inst in list(scene.instances) + [None]:
+        obj = bpy.data.objects[inst.node if inst else "floor"]
+        mat = obj.data.materials[0]
+        bsdf = next(n for n in mat.node_tree.nodes if n.type == "BSDF_PRINCIPLED")
+        link = bsdf.inputs["Base Color"].links[0]
+        node = link.from_node
+        while node.type != "TEX_IMAGE":                  # through the factor multiply, if any
+            node = node.inputs[6].links[0].from_node
+        image = node.image
+        assert image.packed_file is not None and image.packed_file.size > 0
+        source = (inst.mesh if inst else scene.room["floor"]).visual.material.baseColorTexture
+        assert tuple(image.size) == source.size
+        # the packed pixels are the texture's (Blender stores rows bottom-up, floats 0..1)
+        px = np.array(image.pixels[:], np.float32).reshape(source.size[1], source.size[0], -1)[::-1, :, :3]
+        np.testing.assert_allclose(px, np.asarray(source.convert("RGB"), np.float32) / 255.0, atol=1 / 255 + 1e-6)
+        uv = obj.data.uv_layers["UVMap"]
+        assert len(uv.uv) == 3 * len(obj.data.polygons)
+
+
+@pytest.mark.parametrize("which", ["gt", "graph"])
+def test_camera_reproduces_K(exported, gt_dir, graph_dir, which):
+    from bpy_extras.object_utils import world_to_camera_view
+    from mathutils import Vector
+    scene = read_scene(gt_dir if which == "gt" else graph_dir)
+    cam = scene.camera
+    bscene = _open(exported[which])
+    cam_obj = bscene.camera
+    assert cam_obj is not None and cam_obj.name == "camera"
+    assert (bscene.render.resolution_x, bscene.render.resolution_y) == (cam.width, cam.height)
+    hfov = 2 * np.arctan(cam.width / 2 / cam.K[0, 0])
+    assert cam_obj.data.angle_x == pytest.approx(hfov, abs=1e-5)
+    pts = np.concatenate([i.world_mesh().vertices[::50] for i in scene.instances])
+    expected = project(cam.K, cam.world_from_camera, pts)
+    got = []
+    for p in pts @ R[:3, :3].T:
+        c = world_to_camera_view(bscene, cam_obj, Vector(p.tolist()))
+        got.append((c.x * cam.width, (1 - c.y) * cam.height))
+    np.testing.assert_allclose(np.array(got), expected, atol=1e-2)
+
+
+def test_attribution_text_and_scene_properties(exported, graph_dir):
+    scene = read_scene(graph_dir)
+    bscene = _open(exported["graph"])
+    text = bpy.data.texts["ATTRIBUTION"].as_string()
+    meta = bscene["scenewright"]
+    assert scene.attribution
+    for a in scene.attribution:
+        assert a["asset_id"] in text and a["creator"] in text and a["license"] in text
+        assert meta["attribution"][a["asset_id"]]["license"] == a["license"]
+    assert bscene["attribution"] == text
+    a, b, c = (scene.instances[k].node for k in range(3))
+    assert list(bpy.data.objects[b]["relations"]) == [f"on {a}", f"same_asset_group {c}"]
+    assert list(bpy.data.objects[a]["relations"]) == ["against_wall wall_1"]
+    assert list(bpy.data.objects[c]["relations"]) == [f"facing {a}", f"same_asset_group {b}"]
+    assert len(meta["relations"]) == len(scene.relations)
+
+
+def test_each_export_starts_empty(exported, boxes_dir):
+    """The boxes file, written right after the gt file, holds only its own objects."""
+    scene = read_scene(boxes_dir)
+    bscene = _open(exported["boxes"])
+    names = sorted(o.name for o in bscene.objects if o.type == "MESH")
+    assert names == sorted(i.node for i in scene.instances if i.mesh is not None)   # boxes have no room
+    assert len(bpy.data.images) == 0 and "no library assets" in bpy.data.texts["ATTRIBUTION"].as_string()
+    for inst in scene.instances:
+        if inst.mesh is None:
+            continue
+        mat = bpy.data.objects[inst.node].data.materials[0]
+        np.testing.assert_allclose(list(mat.diffuse_color)[:3], inst.mesh.visual.vertex_colors[0, :3] / 255, atol=1e-6)
+    bare = _open(exported["bare"])
+    assert "Room" not in [c.name for c in bare.collection.children] and bare.camera is None
+    assert not [o for o in bare.objects if o.type == "CAMERA"]
