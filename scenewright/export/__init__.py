@@ -80,9 +80,9 @@ def export_scene(scene_dir: str | os.PathLike, out_file: str | os.PathLike, form
     settings = settings or ExportSettings()
     settings.validate()
     scene_dir, out_file = Path(scene_dir), Path(out_file)
-    fmt = infer_format(out_file, format)
     if out_file.is_dir():
         raise InputError(f"{out_file}: is a folder; give the output file name")
+    fmt = infer_format(out_file, format)
     tex_dir = texture_dir_for(out_file) if fmt in ("usd", "usda", "usdc") and settings.textures else None
     if not overwrite:
         for p in (out_file, tex_dir):

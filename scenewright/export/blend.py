@@ -186,7 +186,8 @@ def _blender_quiet():
     saved = os.dup(1)
     try:
         os.dup2(2, 1)
-        yield
+        with contextlib.redirect_stdout(sys.stderr):     # reports printed through Python
+            yield
     finally:
         sys.stdout.flush()
         os.dup2(saved, 1)

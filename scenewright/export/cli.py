@@ -18,11 +18,11 @@ def export_from_args(args: argparse.Namespace) -> int:
 
     settings = ExportSettings(room=not args.no_room, camera=not args.no_camera, textures=not args.no_textures,
                               sensor_width_mm=args.sensor_width)
-    fmt = infer_format(args.out, args.format)
     t0 = time.perf_counter()
-    out = export_scene(args.scene, args.out, format=fmt, settings=settings, overwrite=args.overwrite,
+    out = export_scene(args.scene, args.out, format=args.format, settings=settings, overwrite=args.overwrite,
                        progress=not args.quiet and sys.stderr.isatty())
     elapsed = time.perf_counter() - t0
+    fmt = infer_format(out, args.format)
     size = out.stat().st_size
     extra = ""
     tex = texture_dir_for(Path(out))

@@ -36,7 +36,7 @@ class ExportSettings:
 
     def validate(self) -> None:
         if not (np.isfinite(self.sensor_width_mm) and 1.0 <= self.sensor_width_mm <= 1000.0):
-            raise InputError(f"sensor_width_mm must be between 1 and 1000 mm (got {self.sensor_width_mm})")
+            raise InputError(f"sensor width (--sensor-width) must be between 1 and 1000 mm (got {self.sensor_width_mm})")
         if not (0 < self.clip_near_m < self.clip_far_m):
             raise InputError(f"clip range must satisfy 0 < near < far (got {self.clip_near_m}, {self.clip_far_m})")
 

@@ -1,0 +1,118 @@
+"""``scenewright export``: exit codes and messages for bad input, existing outputs kept, GLB output."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import trimesh
+
+from scenewright.cli import main
+from scenewright.scene import read_scene
+
+from .conftest import glb_nodes
+
+
+def _run(capsys, *argv):
+    code = main(["export", *map(str, argv), "-q"])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def _leftovers(folder):
+    return [p.name for p in folder.iterdir() if p.name.startswith(".")]
+
+
+def test_missing_scene_exits_2_as_a_process(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "scenewright", "export", str(tmp_path / "nope"),
+                           "-o", str(tmp_path / "x.usda")], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == f"error: {tmp_path / 'nope'}: scene folder not found"
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("damage, names", [
+    ("json", "scene.json"), ("format", "scene.json"), ("glb", "scene.glb"), ("no_glb", "scene.glb")])
+def test_corrupt_scene_folder(capsys, gt_dir, tmp_path, damage, names):
+    scene = tmp_path / "scene"
+    shutil.copytree(gt_dir, scene)
+    if damage == "json":
+        (scene / "scene.json").write_text("{ not json")
+    elif damage == "format":
+        (scene / "scene.json").write_text((gt_dir / "scene.json").read_text().replace("scene/1", "scene/9"))
+    elif damage == "glb":
+        (scene / "scene.glb").write_bytes((gt_dir / "scene.glb").read_bytes()[:200])
+    else:
+        (scene / "scene.glb").unlink()
+    code, out, err = _run(capsys, scene, "-o", tmp_path / "out.usdz")
+    assert code == 2 and err.startswith("error: ") and str(scene / names) in err
+    assert not (tmp_path / "out.usdz").exists() and _leftovers(tmp_path) == []
+
+
+def test_bad_format_and_settings(capsys, gt_dir, tmp_path):
+    code, _, err = _run(capsys, gt_dir, "-o", tmp_path / "out.obj")
+    assert code == 2 and "cannot tell the format" in err and "out.obj" in err
+    code, _, err = _run(capsys, gt_dir, "-o", tmp_path / "out.usda", "--sensor-width", "0")
+    assert code == 2 and "sensor width (--sensor-width)" in err
+    with pytest.raises(SystemExit) as exc:
+        main(["export", str(gt_dir), "-o", str(tmp_path / "a.usda"), "--format", "fbx"])
+    assert exc.value.code == 2
+    code, _, err = _run(capsys, gt_dir, "-o", tmp_path)
+    assert code == 2 and "is a folder" in err
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("name", ["kept.blend", "kept.usdz", "kept.glb"])
+def test_existing_output_is_kept_without_overwrite(capsys, gt_dir, tmp_path, name):
+    out = tmp_path / name
+    out.write_bytes(b"precious")
+    code, _, err = _run(capsys, gt_dir, "-o", out)
+    assert code == 2 and f"{out}: exists (pass --overwrite" in err
+    assert out.read_bytes() == b"precious" and _leftovers(tmp_path) == []
+    code, stdout, _ = _run(capsys, gt_dir, "-o", out, "--overwrite")
+    assert code == 0 and stdout.startswith(f"wrote {out}")
+    assert out.read_bytes() != b"precious" and out.stat().st_size > 10_000 and _leftovers(tmp_path) == []
+
+
+def test_usda_textures_folder_guarded_and_replaced(capsys, gt_dir, tmp_path):
+    out = tmp_path / "room.usda"
+    (tmp_path / "room_textures").mkdir()
+    (tmp_path / "room_textures" / "stale.png").write_bytes(b"old")
+    code, _, err = _run(capsys, gt_dir, "-o", out)
+    assert code == 2 and "room_textures: exists" in err and not out.exists()
+    code, stdout, _ = _run(capsys, gt_dir, "-o", out, "--overwrite")
+    assert code == 0 and "textures in" in stdout
+    pngs = sorted(p.name for p in (tmp_path / "room_textures").iterdir())
+    assert "stale.png" not in pngs and len(pngs) >= 2
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["room.usda", "room_textures"]
+    # --no-textures: no folder is written (and a stale one would not be referenced)
+    code, _, _ = _run(capsys, gt_dir, "-o", tmp_path / "plain.usda", "--no-textures")
+    assert code == 0 and not (tmp_path / "plain_textures").exists()
+    assert "UsdUVTexture" not in (tmp_path / "plain.usda").read_text()
+
+
+def test_glb_keeps_nodes_and_carries_metadata(capsys, graph_dir, tmp_path):
+    scene = read_scene(graph_dir)
+    out = tmp_path / "scene.glb"
+    code, _, _ = _run(capsys, graph_dir, "-o", out)
+    assert code == 0
+    source, exported = glb_nodes(graph_dir), glb_nodes(tmp_path)
+    assert set(exported) == set(source)
+    for name, entry in source.items():
+        np.testing.assert_allclose(exported[name]["transform"], entry["transform"], atol=1e-6)
+        assert exported[name]["n_vertices"] == entry["n_vertices"]
+        np.testing.assert_allclose(exported[name]["bounds"], entry["bounds"], atol=1e-5)
+    tscene = trimesh.load(out, force="scene", process=False)
+    meta = tscene.metadata["scenewright"]
+    assert {a["asset_id"] for a in meta["attribution"]} == {a["asset_id"] for a in scene.attribution}
+    assert len(meta["relations"]) == len(scene.relations)
+    inst = scene.instances[0]
+    extras = tscene.geometry[inst.node].metadata["scenewright"]
+    assert extras["label"] == inst.label and extras["attribution"]["asset_id"] == inst.asset_id
+    code, _, _ = _run(capsys, graph_dir, "-o", tmp_path / "bare.glb", "--no-room", "--no-camera")
+    bare = trimesh.load(tmp_path / "bare.glb", force="scene", process=False)
+    assert sorted(bare.graph.nodes_geometry) == sorted(i.node for i in scene.instances)
+    assert "camera" not in bare.graph.nodes
