@@ -116,3 +116,23 @@ def test_glb_keeps_nodes_and_carries_metadata(capsys, graph_dir, tmp_path):
     bare = trimesh.load(tmp_path / "bare.glb", force="scene", process=False)
     assert sorted(bare.graph.nodes_geometry) == sorted(i.node for i in scene.instances)
     assert "camera" not in bare.graph.nodes
+
+
+def test_benchmark_script_runs_and_checks_outputs(gt_dir, tmp_path):
+    """benchmarks/bench_export.py on the test scene: one run per route, JSON with what each kept."""
+    from pathlib import Path
+    script = Path(__file__).resolve().parents[2] / "benchmarks" / "bench_export.py"
+    out = tmp_path / "bench.json"
+    proc = subprocess.run([sys.executable, str(script), "--scene", str(gt_dir), "--repeat", "1",
+                           "--formats", "usdz", "glb", "--out", str(out)],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    import json
+    rows = {(r["format"], r["route"]): r for r in json.loads(out.read_text())["rows"]}
+    assert set(rows) == {("usdz", "scenewright"), ("usdz", "alternative"), ("glb", "scenewright"),
+                         ("glb", "alternative")}
+    n = len(glb_nodes(gt_dir))
+    for key in (("usdz", "scenewright"), ("glb", "scenewright")):
+        r = rows[key]
+        assert r["meshes"] == n and r["attribution"] and r["labels"] and r["bytes"] > 10_000
+    assert rows[("usdz", "scenewright")]["up_axis"] == "Y" and rows[("usdz", "scenewright")]["camera_fov_ok"]
