@@ -37,6 +37,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "repeatable")
     p.add_argument("--eval", dest="eval_bench", default=None, metavar="BENCH",
                    help="score the results against this benchmark afterwards (OUT_ROOT/eval.json)")
+    p.add_argument("--eval-points", type=int, default=20480, help="surface points per object for --eval")
     p.add_argument("--limit", type=int, default=None, help="only the first N captures")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=run_from_args)
@@ -48,7 +49,8 @@ def settings_from_args(args: argparse.Namespace):
                          weights=args.weights, address=args.address, workers=args.workers,
                          cpus_per_task=args.cpus_per_task, resume=args.resume, overwrite=args.overwrite,
                          preview=args.preview, seed=args.seed, overrides=tuple(args.overrides),
-                         limit=args.limit, eval_bench=args.eval_bench)
+                         limit=args.limit, eval_bench=args.eval_bench,
+                         eval_points=args.eval_points)
 
 
 def exit_code(report: dict) -> int:

@@ -242,16 +242,16 @@ def run_batch(source, out_root, batch: BatchSettings | None = None, progress: bo
     report["status"] = "done"
     save()
     if batch.eval_bench:
-        report["eval"] = run_eval(out_root, batch.eval_bench, progress)
+        report["eval"] = run_eval(out_root, batch.eval_bench, batch.eval_points)
         save()
     return report
 
 
-def run_eval(out_root: Path, bench: str | Path, progress: bool = True) -> dict:
+def run_eval(out_root: Path, bench: str | Path, points: int = 20480) -> dict:
     """Score ``out_root`` against ``bench`` with the evaluator; its report goes to ``eval.json``."""
     from scenewright.evaluate.evaluator import EvalSettings, evaluate_bench
     t0 = time.perf_counter()
-    report = evaluate_bench(out_root, bench, EvalSettings())
+    report = evaluate_bench(out_root, bench, EvalSettings(points_per_object=points))
     write_json(out_root / EVAL_FILE, report)
     return {"bench": str(Path(bench).resolve()), "report": EVAL_FILE,
             "seconds": round(time.perf_counter() - t0, 3), "n_scenes": report.get("n_scenes"),

@@ -46,6 +46,7 @@ class BatchSettings:
     overrides: tuple[str, ...] = ()
     limit: int | None = None
     eval_bench: str | None = None
+    eval_points: int = 20480               # surface points per object for --eval (the evaluator's default)
 
     def validate(self) -> None:
         """InputError for settings no batch can run with."""
@@ -70,6 +71,8 @@ class BatchSettings:
             raise InputError(f"--limit must be at least 1, got {self.limit}")
         if self.eval_bench is not None and not (Path(self.eval_bench) / "manifest.json").is_file():
             raise InputError(f"{self.eval_bench}: not a benchmark folder (no manifest.json) for --eval")
+        if not 100 <= self.eval_points <= 1_000_000:
+            raise InputError(f"--eval-points must be between 100 and 1000000, got {self.eval_points}")
         method_settings(self)          # bad --set values fail before any work starts
 
     def to_json(self) -> dict:

@@ -1,0 +1,214 @@
+"""Batches on a real local Ray cluster (2 CPUs), checked against in-process runs of the methods.
+
+Every output must be a readable scene folder with one instance per capture instance and
+the very transforms a plain sequential call of the method gives (both methods are
+deterministic); a corrupt capture fails alone, with a message naming its file; a
+resumed batch skips what is done and redoes what was made with other settings.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+import numpy as np
+import pytest
+
+from scenewright.batch import BATCH_FILE, EVAL_FILE, BatchSettings, run_batch
+from scenewright.capture import load_capture
+from scenewright.cli import main as cli_main
+from scenewright.errors import InputError
+from scenewright.scene import load_glb_nodes, read_scene
+
+SCENES = ["scene_0000", "scene_0001", "scene_0002", "scene_0003"]
+
+
+def batch_json(root) -> dict:
+    return json.loads((root / BATCH_FILE).read_text())
+
+
+def by_name(report: dict) -> dict[str, dict]:
+    return {r["name"]: r for r in report["captures"]}
+
+
+def assert_valid_output(folder, capture_dir):
+    """A readable scene folder whose GLB nodes and scene.json agree, one instance per capture instance."""
+    scene = read_scene(folder)
+    ids = [i.id for i in scene.instances]
+    assert ids == load_capture(capture_dir).instance_ids
+    nodes = load_glb_nodes(folder / "scene.glb")
+    for inst in scene.instances:
+        if inst.mesh is not None:
+            np.testing.assert_allclose(nodes[f"inst_{inst.id}"][0], inst.world_from_object, atol=1e-6)
+    return scene
+
+
+def assert_same_instances(scene, reference, tol=1e-9):
+    assert [i.id for i in scene.instances] == [i.id for i in reference.instances]
+    for a, b in zip(scene.instances, reference.instances):
+        assert a.asset_id == b.asset_id
+        np.testing.assert_allclose(a.world_from_object, b.world_from_object, rtol=0, atol=tol)
+        np.testing.assert_allclose(a.size, b.size, rtol=0, atol=tol)
+
+
+@pytest.fixture(scope="module")
+def boxes_run(mixed_list, ray_cluster, tmp_path_factory):
+    root = tmp_path_factory.mktemp("batch_boxes") / "out"
+    report = run_batch(mixed_list, root, BatchSettings(method="boxes", address="local", workers=2),
+                       progress=False)
+    return root, report
+
+
+def test_boxes_on_ray_matches_the_method_and_isolates_the_corrupt_capture(boxes_run, bench):
+    from scenewright.methods.boxes import BoxesSettings, reconstruct_boxes
+    root, report = boxes_run
+    recs = by_name(report)
+    assert report == batch_json(root)                 # what was returned is what was recorded
+    assert report["status"] == "done"
+    assert report["totals"]["ok"] == 4 and report["totals"]["failed"] == 1
+
+    bad = recs["broken_capture"]
+    assert bad["status"] == "failed"
+    assert "rgb.png" in bad["error"] and "cannot read image" in bad["error"]
+    assert not (root / "broken_capture").exists()     # nothing half-written
+
+    for name in SCENES:
+        assert recs[name]["status"] == "ok" and recs[name]["seconds"] > 0
+        scene = assert_valid_output(root / name, bench / name / "capture")
+        reference = reconstruct_boxes(load_capture(bench / name / "capture"), BoxesSettings())
+        assert_same_instances(scene, reference)
+        assert scene.method["settings"] == report["method_settings"]
+
+    # The cluster and the workers are recorded; both workers (separate processes) took captures.
+    ray = report["ray"]
+    assert ray["cpus"] == 2 and len(ray["nodes"]) == 1 and ray["nodes"][0]["cpus"] == 2
+    pids = {w["pid"] for w in report["workers"]}
+    assert len(pids) == 2 and os.getpid() not in pids
+    assert {r["worker"] for r in report["captures"]} == {w["worker"] for w in report["workers"]}
+    t = report["totals"]
+    assert t["throughput_per_min"] > 0 and t["startup_s"] > 0 and t["run_s"] > 0
+    assert sum(t["captures_per_worker"].values()) == 5
+
+
+def test_sequential_fallback_gives_the_same_scenes(boxes_run, mixed_list, tmp_path):
+    ray_root, _ = boxes_run
+    report = run_batch(mixed_list, tmp_path / "seq", BatchSettings(method="boxes", address="none"),
+                       progress=False)
+    assert report["ray"] is None and report["workers"][0]["pid"] == os.getpid()
+    assert [r["status"] for r in report["captures"]] == ["ok", "ok", "failed", "ok", "ok"]
+    for name in SCENES:
+        assert_same_instances(read_scene(tmp_path / "seq" / name), read_scene(ray_root / name))
+
+
+def test_resume_skips_done_and_reruns_changed(mixed_list, bench, ray_cluster, tmp_path):
+    # The first run on Ray, the others in this process: the settings key does not depend on
+    # where a capture ran, so a batch started on a cluster can be finished on a laptop.
+    root = tmp_path / "out"
+    first = run_batch(mixed_list, root, BatchSettings(method="boxes", address="local", workers=2, limit=2),
+                      progress=False)
+    assert [r["status"] for r in first["captures"]] == ["ok", "ok"]
+    stamps = {n: (root / n / "scene.json").stat().st_mtime_ns for n in SCENES[:2]}
+
+    # Same settings, the whole list: the two done are skipped, untouched; the rest run.
+    settings = BatchSettings(method="boxes", address="none")
+    second = run_batch(mixed_list, root, settings, progress=False)
+    recs = by_name(second)
+    assert [recs[n]["status"] for n in SCENES[:2]] == ["skipped", "skipped"]
+    assert recs["scene_0000"]["previous"]["worker"] == by_name(first)["scene_0000"]["worker"]
+    assert {n: (root / n / "scene.json").stat().st_mtime_ns for n in SCENES[:2]} == stamps
+    assert [recs[n]["status"] for n in SCENES[2:]] == ["ok", "ok"]
+    assert recs["broken_capture"]["status"] == "failed"       # failures are retried, and fail again
+    assert second["totals"]["skipped"] == 2
+
+    # Changed settings: everything is redone (replacing this batch's own outputs) and records them.
+    changed = BatchSettings(method="boxes", address="none", overrides=("percentile=10",))
+    third = run_batch(mixed_list, root, changed, progress=False)
+    assert third["totals"]["skipped"] == 0 and third["totals"]["ok"] == 4
+    for n in SCENES:
+        assert read_scene(root / n, load_meshes=False).method["settings"]["percentile"] == 10.0
+    # A run over part of the input keeps the others' records, so they still count as this batch's.
+    partial = run_batch(mixed_list, root, BatchSettings(method="boxes", address="none", limit=1),
+                        progress=False)
+    assert [r["name"] for r in partial["earlier_captures"]] == ["scene_0001", "broken_capture",
+                                                                "scene_0002", "scene_0003"]
+    again = BatchSettings(method="boxes", address="none", overrides=("percentile=12",))
+    assert run_batch(mixed_list, root, again, progress=False)["totals"]["ok"] == 4
+    # --no-resume redoes even what is up to date.
+    changed.resume, changed.limit = False, 1
+    assert run_batch(mixed_list, root, changed, progress=False)["captures"][0]["status"] == "ok"
+
+
+def test_existing_folder_not_written_by_a_batch_is_kept(bench, ray_cluster, tmp_path):
+    root = tmp_path / "out"
+    (root / "scene_0001").mkdir(parents=True)
+    (root / "scene_0001" / "precious.txt").write_text("mine")
+    settings = BatchSettings(method="boxes", address="none", limit=2)
+    recs = by_name(run_batch(bench, root, settings, progress=False))
+    assert recs["scene_0000"]["status"] == "ok"
+    assert recs["scene_0001"]["status"] == "failed" and "--overwrite" in recs["scene_0001"]["error"]
+    assert (root / "scene_0001" / "precious.txt").read_text() == "mine"
+    settings.overwrite = True
+    recs = by_name(run_batch(bench, root, settings, progress=False))
+    assert recs["scene_0000"]["status"] == "skipped" and recs["scene_0001"]["status"] == "ok"
+    assert not (root / "scene_0001" / "precious.txt").exists()
+
+
+def test_layout_on_ray_matches_sequential_run_and_scores(bench, library_dir, ray_cluster, tmp_path):
+    from scenewright.library import Library
+    from scenewright.methods.layout.pipeline import LayoutSettings, run
+    from scenewright.render import Renderer
+
+    root = tmp_path / "out"
+    report = run_batch(bench, root, BatchSettings(method="layout", library=str(library_dir), address="local",
+                                                  workers=2, eval_bench=str(bench), eval_points=256),
+                       progress=False)
+    assert report["totals"]["ok"] == 4 and report["totals"]["failed"] == 0
+    assert len({r["worker"] for r in report["captures"]}) == 2
+    assert report["fingerprint"]["library_version"]
+
+    # The reference: the method's own run, one capture after another in this process.
+    library = Library.open(library_dir)
+    n = LayoutSettings().pose.render_size
+    with Renderer(n, n) as renderer:
+        for name in SCENES:
+            reference = run(bench / name / "capture", tmp_path / "ref" / name, None, LayoutSettings(),
+                            preview=False, progress=False, library=library, renderer=renderer)
+            scene = assert_valid_output(root / name, bench / name / "capture")
+            assert_same_instances(scene, reference)
+            assert scene.attribution and all(a["license"] for a in scene.attribution)
+
+    # --eval scored the batch output against the benchmark and stored the report beside batch.json.
+    ev = json.loads((root / EVAL_FILE).read_text())
+    assert ev["n_scenes"] == 4 and ev["n_scored"] == 4 and not any(
+        f.get("id") is None for f in ev["failures"])                   # no scene failed as a whole
+    assert report["eval"]["report"] == EVAL_FILE and report["eval"]["pooled"] == ev["pooled"]
+    assert ev["pooled"]["auc_trans0.5"] > 0.5
+
+
+def test_cli_exit_codes(mixed_list, corrupt_capture, bench, ray_cluster, tmp_path, capsys):
+    out = tmp_path / "cli"
+    # Failures are reported, the batch still succeeds (exit 0) when anything was produced.
+    assert cli_main(["batch", str(mixed_list), "-o", str(out), "--method", "boxes", "--workers", "2",
+                     "--no-progress"]) == 0
+    text = capsys.readouterr().out
+    assert "4 ok, 1 failed" in text and "broken_capture" in text and "rgb.png" in text
+    assert by_name(batch_json(out))["broken_capture"]["status"] == "failed"
+    # Every capture failed: exit 1.
+    only_bad = tmp_path / "bad.txt"
+    only_bad.write_text(f"{corrupt_capture}\n")
+    assert cli_main(["batch", str(only_bad), "-o", str(tmp_path / "cli2"), "--method", "boxes",
+                     "--address", "none", "--no-progress"]) == 1
+    # Bad input: exit 2 with the file named, nothing written.
+    assert cli_main(["batch", str(tmp_path / "nope"), "-o", str(tmp_path / "cli3"), "--method", "boxes",
+                     "--no-progress"]) == 2
+    assert "nope: not found" in capsys.readouterr().err
+    assert not (tmp_path / "cli3").exists()
+    assert cli_main(["batch", str(bench), "-o", str(tmp_path / "cli4"), "--method", "boxes",
+                     "--set", "percentile=lots", "--no-progress"]) == 2
+
+
+def test_foreign_batch_json_is_refused(bench, tmp_path):
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / BATCH_FILE).write_text('{"format": "something/9"}')
+    with pytest.raises(InputError, match=r"batch\.json: not a scenewright batch record"):
+        run_batch(bench, tmp_path / "out", BatchSettings(method="boxes", address="none"), progress=False)
