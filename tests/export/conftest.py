@@ -50,7 +50,8 @@ def boxes_dir(bench, tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def graph_dir(gt_dir, tmp_path_factory) -> Path:
-    """The ground truth with every relation type and an off-centre, non-square-pixel camera."""
+    """The ground truth with every relation type, an off-centre, non-square-pixel camera and one
+    object scaled non-uniformly along its own axes (world_from_object = T R S)."""
     from scenewright.scene import Relation, read_scene, write_scene
     scene = read_scene(gt_dir)
     ids = [i.id for i in scene.instances]
@@ -65,6 +66,7 @@ def graph_dir(gt_dir, tmp_path_factory) -> Path:
     K[1, 1] *= 1.1
     scene.camera.K = K
     scene.camera.height = 96
+    scene.instances[0].world_from_object = scene.instances[0].world_from_object @ np.diag([1.3, 0.8, 1.1, 1.0])
     out = tmp_path_factory.mktemp("graph") / "scene"
     write_scene(scene, out)
     return out

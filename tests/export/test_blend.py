@@ -38,10 +38,12 @@ def _world_vertices(obj) -> np.ndarray:
     return co.reshape(-1, 3).astype(float) @ M[:3, :3].T + M[:3, 3]
 
 
-def test_objects_names_matrices_vertices_bounds(exported, gt_dir):
-    scene = read_scene(gt_dir)
-    glb = glb_nodes(gt_dir)
-    bscene = _open(exported["gt"])
+@pytest.mark.parametrize("which", ["gt", "graph"])
+def test_objects_names_matrices_vertices_bounds(exported, gt_dir, graph_dir, which):
+    scene_dir = graph_dir if which == "graph" else gt_dir    # graph: one object scaled non-uniformly
+    scene = read_scene(scene_dir)
+    glb = glb_nodes(scene_dir)
+    bscene = _open(exported[which])
     assert bscene.unit_settings.system == "METRIC"
     cols = {c.name: sorted(o.name for o in c.objects) for c in bscene.collection.children}
     assert cols["Objects"] == sorted(i.node for i in scene.instances)
@@ -60,6 +62,10 @@ def test_objects_names_matrices_vertices_bounds(exported, gt_dir):
         bb = np.array([list(c) for c in obj.bound_box])
         assert bb[:, 2].min() == pytest.approx(inst.mesh.bounds[0, 1], abs=1e-5)
         assert bb[:, 2].max() == pytest.approx(inst.mesh.bounds[1, 1], abs=1e-5)
+        # location / rotation / scale as Blender shows them reproduce the matrix
+        from mathutils import Matrix
+        rebuilt = Matrix.LocRotScale(obj.location, obj.rotation_euler.to_quaternion(), obj.scale)
+        np.testing.assert_allclose(np.array(rebuilt, float), M, atol=1e-5)
         assert obj["label"] == inst.label and obj["category"] == inst.category
         assert obj["asset_id"] == inst.asset_id and obj["instance_id"] == inst.id
         np.testing.assert_allclose(list(obj["size"]), inst.size, atol=1e-6)

@@ -40,10 +40,11 @@ def test_stage_metadata(exported):
     assert stage.GetDefaultPrim().GetPath() == Sdf.Path("/Scene")
 
 
-@pytest.mark.parametrize("kind", ["usda", "usdc", "usdz"])
-def test_objects_keep_transform_vertices_and_world_bounds(exported, gt_dir, kind):
-    scene = read_scene(gt_dir)
-    glb = glb_nodes(gt_dir)
+@pytest.mark.parametrize("kind", ["usda", "usdc", "usdz", "graph"])
+def test_objects_keep_transform_vertices_and_world_bounds(exported, gt_dir, graph_dir, kind):
+    scene_dir = graph_dir if kind == "graph" else gt_dir      # graph: one object scaled non-uniformly
+    scene = read_scene(scene_dir)
+    glb = glb_nodes(scene_dir)
     stage = Usd.Stage.Open(str(exported[kind]))
     objects = stage.GetPrimAtPath("/Scene/Objects")
     assert sorted(p.GetName() for p in objects.GetChildren()) == sorted(i.node for i in scene.instances)
@@ -209,3 +210,14 @@ def test_no_room_no_camera(exported):
         for rel in prim.GetRelationships():
             for t in rel.GetTargets():
                 assert stage.GetPrimAtPath(t)
+
+
+@pytest.mark.parametrize("kind", ["usda", "usdz", "graph", "boxes"])
+def test_stage_passes_usd_validators(exported, kind):
+    """Every validator usd-core ships (composition, stage metadata, material bindings, shader
+    compliance, usdz packaging, missing references, ...) finds nothing."""
+    from pxr import UsdValidation
+    validators = UsdValidation.ValidationRegistry().GetOrLoadAllValidators()
+    assert len(validators) > 10
+    errors = UsdValidation.ValidationContext(validators).Validate(Usd.Stage.Open(str(exported[kind])))
+    assert [f"{e.GetName()}: {e.GetMessage()}" for e in errors] == []
