@@ -10,7 +10,7 @@ Importing this package does not import gradio (``scenewright --help`` stays fast
 
 from __future__ import annotations
 
-from scenewright.app.jobs import AppSettings, JobRequest, run_job  # noqa: F401  (light: numpy only)
+from scenewright.app.jobs import AppSettings, JobRequest, run_job  # noqa: F401  (light: no gradio)
 
 
 def build_app(settings: AppSettings | None = None):

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import os
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -18,7 +17,7 @@ from scenewright.app.inputs import (assemble_capture, extract_capture_zip, find_
 from scenewright.app.jobs import (CACHE, OBJECT_COLUMNS, RELATION_COLUMNS, TIMING_COLUMNS, AppSettings,
                                   JobFolders, JobRequest, attribution_markdown, library_status,
                                   object_rows, relation_rows, run_job, timing_rows)
-from scenewright.errors import ScenewrightError
+from scenewright.errors import InputError, ScenewrightError
 
 log = logging.getLogger("scenewright.app")
 
@@ -75,7 +74,8 @@ def build_app(settings: AppSettings | None = None):
     if lib_ok and settings.warmup:
         threading.Thread(target=_warm, args=(settings.library,), daemon=True, name="scenewright-warmup").start()
 
-    with gr.Blocks(title="scenewright", analytics_enabled=False) as demo:
+    # delete_cache: gradio's copies of uploads and outputs older than an hour go, hourly.
+    with gr.Blocks(title="scenewright", analytics_enabled=False, delete_cache=(3600, 3600)) as demo:
         gr.Markdown(INTRO)
         gr.Markdown(" · ".join(notes), elem_id="availability")
         job_state = gr.State(None)
@@ -154,11 +154,11 @@ def build_app(settings: AppSettings | None = None):
             try:
                 if source == "example":
                     if example not in by_name:
-                        raise ScenewrightError(f"example {example!r}: pick one of the listed examples")
+                        raise InputError(f"example {example!r}: pick one of the listed examples")
                     capture_dir, name = by_name[example].path, Path(example).name
                 elif source == "zip":
                     if not zip_file:
-                        raise ScenewrightError("zip: no file uploaded")
+                        raise InputError("zip: no file uploaded")
                     capture_dir = extract_capture_zip(zip_file, job_dir / "capture")
                     name = Path(zip_file).stem
                 elif source == "files":
@@ -166,18 +166,19 @@ def build_app(settings: AppSettings | None = None):
                                                    labels_text)
                     name = Path(rgb).stem if rgb else name
                 else:
-                    raise ScenewrightError(f"source {source!r}: expected one of {', '.join(SOURCES)}")
+                    raise InputError(f"source {source!r}: expected one of {', '.join(SOURCES)}")
                 request = JobRequest(method=method or "boxes", seed=None if seed is None else int(seed),
                                      render_refine=bool(render_refine), midi_steps=int(midi_steps),
                                      midi_guidance=float(midi_guidance), midi_octree_depth=int(midi_octree))
                 if request.method not in methods:
-                    raise ScenewrightError(f"method {request.method!r} is not available on this server "
+                    raise InputError(f"method {request.method!r} is not available on this server "
                                            f"(available: {', '.join(methods)})")
                 result = run_job(capture_dir, job_dir, request, settings, CACHE,
                                  progress=lambda f, text: progress(f, desc=text), name=f"{name}_{request.method}")
-            except ScenewrightError as exc:
+            except ScenewrightError as exc:     # bad input (InputError) or a known failure (no renderer...)
                 msg = user_message(exc, capture_dir)
-                return (_status(f"**Input problem:** {msg}", ok=False),) + empty
+                kind = "Input problem" if isinstance(exc, InputError) else "Problem"
+                return (_status(f"**{kind}:** {msg}", ok=False),) + empty
             except Exception as exc:      # a bug: the page says so in one line, the log has the traceback
                 log.exception("reconstruction failed")
                 return (_status(f"**Internal error** ({type(exc).__name__}: {exc}); the server log has "
@@ -232,7 +233,6 @@ def launch_app(settings: AppSettings, block: bool = True):
 
     Returns the Blocks (with ``block=False`` the server runs in a background thread).
     """
-    from scenewright.errors import InputError
     demo = build_app(settings)
     try:
         demo.launch(server_name=settings.host, server_port=int(settings.port), share=False,

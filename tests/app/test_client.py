@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import struct
 import time
 import zipfile
 from pathlib import Path
@@ -39,6 +40,14 @@ def reconstruct(client, **kw) -> dict:
     return result
 
 
+def glb_scene_extras(path) -> dict:
+    """The ``extras`` of a GLB's scene, read from its JSON chunk."""
+    data = Path(path).read_bytes()
+    (length,) = struct.unpack("<I", data[12:16])
+    doc = json.loads(data[20:20 + length])
+    return doc["scenes"][doc.get("scene", 0)].get("extras", {})
+
+
 def table(out: dict, name: str) -> list[list]:
     return out[name]["data"] if out[name] else []
 
@@ -73,6 +82,8 @@ def test_layout_from_uploaded_files(client, capture_dirs):
     for a in scene_json["attribution"]:
         assert a["asset_id"] in out["attribution"]
     assert scene_json["method"]["name"] == "layout" and scene_json["method"]["settings"]["render_refine"] is True
+    # The GLB shown carries the same attribution in its metadata (glTF scene extras).
+    assert glb_scene_extras(out["model"])["scenewright"]["attribution"] == scene_json["attribution"]
     # The preview is the input's size.
     assert Image.open(out["preview"]).size == (cap.width, cap.height)
     stages = [r[0] for r in table(out, "timings")]

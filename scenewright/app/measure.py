@@ -1,0 +1,123 @@
+"""Measure the page as a person meets it: server start, page load, reconstructions by clicking.
+
+``python -m scenewright.app.measure --library data/library --example living_room --runs 3``
+
+Starts ``scenewright app`` in a subprocess, opens it in Debian's chromium (playwright,
+headless), picks the example, clicks **Reconstruct** ``--runs`` times and prints a
+Markdown table: seconds from click to filled outputs, and the server's own total per
+request (from the timings table). Needs playwright and ``/usr/bin/chromium``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait_http(url: str, proc: subprocess.Popen, timeout: float) -> None:
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    t0 = time.perf_counter()
+    while time.perf_counter() - t0 < timeout:
+        if proc.poll() is not None:
+            raise SystemExit(f"server exited with {proc.returncode}")
+        try:
+            with opener.open(url, timeout=2):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise SystemExit(f"server did not answer within {timeout} s")
+
+
+def measure(library: str | None, example: str, method: str, runs: int, warmup: bool,
+            chromium: str = "/usr/bin/chromium", render_refine: bool = True) -> dict:
+    """Seconds: ``server_ready``, ``first_load``, ``reload``, ``runs`` [click → outputs], ``server_totals``."""
+    from playwright.sync_api import sync_playwright
+    port = _free_port()
+    work = tempfile.mkdtemp(prefix="scenewright-measure-")
+    cmd = [sys.executable, "-m", "scenewright", "app", "--port", str(port), "--work-dir", work]
+    cmd += ["--library", library] if library else []
+    cmd += [] if warmup else ["--no-warmup"]
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}/"
+    out: dict = {"runs": [], "server_totals": []}
+    try:
+        _wait_http(url, proc, 120)
+        out["server_ready"] = time.perf_counter() - t0
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=chromium, headless=True)
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            t = time.perf_counter()
+            page.goto(url)
+            page.wait_for_selector("#reconstruct", state="visible")
+            out["first_load"] = time.perf_counter() - t
+            t = time.perf_counter()
+            page.reload()
+            page.wait_for_selector("#reconstruct", state="visible")
+            out["reload"] = time.perf_counter() - t
+            page.click("#example input")
+            page.get_by_role("option", name=example, exact=True).click()
+            page.get_by_role("radio", name=method).check()
+            if not render_refine:
+                page.get_by_text("Settings").click()
+                page.get_by_label("layout: render-and-compare refinement", exact=False).uncheck()
+            last = ""
+            for _ in range(runs):
+                t = time.perf_counter()
+                page.click("#reconstruct")
+                # Every request writes a new job folder: wait for the download links to change.
+                page.wait_for_function(
+                    "prev => { const a = document.querySelector('#downloads a');"
+                    " return (a && a.href !== prev) || document.querySelector('#status.error'); }",
+                    arg=last, timeout=600_000)
+                out["runs"].append(time.perf_counter() - t)
+                if page.query_selector("#status.error"):
+                    raise SystemExit(page.inner_text("#status"))
+                last = page.eval_on_selector("#downloads a", "a => a.href")
+                cells = page.eval_on_selector_all("#timings [role=gridcell]", "cs => cs.map(c => c.innerText)")
+                total = [float(cells[i + 1]) for i in range(0, len(cells) - 1, 2) if cells[i].startswith("total")]
+                out["server_totals"].append(total[0] if total else float("nan"))
+            browser.close()
+    finally:
+        proc.terminate()
+        proc.wait(10)
+        shutil.rmtree(work, ignore_errors=True)
+    return out
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--library", default="data/library")
+    ap.add_argument("--example", default="living_room")
+    ap.add_argument("--method", default="layout", choices=["layout", "boxes"])
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--no-warmup", action="store_true")
+    ap.add_argument("--no-render-refine", action="store_true")
+    args = ap.parse_args(argv)
+    if not Path("/usr/bin/chromium").is_file():
+        print("needs /usr/bin/chromium", file=sys.stderr)
+        return 2
+    r = measure(args.library, args.example, args.method, args.runs, not args.no_warmup,
+                render_refine=not args.no_render_refine)
+    print(f"| server ready | first page load | reload | " + " | ".join(f"run {i + 1}" for i in range(args.runs)) + " |")
+    print("|---" * (3 + args.runs) + "|")
+    print(f"| {r['server_ready']:.1f} s | {r['first_load']:.2f} s | {r['reload']:.2f} s | "
+          + " | ".join(f"{c:.1f} s ({s:.1f})" for c, s in zip(r["runs"], r["server_totals"])) + " |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
