@@ -27,18 +27,25 @@ __all__ = ["export_scene", "ExportSettings", "FORMATS", "infer_format", "texture
 
 
 def infer_format(out_file: str | os.PathLike, format: str | None = None) -> str:
-    """The export format: ``format`` when given, else from ``out_file``'s extension. InputError if unknown."""
-    if format is not None:
-        fmt = str(format).lower().lstrip(".")
-        if fmt not in FORMATS:
-            raise InputError(f"unknown export format {format!r}; known: {', '.join(FORMATS)}")
-        return fmt
+    """The export format: ``format`` when given, else from ``out_file``'s extension.
+
+    InputError for an unknown format or extension, and for a format that contradicts the
+    extension (a .usd file may hold either usda or usdc; every other extension names one format).
+    """
     ext = Path(out_file).suffix.lower()
-    for fmt, e in FORMATS.items():
-        if e == ext:
-            return fmt
-    raise InputError(f"{out_file}: cannot tell the format from the extension {ext or '(none)'!r}; "
-                     f"use one of {', '.join(FORMATS.values())} or pass --format")
+    by_ext = {e: f for f, e in FORMATS.items()}
+    if format is None:
+        if ext not in by_ext:
+            raise InputError(f"{out_file}: cannot tell the format from the extension {ext or '(none)'!r}; "
+                             f"use one of {', '.join(FORMATS.values())} or pass --format")
+        return by_ext[ext]
+    fmt = str(format).lower().lstrip(".")
+    if fmt not in FORMATS:
+        raise InputError(f"unknown export format {format!r}; known: {', '.join(FORMATS)}")
+    if ext != FORMATS[fmt] and not (ext == ".usd" and fmt in ("usda", "usdc")):
+        raise InputError(f"{out_file}: --format {fmt} writes {FORMATS[fmt]} files; "
+                         f"the extension {ext or '(none)'!r} says otherwise")
+    return fmt
 
 
 def texture_dir_for(out_file: Path) -> Path:
@@ -130,7 +137,8 @@ def _write(fmt: str, scene, path: Path, settings: ExportSettings, source: str, p
             advance = lambda n: p.advance(task, n)  # noqa: E731
         if fmt in ("usd", "usda", "usdc"):
             from scenewright.export.usd import write_usd
-            write_usd(scene, path, settings, path.parent / f"{path.stem}_textures", source, advance)
+            write_usd(scene, path, settings, path.parent / f"{path.stem}_textures", source, advance,
+                      file_format=None if fmt == "usd" else fmt)
         elif fmt == "usdz":
             from scenewright.export.usd import package_usdz, write_usd
             layer = path.with_suffix(".usdc")

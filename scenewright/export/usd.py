@@ -179,16 +179,22 @@ def _define_camera(stage, scene: Scene, settings: ExportSettings) -> None:
 
 
 def write_usd(scene: Scene, path: Path, settings: ExportSettings, texture_dir: Path | None,
-              source: str = "", progress=None) -> dict:
-    """Write ``scene`` as a USD layer at ``path`` (format from its extension: .usda/.usdc/.usd).
+              source: str = "", progress=None, file_format: str | None = None) -> dict:
+    """Write ``scene`` as a USD layer at ``path``.
 
+    ``file_format``: "usda" or "usdc" for a ``.usd`` path (None: USD's default for the
+    extension — crate for .usd).
     Textures go to ``texture_dir`` (PNG, one per distinct image) and are referenced relative
     to ``path``; ``texture_dir=None`` writes base colours only. ``progress(advance)`` is called
     once per object. Returns counts (objects, room surfaces, textures).
     """
     from pxr import Kind, Sdf, Usd, UsdGeom
 
-    stage = Usd.Stage.CreateNew(str(path))
+    if file_format is not None and path.suffix == ".usd":
+        layer = Sdf.Layer.CreateNew(str(path), args={"format": file_format})
+        stage = Usd.Stage.Open(layer)
+    else:
+        stage = Usd.Stage.CreateNew(str(path))
     UsdGeom.SetStageUpAxis(stage, UsdGeom.Tokens.y)
     UsdGeom.SetStageMetersPerUnit(stage, 1.0)
     root = UsdGeom.Xform.Define(stage, "/Scene")

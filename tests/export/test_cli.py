@@ -136,3 +136,53 @@ def test_benchmark_script_runs_and_checks_outputs(gt_dir, tmp_path):
         r = rows[key]
         assert r["meshes"] == n and r["attribution"] and r["labels"] and r["bytes"] > 10_000
     assert rows[("usdz", "scenewright")]["up_axis"] == "Y" and rows[("usdz", "scenewright")]["camera_fov_ok"]
+
+
+@pytest.fixture(scope="module")
+def generated_dir(gt_dir, tmp_path_factory):
+    """A scene as MIDI writes it: generated meshes (no asset ids, no attribution), an instance
+    without a surface, and no camera pose (world_from_camera null)."""
+    from scenewright.scene import write_scene
+    scene = read_scene(gt_dir)
+    for inst in scene.instances:
+        inst.asset_id = None
+        inst.mesh = trimesh.creation.icosphere(subdivisions=1, radius=0.2)
+    scene.instances[-1].mesh = None
+    scene.attribution, scene.room = [], {}
+    scene.camera.world_from_camera = None
+    scene.method = {"name": "midi", "version": "test", "settings": {}}
+    out = tmp_path_factory.mktemp("generated") / "scene"
+    write_scene(scene, out)
+    return out
+
+
+@pytest.mark.parametrize("ext", ["usda", "blend", "glb"])
+def test_generated_scene_without_camera_pose(capsys, generated_dir, tmp_path, ext):
+    scene = read_scene(generated_dir)
+    with_mesh = sorted(i.node for i in scene.instances if i.mesh is not None)
+    assert 0 < len(with_mesh) < len(scene.instances)
+    name = "scene.glb" if ext == "glb" else f"g.{ext}"
+    code, _, err = _run(capsys, generated_dir, "-o", tmp_path / name)
+    assert code == 0, err
+    if ext == "usda":
+        from pxr import Usd
+        stage = Usd.Stage.Open(str(tmp_path / "g.usda"))
+        assert sorted(p.GetName() for p in stage.GetPrimAtPath("/Scene/Objects").GetChildren()) == with_mesh
+        assert not stage.GetPrimAtPath("/Scene/camera") and not stage.GetPrimAtPath("/Scene/Room")
+        assert "no library assets" in stage.GetRootLayer().customLayerData["scenewright"]["attribution_text"]
+    elif ext == "blend":
+        import bpy
+        bpy.ops.wm.open_mainfile(filepath=str(tmp_path / "g.blend"))
+        assert sorted(o.name for o in bpy.data.objects) == with_mesh
+        assert bpy.context.scene.camera is None
+    else:
+        assert sorted(glb_nodes(tmp_path)) == with_mesh
+
+
+def test_format_must_agree_with_extension(capsys, gt_dir, tmp_path):
+    code, _, err = _run(capsys, gt_dir, "-o", tmp_path / "x.blend", "--format", "usdz")
+    assert code == 2 and "--format usdz writes .usdz files" in err
+    code, _, _ = _run(capsys, gt_dir, "-o", tmp_path / "x.usd", "--format", "usda")
+    assert code == 0 and (tmp_path / "x.usd").read_bytes().startswith(b"#usda 1.0")
+    code, _, _ = _run(capsys, gt_dir, "-o", tmp_path / "y.usd", "--no-textures")
+    assert code == 0 and (tmp_path / "y.usd").read_bytes().startswith(b"PXR-USDC")
