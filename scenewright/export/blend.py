@@ -35,7 +35,7 @@ from pathlib import Path
 import numpy as np
 
 from scenewright.export.common import (ExportSettings, Surface, attribution_of, attribution_text, camera_lens,
-                                       export_metadata, relations_of, surface_of)
+                                       export_metadata, relations_of, surface_for_export)
 from scenewright.scene import GLTF_FROM_OPENCV, Scene
 
 # Y-up (glTF) → Z-up (Blender): +90° about X
@@ -215,7 +215,7 @@ def write_blend(scene: Scene, path: Path, settings: ExportSettings, source: str 
             if progress:
                 progress(1)
             continue
-        surface = surface_of(inst.mesh, settings.textures)
+        surface = surface_for_export(inst.mesh, settings)
         me = _mesh_data(bpy, inst.node, inst.mesh, surface)
         me.materials.append(_material(bpy, f"{inst.node}_mat", surface, images))
         obj = bpy.data.objects.new(inst.node, me)
@@ -240,7 +240,7 @@ def write_blend(scene: Scene, path: Path, settings: ExportSettings, source: str 
         room_col = bpy.data.collections.new("Room")
         bscene.collection.children.link(room_col)
         for name, mesh in scene.room.items():
-            surface = surface_of(mesh, settings.textures)
+            surface = surface_for_export(mesh, settings)
             me = _mesh_data(bpy, name, mesh, surface)
             me.materials.append(_material(bpy, f"{name}_mat", surface, images))
             obj = bpy.data.objects.new(name, me)

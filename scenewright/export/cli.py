@@ -17,7 +17,7 @@ def export_from_args(args: argparse.Namespace) -> int:
     from scenewright.export import ExportSettings, export_scene, infer_format, texture_dir_for
 
     settings = ExportSettings(room=not args.no_room, camera=not args.no_camera, textures=not args.no_textures,
-                              sensor_width_mm=args.sensor_width)
+                              sensor_width_mm=args.sensor_width, srgb_colors=args.colors == "srgb")
     t0 = time.perf_counter()
     out = export_scene(args.scene, args.out, format=args.format, settings=settings, overwrite=args.overwrite,
                        progress=not args.quiet and sys.stderr.isatty())
@@ -49,5 +49,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-textures", action="store_true", help="base colours only, no image textures")
     p.add_argument("--sensor-width", type=float, default=36.0, metavar="MM",
                    help="camera film back width in mm; the focal length follows from K (default 36)")
+    p.add_argument("--colors", choices=("srgb", "linear"), default="srgb",
+                   help="how to read the scene's colour factors and vertex colours: srgb (default; as "
+                        "scenewright renders them, converted to linear for USD/Blender) or linear "
+                        "(glTF's rule; copied unchanged)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=export_from_args)

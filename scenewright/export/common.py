@@ -7,6 +7,7 @@ and only differ in how they write it; everything format-independent lives here.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from dataclasses import dataclass, field
 
@@ -33,6 +34,10 @@ class ExportSettings:
     sensor_width_mm: float = 36.0      # film back of the exported camera; focal length follows from K
     clip_near_m: float = 0.01
     clip_far_m: float = 1000.0
+    # scenewright's renderer shows colour factors and vertex colours as they are (display, sRGB
+    # values), and the captures were rendered that way; USD and Blender colours are linear, so
+    # they are converted to look the same there. False: copy the numbers unchanged.
+    srgb_colors: bool = True
 
     def validate(self) -> None:
         if not (np.isfinite(self.sensor_width_mm) and 1.0 <= self.sensor_width_mm <= 1000.0):
@@ -65,8 +70,34 @@ class Surface:
     alpha_blend: bool = False
 
 
+def srgb_to_linear(c: np.ndarray) -> np.ndarray:
+    """sRGB-encoded values in [0, 1] (any shape) → linear values (IEC 61966-2-1 transfer curve)."""
+    c = np.clip(np.asarray(c, float), 0.0, 1.0)
+    return np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
+
+
+def linear_colors(surface: Surface) -> Surface:
+    """The same surface with base colour and vertex colours (RGB, not alpha) made linear."""
+    base = surface.base_color.copy()
+    base[:3] = srgb_to_linear(base[:3])
+    vc = None
+    if surface.vertex_colors is not None:
+        vc = surface.vertex_colors.copy()
+        vc[:, :3] = srgb_to_linear(vc[:, :3])
+    return dataclasses.replace(surface, base_color=base, vertex_colors=vc)
+
+
+def surface_for_export(mesh: trimesh.Trimesh, settings: "ExportSettings") -> Surface:
+    """:func:`surface_of` with the colour handling of ``settings`` (textures, sRGB → linear)."""
+    surface = surface_of(mesh, settings.textures)
+    return linear_colors(surface) if settings.srgb_colors else surface
+
+
 def surface_of(mesh: trimesh.Trimesh, textures: bool = True) -> Surface:
-    """The :class:`Surface` of a trimesh mesh (``TextureVisuals`` with a PBR/simple material, or colours)."""
+    """The :class:`Surface` of a trimesh mesh (``TextureVisuals`` with a PBR/simple material, or colours).
+
+    Colours are returned as stored (0..1); see :func:`surface_for_export` for the conversion.
+    """
     visual = mesh.visual
     if isinstance(visual, trimesh.visual.TextureVisuals):
         mat = visual.material

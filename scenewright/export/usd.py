@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from scenewright.export.common import (ExportSettings, Surface, attribution_of, attribution_text, camera_lens,
-                                       export_metadata, relations_of, surface_of)
+                                       export_metadata, relations_of, surface_for_export)
 from scenewright.scene import GLTF_FROM_OPENCV, Scene
 
 # USD relationship name per relation type of the scene graph
@@ -223,7 +223,7 @@ def write_usd(scene: Scene, path: Path, settings: ExportSettings, texture_dir: P
         xf.AddTransformOp().Set(_matrix(inst.world_from_object))
         prim = xf.GetPrim()
         Usd.ModelAPI(prim).SetKind(Kind.Tokens.component)
-        surface = surface_of(inst.mesh, settings.textures)
+        surface = surface_for_export(inst.mesh, settings)
         mesh = _define_mesh(stage, f"/Scene/Objects/{inst.node}/mesh", inst.mesh, surface)
         _bind(stage, mesh, surface, f"{inst.node}_mat", textures)
         _set_object_data(prim, inst, credits.get(inst.asset_id), relations[inst.id], room_names)
@@ -233,7 +233,7 @@ def write_usd(scene: Scene, path: Path, settings: ExportSettings, texture_dir: P
     if settings.room and scene.room:
         UsdGeom.Scope.Define(stage, "/Scene/Room")
         for name, mesh_tm in scene.room.items():
-            surface = surface_of(mesh_tm, settings.textures)
+            surface = surface_for_export(mesh_tm, settings)
             mesh = _define_mesh(stage, f"/Scene/Room/{name}", mesh_tm, surface)
             _bind(stage, mesh, surface, f"{name}_mat", textures)
     if settings.camera and scene.camera is not None and scene.camera.world_from_camera is not None:

@@ -8,6 +8,7 @@ import pytest
 
 from scenewright.export import ExportSettings, export_scene
 from scenewright.export.blend import BLENDER_FROM_GLTF
+from scenewright.export.common import srgb_to_linear
 from scenewright.scene import read_scene
 
 from .conftest import glb_nodes, project
@@ -146,7 +147,8 @@ def test_each_export_starts_empty(exported, boxes_dir):
         if inst.mesh is None:
             continue
         mat = bpy.data.objects[inst.node].data.materials[0]
-        np.testing.assert_allclose(list(mat.diffuse_color)[:3], inst.mesh.visual.vertex_colors[0, :3] / 255, atol=1e-6)
+        np.testing.assert_allclose(list(mat.diffuse_color)[:3],
+                                   srgb_to_linear(inst.mesh.visual.vertex_colors[0, :3] / 255), atol=1e-6)
     bare = _open(exported["bare"])
     assert "Room" not in [c.name for c in bare.collection.children] and bare.camera is None
     assert not [o for o in bare.objects if o.type == "CAMERA"]

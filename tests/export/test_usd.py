@@ -9,6 +9,7 @@ import pytest
 from PIL import Image
 
 from scenewright.export import ExportSettings, export_scene
+from scenewright.export.common import srgb_to_linear
 from scenewright.scene import read_scene
 
 from .conftest import glb_nodes, project
@@ -192,7 +193,8 @@ def test_generated_boxes_export_colours_and_say_no_assets(exported, boxes_dir):
             continue
         prim = stage.GetPrimAtPath(f"/Scene/Objects/{inst.node}/mesh")
         colour = np.asarray(UsdGeom.Mesh(prim).GetDisplayColorPrimvar().Get(), float)
-        expected = inst.mesh.visual.vertex_colors[0, :3] / 255.0
+        # scenewright colours are display (sRGB) values; USD's are linear
+        expected = srgb_to_linear(inst.mesh.visual.vertex_colors[0, :3] / 255.0)
         np.testing.assert_allclose(colour[0], expected, atol=1e-6)
         mat, file_attr = _texture_file(prim)
         assert file_attr is None
