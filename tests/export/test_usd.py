@@ -223,3 +223,36 @@ def test_stage_passes_usd_validators(exported, kind):
     assert len(validators) > 10
     errors = UsdValidation.ValidationContext(validators).Validate(Usd.Stage.Open(str(exported[kind])))
     assert [f"{e.GetName()}: {e.GetMessage()}" for e in errors] == []
+
+
+def test_usd_stage_renders_the_capture_segmentation(exported, bench):
+    """Meshes, transforms and camera read back from the USD file only (K from focal length,
+    apertures and offsets; pose from the camera prim), rendered by scenewright's renderer:
+    the instance ids reproduce the capture's seg.png, which was rendered from the scene folder."""
+    from scenewright.capture import load_capture
+    from scenewright.render import Renderer, RenderItem
+    import trimesh
+    capture = load_capture(bench / "scene_0000" / "capture")
+    stage = Usd.Stage.Open(str(exported["usdz"]))
+    t = Usd.TimeCode.Default()
+    items = []
+    for prim in stage.GetPrimAtPath("/Scene/Objects").GetChildren():
+        mesh = UsdGeom.Mesh(prim.GetChild("mesh"))
+        faces = np.asarray(mesh.GetFaceVertexIndicesAttr().Get()).reshape(-1, 3)
+        tm = trimesh.Trimesh(np.asarray(mesh.GetPointsAttr().Get(), float), faces, process=False)
+        world = np.asarray(mesh.ComputeLocalToWorldTransform(t), float).T
+        items.append(RenderItem(tm, world, prim.GetAttribute("scenewright:instanceId").Get()))
+    cam = UsdGeom.Camera(stage.GetPrimAtPath("/Scene/camera"))
+    W, H = capture.width, capture.height
+    f = cam.GetFocalLengthAttr().Get()
+    ha, va = cam.GetHorizontalApertureAttr().Get(), cam.GetVerticalApertureAttr().Get()
+    ho, vo = cam.GetHorizontalApertureOffsetAttr().Get(), cam.GetVerticalApertureOffsetAttr().Get()
+    fx, fy = f * W / ha, f * H / va
+    K = np.array([[fx, 0, W / 2 - ho * fx / f], [0, fy, H / 2 + vo * fy / f], [0, 0, 1]])
+    world_from_camera = np.asarray(cam.ComputeLocalToWorldTransform(t), float).T @ np.diag([1.0, -1, -1, 1])
+    ids = Renderer(W, H).render(items, K, world_from_camera).instance_ids
+    seg = capture.seg
+    assert np.mean(ids == seg) > 0.999      # 1.0 here; a pixel of rasterisation slack
+    for iid in np.unique(seg[seg > 0]):
+        a, b = ids == iid, seg == iid
+        assert (a & b).sum() / (a | b).sum() > 0.95, f"instance {iid}"
