@@ -22,6 +22,7 @@ from scenewright.errors import InputError, ScenewrightError
 log = logging.getLogger("scenewright.app")
 
 SOURCES = ("example", "files", "zip")
+FILE_HEIGHT = 120         # px: compact upload boxes, so the button stays in view
 INTRO = """# scenewright
 One picture of a room, its instance masks and depth → a 3D scene with one mesh per object.
 Pick an example or upload a capture, choose a method, press **Reconstruct**."""
@@ -90,16 +91,20 @@ def build_app(settings: AppSettings | None = None):
                         example_image = gr.Image(_rgb_thumbnail(examples[0].path / "rgb.png") if examples else None,
                                                  label="Picture", interactive=False, height=220)
                     with gr.Tab("Upload files", id="files", elem_id="tab-files") as tab_files:
-                        rgb = gr.File(label="Picture (rgb: PNG or JPEG)", file_types=["image"], elem_id="rgb")
-                        seg = gr.File(label="Instance masks (seg.png: 8/16-bit ids or a colour palette)",
-                                      file_types=[".png"], elem_id="seg")
-                        depth = gr.File(label="Depth (optional: .npy metres or 16-bit .png millimetres)",
-                                        file_types=[".npy", ".png"], elem_id="depth")
+                        rgb = gr.File(label="Picture (rgb: PNG or JPEG)", file_types=["image"], elem_id="rgb",
+                                      height=FILE_HEIGHT)
+                        with gr.Row():
+                            seg = gr.File(label="Instance masks (seg.png: ids or a colour palette)",
+                                          file_types=[".png"], elem_id="seg", height=FILE_HEIGHT)
+                            depth = gr.File(label="Depth (.npy metres or 16-bit .png mm)",
+                                            file_types=[".npy", ".png"], elem_id="depth", height=FILE_HEIGHT)
                         labels_text = gr.Textbox(label="Labels", placeholder="1: sofa, 2: floor lamp",
                                                  elem_id="labels")
-                        instances = gr.File(label="…or instances.json", file_types=[".json"], elem_id="instances")
-                        camera = gr.File(label="Camera (optional camera.json: K, width, height)",
-                                         file_types=[".json"], elem_id="camera")
+                        with gr.Row():
+                            instances = gr.File(label="…or instances.json", file_types=[".json"],
+                                                elem_id="instances", height=FILE_HEIGHT)
+                            camera = gr.File(label="Camera (optional camera.json)", file_types=[".json"],
+                                             elem_id="camera", height=FILE_HEIGHT)
                     with gr.Tab("Upload a zip", id="zip", elem_id="tab-zip") as tab_zip:
                         zip_file = gr.File(label="A zipped capture folder", file_types=[".zip"], elem_id="zip")
                 method = gr.Radio(methods, value=methods[0], label="Method", elem_id="method",
