@@ -16,7 +16,6 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-import time
 from pathlib import Path
 
 from scenewright.errors import InputError
@@ -66,13 +65,17 @@ def _read(scene_dir: Path):
     return scene
 
 
-def _move_into_place(src: Path, dst: Path, aside: list[Path]) -> None:
-    """Rename ``src`` to ``dst``; an existing ``dst`` is first renamed aside (removed later)."""
+def _move_into_place(src: Path, dst: Path, aside: list[tuple[Path, Path]]) -> None:
+    """Rename ``src`` to ``dst``; an existing ``dst`` is first renamed aside (kept until the end)."""
     if dst.exists():
-        old = dst.with_name(f".{dst.name}.old-{os.getpid()}")
-        os.replace(dst, old)
-        aside.append(old)
+        aside.append((_aside(dst), dst))
     os.replace(src, dst)
+
+
+def _aside(path: Path) -> Path:
+    old = path.with_name(f".{path.name}.old-{os.getpid()}")
+    os.replace(path, old)
+    return old
 
 
 def export_scene(scene_dir: str | os.PathLike, out_file: str | os.PathLike, format: str | None = None,
@@ -95,32 +98,35 @@ def export_scene(scene_dir: str | os.PathLike, out_file: str | os.PathLike, form
         for p in (out_file, tex_dir):
             if p is not None and p.exists():
                 raise InputError(f"{p}: exists (pass --overwrite to replace it)")
-    t0 = time.perf_counter()
     scene = scene if scene is not None else _read(scene_dir)
     check_writable_parent(out_file)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out_file.name}.tmp-", dir=out_file.resolve().parent))
-    aside: list[Path] = []
+    aside: list[tuple[Path, Path]] = []       # (old output moved aside, where it was)
+    placed: list[Path] = []
     try:
         staged = tmp / out_file.name
         _write(fmt, scene, staged, settings, str(scene_dir), progress)
         staged_tex = tmp / tex_dir.name if tex_dir is not None else None
         if staged_tex is not None and staged_tex.is_dir():
             _move_into_place(staged_tex, tex_dir, aside)
+            placed.append(tex_dir)
         elif tex_dir is not None and tex_dir.exists():     # overwriting: stale textures would mislead
-            aside.append(_aside(tex_dir))
+            aside.append((_aside(tex_dir), tex_dir))
         _move_into_place(staged, out_file, aside)
+    except BaseException:
+        # put back what was there: a failed export leaves the old output as it was
+        for path in placed:
+            shutil.rmtree(path, ignore_errors=True)
+        for old, dst in aside:
+            if not dst.exists():
+                os.replace(old, dst)
+        raise
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-        for old in aside:
-            shutil.rmtree(old, ignore_errors=True) if old.is_dir() else old.unlink(missing_ok=True)
-    scene.timings_s["export"] = time.perf_counter() - t0
+        for old, _ in aside:
+            if old.exists():
+                shutil.rmtree(old, ignore_errors=True) if old.is_dir() else old.unlink(missing_ok=True)
     return out_file
-
-
-def _aside(path: Path) -> Path:
-    old = path.with_name(f".{path.name}.old-{os.getpid()}")
-    os.replace(path, old)
-    return old
 
 
 def _write(fmt: str, scene, path: Path, settings: ExportSettings, source: str, progress: bool) -> None:
