@@ -305,6 +305,9 @@ class JobFolders:
     def __init__(self, root=None, keep: int = 20) -> None:
         if root is None:
             root = tempfile.mkdtemp(prefix="scenewright-app-")
+            # Our own temporary folder goes when the process ends (a given one is the user's).
+            import atexit
+            atexit.register(shutil.rmtree, root, True)
         self.root = Path(root).resolve()
         self.root.mkdir(parents=True, exist_ok=True)
         self.keep = max(1, int(keep))

@@ -222,6 +222,7 @@ def build_app(settings: AppSettings | None = None):
                             queue=False)
     demo.queue(default_concurrency_limit=1, max_size=32)
     demo.scenewright_jobs = jobs          # the job folders' root, for launch (allowed paths) and tests
+    demo.scenewright_methods = methods
     return demo
 
 
@@ -240,12 +241,17 @@ def launch_app(settings: AppSettings, block: bool = True):
     """
     demo = build_app(settings)
     try:
+        # quiet: gradio's own banner suggests share links, which this page never makes.
         demo.launch(server_name=settings.host, server_port=int(settings.port), share=False,
-                    inbrowser=False, show_error=False, quiet=False, ssr_mode=False, pwa=False,
+                    inbrowser=False, show_error=False, quiet=True, ssr_mode=False, pwa=False,
                     mcp_server=False, enable_monitoring=False, max_file_size=settings.max_file_size,
-                    allowed_paths=[str(demo.scenewright_jobs.root)], prevent_thread_lock=not block,
+                    allowed_paths=[str(demo.scenewright_jobs.root)], prevent_thread_lock=True,
                     css=CSS, footer_links=["api"])
     except OSError as exc:
         raise InputError(f"cannot serve on {settings.host}:{settings.port} ({exc}); "
                          "pass another --port or --host") from None
+    print(f"scenewright app: {demo.local_url} — methods: {', '.join(demo.scenewright_methods)}; "
+          f"job folders in {demo.scenewright_jobs.root} (Ctrl-C stops)", flush=True)
+    if block:
+        demo.block_thread()
     return demo

@@ -55,8 +55,11 @@ def table(out: dict, name: str) -> list[list]:
 def test_layout_from_uploaded_files(client, capture_dirs):
     src = capture_dirs[0]
     cap = load_capture(src)
+    first = cap.instance_ids[0]
+    cap.labels[first] += " (renamed)"               # the labels box overrides instances.json for its ids
     out = reconstruct(client, source="files", rgb=src / "rgb.png", seg=src / "seg.png", depth=src / "depth.npy",
-                      instances=src / "instances.json", camera=src / "camera.json", method="layout")
+                      instances=src / "instances.json", camera=src / "camera.json", method="layout",
+                      labels_text=f"{first}: {cap.labels[first]}")
     assert out["status"].startswith("**Done:**"), out["status"]
     # The 3D view's GLB: one node per instance of the capture, plus the room surfaces.
     nodes = load_glb_nodes(out["model"])
