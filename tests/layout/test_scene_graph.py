@@ -124,6 +124,12 @@ def test_small_things_find_their_support_across_a_larger_gap():
     on = {(r.subject, r.object) for r in rel if r.type == "on"}
     assert (2, 1) in on
     assert not any(s == 3 for s, _ in on)
-    # Too far above (more than small_on_gap_m): no support guessed.
+    # Far above (more than small_on_gap_m: on a shelf the retrieved table lacks) a small
+    # thing still stands on the support under it — not on the floor 1.2 m below where it was
+    # seen; a non-small one does not, and nothing under it means no support.
     high = place(2, "vase", asset_box(0.15, 0.3, 0.15), 0.2, 1.2, 0.1, 0.0, "v")
-    assert not [r for r in build_scene_graph([table, high]) if r.type == "on"]
+    assert [(r.subject, r.object) for r in build_scene_graph([table, high]) if r.type == "on"] == [(2, 1)]
+    high_crate = place(3, "floor_object", asset_box(0.15, 0.3, 0.15), -0.3, 1.2, 0.1, 0.0, "c")
+    assert not [r for r in build_scene_graph([table, high_crate]) if r.type == "on"]
+    aside = place(2, "vase", asset_box(0.15, 0.3, 0.15), 2.0, 1.2, 0.1, 0.0, "v")
+    assert not [r for r in build_scene_graph([table, aside]) if r.type == "on"]

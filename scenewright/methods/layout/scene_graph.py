@@ -153,25 +153,12 @@ def build_scene_graph(objects, floor=None, walls=(), settings: SceneGraphSetting
         samples = footprint_samples(b)
         small = category_info(getattr(o, "category", None) or "").role == "small"
         max_gap = max(s.on_gap_m, s.small_on_gap_m) if small else s.on_gap_m
-        best = None
-        for p in items:
-            if p.id == o.id:
-                continue
-            pb = boxes[p.id]
-            if pb.top < b.bottom - max_gap or pb.bottom > b.bottom or pb.volume() <= b.volume() * 0.5:
-                continue
-            over = pb.contains_xz(samples)
-            if over.mean() < s.on_min_overlap:
-                continue
-            tops = support_top(p, samples[over], b.bottom + min(b.size[1] / 2, 0.5) + s.on_sink_m, posed_cache)
-            tops = tops[np.isfinite(tops)]
-            if len(tops) == 0:
-                continue
-            gap = b.bottom - float(tops.max())
-            if -s.on_sink_m <= gap <= max_gap:
-                score = (abs(gap), -over.mean())
-                if best is None or score < best[0]:
-                    best = (score, p.id)
+        best = _best_support(o, b, items, boxes, samples, max_gap, s, posed_cache)
+        if best is None and small:
+            # A small thing seen well above every support top (on a shelf or hutch the
+            # retrieved support lacks) stands on the highest one under it, not on the floor
+            # a metre or more below where it was seen.
+            best = _best_support(o, b, items, boxes, samples, np.inf, s, posed_cache)
         if best is not None:
             rel.append(Relation(type="on", subject=o.id, object=best[1]))
 
@@ -232,6 +219,31 @@ def build_scene_graph(objects, floor=None, walls=(), settings: SceneGraphSetting
         if len(groups[aid]) >= s.min_group:
             rel.append(Relation(type="same_asset_group", members=sorted(groups[aid])))
     return rel
+
+
+def _best_support(o, b, items, boxes, samples, max_gap: float, s: SceneGraphSettings, posed_cache):
+    """(score, id) of the support under ``o`` whose top is nearest its bottom (within
+    ``max_gap`` above or ``on_sink_m`` into it), or None."""
+    best = None
+    for p in items:
+        if p.id == o.id:
+            continue
+        pb = boxes[p.id]
+        if pb.top < b.bottom - max_gap or pb.bottom > b.bottom or pb.volume() <= b.volume() * 0.5:
+            continue
+        over = pb.contains_xz(samples)
+        if over.mean() < s.on_min_overlap:
+            continue
+        tops = support_top(p, samples[over], b.bottom + min(b.size[1] / 2, 0.5) + s.on_sink_m, posed_cache)
+        tops = tops[np.isfinite(tops)]
+        if len(tops) == 0:
+            continue
+        gap = b.bottom - float(tops.max())
+        if -s.on_sink_m <= gap <= max_gap:
+            score = (abs(gap), -over.mean())
+            if best is None or score < best[0]:
+                best = (score, p.id)
+    return best
 
 
 def _closest_on_polygon(p: np.ndarray, poly: np.ndarray) -> np.ndarray:
