@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import trimesh
@@ -41,7 +41,8 @@ class ExportSettings:
 
     def validate(self) -> None:
         if not (np.isfinite(self.sensor_width_mm) and 1.0 <= self.sensor_width_mm <= 1000.0):
-            raise InputError(f"sensor width (--sensor-width) must be between 1 and 1000 mm (got {self.sensor_width_mm})")
+            raise InputError("sensor width (--sensor-width) must be between 1 and 1000 mm "
+                             f"(got {self.sensor_width_mm})")
         if not (0 < self.clip_near_m < self.clip_far_m):
             raise InputError(f"clip range must satisfy 0 < near < far (got {self.clip_near_m}, {self.clip_far_m})")
 
@@ -53,10 +54,12 @@ class ExportSettings:
 class Surface:
     """How one mesh looks, independent of the file format.
 
-    ``base_color`` (4,) float in [0, 1], linear RGBA (glTF's baseColorFactor);
+    ``base_color`` (4,) float RGBA in [0, 1] (the material's base colour factor; display/sRGB
+    values as scenewright stores them until :func:`linear_colors` converts them);
     ``texture`` an RGB(A) PIL image or None; ``uv`` (V, 2) per-vertex texture coordinates
     with the origin at the image's bottom-left (OpenGL / USD / Blender convention) or None;
-    ``vertex_colors`` (V, 4) float in [0, 1] when the colours vary over the mesh, else None;
+    ``vertex_colors`` (V, 4) float in [0, 1] when the colours vary over the mesh, else None
+    (UVs are kept even without a texture, so a user can add one later);
     ``texture_key`` a content hash, so one image shared by several objects is written once.
     """
 
@@ -120,7 +123,7 @@ def surface_of(mesh: trimesh.Trimesh, textures: bool = True) -> Surface:
             key = hashlib.sha1(image.mode.encode() + str(image.size).encode() + image.tobytes()).hexdigest()[:12]
         rough = getattr(mat, "roughnessFactor", None)
         metal = getattr(mat, "metallicFactor", None)
-        return Surface(base_color=base, texture=image, uv=uv if image is not None or uv is not None else None,
+        return Surface(base_color=base, texture=image, uv=uv,
                        roughness=0.9 if rough is None else float(rough),
                        metallic=0.0 if metal is None else float(metal), texture_key=key,
                        alpha_blend=getattr(mat, "alphaMode", None) == "BLEND")
