@@ -1,6 +1,6 @@
 """``make bench``: quality and speed of the layout method on generated benchmarks.
 
-    .venv/bin/python benchmarks/bench_layout.py --library LIB [--scenes 10] [--variants ...]
+    .venv/bin/python benchmarks/bench_layout.py --library LIB [--scenes 20] [--seed 0] [--set KEY=VALUE ...] [--variants ...]
 
 Variants (each a benchmark made — or reused — with ``scenewright bench make``, the
 method run on every scene in this process, scored with ``scenewright eval``):
@@ -196,7 +196,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--library", default="data/library")
     p.add_argument("--out", default="out/bench_layout", help="benchmarks, predictions and reports")
-    p.add_argument("--scenes", type=int, default=10)
+    p.add_argument("--scenes", type=int, default=20)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--variants", nargs="+", default=["main", "noise", "heldout", "libsize", "objects"],
                    choices=["main", "noise", "heldout", "libsize", "objects"])
