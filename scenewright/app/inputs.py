@@ -104,10 +104,11 @@ def assemble_capture(folder, rgb=None, seg=None, depth=None, instances=None, cam
     if _suffix(rgb) == ".png":
         shutil.copyfile(rgb, folder / "rgb.png")
     else:
-        from PIL import Image
+        from PIL import Image, ImageOps
         try:
             with Image.open(rgb) as img:
-                img.convert("RGB").save(folder / "rgb.png")
+                # A phone JPEG is stored sideways with an EXIF turn; masks are drawn on the upright view.
+                ImageOps.exif_transpose(img).convert("RGB").save(folder / "rgb.png")
         except Exception as exc:
             raise InputError(f"rgb ({rgb.name}): cannot read image ({exc})") from None
     if seg is not None:

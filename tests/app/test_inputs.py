@@ -158,3 +158,12 @@ def test_run_job_writes_scene_zip_and_room(tmp_path, capture_dirs, library_dir):
     assert "floor" in nodes and {f"inst_{i}" for i in res.capture.instance_ids} <= set(nodes)
     with pytest.raises(InputError, match="method: 'nope'"):
         run_job(capture_dirs[0], job, JobRequest(method="nope"))
+
+
+def test_a_sideways_phone_jpeg_is_turned_upright(tmp_path):
+    img = Image.new("RGB", (16, 8), (200, 30, 30))
+    exif = Image.Exif()
+    exif[0x0112] = 6                                  # orientation: rotate 90° clockwise to view
+    img.save(tmp_path / "phone.jpg", exif=exif.tobytes())
+    cap = assemble_capture(tmp_path / "cap", rgb=tmp_path / "phone.jpg")
+    assert Image.open(cap / "rgb.png").size == (8, 16)
