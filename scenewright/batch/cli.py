@@ -20,8 +20,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--library", default="data/library", help="asset library folder (layout)")
     p.add_argument("--weights", default=None, help="MIDI checkpoint folder (midi)")
     p.add_argument("--address", default="local",
-                   help="local (start a cluster on this machine), auto (join `ray start --head`), "
-                        "ray://HOST:PORT (Ray Client) or none (in this process, no Ray)")
+                   help="local (start a cluster on this machine), auto (join the one `ray start --head` started "
+                        "here), HOST:PORT (a head node's address), ray://HOST:PORT (Ray Client) or none "
+                        "(in this process, no Ray)")
     p.add_argument("--workers", type=int, default=None,
                    help="worker actors (default: as many as the cluster's CPUs allow)")
     p.add_argument("--cpus-per-task", type=float, default=1.0, help="CPUs each worker reserves")

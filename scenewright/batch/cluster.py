@@ -65,7 +65,8 @@ def connect(address: str = "local", num_cpus: int | None = None):
                      runtime_env=runtime_env)
     except (ConnectionError, TimeoutError) as exc:
         raise InputError(f"--address {address}: no Ray cluster reachable ({exc}); start one with "
-                         "`ray start --head` (or use --address local)") from None
+                         "`ray start --head` (or use --address local); a cluster with token authentication "
+                         "also needs RAY_AUTH_MODE=token and its token in ~/.ray/auth_token") from None
     return ray, True
 
 

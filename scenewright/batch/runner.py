@@ -170,73 +170,39 @@ def run_batch(source, out_root, batch: BatchSettings | None = None, progress: bo
 
     out_root.mkdir(parents=True, exist_ok=True)
     startup_s, run_s = 0.0, 0.0
-    bar = _progress(progress)
-    with bar:
-        task = bar.add_task("", total=len(jobs), ok=0, failed=0,
-                            completed=len(records))
-        counts = {"ok": 0, "failed": sum(r["status"] == "failed" for r in records)}
-        bar.update(task, failed=counts["failed"])
-        t_run = [time.perf_counter()]
+    try:
+        bar = _progress(progress)
+        with bar:
+            task = bar.add_task("", total=len(jobs), ok=0, failed=0,
+                                completed=len(records))
+            counts = {"ok": 0, "failed": sum(r["status"] == "failed" for r in records)}
+            bar.update(task, failed=counts["failed"])
+            t_run = [time.perf_counter()]
 
-        def on_result(record: dict) -> None:
-            record["settings_key"] = finger["key"]
-            record["finished"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-            records.append(record)
-            counts[record["status"]] = counts.get(record["status"], 0) + 1
-            bar.update(task, advance=1, ok=counts["ok"], failed=counts["failed"], description=record["name"])
+            def on_result(record: dict) -> None:
+                record["settings_key"] = finger["key"]
+                record["finished"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+                records.append(record)
+                counts[record["status"]] = counts.get(record["status"], 0) + 1
+                bar.update(task, advance=1, ok=counts["ok"], failed=counts["failed"], description=record["name"])
+                save()
+
             save()
-
+            if tasks and batch.address == SEQUENTIAL:
+                bar.update(task, description="warming up")
+                startup_s = _run_sequential(batch, tasks, report, on_result, t_run)
+            elif tasks:
+                bar.update(task, description="starting Ray")
+                startup_s = _run_ray(batch, tasks, report, on_result, t_run, save,
+                                     lambda text: bar.update(task, description=text))
+            run_s = time.perf_counter() - t_run[0] if tasks else 0.0
+    except BaseException as exc:
+        # Leave a record that says the batch stopped and why (resume picks up from here).
+        report["status"] = "interrupted" if isinstance(exc, KeyboardInterrupt) else "error"
+        report["error"] = f"{type(exc).__name__}: {exc}"
+        report["totals"] = totals(records, run_s, startup_s)
         save()
-        if tasks and batch.address == SEQUENTIAL:
-            from scenewright.batch.worker import Reconstructor
-            bar.update(task, description="warming up")
-            t0 = time.perf_counter()
-            worker = Reconstructor(batch)
-            try:
-                report["workers"] = [{**worker.info(), "actor": 0}]
-                startup_s = time.perf_counter() - t0
-                t_run[0] = time.perf_counter()
-                for job, out, overwrite in tasks:
-                    bar.update(task, description=job.name)
-                    record = worker.run(job, str(out), overwrite)
-                    record["actor"] = 0
-                    on_result(record)
-            finally:
-                worker.close()
-        elif tasks:
-            from scenewright.batch.cluster import cluster_info, connect, pool_size, run_pool
-            bar.update(task, description="starting Ray")
-            t0 = time.perf_counter()
-            local_cpus = None
-            if batch.address == "local":
-                import math
-                import os
-                n = batch.workers or os.cpu_count() or 1
-                local_cpus = max(1, math.ceil(n * batch.cpus_per_task))
-            ray, started = connect(batch.address, local_cpus)
-            try:
-                info = cluster_info(ray)
-                info.update(address=batch.address, started_here=started)
-                report["ray"] = info
-                n_workers, note = pool_size(batch.workers, info["cpus"], batch.cpus_per_task)
-                n_workers = min(n_workers, len(tasks))
-                if note:
-                    report["notes"].append(note)
-                info["connect_s"] = round(time.perf_counter() - t0, 3)
-                bar.update(task, description=f"warming {n_workers} workers")
-
-                def on_started(infos: list[dict], seconds: float) -> None:
-                    report["workers"] = infos
-                    info["warmup_s"] = round(seconds, 3)
-                    t_run[0] = time.perf_counter()
-                    save()
-
-                report["workers"] = run_pool(ray, batch, tasks, n_workers, on_result, on_started)
-                startup_s = t_run[0] - t0
-            finally:
-                if started:
-                    ray.shutdown()
-        run_s = time.perf_counter() - t_run[0] if tasks else 0.0
+        raise
     report["totals"] = totals(records, run_s, startup_s)
     report["totals"]["total_s"] = round(time.perf_counter() - t_start, 3)
     report["status"] = "done"
@@ -245,6 +211,60 @@ def run_batch(source, out_root, batch: BatchSettings | None = None, progress: bo
         report["eval"] = run_eval(out_root, batch.eval_bench, batch.eval_points)
         save()
     return report
+
+
+def _run_sequential(batch: BatchSettings, tasks: list[tuple], report: dict, on_result, t_run: list) -> float:
+    """One Reconstructor in this process, the captures in order; returns its warm-up seconds."""
+    from scenewright.batch.worker import Reconstructor
+    t0 = time.perf_counter()
+    worker = Reconstructor(batch)
+    try:
+        report["workers"] = [{**worker.info(), "actor": 0}]
+        startup_s = time.perf_counter() - t0
+        t_run[0] = time.perf_counter()
+        for job, out, overwrite in tasks:
+            record = worker.run(job, str(out), overwrite)
+            record["actor"] = 0
+            on_result(record)
+    finally:
+        worker.close()
+    return startup_s
+
+
+def _run_ray(batch: BatchSettings, tasks: list[tuple], report: dict, on_result, t_run: list, save,
+             say) -> float:
+    """The captures on a Ray actor pool; returns the start-up seconds (connect + warm-up)."""
+    import math
+    import os
+
+    from scenewright.batch.cluster import cluster_info, connect, pool_size, run_pool
+    t0 = time.perf_counter()
+    local_cpus = None
+    if batch.address == "local":
+        local_cpus = max(1, math.ceil((batch.workers or os.cpu_count() or 1) * batch.cpus_per_task))
+    ray, started = connect(batch.address, local_cpus)
+    try:
+        info = cluster_info(ray)
+        info.update(address=batch.address, started_here=started)
+        report["ray"] = info
+        n_workers, note = pool_size(batch.workers, info["cpus"], batch.cpus_per_task)
+        n_workers = min(n_workers, len(tasks))
+        if note:
+            report["notes"].append(note)
+        info["connect_s"] = round(time.perf_counter() - t0, 3)
+        say(f"warming {n_workers} workers")
+
+        def on_started(infos: list[dict], seconds: float) -> None:
+            report["workers"] = infos
+            info["warmup_s"] = round(seconds, 3)
+            t_run[0] = time.perf_counter()
+            save()
+
+        report["workers"] = run_pool(ray, batch, tasks, n_workers, on_result, on_started)
+        return t_run[0] - t0
+    finally:
+        if started:
+            ray.shutdown()
 
 
 def run_eval(out_root: Path, bench: str | Path, points: int = 20480) -> dict:

@@ -12,6 +12,7 @@ import dataclasses
 import hashlib
 import json
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,7 +27,8 @@ class BatchSettings:
     """Everything a ``scenewright batch`` run needs; recorded in ``OUT_ROOT/batch.json``.
 
     ``address``: ``"local"`` starts a Ray cluster on this machine (``workers`` CPUs),
-    ``"auto"`` or ``"ray://HOST:PORT"`` joins a running one, ``"none"`` runs in this
+    ``"auto"``, ``"HOST:PORT"`` (the head's GCS address) or ``"ray://HOST:PORT"`` (Ray
+    Client) joins a running one, ``"none"`` runs in this
     process without Ray. ``workers``: actors (each keeps its own library, index and
     renderer); None = as many as the cluster's CPUs allow (``cpus_per_task`` each).
     ``overrides``: ``KEY=VALUE`` strings applied to the method's settings dataclass
@@ -61,8 +63,10 @@ class BatchSettings:
             raise InputError("--method midi needs --weights DIR (see `scenewright models download midi`)")
         if self.method == "midi" and not Path(self.weights).is_dir():
             raise InputError(f"{self.weights}: weights folder not found")
-        if not (self.address in ("local", "auto", SEQUENTIAL) or self.address.startswith("ray://")):
-            raise InputError(f"--address must be local, auto, none or ray://HOST:PORT, not {self.address!r}")
+        if not (self.address in ("local", "auto", SEQUENTIAL)
+                or re.fullmatch(r"(ray://)?[\w.\-]+:\d+", self.address)):
+            raise InputError(f"--address must be local, auto, none, HOST:PORT or ray://HOST:PORT, "
+                             f"not {self.address!r}")
         if self.workers is not None and not 1 <= self.workers <= 1024:
             raise InputError(f"--workers must be between 1 and 1024, got {self.workers}")
         if not 0 < self.cpus_per_task <= 256:
