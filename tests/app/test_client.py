@@ -158,3 +158,16 @@ def test_midi_with_the_tiny_checkpoint(client, capture_dirs):
     assert "not aligned with the capture" in out["status"]                    # MIDI has no camera pose
     nodes = trimesh.load(out["model"], force="scene").graph.nodes_geometry
     assert "floor" not in nodes                                               # no floor in MIDI's frame
+
+
+def test_simultaneous_requests_queue_and_both_finish(client, server):
+    """Two people press Reconstruct at once: one job runs at a time, both get their own result."""
+    before = {p.name for p in server.work_dir.glob("job-*")}
+    args = list(dict(DEFAULTS, example="scene_0000", method="boxes").values())
+    jobs = [client.submit(*args, api_name="/reconstruct") for _ in range(2)]
+    results = [dict(zip(OUTPUTS, j.result(timeout=120))) for j in jobs]
+    for r in results:
+        assert r["status"]["value"].startswith("**Done:**")
+    # Each request wrote its own job folder, holding its own zip.
+    new = [server.work_dir / n for n in {p.name for p in server.work_dir.glob("job-*")} - before]
+    assert len(new) == 2 and all((p / "scene_0000_boxes.zip").is_file() for p in new)
