@@ -77,7 +77,7 @@ def _mesh_data(bpy, name: str, mesh, surface: Surface):
     if len(verts):
         # the file's (or trimesh's) vertex normals, as custom normals: shading as in the GLB
         normals = np.asarray(mesh.vertex_normals, np.float64) @ rot.T
-        me.normals_split_custom_set_from_vertices([tuple(n) for n in normals])
+        me.normals_split_custom_set_from_vertices(np.ascontiguousarray(normals, np.float32))
     return me
 
 

@@ -114,7 +114,9 @@ def surface_of(mesh: trimesh.Trimesh, textures: bool = True) -> Surface:
             base = np.append(base, 1.0)
         image = getattr(mat, "baseColorTexture", None)
         uv = None if visual.uv is None else np.asarray(visual.uv, float)
-        if not textures or uv is None or len(uv) != len(mesh.vertices):
+        if uv is not None and uv.shape != (len(mesh.vertices), 2):
+            uv = None                  # not per vertex: cannot be written as a vertex primvar
+        if not textures or uv is None:
             image = None
         key = None
         if image is not None:

@@ -57,6 +57,15 @@ def test_objects_names_matrices_vertices_bounds(exported, gt_dir, graph_dir, whi
         np.testing.assert_allclose(R.T @ M @ R, inst.world_from_object, atol=1e-6)
         assert len(obj.data.vertices) == glb[inst.node]["n_vertices"]
         assert len(obj.data.polygons) == len(inst.mesh.faces)
+        # shading normals: the mesh's vertex normals, turned Z up, on every face corner
+        me = obj.data
+        corner = np.empty(len(me.loops) * 3, np.float32)
+        me.corner_normals.foreach_get("vector", corner)
+        loop_vertex = np.empty(len(me.loops), np.int32)
+        me.loops.foreach_get("vertex_index", loop_vertex)
+        expected = inst.mesh.vertex_normals[loop_vertex] @ R[:3, :3].T
+        # Blender stores custom normals compressed (seen: 8e-5)
+        np.testing.assert_allclose(corner.reshape(-1, 3), expected, atol=1e-3)
         world_yup = _world_vertices(obj) @ R[:3, :3]           # Blender Z-up → scene Y-up
         np.testing.assert_allclose([world_yup.min(0), world_yup.max(0)], glb[inst.node]["bounds"], atol=1e-4)
         # Blender's own bound box (object frame, Z up) agrees with the mesh, up is +Z
