@@ -4,7 +4,7 @@ Layout of the stage (Y up, metres per unit 1, default prim ``/Scene``, kind asse
 
     /Scene
       /Objects/inst_<id>          Xform, kind component; xformOp:transform = world_from_object
-        /mesh                     Mesh in the object frame: points, faceVertexCounts/Indices,
+        /inst_<id>_mesh           Mesh in the object frame: points, faceVertexCounts/Indices,
                                   normals, primvars:st, primvars:displayColor; material bound
       /Room/floor, wall_<k>, ceiling   Mesh in world coordinates
       /Looks/<name>               Material: UsdPreviewSurface (+ UsdUVTexture for a texture)
@@ -224,7 +224,7 @@ def write_usd(scene: Scene, path: Path, settings: ExportSettings, texture_dir: P
         prim = xf.GetPrim()
         Usd.ModelAPI(prim).SetKind(Kind.Tokens.component)
         surface = surface_for_export(inst.mesh, settings)
-        mesh = _define_mesh(stage, f"/Scene/Objects/{inst.node}/mesh", inst.mesh, surface)
+        mesh = _define_mesh(stage, f"/Scene/Objects/{inst.node}/{inst.node}_mesh", inst.mesh, surface)
         _bind(stage, mesh, surface, f"{inst.node}_mat", textures)
         _set_object_data(prim, inst, credits.get(inst.asset_id), relations[inst.id], room_names)
         n_objects += 1

@@ -195,3 +195,25 @@ def test_blender_render_reproduces_the_capture_segmentation(gt_dir, bench, tmp_p
     for iid in np.unique(seg[seg > 0]):
         a, b = ids == iid, seg == iid
         assert (a & b).sum() / (a | b).sum() > 0.95, f"instance {iid}"
+
+
+def test_blender_imports_our_usdz(gt_dir, tmp_path):
+    """Interop: Blender's own USD importer reads the .usdz (it turns Y up into Z up itself):
+    objects in place, labels as custom properties, textures, and the camera's field of view
+    (so the lens is in the units Blender expects)."""
+    scene = read_scene(gt_dir)
+    glb = glb_nodes(gt_dir)
+    path = export_scene(gt_dir, tmp_path / "scene.usdz")
+    bpy.ops.wm.read_factory_settings(use_empty=True)
+    assert bpy.ops.wm.usd_import(filepath=str(path)) == {"FINISHED"}
+    for inst in scene.instances:
+        obj = bpy.data.objects[f"{inst.node}_mesh"]
+        assert len(obj.data.vertices) == glb[inst.node]["n_vertices"]
+        world_yup = _world_vertices(obj) @ R[:3, :3]
+        np.testing.assert_allclose([world_yup.min(0), world_yup.max(0)], glb[inst.node]["bounds"], atol=1e-4)
+        assert obj["scenewright:label"] == inst.label and obj["scenewright:assetId"] == inst.asset_id
+        tex = [n for n in obj.data.materials[0].node_tree.nodes if n.type == "TEX_IMAGE"]
+        assert tex and tex[0].image.size[0] > 0
+    cam = next(o for o in bpy.data.objects if o.type == "CAMERA")
+    hfov = 2 * np.arctan(scene.camera.width / 2 / scene.camera.K[0, 0])
+    assert cam.data.angle_x == pytest.approx(hfov, abs=1e-5)

@@ -53,14 +53,14 @@ def test_objects_keep_transform_vertices_and_world_bounds(exported, gt_dir, grap
         xf = UsdGeom.Xformable(stage.GetPrimAtPath(f"/Scene/Objects/{inst.node}"))
         local = np.asarray(xf.GetLocalTransformation(Usd.TimeCode.Default()), float).T
         np.testing.assert_allclose(local, inst.world_from_object, atol=1e-6)
-        mesh = UsdGeom.Mesh(stage.GetPrimAtPath(f"/Scene/Objects/{inst.node}/mesh"))
+        mesh = UsdGeom.Mesh(stage.GetPrimAtPath(f"/Scene/Objects/{inst.node}/{inst.node}_mesh"))
         pts = np.asarray(mesh.GetPointsAttr().Get(), float)
         # the transform is kept, not baked: the points are the object-frame vertices
         assert len(pts) == glb[inst.node]["n_vertices"]
         np.testing.assert_allclose(pts, inst.mesh.vertices, atol=1e-6)
         counts = np.asarray(mesh.GetFaceVertexCountsAttr().Get())
         assert len(counts) == len(inst.mesh.faces) and (counts == 3).all()
-        world = _world_points(stage, f"/Scene/Objects/{inst.node}/mesh")
+        world = _world_points(stage, f"/Scene/Objects/{inst.node}/{inst.node}_mesh")
         np.testing.assert_allclose([world.min(0), world.max(0)], glb[inst.node]["bounds"], atol=1e-4)
         # the authored extent is the object-frame box, what viewers cull and frame with
         bound = UsdGeom.BBoxCache(Usd.TimeCode.Default(), ["default"]).ComputeWorldBound(mesh.GetPrim())
@@ -93,7 +93,7 @@ def test_materials_bound_and_textures_resolve(exported, gt_dir, kind):
     stage = Usd.Stage.Open(str(exported[kind]))
     textured = 0
     for inst in scene.instances:
-        prim = stage.GetPrimAtPath(f"/Scene/Objects/{inst.node}/mesh")
+        prim = stage.GetPrimAtPath(f"/Scene/Objects/{inst.node}/{inst.node}_mesh")
         _, file_attr = _texture_file(prim)
         source = getattr(inst.mesh.visual.material, "baseColorTexture", None)
         if source is None:
@@ -191,7 +191,7 @@ def test_generated_boxes_export_colours_and_say_no_assets(exported, boxes_dir):
         if inst.mesh is None:
             assert not stage.GetPrimAtPath(f"/Scene/Objects/{inst.node}")
             continue
-        prim = stage.GetPrimAtPath(f"/Scene/Objects/{inst.node}/mesh")
+        prim = stage.GetPrimAtPath(f"/Scene/Objects/{inst.node}/{inst.node}_mesh")
         colour = np.asarray(UsdGeom.Mesh(prim).GetDisplayColorPrimvar().Get(), float)
         # scenewright colours are display (sRGB) values; USD's are linear
         expected = srgb_to_linear(inst.mesh.visual.vertex_colors[0, :3] / 255.0)
@@ -237,7 +237,7 @@ def test_usd_stage_renders_the_capture_segmentation(exported, bench):
     t = Usd.TimeCode.Default()
     items = []
     for prim in stage.GetPrimAtPath("/Scene/Objects").GetChildren():
-        mesh = UsdGeom.Mesh(prim.GetChild("mesh"))
+        mesh = UsdGeom.Mesh(prim.GetChild(f"{prim.GetName()}_mesh"))
         faces = np.asarray(mesh.GetFaceVertexIndicesAttr().Get()).reshape(-1, 3)
         tm = trimesh.Trimesh(np.asarray(mesh.GetPointsAttr().Get(), float), faces, process=False)
         world = np.asarray(mesh.ComputeLocalToWorldTransform(t), float).T
