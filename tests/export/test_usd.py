@@ -58,6 +58,9 @@ def test_objects_keep_transform_vertices_and_world_bounds(exported, gt_dir, grap
         # the transform is kept, not baked: the points are the object-frame vertices
         assert len(pts) == glb[inst.node]["n_vertices"]
         np.testing.assert_allclose(pts, inst.mesh.vertices, atol=1e-6)
+        np.testing.assert_allclose(np.asarray(mesh.GetNormalsAttr().Get(), float), inst.mesh.vertex_normals,
+                                   atol=1e-6)
+        assert mesh.GetNormalsInterpolation() == UsdGeom.Tokens.vertex
         counts = np.asarray(mesh.GetFaceVertexCountsAttr().Get())
         assert len(counts) == len(inst.mesh.faces) and (counts == 3).all()
         world = _world_points(stage, f"/Scene/Objects/{inst.node}/{inst.node}_mesh")
