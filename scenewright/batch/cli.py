@@ -80,11 +80,11 @@ def run_from_args(args: argparse.Namespace) -> int:
         console.print(table)
     t = report["totals"]
     ray = report.get("ray")
-    where = "" if not report["workers"] else "in this process" if ray is None else (
-        f"on Ray {ray['version']} ({len(ray['nodes'])} node(s), {ray['cpus']:g} CPUs, "
+    where = "" if not report["workers"] else " in this process" if ray is None else (
+        f" on Ray {ray['version']} ({len(ray['nodes'])} node(s), {ray['cpus']:g} CPUs, "
         f"{len(report['workers'])} workers)")
     rate = f", {t['throughput_per_min']:.1f} captures/min" if t["throughput_per_min"] else ""
-    console.print(f"batch: {t['ok']} ok, {t['failed']} failed, {t['skipped']} skipped of {t['captures']} "
+    console.print(f"batch: {t['ok']} ok, {t['failed']} failed, {t['skipped']} skipped of {t['captures']}"
                   f"{where}; startup {t['startup_s']:.1f} s, run {t['run_s']:.1f} s{rate} "
                   f"→ {Path(args.out) / BATCH_FILE}")
     if report.get("eval"):
