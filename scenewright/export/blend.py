@@ -232,6 +232,8 @@ def write_blend(scene: Scene, path: Path, settings: ExportSettings, source: str 
                             for r in relations[inst.id]]
         if inst.asset_id in credits:
             obj["attribution"] = credits[inst.asset_id]
+        if inst.extra:                # whatever else the method recorded (pixels, status, ...)
+            obj["extra"] = _idprop(inst.extra)
         n_objects += 1
         if progress:
             progress(1)

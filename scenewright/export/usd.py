@@ -272,6 +272,8 @@ def _set_object_data(prim, inst, credit: dict | None, relations: list[dict], roo
                           for r in relations]}
     if credit is not None:
         data["attribution"] = credit
+    if inst.extra:                    # whatever else the method recorded (pixels, status, ...)
+        data["extra"] = inst.extra
     prim.SetCustomData({"scenewright": _jsonable_dict(data)})
 
 

@@ -80,6 +80,7 @@ def test_objects_names_matrices_vertices_bounds(exported, gt_dir, graph_dir, whi
         assert obj["asset_id"] == inst.asset_id and obj["instance_id"] == inst.id
         np.testing.assert_allclose(list(obj["size"]), inst.size, atol=1e-6)
         assert obj["attribution"]["asset_id"] == inst.asset_id and obj["attribution"]["license"]
+        assert obj["extra"]["pixels"] == inst.extra["pixels"]
     for name in scene.room:
         world_yup = _world_vertices(bpy.data.objects[name]) @ R[:3, :3]
         np.testing.assert_allclose([world_yup.min(0), world_yup.max(0)], glb[name]["bounds"], atol=1e-4)

@@ -166,6 +166,7 @@ def test_labels_attribution_and_relations(exported, graph_dir):
         assert prim.GetAttribute("scenewright:assetId").Get() == inst.asset_id
         assert prim.GetAttribute("scenewright:instanceId").Get() == inst.id
         np.testing.assert_allclose(list(prim.GetAttribute("scenewright:size").Get()), inst.size, atol=1e-9)
+        assert prim.GetCustomData()["scenewright"]["extra"]["pixels"] == inst.extra["pixels"]
         credit = prim.GetCustomData()["scenewright"]["attribution"]
         assert credit["asset_id"] == inst.asset_id and credit["creator"]
     a, b, c = (scene.instances[k].node for k in range(3))
