@@ -83,8 +83,12 @@ def pool_size(requested: int | None, cluster_cpus: float, cpus_per_task: float) 
     """Actors to start: ``requested`` capped to what the cluster can hold (else pending forever).
 
     Returns (size, note) — the note says why fewer than requested were started.
+    InputError when not even one worker fits.
     """
-    fits = max(1, math.floor(cluster_cpus / cpus_per_task + 1e-9))
+    fits = math.floor(cluster_cpus / cpus_per_task + 1e-9)
+    if fits < 1:
+        raise InputError(f"--cpus-per-task {cpus_per_task:g}: the cluster has only {cluster_cpus:g} CPUs, "
+                         "no worker could ever start")
     if requested is None:
         return fits, None
     if requested > fits:

@@ -188,11 +188,14 @@ def test_layout_on_ray_matches_sequential_run_and_scores(bench, library_dir, ray
 def test_cli_exit_codes(mixed_list, corrupt_capture, bench, ray_cluster, tmp_path, capsys):
     out = tmp_path / "cli"
     # Failures are reported, the batch still succeeds (exit 0) when anything was produced.
-    assert cli_main(["batch", str(mixed_list), "-o", str(out), "--method", "boxes", "--workers", "2",
+    # (--workers 5 on a 2-CPU cluster: 2 are started, and batch.json says why.)
+    assert cli_main(["batch", str(mixed_list), "-o", str(out), "--method", "boxes", "--workers", "5",
                      "--no-progress"]) == 0
     text = capsys.readouterr().out
     assert "4 ok, 1 failed" in text and "broken_capture" in text and "rgb.png" in text
-    assert by_name(batch_json(out))["broken_capture"]["status"] == "failed"
+    record = batch_json(out)
+    assert by_name(record)["broken_capture"]["status"] == "failed"
+    assert len(record["workers"]) == 2 and "--workers 5" in record["notes"][0]
     # Every capture failed: exit 1.
     only_bad = tmp_path / "bad.txt"
     only_bad.write_text(f"{corrupt_capture}\n")
@@ -205,6 +208,17 @@ def test_cli_exit_codes(mixed_list, corrupt_capture, bench, ray_cluster, tmp_pat
     assert not (tmp_path / "cli3").exists()
     assert cli_main(["batch", str(bench), "-o", str(tmp_path / "cli4"), "--method", "boxes",
                      "--set", "percentile=lots", "--no-progress"]) == 2
+
+
+def test_pool_size():
+    from scenewright.batch.cluster import pool_size
+    assert pool_size(None, 8.0, 1.0) == (8, None)
+    assert pool_size(None, 8.0, 3.0) == (2, None)
+    with pytest.raises(InputError, match="only 1 CPUs, no worker could ever start"):
+        pool_size(None, 1.0, 2.0)
+    assert pool_size(3, 8.0, 1.0) == (3, None)
+    n, note = pool_size(6, 4.0, 1.5)
+    assert n == 2 and "exceeds the cluster's 4 CPUs" in note
 
 
 def test_foreign_batch_json_is_refused(bench, tmp_path):
