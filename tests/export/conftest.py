@@ -51,7 +51,8 @@ def boxes_dir(bench, tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def graph_dir(gt_dir, tmp_path_factory) -> Path:
     """The ground truth with every relation type, an off-centre, non-square-pixel camera and one
-    object scaled non-uniformly along its own axes (world_from_object = T R S)."""
+    object scaled non-uniformly along its own axes (world_from_object = T R S) and one textured
+    object tinted by its base colour factor."""
     from scenewright.scene import Relation, read_scene, write_scene
     scene = read_scene(gt_dir)
     ids = [i.id for i in scene.instances]
@@ -67,6 +68,8 @@ def graph_dir(gt_dir, tmp_path_factory) -> Path:
     scene.camera.K = K
     scene.camera.height = 96
     scene.instances[0].world_from_object = scene.instances[0].world_from_object @ np.diag([1.3, 0.8, 1.1, 1.0])
+    # a tinted texture: glTF multiplies the image by baseColorFactor
+    scene.instances[1].mesh.visual.material.baseColorFactor = np.array([200, 120, 60, 255], np.uint8)
     out = tmp_path_factory.mktemp("graph") / "scene"
     write_scene(scene, out)
     return out

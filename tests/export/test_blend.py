@@ -218,3 +218,15 @@ def test_blender_imports_our_usdz(gt_dir, tmp_path):
     cam = next(o for o in bpy.data.objects if o.type == "CAMERA")
     hfov = 2 * np.arctan(scene.camera.width / 2 / scene.camera.K[0, 0])
     assert cam.data.angle_x == pytest.approx(hfov, abs=1e-5)
+
+
+def test_tinted_texture_is_multiplied_by_its_factor(exported, graph_dir):
+    inst = read_scene(graph_dir).instances[1]
+    factor = np.asarray(inst.mesh.visual.material.baseColorFactor, float) / 255
+    _open(exported["graph"])
+    mat = bpy.data.objects[inst.node].data.materials[0]
+    bsdf = next(n for n in mat.node_tree.nodes if n.type == "BSDF_PRINCIPLED")
+    mix = bsdf.inputs["Base Color"].links[0].from_node
+    assert mix.type == "MIX" and mix.blend_type == "MULTIPLY" and mix.data_type == "RGBA"
+    assert mix.inputs[6].links[0].from_node.type == "TEX_IMAGE"
+    np.testing.assert_allclose(list(mix.inputs[7].default_value)[:3], srgb_to_linear(factor[:3]), atol=1e-6)

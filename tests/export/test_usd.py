@@ -260,3 +260,14 @@ def test_usd_stage_renders_the_capture_segmentation(exported, bench):
     for iid in np.unique(seg[seg > 0]):
         a, b = ids == iid, seg == iid
         assert (a & b).sum() / (a | b).sum() > 0.95, f"instance {iid}"
+
+
+def test_tinted_texture_keeps_its_factor(exported, graph_dir):
+    """glTF multiplies the base colour texture by baseColorFactor; UsdUVTexture's scale does."""
+    inst = read_scene(graph_dir).instances[1]
+    factor = np.asarray(inst.mesh.visual.material.baseColorFactor, float) / 255
+    assert not np.allclose(factor[:3], 1)
+    stage = Usd.Stage.Open(str(exported["graph"]))
+    _, file_attr = _texture_file(stage.GetPrimAtPath(f"/Scene/Objects/{inst.node}/{inst.node}_mesh"))
+    tex = UsdShade.Shader(file_attr.GetPrim())
+    np.testing.assert_allclose(list(tex.GetInput("scale").Get())[:3], srgb_to_linear(factor[:3]), atol=1e-6)
