@@ -41,15 +41,15 @@ def _wait_http(url: str, proc: subprocess.Popen, timeout: float) -> None:
     raise SystemExit(f"server did not answer within {timeout} s")
 
 
-def measure(library: str | None, example: str, method: str, runs: int, warmup: bool,
-            chromium: str = "/usr/bin/chromium", render_refine: bool = True) -> dict:
+def measure(library: str | None, example: str, method: str, runs: int, warmup: str = "quick",
+            chromium: str = "/usr/bin/chromium", render_refine: bool = True, wait: float = 0.0) -> dict:
     """Seconds: ``server_ready``, ``first_load``, ``reload``, ``runs`` [click → outputs], ``server_totals``."""
     from playwright.sync_api import sync_playwright
     port = _free_port()
     work = tempfile.mkdtemp(prefix="scenewright-measure-")
     cmd = [sys.executable, "-m", "scenewright", "app", "--port", str(port), "--work-dir", work]
     cmd += ["--library", library] if library else []
-    cmd += [] if warmup else ["--no-warmup"]
+    cmd += ["--warmup", warmup]
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}/"
@@ -74,6 +74,7 @@ def measure(library: str | None, example: str, method: str, runs: int, warmup: b
             if not render_refine:
                 page.get_by_text("Settings").click()
                 page.get_by_label("layout: render-and-compare refinement", exact=False).uncheck()
+            time.sleep(wait)
             last = ""
             for _ in range(runs):
                 t = time.perf_counter()
@@ -104,14 +105,16 @@ def main(argv=None) -> int:
     ap.add_argument("--example", default="living_room")
     ap.add_argument("--method", default="layout", choices=["layout", "boxes"])
     ap.add_argument("--runs", type=int, default=3)
-    ap.add_argument("--no-warmup", action="store_true")
+    ap.add_argument("--warmup", choices=["off", "quick", "full"], default="quick")
+    ap.add_argument("--wait", type=float, default=0.0, help="seconds to wait after the page loads "
+                    "(a person reading the page; lets a warm-up finish)")
     ap.add_argument("--no-render-refine", action="store_true")
     args = ap.parse_args(argv)
     if not Path("/usr/bin/chromium").is_file():
         print("needs /usr/bin/chromium", file=sys.stderr)
         return 2
-    r = measure(args.library, args.example, args.method, args.runs, not args.no_warmup,
-                render_refine=not args.no_render_refine)
+    r = measure(args.library, args.example, args.method, args.runs, args.warmup,
+                render_refine=not args.no_render_refine, wait=args.wait)
     print(f"| server ready | first page load | reload | " + " | ".join(f"run {i + 1}" for i in range(args.runs)) + " |")
     print("|---" * (3 + args.runs) + "|")
     print(f"| {r['server_ready']:.1f} s | {r['first_load']:.2f} s | {r['reload']:.2f} s | "

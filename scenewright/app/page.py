@@ -52,7 +52,7 @@ def build_app(settings: AppSettings | None = None):
     """The page as a ``gr.Blocks`` (not launched): mount it, or ``launch_app`` it.
 
     Opens the library (when given) to decide which methods to offer, and starts warming
-    the layout method's index and renderer in the background when ``settings.warmup``.
+    the layout method's index and renderer in the background (``settings.warmup``).
     """
     _offline_environment()
     import gradio as gr
@@ -72,8 +72,11 @@ def build_app(settings: AppSettings | None = None):
     if not midi_ok:
         notes.append("midi is off (start with `--weights-midi DIR`)" if not settings.weights_midi
                      else f"midi is off: `{settings.weights_midi}` is not a folder")
-    if lib_ok and settings.warmup:
-        threading.Thread(target=_warm, args=(settings.library,), daemon=True, name="scenewright-warmup").start()
+    if settings.warmup not in ("off", "quick", "full"):
+        raise InputError(f"warmup: {settings.warmup!r} is not off, quick or full")
+    if lib_ok and settings.warmup != "off":
+        threading.Thread(target=_warm, args=(settings.library, settings.warmup == "full"), daemon=True,
+                         name="scenewright-warmup").start()
 
     # delete_cache: gradio's copies of uploads and outputs older than an hour go, hourly.
     with gr.Blocks(title="scenewright", analytics_enabled=False, delete_cache=(3600, 3600)) as demo:
@@ -226,10 +229,11 @@ def build_app(settings: AppSettings | None = None):
     return demo
 
 
-def _warm(library) -> None:
+def _warm(library, full: bool) -> None:
     try:
-        seconds = CACHE.warm_layout(library)
-        log.info("warm: library index and renderer ready in %.1f s", seconds)
+        seconds = CACHE.warm_layout(library, full=full)
+        what = "every asset's features" if full else "library index, renderer"
+        print(f"scenewright app: layout warm ({what}) in {seconds:.1f} s", flush=True)
     except Exception as exc:          # warming is an optimisation; the first request will say what is wrong
         log.warning("warm-up failed: %s", exc)
 

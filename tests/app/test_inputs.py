@@ -167,3 +167,17 @@ def test_a_sideways_phone_jpeg_is_turned_upright(tmp_path):
     img.save(tmp_path / "phone.jpg", exif=exif.tobytes())
     cap = assemble_capture(tmp_path / "cap", rgb=tmp_path / "phone.jpg")
     assert Image.open(cap / "rgb.png").size == (8, 16)
+
+
+def test_full_warmup_fills_every_assets_features(library_dir):
+    from scenewright.app.jobs import WarmCache
+    from scenewright.methods.layout.pipeline import LayoutSettings
+    from scenewright.methods.layout.retrieval import library_index
+    cache = WarmCache()
+    cache.warm_layout(library_dir, full=True)
+    lib, cached = cache.library(library_dir)
+    assert cached
+    s = LayoutSettings()
+    index = library_index(lib, s.retrieval.n_points, s.seed)
+    assert set(index._geometry) == set(lib.ids) and set(index._symmetry) == set(lib.ids)
+    assert {a for a, _ in index._views} == set(lib.ids)

@@ -24,7 +24,7 @@ def _component(demo, elem_id: str) -> dict:
 
 
 def test_without_a_library_the_page_offers_the_box_baseline(tmp_path):
-    demo = build_app(AppSettings(library=str(tmp_path / "no_library"), examples=(), warmup=False,
+    demo = build_app(AppSettings(library=str(tmp_path / "no_library"), examples=(), warmup="off",
                                  work_dir=str(tmp_path / "jobs")))
     method = _component(demo, "method")
     assert [c[0] for c in method["choices"]] == ["boxes"] and method["value"] == "boxes"
@@ -33,7 +33,7 @@ def test_without_a_library_the_page_offers_the_box_baseline(tmp_path):
 
 
 def test_with_a_library_layout_comes_first(tmp_path, library_dir, bench):
-    demo = build_app(AppSettings(library=str(library_dir), examples=(str(bench),), warmup=False,
+    demo = build_app(AppSettings(library=str(library_dir), examples=(str(bench),), warmup="off",
                                  work_dir=str(tmp_path / "jobs")))
     assert [c[0] for c in _component(demo, "method")["choices"]] == ["layout", "boxes"]
     assert [c[0] for c in _component(demo, "example")["choices"]] == ["scene_0000", "scene_0001"]
@@ -49,7 +49,7 @@ def test_cli_refuses_bad_options(tmp_path, capsys):
         busy.listen(1)
         port = busy.getsockname()[1]
         code = cli_main(["app", "--port", str(port), "--library", str(tmp_path / "no_library"),
-                         "--no-default-examples", "--no-warmup", "--work-dir", str(tmp_path / "jobs")])
+                         "--no-default-examples", "--warmup", "off", "--work-dir", str(tmp_path / "jobs")])
     assert code == 2
     assert f"cannot serve on 127.0.0.1:{port}" in capsys.readouterr().err
 
