@@ -26,10 +26,10 @@ it twice in one process writes two independent files.
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import os
 import sys
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -82,17 +82,22 @@ def _mesh_data(bpy, name: str, mesh, surface: Surface):
 
 
 def _image(bpy, surface: Surface, name: str, cache: dict):
-    """A packed bpy Image of ``surface.texture`` (one per distinct image)."""
+    """A bpy Image holding ``surface.texture`` as PNG bytes packed into the .blend (one per distinct image).
+
+    Packed from memory, with ``//textures/<name>.png`` as its path: File → External Data →
+    Unpack Resources writes it there, beside the .blend.
+    """
     if surface.texture_key in cache:
         return cache[surface.texture_key]
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / f"{name}.png"
-        surface.texture.save(path)
-        img = bpy.data.images.load(str(path))
-        img.pack()             # the PNG bytes go into the .blend; the temp file may go
-        img.name = name
-        # where "unpack" would write it, beside the .blend (filepath_raw: no reload)
-        img.filepath_raw = f"//textures/{name}.png"
+    buf = io.BytesIO()
+    surface.texture.save(buf, format="PNG")
+    data = buf.getvalue()
+    width, height = surface.texture.size
+    img = bpy.data.images.new(name, width, height, alpha=surface.texture.mode == "RGBA")
+    img.filepath_raw = f"//textures/{name}.png"
+    img.file_format = "PNG"
+    img.source = "FILE"
+    img.pack(data=data, data_len=len(data))
     cache[surface.texture_key] = img
     return img
 

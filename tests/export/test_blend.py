@@ -104,6 +104,7 @@ def test_materials_and_packed_images(exported, gt_dir):
         # the packed pixels are the texture's (Blender stores rows bottom-up, floats 0..1)
         px = np.array(image.pixels[:], np.float32).reshape(source.size[1], source.size[0], -1)[::-1, :, :3]
         np.testing.assert_allclose(px, np.asarray(source.convert("RGB"), np.float32) / 255.0, atol=1 / 255 + 1e-6)
+        assert image.filepath == f"//textures/{image.name}.png"
         uv = obj.data.uv_layers["UVMap"]
         assert len(uv.uv) == 3 * len(obj.data.polygons)
 
@@ -230,3 +231,12 @@ def test_tinted_texture_is_multiplied_by_its_factor(exported, graph_dir):
     assert mix.type == "MIX" and mix.blend_type == "MULTIPLY" and mix.data_type == "RGBA"
     assert mix.inputs[6].links[0].from_node.type == "TEX_IMAGE"
     np.testing.assert_allclose(list(mix.inputs[7].default_value)[:3], srgb_to_linear(factor[:3]), atol=1e-6)
+
+
+def test_packed_images_unpack_beside_the_blend(gt_dir, tmp_path):
+    path = export_scene(gt_dir, tmp_path / "scene.blend")
+    _open(path)
+    n_images = len(bpy.data.images)
+    assert n_images >= 2 and bpy.ops.file.unpack_all(method="WRITE_ORIGINAL") == {"FINISHED"}
+    written = sorted(p.name for p in (tmp_path / "textures").iterdir())
+    assert written == sorted(f"{img.name}.png" for img in bpy.data.images)
