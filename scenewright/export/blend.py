@@ -114,6 +114,7 @@ def _material(bpy, name: str, surface: Surface, images: dict):
     bsdf.inputs["Roughness"].default_value = float(surface.roughness)
     bsdf.inputs["Metallic"].default_value = float(surface.metallic)
     mat.diffuse_color = base                      # the viewport's solid-mode colour
+    mat.use_backface_culling = not surface.double_sided
     colour = None
     if surface.texture is not None:
         tex = nodes.new("ShaderNodeTexImage")

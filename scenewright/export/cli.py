@@ -17,7 +17,8 @@ def export_from_args(args: argparse.Namespace) -> int:
     from scenewright.export import ExportSettings, export_scene, infer_format, texture_dir_for
 
     settings = ExportSettings(room=not args.no_room, camera=not args.no_camera, textures=not args.no_textures,
-                              sensor_width_mm=args.sensor_width, srgb_colors=args.colors == "srgb")
+                              sensor_width_mm=args.sensor_width, srgb_colors=args.colors == "srgb",
+                              double_sided=not args.single_sided)
     t0 = time.perf_counter()
     out = export_scene(args.scene, args.out, format=args.format, settings=settings, overwrite=args.overwrite,
                        progress=not args.quiet and sys.stderr.isatty())
@@ -53,5 +54,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="how to read the scene's colour factors and vertex colours: srgb (default; as "
                         "scenewright renders them, converted to linear for USD/Blender) or linear "
                         "(glTF's rule; copied unchanged)")
+    p.add_argument("--single-sided", action="store_true",
+                   help="honour each material's doubleSided flag instead of drawing both sides of every "
+                        "triangle as scenewright's renderer does")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=export_from_args)

@@ -38,6 +38,10 @@ class ExportSettings:
     # values), and the captures were rendered that way; USD and Blender colours are linear, so
     # they are converted to look the same there. False: copy the numbers unchanged.
     srgb_colors: bool = True
+    # scenewright's renderer draws both sides of every triangle, and many library assets are
+    # open sheets (a newspaper, leaves) seen from either side; single-sided would let USD and
+    # glTF viewers cull them away. False: honour each material's own doubleSided flag.
+    double_sided: bool = True
 
     def validate(self) -> None:
         if not (np.isfinite(self.sensor_width_mm) and 1.0 <= self.sensor_width_mm <= 1000.0):
@@ -71,6 +75,7 @@ class Surface:
     metallic: float = 0.0
     texture_key: str | None = None
     alpha_blend: bool = False
+    double_sided: bool = False
 
 
 def srgb_to_linear(c: np.ndarray) -> np.ndarray:
@@ -93,6 +98,8 @@ def linear_colors(surface: Surface) -> Surface:
 def surface_for_export(mesh: trimesh.Trimesh, settings: "ExportSettings") -> Surface:
     """:func:`surface_of` with the colour handling of ``settings`` (textures, sRGB → linear)."""
     surface = surface_of(mesh, settings.textures)
+    if settings.double_sided:
+        surface.double_sided = True
     return linear_colors(surface) if settings.srgb_colors else surface
 
 
@@ -128,7 +135,8 @@ def surface_of(mesh: trimesh.Trimesh, textures: bool = True) -> Surface:
         return Surface(base_color=base, texture=image, uv=uv,
                        roughness=0.9 if rough is None else float(rough),
                        metallic=0.0 if metal is None else float(metal), texture_key=key,
-                       alpha_blend=getattr(mat, "alphaMode", None) == "BLEND")
+                       alpha_blend=getattr(mat, "alphaMode", None) == "BLEND",
+                       double_sided=bool(getattr(mat, "doubleSided", False)))
     colors = np.asarray(visual.vertex_colors, float) / 255.0 if len(mesh.vertices) else np.ones((0, 4))
     if len(colors) == 0:
         return Surface(base_color=np.array([0.8, 0.8, 0.8, 1.0]))

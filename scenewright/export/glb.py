@@ -29,6 +29,8 @@ def write_glb(scene: Scene, path: Path, settings: ExportSettings, source: str = 
         inst.mesh = inst.mesh.copy(include_cache=True)
         if not settings.textures and hasattr(inst.mesh.visual, "material"):
             inst.mesh.visual.material.baseColorTexture = None
+        if settings.double_sided and hasattr(inst.mesh.visual, "material"):
+            inst.mesh.visual.material.doubleSided = True
         inst.mesh.metadata = {"scenewright": {
             "instance_id": inst.id, "label": inst.label, "category": inst.category, "asset_id": inst.asset_id,
             "score": inst.score, "size": inst.size, "relations": relations[inst.id],

@@ -80,7 +80,7 @@ def _define_mesh(stage, path: str, mesh, surface: Surface):
     # glTF triangles are counter-clockwise = USD rightHanded; they are polygons, not a cage
     prim.CreateOrientationAttr(UsdGeom.Tokens.rightHanded)
     prim.CreateSubdivisionSchemeAttr(UsdGeom.Tokens.none)
-    prim.CreateDoubleSidedAttr(False)
+    prim.CreateDoubleSidedAttr(bool(surface.double_sided))
     if len(verts):
         prim.CreateExtentAttr(Vt.Vec3fArray.FromNumpy(np.stack([verts.min(0), verts.max(0)])))
         prim.CreateNormalsAttr(Vt.Vec3fArray.FromNumpy(np.ascontiguousarray(mesh.vertex_normals, np.float32)))

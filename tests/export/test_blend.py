@@ -92,6 +92,7 @@ def test_materials_and_packed_images(exported, gt_dir):
     for inst in list(scene.instances) + [None]:
         obj = bpy.data.objects[inst.node if inst else "floor"]
         mat = obj.data.materials[0]
+        assert mat.use_backface_culling is False
         bsdf = next(n for n in mat.node_tree.nodes if n.type == "BSDF_PRINCIPLED")
         link = bsdf.inputs["Base Color"].links[0]
         node = link.from_node

@@ -110,6 +110,7 @@ def test_glb_keeps_nodes_and_carries_metadata(capsys, graph_dir, tmp_path):
     assert {a["asset_id"] for a in meta["attribution"]} == {a["asset_id"] for a in scene.attribution}
     assert len(meta["relations"]) == len(scene.relations)
     inst = scene.instances[0]
+    assert tscene.geometry[inst.node].visual.material.doubleSided is True
     extras = tscene.geometry[inst.node].metadata["scenewright"]
     assert extras["label"] == inst.label and extras["attribution"]["asset_id"] == inst.asset_id
     code, _, _ = _run(capsys, graph_dir, "-o", tmp_path / "bare.glb", "--no-room", "--no-camera")
@@ -186,3 +187,12 @@ def test_format_must_agree_with_extension(capsys, gt_dir, tmp_path):
     assert code == 0 and (tmp_path / "x.usd").read_bytes().startswith(b"#usda 1.0")
     code, _, _ = _run(capsys, gt_dir, "-o", tmp_path / "y.usd", "--no-textures")
     assert code == 0 and (tmp_path / "y.usd").read_bytes().startswith(b"PXR-USDC")
+
+
+def test_single_sided_honours_the_materials(capsys, gt_dir, tmp_path):
+    from pxr import Usd, UsdGeom
+    code, _, _ = _run(capsys, gt_dir, "-o", tmp_path / "s.usdz", "--single-sided")
+    assert code == 0
+    stage = Usd.Stage.Open(str(tmp_path / "s.usdz"))
+    meshes = [UsdGeom.Mesh(p) for p in stage.Traverse() if p.IsA(UsdGeom.Mesh)]
+    assert meshes and all(m.GetDoubleSidedAttr().Get() is False for m in meshes)   # the GLB says single

@@ -61,6 +61,7 @@ def test_objects_keep_transform_vertices_and_world_bounds(exported, gt_dir, grap
         np.testing.assert_allclose(np.asarray(mesh.GetNormalsAttr().Get(), float), inst.mesh.vertex_normals,
                                    atol=1e-6)
         assert mesh.GetNormalsInterpolation() == UsdGeom.Tokens.vertex
+        assert mesh.GetDoubleSidedAttr().Get() is True        # as scenewright's renderer draws them
         counts = np.asarray(mesh.GetFaceVertexCountsAttr().Get())
         assert len(counts) == len(inst.mesh.faces) and (counts == 3).all()
         world = _world_points(stage, f"/Scene/Objects/{inst.node}/{inst.node}_mesh")
