@@ -1,5 +1,5 @@
 """``scenewright export SCENE_DIR -o OUT_FILE [--format usd|usda|usdc|usdz|blend|glb] [--overwrite]
-[--no-room] [--no-camera] [--no-textures] [--sensor-width MM]``."""
+[--no-room] [--no-camera] [--no-textures] [--sensor-width MM] [--colors srgb|linear] [--single-sided]``."""
 
 from __future__ import annotations
 
