@@ -103,8 +103,9 @@ def run_pool(ray, batch, tasks: Iterable[tuple], n_workers: int, on_result: Call
 
     Each actor gets one capture at a time and the next as soon as it returns, so a
     slow capture holds one worker only; results reach ``on_result`` as they finish.
-    An actor that dies (segfault, out of memory) fails its capture with the reason and
-    is replaced. Returns the workers' info (host, pid, warm-up seconds).
+    An actor that dies (segfault, out of memory, a lost node) is replaced by a fresh one,
+    which retries its capture once; a second death fails the capture with the reason.
+    Returns the workers' info (host, pid, warm-up seconds), replacements included.
     ``on_started(infos, seconds)`` is called once every actor is warm.
     """
     from ray.exceptions import RayActorError, RayError
@@ -125,35 +126,63 @@ def run_pool(ray, batch, tasks: Iterable[tuple], n_workers: int, on_result: Call
             on_started(infos, time.perf_counter() - t0)
         queue = deque(tasks)
         inflight: dict = {}
+        current = list(infos)                    # the info of the actor now in each slot
+        alive = [True] * n_workers
+        deaths: dict[str, str] = {}              # capture name → why its first worker died
 
         def submit(k: int) -> None:
-            job, out, overwrite = queue.popleft()
-            inflight[actors[k].run.remote(job, str(out), overwrite)] = (k, job, out)
+            task = queue.popleft()
+            job, out, overwrite = task
+            inflight[actors[k].run.remote(job, str(out), overwrite)] = (k, task)
+
+        def replace(k: int) -> None:
+            """A fresh actor in slot k (the dead one's state is gone); the slot closes if it cannot start."""
+            try:
+                actors[k] = Actor.remote(batch)
+                info = ray.get(actors[k].info.remote())
+                info["actor"] = k
+                infos.append(info)
+                current[k] = info
+            except RayError:
+                alive[k] = False
 
         for k in range(n_workers):
             if queue:
                 submit(k)
         while inflight:
             (ref,), _ = ray.wait(list(inflight), num_returns=1)
-            k, job, out = inflight.pop(ref)
+            k, task = inflight.pop(ref)
+            job, out, _ = task
+            base = {"name": job.name, "capture": str(job.path), "out": str(out), "status": "failed",
+                    "worker": current[k]["worker"], "actor": k, "seconds": None}
+            record = None
             try:
                 record = ray.get(ref)
                 record["actor"] = k
             except RayActorError as exc:
-                record = {"name": job.name, "capture": str(job.path), "out": str(out), "status": "failed",
-                          "error": f"{job.path}: the worker died ({_first_line(exc)})",
-                          "worker": infos[k]["worker"], "actor": k, "seconds": None}
-                actors[k] = Actor.remote(batch)          # a fresh worker takes its place
-                info = ray.get(actors[k].info.remote())
-                info["actor"] = k
-                infos.append(info)
+                why = f"the worker died ({_first_line(exc)})"
+                replace(k)
+                if job.name not in deaths:
+                    # Once more on a fresh worker: a lost node or an out-of-memory kill need not
+                    # recur; a capture that crashes every worker it meets fails the second time.
+                    deaths[job.name] = why
+                    queue.appendleft(task)
+                else:
+                    record = {**base, "error": f"{job.path}: {why}, twice"}
             except RayError as exc:
-                record = {"name": job.name, "capture": str(job.path), "out": str(out), "status": "failed",
-                          "error": f"{job.path}: {_first_line(exc)}", "worker": infos[k]["worker"],
-                          "actor": k, "seconds": None}
-            on_result(record)
-            if queue:
+                record = {**base, "error": f"{job.path}: {_first_line(exc)}"}
+            if record is not None:
+                if job.name in deaths:
+                    record["retried_after"] = deaths[job.name]
+                on_result(record)
+            if queue and alive[k]:
                 submit(k)
+            if queue and not inflight:           # every slot closed: nothing can run the rest
+                while queue:
+                    job, out, _ = queue.popleft()
+                    on_result({"name": job.name, "capture": str(job.path), "out": str(out), "status": "failed",
+                               "error": f"{job.path}: no batch worker left (every replacement failed to start)",
+                               "worker": None, "actor": None, "seconds": None})
         return infos
     finally:
         for a in actors:

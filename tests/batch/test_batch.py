@@ -54,7 +54,8 @@ def assert_same_instances(scene, reference, tol=1e-9):
 @pytest.fixture(scope="module")
 def boxes_run(mixed_list, ray_cluster, tmp_path_factory):
     root = tmp_path_factory.mktemp("batch_boxes") / "out"
-    report = run_batch(mixed_list, root, BatchSettings(method="boxes", address="local", workers=2),
+    # --workers 5 on the 2-CPU cluster: 2 are started, and batch.json says why.
+    report = run_batch(mixed_list, root, BatchSettings(method="boxes", address="local", workers=5),
                        progress=False)
     return root, report
 
@@ -84,6 +85,7 @@ def test_boxes_on_ray_matches_the_method_and_isolates_the_corrupt_capture(boxes_
     assert ray["cpus"] == 2 and len(ray["nodes"]) == 1 and ray["nodes"][0]["cpus"] == 2
     pids = {w["pid"] for w in report["workers"]}
     assert len(pids) == 2 and os.getpid() not in pids
+    assert report["settings"]["workers"] == 5 and "--workers 5" in report["notes"][0]
     assert {r["worker"] for r in report["captures"]} == {w["worker"] for w in report["workers"]}
     t = report["totals"]
     assert t["throughput_per_min"] > 0 and t["startup_s"] > 0 and t["run_s"] > 0
@@ -100,11 +102,11 @@ def test_sequential_fallback_gives_the_same_scenes(boxes_run, mixed_list, tmp_pa
         assert_same_instances(read_scene(tmp_path / "seq" / name), read_scene(ray_root / name))
 
 
-def test_resume_skips_done_and_reruns_changed(mixed_list, bench, ray_cluster, tmp_path):
-    # The first run on Ray, the others in this process: the settings key does not depend on
-    # where a capture ran, so a batch started on a cluster can be finished on a laptop.
+def test_resume_skips_done_and_reruns_changed(mixed_list, bench, tmp_path):
+    # In this process: resuming is the same code whichever way the captures ran (the settings
+    # key leaves the address out, so a batch started on a cluster can be finished on a laptop).
     root = tmp_path / "out"
-    first = run_batch(mixed_list, root, BatchSettings(method="boxes", address="local", workers=2, limit=2),
+    first = run_batch(mixed_list, root, BatchSettings(method="boxes", address="none", limit=2),
                       progress=False)
     assert [r["status"] for r in first["captures"]] == ["ok", "ok"]
     stamps = {n: (root / n / "scene.json").stat().st_mtime_ns for n in SCENES[:2]}
@@ -138,7 +140,7 @@ def test_resume_skips_done_and_reruns_changed(mixed_list, bench, ray_cluster, tm
     assert run_batch(mixed_list, root, changed, progress=False)["captures"][0]["status"] == "ok"
 
 
-def test_existing_folder_not_written_by_a_batch_is_kept(bench, ray_cluster, tmp_path):
+def test_existing_folder_not_written_by_a_batch_is_kept(bench, tmp_path):
     root = tmp_path / "out"
     (root / "scene_0001").mkdir(parents=True)
     (root / "scene_0001" / "precious.txt").write_text("mine")
@@ -185,17 +187,14 @@ def test_layout_on_ray_matches_sequential_run_and_scores(bench, library_dir, ray
     assert ev["pooled"]["auc_trans0.5"] > 0.5
 
 
-def test_cli_exit_codes(mixed_list, corrupt_capture, bench, ray_cluster, tmp_path, capsys):
+def test_cli_exit_codes(mixed_list, corrupt_capture, bench, tmp_path, capsys):
     out = tmp_path / "cli"
     # Failures are reported, the batch still succeeds (exit 0) when anything was produced.
-    # (--workers 5 on a 2-CPU cluster: 2 are started, and batch.json says why.)
-    assert cli_main(["batch", str(mixed_list), "-o", str(out), "--method", "boxes", "--workers", "5",
+    assert cli_main(["batch", str(mixed_list), "-o", str(out), "--method", "boxes", "--address", "none",
                      "--no-progress"]) == 0
     text = capsys.readouterr().out
     assert "4 ok, 1 failed" in text and "broken_capture" in text and "rgb.png" in text
-    record = batch_json(out)
-    assert by_name(record)["broken_capture"]["status"] == "failed"
-    assert len(record["workers"]) == 2 and "--workers 5" in record["notes"][0]
+    assert by_name(batch_json(out))["broken_capture"]["status"] == "failed"
     # Every capture failed: exit 1.
     only_bad = tmp_path / "bad.txt"
     only_bad.write_text(f"{corrupt_capture}\n")
@@ -208,6 +207,31 @@ def test_cli_exit_codes(mixed_list, corrupt_capture, bench, ray_cluster, tmp_pat
     assert not (tmp_path / "cli3").exists()
     assert cli_main(["batch", str(bench), "-o", str(tmp_path / "cli4"), "--method", "boxes",
                      "--set", "percentile=lots", "--no-progress"]) == 2
+
+
+def test_a_killed_worker_is_replaced_and_its_capture_retried(bench, ray_cluster, tmp_path):
+    """A worker process killed (SIGKILL, as the OOM killer or a lost node would) mid-batch."""
+    import signal
+
+    from scenewright.batch.cluster import run_pool
+    from scenewright.batch.inputs import find_captures
+
+    batch = BatchSettings(method="boxes", address="local")
+    tasks = [(job, tmp_path / job.name, False) for job in find_captures(bench)]
+    killed, records = [], []
+
+    def kill_first(infos, seconds):
+        killed.append(infos[0]["pid"])
+        os.kill(infos[0]["pid"], signal.SIGKILL)
+
+    infos = run_pool(ray_cluster, batch, tasks, 2, records.append, kill_first)
+    assert sorted(r["name"] for r in records) == SCENES and all(r["status"] == "ok" for r in records)
+    retried = [r for r in records if "retried_after" in r]
+    assert len(retried) == 1 and "the worker died" in retried[0]["retried_after"]
+    assert retried[0]["worker"] != f"{infos[0]['host']}:{killed[0]}"      # done by the replacement
+    assert len(infos) == 3 and infos[2]["actor"] == 0 and infos[2]["pid"] != killed[0]
+    for name in SCENES:
+        assert_valid_output(tmp_path / name, bench / name / "capture")
 
 
 def test_pool_size():
