@@ -212,7 +212,9 @@ def write_usd(scene: Scene, path: Path, settings: ExportSettings, texture_dir: P
 
     credits = attribution_of(scene)
     relations = relations_of(scene)
-    room_names = set(scene.room) if settings.room else set()
+    # relationship targets must exist: walls only when the room is written, objects only with a mesh
+    targetable = (set(scene.room) if settings.room else set()) | {
+        i.node for i in scene.instances if i.mesh is not None}
     n_objects = 0
     for inst in scene.instances:
         if inst.mesh is None:
@@ -226,7 +228,7 @@ def write_usd(scene: Scene, path: Path, settings: ExportSettings, texture_dir: P
         surface = surface_for_export(inst.mesh, settings)
         mesh = _define_mesh(stage, f"/Scene/Objects/{inst.node}/{inst.node}_mesh", inst.mesh, surface)
         _bind(stage, mesh, surface, f"{inst.node}_mat", textures)
-        _set_object_data(prim, inst, credits.get(inst.asset_id), relations[inst.id], room_names)
+        _set_object_data(prim, inst, credits.get(inst.asset_id), relations[inst.id], targetable)
         n_objects += 1
         if progress:
             progress(1)
@@ -243,8 +245,9 @@ def write_usd(scene: Scene, path: Path, settings: ExportSettings, texture_dir: P
             "textures": len(textures.written)}
 
 
-def _set_object_data(prim, inst, credit: dict | None, relations: list[dict], room_names: set) -> None:
-    """Label, category, asset id, score, size as attributes; relations as relationships; attribution."""
+def _set_object_data(prim, inst, credit: dict | None, relations: list[dict], targetable: set) -> None:
+    """Label, category, asset id, score, size as attributes; relations as relationships (to the
+    ``targetable`` node names; all of them stay in customData as text); attribution."""
     from pxr import Gf, Sdf
     str_attr = Sdf.ValueTypeNames.String
     prim.CreateAttribute("scenewright:instanceId", Sdf.ValueTypeNames.Int, custom=True).Set(int(inst.id))
@@ -260,11 +263,9 @@ def _set_object_data(prim, inst, credit: dict | None, relations: list[dict], roo
     for rel in relations:
         names = rel["target"] if isinstance(rel["target"], list) else [rel["target"]]
         for n in names:
-            if n.startswith("wall_"):
-                if n in room_names:       # a wall that is not exported cannot be targeted
-                    targets.setdefault(rel["type"], []).append(Sdf.Path(f"/Scene/Room/{n}"))
-            else:
-                targets.setdefault(rel["type"], []).append(Sdf.Path(f"/Scene/Objects/{n}"))
+            if n in targetable:
+                parent = "/Scene/Room" if n.startswith("wall_") else "/Scene/Objects"
+                targets.setdefault(rel["type"], []).append(Sdf.Path(f"{parent}/{n}"))
     for rtype, paths in targets.items():
         prim.CreateRelationship(REL_NAMES.get(rtype, f"scenewright:{rtype}"), custom=True).SetTargets(paths)
     data = {"instance_id": int(inst.id),

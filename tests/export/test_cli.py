@@ -149,6 +149,8 @@ def generated_dir(gt_dir, tmp_path_factory):
         inst.asset_id = None
         inst.mesh = trimesh.creation.icosphere(subdivisions=1, radius=0.2)
     scene.instances[-1].mesh = None
+    from scenewright.scene import Relation
+    scene.relations.append(Relation("facing", subject=scene.instances[0].id, object=scene.instances[-1].id))
     scene.attribution, scene.room = [], {}
     scene.camera.world_from_camera = None
     scene.method = {"name": "midi", "version": "test", "settings": {}}
@@ -171,6 +173,10 @@ def test_generated_scene_without_camera_pose(capsys, generated_dir, tmp_path, ex
         assert sorted(p.GetName() for p in stage.GetPrimAtPath("/Scene/Objects").GetChildren()) == with_mesh
         assert not stage.GetPrimAtPath("/Scene/camera") and not stage.GetPrimAtPath("/Scene/Room")
         assert "no library assets" in stage.GetRootLayer().customLayerData["scenewright"]["attribution_text"]
+        # the relation to the object without a surface stays as text, not as a dangling target
+        first = stage.GetPrimAtPath(f"/Scene/Objects/{scene.instances[0].node}")
+        assert not first.GetRelationship("scenewright:facing")
+        assert f"facing {scene.instances[-1].node}" in first.GetCustomData()["scenewright"]["relations"]
     elif ext == "blend":
         import bpy
         bpy.ops.wm.open_mainfile(filepath=str(tmp_path / "g.blend"))
