@@ -59,7 +59,9 @@ def _mesh_data(bpy, name: str, mesh, surface: Surface):
     """A bpy Mesh with ``mesh``'s vertices (turned Z up), triangles, normals, UVs, colours; no welding."""
     rot = BLENDER_FROM_GLTF[:3, :3]
     verts = np.asarray(mesh.vertices, np.float64) @ rot.T
-    faces = np.asarray(mesh.faces, np.int64)
+    faces = np.asarray(mesh.faces, np.int64).reshape(-1, 3)
+    # a triangle using one vertex twice is invalid in Blender (zero-length edge): leave it out
+    faces = faces[(faces[:, 0] != faces[:, 1]) & (faces[:, 1] != faces[:, 2]) & (faces[:, 0] != faces[:, 2])]
     me = bpy.data.meshes.new(name)
     me.vertices.add(len(verts))
     me.vertices.foreach_set("co", verts.astype(np.float32).ravel())
