@@ -83,9 +83,11 @@ def plan(jobs: list[CaptureJob], out_root: Path, batch: BatchSettings, finger: d
                 and (prev is None or prev.get("settings_key") == finger["key"]))
         if batch.resume and same:
             rec = {"name": job.name, "capture": str(job.path), "out": str(out), "status": "skipped",
-                   "reason": "output exists with the same settings (resume)"}
+                   "reason": "output exists with the same settings (resume)", "settings_key": finger["key"]}
             if prev is not None:
-                rec["previous"] = {k: prev.get(k) for k in ("seconds", "worker", "finished")}
+                # The run that made it (carried through any number of resumed runs).
+                rec["previous"] = prev.get("previous") if prev.get("status") == "skipped" else \
+                    {k: prev.get(k) for k in ("seconds", "worker", "finished")}
             records.append(rec)
         elif prev is not None or batch.overwrite:
             tasks.append((job, out, True))

@@ -121,6 +121,11 @@ def test_resume_skips_done_and_reruns_changed(mixed_list, bench, tmp_path):
     assert [recs[n]["status"] for n in SCENES[2:]] == ["ok", "ok"]
     assert recs["broken_capture"]["status"] == "failed"       # failures are retried, and fail again
     assert second["totals"]["skipped"] == 2
+    # And again: now everything that can be done is done; skipped records still name their run.
+    again = by_name(run_batch(mixed_list, root, settings, progress=False))
+    assert [again[n]["status"] for n in SCENES] == ["skipped"] * 4
+    assert again["scene_0000"]["previous"] == recs["scene_0000"]["previous"]
+    assert again["scene_0002"]["previous"]["worker"] == recs["scene_0002"]["worker"]
 
     # Changed settings: everything is redone (replacing this batch's own outputs) and records them.
     changed = BatchSettings(method="boxes", address="none", overrides=("percentile=10",))
