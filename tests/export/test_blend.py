@@ -241,3 +241,17 @@ def test_packed_images_unpack_beside_the_blend(gt_dir, tmp_path):
     assert n_images >= 2 and bpy.ops.file.unpack_all(method="WRITE_ORIGINAL") == {"FINISHED"}
     written = sorted(p.name for p in (tmp_path / "textures").iterdir())
     assert written == sorted(f"{img.name}.png" for img in bpy.data.images)
+
+
+def test_degenerate_triangles_are_left_out(tmp_path):
+    """A triangle using one vertex twice (legal in glTF, invalid in Blender) is dropped; every
+    vertex stays, and Blender finds nothing to fix in the mesh."""
+    import trimesh
+    from scenewright.scene import Instance, Scene, write_scene
+    mesh = trimesh.Trimesh([[0, 0, 0], [1, 0, 0], [0, 1, 0], [1, 1, 0], [0, 0, 1]],
+                           [[0, 1, 2], [1, 1, 3], [2, 1, 3], [0, 2, 4]], process=False)
+    write_scene(Scene(instances=[Instance(id=1, mesh=mesh, label="sheet")]), tmp_path / "scene")
+    _open(export_scene(tmp_path / "scene", tmp_path / "sheet.blend"))
+    me = bpy.data.objects["inst_1"].data
+    assert (len(me.vertices), len(me.polygons)) == (5, 3)
+    assert me.validate() is False          # False: nothing was invalid
