@@ -158,7 +158,10 @@ def build_scene_graph(objects, floor=None, walls=(), settings: SceneGraphSetting
             # A small thing seen well above every support top (on a shelf or hutch the
             # retrieved support lacks) stands on the highest one under it, not on the floor
             # a metre or more below where it was seen.
-            best = _best_support(o, b, items, boxes, samples, np.inf, s, posed_cache)
+            # Its footprint may also overhang the support (a newspaper at the desk's edge,
+            # a book whose retrieved asset is larger than the real one): a fifth will do.
+            best = _best_support(o, b, items, boxes, samples, np.inf, s, posed_cache,
+                                 min_overlap=min(0.2, s.on_min_overlap))
         if best is not None:
             rel.append(Relation(type="on", subject=o.id, object=best[1]))
 
@@ -221,7 +224,8 @@ def build_scene_graph(objects, floor=None, walls=(), settings: SceneGraphSetting
     return rel
 
 
-def _best_support(o, b, items, boxes, samples, max_gap: float, s: SceneGraphSettings, posed_cache):
+def _best_support(o, b, items, boxes, samples, max_gap: float, s: SceneGraphSettings, posed_cache,
+                  min_overlap: float | None = None):
     """(score, id) of the support under ``o`` whose top is nearest its bottom (within
     ``max_gap`` above or ``on_sink_m`` into it), or None."""
     best = None
@@ -232,7 +236,7 @@ def _best_support(o, b, items, boxes, samples, max_gap: float, s: SceneGraphSett
         if pb.top < b.bottom - max_gap or pb.bottom > b.bottom or pb.volume() <= b.volume() * 0.5:
             continue
         over = pb.contains_xz(samples)
-        if over.mean() < s.on_min_overlap:
+        if over.mean() < (s.on_min_overlap if min_overlap is None else min_overlap):
             continue
         tops = support_top(p, samples[over], b.bottom + min(b.size[1] / 2, 0.5) + s.on_sink_m, posed_cache)
         tops = tops[np.isfinite(tops)]
