@@ -12,6 +12,8 @@ def _run(args: argparse.Namespace) -> int:
     from scenewright.errors import InputError
     if not 0 < args.port < 65536:
         raise InputError(f"--port {args.port}: must be in 1..65535")
+    if args.max_pixels < 64:
+        raise InputError(f"--max-pixels {args.max_pixels}: must be at least 64")
     if args.weights_midi and not Path(args.weights_midi).is_dir():
         raise InputError(f"--weights-midi {args.weights_midi}: folder not found")
     for folder in args.examples or []:
@@ -20,7 +22,8 @@ def _run(args: argparse.Namespace) -> int:
     examples = tuple(([str(REPO_EXAMPLES)] if not args.no_default_examples else []) + list(args.examples or []))
     settings = AppSettings(library=args.library, host=args.host, port=args.port,
                            weights_midi=args.weights_midi, examples=examples, work_dir=args.work_dir,
-                           keep_jobs=args.keep_jobs, warmup=args.warmup)
+                           keep_jobs=args.keep_jobs, warmup=args.warmup,
+                           max_pixels=args.max_pixels)
     from scenewright.app import launch_app
     launch_app(settings, block=True)
     return 0
@@ -42,6 +45,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="do not offer the shipped examples/ captures")
     p.add_argument("--work-dir", default=None, help="where job folders go (default: a temporary folder)")
     p.add_argument("--keep-jobs", type=int, default=20, help="job folders kept (older ones are deleted)")
+    p.add_argument("--max-pixels", type=int, default=4_000_000,
+                   help="largest picture accepted, in pixels (default 4 MP)")
     p.add_argument("--warmup", choices=["off", "quick", "full"], default="quick",
                    help="at start, in the background: quick = open the library, its index and the renderer; "
                         "full = also every asset's view features and symmetry (≈ 36 s for 481 assets, "

@@ -43,6 +43,7 @@ class AppSettings:
     warmup: str = "quick"                     # at start: off | quick (library, index, renderer) |
                                               # full (also every asset's view features and symmetry)
     max_file_size: str = "200mb"              # per uploaded file
+    max_pixels: int = 4_000_000               # larger pictures are refused (minutes of CPU, GBs of RAM)
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -266,6 +267,10 @@ def run_job(capture_dir, job_dir, request: JobRequest, settings: AppSettings | N
     progress(0.02, "Checking the capture")
     t = time.perf_counter()
     capture = load_capture(capture_dir, require_seg=True)
+    if capture.width * capture.height > settings.max_pixels:
+        raise InputError(f"rgb.png: {capture.width}x{capture.height} is {capture.width * capture.height / 1e6:.3g} "
+                         f"megapixels, more than this server's {settings.max_pixels / 1e6:.3g}; scale the picture, "
+                         "masks and depth down together (or start the app with a larger --max-pixels)")
     if request.method in ("layout", "boxes") and capture.depth is None:
         raise InputError(f"{request.method}: needs depth (depth.npy in metres or a 16-bit depth.png in "
                          "millimetres); midi works without")

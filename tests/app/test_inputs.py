@@ -158,6 +158,8 @@ def test_run_job_writes_scene_zip_and_room(tmp_path, capture_dirs, library_dir):
     assert "floor" in nodes and {f"inst_{i}" for i in res.capture.instance_ids} <= set(nodes)
     with pytest.raises(InputError, match="method: 'nope'"):
         run_job(capture_dirs[0], job, JobRequest(method="nope"))
+    with pytest.raises(InputError, match=r"rgb.png: 128x128 is 0.0164 megapixels, more than this server.s 0.0163;"):
+        run_job(capture_dirs[0], job, JobRequest(method="boxes"), AppSettings(max_pixels=128 * 127))
 
 
 def test_a_sideways_phone_jpeg_is_turned_upright(tmp_path):
