@@ -175,6 +175,21 @@ def _camera(bpy, scene: Scene, settings: ExportSettings, bscene):
     return obj
 
 
+def _world(bpy, bscene, grey: float = 0.6) -> None:
+    """A uniform grey world: without it (empty factory settings) Eevee and Cycles render black.
+
+    Even, shadowless light, like scenewright's previews; add lamps for anything nicer.
+    """
+    world = bpy.data.worlds.new("World")
+    world.color = (grey, grey, grey)
+    if world.node_tree is None:          # Blender < 5 made worlds without nodes
+        world.use_nodes = True
+    background = next(n for n in world.node_tree.nodes if n.type == "BACKGROUND")
+    background.inputs["Color"].default_value = (grey, grey, grey, 1.0)
+    background.inputs["Strength"].default_value = 1.0
+    bscene.world = world
+
+
 def _idprop(value):
     """JSON-able value → something Blender ID properties hold (None → "")."""
     if isinstance(value, dict):
@@ -258,6 +273,7 @@ def write_blend(scene: Scene, path: Path, settings: ExportSettings, source: str 
             n_room += 1
     if settings.camera and scene.camera is not None and scene.camera.world_from_camera is not None:
         _camera(bpy, scene, settings, bscene)
+    _world(bpy, bscene)
     text = bpy.data.texts.new("ATTRIBUTION")
     text.write(attribution_text(scene))
     meta = export_metadata(scene, settings, source)

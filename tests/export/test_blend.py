@@ -164,6 +164,7 @@ def test_each_export_starts_empty(exported, boxes_dir):
     bare = _open(exported["bare"])
     assert "Room" not in [c.name for c in bare.collection.children] and bare.camera is None
     assert not [o for o in bare.objects if o.type == "CAMERA"]
+    assert bare.world is not None and bare.world.name == "World"     # or Eevee/Cycles render black
 
 
 def test_blender_render_reproduces_the_capture_segmentation(gt_dir, bench, tmp_path):
