@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import threading
 import time
 from pathlib import Path
@@ -180,7 +181,9 @@ def build_app(settings: AppSettings | None = None):
                                      midi_guidance=float(midi_guidance), midi_octree_depth=int(midi_octree))
                 if request.method not in methods:
                     raise InputError(f"method {request.method!r} is not available on this server "
-                                           f"(available: {', '.join(methods)})")
+                                     f"(available: {', '.join(methods)})")
+                # Download names come from user file names: keep them to safe characters.
+                name = re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._")[:60] or "scene"
                 result = run_job(capture_dir, job_dir, request, settings, CACHE,
                                  progress=lambda f, text: progress(f, desc=text), name=f"{name}_{request.method}")
             except ScenewrightError as exc:     # bad input (InputError) or a known failure (no renderer...)
