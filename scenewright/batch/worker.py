@@ -8,8 +8,8 @@ Warm state, built in ``__init__`` and kept for every capture the worker gets:
 - layout: the opened library, its retrieval index (surface samples and sizes of
   every asset) and an offscreen renderer for render-and-compare pose refinement;
 - boxes: nothing worth keeping (no library, the preview makes its own renderer);
-- midi: nothing yet — ``methods.midi.pipeline.reconstruct`` loads the checkpoint per
-  capture (seconds, against minutes of denoising per capture on a CPU).
+- midi: the loaded pipeline (checkpoint on the settings' device and dtype), made on
+  the first capture and reused.
 """
 
 from __future__ import annotations
@@ -88,9 +88,13 @@ class Reconstructor:
                        progress=False, library=self.library, renderer=self.renderer)
         if self.batch.method == "boxes":
             return self._boxes(capture, out, settings, overwrite)
-        from scenewright.methods.midi.pipeline import reconstruct
+        from scenewright.methods.midi.pipeline import MIDIPipeline, reconstruct
+        key = (str(self.batch.weights), settings.device, settings.dtype)
+        if getattr(self, "_midi_key", None) != key:
+            self._midi_pipe = MIDIPipeline.from_pretrained(self.batch.weights, settings.device, settings.dtype)
+            self._midi_key = key
         scene, _ = reconstruct(capture, out, self.batch.weights, settings, overwrite=overwrite,
-                               show_progress=False)
+                               show_progress=False, pipe=self._midi_pipe)
         return scene
 
     def _boxes(self, capture: Path, out: Path, settings, overwrite: bool):

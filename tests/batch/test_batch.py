@@ -255,3 +255,31 @@ def test_foreign_batch_json_is_refused(bench, tmp_path):
     (tmp_path / "out" / BATCH_FILE).write_text('{"format": "something/9"}')
     with pytest.raises(InputError, match=r"batch\.json: not a scenewright batch record"):
         run_batch(bench, tmp_path / "out", BatchSettings(method="boxes", address="none"), progress=False)
+
+
+def test_midi_batch_loads_the_checkpoint_once_and_matches_single_runs(tmp_path):
+    """MIDI with the tiny fixture checkpoint: the worker keeps one loaded pipeline, and every
+    capture gives the scene a plain `reconstruct` gives."""
+    import shutil
+    from pathlib import Path
+
+    from scenewright.methods.midi.pipeline import MIDISettings, reconstruct
+    tiny = Path(__file__).resolve().parents[2].parent / "shared" / "fixtures" / "midi-tiny"
+    if not (tiny / "model_index.json").is_file():
+        pytest.skip("../shared/fixtures/midi-tiny not present")
+    caps = tmp_path / "caps"
+    for name in ("a", "b"):
+        (caps / name).mkdir(parents=True)
+        shutil.copy(tiny / "golden" / "scene_rgb.png", caps / name / "rgb.png")
+        shutil.copy(tiny / "golden" / "scene_seg.png", caps / name / "seg.png")
+    settings = BatchSettings(method="midi", weights=str(tiny), address="none",
+                             overrides=("steps=2", "octree_depth=4", "smooth=false"))
+    report = run_batch(caps, tmp_path / "out", settings, progress=False)
+    assert report["totals"]["ok"] == 2
+    single, _ = reconstruct(caps / "a", tmp_path / "single", tiny,
+                            MIDISettings(steps=2, octree_depth=4, smooth=False), show_progress=False)
+    for name in ("a", "b"):
+        scene = read_scene(tmp_path / "out" / name)
+        assert scene.timings_s["load_weights"] < 0.01          # loaded once, by the worker
+        for x, y in zip(single.instances, scene.instances):
+            assert np.array_equal(x.mesh.faces, y.mesh.faces) and np.allclose(x.mesh.vertices, y.mesh.vertices)

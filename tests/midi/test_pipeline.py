@@ -102,6 +102,21 @@ def test_cli_end_to_end(capture_dir, tiny, tmp_path, golden):
     assert rc == 2 and read_scene(out, load_meshes=False).method["settings"]["steps"] == 3
 
 
+def test_reconstruct_reuses_a_loaded_pipeline(capture_dir, tiny, pipe, tmp_path):
+    """A batch worker keeps one pipeline for all its captures: same scene as loading per call."""
+    from scenewright.methods.midi.pipeline import MIDISettings, reconstruct
+    settings = MIDISettings(steps=2, octree_depth=4, smooth=False, extraction="dense", seed=7)
+    fresh, _ = reconstruct(capture_dir, tmp_path / "a", tiny, settings, show_progress=False)
+    reused = []
+    for k in range(2):
+        scene, _ = reconstruct(capture_dir, tmp_path / f"b{k}", tiny, settings, show_progress=False, pipe=pipe)
+        reused.append(scene)
+        assert scene.timings_s["load_weights"] < 0.01
+    for scene in reused:
+        for a, b in zip(fresh.instances, scene.instances):
+            assert np.array_equal(a.mesh.faces, b.mesh.faces) and np.allclose(a.mesh.vertices, b.mesh.vertices)
+
+
 def test_smoothing_and_hierarchical_extraction(pipe, golden):
     """Smoothing (3×3×3 mean) and hierarchical decoding keep the occupancy of the dense field."""
     g = golden(G)

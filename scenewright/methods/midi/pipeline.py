@@ -382,13 +382,17 @@ def build_scene(capture, result: MIDIResult, settings: MIDISettings, timings: di
 
 
 def reconstruct(capture_folder, out_folder, weights, settings: MIDISettings | None = None,
-                overwrite: bool = False, show_progress: bool = True):
-    """Capture folder → scene folder with MIDI. Returns (Scene, MIDIResult)."""
+                overwrite: bool = False, show_progress: bool = True, pipe: "MIDIPipeline | None" = None):
+    """Capture folder → scene folder with MIDI. Returns (Scene, MIDIResult).
+
+    ``pipe``: a pipeline already loaded from ``weights`` (with the settings' device and
+    dtype) to reuse across captures — a batch worker or the web page keeps one warm.
+    """
     from scenewright.capture import load_capture
     from scenewright.scene import write_scene
     settings = settings or MIDISettings()
     settings.validate()
-    if weights is None:
+    if weights is None and pipe is None:
         raise InputError("--weights DIR is required for --method midi; get the weights with "
                          "`scenewright models download midi --to DIR`")
     timings: dict[str, float] = {}
@@ -413,7 +417,8 @@ def reconstruct(capture_folder, out_folder, weights, settings: MIDISettings | No
         logger.warning(w)
     timings["load_capture"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    pipe = MIDIPipeline.from_pretrained(weights, settings.device, settings.dtype)
+    if pipe is None:
+        pipe = MIDIPipeline.from_pretrained(weights, settings.device, settings.dtype)
     timings["load_weights"] = time.perf_counter() - t0
     result = pipe(capture, steps=settings.steps, guidance=settings.guidance, seed=settings.seed,
                   octree_depth=settings.octree_depth, extraction=settings.extraction,
