@@ -364,8 +364,9 @@ def optimize_layout(items, floor=None, walls=(), relations=(), settings: Optimiz
         options = [(cost, t + s.clearance_m, mover, u) for cost, t, mover, u in options]
         gaps_before = {a: wall_gaps(a), b: wall_gaps(b)}
 
-        def attempt(t: float, mover: int, u: np.ndarray) -> int | None:
-            """Apply a move; the number of new collisions it makes, or None (undone) if invalid."""
+        def place(t: float, mover: int, u: np.ndarray) -> dict | None:
+            """Move ``mover`` (with children) by t·u; its former positions, or None (move
+            undone) if it leaves its wall or its parent's footprint."""
             saved = {j: by_id[j].pos.copy() for j in [mover] + descendants(mover)}
             translate(mover, t * u)
             ok = wall_ok(mover, gaps_before[mover])
@@ -373,16 +374,19 @@ def optimize_layout(items, floor=None, walls=(), relations=(), settings: Optimiz
                 pbox = object_box(_Pose(by_id[parents[mover]]))
                 ok = bool(pbox.contains_xz(object_box(_Pose(by_id[mover])).centre[[0, 2]][None])[0])
             if ok:
-                return collisions_with(mover, {a, b})
-            for j, p in saved.items():
-                by_id[j].pos = p
-                by_id[j].posed.move_to(p)
+                return saved
+            restore(saved)
             return None
 
-        def undo(saved: dict) -> None:
+        def restore(saved: dict) -> None:
             for j, p in saved.items():
                 by_id[j].pos = p
                 by_id[j].posed.move_to(p)
+
+        def settle(mover: int) -> bool:
+            if mover in parents:
+                rest(mover)
+            return True
 
         # The cheapest move that makes no new collision wins, however much dearer than the
         # cheapest one: a table ringed by chairs cannot escape one chair without hitting the
@@ -390,22 +394,21 @@ def optimize_layout(items, floor=None, walls=(), relations=(), settings: Optimiz
         # handles what it hits).
         first_valid = None
         for cost, t, mover, u in options[:12]:
-            saved = {j: by_id[j].pos.copy() for j in [mover] + descendants(mover)}
-            hits = attempt(t, mover, u)
-            if hits is None:
+            saved = place(t, mover, u)
+            if saved is None:
                 continue
-            if hits == 0:
-                if mover in parents:
-                    rest(mover)
-                return True
+            if collisions_with(mover, {a, b}) == 0:
+                return settle(mover)
             if first_valid is None:
                 first_valid = (t, mover, u)
-            undo(saved)
-        for t, mover, u in ([first_valid] if first_valid else []) + [(o[1], o[2], o[3]) for o in options[12:]]:
-            if attempt(t, mover, u) is not None:
-                if mover in parents:
-                    rest(mover)
-                return True
+            restore(saved)
+        if first_valid is not None:
+            t, mover, u = first_valid
+            translate(mover, t * u)           # checked valid above
+            return settle(mover)
+        for cost, t, mover, u in options[12:]:
+            if place(t, mover, u) is not None:
+                return settle(mover)
         return False
 
     if s.separate:
