@@ -70,7 +70,7 @@ def robust_depth_inliers(z: np.ndarray, k: float, min_band: float, max_gap: floa
         zs = z[order]
         run = np.concatenate([[0], np.cumsum(np.diff(zs) > max_gap)])     # run index per sorted point
         counts = np.bincount(run)
-        near = np.minimum(np.abs(zs - med), band + max_extent) <= max_extent
+        near = np.abs(zs - med) <= max_extent
         big = counts >= min_share * len(z)
         ok_run = np.zeros(len(counts), bool)
         ok_run[np.unique(run[near])] = True

@@ -354,7 +354,7 @@ def room_yaw_for_radial(category: str, xz: np.ndarray, bottom: float, supports: 
 
 
 def _radial_yaws(results: list[ObjectResult], wfc: np.ndarray, scorer, settings: PoseSettings,
-                 index=None) -> None:
+                 index) -> None:
     """Round things (a round shape: vases, bowls, some lamps) take the yaw of the room around them:
     any yaw looks the same, a person-made room's prior decides. A plant whose leaves show its
     yaw keeps the one its render chose."""
@@ -371,9 +371,7 @@ def _radial_yaws(results: list[ObjectResult], wfc: np.ndarray, scorer, settings:
         if not r.hypotheses or r.obj.box is None:
             continue
         h = r.hypotheses[0]
-        if category_info(h.category).symmetry != "radial":
-            continue
-        if index is not None and index.symmetry(h.asset_id) != "radial":
+        if category_info(h.category).symmetry != "radial" or index.symmetry(h.asset_id) != "radial":
             continue
         yaw = room_yaw_for_radial(h.category, h.translation[[0, 2]], float(r.obj.box.bottom), supports,
                                   tables, np.asarray(wfc, float)[[0, 2], 3])
