@@ -50,32 +50,6 @@ TARGETS = [  # (metric key in the eval summary, label, target, higher is better)
 SPEED_TARGET_S = 10.0
 
 
-def override(settings, item: str) -> None:
-    """Set ``a.b.c=VALUE`` (VALUE parsed as JSON, else a string) on nested settings dataclasses."""
-    key, sep, raw = item.partition("=")
-    if not sep:
-        sys.exit(f"--set {item!r}: expected KEY=VALUE")
-    *path, leaf = key.strip().split(".")
-    target = settings
-    for part in path:
-        if not hasattr(target, part):
-            sys.exit(f"--set {item!r}: no settings field {part!r}")
-        target = getattr(target, part)
-    if not hasattr(target, leaf) or callable(getattr(target, leaf)):
-        sys.exit(f"--set {item!r}: no settings field {leaf!r}")
-    try:
-        value = json.loads(raw)
-    except json.JSONDecodeError:
-        value = raw
-    old = getattr(target, leaf)
-    if isinstance(old, tuple) and isinstance(value, list):
-        value = tuple(value)
-    if isinstance(old, bool) != isinstance(value, bool) or (
-            isinstance(old, (int, float)) and not isinstance(value, (int, float))):
-        sys.exit(f"--set {item!r}: {leaf} is {type(old).__name__}, got {value!r}")
-    setattr(target, leaf, value)
-
-
 def sh(cmd: list[str], log: Path) -> None:
     """Run a scenewright command, output to ``log``; exit with its message on failure."""
     with open(log, "a") as f:
@@ -215,8 +189,13 @@ def main(argv: list[str] | None = None) -> int:
     from scenewright.methods.layout.pipeline import LayoutSettings
 
     settings = LayoutSettings(seed=args.seed, features=args.features, dinov2_weights=args.dinov2_weights)
+    from scenewright.batch.settings import apply_override
+    from scenewright.errors import InputError
     for item in args.set:
-        override(settings, item)
+        try:
+            apply_override(settings, item)
+        except InputError as exc:
+            sys.exit(f"error: {exc}")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     log = out / "commands.log"

@@ -35,5 +35,5 @@ def test_bench_layout_rejects_unknown_settings(small_library, tmp_path):
     cmd = [sys.executable, str(SCRIPT), "--library", str(small_library), "--out", str(tmp_path / "x"),
            "--variants", "main", "--set", "pose.no_such_field=1"]
     run = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=120)
-    assert run.returncode != 0 and "no settings field 'no_such_field'" in run.stderr
+    assert run.returncode != 0 and "PoseSettings has no field 'no_such_field'" in run.stderr
     assert not (tmp_path / "x").exists()          # nothing written
