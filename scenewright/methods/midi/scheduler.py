@@ -13,19 +13,16 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from scenewright.methods.midi.config import FromDict
+
 
 @dataclass
-class RectifiedFlowConfig:
+class RectifiedFlowConfig(FromDict):
     """``scheduler/scheduler_config.json`` (defaults = the original code's)."""
 
     num_train_timesteps: int = 1000
     shift: float = 1.0
     use_dynamic_shifting: bool = False
-
-    @classmethod
-    def from_dict(cls, data: dict) -> "RectifiedFlowConfig":
-        names = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in names})
 
 
 class RectifiedFlowScheduler:

@@ -9,7 +9,6 @@ Linear before LayerNorm), MI self-attention on blocks 8–12 per CFG half.
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from dataclasses import dataclass
 from typing import Iterable, Sequence
@@ -18,13 +17,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from scenewright.methods.midi.config import FromDict
 from scenewright.methods.midi.attention import Attention
 
 DEFAULT_MI_BLOCKS = tuple(range(8, 13))
 
 
 @dataclass
-class MIDITransformerConfig:
+class MIDITransformerConfig(FromDict):
     """``transformer/config.json`` of the checkpoint (defaults = the released model)."""
 
     num_attention_heads: int = 16
@@ -33,11 +33,6 @@ class MIDITransformerConfig:
     num_layers: int = 21
     cross_attention_dim: int = 768
     cross_attention_2_dim: int = 1024
-
-    @classmethod
-    def from_dict(cls, data: dict) -> "MIDITransformerConfig":
-        names = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in names})
 
 
 class FP32LayerNorm(nn.LayerNorm):

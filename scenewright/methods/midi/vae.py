@@ -9,7 +9,6 @@ subset and farthest-point sampling (FPS, written here in torch).
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from typing import Callable
 
@@ -17,6 +16,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from scenewright.methods.midi.config import FromDict
 from scenewright.methods.midi.attention import Attention
 from scenewright.methods.midi.transformer import FeedForward
 
@@ -24,7 +24,7 @@ DECODE_CHUNK = 50_000   # the original's query chunk size
 
 
 @dataclass
-class MIDIVAEConfig:
+class MIDIVAEConfig(FromDict):
     """``vae/config.json`` of the checkpoint (defaults = the released model)."""
 
     in_channels: int = 3
@@ -37,11 +37,6 @@ class MIDIVAEConfig:
     embedding_type: str = "frequency"
     embed_frequency: int = 8
     embed_include_pi: bool = False
-
-    @classmethod
-    def from_dict(cls, data: dict) -> "MIDIVAEConfig":
-        names = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in names})
 
     @property
     def embed_dim(self) -> int:
