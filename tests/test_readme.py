@@ -16,7 +16,8 @@ from scenewright.cli import build_parser
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 PLACEHOLDER_VALUES = {"N": "3", "S": "0", "DIR": "d", "LIB": "lib", "BENCH": "bench", "OUT_DIR": "out",
-                      "CAPTURE_DIR": "cap", "PRED_ROOT": "pred", "SCENE_DIR": "scene", "CATALOG": "Scopia"}
+                      "CAPTURE_DIR": "cap", "PRED_ROOT": "pred", "SCENE_DIR": "scene", "CATALOG": "Scopia",
+                      "MM": "36"}
 
 
 def readme_commands() -> list[str]:
