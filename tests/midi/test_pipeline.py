@@ -12,6 +12,7 @@ from PIL import Image
 from safetensors.torch import load_file, save_file
 
 from conftest import maxdiff
+from tolerance import marching_cubes_shift, reorder_atol, rms
 from scenewright.cli import main as cli_main
 from scenewright.errors import InputError
 from scenewright.methods.midi import extract
@@ -20,6 +21,17 @@ from scenewright.methods.midi.weights import load_components
 from scenewright.scene import read_scene
 
 G = "e2e"
+
+
+def denoise_reorder_atol(pipe, noise_pred, guidance: float = 7.0) -> tuple[float, float]:
+    """(noise prediction, final latents) round-off bounds between two float32 denoising runs
+    that sum in other orders: one DiT pass is 4·width-long reductions chained once per block;
+    CFG ((1 − g)·u + g·c) weighs the independent errors of u and c by |1 − g| and g, so in
+    quadrature by √((g − 1)² + g²), and the Euler steps add the steps' velocity errors with
+    weights Δσ summing to 1."""
+    cfg = pipe.c.transformer.config
+    per_pass = reorder_atol(rms(noise_pred), 4 * cfg.width, cfg.num_layers)
+    return per_pass, float(np.hypot(guidance - 1, guidance)) * per_pass
 
 
 @pytest.fixture(scope="module")
@@ -50,14 +62,15 @@ def test_decoding_matches_original(result, golden, atol):
         assert len(d.mesh.faces) > 0
 
 
-def test_fast_path_equals_reference(pipe, golden):
+def test_fast_path_equals_reference(pipe, golden, atol):
     """Batched CFG + cached cross K/V + SDPA == two separate passes, no cache, math attention."""
     g = golden(G)
     fast, tf = pipe.denoise(g["image_embeds_1"], g["image_embeds_2"], steps=3, seed=42)
     ref, tr = pipe.denoise(g["image_embeds_1"], g["image_embeds_2"], steps=3, seed=42, fast=False)
-    assert maxdiff(torch.stack(tf.noise_pred), torch.stack(tr.noise_pred)) < 1e-5
-    assert maxdiff(fast, ref) < 3e-5
-    assert maxdiff(ref, g["latents_final"]) <= 3e-4
+    pred_tol, latent_tol = denoise_reorder_atol(pipe, torch.stack(tr.noise_pred))
+    assert maxdiff(torch.stack(tf.noise_pred), torch.stack(tr.noise_pred)) <= pred_tol
+    assert maxdiff(fast, ref) <= latent_tol
+    assert maxdiff(ref, g["latents_final"]) <= atol(G, "latents_final")
 
 
 def test_explicit_latents_reproduce_seeded_run(pipe, golden):
@@ -76,7 +89,7 @@ def _mc_reference(values, lo, hi, depth):
     return (v / np.array([r, r, r]) * (hi - lo) + lo).astype(np.float32), f
 
 
-def test_cli_end_to_end(capture_dir, tiny, tmp_path, golden):
+def test_cli_end_to_end(capture_dir, tiny, tmp_path, golden, atol):
     out = tmp_path / "scene"
     rc = cli_main(["reconstruct", str(capture_dir), "-o", str(out), "--method", "midi",
                    "--weights", str(tiny), "--steps", "3", "--octree-depth", "5", "--no-smooth",
@@ -93,9 +106,15 @@ def test_cli_end_to_end(capture_dir, tiny, tmp_path, golden):
         assert inst.asset_id is None and np.allclose(inst.world_from_object, np.eye(4))
         verts, faces = _mc_reference(g["progressive_sdf_grid"][k].numpy(), g["progressive_bbox_min"][k].numpy(),
                                      g["progressive_bbox_max"][k].numpy(), 5)
-        # Same topology, vertices equal up to the field tolerance (1e-4 of a 0.06 cell).
+        # Same topology; vertices move as far as the field's golden tolerance allows on their
+        # edge (a value near 0 on a flat edge moves its vertex most), plus float32 rounding.
         assert inst.mesh.faces.shape == faces.shape and np.array_equal(inst.mesh.faces, faces)
-        assert np.abs(inst.mesh.vertices - verts).max() < 1e-3
+        grid = g["progressive_sdf_grid"][k].numpy()
+        lo, hi = g["progressive_bbox_min"][k].numpy(), g["progressive_bbox_max"][k].numpy()
+        spacing = (hi.astype(np.float64) - lo) / 33
+        bound = marching_cubes_shift(grid, grid, atol(G, "progressive_sdf_grid"), spacing)
+        bound += 8 * np.finfo(np.float32).eps * (32 * spacing + np.abs(verts))
+        assert np.all(np.abs(inst.mesh.vertices - verts) <= bound)
     # Refusing to overwrite keeps the old folder.
     rc = cli_main(["reconstruct", str(capture_dir), "-o", str(out), "--method", "midi",
                    "--weights", str(tiny), "--steps", "1", "--octree-depth", "3"])
@@ -254,13 +273,13 @@ def test_download_offline_fails_cleanly(tmp_path, monkeypatch, capsys):
 @pytest.mark.parametrize("opts", [(False, True, True, True), (True, False, True, True),
                                   (True, True, False, True), (True, True, True, False),
                                   (False, True, False, False), (False, False, True, True)])
-def test_each_fast_path_alone(pipe, golden, opts):
+def test_each_fast_path_alone(pipe, golden, atol, opts):
     """Every combination of fast paths tried gives the reference's numbers."""
     from scenewright.methods.midi.pipeline import FastPaths
     g = golden(G)
     x, tr = pipe.denoise(g["image_embeds_1"], g["image_embeds_2"], steps=3, seed=42, fast=FastPaths(*opts))
-    assert maxdiff(torch.stack(tr.noise_pred), g["step_noise_pred"]) <= 1e-4
-    assert maxdiff(x, g["latents_final"]) <= 3e-4
+    assert maxdiff(torch.stack(tr.noise_pred), g["step_noise_pred"]) <= atol(G, "step_noise_pred")
+    assert maxdiff(x, g["latents_final"]) <= atol(G, "latents_final")
 
 
 @pytest.mark.parametrize("dtype,tol", [("float16", 0.1), ("bfloat16", 0.8)])
@@ -342,13 +361,13 @@ def test_no_surface_anywhere_is_reported(tiny_copy, capture_dir, tmp_path, capsy
     assert not (tmp_path / "o").exists()
 
 
-def test_call_with_image_paths_and_padding(pipe, tiny, golden):
+def test_call_with_image_paths_and_padding(pipe, tiny, golden, atol):
     """(rgb.png, seg.png) paths are read like the original CLI; --pad-image squares first."""
     g = golden(G)
     paths = (tiny / "golden" / "scene_rgb.png", tiny / "golden" / "scene_seg.png")
     r = pipe(paths, steps=3, octree_depth=3, extraction="dense", smooth=False, show_progress=False)
     assert r.inputs.ids == [40, 120, 200]
-    assert maxdiff(r.latents, g["latents_final"]) <= 3e-4
+    assert maxdiff(r.latents, g["latents_final"]) <= atol(G, "latents_final")
     padded = pipe(paths, steps=1, octree_depth=3, extraction="dense", smooth=False, pad_image=True,
                   show_progress=False)
     h, w = padded.inputs.mask.shape[1:]

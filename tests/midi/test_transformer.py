@@ -6,11 +6,19 @@ import pytest
 import torch
 
 from conftest import maxdiff
+from tolerance import reorder_atol, rms
 from scenewright.methods.midi.attention import Attention, attend, attention_backend, attend_mi
 from scenewright.methods.midi.transformer import timestep_sinusoid
 from scenewright.methods.midi.weights import load_transformer
 
 G = "transformer_forward"
+
+
+def dit_reorder_atol(dit, out) -> float:
+    """Round-off between two float32 DiT runs that sum in other orders (other batch shapes,
+    kernels or CPUs): the longest reduction is the 4·width feed-forward, chained once per
+    block; activations are of the output's size (every block is layer-normalised)."""
+    return reorder_atol(rms(out), 4 * dit.config.width, dit.config.num_layers)
 
 
 @pytest.fixture(scope="module")
@@ -80,7 +88,7 @@ def test_plain_forward_and_cfg(dit, golden, atol):
     assert maxdiff(plain, mi) > 100 * atol(G, "velocity_mi")
 
 
-def test_fast_paths_equal_reference(dit, golden):
+def test_fast_paths_equal_reference(dit, golden, atol):
     """Cached cross K/V + fused SDPA give the same answer as the unfused math path."""
     g = golden(G)
     args = (g["hidden_states"], g["timestep"], g["encoder_hidden_states"], g["encoder_hidden_states_2"])
@@ -89,8 +97,8 @@ def test_fast_paths_equal_reference(dit, golden):
         fast = dit(g["hidden_states"], g["timestep"], num_instances=3, cross_kv=kv)
         with attention_backend("math"):
             ref = dit(*args, num_instances=3)
-    assert maxdiff(fast, ref) < 1e-5
-    assert maxdiff(fast, g["velocity_mi"]) < 1e-4
+    assert maxdiff(fast, ref) <= dit_reorder_atol(dit, ref)
+    assert maxdiff(fast, g["velocity_mi"]) <= atol(G, "velocity_mi")
 
 
 def test_mi_attention_equals_explicit_group_concat():
@@ -106,7 +114,8 @@ def test_mi_attention_equals_explicit_group_concat():
         vv = v[grp].permute(1, 0, 2, 3).reshape(h, n * t, d)
         w = torch.softmax(q[i] @ kk.transpose(-1, -2) / d ** 0.5, -1)
         ref[i] = w @ vv
-    assert maxdiff(out, ref) < 1e-6
+    # scores are d-long sums, outputs n·t-long ones: two chained reductions of unit-size terms
+    assert maxdiff(out, ref) <= reorder_atol(1.0, n * t, 2)
     with pytest.raises(ValueError):
         attend_mi(q, k, v, 4)
 
@@ -118,9 +127,10 @@ def test_head_major_split_is_not_the_naive_split():
     x = torch.randn(1, 3, 8)
     q, k, v = att.self_qkv(x)
     w = torch.cat([att.to_q.weight, att.to_k.weight, att.to_v.weight])   # rows: q0 k0 v0 q1 | ...
-    assert torch.allclose(q[0, 0], x[0] @ w[0:4].T, atol=1e-6)
-    assert torch.allclose(k[0, 0], x[0] @ w[4:8].T, atol=1e-6)
-    assert torch.allclose(v[0, 1], x[0] @ w[20:24].T, atol=1e-6)
+    tol = reorder_atol(rms(x) * rms(w), 8)        # one 8-long dot product per output
+    assert torch.allclose(q[0, 0], x[0] @ w[0:4].T, atol=tol, rtol=0)
+    assert torch.allclose(k[0, 0], x[0] @ w[4:8].T, atol=tol, rtol=0)
+    assert torch.allclose(v[0, 1], x[0] @ w[20:24].T, atol=tol, rtol=0)
     assert not torch.allclose(q[0, 1], (x[0] @ att.to_q.weight.T)[:, 4:8], atol=1e-3)
 
 
@@ -134,8 +144,9 @@ def test_zero_condition_shortcut(dit, golden):
         short = dit(g["hidden_states"], g["timestep"], e1[3:], e2[3:], num_instances=3, zero_cond_rows=3)
         kv = dit.precompute_cross_kv(e1[3:], e2[3:])
         cached = dit(g["hidden_states"], g["timestep"], num_instances=3, cross_kv=kv, zero_cond_rows=3)
-    assert maxdiff(short, full) < 1e-6
-    assert maxdiff(cached, full) < 1e-6
+    # Skipping zero rows changes the batch shapes, hence the kernels' summation order.
+    assert maxdiff(short, full) <= dit_reorder_atol(dit, full)
+    assert maxdiff(cached, full) <= dit_reorder_atol(dit, full)
 
 
 def test_full_size_layout_matches_the_released_model():
@@ -179,4 +190,5 @@ def test_packed_weights_are_read_in_place(tiny, golden):
         dit.to(torch.float64).to(torch.float32)          # copies: packing undone
         assert not att._fused_weight(att.to_q, att.to_k, att.to_v).data_ptr() == att.to_q.weight.data_ptr()
         unpacked = dit(*args, num_instances=3)
-    assert maxdiff(packed, g["velocity_mi"]) <= 1e-4 and maxdiff(unpacked, packed) < 1e-6
+    assert maxdiff(packed, g["velocity_mi"]) <= 1e-4
+    assert maxdiff(unpacked, packed) <= dit_reorder_atol(dit, packed)

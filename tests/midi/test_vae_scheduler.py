@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from conftest import maxdiff
+from tolerance import reorder_atol, rms
 from scenewright.methods.midi.scheduler import RectifiedFlowScheduler
 from scenewright.methods.midi.vae import embed_points, farthest_point_sampling
 from scenewright.methods.midi.weights import load_scheduler, load_vae
@@ -40,14 +41,20 @@ def test_decode_matches_original(vae, golden, atol):
         assert maxdiff(vae.post_quant(g["decode_latents"]), g["decode_post_quant_out"]) <= atol(G, "decode_post_quant_out")
         kv = vae.kv_cache(g["decode_latents"])
         assert maxdiff(kv, g["decode_kv_cache"]) <= atol(G, "decode_kv_cache")
-        assert maxdiff(vae.decode(g["decode_latents"], g["decode_points"]), g["decode_sdf"]) <= atol(G, "decode_sdf")
+        one_pass = vae.decode(g["decode_latents"], g["decode_points"])
+        assert maxdiff(one_pass, g["decode_sdf"]) <= atol(G, "decode_sdf")
         assert maxdiff(vae.decode(g["posterior_mean"], g["decode_points"]),
                        g["decode_sdf_from_posterior_mean"]) <= atol(G, "decode_sdf_from_posterior_mean")
         # Chunked queries with a reused KV cache give the same field as one pass.
         chunked = vae.query(kv, g["decode_points"], chunk=7)
-    assert maxdiff(chunked, g["decode_sdf"]) < 1e-5
+    # Other batch shapes sum in other orders: the decoder's 4·width-long reductions, chained
+    # through its layers plus the query and output projections.
+    cfg = vae.config
+    tol = reorder_atol(rms(one_pass), 4 * cfg.width_decoder, cfg.num_layers_decoder + 2)
+    assert maxdiff(chunked, one_pass) <= tol
     fn = vae.query_fn(g["decode_latents"][1])
-    assert maxdiff(fn(g["decode_points"][1].numpy()), g["decode_sdf"][1, :, 0]) < 1e-5
+    assert maxdiff(fn(g["decode_points"][1].numpy()), one_pass[1, :, 0]) <= tol
+    assert maxdiff(chunked, g["decode_sdf"]) <= atol(G, "decode_sdf")
 
 
 def test_fps_against_brute_force():
