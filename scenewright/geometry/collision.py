@@ -2,6 +2,9 @@
 
 Objects only translate during layout optimisation, so each mesh is posed once (its world
 rotation and scale baked into the vertices) and moved by an fcl translation afterwards.
+The fcl BVH is built on the first narrow-phase test that needs it: in a crowded scene most
+objects never come within box range of another, and building a BVH (~10 µs per face) is
+then the largest per-object cost.
 """
 
 from __future__ import annotations
@@ -18,19 +21,18 @@ class PosedMesh:
 
     def __init__(self, vertices: np.ndarray, faces: np.ndarray, pos: np.ndarray, model=None,
                  rotation: np.ndarray | None = None):
-        import fcl  # imported here: collision support is an optional extra of the package
+        import fcl  # noqa: F401 -- fails here, not at the first test, when the optional extra is missing
 
         self.vertices = np.asarray(vertices, float)
         self.faces = np.asarray(faces, np.int32)
         self.pos = np.asarray(pos, float).copy()
-        # ``model``: a shared fcl BVH of the unrotated (scaled) mesh, turned by ``rotation``;
-        # building a BVH is the expensive part (~10 µs per face), so equal assets share one.
-        self._rot = np.eye(3) if rotation is None else np.asarray(rotation, float)
-        if model is None:
-            model = bvh_model(self.vertices, self.faces)
-            self._rot = np.eye(3)
+        # ``model``: a shared fcl BVH of the unrotated (scaled) mesh, turned by ``rotation``
+        # (or a SharedBVH that builds it once when first asked); building a BVH is the
+        # expensive part (~10 µs per face), so equal assets share one. None: a BVH of the
+        # posed vertices themselves, built when first needed.
+        self._rot = np.eye(3) if rotation is None or model is None else np.asarray(rotation, float)
         self._model = model
-        self._obj = fcl.CollisionObject(model, fcl.Transform(self._rot, self.pos))
+        self._fcl_obj = None
         self._mesh: trimesh.Trimesh | None = None
         self.lo = self.vertices.min(axis=0)
         self.hi = self.vertices.max(axis=0)
@@ -54,8 +56,22 @@ class PosedMesh:
         key = (len(v), len(mesh.faces), round(float(v.sum()), 9), round(float((v * v).sum()), 9),
                int(np.asarray(mesh.faces)[:64].sum()), tuple(np.round(scale, 9)))
         if key not in cache:
-            cache[key] = (mesh, bvh_model(np.asarray(mesh.vertices, float) * scale, mesh.faces))
+            cache[key] = (mesh, SharedBVH(np.asarray(mesh.vertices, float) * scale, mesh.faces))
         return cls(baked, mesh.faces, t[:3, 3], model=cache[key][1], rotation=rot)
+
+    @property
+    def _obj(self):
+        """The fcl collision object (BVH built on first use), at ``pos``."""
+        if self._fcl_obj is None:
+            import fcl
+
+            model = self._model
+            if model is None:
+                model = self._model = bvh_model(self.vertices, self.faces)
+            elif isinstance(model, SharedBVH):
+                model = model.get()
+            self._fcl_obj = fcl.CollisionObject(model, fcl.Transform(self._rot, self.pos))
+        return self._fcl_obj
 
     @property
     def local_mesh(self) -> trimesh.Trimesh:
@@ -99,7 +115,64 @@ class PosedMesh:
 
     def move_to(self, pos: np.ndarray) -> None:
         self.pos = np.asarray(pos, float).copy()
-        self._obj.setTranslation(self.pos)
+        if self._fcl_obj is not None:
+            self._fcl_obj.setTranslation(self.pos)
+
+
+class SharedBVH:
+    """One fcl BVH of vertices (V, 3) / faces (F, 3), built the first time :meth:`get` is called."""
+
+    def __init__(self, vertices: np.ndarray, faces: np.ndarray):
+        self.vertices, self.faces = vertices, faces
+        self._model = None
+
+    def get(self):
+        if self._model is None:
+            self._model = bvh_model(self.vertices, self.faces)
+        return self._model
+
+
+def boxes_overlap(lo_a: np.ndarray, hi_a: np.ndarray, lo_b: np.ndarray, hi_b: np.ndarray) -> np.ndarray:
+    """Whether boxes [lo_a, hi_a] and [lo_b, hi_b] (broadcasting (..., 3)) overlap, touching
+    included: the negation of :meth:`PosedMesh.collides`'s early reject, so a pair this rules
+    out is one ``collides`` answers False for without asking fcl."""
+    return np.all(hi_a >= lo_b, axis=-1) & np.all(hi_b >= lo_a, axis=-1)
+
+
+def overlapping_pairs(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """Broad phase: (K, 2) int pairs (i < j, sorted) of boxes that overlap (touching included).
+
+    ``lo``, ``hi`` (N, 3) box corners. Sweep and prune along x: sorted by ``lo[:, 0]``, box i
+    can only meet the boxes after it whose ``lo[:, 0]`` is at most its ``hi[:, 0]`` (found by
+    a binary search), and those are checked on all three axes at once. Cost
+    O(N log N + candidates) instead of the N(N−1)/2 pairwise checks.
+    """
+    lo, hi = np.asarray(lo, float).reshape(-1, 3), np.asarray(hi, float).reshape(-1, 3)
+    n = len(lo)
+    if n < 2:
+        return np.zeros((0, 2), np.int64)
+    order = np.argsort(lo[:, 0], kind="stable")
+    lo_s, hi_s = lo[order], hi[order]
+    end = np.searchsorted(lo_s[:, 0], hi_s[:, 0], side="right")         # first box starting beyond i
+    start = np.arange(1, n + 1)
+    count = np.maximum(end - start, 0)
+    ii = np.repeat(np.arange(n), count)
+    # jj runs from i + 1 to end - 1 for each i: offsets within each run
+    run_start = np.repeat(np.cumsum(count) - count, count)
+    jj = ii + 1 + (np.arange(len(ii)) - run_start)
+    keep = boxes_overlap(lo_s[ii], hi_s[ii], lo_s[jj], hi_s[jj])
+    a, b = order[ii[keep]], order[jj[keep]]
+    pairs = np.stack([np.minimum(a, b), np.maximum(a, b)], axis=1)
+    return pairs[np.lexsort((pairs[:, 1], pairs[:, 0]))]
+
+
+def brute_force_overlapping_pairs(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """The same pairs as :func:`overlapping_pairs` by checking all N(N−1)/2 of them (the
+    reference for tests and benchmarks)."""
+    lo, hi = np.asarray(lo, float).reshape(-1, 3), np.asarray(hi, float).reshape(-1, 3)
+    i, j = np.triu_indices(len(lo), k=1)
+    keep = boxes_overlap(lo[i], hi[i], lo[j], hi[j])
+    return np.stack([i[keep], j[keep]], axis=1).astype(np.int64)
 
 
 def bvh_model(vertices: np.ndarray, faces: np.ndarray):

@@ -32,8 +32,9 @@ def support_floor(observation):
     return guess
 
 
-def arrange(instances, observation, settings: ArrangeSettings, timer, enabled: bool = True):
-    """Relations and optimised instances (copies). Returns ``(instances, relations, report)``."""
+def arrange(instances, observation, settings: ArrangeSettings, timer, enabled: bool = True, progress=None):
+    """Relations and optimised instances (copies). Returns ``(instances, relations, report)``.
+    ``progress(stage, done, total)``: called as the optimiser advances (None: silent)."""
     floor = support_floor(observation)
     walls = list(observation.walls)
     with timer("graph"):
@@ -42,7 +43,7 @@ def arrange(instances, observation, settings: ArrangeSettings, timer, enabled: b
     if enabled and instances:
         with timer("optimize"):
             instances, report = optimize_layout(instances, floor=floor, walls=walls, relations=relations,
-                                                settings=settings.optimize)
+                                                settings=settings.optimize, progress=progress)
         with timer("graph"):
             relations = build_scene_graph(instances, floor=floor, walls=walls, settings=settings.graph)
     return instances, relations, report

@@ -11,7 +11,10 @@ A deterministic, bounded scheme (no annealing):
    by casting rays down onto the parent mesh from just above the child's bottom (so a
    shelf inside a bookcase is found, not the bookcase's top).
 3. **Overlaps** — sweeps over all pairs (id order) that fcl finds intersecting (ancestor/
-   descendant pairs excluded). For each, candidate moves in xz are tried for either object:
+   descendant pairs excluded). A broad phase (sweep and prune over the objects' world boxes,
+   :func:`scenewright.geometry.collision.overlapping_pairs`) hands fcl only the pairs whose
+   boxes overlap; after each resolved pair the moved objects' new neighbours join the pairs
+   still to visit in this sweep, so the sweep visits exactly what checking every pair would. For each, candidate moves in xz are tried for either object:
    along both footprints' axes and away from the other's centre (only along the wall for a
    wall object), each bisected to the smallest clearing distance. The cheapest move that
    enters no wall wins (cost: distance, weighted toward moving the smaller object; a move that
@@ -30,13 +33,16 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import heapq
 import time
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 import trimesh
 
-from scenewright.geometry.collision import PosedMesh, intersection_volume, separation_along
+from scenewright.geometry.collision import (PosedMesh, boxes_overlap, intersection_volume, overlapping_pairs,
+                                             separation_along)
 from scenewright.geometry.planes import Plane
 from scenewright.geometry.transforms import rot_y
 from scenewright.methods.layout.scene_graph import footprint_samples, front_direction, object_box, ray_heights
@@ -135,7 +141,8 @@ def move_weight(area_mover: float, area_other: float, mode: str = "uncertainty")
     return float(np.sqrt(max(area_mover + area_other, 1e-9) / (2.0 * max(area_mover, 1e-9))))
 
 
-def optimize_layout(items, floor=None, walls=(), relations=(), settings: OptimizeSettings | None = None):
+def optimize_layout(items, floor=None, walls=(), relations=(), settings: OptimizeSettings | None = None,
+                    progress: Callable[[str, int, int], None] | None = None, broad_phase: bool = True):
     """Make a layout physically plausible while moving objects as little as possible.
 
     ``items``: Instance-like objects (unchanged; copies are returned). ``floor``: Plane, scene
@@ -143,9 +150,16 @@ def optimize_layout(items, floor=None, walls=(), relations=(), settings: Optimiz
     the room. ``relations``: :class:`scenewright.scene.Relation` list (``on``, ``against_wall`` used).
     Returns ``(items, report)``: copies with new ``world_from_object`` (same order), and a JSON-able
     dict (``colliding_pairs``, ``unsupported``, ``not_resting``, ``in_walls``, ``moves``, ``sweeps``,
-    ``timings_s``).
+    ``timings_s``). ``progress(stage, done, total)`` is called as the work advances.
+    ``broad_phase=False`` checks every pair instead (the reference the broad phase must agree
+    with, bit for bit; it is not a setting because it changes no result, only the time).
     """
     s = settings or OptimizeSettings()
+
+    def report_progress(stage: str, done: int, total: int) -> None:
+        if progress is not None:
+            progress(stage, done, total)
+
     timings: dict[str, float] = {}
     t_all = time.perf_counter()
     states = [_State(it) for it in items]
@@ -186,17 +200,26 @@ def optimize_layout(items, floor=None, walls=(), relations=(), settings: Optimiz
             stack.extend(children.get(c, []))
         return out
 
-    def ancestors(i: int) -> set[int]:
+    def _ancestors(i: int) -> set[int]:
         out = set()
         while i in parents:
             i = parents[i]
             out.add(i)
         return out
 
+    ancestor_sets = {i: _ancestors(i) for i in by_id}     # the support tree does not change
+
+    def related(a: int, b: int) -> bool:
+        """One stands (indirectly) on the other: such pairs are never separated."""
+        return a in ancestor_sets[b] or b in ancestor_sets[a]
+
+    touched: set[int] = set()                   # objects moved since the set was last cleared
+
     def translate(i: int, d: np.ndarray) -> None:
         for k in [i] + descendants(i):
             st = by_id[k]
             st.pos = st.pos + d
+            touched.add(k)
             if st.posed is not None:
                 st.posed.move_to(st.pos)
 
@@ -224,9 +247,40 @@ def optimize_layout(items, floor=None, walls=(), relations=(), settings: Optimiz
     timings["walls"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     bvh_cache: dict = {}                      # equal assets at equal scale share one BVH
-    for st in states:
+    for n_built, st in enumerate(states, 1):
         st.build(bvh_cache)
+        report_progress("optimize: collision models", n_built, len(states))
     timings["collision_models"] = time.perf_counter() - t0
+    row_ids = [st.id for st in states]
+    row_of = {i: r for r, i in enumerate(row_ids)}
+    local_lo = np.array([st.posed.lo for st in states]).reshape(-1, 3)
+    local_hi = np.array([st.posed.hi for st in states]).reshape(-1, 3)
+
+    def world_boxes() -> tuple[np.ndarray, np.ndarray]:
+        """(N, 3) lo, hi of every object's world box at its current position (the same sums
+        PosedMesh.collides forms, so the broad phase agrees with its early reject bit for bit)."""
+        pos = np.array([st.posed.pos for st in states]).reshape(-1, 3)
+        return local_lo + pos, local_hi + pos
+
+    def neighbours(i: int) -> list[int]:
+        """Objects whose world box overlaps object i's (related ones excluded), id order."""
+        lo, hi = world_boxes()
+        r = row_of[i]
+        hit = boxes_overlap(lo[r], hi[r], lo, hi) if broad_phase else np.ones(len(row_ids), bool)
+        hit[r] = False
+        return sorted(row_ids[k] for k in np.flatnonzero(hit) if not related(i, row_ids[k]))
+
+    def candidate_pairs() -> list[tuple[int, int]]:
+        """Unrelated pairs (a < b, sorted) whose world boxes overlap now."""
+        lo, hi = world_boxes()
+        out = []
+        rows = (overlapping_pairs(lo, hi) if broad_phase
+                else np.stack(np.triu_indices(len(row_ids), k=1), axis=1))
+        for r1, r2 in rows:
+            a, b = sorted((row_ids[r1], row_ids[r2]))
+            if not related(a, b):
+                out.append((a, b))
+        return sorted(out)
 
     # ---- 2. supports ---------------------------------------------------------------------
     t0 = time.perf_counter()
@@ -278,8 +332,9 @@ def optimize_layout(items, floor=None, walls=(), relations=(), settings: Optimiz
             translate(i, np.array([0.0, floor_y - bottom, 0.0]))
 
     if s.rest_on_supports:
-        for i in order:
+        for n_done, i in enumerate(order, 1):
             rest(i)
+            report_progress("optimize: supports", n_done, len(order))
     timings["supports"] = time.perf_counter() - t0
 
     # ---- 2b. out of the walls --------------------------------------------------------------
@@ -303,9 +358,6 @@ def optimize_layout(items, floor=None, walls=(), relations=(), settings: Optimiz
     # ---- 3. overlaps ---------------------------------------------------------------------
     t0 = time.perf_counter()
     sweeps = 0
-    pairs = [(a, b) for ai, a in enumerate(order) for b in order[ai + 1:]
-             if a not in ancestors(b) and b not in ancestors(a)]
-    pairs.sort(key=lambda p: (min(p), max(p)))
 
     def wall_gaps(i: int) -> np.ndarray:
         """(walls,) smallest signed distance of object i (and its children) to each wall."""
@@ -319,14 +371,9 @@ def optimize_layout(items, floor=None, walls=(), relations=(), settings: Optimiz
         after = wall_gaps(i)
         return bool(np.all(after >= np.minimum(before, 0.0) - s.contact_tol_m))
 
-    def collisions_with(i: int, skip: set[int]) -> int:
-        n = 0
-        for k in order:
-            if k == i or k in skip or k in ancestors(i) or i in ancestors(k):
-                continue
-            if by_id[i].posed.collides(by_id[k].posed):
-                n += 1
-        return n
+    def collides_with_any(i: int, skip: set[int]) -> bool:
+        """Object i intersects an unrelated object outside ``skip`` (only box neighbours can)."""
+        return any(by_id[i].posed.collides(by_id[k].posed) for k in neighbours(i) if k not in skip)
 
     def candidate_moves(mover: int, other: int):
         st, ot = by_id[mover], by_id[other]
@@ -382,6 +429,7 @@ def optimize_layout(items, floor=None, walls=(), relations=(), settings: Optimiz
             for j, p in saved.items():
                 by_id[j].pos = p
                 by_id[j].posed.move_to(p)
+                touched.add(j)
 
         def settle(mover: int) -> bool:
             if mover in parents:
@@ -397,7 +445,7 @@ def optimize_layout(items, floor=None, walls=(), relations=(), settings: Optimiz
             saved = place(t, mover, u)
             if saved is None:
                 continue
-            if collisions_with(mover, {a, b}) == 0:
+            if not collides_with_any(mover, {a, b}):
                 return settle(mover)
             if first_valid is None:
                 first_valid = (t, mover, u)
@@ -414,12 +462,29 @@ def optimize_layout(items, floor=None, walls=(), relations=(), settings: Optimiz
     if s.separate:
         for sweeps in range(1, s.max_sweeps + 1):
             moved = False
-            for a, b in pairs:
+            # Pairs in id order, as a sweep over all pairs visits them; only box-overlapping
+            # ones can collide. A move can make new overlaps: those of the moved objects with
+            # pairs still ahead in the order join the queue (pairs behind wait for the next sweep).
+            pending = candidate_pairs()
+            heapq.heapify(pending)
+            visited: set[tuple[int, int]] = set()
+            while pending:
+                a, b = heapq.heappop(pending)
+                if (a, b) in visited:
+                    continue
+                visited.add((a, b))
+                report_progress(f"optimize: overlaps, sweep {sweeps}", len(visited), len(visited) + len(pending))
                 if by_id[a].posed.collides(by_id[b].posed):
                     before = {k: by_id[k].pos.copy() for k in (a, b)}
+                    touched.clear()
                     try_resolve(a, b)
                     if any(np.linalg.norm(by_id[k].pos - before[k]) > 0 for k in (a, b)):
                         moved = True
+                    for k in sorted(touched):
+                        for m in neighbours(k):
+                            key = (min(k, m), max(k, m))
+                            if key > (a, b) and key not in visited:
+                                heapq.heappush(pending, key)
             if not moved:
                 break
     timings["separate"] = time.perf_counter() - t0
@@ -427,7 +492,9 @@ def optimize_layout(items, floor=None, walls=(), relations=(), settings: Optimiz
     # ---- 4. report -----------------------------------------------------------------------
     t0 = time.perf_counter()
     colliding = []
-    for a, b in pairs:
+    final_pairs = candidate_pairs()
+    for n_done, (a, b) in enumerate(final_pairs, 1):
+        report_progress("optimize: report", n_done, len(final_pairs))
         if not by_id[a].posed.collides(by_id[b].posed):
             continue
         # Touching within tolerance is fine: does a tiny push in any axis direction clear it?

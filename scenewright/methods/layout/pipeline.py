@@ -251,7 +251,20 @@ def reconstruct(capture, library, settings: LayoutSettings | None = None, render
                                   size=size.tolist(), score=float(h.score), extra=extra))
         if h.asset_id not in used:
             used.append(h.asset_id)
-    instances, relations, report = arrange(instances, observation, s.arrange, timer, enabled=s.optimize)
+    bar = _progress(progress)
+    try:
+        on_step = None
+        if bar:
+            bar.start()
+            task = bar.add_task("layout: optimize", total=None)
+
+            def on_step(stage: str, done: int, total: int) -> None:
+                bar.update(task, description=stage, completed=done, total=total)
+        instances, relations, report = arrange(instances, observation, s.arrange, timer, enabled=s.optimize,
+                                               progress=on_step)
+    finally:
+        if bar:
+            bar.stop()
 
     with timer("export"):
         floor = None if observation.floor is None else {"normal": [0.0, 1.0, 0.0], "height": 0.0}
