@@ -6,6 +6,7 @@ import pytest
 from scenewright.errors import InputError
 from scenewright.methods.layout.features import (ClassicalFeatures, Dinov2Features, crop_to_mask,
                                                  make_extractor, rgb_to_hsv)
+from tolerance import reorder_atol, rms
 
 
 def _blob(colour, shape="square", size=64):
@@ -66,12 +67,15 @@ def test_dinov2_saved_model_loads_and_embeds(tiny_dinov2):
     blobs = [_blob((200, 30, 30)), _blob((30, 200, 30), "disc"), _blob((200, 30, 30))]
     feats = ext([b[0] for b in blobs], [b[1] for b in blobs])
     assert feats.shape == (3, 64)
-    np.testing.assert_allclose(np.linalg.norm(feats, axis=1), 1, atol=1e-5)
+    np.testing.assert_allclose(np.linalg.norm(feats, axis=1), 1, atol=reorder_atol(1.0, 64), rtol=0)
     assert feats[0] @ feats[2] > 0.9999          # deterministic
     assert feats[0] @ feats[1] < 0.9999          # different inputs differ
     # the same weights loaded again give the same descriptors (nothing random at load)
     again = Dinov2Features(tiny_dinov2)([blobs[0][0]], [blobs[0][1]])[0]
-    np.testing.assert_allclose(again, feats[0], atol=1e-5)
+    # A batch of one runs other kernels than a batch of three (other summation orders): the
+    # longest reduction is the 3·14·14 patch embedding, then 2 layers of attention + MLP and
+    # the pooling; unit-normalised rows keep the relative error, at the rows' entry size.
+    np.testing.assert_allclose(again, feats[0], atol=reorder_atol(rms(feats), 3 * 14 * 14, 6), rtol=0)
 
 
 def test_feature_choice_errors(tmp_path):
