@@ -194,3 +194,26 @@ def make_split_capture(capture_dir, out, instances: int = 150) -> Path:
     cap = load_capture(capture_dir)
     seg, labels = split_instances(cap.seg, cap.labels, instances)
     return write_capture(dataclasses.replace(cap, seg=seg, labels=labels), out)
+
+
+def make_upscaled_capture(capture_dir, out, size: int = 6000) -> Path:
+    """Write ``out``: the capture at ``capture_dir`` resampled to ``size`` × ``size`` pixels
+    (rgb bilinear; seg and depth nearest, so ids and depths stay ones the capture holds; K
+    scaled to match): the photo of a high-resolution camera, for memory and time limits."""
+    import dataclasses
+
+    from PIL import Image
+
+    from scenewright.capture import load_capture, write_capture
+
+    cap = load_capture(capture_dir)
+    sx, sy = size / cap.width, size / cap.height
+    rgb = np.asarray(Image.fromarray(cap.rgb).resize((size, size), Image.BILINEAR))
+    rows = np.minimum((np.arange(size) + 0.5) / sy, cap.height - 1).astype(np.int64)
+    cols = np.minimum((np.arange(size) + 0.5) / sx, cap.width - 1).astype(np.int64)
+    seg = None if cap.seg is None else cap.seg[rows[:, None], cols[None, :]]
+    depth = None if cap.depth is None else cap.depth[rows[:, None], cols[None, :]]
+    K = np.asarray(cap.K, float).copy()
+    K[0] *= sx
+    K[1] *= sy
+    return write_capture(dataclasses.replace(cap, rgb=rgb, seg=seg, depth=depth, K=K), out)
