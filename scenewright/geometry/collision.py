@@ -34,6 +34,7 @@ class PosedMesh:
         self._model = model
         self._fcl_obj = None
         self._mesh: trimesh.Trimesh | None = None
+        self._watertight: bool | None = None
         self.lo = self.vertices.min(axis=0)
         self.hi = self.vertices.max(axis=0)
 
@@ -74,6 +75,13 @@ class PosedMesh:
         return self._fcl_obj
 
     @property
+    def watertight(self) -> bool:
+        """Whether the mesh is closed (asked once: trimesh re-hashes the arrays on every query)."""
+        if self._watertight is None:
+            self._watertight = bool(self.local_mesh.is_watertight)
+        return self._watertight
+
+    @property
     def local_mesh(self) -> trimesh.Trimesh:
         """The posed mesh relative to ``pos`` (cached; for ray casts and containment)."""
         if self._mesh is None:
@@ -108,7 +116,7 @@ class PosedMesh:
             return True
         # No surface crossing: one may still sit wholly inside the other.
         for a, b, pa_, pb_ in ((self, other, pa, pb), (other, self, pb, pa)):
-            if b.local_mesh.is_watertight and np.all(a.hi + pa_ <= b.hi + pb_) and np.all(a.lo + pa_ >= b.lo + pb_):
+            if b.watertight and np.all(a.hi + pa_ <= b.hi + pb_) and np.all(a.lo + pa_ >= b.lo + pb_):
                 if bool(b.local_mesh.contains((a.vertices[:1] + pa_ - pb_))[0]):
                     return True
         return False

@@ -92,6 +92,8 @@ class _State:
         self.pos = t[:3, 3].copy()
         self.start = t.copy()
         self.posed: PosedMesh | None = None
+        self._rotated: np.ndarray | None = None
+        self._rotated_lin: np.ndarray | None = None
 
     def transform(self) -> np.ndarray:
         out = np.eye(4)
@@ -100,7 +102,12 @@ class _State:
         return out
 
     def world_vertices(self) -> np.ndarray:
-        return np.asarray(self.mesh.vertices, float) @ self.lin.T + self.pos
+        # The rotated vertices are kept while ``lin`` stays the same (it only changes when a wall
+        # object turns): the same product as before, without redoing it at every trial move.
+        if self._rotated is None or not np.array_equal(self._rotated_lin, self.lin):
+            self._rotated = np.asarray(self.mesh.vertices, float) @ self.lin.T
+            self._rotated_lin = self.lin.copy()
+        return self._rotated + self.pos
 
     def build(self, cache: dict | None = None) -> None:
         self.posed = PosedMesh.from_transform(self.mesh, self.transform(), cache)
