@@ -466,6 +466,15 @@ def optimize_layout(items, floor=None, walls=(), relations=(), settings: Optimiz
                 return settle(mover)
         return False
 
+    def pair_poses(a: int, b: int) -> tuple:
+        """Everything a failed try_resolve(a, b) depended on: the positions of a, b, what stands
+        on them (moved with them, checked against walls) and what they stand on (footprints)."""
+        ids = {a, b} | set(descendants(a)) | set(descendants(b)) | ancestor_sets[a] | ancestor_sets[b]
+        return tuple((k, by_id[k].pos.tobytes()) for k in sorted(ids))
+
+    # A pair no move could clear stays unclearable while none of those positions changes: a
+    # crowd of overlapping objects would otherwise retry every such pair in every sweep.
+    unclearable: dict[tuple[int, int], tuple] = {}
     if s.separate:
         for sweeps in range(1, s.max_sweeps + 1):
             moved = False
@@ -482,9 +491,12 @@ def optimize_layout(items, floor=None, walls=(), relations=(), settings: Optimiz
                 visited.add((a, b))
                 report_progress(f"optimize: overlaps, sweep {sweeps}", len(visited), len(visited) + len(pending))
                 if by_id[a].posed.collides(by_id[b].posed):
+                    if unclearable.get((a, b)) == pair_poses(a, b):
+                        continue
                     before = {k: by_id[k].pos.copy() for k in (a, b)}
                     touched.clear()
-                    try_resolve(a, b)
+                    if not try_resolve(a, b):
+                        unclearable[(a, b)] = pair_poses(a, b)
                     if any(np.linalg.norm(by_id[k].pos - before[k]) > 0 for k in (a, b)):
                         moved = True
                     for k in sorted(touched):
