@@ -21,7 +21,7 @@ from scenewright import __version__
 from scenewright.batch.inputs import CaptureJob, find_captures
 from scenewright.batch.settings import SEQUENTIAL, BatchSettings, fingerprint, method_settings, settings_json
 from scenewright.errors import InputError
-from scenewright.fileio import check_writable_parent, read_json, write_json
+from scenewright.fileio import check_writable_parent, read_json, refuse_overlap, remove_stale_temporaries, write_json
 
 BATCH_FORMAT = "batch/1"
 BATCH_FILE = "batch.json"
@@ -146,9 +146,14 @@ def run_batch(source, out_root, batch: BatchSettings | None = None, progress: bo
     t_start = time.perf_counter()
     jobs = find_captures(source, batch.limit)
     out_root = Path(out_root)
+    # OUT_ROOT must be clear of everything the batch reads: with --overwrite, a root that is
+    # (or holds) the benchmark would have every capture/ replaced by a prediction.
+    refuse_overlap(out_root, [source, *(j.path for j in jobs), batch.library if batch.method == "layout" else None,
+                              batch.weights if batch.method == "midi" else None, batch.eval_bench])
     if out_root.exists() and not out_root.is_dir():
         raise InputError(f"{out_root}: exists and is not a folder")
     check_writable_parent(out_root / BATCH_FILE)
+    remove_stale_temporaries(out_root)          # of a killed earlier batch into this root
     mjson = settings_json(method_settings(batch))
     finger = fingerprint(batch, mjson, _library_version(batch))
     previous = _previous_records(out_root)
