@@ -212,7 +212,10 @@ def refuse_overlap(target: str | os.PathLike, inputs: Iterable = (), models: boo
             raise InputError(f"{target}: is the input {inp}; choose another output")
         if any(os.path.samestat(st, s) for s in chain):
             raise InputError(f"{target}: lies inside the input {inp}; choose an output outside it")
-        if own is not None and any(os.path.samestat(own, s) for s in _chain(inp)[1:]):
+        # the folders above the input, and above the entry naming it when that is a symlink
+        # (replacing the output would take the symlink with it)
+        above = _chain(inp)[1:] + _chain(Path(os.path.abspath(inp)).parent)
+        if own is not None and any(os.path.samestat(own, s) for s in above):
             raise InputError(f"{target}: contains the input {inp}; choose an output outside it")
 
 
@@ -263,15 +266,24 @@ def check_output_file(target: str | os.PathLike, overwrite: bool = False, inputs
 NO_SPACE_ERRNOS = (errno.ENOSPC, errno.EDQUOT)
 
 
+def is_no_space_text(text: str) -> bool:
+    """True for an error message that says the disk (or quota) is full."""
+    text = text.lower()
+    return any(s in text for s in ("no space left on device", "disk quota exceeded", "database or disk is full"))
+
+
 def is_no_space(exc: BaseException) -> bool:
-    """True for an error caused by a full disk (or quota), however a library wrapped it."""
+    """True for an error caused by a full disk (or quota), however a library wrapped it.
+
+    pxr raises ``Tf.ErrorException`` and sqlite ``OperationalError`` with the OS's words
+    in the text, not an errno: the message is read too, along the exception's chain.
+    """
     seen = set()
     while exc is not None and id(exc) not in seen:
         seen.add(id(exc))
         if isinstance(exc, OSError) and exc.errno in NO_SPACE_ERRNOS:
             return True
-        text = str(exc).lower()
-        if "no space left on device" in text or "disk quota exceeded" in text or "database or disk is full" in text:
+        if is_no_space_text(str(exc)):
             return True
         exc = exc.__cause__ or exc.__context__
     return False
@@ -279,6 +291,39 @@ def is_no_space(exc: BaseException) -> bool:
 
 def no_space_error(target: str | os.PathLike) -> InputError:
     return InputError(f"{target}: no space left on device")
+
+
+FULL_BELOW_BYTES = 64 * 1024
+
+
+def disk_nearly_full(folder: str | os.PathLike) -> bool:
+    """True when the file system holding ``folder`` has less than 64 KiB left for this user.
+
+    For writers that do not say why a write failed (numpy's "4096 requested and 992
+    written", Blender and UsdUtils reporting success over a truncated file): a failed or
+    short write on a file system in this state ran out of space. Root may use the blocks
+    reserved for it, other users may not.
+    """
+    try:
+        st = os.statvfs(folder)
+    except OSError:
+        return False
+    free = st.f_bfree if os.geteuid() == 0 else st.f_bavail
+    return free * st.f_frsize < FULL_BELOW_BYTES
+
+
+def _is_no_space_in(exc: BaseException, folder: Path) -> bool:
+    """Did ``exc``, raised while writing into ``folder``, come from a full disk?
+
+    A nested write's InputError saying so counts too: the outer write then names its
+    own target instead of a temporary path the user never chose.
+    """
+    if not isinstance(exc, Exception):
+        return False
+    if is_no_space(exc):
+        return True
+    # a short write reported without an errno (numpy's tofile) on a full file system
+    return isinstance(exc, OSError) and exc.errno is None and disk_nearly_full(folder)
 
 
 # ---------------------------------------------------------------------------------
@@ -302,8 +347,9 @@ def atomic_dir(target: str | os.PathLike, overwrite: bool = False, inputs: Itera
     try:
         yield tmp
     except BaseException as exc:
+        full = _is_no_space_in(exc, tmp)         # judged before the temporary frees its space
         shutil.rmtree(tmp, ignore_errors=True)
-        if isinstance(exc, Exception) and not isinstance(exc, InputError) and is_no_space(exc):
+        if full:
             raise no_space_error(target) from None
         raise
     old = move_aside(target) if target.exists() else None
@@ -332,8 +378,9 @@ def atomic_file(target: str | os.PathLike, inputs: Iterable = (), models: bool =
         give_umask_mode(tmp)
         yield tmp
     except BaseException as exc:
+        full = _is_no_space_in(exc, parent)
         tmp.unlink(missing_ok=True)
-        if isinstance(exc, Exception) and not isinstance(exc, InputError) and is_no_space(exc):
+        if full:
             raise no_space_error(target) from None
         raise
     os.replace(tmp, target)

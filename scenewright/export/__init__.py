@@ -19,8 +19,8 @@ from pathlib import Path
 
 from scenewright.errors import InputError
 from scenewright.export.common import FORMATS, ExportSettings
-from scenewright.fileio import (check_writable_parent, is_no_space, move_aside, no_space_error, refuse_overlap,
-                                temp_dir_beside)
+from scenewright.fileio import (_is_no_space_in, check_writable_parent, move_aside, no_space_error,
+                                refuse_overlap, temp_dir_beside)
 
 __all__ = ["export_scene", "ExportSettings", "FORMATS", "infer_format", "texture_dir_for"]
 
@@ -115,13 +115,14 @@ def export_scene(scene_dir: str | os.PathLike, out_file: str | os.PathLike, form
             aside.append((_aside(tex_dir), tex_dir))
         _move_into_place(staged, out_file, aside)
     except BaseException as exc:
+        full = _is_no_space_in(exc, tmp)
         # put back what was there: a failed export leaves the old output as it was
         for path in placed:
             shutil.rmtree(path, ignore_errors=True)
         for old, dst in aside:
             if not dst.exists():
                 os.replace(old, dst)
-        if isinstance(exc, Exception) and not isinstance(exc, InputError) and is_no_space(exc):
+        if full:
             # pxr, Blender and zip writers each word a full disk their own way
             raise no_space_error(out_file) from None
         raise

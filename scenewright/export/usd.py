@@ -281,7 +281,6 @@ def _set_object_data(prim, inst, credit: dict | None, relations: list[dict], tar
 def package_usdz(usdc: Path, usdz: Path) -> None:
     """Pack ``usdc`` and the textures it references into ``usdz`` (UsdUtils)."""
     import errno
-    import shutil
     import zipfile
 
     from pxr import Sdf, UsdUtils
@@ -295,7 +294,7 @@ def package_usdz(usdc: Path, usdz: Path) -> None:
     except (zipfile.BadZipFile, OSError) as exc:
         bad = f"({exc})"
     if bad is not None:
-        needed = sum(p.stat().st_size for p in usdc.parent.rglob("*") if p.is_file() and p != usdz)
-        if shutil.disk_usage(usdz.parent).free < needed:
+        from scenewright.fileio import disk_nearly_full
+        if disk_nearly_full(usdz.parent):
             raise OSError(errno.ENOSPC, "No space left on device", str(usdz))
         raise RuntimeError(f"{usdz}: UsdUtils.CreateNewUsdzPackage wrote a damaged package ({bad})")
