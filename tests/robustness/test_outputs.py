@@ -334,10 +334,10 @@ def test_library_modes_follow_the_umask(umask, tmp_path):
 
 @pytest.fixture
 def small_disk(tmp_path):
-    """A real 2 MiB tmpfs at ``tmp_path/fs``; ``fill(keep)`` leaves ``keep`` bytes free."""
+    """A real 4 MiB tmpfs at ``tmp_path/fs``; ``fill(keep)`` leaves ``keep`` bytes free."""
     fs = tmp_path / "fs"
     fs.mkdir()
-    proc = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(fs)], capture_output=True,
+    proc = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(fs)], capture_output=True,
                           text=True)
     if proc.returncode != 0:
         pytest.skip(f"cannot mount a tmpfs to fill up (needs root / CAP_SYS_ADMIN): {proc.stderr.strip()}")
@@ -394,7 +394,7 @@ FULL = {
 }
 # Free space left on the disk, tried in turn until the command succeeds: each step fails at
 # another point of the write (the first file, a later one, a package made from them).
-FREE_STEPS = [4096 * k for k in (1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128, 192)]
+FREE_STEPS = [4096 * k for k in (1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 384, 768)]
 
 
 @pytest.mark.parametrize("case", list(FULL))
