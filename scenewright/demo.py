@@ -41,11 +41,17 @@ def ensure_library(folder: str | Path, workers: int = 2) -> Path:
 
 def run_demo(args) -> int:
     """CLI entry of ``scenewright demo --library LIB -o OUT [--overwrite]``."""
+    from scenewright.fileio import check_output_dir, refuse_overlap
+    from scenewright.library.sources import DEFAULT_CATALOG_DIR
     from scenewright.methods.layout.pipeline import LayoutSettings, run
 
     capture = Path(getattr(args, "capture", None) or EXAMPLE)
     if not (capture / "rgb.png").is_file():
         raise InputError(f"{capture}: the demo capture is missing (examples/living_room/capture)")
+    # Before the library build (minutes): the scene folder and the library it may build must
+    # stay clear of each other and of the capture and the catalogs.
+    check_output_dir(args.out, getattr(args, "overwrite", False), inputs=[capture, args.library])
+    refuse_overlap(args.library, [capture, DEFAULT_CATALOG_DIR, args.out])
     library = ensure_library(args.library)
     t0 = time.perf_counter()
     scene = run(capture, args.out, library, LayoutSettings(), overwrite=getattr(args, "overwrite", False),

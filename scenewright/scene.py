@@ -158,10 +158,14 @@ class Scene:
 
 
 def write_scene(scene: Scene, folder: str | os.PathLike, preview: np.ndarray | None = None,
-                overwrite: bool = False) -> Path:
-    """Write ``scene`` as a scene folder (atomically). ``preview``: (H, W, 3) uint8 image."""
+                overwrite: bool = False, inputs=()) -> Path:
+    """Write ``scene`` as a scene folder (atomically). ``preview``: (H, W, 3) uint8 image.
+
+    ``inputs``: folders the scene was made from (capture, library, weights); an output
+    that is, contains or lies inside one is refused (:func:`scenewright.fileio.refuse_overlap`).
+    """
     folder = Path(folder)
-    with atomic_dir(folder, overwrite=overwrite) as tmp:
+    with atomic_dir(folder, overwrite=overwrite, inputs=inputs) as tmp:
         tscene = scene.to_trimesh_scene()
         glb = tscene.export(file_type="glb") if tscene.geometry else _glb_without_meshes(scene)
         (tmp / "scene.glb").write_bytes(glb)

@@ -20,6 +20,10 @@ def _run(args: argparse.Namespace) -> int:
         if not Path(folder).is_dir():
             raise InputError(f"--examples {folder}: folder not found")
     examples = tuple(([str(REPO_EXAMPLES)] if not args.no_default_examples else []) + list(args.examples or []))
+    if args.work_dir:
+        # old job folders are deleted from it: it must not be, hold or sit in anything the app reads
+        from scenewright.fileio import refuse_overlap
+        refuse_overlap(args.work_dir, [args.library, args.weights_midi, *examples])
     settings = AppSettings(library=args.library, host=args.host, port=args.port,
                            weights_midi=args.weights_midi, examples=examples, work_dir=args.work_dir,
                            keep_jobs=args.keep_jobs, warmup=args.warmup,

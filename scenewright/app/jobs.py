@@ -22,6 +22,7 @@ from typing import Callable
 
 
 from scenewright.errors import InputError
+from scenewright.fileio import give_umask_mode
 
 log = logging.getLogger("scenewright.app")
 
@@ -296,7 +297,7 @@ def run_job(capture_dir, job_dir, request: JobRequest, settings: AppSettings | N
     progress(0.9, "Writing the scene")
     t = time.perf_counter()
     scene_dir = job_dir / "scene"
-    write_scene(scene, scene_dir, preview=preview, overwrite=True)
+    write_scene(scene, scene_dir, preview=preview, overwrite=True, inputs=[capture_dir])
     # Downloads carry the capture's name (five "scene.glb" in a downloads folder help nobody).
     glb = job_dir / f"{name}.glb"
     shutil.copyfile(scene_dir / "scene.glb", glb)
@@ -338,6 +339,7 @@ class JobFolders:
         with self._lock:
             self._n += 1
             folder = Path(tempfile.mkdtemp(prefix=f"job-{self._n:05d}-", dir=self.root))
+            give_umask_mode(folder)      # mkdtemp's 0700 → what the umask gives, like every output
             jobs = sorted((p for p in self.root.iterdir() if p.is_dir() and p.name.startswith("job-")),
                           key=lambda p: p.stat().st_mtime)
             for old in jobs[:-self.keep]:

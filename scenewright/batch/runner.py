@@ -21,7 +21,8 @@ from scenewright import __version__
 from scenewright.batch.inputs import CaptureJob, find_captures
 from scenewright.batch.settings import SEQUENTIAL, BatchSettings, fingerprint, method_settings, settings_json
 from scenewright.errors import InputError
-from scenewright.fileio import check_writable_parent, read_json, write_json
+from scenewright.fileio import (check_writable_parent, is_no_space_text, read_json, refuse_overlap,
+                                remove_stale_temporaries, write_json)
 
 BATCH_FORMAT = "batch/1"
 BATCH_FILE = "batch.json"
@@ -144,11 +145,18 @@ def run_batch(source, out_root, batch: BatchSettings | None = None, progress: bo
     batch = batch or BatchSettings()
     batch.validate()
     t_start = time.perf_counter()
-    jobs = find_captures(source, batch.limit)
     out_root = Path(out_root)
     if out_root.exists() and not out_root.is_dir():
         raise InputError(f"{out_root}: exists and is not a folder")
+    jobs = find_captures(source, batch.limit)
+    # OUT_ROOT must be clear of everything the batch reads: with --overwrite, a root that is
+    # (or holds) the benchmark would have every capture/ replaced by a prediction.
+    refuse_overlap(out_root, [source, *(j.path for j in jobs), batch.library if batch.method == "layout" else None,
+                              batch.weights if batch.method == "midi" else None, batch.eval_bench])
+    if out_root.exists() and not out_root.is_dir():
+        raise InputError(f"{out_root}: exists and is not a folder")
     check_writable_parent(out_root / BATCH_FILE)
+    remove_stale_temporaries(out_root)          # of a killed earlier batch into this root
     mjson = settings_json(method_settings(batch))
     finger = fingerprint(batch, mjson, _library_version(batch))
     previous = _previous_records(out_root)
@@ -170,6 +178,7 @@ def run_batch(source, out_root, batch: BatchSettings | None = None, progress: bo
         report["captures"] = sorted(records, key=lambda r: order.get(r["name"], 0))
         write_json(out_root / BATCH_FILE, report)
 
+    created = not out_root.exists()
     out_root.mkdir(parents=True, exist_ok=True)
     startup_s, run_s = 0.0, 0.0
     try:
@@ -182,6 +191,9 @@ def run_batch(source, out_root, batch: BatchSettings | None = None, progress: bo
             t_run = [time.perf_counter()]
 
             def on_result(record: dict) -> None:
+                if record["status"] == "failed" and is_no_space_text(record.get("error", "")):
+                    # every later capture would fail the same way: stop (resuming continues here)
+                    raise InputError(f"{out_root}: no space left on device ({record['error']})")
                 record["settings_key"] = finger["key"]
                 record["finished"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
                 records.append(record)
@@ -203,7 +215,11 @@ def run_batch(source, out_root, batch: BatchSettings | None = None, progress: bo
         report["status"] = "interrupted" if isinstance(exc, KeyboardInterrupt) else "error"
         report["error"] = f"{type(exc).__name__}: {exc}"
         report["totals"] = totals(records, run_s, startup_s)
-        save()
+        try:
+            save()
+        finally:
+            if created and not any(out_root.iterdir()):
+                out_root.rmdir()             # nothing was written: leave no empty folder behind
         raise
     report["totals"] = totals(records, run_s, startup_s)
     report["totals"]["total_s"] = round(time.perf_counter() - t_start, 3)

@@ -100,11 +100,11 @@ class Reconstructor:
     def _boxes(self, capture: Path, out: Path, settings, overwrite: bool):
         """What ``reconstruct --method boxes`` does, without its console output."""
         from scenewright.capture import load_capture
+        from scenewright.fileio import check_output_dir
         from scenewright.methods.boxes import reconstruct_boxes
         from scenewright.scene import write_scene
         t0 = time.perf_counter()
-        if out.is_dir() and any(out.iterdir()) and not overwrite:
-            raise InputError(f"{out}: folder exists and is not empty (pass --overwrite to replace it)")
+        check_output_dir(out, overwrite, inputs=[capture])
         cap = load_capture(capture)
         scene = reconstruct_boxes(cap, settings)
         preview = None
@@ -117,7 +117,7 @@ class Reconstructor:
             except Exception as exc:   # the scene is valid without its preview
                 scene.extra.setdefault("notes", []).append(f"preview failed: {type(exc).__name__}: {exc}")
         scene.timings_s["total"] = time.perf_counter() - t0
-        write_scene(scene, out, preview=preview, overwrite=overwrite)
+        write_scene(scene, out, preview=preview, overwrite=overwrite, inputs=[capture])
         return scene
 
     def close(self) -> None:

@@ -28,7 +28,7 @@ from scenewright.bench.layout import AssetPool, LayoutSettings, Placed, RoomFurn
 from scenewright.bench.themes import THEMES, pick_label
 from scenewright.capture import Capture, write_capture
 from scenewright.errors import InputError
-from scenewright.fileio import atomic_dir, dumps_json
+from scenewright.fileio import atomic_dir, check_output_dir, dumps_json
 from scenewright.geometry.room import Room, plank_texture, room_meshes, room_walls
 from scenewright.scene import Camera, Instance, Relation, Scene, write_scene
 
@@ -271,12 +271,13 @@ def make_bench(out, library, settings: BenchSettings | None = None, overwrite: b
     settings = settings or BenchSettings()
     settings.validate()
     out = Path(out)
+    check_output_dir(out, overwrite, inputs=[library])       # before opening the library
     t_start = time.perf_counter()
     lib = Library.open(library)
     pool = asset_pool(lib, settings.assets_from, library)
     names = [f"scene_{i:04d}" for i in range(settings.scenes)]
     per_scene, scene_info = [], []
-    with atomic_dir(out, overwrite=overwrite) as tmp, _progress(progress) as bar:
+    with atomic_dir(out, overwrite=overwrite, inputs=[library]) as tmp, _progress(progress) as bar:
         task = bar.add_task("bench", total=settings.scenes) if bar else None
         with Renderer(settings.size, settings.size) as renderer:
             for i, name in enumerate(names):

@@ -34,9 +34,11 @@ def run_eval(args: argparse.Namespace) -> int:
     from scenewright.evaluate.plausibility import PlausibilitySettings
     from scenewright.evaluate.report import print_report
     from scenewright.geometry.symmetry import SymmetrySettings
-    from scenewright.fileio import write_json
+    from scenewright.fileio import check_output_file, write_json
     from pathlib import Path
 
+    if args.out:     # before the evaluation: an unusable --out must not cost a whole run
+        check_output_file(args.out, overwrite=True, inputs=[args.pred_root, args.bench])
     if args.points < 100:
         raise InputError(f"--points {args.points}: need at least 100 points per object")
     if args.icp_iterations < 0:

@@ -15,12 +15,12 @@ from __future__ import annotations
 
 import os
 import shutil
-import tempfile
 from pathlib import Path
 
 from scenewright.errors import InputError
 from scenewright.export.common import FORMATS, ExportSettings
-from scenewright.fileio import check_writable_parent
+from scenewright.fileio import (_is_no_space_in, check_writable_parent, move_aside, no_space_error,
+                                refuse_overlap, temp_dir_beside)
 
 __all__ = ["export_scene", "ExportSettings", "FORMATS", "infer_format", "texture_dir_for"]
 
@@ -73,9 +73,7 @@ def _move_into_place(src: Path, dst: Path, aside: list[tuple[Path, Path]]) -> No
 
 
 def _aside(path: Path) -> Path:
-    old = path.with_name(f".{path.name}.old-{os.getpid()}")
-    os.replace(path, old)
-    return old
+    return move_aside(path)
 
 
 def export_scene(scene_dir: str | os.PathLike, out_file: str | os.PathLike, format: str | None = None,
@@ -90,17 +88,20 @@ def export_scene(scene_dir: str | os.PathLike, out_file: str | os.PathLike, form
     settings = settings or ExportSettings()
     settings.validate()
     scene_dir, out_file = Path(scene_dir), Path(out_file)
+    refuse_overlap(out_file, [scene_dir])
     if out_file.is_dir():
         raise InputError(f"{out_file}: is a folder; give the output file name")
     fmt = infer_format(out_file, format)
     tex_dir = texture_dir_for(out_file) if fmt in ("usd", "usda", "usdc") and settings.textures else None
+    if tex_dir is not None:
+        refuse_overlap(tex_dir, [scene_dir])
     if not overwrite:
         for p in (out_file, tex_dir):
             if p is not None and p.exists():
                 raise InputError(f"{p}: exists (pass --overwrite to replace it)")
     scene = scene if scene is not None else _read(scene_dir)
     check_writable_parent(out_file)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_file.name}.tmp-", dir=out_file.resolve().parent))
+    tmp = temp_dir_beside(out_file)
     aside: list[tuple[Path, Path]] = []       # (old output moved aside, where it was)
     placed: list[Path] = []
     try:
@@ -113,13 +114,17 @@ def export_scene(scene_dir: str | os.PathLike, out_file: str | os.PathLike, form
         elif tex_dir is not None and tex_dir.exists():     # overwriting: stale textures would mislead
             aside.append((_aside(tex_dir), tex_dir))
         _move_into_place(staged, out_file, aside)
-    except BaseException:
+    except BaseException as exc:
+        full = _is_no_space_in(exc, tmp)
         # put back what was there: a failed export leaves the old output as it was
         for path in placed:
             shutil.rmtree(path, ignore_errors=True)
         for old, dst in aside:
             if not dst.exists():
                 os.replace(old, dst)
+        if full:
+            # pxr, Blender and zip writers each word a full disk their own way
+            raise no_space_error(out_file) from None
         raise
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -26,6 +26,7 @@ it twice in one process writes two independent files.
 from __future__ import annotations
 
 import contextlib
+import errno
 import io
 import json
 import os
@@ -282,4 +283,21 @@ def write_blend(scene: Scene, path: Path, settings: ExportSettings, source: str 
     bscene["attribution"] = attribution_text(scene)
     with _blender_quiet():
         bpy.ops.wm.save_as_mainfile(filepath=str(path), check_existing=False, compress=True)
+    _read_back(bpy, path)
     return {"objects": n_objects, "room": n_room, "images": len(images)}
+
+
+def _read_back(bpy, path: Path) -> None:
+    """Open the saved file: Blender reports "Saved" even when a write failed part-way.
+
+    On a full disk it leaves a truncated .blend (missing its DNA block) and no error;
+    opening it takes milliseconds and is the only check that sees that.
+    """
+    try:
+        with _blender_quiet():
+            bpy.ops.wm.open_mainfile(filepath=str(path), load_ui=False)
+    except RuntimeError as exc:
+        from scenewright.fileio import disk_nearly_full
+        if disk_nearly_full(path.parent):
+            raise OSError(errno.ENOSPC, "No space left on device", str(path)) from None
+        raise RuntimeError(f"{path}: Blender wrote a file it cannot read back ({exc})") from None

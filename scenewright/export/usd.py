@@ -280,6 +280,21 @@ def _set_object_data(prim, inst, credit: dict | None, relations: list[dict], tar
 
 def package_usdz(usdc: Path, usdz: Path) -> None:
     """Pack ``usdc`` and the textures it references into ``usdz`` (UsdUtils)."""
+    import errno
+    import zipfile
+
     from pxr import Sdf, UsdUtils
     if not UsdUtils.CreateNewUsdzPackage(Sdf.AssetPath(str(usdc)), str(usdz)):
         raise RuntimeError(f"{usdz}: UsdUtils.CreateNewUsdzPackage failed")
+    # UsdUtils reports success even when a write failed (a full disk leaves a truncated
+    # package): read the package back, every member's CRC included.
+    try:
+        with zipfile.ZipFile(usdz) as zf:
+            bad = zf.testzip()
+    except (zipfile.BadZipFile, OSError) as exc:
+        bad = f"({exc})"
+    if bad is not None:
+        from scenewright.fileio import disk_nearly_full
+        if disk_nearly_full(usdz.parent):
+            raise OSError(errno.ENOSPC, "No space left on device", str(usdz))
+        raise RuntimeError(f"{usdz}: UsdUtils.CreateNewUsdzPackage wrote a damaged package ({bad})")

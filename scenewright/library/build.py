@@ -25,7 +25,8 @@ from pathlib import Path
 import numpy as np
 
 from scenewright.errors import InputError
-from scenewright.fileio import atomic_dir, atomic_file, check_writable_parent, read_json, write_json
+from scenewright.fileio import (atomic_dir, atomic_file, check_writable_parent, is_no_space, read_json,
+                                refuse_overlap, remove_stale_temporaries, write_json)
 from scenewright.library import derive, normalize
 from scenewright.library.categories import CATEGORIES
 from scenewright.library.sources import Collection, SourceItem, fetch_model, read_sources
@@ -161,7 +162,8 @@ def process_item(item: SourceItem, out: str, settings: BuildSettings) -> dict:
     try:
         return _process_item(item, Path(out), settings)
     except Exception as exc:
-        return {"asset_id": item.asset_id, "status": "failed", "reason": f"{type(exc).__name__}: {exc}"}
+        return {"asset_id": item.asset_id, "status": "failed", "reason": f"{type(exc).__name__}: {exc}",
+                "no_space": is_no_space(exc)}
 
 
 def _process_item(item: SourceItem, out: Path, settings: BuildSettings) -> dict:
@@ -278,12 +280,18 @@ def select_items(collections: list[Collection], only=None, categories=None, limi
     return items
 
 
-def _prepare_out(out: Path) -> None:
+def _check_out(out: Path, sources) -> None:
+    """What can be checked about the library folder before reading any source."""
+    from scenewright.library.sources import DEFAULT_CATALOG_DIR
+    refuse_overlap(out, list(sources) if sources else [DEFAULT_CATALOG_DIR])
     if out.exists() and not out.is_dir():
         raise InputError(f"{out}: exists and is not a folder")
     if out.is_dir() and any(out.iterdir()) and not (out / "library.json").is_file():
         raise InputError(f"{out}: folder exists, is not empty and is not a library; choose another -o")
     check_writable_parent(out)
+
+
+def _prepare_out(out: Path) -> None:
     try:
         (out / "assets").mkdir(parents=True, exist_ok=True)
         (out / "licenses").mkdir(exist_ok=True)
@@ -292,6 +300,9 @@ def _prepare_out(out: Path) -> None:
         probe.unlink()
     except OSError as exc:
         raise InputError(f"{out}: output folder is not writable ({exc.strerror})") from None
+    # temporaries of a killed earlier build (half-built asset folders, index files)
+    for folder in (out, out / "licenses", *(p for p in (out / "assets").iterdir() if p.is_dir())):
+        remove_stale_temporaries(folder)
 
 
 def _progress(enabled: bool):
@@ -350,6 +361,7 @@ def build_library(out, sources=None, workers: int = 2, limit: int | None = None,
     settings = settings or BuildSettings()
     t_start = time.perf_counter()
     out = Path(out)
+    _check_out(out, sources)
     collections = read_sources(sources)
     items = select_items(collections, only, categories, limit)
     _prepare_out(out)
@@ -368,6 +380,9 @@ def build_library(out, sources=None, workers: int = 2, limit: int | None = None,
         task = bar.add_task("", total=len(items))
 
         def handle(res: dict) -> None:
+            if res.get("no_space"):
+                # every later asset would fail the same way; what is built stays (the next run resumes)
+                raise InputError(f"{out}: no space left on device (building {res['asset_id']}: {res['reason']})")
             results[res["asset_id"]] = res
             bar.update(task, advance=1, description=f"{res['status']:11s} {res['asset_id']}")
 
@@ -466,6 +481,10 @@ def _write_index(out: Path, metas: list[dict]) -> None:
             if arrays:
                 stacked = np.lib.format.open_memmap(tmp, mode="w+", dtype=dtype,
                                                     shape=(len(arrays),) + arrays[0].shape)
+                # reserve the blocks now: a full disk is then an OSError here, not a SIGBUS
+                # when a page of the (sparse) mapping is first written
+                with open(tmp, "r+b") as f:
+                    os.posix_fallocate(f.fileno(), 0, os.fstat(f.fileno()).st_size)
                 for i, a in enumerate(arrays):
                     stacked[i] = a
                 stacked.flush()

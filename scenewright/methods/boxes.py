@@ -187,7 +187,8 @@ def reconstruct_from_args(args: argparse.Namespace) -> int:
         except Exception as exc:  # the preview is optional; the scene itself is still valid
             console.print(f"[yellow]no preview: rendering failed ({type(exc).__name__}: {exc})[/yellow]")
     scene.timings_s["total"] = time.perf_counter() - t0     # up to export
-    write_scene(scene, args.out, preview=preview, overwrite=getattr(args, "overwrite", False))
+    write_scene(scene, args.out, preview=preview, overwrite=getattr(args, "overwrite", False),
+                inputs=[args.capture])
     n_boxes = sum(i.mesh is not None for i in scene.instances)
     console.print(f"boxes: {n_boxes}/{len(scene.instances)} instances, floor: "
                   f"{scene.extra['floor_estimate']['method']} → {args.out}")

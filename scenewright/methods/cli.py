@@ -16,7 +16,19 @@ METHODS = {
 }
 
 
+def reconstruct_inputs(args: argparse.Namespace) -> list:
+    """The folders ``reconstruct`` reads with these arguments (its output must stay clear of them)."""
+    return [args.capture,
+            args.library if args.method == "layout" else None,
+            args.dinov2_weights if args.method == "layout" else None,
+            args.weights if args.method == "midi" else None]
+
+
 def _dispatch(args: argparse.Namespace) -> int:
+    from scenewright.fileio import check_output_dir
+    # Before any work: an unusable -o (a file, a non-empty folder without --overwrite, an
+    # input or a folder holding one) must not cost a whole reconstruction.
+    check_output_dir(args.out, overwrite=args.overwrite, inputs=reconstruct_inputs(args))
     module = importlib.import_module(METHODS[args.method])
     return module.reconstruct_from_args(args)
 
@@ -67,5 +79,5 @@ def register(sub: argparse._SubParsersAction) -> None:
     demo = sub.add_parser("demo", help="run the layout method end to end on the shipped capture")
     demo.add_argument("--library", default="data/library")
     demo.add_argument("-o", "--out", default="out/demo")
-    demo.add_argument("--overwrite", action="store_true")
+    demo.add_argument("--overwrite", action="store_true", help="replace an existing output folder")
     demo.set_defaults(func=_demo)

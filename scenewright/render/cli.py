@@ -17,17 +17,15 @@ def render_from_args(args: argparse.Namespace) -> int:
     from PIL import Image
 
     from scenewright.errors import InputError
-    from scenewright.fileio import atomic_file
+    from scenewright.fileio import atomic_file, check_output_file
     from scenewright.render.scene_render import PreviewSettings, render_scene
     from scenewright.scene import read_scene
 
     out = Path(args.out)
     if out.suffix.lower() not in IMAGE_SUFFIXES:
         raise InputError(f"{out}: output must be a .png or .jpg file")
-    if out.is_dir():
-        raise InputError(f"{out}: is a folder, expected an image file name")
-    if out.exists() and not args.overwrite:
-        raise InputError(f"{out}: exists (pass --overwrite to replace it)")
+    inputs = [args.scene, args.over]
+    check_output_file(out, args.overwrite, inputs=inputs)
     scene_dir = Path(args.scene)
     if not scene_dir.is_dir():
         raise InputError(f"{scene_dir}: scene folder not found")
@@ -48,7 +46,7 @@ def render_from_args(args: argparse.Namespace) -> int:
     image = render_scene(scene, over=capture, size=tuple(args.size) if args.size else None,
                          settings=settings, notes=notes)
     elapsed = time.perf_counter() - t0
-    with atomic_file(out) as tmp:
+    with atomic_file(out, inputs=inputs) as tmp:
         img = Image.fromarray(np.asarray(image, np.uint8))
         if out.suffix.lower() == ".png":
             # the settings, notes and timing travel with the image (a PNG text chunk)

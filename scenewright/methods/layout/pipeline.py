@@ -485,9 +485,10 @@ def run(capture_dir, out_dir, library_dir, settings: LayoutSettings | None = Non
     """Read a capture folder, reconstruct, write the scene folder. Returns the Scene."""
     from scenewright.capture import load_capture
     from scenewright.scene import write_scene
+    from scenewright.fileio import check_output_dir
     out_dir = Path(out_dir)
-    if out_dir.is_dir() and any(out_dir.iterdir()) and not overwrite:
-        raise InputError(f"{out_dir}: folder exists and is not empty (pass --overwrite to replace it)")
+    inputs = [capture_dir, library_dir if library is None else getattr(library, "folder", None)]
+    check_output_dir(out_dir, overwrite, inputs=inputs)
     capture = load_capture(capture_dir)
     if library is None:
         from scenewright.library import Library
@@ -500,7 +501,7 @@ def run(capture_dir, out_dir, library_dir, settings: LayoutSettings | None = Non
             image = render_preview(scene, capture)
         except Exception as exc:   # a preview is a convenience: never lose the scene over it
             scene.extra.setdefault("notes", []).append(f"preview failed: {type(exc).__name__}: {exc}")
-    write_scene(scene, out_dir, preview=image, overwrite=overwrite)
+    write_scene(scene, out_dir, preview=image, overwrite=overwrite, inputs=inputs)
     scene.timings_s["export"] = round(scene.timings_s.get("export", 0.0) + time.perf_counter() - t0, 4)
     # timings changed after writing: rewrite scene.json only (atomic file write)
     from scenewright.fileio import write_json

@@ -395,6 +395,9 @@ def reconstruct(capture_folder, out_folder, weights, settings: MIDISettings | No
     if weights is None and pipe is None:
         raise InputError("--weights DIR is required for --method midi; get the weights with "
                          "`scenewright models download midi --to DIR`")
+    from scenewright.fileio import check_output_dir
+    inputs = [capture_folder, weights]
+    check_output_dir(out_folder, overwrite, inputs=inputs)
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     capture = load_capture(capture_folder, require_seg=True)
@@ -432,7 +435,7 @@ def reconstruct(capture_folder, out_folder, weights, settings: MIDISettings | No
         # A GLB needs at least one mesh; an all-empty result is reported, not written.
         raise InputError(f"{capture_folder}: MIDI produced no surface for any of the "
                          f"{len(scene.instances)} instances (no decoded field crosses 0); nothing written")
-    write_scene(scene, out_folder, preview=None, overwrite=overwrite)
+    write_scene(scene, out_folder, preview=None, overwrite=overwrite, inputs=inputs)
     scene.timings_s["export"] = round(time.perf_counter() - t0, 4)
     # Record the export time too (the scene.json written above lacks it): rewrite it atomically.
     from scenewright.fileio import atomic_file, dumps_json

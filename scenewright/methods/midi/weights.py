@@ -21,7 +21,7 @@ import torch
 from torch import nn
 
 from scenewright.errors import InputError
-from scenewright.fileio import read_json
+from scenewright.fileio import models_folder, read_json
 
 HUB_REPO = "VAST-AI/MIDI-3D"
 HOW_TO_GET = ("get the weights with `scenewright models download midi --to DIR` "
@@ -226,8 +226,7 @@ def download(to: str | os.PathLike | None = None) -> Path:
         from huggingface_hub import snapshot_download
     except ImportError:
         raise InputError("huggingface_hub is not installed (pip install huggingface_hub)") from None
-    target = Path(to) if to else Path(os.environ.get("SCENEWRIGHT_CACHE",
-                                                     Path.home() / ".cache" / "scenewright")) / "MIDI-3D"
+    target = Path(to) if to else models_folder() / "MIDI-3D"
     try:
         path = snapshot_download(repo_id=HUB_REPO, local_dir=str(target))
     except Exception as exc:  # offline: LocalEntryNotFoundError, ConnectionError, HfHubHTTPError…
