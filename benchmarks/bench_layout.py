@@ -82,7 +82,7 @@ def noisy_copy(bench: Path, out: Path, sigma: float, seed: int) -> Path:
     shutil.copytree(bench, tmp)
     rng = np.random.default_rng(seed)
     for depth_file in sorted(tmp.glob("scene_*/capture/depth.npy")):
-        d = np.load(depth_file)
+        d = np.load(depth_file, allow_pickle=False)
         noisy = d * (1 + sigma * rng.standard_normal(d.shape)).astype(np.float32)
         noisy[d == 0] = 0
         np.save(depth_file, np.maximum(noisy, 0).astype(np.float32))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import logging
 import sys
 
 from scenewright import __version__
@@ -42,8 +43,31 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class _WarningLine(logging.Formatter):
+    """``warning: <message>`` — the same one-line shape as the CLI's ``error:`` lines."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = f"{record.levelname.lower()}: {record.getMessage()}"
+        if record.exc_info:      # a logged exception keeps its traceback (the web page's server log)
+            line += "\n" + self.formatException(record.exc_info)
+        return line
+
+
+def _log_warnings_to_stderr() -> None:
+    """What the library logs at WARNING or above (e.g. an instances.json id absent from seg.png)
+    reaches the user as one line on stderr."""
+    logger = logging.getLogger("scenewright")
+    if not any(getattr(h, "_scenewright_cli", False) for h in logger.handlers):
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(_WarningLine())
+        handler.setLevel(logging.WARNING)
+        handler._scenewright_cli = True
+        logger.addHandler(handler)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    _log_warnings_to_stderr()
     try:
         result = args.func(args)
     except ScenewrightError as exc:

@@ -229,34 +229,178 @@ def load_glb_nodes(path: str | os.PathLike) -> dict[str, tuple[np.ndarray, trime
             for name, (tf, parts) in out.items()}
 
 
-def read_scene(folder: str | os.PathLike, load_meshes: bool = True) -> Scene:
-    """Read a scene folder written by :func:`write_scene` (or by any method or the benchmark)."""
-    folder = Path(folder)
-    data = read_json(folder / "scene.json")
+RELATION_TYPES = ("on", "against_wall", "facing", "same_asset_group")
+RELATION_KEYS = {f.name for f in dataclasses.fields(Relation)}
+INSTANCE_KEYS = {"id", "label", "category", "asset_id", "node", "world_from_object", "size", "score"}
+TOP_KEYS = {"format", "camera", "floor", "walls", "instances", "relations", "method", "timings_s", "attribution"}
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and np.isfinite(value)
+
+
+def _finite_matrix(value, shape: tuple[int, ...], what: str, path: Path) -> np.ndarray:
+    """``value`` as a finite float array of ``shape``; InputError naming ``what`` otherwise."""
+    try:
+        arr = np.asarray(value, float)
+    except (TypeError, ValueError):
+        raise InputError(f"{path}: {what} must be a {'x'.join(map(str, shape))} matrix of numbers") from None
+    if arr.shape != shape:
+        raise InputError(f"{path}: {what} must be {'x'.join(map(str, shape))}, got shape "
+                         f"{'x'.join(map(str, arr.shape)) or 'a scalar'}")
+    if not np.all(np.isfinite(arr)):
+        raise InputError(f"{path}: {what} has non-finite entries (NaN or infinity)")
+    return arr
+
+
+def validate_scene_json(data, path: str | os.PathLike = "scene.json") -> None:
+    """Check a parsed ``scene.json`` against the scene format; InputError naming ``path`` and the field.
+
+    Refused: a non-object, another format, a camera without a finite 3x3 ``K`` (positive
+    focal lengths, last row 0 0 1) or positive integer size, a ``world_from_camera`` or
+    ``world_from_object`` that is not a finite 4x4 matrix (last row 0 0 0 1), instances
+    without a positive integer ``id`` (or with a repeated one), ``label``/``category``/
+    ``asset_id``/``node`` that are not strings, a ``size`` that is not 3 finite numbers ≥ 0,
+    relations of an unknown type, with an unknown key or naming ids that are not instances.
+    Unknown keys of an instance or of the top level are kept (methods record extras there).
+    """
+    path = Path(path)
     if not isinstance(data, dict):
-        raise InputError(f"{folder / 'scene.json'}: expected a JSON object, got {type(data).__name__}")
+        raise InputError(f"{path}: expected a JSON object, got {type(data).__name__}")
     if data.get("format") != SCENE_FORMAT:
-        raise InputError(f"{folder / 'scene.json'}: format {data.get('format')!r}, expected {SCENE_FORMAT!r}")
+        raise InputError(f"{path}: format {data.get('format')!r}, expected {SCENE_FORMAT!r}")
+    camera = data.get("camera")
+    if camera is not None:
+        if not isinstance(camera, dict):
+            raise InputError(f"{path}: camera must be an object or null")
+        K = _finite_matrix(camera.get("K"), (3, 3), "camera.K", path)
+        if K[0, 0] <= 0 or K[1, 1] <= 0 or not np.allclose(K[2], [0, 0, 1]):
+            raise InputError(f"{path}: camera.K must have positive focal lengths and last row 0 0 1")
+        for key in ("width", "height"):
+            if not _is_int(camera.get(key)) or camera[key] < 1:
+                raise InputError(f"{path}: camera.{key} must be a positive integer, got {camera.get(key)!r}")
+        if camera.get("world_from_camera") is not None:
+            _rigid_like(_finite_matrix(camera["world_from_camera"], (4, 4), "camera.world_from_camera", path),
+                        "camera.world_from_camera", path)
+    floor = data.get("floor")
+    if floor is not None:
+        if not isinstance(floor, dict):
+            raise InputError(f"{path}: floor must be an object or null")
+        if "normal" in floor:
+            _finite_matrix(floor["normal"], (3,), "floor.normal", path)
+        if "height" in floor and not _is_number(floor["height"]):
+            raise InputError(f"{path}: floor.height must be a finite number, got {floor['height']!r}")
+    walls = data.get("walls") or []
+    if not isinstance(walls, list) or not all(isinstance(w, dict) for w in walls):
+        raise InputError(f"{path}: walls must be a list of objects")
+    for k, wall in enumerate(walls):
+        for key in ("point", "normal"):
+            if key in wall:
+                _finite_matrix(wall[key], (3,), f"walls[{k}].{key}", path)
+    instances = data.get("instances", [])
+    if not isinstance(instances, list):
+        raise InputError(f"{path}: instances must be a list of objects, got {type(instances).__name__}")
+    ids: set[int] = set()
+    for k, entry in enumerate(instances):
+        where = f"instances[{k}]"
+        if not isinstance(entry, dict):
+            raise InputError(f"{path}: {where} must be an object, got {type(entry).__name__}")
+        if "id" not in entry:
+            raise InputError(f"{path}: {where} has no 'id'")
+        iid = entry["id"]
+        if not _is_int(iid) or iid <= 0:
+            raise InputError(f"{path}: {where}: id must be a positive integer, got {iid!r}")
+        if iid in ids:
+            raise InputError(f"{path}: {where}: id {iid} appears twice")
+        ids.add(iid)
+        where = f"instance {iid}"
+        for key in ("label", "category", "asset_id", "node"):
+            if entry.get(key) is not None and not isinstance(entry[key], str):
+                raise InputError(f"{path}: {where}: {key} must be a string or null, got {entry[key]!r}")
+        if entry.get("world_from_object") is not None:
+            _rigid_like(_finite_matrix(entry["world_from_object"], (4, 4), f"{where}: world_from_object", path),
+                        f"{where}: world_from_object", path)
+        if entry.get("size") is not None:
+            size = _finite_matrix(entry["size"], (3,), f"{where}: size", path)
+            if np.any(size < 0):
+                raise InputError(f"{path}: {where}: size has negative extents {size.tolist()}")
+        if entry.get("score") is not None and not _is_number(entry["score"]):
+            raise InputError(f"{path}: {where}: score must be a finite number or null, got {entry['score']!r}")
+    relations = data.get("relations", [])
+    if not isinstance(relations, list):
+        raise InputError(f"{path}: relations must be a list of objects, got {type(relations).__name__}")
+    for k, rel in enumerate(relations):
+        where = f"relations[{k}]"
+        if not isinstance(rel, dict):
+            raise InputError(f"{path}: {where} must be an object, got {type(rel).__name__}")
+        unknown = sorted(set(rel) - RELATION_KEYS)
+        if unknown:
+            raise InputError(f"{path}: {where}: unknown key{'s' if len(unknown) > 1 else ''} "
+                             f"{', '.join(map(repr, unknown))} (known: {', '.join(sorted(RELATION_KEYS))})")
+        if rel.get("type") not in RELATION_TYPES:
+            raise InputError(f"{path}: {where}: type {rel.get('type')!r} is not one of {', '.join(RELATION_TYPES)}")
+        for key in ("subject", "object"):
+            if rel.get(key) is not None and (not _is_int(rel[key]) or rel[key] not in ids):
+                raise InputError(f"{path}: {where}: {key} {rel[key]!r} is not the id of an instance")
+        if rel.get("wall") is not None and (not _is_int(rel["wall"]) or rel["wall"] < 0):
+            raise InputError(f"{path}: {where}: wall must be a wall index ≥ 0, got {rel['wall']!r}")
+        members = rel.get("members")
+        if members is not None and (not isinstance(members, list)
+                                    or not all(_is_int(m) and m in ids for m in members)):
+            raise InputError(f"{path}: {where}: members must be a list of instance ids, got {members!r}")
+    for key, kind in (("method", dict), ("timings_s", dict), ("attribution", list)):
+        if data.get(key) is not None and not isinstance(data[key], kind):
+            raise InputError(f"{path}: {key} must be {'an object' if kind is dict else 'a list'}, "
+                             f"got {type(data[key]).__name__}")
+    if not all(isinstance(a, dict) for a in data.get("attribution") or []):
+        raise InputError(f"{path}: attribution must be a list of objects")
+
+
+def _rigid_like(m: np.ndarray, what: str, path: Path) -> None:
+    """A 4x4 transform must be affine (last row 0 0 0 1) and not collapse space (det ≠ 0)."""
+    if not np.allclose(m[3], [0, 0, 0, 1]):
+        raise InputError(f"{path}: {what} must have last row 0 0 0 1, got {m[3].tolist()}")
+    if abs(np.linalg.det(m[:3, :3])) < 1e-12:
+        raise InputError(f"{path}: {what} is singular (it flattens the object)")
+
+
+def read_scene(folder: str | os.PathLike, load_meshes: bool = True) -> Scene:
+    """Read a scene folder written by :func:`write_scene` (or by any method or the benchmark).
+
+    ``scene.json`` is checked by :func:`validate_scene_json` first, and meshes with
+    non-finite vertices are refused, so every problem is an InputError naming the file.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise InputError(f"{folder}: scene folder not found")
+    json_path = folder / "scene.json"
+    data = read_json(json_path)
+    validate_scene_json(data, json_path)
     nodes = load_glb_nodes(folder / "scene.glb") if load_meshes else {}
-    known = {"id", "label", "category", "asset_id", "node", "world_from_object", "size", "score"}
+    for name, (tf, mesh) in nodes.items():
+        if not np.all(np.isfinite(tf)) or not np.all(np.isfinite(mesh.vertices)):
+            raise InputError(f"{folder / 'scene.glb'}: node {name} has non-finite coordinates (NaN or infinity)")
     instances = []
     for entry in data.get("instances", []):
         node = entry.get("node") or f"inst_{entry['id']}"
         mesh = nodes[node][1] if node in nodes else None
+        wfo = entry.get("world_from_object")
         instances.append(Instance(
             id=int(entry["id"]), mesh=mesh,
-            world_from_object=np.asarray(entry.get("world_from_object") or np.eye(4), float),
+            world_from_object=np.eye(4) if wfo is None else np.asarray(wfo, float),
             label=entry.get("label"), category=entry.get("category"), asset_id=entry.get("asset_id"),
             size=entry.get("size"), score=entry.get("score"),
-            extra={k: v for k, v in entry.items() if k not in known}))
+            extra={k: v for k, v in entry.items() if k not in INSTANCE_KEYS}))
     room = {name: mesh.copy().apply_transform(tf) for name, (tf, mesh) in nodes.items()
             if name == "floor" or name == "ceiling" or name.startswith("wall_")}
-    top_known = {"format", "camera", "floor", "walls", "instances", "relations", "method",
-                 "timings_s", "attribution"}
     return Scene(
         camera=None if data.get("camera") is None else Camera.from_json(data["camera"]),
         instances=instances, floor=data.get("floor"), walls=data.get("walls") or [],
         relations=[Relation(**r) for r in data.get("relations", [])],
         method=data.get("method") or {}, timings_s=data.get("timings_s") or {}, room=room,
         attribution=data.get("attribution") or [],
-        extra={k: v for k, v in data.items() if k not in top_known})
+        extra={k: v for k, v in data.items() if k not in TOP_KEYS})

@@ -6,6 +6,7 @@ import argparse
 
 
 def _run(args: argparse.Namespace) -> int:
+    import re
     from pathlib import Path
 
     from scenewright.app.jobs import REPO_EXAMPLES, AppSettings
@@ -14,6 +15,10 @@ def _run(args: argparse.Namespace) -> int:
         raise InputError(f"--port {args.port}: must be in 1..65535")
     if args.max_pixels < 64:
         raise InputError(f"--max-pixels {args.max_pixels}: must be at least 64")
+    if not re.fullmatch(r"\d+\s*(b|kb|mb|gb)", args.max_file_size.strip().lower()):
+        raise InputError(f"--max-file-size {args.max_file_size!r}: expected a size with its unit, like 200mb, 5gb or 500kb")
+    if args.max_instances < 1:
+        raise InputError(f"--max-instances {args.max_instances}: must be at least 1")
     if args.weights_midi and not Path(args.weights_midi).is_dir():
         raise InputError(f"--weights-midi {args.weights_midi}: folder not found")
     for folder in args.examples or []:
@@ -27,7 +32,8 @@ def _run(args: argparse.Namespace) -> int:
     settings = AppSettings(library=args.library, host=args.host, port=args.port,
                            weights_midi=args.weights_midi, examples=examples, work_dir=args.work_dir,
                            keep_jobs=args.keep_jobs, warmup=args.warmup,
-                           max_pixels=args.max_pixels)
+                           max_pixels=args.max_pixels, max_instances=args.max_instances,
+                           max_file_size=args.max_file_size.strip().lower())
     from scenewright.app import launch_app
     launch_app(settings, block=True)
     return 0
@@ -51,6 +57,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--keep-jobs", type=int, default=20, help="job folders kept (older ones are deleted)")
     p.add_argument("--max-pixels", type=int, default=4_000_000,
                    help="largest picture accepted, in pixels (default 4 MP)")
+    p.add_argument("--max-file-size", default="200mb",
+                   help="largest uploaded file (default 200mb; larger uploads are refused by the server)")
+    p.add_argument("--max-instances", type=int, default=64,
+                   help="most instances (seg.png ids) per request (default 64; requests run one at a time)")
     p.add_argument("--warmup", choices=["off", "quick", "full"], default="quick",
                    help="at start, in the background: quick = open the library, its index and the renderer; "
                         "full = also every asset's view features and symmetry (≈ 36 s for 481 assets, "

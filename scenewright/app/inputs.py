@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import shutil
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -178,8 +179,15 @@ def extract_capture_zip(zip_path, folder) -> Path:
             raise InputError(f"{name}: {len(roots)} capture folders in one zip ({shown}); upload one at a time")
         folder.mkdir(parents=True, exist_ok=True)
         for fname, info in by_dir[roots[0]].items():
-            with zf.open(info) as src, open(folder / fname, "wb") as dst:
-                shutil.copyfileobj(src, dst)
+            try:
+                with zf.open(info) as src, open(folder / fname, "wb") as dst:
+                    # reads at most the stated size: a member longer than its header says fails its CRC
+                    shutil.copyfileobj(src, dst)
+            except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError) as exc:
+                raise InputError(f"{name}: {info.filename} is damaged in the zip "
+                                 f"({type(exc).__name__}: {exc}); zip the capture folder again") from None
+            except RuntimeError as exc:       # zipfile: "File ... is encrypted, password required"
+                raise InputError(f"{name}: {info.filename} cannot be unpacked ({exc})") from None
     return folder
 
 

@@ -45,6 +45,10 @@ class AppSettings:
                                               # full (also every asset's view features and symmetry)
     max_file_size: str = "200mb"              # per uploaded file
     max_pixels: int = 4_000_000               # larger pictures are refused (minutes of CPU, GBs of RAM)
+    # More instances are refused: requests run one at a time, so one job's length is everyone's
+    # wait. Layout costs roughly 0.5-1 s per object on a 2-core machine (retrieval and pose
+    # per object), so 64 objects stay around a minute; a real room photo rarely shows more.
+    max_instances: int = 64
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -254,7 +258,8 @@ def run_job(capture_dir, job_dir, request: JobRequest, settings: AppSettings | N
     ``progress(fraction, text)`` is told when each stage starts. InputError for bad input
     (the capture, the request, a missing library or weights). ``name`` names the zip.
     """
-    from scenewright.capture import load_capture
+    from scenewright.app.inputs import user_message
+    from scenewright.capture import image_size, load_capture
     from scenewright.scene import write_scene
     settings = settings or AppSettings()
     cache = cache or CACHE
@@ -267,11 +272,19 @@ def run_job(capture_dir, job_dir, request: JobRequest, settings: AppSettings | N
 
     progress(0.02, "Checking the capture")
     t = time.perf_counter()
+    rgb_path = Path(capture_dir) / "rgb.png"
+    if rgb_path.is_file():      # from the header: a huge picture is refused before it is decoded
+        w, h = image_size(rgb_path)
+        if w * h > settings.max_pixels:
+            raise InputError(f"rgb.png: {w}x{h} is {w * h / 1e6:.3g} megapixels, more than this server's "
+                             f"{settings.max_pixels / 1e6:.3g}; scale the picture, masks and depth down "
+                             "together (or start the app with a larger --max-pixels)")
     capture = load_capture(capture_dir, require_seg=True)
-    if capture.width * capture.height > settings.max_pixels:
-        raise InputError(f"rgb.png: {capture.width}x{capture.height} is {capture.width * capture.height / 1e6:.3g} "
-                         f"megapixels, more than this server's {settings.max_pixels / 1e6:.3g}; scale the picture, "
-                         "masks and depth down together (or start the app with a larger --max-pixels)")
+    if len(capture.instance_ids) > settings.max_instances:
+        raise InputError(f"seg.png: {len(capture.instance_ids)} instances, more than this server's "
+                         f"{settings.max_instances} per request (requests run one at a time); merge or drop "
+                         "small ones (or start the app with a larger --max-instances)")
+    notes.extend(user_message(Exception(w), capture_dir) for w in capture.warnings)
     if request.method in ("layout", "boxes") and capture.depth is None:
         raise InputError(f"{request.method}: needs depth (depth.npy in metres or a 16-bit depth.png in "
                          "millimetres); midi works without")

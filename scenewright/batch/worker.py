@@ -23,7 +23,7 @@ from pathlib import Path
 
 from scenewright.batch.inputs import CaptureJob
 from scenewright.batch.settings import BatchSettings, method_settings
-from scenewright.errors import InputError
+from scenewright.errors import InputError, one_line_reason
 
 
 class Reconstructor:
@@ -72,9 +72,9 @@ class Reconstructor:
                           n_meshes=sum(i.mesh is not None for i in scene.instances),
                           timings_s=dict(scene.timings_s))
         except InputError as exc:
-            record.update(status="failed", error=str(exc))
+            record.update(status="failed", error=one_line_reason(exc))
         except Exception as exc:   # a method bug must not stop the batch: record it, go on
-            record.update(status="failed", error=f"{job.path}: {type(exc).__name__}: {exc}",
+            record.update(status="failed", error=one_line_reason(exc),
                           traceback=traceback.format_exc()[-2000:])
         record["seconds"] = round(time.perf_counter() - t0, 4)
         return record

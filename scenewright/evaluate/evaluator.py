@@ -436,6 +436,18 @@ def _finite(value) -> float | None:
     return float(value) if np.isfinite(value) else None
 
 
+def check_predictions_present(pred_root: Path, names: list[str]) -> None:
+    """InputError when no benchmark scene has a prediction (``pred_root/<scene>/scene.json``):
+    scoring nothing would report all zeros as if a method had failed on every scene."""
+    if not names or any((pred_root / n / "scene.json").is_file() for n in names):
+        return
+    if (pred_root / "scene.json").is_file():
+        raise InputError(f"{pred_root}: is one scene folder; give the folder holding one predicted "
+                         f"scene folder per benchmark scene ({names[0]}/, ...)")
+    raise InputError(f"{pred_root}: no predictions: none of the {len(names)} benchmark scenes has a "
+                     f"scene folder here (expected {pred_root / names[0] / 'scene.json'}, ...)")
+
+
 def evaluate_bench(pred_root: str | Path, bench: str | Path, settings: EvalSettings | None = None,
                    progress=None) -> dict:
     """Score ``pred_root/<scene>`` against ``bench/<scene>/gt`` for every scene of the manifest.
@@ -448,6 +460,7 @@ def evaluate_bench(pred_root: str | Path, bench: str | Path, settings: EvalSetti
     if not pred_root.is_dir():
         raise InputError(f"{pred_root}: prediction folder not found")
     names = read_manifest(bench)
+    check_predictions_present(pred_root, names)
     t0 = time.perf_counter()
     scenes, failures, gt_errors = [], [], []
     symmetry_cache: dict = {}

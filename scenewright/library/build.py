@@ -476,7 +476,7 @@ def _write_index(out: Path, metas: list[dict]) -> None:
     build_id = f"{time.time_ns():x}"
     names = {"samples": f"samples-{build_id}.npy", "voxels": f"voxels-{build_id}.npy"}
     for key, dtype in (("samples", np.float32), ("voxels", bool)):
-        arrays = [np.load(out / m["folder"] / f"{key}.npy") for m in metas]
+        arrays = [np.load(out / m["folder"] / f"{key}.npy", allow_pickle=False) for m in metas]
         with atomic_file(out / names[key]) as tmp:
             if arrays:
                 stacked = np.lib.format.open_memmap(tmp, mode="w+", dtype=dtype,

@@ -33,6 +33,9 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import logging
+import struct
+import zipfile
 from dataclasses import dataclass, fields
 from pathlib import Path
 
@@ -42,6 +45,8 @@ from scenewright.errors import InputError
 from scenewright.fileio import read_json
 
 FORMAT = "library/1"
+VIEW_KEYS = ("rgb", "mask", "depth", "K", "camera_from_object", "yaw_deg", "pitch_deg")
+log = logging.getLogger("scenewright.library")
 
 
 @dataclass(frozen=True)
@@ -96,6 +101,7 @@ class Library:
         self._voxels = None
         self.mesh = functools.lru_cache(maxsize=64)(self._load_mesh)   # textures: ~MBs each
         self.views = functools.lru_cache(maxsize=64)(self._load_views)
+        self._problems: dict[str, str | None] = {}
 
     @classmethod
     def open(cls, folder: str | Path, _retry: bool = True) -> "Library":
@@ -127,8 +133,8 @@ class Library:
         lib = cls(folder, info, records)
         # map the arrays now: the index names the files of its own build (see build._write_index)
         try:
-            lib._samples = np.load(folder / files.get("samples", "samples.npy"), mmap_mode="r")
-            lib._voxels = np.load(folder / files.get("voxels", "voxels.npy"), mmap_mode="r")
+            lib._samples = np.load(folder / files.get("samples", "samples.npy"), mmap_mode="r", allow_pickle=False)
+            lib._voxels = np.load(folder / files.get("voxels", "voxels.npy"), mmap_mode="r", allow_pickle=False)
         except (OSError, ValueError) as exc:
             if _retry:   # a rebuild replaced the index in between: read the new one
                 return cls.open(folder, _retry=False)
@@ -195,10 +201,62 @@ class Library:
         side = float(max(r.width, r.height, r.depth))
         return self.all_voxels[r.row], np.array([-side / 2, 0.0, -side / 2]), side / grid
 
+    def asset_problem(self, asset_id: str) -> str | None:
+        """What is wrong with an asset's files, or None (cheap, cached: headers only).
+
+        A missing or truncated ``mesh.glb`` (its GLB header states the file's length) and a
+        missing or unreadable ``views.npz`` (when the asset has views) are found without
+        decoding them, so retrieval can skip a broken asset and go on with the others.
+        """
+        if asset_id not in self._problems:
+            self._problems[asset_id] = self._find_problem(self.record(asset_id))
+        return self._problems[asset_id]
+
+    def _find_problem(self, r: AssetRecord) -> str | None:
+        mesh = self.folder / r.folder / "mesh.glb"
+        try:
+            size = mesh.stat().st_size
+            with open(mesh, "rb") as f:
+                head = f.read(12)
+        except FileNotFoundError:
+            return f"{mesh}: library asset {r.asset_id}: mesh.glb missing"
+        except OSError as exc:
+            return f"{mesh}: library asset {r.asset_id}: mesh.glb unreadable ({exc.strerror or exc})"
+        if len(head) < 12 or head[:4] != b"glTF":
+            return f"{mesh}: library asset {r.asset_id}: not a GLB file"
+        stated = struct.unpack("<I", head[8:12])[0]
+        if stated != size:
+            return (f"{mesh}: library asset {r.asset_id}: mesh.glb is {size} bytes but its header says "
+                    f"{stated} (truncated or damaged)")
+        if r.has_views:
+            views = self.folder / r.folder / "views.npz"
+            try:
+                with zipfile.ZipFile(views) as z:
+                    names = {n.removesuffix(".npy") for n in z.namelist()}
+            except FileNotFoundError:
+                return f"{views}: library asset {r.asset_id}: views.npz missing"
+            except (OSError, zipfile.BadZipFile) as exc:
+                return f"{views}: library asset {r.asset_id}: views.npz unreadable ({exc})"
+            missing = [k for k in VIEW_KEYS if k not in names]
+            if missing:
+                return f"{views}: library asset {r.asset_id}: views.npz lacks {', '.join(missing)}"
+        return None
+
     def _load_mesh(self, asset_id: str):
         import trimesh
         path = self.folder / self.record(asset_id).folder / "mesh.glb"
-        mesh = trimesh.load(path, force="mesh", process=False)
+        problem = self.asset_problem(asset_id)
+        if problem is not None:
+            raise InputError(f"{problem} (rebuild the library: scenewright library build)")
+        try:
+            mesh = trimesh.load(path, force="mesh", process=False)
+        except Exception as exc:   # trimesh raises many kinds on damaged files
+            raise InputError(f"{path}: library asset {asset_id}: cannot read mesh "
+                             f"({type(exc).__name__}: {exc}); rebuild the library") from None
+        if not isinstance(mesh, trimesh.Trimesh) or len(mesh.faces) == 0 \
+                or not np.all(np.isfinite(mesh.vertices)):
+            raise InputError(f"{path}: library asset {asset_id}: no usable triangles (empty or non-finite); "
+                             "rebuild the library")
         return mesh
 
     def _load_views(self, asset_id: str) -> AssetViews:
@@ -206,9 +264,22 @@ class Library:
         if not r.has_views:
             raise InputError(f"{self.folder}: {asset_id} has no rendered views (the renderer was "
                              "not available at build time; run `scenewright library build` again)")
-        with np.load(self.folder / r.folder / "views.npz") as z:
-            return AssetViews(**{k: z[k] for k in ("rgb", "mask", "depth", "K", "camera_from_object",
-                                                    "yaw_deg", "pitch_deg")})
+        path = self.folder / r.folder / "views.npz"
+        problem = self.asset_problem(asset_id)
+        if problem is not None:
+            raise InputError(f"{problem} (rebuild the library: scenewright library build)")
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                views = AssetViews(**{k: z[k] for k in VIEW_KEYS})
+        except Exception as exc:   # a damaged member: zlib, zipfile, format or pickle errors
+            raise InputError(f"{path}: library asset {asset_id}: cannot read views "
+                             f"({type(exc).__name__}: {exc}); rebuild the library") from None
+        n = len(views.rgb)
+        if (views.rgb.ndim != 4 or views.mask.shape != views.rgb.shape[:3] or views.depth.shape != views.mask.shape
+                or views.K.shape != (3, 3) or views.camera_from_object.shape != (n, 4, 4)
+                or views.yaw_deg.shape != (n,) or views.pitch_deg.shape != (n,)):
+            raise InputError(f"{path}: library asset {asset_id}: views have inconsistent shapes; rebuild the library")
+        return views
 
     def __len__(self) -> int:
         return len(self.records)

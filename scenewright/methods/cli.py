@@ -24,11 +24,25 @@ def reconstruct_inputs(args: argparse.Namespace) -> list:
             args.weights if args.method == "midi" else None]
 
 
+# Instances a method takes by default when --max-instances is not given (else DEFAULT_MAX_INSTANCES).
+METHOD_MAX_INSTANCES = {"midi": 16}     # MIDI denoises all instances jointly
+
+
 def _dispatch(args: argparse.Namespace) -> int:
+    from scenewright.capture import DEFAULT_MAX_INSTANCES, check_limits
+    from scenewright.errors import InputError
     from scenewright.fileio import check_output_dir
     # Before any work: an unusable -o (a file, a non-empty folder without --overwrite, an
     # input or a folder holding one) must not cost a whole reconstruction.
     check_output_dir(args.out, overwrite=args.overwrite, inputs=reconstruct_inputs(args))
+    if args.max_pixels < 64:
+        raise InputError(f"--max-pixels {args.max_pixels}: must be at least 64")
+    if args.max_instances is not None and args.max_instances < 1:
+        raise InputError(f"--max-instances {args.max_instances}: must be at least 1")
+    if args.max_instances is None:
+        args.max_instances = METHOD_MAX_INSTANCES.get(args.method, DEFAULT_MAX_INSTANCES)
+    # Size limits first, from the image headers: refuse before the library or weights load.
+    check_limits(args.capture, max_pixels=args.max_pixels, max_instances=args.max_instances)
     module = importlib.import_module(METHODS[args.method])
     return module.reconstruct_from_args(args)
 
@@ -51,6 +65,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=None, help="random seed (layout: 0, midi: 42)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output folder")
     p.add_argument("--no-preview", action="store_true", help="do not render preview.png")
+    p.add_argument("--max-pixels", type=int, default=16_000_000, metavar="N",
+                   help="refuse a larger picture (default 16 MP: minutes of CPU and GBs of RAM beyond)")
+    p.add_argument("--max-instances", type=int, default=None, metavar="N",
+                   help="refuse a seg.png with more instances (default 255; midi 16, it denoises "
+                        "all instances jointly)")
     g = p.add_argument_group("layout")
     g.add_argument("--library", default="data/library", help="asset library folder")
     g.add_argument("--features", choices=["auto", "classical", "dinov2"], default="auto",
@@ -66,7 +85,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     g.add_argument("--dtype", choices=["float32", "bfloat16", "float16"], default="float32")
     g.add_argument("--pad-image", action="store_true", help="the original's do_image_padding")
-    g.add_argument("--max-instances", type=int, default=16)
     p.set_defaults(func=_dispatch)
 
     m = sub.add_parser("models", help="fetch model weights (when online)")

@@ -20,6 +20,7 @@ appearance; :mod:`.pose` then renders the best few and picks by render-and-compa
 
 from __future__ import annotations
 
+import logging
 import math
 import weakref
 from dataclasses import dataclass, field
@@ -30,6 +31,8 @@ from scipy.spatial import cKDTree
 from scenewright.library.categories import category_info
 from scenewright.methods.layout.features import crop_to_mask
 from scenewright.methods.layout.labels import candidate_categories
+
+log = logging.getLogger("scenewright.layout")
 
 
 @dataclass
@@ -118,6 +121,7 @@ class LibraryIndex:
         self._views: dict[tuple[str, str], tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
         self._meshes: dict[str, object] = {}
         self._symmetry: dict[str, str] = {}
+        self._skipped: set[str] = set()
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -147,6 +151,16 @@ class LibraryIndex:
             pts = np.asarray(self.library.samples(asset_id)[0], float)[:4096]
             self._symmetry[asset_id] = shape_symmetry(pts) if len(pts) >= 16 else "none"
         return self._symmetry[asset_id]
+
+    def usable(self, asset_id: str) -> bool:
+        """False for an asset whose files are missing or damaged (warned about once, then skipped:
+        one broken asset must not stop a reconstruction the other candidates can do)."""
+        check = getattr(self.library, "asset_problem", None)
+        problem = check(asset_id) if check is not None else None
+        if problem is not None and asset_id not in self._skipped:
+            self._skipped.add(asset_id)
+            log.warning("%s; skipped (rebuild the library to restore it)", problem)
+        return problem is None
 
     def mesh(self, asset_id: str):
         if asset_id not in self._meshes:
@@ -216,7 +230,19 @@ def prefilter(index: LibraryIndex, category: str | None, box_size: np.ndarray, t
     when any asset meets it — the label outranks a box shrunk by occlusion."""
     if len(index) == 0:
         return []
-    cats = candidate_categories(category, set(index.categories.tolist()))
+    available = set(index.categories.tolist())
+    out = _rank_candidates(index, candidate_categories(category, available), box_size, truncated, settings,
+                           min_footprint)
+    if not out and category is not None:
+        # every asset of the label's categories is broken (skipped): search the rest as for an unknown label
+        out = _rank_candidates(index, candidate_categories(None, available), box_size, truncated, settings,
+                               min_footprint)
+    return out
+
+
+def _rank_candidates(index: LibraryIndex, cats: list[tuple[str, float]], box_size: np.ndarray, truncated: bool,
+                     settings: RetrievalSettings, min_footprint) -> list[tuple[str, float, float]]:
+    """The usable assets of ``cats`` [(category, prior)] ranked by prior and size (see :func:`prefilter`)."""
     prior = np.zeros(len(index))
     for c, w in cats:
         prior[index.categories == c] = w
@@ -227,8 +253,13 @@ def prefilter(index: LibraryIndex, category: str | None, box_size: np.ndarray, t
             rows = rows[ok]
     sp = size_prior(np.asarray(box_size, float), index.sizes[rows], truncated, settings.size_prior_sigma)
     rank = settings.w_category * prior[rows] + settings.w_size * sp
-    order = np.argsort(-rank, kind="stable")[: settings.max_candidates]
-    return [(index.ids[rows[i]], float(prior[rows[i]]), float(sp[i])) for i in order]
+    out = []
+    for i in np.argsort(-rank, kind="stable"):
+        if len(out) == settings.max_candidates:
+            break
+        if index.usable(index.ids[rows[i]]):
+            out.append((index.ids[rows[i]], float(prior[rows[i]]), float(sp[i])))
+    return out
 
 
 def fit_scale(category: str, asset_extent: np.ndarray, yaw_rel: np.ndarray, box_size: np.ndarray,
