@@ -2,7 +2,9 @@
 
 A capture holds ``rgb.png`` (required), ``seg.png`` (instance ids, or an RGB palette),
 ``instances.json`` (free-text labels), ``depth.npy`` (float32 metres) or ``depth.png``
-(uint16 millimetres), and ``camera.json`` (intrinsics). See the shared scene-format doc.
+(uint16 millimetres), ``depth.json`` (what the depth is: ``metric`` when absent,
+``estimated-metric`` or ``relative``) and ``camera.json`` (intrinsics). See the shared
+scene-format doc and docs/layout.md ("Depth kinds").
 """
 
 from __future__ import annotations
@@ -17,6 +19,12 @@ from PIL import Image
 
 from scenewright.errors import InputError
 from scenewright.fileio import atomic_dir, dumps_json, read_json
+
+# What a capture's depth map holds (depth.json "kind"): exact metres, a model's metres (shape
+# trusted, scale not), or an affine-invariant map (unknown scale and shift; "quantity" says
+# whether the values are depth or disparity).
+DEPTH_KINDS = ("metric", "estimated-metric", "relative")
+DEPTH_QUANTITIES = ("depth", "disparity")
 
 # Imaginarium's fixed camera (30 mm lens on a 36 mm sensor): fx = W * 30 / 36, about 61.9° across.
 DEFAULT_HFOV_DEG = math.degrees(2 * math.atan(18 / 30))
@@ -41,6 +49,8 @@ class Capture:
     labels: dict[int, str] = field(default_factory=dict)
     camera_is_default: bool = False
     path: Path | None = None
+    depth_kind: str = "metric"           # DEPTH_KINDS; "relative" values are NOT metres
+    depth_quantity: str = "depth"        # DEPTH_QUANTITIES (relative only: disparity or depth)
 
     @property
     def height(self) -> int:
@@ -159,6 +169,8 @@ def load_capture(folder: str | os.PathLike, require_seg: bool = True,
     if depth is not None and not np.any(np.isfinite(depth)):
         raise InputError(f"{npy if npy.is_file() else png}: depth is unknown (0 or NaN) everywhere")
 
+    depth_kind, depth_quantity = read_depth_kind(folder / "depth.json")
+
     cam_path = folder / "camera.json"
     if cam_path.is_file():
         data = read_json(cam_path)
@@ -176,7 +188,22 @@ def load_capture(folder: str | os.PathLike, require_seg: bool = True,
         K = intrinsics_from_hfov(w, h, default_hfov_deg)
         is_default = True
     return Capture(rgb=rgb, K=K, seg=seg, depth=depth, labels=labels, camera_is_default=is_default,
-                   path=folder)
+                   path=folder, depth_kind=depth_kind, depth_quantity=depth_quantity)
+
+
+def read_depth_kind(path: Path) -> tuple[str, str]:
+    """``depth.json`` → (kind, quantity); an absent file means ("metric", "depth")."""
+    if not path.is_file():
+        return "metric", "depth"
+    data = read_json(path)
+    kind = data.get("kind") if isinstance(data, dict) else None
+    if kind not in DEPTH_KINDS:
+        raise InputError(f"{path}: 'kind' must be one of {', '.join(DEPTH_KINDS)} (got {kind!r})")
+    quantity = data.get("quantity", "disparity" if kind == "relative" else "depth")
+    if quantity not in DEPTH_QUANTITIES or (kind != "relative" and quantity != "depth"):
+        raise InputError(f"{path}: 'quantity' must be 'depth' or, for relative depth, 'disparity' "
+                         f"(got {quantity!r})")
+    return kind, quantity
 
 
 def write_capture(capture: Capture, folder: str | os.PathLike, overwrite: bool = False,
@@ -197,6 +224,9 @@ def write_capture(capture: Capture, folder: str | os.PathLike, overwrite: bool =
                 np.save(tmp / "depth.npy", depth)
             else:
                 Image.fromarray(np.clip(np.round(depth * 1000), 0, 65535).astype(np.uint16)).save(tmp / "depth.png")
+        if capture.depth is not None and capture.depth_kind != "metric":
+            (tmp / "depth.json").write_text(dumps_json(
+                {"kind": capture.depth_kind, "quantity": capture.depth_quantity}) + "\n")
         if not capture.camera_is_default:
             (tmp / "camera.json").write_text(dumps_json(
                 {"K": capture.K, "width": capture.width, "height": capture.height}) + "\n")
