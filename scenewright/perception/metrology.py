@@ -11,7 +11,7 @@ frame (OpenCV: x right, y down, z forward), metres and pixels.
 - :class:`Footing` / :func:`footings` — what each mask says (bottom, top, sides; which are cut
   by the border or hidden behind another object);
 - :func:`standing_box_corners` — an upright box of known size standing where a pixel meets
-  the floor, facing the camera;
+  the floor, square to the camera;
 - :func:`solve_camera` — (pitch, height) that make every floor object's known height match
   its mask (a vectorised grid search with a robust loss);
 - :func:`box_depth` — depth of each pixel's ray where it enters such a box (a synthetic depth
@@ -20,6 +20,7 @@ frame (OpenCV: x right, y down, z forward), metres and pixels.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -120,7 +121,7 @@ def standing_box_corners(K: np.ndarray, u: np.ndarray, v: np.ndarray, size: np.n
 
     Broadcasting: ``u``, ``v``, ``base_m`` (N,), ``size`` (N, 3) = (width, height, depth),
     ``pitch_rad`` and ``height_m`` (C,) camera hypotheses. The box's near bottom edge's middle is
-    the contact point, its depth runs away from the camera horizontally, its width across.
+    the contact point, its depth runs along the camera's horizontal forward, its width across.
     Returns ((C, N, 8, 3) camera-frame corners, (C, N) contact distance along the ray; NaN
     where the ray does not go down to the plane).
     """
@@ -132,9 +133,12 @@ def standing_box_corners(K: np.ndarray, u: np.ndarray, v: np.ndarray, size: np.n
     with np.errstate(divide="ignore", invalid="ignore"):
         t = np.where((down < -1e-6) & (drop > 0), -drop / down, np.nan)
     contact = t[..., None] * rays[None]                              # (C, N, 3)
-    along_up = np.einsum("cnk,ck->cn", contact, up)
-    ahead = contact - along_up[..., None] * up[:, None, :]
-    ahead = ahead / np.maximum(np.linalg.norm(ahead, axis=-1, keepdims=True), 1e-9)
+    # Square to the camera's horizontal forward (furniture stands square to the walls, and a
+    # photo is taken square to a wall more often than not): the near bottom edge is then a
+    # horizontal image line, so the mask's lowest row is its middle, not a corner.
+    forward = np.array([0.0, 0.0, 1.0]) - up[:, 2:3] * up                      # (C, 3)
+    forward = forward / np.linalg.norm(forward, axis=-1, keepdims=True)
+    ahead = np.broadcast_to(forward[:, None, :], contact.shape)
     across = np.cross(up[:, None, :], ahead)
     size = np.asarray(size, float)
     signs = np.array([[a, b, c] for a in (-0.5, 0.5) for b in (0.0, 1.0) for c in (0.0, 1.0)])   # (8, 3)
@@ -170,14 +174,14 @@ def solve_camera(K: np.ndarray, feet: list[Footing], sizes: np.ndarray,
                  pitch_range_deg: tuple[float, float] = (0.0, 55.0), height_range_m: tuple[float, float] = (0.4, 3.0),
                  pitch_prior_deg: float = 22.0, pitch_prior_sigma_deg: float = 20.0,
                  height_prior_m: float = 1.45, height_prior_sigma_log: float = 0.6,
-                 robust_px: float = 6.0, width_weight: float = 0.3) -> CameraSolution:
+                 robust_px: float = 6.0, width_weight: float = 0.3, prior_weight: float = 0.05) -> CameraSolution:
     """Camera pitch and height from floor objects of known size (``sizes`` (N, 3) w/h/d metres).
 
     Each object stands where its mask's bottom meets the floor; for a camera hypothesis its
     box's highest corner must land on the mask's top row (and, weaker — the yaw is unknown —
     its width on the mask's width). Cost: Cauchy loss of those pixel misfits (scale
-    ``robust_px``), plus weak priors (a handheld photo: ~22° down, ~1.45 m high) that only
-    matter when the objects cannot decide (one object, or all at one distance).
+    ``robust_px``), plus weak priors (a handheld photo: ~22° down, ~1.45 m high; × ``prior_weight``)
+    that only matter when the objects cannot decide (one object, or all at one distance).
     """
     lo, hi = pitch_range_deg
     pitches = np.radians(np.arange(lo, hi + 1e-9, 0.5))
@@ -194,23 +198,39 @@ def solve_camera(K: np.ndarray, feet: list[Footing], sizes: np.ndarray,
     sz = np.asarray(sizes, float)[use]
     u = np.array([f.u for f in ff])
     v = np.array([f.v_bottom for f in ff])
-    corners, t = standing_box_corners(K, u, v, sz, P, H)
-    cu, cv = project_rows_cols(K, corners)                  # (C, N, 8)
-    top = np.nanmin(cv, axis=-1)
-    width = np.nanmax(cu, axis=-1) - np.nanmin(cu, axis=-1)
     obs_top = np.array([f.v_top for f in ff])
     obs_width = np.array([f.u_right - f.u_left for f in ff])
     top_ok = np.array([f.top_ok for f in ff], float)
     sides_ok = np.array([f.sides_ok for f in ff], float)
-    r_top = (top - obs_top) / robust_px
-    # The width seen depends on the unknown yaw: compare in log space, weakly.
-    r_w = np.log(np.maximum(width, 1.0) / np.maximum(obs_width, 1.0)) / 0.15
-    loss = top_ok * np.log1p(r_top ** 2) + width_weight * sides_ok * np.log1p(r_w ** 2)
-    loss = np.where(np.isfinite(loss), loss, 25.0)          # no floor contact: as bad as a huge misfit
-    cost = loss.sum(axis=1) + prior
+
+    def costs(pitch, height):
+        corners, _ = standing_box_corners(K, u, v, sz, pitch, height)
+        cu, cv = project_rows_cols(K, corners)                  # (C, N, 8)
+        with np.errstate(invalid="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)     # all-NaN: no floor contact
+            top = np.nanmin(cv, axis=-1)
+            width = np.nanmax(cu, axis=-1) - np.nanmin(cu, axis=-1)
+        r_top = (top - obs_top) / robust_px
+        # The width seen depends on the unknown yaw: compare in log space, weakly.
+        r_w = np.log(np.maximum(width, 1.0) / np.maximum(obs_width, 1.0)) / 0.15
+        loss = top_ok * np.log1p(r_top ** 2) + width_weight * sides_ok * np.log1p(r_w ** 2)
+        loss = np.where(np.isfinite(loss), loss, 25.0)          # no floor contact: as bad as a huge misfit
+        pr = (((np.degrees(pitch) - pitch_prior_deg) / pitch_prior_sigma_deg) ** 2
+              + (np.log(height / height_prior_m) / height_prior_sigma_log) ** 2)
+        return loss.sum(axis=1) + prior_weight * pr, top
+
+    cost, _ = costs(P, H)
     best = int(np.argmin(cost))
-    resid = {f.id: float(top[best, j] - obs_top[j]) for j, f in enumerate(ff)}
-    return CameraSolution(float(P[best]), float(H[best]), float(cost[best]), len(ff), resid)
+    # The grid (0.5°, ~1.4 %) finds the basin; a simplex polishes within it (pitch and height
+    # trade off along a ridge, so grid steps alone leave a few per cent of height).
+    from scipy.optimize import minimize
+    res = minimize(lambda x: float(costs(np.array([x[0]]), np.array([np.exp(x[1])]))[0][0]),
+                   np.array([P[best], np.log(H[best])]), method="Nelder-Mead",
+                   options={"xatol": 1e-5, "fatol": 1e-7, "maxiter": 400})
+    pitch, height = (float(res.x[0]), float(np.exp(res.x[1]))) if res.fun <= cost[best] else (P[best], H[best])
+    final, top = costs(np.array([pitch]), np.array([height]))
+    resid = {f.id: float(top[0, j] - obs_top[j]) for j, f in enumerate(ff)}
+    return CameraSolution(float(pitch), float(height), float(final[0]), len(ff), resid)
 
 
 def box_depth(K: np.ndarray, us: np.ndarray, vs: np.ndarray, corners: np.ndarray) -> np.ndarray:

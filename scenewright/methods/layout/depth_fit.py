@@ -46,7 +46,7 @@ class DepthFitSettings:
 
     mode: str = "auto"                               # auto = what the capture declares; MODES
     passes: int = 2                                  # size evidence: category medians, + identified assets
-    shape_candidates: int = 33                       # relative: far/near ratios tried (log-spaced)
+    shape_candidates: int = 17                       # relative: far/near ratios tried (log-spaced)
     shape_ratio_range: tuple[float, float] = (1.5, 40.0)
     shape_points: int = 8000                         # room pixels per candidate room fit
     scale_bounds: tuple[float, float] = (0.2, 5.0)   # corrections beyond are clamped and flagged
