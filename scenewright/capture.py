@@ -2,8 +2,10 @@
 
 A capture holds ``rgb.png`` (required), ``seg.png`` (instance ids, or an RGB palette),
 ``instances.json`` (free-text labels), ``depth.npy`` (float32 metres) or ``depth.png``
-(uint16 millimetres), and ``camera.json`` (intrinsics). See the shared scene-format doc
-and ``docs/inputs.md`` (what is refused, and the size limits).
+(uint16 millimetres), ``depth.json`` (what the depth is: ``metric`` when absent,
+``estimated-metric`` or ``relative``) and ``camera.json`` (intrinsics). See the shared
+scene-format doc, ``docs/inputs.md`` (what is refused, and the size limits) and
+docs/layout.md ("Depth kinds").
 """
 
 from __future__ import annotations
@@ -34,6 +36,11 @@ ROOM_DEPTH_RANGE_M = (0.1, 50.0)
 # Field of view a camera.json may state (both axes): outside it, K is not in pixels of this image
 # (a focal length in millimetres, a K for another resolution) or is not a camera at all.
 FOV_RANGE_DEG = (10.0, 170.0)
+# What a capture's depth map holds (depth.json "kind"): exact metres, a model's metres (shape
+# trusted, scale not), or an affine-invariant map (unknown scale and shift; "quantity" says
+# whether the values are depth or disparity).
+DEPTH_KINDS = ("metric", "estimated-metric", "relative")
+DEPTH_QUANTITIES = ("depth", "disparity")
 
 # Imaginarium's fixed camera (30 mm lens on a 36 mm sensor): fx = W * 30 / 36, about 61.9° across.
 DEFAULT_HFOV_DEG = math.degrees(2 * math.atan(18 / 30))
@@ -60,6 +67,8 @@ class Capture:
     path: Path | None = None
     # What load_capture noticed but did not refuse (also logged to "scenewright.capture").
     warnings: list[str] = field(default_factory=list)
+    depth_kind: str = "metric"           # DEPTH_KINDS; "relative" values are NOT metres
+    depth_quantity: str = "depth"        # DEPTH_QUANTITIES (relative only: disparity or depth)
 
     @property
     def height(self) -> int:
@@ -293,6 +302,9 @@ def load_capture(folder: str | os.PathLike, require_seg: bool = True,
 
     depth = None
     npy, png = folder / "depth.npy", folder / "depth.png"
+    depth_kind, depth_quantity = read_depth_kind(folder / "depth.json")
+    # Relative depth is not in metres (unknown scale and shift): no unit check applies.
+    metric_units = depth_kind != "relative"
     if npy.is_file():
         try:
             depth = np.load(npy, allow_pickle=False)
@@ -310,7 +322,8 @@ def load_capture(folder: str | os.PathLike, require_seg: bool = True,
         if np.any(np.isinf(depth)):
             raise InputError(f"{npy}: infinite depth values")
         depth[depth == 0] = np.nan
-        _check_depth_units(npy, depth, "metres")
+        if metric_units:
+            _check_depth_units(npy, depth, "metres")
     elif png.is_file():
         img = _read_image(png)
         arr = np.asarray(img)
@@ -321,7 +334,8 @@ def load_capture(folder: str | os.PathLike, require_seg: bool = True,
             raise InputError(f"{png}: negative depth values ({int(np.sum(arr < 0))} pixels)")
         depth = arr.astype(np.float32) / 1000.0
         depth[arr == 0] = np.nan
-        _check_depth_units(png, depth, "millimetres")
+        if metric_units:
+            _check_depth_units(png, depth, "millimetres")
     if depth is not None and not np.any(np.isfinite(depth)):
         raise InputError(f"{npy if npy.is_file() else png}: depth is unknown (0 or NaN) everywhere")
 
@@ -345,7 +359,23 @@ def load_capture(folder: str | os.PathLike, require_seg: bool = True,
     for message in warnings:
         log.warning(message)
     return Capture(rgb=rgb, K=K, seg=seg, depth=depth, labels=labels, camera_is_default=is_default,
-                   path=folder, warnings=warnings)
+                   path=folder, warnings=warnings, depth_kind=depth_kind,
+                   depth_quantity=depth_quantity)
+
+
+def read_depth_kind(path: Path) -> tuple[str, str]:
+    """``depth.json`` → (kind, quantity); an absent file means ("metric", "depth")."""
+    if not path.is_file():
+        return "metric", "depth"
+    data = read_json(path)
+    kind = data.get("kind") if isinstance(data, dict) else None
+    if kind not in DEPTH_KINDS:
+        raise InputError(f"{path}: 'kind' must be one of {', '.join(DEPTH_KINDS)} (got {kind!r})")
+    quantity = data.get("quantity", "disparity" if kind == "relative" else "depth")
+    if quantity not in DEPTH_QUANTITIES or (kind != "relative" and quantity != "depth"):
+        raise InputError(f"{path}: 'quantity' must be 'depth' or, for relative depth, 'disparity' "
+                         f"(got {quantity!r})")
+    return kind, quantity
 
 
 def write_capture(capture: Capture, folder: str | os.PathLike, overwrite: bool = False,
@@ -366,6 +396,9 @@ def write_capture(capture: Capture, folder: str | os.PathLike, overwrite: bool =
                 np.save(tmp / "depth.npy", depth)
             else:
                 Image.fromarray(np.clip(np.round(depth * 1000), 0, 65535).astype(np.uint16)).save(tmp / "depth.png")
+        if capture.depth is not None and capture.depth_kind != "metric":
+            (tmp / "depth.json").write_text(dumps_json(
+                {"kind": capture.depth_kind, "quantity": capture.depth_quantity}) + "\n")
         if not capture.camera_is_default:
             (tmp / "camera.json").write_text(dumps_json(
                 {"K": capture.K, "width": capture.width, "height": capture.height}) + "\n")

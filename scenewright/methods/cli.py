@@ -75,6 +75,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--features", choices=["auto", "classical", "dinov2"], default="auto",
                    help="appearance features for retrieval (dinov2 needs --dinov2-weights)")
     g.add_argument("--dinov2-weights", default=None, help="local Dinov2Model folder")
+    g.add_argument("--depth", choices=["auto", "given", "estimated", "relative", "none"], default="auto",
+                   help="how to use the capture's depth (auto: as its depth.json declares; given: metric; "
+                        "estimated: a model's metres, scale refitted; relative: unknown scale and shift; "
+                        "none: ignore it, single-view metrology)")
     g = p.add_argument_group("midi")
     g.add_argument("--weights", default=None, help="MIDI checkpoint folder (diffusers layout)")
     g.add_argument("--steps", type=int, default=50)

@@ -192,8 +192,11 @@ def test_bad_inputs_are_input_errors(bench, library, renderer, tmp_path):
         reconstruct(capture, LibrarySubset(library, []), renderer=renderer)
     no_depth = load_capture(bench / "scene_0000" / "capture")
     no_depth.depth = None
-    with pytest.raises(InputError, match="depth"):
-        reconstruct(no_depth, library, renderer=renderer)
+    from scenewright.methods.layout.pipeline import LayoutSettings
+    given = LayoutSettings()
+    given.depth.mode = "given"          # without depth the default is single-view metrology
+    with pytest.raises(InputError, match="has no depth"):
+        reconstruct(no_depth, library, given, renderer=renderer)
 
 
 def test_cli(bench, library_dir, tmp_path, tiny_dinov2, capsys):
@@ -244,3 +247,84 @@ def test_asset_symmetry_comes_from_its_shape_and_agrees_with_the_evaluator(libra
     # asset right at the tolerance, like a nearly square table, may fall either side).
     differ = [a for a, g in groups.items() if mesh_symmetry(library.mesh(a))[0] != g]
     assert len(differ) <= 2, differ
+
+
+# ---- depth that is estimated, relative or absent (bench degrade variants) ----------------
+
+def _run_depth(capture_dir, library, renderer, out, mode="auto"):
+    from scenewright.methods.layout.pipeline import LayoutSettings, run
+    settings = LayoutSettings()
+    settings.depth.mode = mode
+    return run(capture_dir, out, None, settings, preview=False, progress=False, library=library,
+               renderer=renderer)
+
+
+def _camera_height(scene) -> float:
+    return float(np.asarray(scene.camera.world_from_camera)[1, 3])
+
+
+@pytest.mark.parametrize("kind, used_as", [("mono", "estimated"), ("relative", "relative"), ("none", "none")])
+def test_each_depth_kind_end_to_end(bench, library, renderer, tmp_path, kind, used_as):
+    from scenewright.bench.degrade import degrade_bench
+    manifest = degrade_bench(bench, tmp_path / "b", kind, seed=0)
+    name = manifest["scenes"][0]
+    scene = _run_depth(tmp_path / "b" / name / "capture", library, renderer, tmp_path / "out")
+    written = json.loads((tmp_path / "out" / "scene.json").read_text())
+    record = written["depth"]
+    assert record["used_as"] == used_as and record["declared"] == {"mono": "estimated-metric",
+                                                                     "relative": "relative", "none": "none"}[kind]
+    assert written["method"]["settings"]["depth"]["mode"] == "auto"
+    gt = read_scene(bench / name / "gt", load_meshes=False)
+    assert len(scene.instances) >= len(gt.instances) - 1
+    assert scene.extra["optimize"]["colliding_pairs"] in (0, [])
+    assert set(record) >= {"camera_height_m", "camera_pitch_deg", "flags", "objects"}
+    if kind == "none":
+        # No depth at all: the metric scale comes from the masks and the assets' sizes alone.
+        assert abs(_camera_height(scene) / _camera_height(gt) - 1) < 0.2
+    # (Accuracy of mono / relative on 20 scenes at 512²: benchmarks/bench_layout.py --variants depth.)
+
+
+def test_estimated_depth_far_off_in_scale_is_rescaled(bench, library, renderer, tmp_path):
+    # 60 % too deep — beyond any estimator's usual error — and declared an estimate: the known
+    # sizes of the objects bring the camera back near its true height.
+    def edit(c):
+        c.depth = c.depth * 1.6
+        c.depth_kind = "estimated-metric"
+    scene = _run_depth(_edited(bench, tmp_path, edit), library, renderer, tmp_path / "out")
+    gt = read_scene(bench / "scene_0000" / "gt", load_meshes=False)
+    assert scene.extra["depth"]["used_as"] == "estimated"
+    assert abs(scene.extra["depth"]["scale"] * 1.6 - 1) < 0.25
+    assert abs(_camera_height(scene) / _camera_height(gt) - 1) < 0.25
+
+
+def test_metric_depth_handed_in_as_relative_or_estimated_keeps_its_scale(bench, library, renderer, tmp_path):
+    cap = bench / "scene_0001" / "capture"
+    gt = read_scene(bench / "scene_0001" / "gt", load_meshes=False)
+    for mode in ("estimated", "relative"):
+        scene = _run_depth(cap, library, renderer, tmp_path / mode, mode=mode)
+        assert scene.extra["depth"]["used_as"] == mode
+        assert abs(_camera_height(scene) / _camera_height(gt) - 1) < 0.2
+
+
+def test_sizes_that_disagree_with_every_asset_are_flagged_not_fatal(bench, library, renderer, tmp_path):
+    def edit(c):
+        c.depth = c.depth * 12.0           # a room twelve times too big: no asset is that size
+        c.depth_kind = "estimated-metric"
+    scene = _run_depth(_edited(bench, tmp_path, edit), library, renderer, tmp_path / "out")
+    flags = scene.extra["depth"]["flags"]
+    assert "scale_out_of_bounds" in flags
+    assert len(scene.instances) > 0
+
+
+def test_single_object_capture_is_a_scene_flagged_low_confidence(bench, library, renderer, tmp_path):
+    def edit(c):
+        ids = c.instance_ids
+        areas = {i: int((c.seg == i).sum()) for i in ids}
+        keep = max(areas, key=areas.get)
+        c.seg = np.where(c.seg == keep, c.seg, 0).astype(c.seg.dtype)
+        c.labels = {keep: c.labels.get(keep, "")}
+        c.depth = None
+    scene = _run_depth(_edited(bench, tmp_path, edit), library, renderer, tmp_path / "out")
+    assert len(scene.instances) == 1
+    assert "single_object_low_confidence" in scene.extra["depth"]["flags"]
+    assert scene.extra["depth"]["used_as"] == "none"

@@ -22,6 +22,7 @@ from scenewright import __version__
 from scenewright.errors import InputError
 from scenewright.methods.layout.bridge import ArrangeSettings, arrange
 from scenewright.methods.layout.consensus import ConsensusSettings, group_consensus
+from scenewright.methods.layout.depth_fit import DepthFitSettings, camera_record, condition_depth
 from scenewright.methods.layout.features import make_extractor
 from scenewright.methods.layout.labels import label_min_footprint, map_label
 from scenewright.methods.layout.pose import (PoseSettings, RenderScorer, nudge_along_ray, prefer_facing,
@@ -49,6 +50,7 @@ class LayoutSettings:
     pose: PoseSettings = field(default_factory=PoseSettings)
     consensus: ConsensusSettings = field(default_factory=ConsensusSettings)
     arrange: ArrangeSettings = field(default_factory=ArrangeSettings)
+    depth: DepthFitSettings = field(default_factory=DepthFitSettings)   # estimated / relative / no depth
 
     def to_json(self) -> dict:
         return dataclasses.asdict(self)
@@ -148,11 +150,11 @@ def reconstruct(capture, library, settings: LayoutSettings | None = None, render
         raise InputError(f"{getattr(library, 'root', 'library')}: the asset library is empty")
     if capture.seg is None:
         raise InputError(f"{capture.path}: the layout method needs seg.png (instance masks)")
-    if capture.depth is None:
-        raise InputError(f"{capture.path}: the layout method needs depth (depth.npy or depth.png)")
     extractor = make_extractor(s.features, s.dinov2_weights)
 
     with timer("perception"):
+        # Depth that is not metric (or none) becomes metric here; metric depth passes untouched.
+        capture, depth_record = condition_depth(capture, index, s, extractor)
         perceive, PerceptionSettings = _load_perception()
         observation = perceive(capture, PerceptionSettings(seed=s.seed))
     wfc = np.asarray(observation.world_from_camera, float)
@@ -277,6 +279,7 @@ def reconstruct(capture, library, settings: LayoutSettings | None = None, render
                       attribution=[library.attribution(a) for a in used],
                       extra={"perception": {"flags": list(observation.flags), "notes": list(observation.notes)},
                              "consensus_groups": groups,
+                             "depth": {**depth_record, **camera_record(wfc)},
                              "optimize": {k: report.get(k) for k in ("colliding_pairs", "unsupported",
                                                                       "not_resting", "sweeps") if k in report}})
     scene.timings_s = {k: round(v, 4) for k, v in timer.timings.items()}
@@ -470,7 +473,13 @@ def _support_height(r: ObjectResult, observation) -> float | None:
 def settings_from_args(args) -> LayoutSettings:
     seed = 0 if getattr(args, "seed", None) is None else int(args.seed)
     return LayoutSettings(seed=seed, features=getattr(args, "features", "auto") or "auto",
-                          dinov2_weights=getattr(args, "dinov2_weights", None))
+                          dinov2_weights=getattr(args, "dinov2_weights", None),
+                          depth=DepthFitSettings(mode=_depth_mode(getattr(args, "depth", None))))
+
+
+def _depth_mode(value: str | None) -> str:
+    # CLI words → DepthFitSettings.mode (auto: what the capture's depth.json declares).
+    return "auto" if value in (None, "auto") else value
 
 
 def render_preview(scene, capture):
