@@ -199,6 +199,7 @@ def score_bench(bench: Path, root: Path, method: str, library: str | None, out: 
         preds = variants[variant]
         shutil.rmtree(preds, ignore_errors=True)
         preds.mkdir(parents=True)
+        print(f"  running {method} on {variant} inputs ({len(scenes)} scenes) and scoring…", flush=True)
         for name in scenes:
             if not (caps / name).is_dir():
                 continue
@@ -208,14 +209,15 @@ def score_bench(bench: Path, root: Path, method: str, library: str | None, out: 
         report_path = out / f"eval_{variant}.json"
         subprocess.run([sys.executable, "-m", "scenewright", "eval", str(preds), str(bench), "--out", str(report_path)],
                        cwd=ROOT, capture_output=True)
-        if report_path.is_file():
-            e2e[variant] = json.loads(report_path.read_text()).get("summary", {})
+        if report_path.is_file():     # summary values are {"mean": x, "n": k}
+            summ = json.loads(report_path.read_text()).get("summary", {})
+            e2e[variant] = {k: (v.get("mean") if isinstance(v, dict) else v) for k, v in summ.items()}
     if e2e:
         keys = [k for k in ("recovery", "auc_trans0.5", "auc_rot60_sym", "p1_f_s", "p1_iou_b") if k in next(iter(e2e.values()))]
         print(f"\nEnd to end ({method}), given vs estimated inputs:")
         print(f"  {'inputs':<17}" + "".join(f"{k:>15}" for k in keys))
         for variant, summ in e2e.items():
-            print(f"  {variant:<17}" + "".join(f"{summ.get(k) if summ.get(k) is None else round(summ[k], 3):>15}" for k in keys))
+            print(f"  {variant:<17}" + "".join(f"{'-' if summ.get(k) is None else round(summ[k], 3):>15}" for k in keys))
     return {"scenes": rows, "summary": summary, "end_to_end": e2e}
 
 
