@@ -2,7 +2,7 @@
 
 ``with_perceived_input(args, run)`` is all ``reconstruct`` calls: when its input is an image
 file, comes with ``--seg``/``--labels``/``--fov``, or is a capture folder without seg or
-depth, the input is perceived into a temporary capture first; after the method has
+depth (that its method needs), the input is perceived into a temporary capture first; after the method has
 written the scene, the perception record goes into ``scene.json`` under ``"inputs"`` and
 the perceived capture (with ``perception.png``) into ``OUT/perceived/``.
 """
@@ -109,7 +109,9 @@ def needs_perception(args: argparse.Namespace) -> bool:
     if getattr(args, "seg", None) or getattr(args, "labels", None) or getattr(args, "fov", None) is not None:
         return True
     if src.is_dir():
-        has_depth = (src / "depth.npy").is_file() or (src / "depth.png").is_file()
+        # MIDI works from rgb + masks alone; layout and boxes need metric depth.
+        has_depth = (src / "depth.npy").is_file() or (src / "depth.png").is_file() or \
+            getattr(args, "method", None) == "midi"
         return not ((src / "seg.png").is_file() and has_depth)
     return src.is_file()
 
