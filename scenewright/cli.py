@@ -21,7 +21,9 @@ COMMAND_MODULES = [
     "scenewright.bench.cli",        # bench make
     "scenewright.evaluate.cli",     # eval
     "scenewright.render.cli",       # render
-    "scenewright.methods.cli",      # reconstruct, models
+    "scenewright.perception.cli",   # perceive (photo → capture)
+    "scenewright.methods.cli",      # reconstruct, demo
+    "scenewright.models.cli",       # models download | list
     "scenewright.export.cli",       # export (glb, usd, blend)
     "scenewright.batch.cli",        # batch (many captures, on Ray)
     "scenewright.app.cli",          # app (the web page)

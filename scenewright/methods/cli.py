@@ -1,4 +1,4 @@
-"""``scenewright reconstruct``, ``scenewright models`` and ``scenewright demo``.
+"""``scenewright reconstruct`` and ``scenewright demo``.
 
 Each method module exposes ``reconstruct_from_args(args) -> int``; this module only
 declares the options (so ``--help`` shows every one) and dispatches.
@@ -43,13 +43,9 @@ def _dispatch(args: argparse.Namespace) -> int:
         args.max_instances = METHOD_MAX_INSTANCES.get(args.method, DEFAULT_MAX_INSTANCES)
     # Size limits first, from the image headers: refuse before the library or weights load.
     check_limits(args.capture, max_pixels=args.max_pixels, max_instances=args.max_instances)
+    from scenewright.perception.cli import with_perceived_input   # a photo is perceived first
     module = importlib.import_module(METHODS[args.method])
-    return module.reconstruct_from_args(args)
-
-
-def _models_download(args: argparse.Namespace) -> int:
-    from scenewright.methods.midi.weights import download_cli
-    return download_cli(args)
+    return with_perceived_input(args, module.reconstruct_from_args)
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -59,7 +55,7 @@ def _demo(args: argparse.Namespace) -> int:
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("reconstruct", help="capture folder → scene folder (layout, midi or boxes)")
-    p.add_argument("capture", help="capture folder (rgb.png, seg.png, depth, camera.json)")
+    p.add_argument("capture", help="capture folder (rgb.png, seg.png, depth, camera.json) or a photo")
     p.add_argument("-o", "--out", required=True, help="output scene folder")
     p.add_argument("--method", choices=sorted(METHODS), default="layout")
     p.add_argument("--seed", type=int, default=None, help="random seed (layout: 0, midi: 42)")
@@ -89,14 +85,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     g.add_argument("--dtype", choices=["float32", "bfloat16", "float16"], default="float32")
     g.add_argument("--pad-image", action="store_true", help="the original's do_image_padding")
+    from scenewright.perception.cli import add_input_arguments
+    add_input_arguments(p)
     p.set_defaults(func=_dispatch)
-
-    m = sub.add_parser("models", help="fetch model weights (when online)")
-    msub = m.add_subparsers(dest="models_command", required=True)
-    d = msub.add_parser("download", help="download a checkpoint with huggingface_hub")
-    d.add_argument("name", choices=["midi"])
-    d.add_argument("--to", default=None, help="target folder (default: the cache folder)")
-    d.set_defaults(func=_models_download)
 
     demo = sub.add_parser("demo", help="run the layout method end to end on the shipped capture")
     demo.add_argument("--library", default="data/library")

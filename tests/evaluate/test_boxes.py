@@ -61,8 +61,10 @@ def test_cli_reconstruct_boxes(toy_bench, tmp_path, capsys):
     no_depth = tmp_path / "nodepth"
     shutil.copytree(cap, no_depth)
     (no_depth / "depth.npy").unlink()
-    assert main(["reconstruct", str(no_depth), "-o", str(tmp_path / "o2"), "--method", "boxes"]) == 2
-    assert "needs depth" in capsys.readouterr().err
+    # Missing depth is estimated by the depth model; with none installed: the command that fetches it.
+    assert main(["reconstruct", str(no_depth), "-o", str(tmp_path / "o2"), "--method", "boxes",
+                 "--models", str(tmp_path / "no-models")]) == 2
+    assert "depth model not found; fetch it with `scenewright models download depth" in capsys.readouterr().err
     assert not (tmp_path / "o2").exists()
 
 

@@ -1,0 +1,152 @@
+"""``scenewright perceive IMAGE -o CAPTURE_DIR`` and the hook that lets ``reconstruct`` take a photo.
+
+``with_perceived_input(args, run)`` is all ``reconstruct`` calls: when its input is an image
+file, comes with ``--seg``/``--labels``/``--fov``, or is a capture folder without seg or
+depth (that its method needs), the input is perceived into a temporary capture first; after the method has
+written the scene, the perception record goes into ``scene.json`` under ``"inputs"`` and
+the perceived capture (with ``perception.png``) into ``OUT/perceived/``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import tempfile
+from pathlib import Path
+
+from scenewright.errors import InputError
+
+
+def add_input_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of a photo or incomplete capture (shared by perceive and reconstruct)."""
+    g = parser.add_argument_group("input: a photo or an incomplete capture (missing parts are estimated)")
+    g.add_argument("--labels", default=None,
+                   help='what to look for, e.g. "sofa, armchair, coffee table" (default: the library categories)')
+    g.add_argument("--seg", default=None,
+                   help="instance segmentation PNG (MIDI's format: a colour or id per instance, background 0/black)")
+    g.add_argument("--models", default=None,
+                   help="models folder (default: $SCENEWRIGHT_MODELS, else ~/.cache/scenewright/models)")
+    g.add_argument("--fov", type=float, default=None,
+                   help="horizontal field of view in degrees when there is no camera.json")
+    g.add_argument("--box-threshold", type=float, default=0.30, help="detector: score a kept box needs")
+    g.add_argument("--text-threshold", type=float, default=0.25, help="detector: score its label needs")
+    g.add_argument("--max-side", type=int, default=2048,
+                   help="a photo's capture is reduced to this long side in pixels (0 = keep)")
+    if "--device" not in parser._option_string_actions:
+        g.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
+
+
+def settings_from_args(args: argparse.Namespace):
+    from scenewright.perception.from_image import ImagePerceptionSettings
+    for name in ("box_threshold", "text_threshold"):
+        value = getattr(args, name)
+        if not 0.0 <= value <= 1.0:
+            raise InputError(f"--{name.replace('_', '-')} {value}: expected a value in [0, 1]")
+    if args.max_side < 0 or 0 < args.max_side < 64:
+        raise InputError(f"--max-side {args.max_side}: expected 0 (keep) or at least 64")
+    return ImagePerceptionSettings(box_threshold=args.box_threshold, text_threshold=args.text_threshold,
+                                   fov_deg=args.fov, max_capture_side=args.max_side,
+                                   device=getattr(args, "device", "cpu") or "cpu")
+
+
+def perceive_path(path: str, args: argparse.Namespace):
+    """An image file or capture folder (+ the input options) → (Capture, PerceptionRecord)."""
+    from scenewright.capture import load_capture
+    from scenewright.perception.from_image import PerceptionModels, perceive_image
+    from scenewright.perception.image_input import is_image_file, load_image, load_seg, parse_labels
+    settings = settings_from_args(args)
+    models = PerceptionModels(args.models, settings.device, settings)
+    src = Path(path)
+    if src.is_dir():
+        image = load_capture(src, require_seg=False)
+        size = (image.width, image.height)
+    elif is_image_file(src):
+        image = load_image(src)
+        size = (image.rgb.shape[1], image.rgb.shape[0])
+    elif src.exists():
+        raise InputError(f"{src}: neither a capture folder nor an image file (.jpg, .png, .webp, .tif, .bmp)")
+    else:
+        raise InputError(f"{src}: not found")
+    seg = load_seg(args.seg, size) if args.seg else None
+    return perceive_image(image, parse_labels(args.labels), models, settings, seg=seg)
+
+
+def write_perceived(capture, record, out: str | Path, overwrite: bool = False) -> Path:
+    """The capture folder, ``camera.json`` always, ``perception.json`` and ``perception.png``, atomically."""
+    from PIL import Image
+
+    from scenewright.capture import write_capture
+    from scenewright.fileio import atomic_dir, dumps_json
+    from scenewright.perception.overlay import perception_overlay
+    out = Path(out)
+    with atomic_dir(out, overwrite=overwrite) as tmp:
+        inner = write_capture(capture, tmp / "capture")
+        for item in inner.iterdir():
+            item.rename(tmp / item.name)
+        inner.rmdir()
+        if not (tmp / "camera.json").is_file():      # written even for a default camera, to be edited
+            (tmp / "camera.json").write_text(dumps_json(
+                {"K": capture.K, "width": capture.width, "height": capture.height}) + "\n")
+        (tmp / "perception.json").write_text(dumps_json(record.to_json()) + "\n")
+        depth_src = record.inputs.get("depth", {}).get("source", "")
+        Image.fromarray(perception_overlay(capture, depth_note=depth_src)).save(tmp / "perception.png")
+    return out
+
+
+def _perceive(args: argparse.Namespace) -> int:
+    import sys
+    capture, record = perceive_path(args.image, args)
+    write_perceived(capture, record, args.out, overwrite=args.overwrite)
+    summary = ", ".join(f"{k} {v.get('source')}" for k, v in record.inputs.items())
+    print(f"perceived {len(capture.instance_ids)} instances ({summary}) → {args.out}", file=sys.stderr)
+    for note in record.notes:
+        print(f"note: {note}", file=sys.stderr)
+    return 0
+
+
+def needs_perception(args: argparse.Namespace) -> bool:
+    src = Path(args.capture)
+    if getattr(args, "seg", None) or getattr(args, "labels", None) or getattr(args, "fov", None) is not None:
+        return True
+    if src.is_dir():
+        # MIDI works from rgb + masks alone; layout and boxes need metric depth.
+        has_depth = (src / "depth.npy").is_file() or (src / "depth.png").is_file() or \
+            getattr(args, "method", None) == "midi"
+        return not ((src / "seg.png").is_file() and has_depth)
+    return src.is_file()
+
+
+def with_perceived_input(args: argparse.Namespace, run) -> int:
+    """Run ``run(args)`` (a method's reconstruct_from_args) on a perceived capture when needed."""
+    if not needs_perception(args):
+        return run(args)
+    from scenewright.fileio import read_json, write_json
+    out = Path(args.out)
+    if out.is_dir() and any(out.iterdir()) and not getattr(args, "overwrite", False):
+        # Checked before perceiving, which takes a while.
+        raise InputError(f"{out}: folder exists and is not empty (pass --overwrite to replace it)")
+    source = args.capture
+    capture, record = perceive_path(source, args)
+    with tempfile.TemporaryDirectory(prefix="scenewright-perceived-") as tmp:
+        perceived = write_perceived(capture, record, Path(tmp) / "capture")
+        args.capture = str(perceived)
+        try:
+            rc = run(args)
+        finally:
+            args.capture = source
+        scene_json = out / "scene.json"
+        if rc == 0 and scene_json.is_file():
+            data = read_json(scene_json)
+            data["inputs"] = {"from": str(source), **record.to_json()}
+            write_json(scene_json, data)
+            shutil.copytree(perceived, out / "perceived")
+    return rc
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("perceive", help="photo (or incomplete capture) → capture folder, estimating what is missing")
+    p.add_argument("image", help="image file (JPEG, PNG, WebP, …) or capture folder")
+    p.add_argument("-o", "--out", required=True, help="capture folder to write")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing output folder")
+    add_input_arguments(p)
+    p.set_defaults(func=_perceive)
