@@ -134,7 +134,7 @@ def check_limits(folder: str | os.PathLike, max_pixels: int | None = DEFAULT_MAX
         w, h = image_size(seg_path)
         if max_pixels is not None:
             _check_pixels(seg_path, w, h, max_pixels)
-        seg = _read_seg(seg_path, (h, w))
+        seg = read_seg(seg_path, (h, w))
         _check_instances(seg_path, len(np.unique(seg)) - int(np.any(seg == 0)), max_instances)
 
 
@@ -152,12 +152,24 @@ def _check_instances(path: Path, n: int, max_instances: int) -> None:
                          "or raise the limit: --max-instances)")
 
 
-def _read_seg(seg_path: Path, shape: tuple[int, int]) -> np.ndarray:
-    """(H, W) int32 ids of a seg.png (ids, or an RGB palette); InputError for anything else."""
+def read_seg(seg_path: str | os.PathLike, shape: tuple[int, int] | None = None,
+             reference: str = "rgb.png") -> np.ndarray:
+    """(H, W) int32 instance ids of a segmentation PNG; 0 = background.
+
+    Colour images (RGB, RGBA, palette): each distinct colour is one instance, black is
+    background (``seg_from_palette``). Grey images (8/16-bit, with or without alpha): the
+    value is the id. ``shape`` = (H, W) the seg must have, that of ``reference``.
+    InputError naming the file for anything else.
+    """
+    seg_path = Path(seg_path)
+    if not seg_path.is_file():
+        raise InputError(f"{seg_path}: segmentation image not found")
     img = _read_image(seg_path)
+    if img.mode in ("LA", "PA"):        # alpha carries no instance information
+        img = img.convert(img.mode[0])
     arr = np.asarray(img)
-    if tuple(arr.shape[:2]) != shape:
-        raise InputError(f"{seg_path}: size {arr.shape[1]}x{arr.shape[0]} differs from rgb.png "
+    if shape is not None and tuple(arr.shape[:2]) != tuple(shape):
+        raise InputError(f"{seg_path}: size {arr.shape[1]}x{arr.shape[0]} differs from {reference} "
                          f"{shape[1]}x{shape[0]}")
     if img.mode in ("RGB", "RGBA", "P"):
         seg = seg_from_palette(np.asarray(img.convert("RGB"), np.uint8))
@@ -276,7 +288,7 @@ def load_capture(folder: str | os.PathLike, require_seg: bool = True,
     seg = None
     seg_path = folder / "seg.png"
     if seg_path.is_file():
-        seg = _read_seg(seg_path, (h, w))
+        seg = read_seg(seg_path, (h, w))
         if max_instances is not None:
             _check_instances(seg_path, len(np.unique(seg)) - int(np.any(seg == 0)), max_instances)
     elif require_seg:

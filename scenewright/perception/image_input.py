@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from scenewright.capture import seg_from_palette
+from scenewright.capture import read_seg
 from scenewright.errors import InputError
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff", ".bmp"}
@@ -91,38 +91,13 @@ def load_image(path: str | os.PathLike) -> LoadedImage:
 
 
 def load_seg(path: str | os.PathLike, size: tuple[int, int] | None = None) -> np.ndarray:
-    """(H, W) int32 instance ids from a segmentation PNG; 0 = background.
+    """(H, W) int32 instance ids from a segmentation PNG in MIDI's format; 0 = background.
 
-    Colour images (RGB, RGBA, palette): each distinct colour is one instance, black is
-    background, ids ascend with the packed 0xRRGGBB value (as ``capture.seg_from_palette``).
-    Grey images (8/16-bit): the value is the id. ``size`` = (width, height) the seg must have.
+    The capture reader (``capture.read_seg``): distinct colours or grey ids, black/0 is
+    background. ``size`` = (width, height) the seg must have, that of the image.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(f"{path}: segmentation image not found")
-    try:
-        with Image.open(path) as img:
-            img.load()
-            mode = img.mode
-            if mode in ("RGB", "RGBA", "P", "PA", "LA"):
-                seg = seg_from_palette(np.asarray(img.convert("RGB"), np.uint8))
-            elif mode in ("L", "I;16", "I;16B", "I;16L", "I"):
-                seg = np.asarray(img).astype(np.int64)
-                if seg.min() < 0:
-                    raise InputError(f"{path}: negative instance ids")
-                seg = seg.astype(np.int32)
-            else:
-                raise InputError(f"{path}: unsupported image mode {mode}; expected instance colours "
-                                 "(RGB/palette) or ids (8/16-bit grey)")
-    except UnidentifiedImageError:
-        raise InputError(f"{path}: not an image file") from None
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read image ({exc})") from None
-    if size is not None and (seg.shape[1], seg.shape[0]) != tuple(size):
-        raise InputError(f"{path}: size {seg.shape[1]}x{seg.shape[0]} differs from the image {size[0]}x{size[1]}")
-    if not np.any(seg > 0):
-        raise InputError(f"{path}: no instances (every pixel is background 0/black)")
-    return seg
+    shape = None if size is None else (size[1], size[0])
+    return read_seg(path, shape, reference="the image")
 
 
 def parse_labels(text: str | None) -> list[str]:
