@@ -28,7 +28,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import subprocess
 import sys
 import tempfile
@@ -38,27 +37,10 @@ from pathlib import Path
 
 import numpy as np
 
+from machine_info import machine
+
 ROOT = Path(__file__).resolve().parents[1]
 LIVING_ROOM = ROOT / "examples" / "living_room" / "capture"
-
-
-def machine() -> dict:
-    cpu = "?"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    mem = None
-    try:
-        mem = int(Path("/proc/meminfo").read_text().split()[1]) // 1024
-    except (OSError, IndexError, ValueError):
-        pass
-    return {"host": platform.node(), "cpu": cpu, "cores": os.cpu_count(), "memory_mb": mem,
-            "python": platform.python_version(), "platform": platform.platform(),
-            "load_average": [round(x, 2) for x in os.getloadavg()]}
 
 
 def reconstruct(capture: Path, out: Path, library: Path, src: Path, timeout: float) -> dict:
