@@ -97,6 +97,14 @@ class Server:
         self.url, self.proc, self.log, self.work_dir = url, proc, log, work_dir
         self.recorder, self.started_s = recorder, started_s
 
+    def stop(self, timeout: float = 10.0) -> None:
+        """Terminate the server process; kill it if it has not exited within ``timeout`` s."""
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
 
 def start_server(tmp: Path, args: list[str], recorder: ConnectionRecorder, timeout: float = 60.0) -> Server:
     port = free_port()
@@ -147,11 +155,7 @@ def server(library_dir, bench, recorder, tmp_path_factory):
         args += ["--weights-midi", str(TINY_MIDI)]
     srv = start_server(tmp, args, recorder)
     yield srv
-    srv.proc.terminate()
-    try:
-        srv.proc.wait(10)
-    except subprocess.TimeoutExpired:
-        srv.proc.kill()
+    srv.stop()
 
 
 @pytest.fixture(scope="session")

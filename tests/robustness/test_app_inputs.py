@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import struct
-import subprocess
 import time
 import urllib.error
 import urllib.request
@@ -53,11 +52,7 @@ def server(examples, tmp_path_factory):
                              "--no-default-examples", "--max-instances", str(MAX_INSTANCES),
                              "--max-file-size", "2mb"], recorder)
     yield srv
-    srv.proc.terminate()
-    try:
-        srv.proc.wait(10)
-    except subprocess.TimeoutExpired:
-        srv.proc.kill()
+    srv.stop()
     recorder.close()
 
 
