@@ -41,6 +41,7 @@ from typing import Iterable, Iterator
 import numpy as np
 
 from scenewright.errors import InputError
+from scenewright.models.folder import models_dir
 
 # ---------------------------------------------------------------------------------
 # modes
@@ -172,11 +173,6 @@ def move_aside(path: Path) -> Path:
 # checks
 
 
-def models_folder() -> Path:
-    """Where downloaded model weights go (``SCENEWRIGHT_CACHE``, default ~/.cache/scenewright)."""
-    return Path(os.environ.get("SCENEWRIGHT_CACHE", Path.home() / ".cache" / "scenewright"))
-
-
 def _chain(path: Path) -> list[os.stat_result]:
     """Stats of ``path`` (resolved) and of every existing folder above it."""
     stats = []
@@ -191,13 +187,13 @@ def refuse_overlap(target: str | os.PathLike, inputs: Iterable = (), models: boo
     """InputError when ``target`` is, contains or lies inside one of ``inputs``.
 
     ``inputs``: paths (None entries are ignored, as are paths that do not exist).
-    ``models``: also protect :func:`models_folder`. Files are compared, not names:
+    ``models``: also protect the models folder (``scenewright.models.folder.models_dir``). Files are compared, not names:
     symlinks, ``..``, hard-linked folders and bind mounts are seen through.
     """
     target = Path(target)
     candidates = [Path(p) for p in inputs if p is not None and str(p) != ""]
     if models:
-        candidates.append(models_folder())
+        candidates.append(models_dir())
     chain = _chain(target)
     try:
         own = os.stat(os.path.realpath(target))

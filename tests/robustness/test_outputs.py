@@ -151,8 +151,8 @@ def work(tmp_path, library, bench, scene_dir) -> dict[str, Path]:
     paths["weights"].mkdir()
     (paths["weights"] / "model_index.json").write_text("{}\n")
     paths["models"] = tmp_path / "models"
-    (paths["models"] / "MIDI-3D").mkdir(parents=True)
-    (paths["models"] / "MIDI-3D" / "model_index.json").write_text("{}\n")
+    (paths["models"] / "midi").mkdir(parents=True)
+    (paths["models"] / "midi" / "model_index.json").write_text("{}\n")
     paths["source"] = tmp_path / "source"           # a library source folder: one GLB + assets.csv
     paths["source"].mkdir()
     trimesh.creation.box(extents=(0.5, 0.8, 0.5)).export(paths["source"] / "stool.glb")
@@ -226,7 +226,7 @@ def test_an_output_over_an_input_is_refused(case, work):
     args, out = OVERLAPS[case]
     args = [a.format(**work) for a in args]
     before = tree(work["tmp"])
-    proc = sw(*args, env={"SCENEWRIGHT_CACHE": str(work["models"])}, timeout=120)
+    proc = sw(*args, env={"SCENEWRIGHT_MODELS": str(work["models"])}, timeout=120)
     line = assert_refused(proc, out.format(**work))
     assert "input" in line
     assert tree(work["tmp"]) == before        # inputs byte-identical, nothing new (no temporaries)

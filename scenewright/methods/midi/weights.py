@@ -9,7 +9,6 @@ configs). The index names the original's module paths; they are mapped to our cl
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import io
 import os
@@ -21,7 +20,7 @@ import torch
 from torch import nn
 
 from scenewright.errors import InputError
-from scenewright.fileio import models_folder, read_json
+from scenewright.fileio import read_json
 
 HUB_REPO = "VAST-AI/MIDI-3D"
 HOW_TO_GET = ("get the weights with `scenewright models download midi --to DIR` "
@@ -218,27 +217,3 @@ def load_components(folder: str | os.PathLike, dtype: str | torch.dtype = "float
         feature_extractor_2=load_processor(folder / "feature_extractor_2", "dinov2"),
         folder=folder)
     return comps
-
-
-def download(to: str | os.PathLike | None = None) -> Path:
-    """Download the hub checkpoint with huggingface_hub; InputError with a clear message offline."""
-    try:
-        from huggingface_hub import snapshot_download
-    except ImportError:
-        raise InputError("huggingface_hub is not installed (pip install huggingface_hub)") from None
-    target = Path(to) if to else models_folder() / "MIDI-3D"
-    try:
-        path = snapshot_download(repo_id=HUB_REPO, local_dir=str(target))
-    except Exception as exc:  # offline: LocalEntryNotFoundError, ConnectionError, HfHubHTTPError…
-        raise InputError(f"cannot download {HUB_REPO} to {target}: {type(exc).__name__}: "
-                         f"{str(exc).splitlines()[0] if str(exc) else 'no network?'} — this needs access "
-                         "to huggingface.co; on an offline machine copy the folder from elsewhere") from None
-    return Path(path)
-
-
-def download_cli(args: argparse.Namespace) -> int:
-    """``scenewright models download midi [--to DIR]``."""
-    path = download(getattr(args, "to", None))
-    check_folder(path)
-    print(f"MIDI weights in {path}; use: scenewright reconstruct CAPTURE -o OUT --method midi --weights {path}")
-    return 0
