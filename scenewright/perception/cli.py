@@ -121,10 +121,7 @@ def with_perceived_input(args: argparse.Namespace, run) -> int:
     if not needs_perception(args):
         return run(args)
     from scenewright.fileio import read_json, write_json
-    out = Path(args.out)
-    if out.is_dir() and any(out.iterdir()) and not getattr(args, "overwrite", False):
-        # Checked before perceiving, which takes a while.
-        raise InputError(f"{out}: folder exists and is not empty (pass --overwrite to replace it)")
+    out = Path(args.out)     # already checked by reconstruct before any work (fileio.check_output_dir)
     source = args.capture
     capture, record = perceive_path(source, args)
     with tempfile.TemporaryDirectory(prefix="scenewright-perceived-") as tmp:
