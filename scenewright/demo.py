@@ -41,15 +41,21 @@ def ensure_library(folder: str | Path, workers: int = 2) -> Path:
 
 def run_demo(args) -> int:
     """CLI entry of ``scenewright demo --library LIB -o OUT [--overwrite]``."""
-    from scenewright.methods.layout.pipeline import LayoutSettings, run
+    from scenewright.methods.base import Resources
+    from scenewright.methods.registry import DEFAULT_METHOD
+    from scenewright.run import run_to_folder
 
     capture = Path(getattr(args, "capture", None) or EXAMPLE)
     if not (capture / "rgb.png").is_file():
         raise InputError(f"{capture}: the demo capture is missing (examples/living_room/capture)")
     library = ensure_library(args.library)
     t0 = time.perf_counter()
-    scene = run(capture, args.out, library, LayoutSettings(), overwrite=getattr(args, "overwrite", False),
-                preview=True, progress=True)
+    resources = Resources(library=library)
+    try:
+        scene = run_to_folder(capture, args.out, DEFAULT_METHOD, resources=resources,
+                              overwrite=getattr(args, "overwrite", False), preview=True, progress=True)
+    finally:
+        resources.close()
     wall = time.perf_counter() - t0
     out = Path(args.out)
     print(f"demo: {capture} → {out}")

@@ -1,11 +1,11 @@
 """The layout method: capture → perception → category → retrieval → pose → graph → optimise → scene.
 
->>> from scenewright.methods.layout import reconstruct, LayoutSettings
->>> scene = reconstruct(capture, Library.open("data/library"), LayoutSettings(seed=0))
+``LayoutMethod`` is the registered method (``scenewright reconstruct --method layout``);
+``reconstruct(capture, library, settings)`` is the pipeline itself, a pure function.
 
-Every stage is a call into a small module of this package (``labels``, ``retrieval``,
-``pose``, ``consensus``) or of part A (``perception.perceive``, ``scene_graph``,
-``optimize``); this module only wires them, times them (``Scene.timings_s``) and
+Every stage is a call into a small module (``perception.perceive``, this package's
+``labels``, ``retrieval``, ``pose``, ``consensus``, ``scene_graph``, ``optimize``); this
+module only wires them, times them (``Scene.timings_s``) and
 records the settings (``Scene.method["settings"]``).
 """
 
@@ -14,13 +14,14 @@ from __future__ import annotations
 import dataclasses
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
-
 import numpy as np
+from scipy import ndimage
 
 from scenewright import __version__
 from scenewright.errors import InputError
-from scenewright.methods.layout.bridge import ArrangeSettings, arrange
+from scenewright.geometry.boxes import OrientedBox
+from scenewright.methods.base import Method
+from scenewright.methods.layout.arrange import ArrangeSettings, arrange
 from scenewright.methods.layout.consensus import ConsensusSettings, group_consensus
 from scenewright.methods.layout.features import make_extractor
 from scenewright.methods.layout.labels import label_min_footprint, map_label
@@ -28,6 +29,8 @@ from scenewright.methods.layout.pose import (PoseSettings, RenderScorer, nudge_a
                                              prefer_yaw,
                                              prefer_room_facing, refine_pose)
 from scenewright.library.categories import category_info
+from scenewright.perception import PerceptionSettings, perceive
+from scenewright.scene import Camera, Instance, Scene
 from scenewright.methods.layout.retrieval import (Hypothesis, Query, RetrievalSettings, library_index,
                                                   make_query, retrieve, retrieve_assets)
 
@@ -44,7 +47,7 @@ class LayoutSettings:
     scale_trust: float = 0.5              # 0 = catalog size, 1 = observed box (log-space blend)
     scale_bounds: tuple[float, float] = (0.6, 1.6)
     render_refine: bool = True            # render-and-compare pose/asset refinement
-    optimize: bool = True                 # part A's layout optimisation
+    optimize: bool = True                 # the scene-graph layout optimisation (arrange)
     retrieval: RetrievalSettings = field(default_factory=RetrievalSettings)
     pose: PoseSettings = field(default_factory=PoseSettings)
     consensus: ConsensusSettings = field(default_factory=ConsensusSettings)
@@ -99,8 +102,6 @@ def fallback_box(obj, capture, observation, small: bool = False):
     median depth measured just around the mask (what the thing stands on or in front of),
     else of the whole image. The size is set by the caller (catalog median).
     """
-    from scipy import ndimage
-    from scenewright.geometry.boxes import OrientedBox
     ys, xs = np.nonzero(obj.mask)
     if len(ys) == 0:
         return None
@@ -128,11 +129,6 @@ def fallback_box(obj, capture, observation, small: bool = False):
     return OrientedBox(centre=point, size=np.array([0.1, 0.1, 0.1]), yaw=0.0)
 
 
-def _load_perception():
-    from scenewright.perception import perceive, PerceptionSettings
-    return perceive, PerceptionSettings
-
-
 def reconstruct(capture, library, settings: LayoutSettings | None = None, renderer=None,
                 progress: bool = False):
     """Capture + asset library → :class:`scenewright.scene.Scene` (not yet written).
@@ -140,7 +136,6 @@ def reconstruct(capture, library, settings: LayoutSettings | None = None, render
     ``renderer``: a :class:`scenewright.render.Renderer` of ``settings.pose.render_size``
     squared to reuse across calls (made here when None and rendering is on).
     """
-    from scenewright.scene import Camera, Instance, Scene
     s = settings or LayoutSettings()
     timer = _Timer()
     index = library_index(library, s.retrieval.n_points, s.seed)
@@ -153,7 +148,6 @@ def reconstruct(capture, library, settings: LayoutSettings | None = None, render
     extractor = make_extractor(s.features, s.dinov2_weights)
 
     with timer("perception"):
-        perceive, PerceptionSettings = _load_perception()
         observation = perceive(capture, PerceptionSettings(seed=s.seed))
     wfc = np.asarray(observation.world_from_camera, float)
 
@@ -231,7 +225,7 @@ def reconstruct(capture, library, settings: LayoutSettings | None = None, render
             except Exception:
                 pass
 
-    # Instances in the scene's own model, then part A's graph + optimisation on them.
+    # Instances in the scene's own model, then the scene graph + optimisation on them.
     instances = []
     used: list[str] = []
     for r in results:
@@ -454,54 +448,33 @@ def _support_height(r: ObjectResult, observation) -> float | None:
     return y if r.obj.box.centre[1] - r.obj.box.size[1] / 2 - y < 0.3 else None
 
 
-def settings_from_args(args) -> LayoutSettings:
-    seed = 0 if getattr(args, "seed", None) is None else int(args.seed)
-    return LayoutSettings(seed=seed, features=getattr(args, "features", "auto") or "auto",
-                          dinov2_weights=getattr(args, "dinov2_weights", None))
+class LayoutMethod(Method):
+    """Library assets retrieved, posed and arranged (Imaginarium-style); see the module docstring.
 
+    Built once: opens the library, builds its retrieval index and the pose renderer
+    (all kept in the Resources), so every capture after the first pays only for itself.
+    """
 
-def render_preview(scene, capture):
-    """(H, W, 3) uint8: the scene drawn over the capture from its camera (None if rendering fails)."""
-    from scenewright.render import render_scene
-    res = render_scene(scene, over=capture)
-    return getattr(res, "rgb", res)
+    name = "layout"
+    Settings = LayoutSettings
+    summary = "library assets, retrieved, posed and arranged"
+    needs = ("library",)
+    capture_needs = ("seg", "depth")
+    form = ("render_refine",)
+    stage = "Retrieving and posing library assets"
 
+    def __init__(self, settings: LayoutSettings | None = None, resources=None, progress: bool = False):
+        super().__init__(settings, resources, progress)
+        s = self.settings
+        self.library = self.resources.library()
+        library_index(self.library, s.retrieval.n_points, s.seed)
+        self.renderer = None
+        if s.render_refine:
+            try:
+                self.renderer = self.resources.renderer(s.pose.render_size, s.pose.render_size)
+            except Exception as exc:    # no EGL here: reconstruct falls back by itself
+                self.notes.append(f"no renderer ({type(exc).__name__}: {exc})")
 
-def run(capture_dir, out_dir, library_dir, settings: LayoutSettings | None = None, overwrite: bool = False,
-        preview: bool = True, progress: bool = True, library=None, renderer=None):
-    """Read a capture folder, reconstruct, write the scene folder. Returns the Scene."""
-    from scenewright.capture import load_capture
-    from scenewright.scene import write_scene
-    out_dir = Path(out_dir)
-    if out_dir.is_dir() and any(out_dir.iterdir()) and not overwrite:
-        raise InputError(f"{out_dir}: folder exists and is not empty (pass --overwrite to replace it)")
-    capture = load_capture(capture_dir)
-    if library is None:
-        from scenewright.library import Library
-        library = Library.open(library_dir)
-    scene = reconstruct(capture, library, settings, renderer=renderer, progress=progress)
-    t0 = time.perf_counter()
-    image = None
-    if preview:
-        try:
-            image = render_preview(scene, capture)
-        except Exception as exc:   # a preview is a convenience: never lose the scene over it
-            scene.extra.setdefault("notes", []).append(f"preview failed: {type(exc).__name__}: {exc}")
-    write_scene(scene, out_dir, preview=image, overwrite=overwrite)
-    scene.timings_s["export"] = round(scene.timings_s.get("export", 0.0) + time.perf_counter() - t0, 4)
-    # timings changed after writing: rewrite scene.json only (atomic file write)
-    from scenewright.fileio import write_json
-    write_json(out_dir / "scene.json", scene.to_json())
-    return scene
-
-
-def reconstruct_from_args(args) -> int:
-    """CLI entry: ``scenewright reconstruct CAPTURE -o OUT --method layout [--library LIB] [--seed S]``."""
-    settings = settings_from_args(args)
-    scene = run(args.capture, args.out, args.library, settings, overwrite=getattr(args, "overwrite", False),
-                preview=not getattr(args, "no_preview", False), progress=True)
-    n = len(scene.instances)
-    total = sum(scene.timings_s.values())
-    print(f"wrote {args.out}: {n} objects, {len(scene.relations)} relations, {total:.1f} s "
-          f"({', '.join(f'{k} {v:.1f}' for k, v in scene.timings_s.items())})")
-    return 0
+    def reconstruct(self, capture):
+        self.check_capture(capture)
+        return reconstruct(capture, self.library, self.settings, renderer=self.renderer, progress=self.progress)
