@@ -14,14 +14,14 @@ def _run(args: argparse.Namespace) -> int:
         raise InputError(f"--port {args.port}: must be in 1..65535")
     if args.max_pixels < 64:
         raise InputError(f"--max-pixels {args.max_pixels}: must be at least 64")
-    if args.weights_midi and not Path(args.weights_midi).is_dir():
-        raise InputError(f"--weights-midi {args.weights_midi}: folder not found")
+    if args.weights and not Path(args.weights).is_dir():
+        raise InputError(f"--weights {args.weights}: folder not found")
     for folder in args.examples or []:
         if not Path(folder).is_dir():
             raise InputError(f"--examples {folder}: folder not found")
     examples = tuple(([str(REPO_EXAMPLES)] if not args.no_default_examples else []) + list(args.examples or []))
     settings = AppSettings(library=args.library, host=args.host, port=args.port,
-                           weights_midi=args.weights_midi, examples=examples, work_dir=args.work_dir,
+                           weights=args.weights, examples=examples, work_dir=args.work_dir,
                            keep_jobs=args.keep_jobs, warmup=args.warmup,
                            max_pixels=args.max_pixels)
     from scenewright.app import launch_app
@@ -34,11 +34,11 @@ def register(sub: argparse._SubParsersAction) -> None:
                        description="Serve the scenewright web page: pick an example or upload a capture, "
                                    "reconstruct it, look at the 3D scene, download it.")
     p.add_argument("--library", default="data/library",
-                   help="asset library for the layout method (missing: only boxes/midi are offered)")
+                   help="asset library (missing: methods that need one are not offered)")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (0.0.0.0: every interface)")
     p.add_argument("--port", type=int, default=7860)
-    p.add_argument("--weights-midi", default=None, metavar="DIR",
-                   help="MIDI checkpoint folder; enables the midi method")
+    p.add_argument("--weights", default=None, metavar="DIR",
+                   help="model checkpoint folder; enables the methods that need one")
     p.add_argument("--examples", action="append", metavar="DIR",
                    help="folder searched for capture folders to offer as examples (repeatable)")
     p.add_argument("--no-default-examples", action="store_true",

@@ -22,6 +22,7 @@ from scenewright.batch.inputs import CaptureJob, find_captures
 from scenewright.batch.settings import SEQUENTIAL, BatchSettings, fingerprint, method_settings, settings_json
 from scenewright.errors import InputError
 from scenewright.fileio import check_writable_parent, read_json, write_json
+from scenewright.methods.registry import get_method
 
 BATCH_FORMAT = "batch/1"
 BATCH_FILE = "batch.json"
@@ -29,7 +30,7 @@ EVAL_FILE = "eval.json"
 
 
 def _library_version(batch: BatchSettings) -> str | None:
-    if batch.method != "layout":
+    if "library" not in get_method(batch.method).needs:
         return None
     from scenewright.bench.generate import library_version
     from scenewright.library import Library

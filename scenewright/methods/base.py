@@ -26,13 +26,17 @@ from scenewright.errors import InputError
 class Resources:
     """Paths given by the user and the slow things loaded from them, shared and kept warm.
 
-    ``library``: an asset library folder; ``weights``: a model checkpoint folder. Loaded
+    ``library``: an asset library folder (or an opened Library, e.g. a subset made in
+    memory); ``weights``: a model checkpoint folder. Loaded
     objects (the opened library, offscreen renderers per size, model pipelines) are cached
     here, so the second method built over the same Resources pays nothing. ``lock``
     serialises loading and use (one GL context, one pipeline) between threads.
     """
 
-    def __init__(self, library: str | os.PathLike | None = None, weights: str | os.PathLike | None = None):
+    def __init__(self, library=None, weights: str | os.PathLike | None = None):
+        self._opened_library = None
+        if library is not None and not isinstance(library, (str, os.PathLike)):
+            self._opened_library, library = library, getattr(library, "root", None)
         self.library_path = None if library is None else Path(library)
         self.weights_path = None if weights is None else Path(weights)
         self.lock = threading.RLock()
@@ -46,9 +50,15 @@ class Resources:
             value = self._cache[key] = make()
             return value, False
 
+    def loads(self) -> int:
+        """How many things were loaded so far (a request that adds none found everything warm)."""
+        return len(self._cache)
+
     def library(self):
         """The opened asset library (reopened when its ``library.json`` changes); InputError if none."""
         from scenewright.library import Library
+        if self._opened_library is not None:
+            return self._opened_library
         if self.library_path is None:
             raise InputError("no asset library given (pass --library DIR)")
         stamp_file = self.library_path / "library.json"
@@ -63,7 +73,7 @@ class Resources:
 
     def check(self, needs: tuple[str, ...], method: str) -> None:
         """InputError unless every resource in ``needs`` is given and looks right."""
-        if "library" in needs:
+        if "library" in needs and self._opened_library is None:
             if self.library_path is None:
                 raise InputError(f"--method {method} needs --library DIR (an asset library folder)")
             if not (self.library_path / "library.json").is_file():
@@ -117,6 +127,13 @@ class Method:
         if "depth" in self.capture_needs and capture.depth is None:
             raise InputError(f"{capture.path}: the {self.name} method needs depth (depth.npy in metres "
                              "or a 16-bit depth.png in millimetres)")
+
+    def warm(self, full: bool = False) -> None:
+        """Load now what the first capture would otherwise load (``full``: everything cacheable).
+
+        Building the method already loads what every capture needs; this is for servers
+        that want the first request as fast as later ones.
+        """
 
     def reconstruct(self, capture):
         """Capture → :class:`scenewright.scene.Scene` (nothing read or written)."""

@@ -44,10 +44,10 @@ class RetrievalSettings:
     trunc_m: float = 0.08           # chamfer distances are truncated here (outliers)
     sigma_m: float = 0.025          # geometry similarity = exp(-chamfer / sigma)
     appearance_top: int = 10        # candidates whose rendered views are compared (by geometry rank)
-    w_geometry: float = 1.0
-    w_appearance: float = 1.0
-    w_size: float = 0.5
-    w_category: float = 0.6
+    w_geometry: float = 1.0          # weight of the shape match (chamfer) in the score
+    w_appearance: float = 1.0        # weight of the rendered-view appearance match
+    w_size: float = 0.5              # weight of the size prior
+    w_category: float = 0.6          # weight of the category prior
     size_prior_sigma: float = 0.35  # log-ratio tolerance of the size pre-filter
 
 
