@@ -120,7 +120,7 @@ def method_status(name: str, resources: Resources) -> tuple[bool, str]:
     """(usable, message) for the method ``name`` with these resources (a library is opened)."""
     cls = get_method(name)
     try:
-        resources.check(cls.needs, name)
+        resources.check(cls.needs, name, cls.how_to_get)
         if "library" in cls.needs:
             lib = resources.library()
             return True, f"asset library `{resources.library_path}`: {len(lib.ids)} assets"

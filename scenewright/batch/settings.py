@@ -55,7 +55,8 @@ class BatchSettings:
 
     def validate(self) -> None:
         """InputError for settings no batch can run with."""
-        self.resources().check(get_method(self.method).needs, self.method)
+        cls = get_method(self.method)
+        self.resources().check(cls.needs, self.method, cls.how_to_get)
         if not (self.address in ("local", "auto", SEQUENTIAL)
                 or re.fullmatch(r"(ray://)?[\w.\-]+:\d+", self.address)):
             raise InputError(f"--address must be local, auto, none, HOST:PORT or ray://HOST:PORT, "

@@ -71,8 +71,12 @@ class Resources:
         from scenewright.render import Renderer
         return self.cached(("renderer", int(width), int(height)), lambda: Renderer(width, height))[0]
 
-    def check(self, needs: tuple[str, ...], method: str) -> None:
-        """InputError unless every resource in ``needs`` is given and looks right."""
+    def check(self, needs: tuple[str, ...], method: str, how_to_get: str = "") -> None:
+        """InputError unless every resource in ``needs`` is given and looks right.
+
+        ``how_to_get``: the method's hint for obtaining its weights, added to their messages.
+        """
+        hint = f"; {how_to_get}" if how_to_get else ""
         if "library" in needs and self._opened_library is None:
             if self.library_path is None:
                 raise InputError(f"--method {method} needs --library DIR (an asset library folder)")
@@ -81,10 +85,9 @@ class Resources:
                                  "build one with `scenewright library build`")
         if "weights" in needs:
             if self.weights_path is None:
-                raise InputError(f"--method {method} needs --weights DIR (a checkpoint folder; "
-                                 "see `scenewright models download`)")
+                raise InputError(f"--method {method} needs --weights DIR (a checkpoint folder){hint}")
             if not self.weights_path.is_dir():
-                raise InputError(f"{self.weights_path}: weights folder not found")
+                raise InputError(f"{self.weights_path}: weights folder not found{hint}")
 
     def close(self) -> None:
         """Release the renderers' GL contexts (the rest is files and arrays)."""
@@ -110,6 +113,7 @@ class Method:
     summary: ClassVar[str] = ""
     needs: ClassVar[tuple[str, ...]] = ()            # resources: "library", "weights"
     capture_needs: ClassVar[tuple[str, ...]] = ()    # capture channels: "seg", "depth"
+    how_to_get: ClassVar[str] = ""                   # how to obtain the weights it needs
     form: ClassVar[tuple[str, ...]] = ()
     stage: ClassVar[str] = "Reconstructing"
 
@@ -118,7 +122,7 @@ class Method:
         self.resources = resources if resources is not None else Resources()
         self.progress = progress
         self.notes: list[str] = []            # what building it found (no renderer, ...)
-        self.resources.check(self.needs, self.name)
+        self.resources.check(self.needs, self.name, self.how_to_get)
 
     def check_capture(self, capture) -> None:
         """InputError naming the capture folder when a channel this method needs is missing."""

@@ -144,7 +144,7 @@ def server(library_dir, bench, recorder, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("app_server")
     args = ["--library", str(library_dir), "--examples", str(bench), "--no-default-examples"]
     if (TINY_MIDI / "model_index.json").is_file():
-        args += ["--weights-midi", str(TINY_MIDI)]
+        args += ["--weights", str(TINY_MIDI)]
     srv = start_server(tmp, args, recorder)
     yield srv
     srv.proc.terminate()

@@ -172,13 +172,15 @@ def test_a_sideways_phone_jpeg_is_turned_upright(tmp_path):
 
 
 def test_full_warmup_fills_every_assets_features(library_dir):
-    from scenewright.app.jobs import WarmCache
+    from scenewright.app.jobs import AppSettings, resources_for, warm
     from scenewright.methods.layout.pipeline import LayoutSettings
     from scenewright.methods.layout.retrieval import library_index
-    cache = WarmCache()
-    cache.warm_layout(library_dir, full=True)
-    lib, cached = cache.library(library_dir)
-    assert cached
+    settings = AppSettings(library=str(library_dir))
+    warm(settings, full=True)
+    resources = resources_for(settings)
+    loads = resources.loads()
+    lib = resources.library()
+    assert resources.loads() == loads                        # opened by the warm-up, not now
     s = LayoutSettings()
     index = library_index(lib, s.retrieval.n_points, s.seed)
     assert set(index._geometry) == set(lib.ids) and set(index._symmetry) == set(lib.ids)

@@ -33,7 +33,7 @@ from scenewright.methods.midi.attention import attention_backend
 from scenewright.methods.midi.preprocess import (InstanceInputs, clip_pixel_values, dinov2_pixel_values,
                                                  pad_to_square, split_instances)
 from scenewright.methods.midi.transformer import DEFAULT_MI_BLOCKS
-from scenewright.methods.midi.weights import load_components, parse_dtype
+from scenewright.methods.midi.weights import HOW_TO_GET, load_components, parse_dtype
 
 logger = logging.getLogger(__name__)
 METHOD_VERSION = "midi-b6ec9f6-reimpl/1"
@@ -399,6 +399,7 @@ class MIDIMethod(Method):
     Settings = MIDISettings
     summary = "generated shapes (MIDI multi-instance diffusion)"
     needs = ("weights",)
+    how_to_get = HOW_TO_GET
     capture_needs = ("seg",)
     form = ("steps", "guidance", "octree_depth")
     stage = "Denoising all objects at once"
