@@ -23,6 +23,8 @@ Settings are the method's own dataclass, built the way the command line builds t
 5.0
 """
 
+import importlib
+
 __version__ = "0.1.0"
 
 from scenewright.errors import InputError, ScenewrightError  # noqa: E402,F401
@@ -44,7 +46,6 @@ def __getattr__(name: str):
     module = _API.get(name)
     if module is None:
         raise AttributeError(f"module 'scenewright' has no attribute {name!r}")
-    import importlib
     value = getattr(importlib.import_module(module), name)
     globals()[name] = value
     return value

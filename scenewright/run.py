@@ -43,7 +43,7 @@ def build_method(method: str | type | Method, settings=None, resources: Resource
     if isinstance(method, Method):
         return method
     cls = get_method(method) if isinstance(method, str) else method
-    return cls(settings if settings is not None else build_settings(cls), resources, progress=progress)
+    return cls(settings if settings is not None else build_settings(cls.Settings), resources, progress=progress)
 
 
 def render_preview(scene: Scene, capture: Capture, resources: Resources | None = None) -> tuple:

@@ -9,17 +9,27 @@ are typed by the field they land on (an int field refuses ``"abc"``, a float fie
 >>> from dataclasses import dataclass, field
 >>> @dataclass
 ... class Inner:
-...     size: int = 64                 # pixels per side
+...     size: int = 64
 >>> @dataclass
 ... class Example:
 ...     seed: int = 0
-...     scale: float = 1.0             # metres per unit
+...     scale: float = 1.0
 ...     inner: Inner = field(default_factory=Inner)
 >>> s = build_settings(Example, seed=3, overrides=["scale=2", "inner.size=32"])
 >>> s.seed, s.scale, s.inner.size
 (3, 2.0, 32)
->>> [(row.key, row.default, row.meaning) for row in describe_settings(Example)][1:]
-[('scale', 1.0, 'metres per unit'), ('inner.size', 64, 'pixels per side')]
+>>> build_settings(Example, overrides=["inner.size=big"])
+Traceback (most recent call last):
+...
+scenewright.errors.InputError: --set 'inner.size=big': size is a int, got 'big'
+
+A field's meaning is the comment at the end of its line (or a string below it, or
+``field(metadata={"help": ...})``):
+
+>>> from scenewright.methods.boxes import BoxesSettings
+>>> row = describe_settings(BoxesSettings)[0]
+>>> row.key, row.type, row.default, row.meaning
+('floor', 'str', 'ransac', 'ransac | none (no-floor frame)')
 """
 
 from __future__ import annotations
