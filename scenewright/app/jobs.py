@@ -28,7 +28,7 @@ from scenewright.app.room import room_surfaces
 from scenewright.capture import load_capture
 from scenewright.errors import InputError
 from scenewright.methods.base import Resources
-from scenewright.methods.registry import get_method, method_names
+from scenewright.methods.registry import DEFAULT_METHOD, get_method, method_names
 from scenewright.run import run_to_folder
 from scenewright.settings import build_settings
 
@@ -65,7 +65,7 @@ class JobRequest:
     ``KEY=VALUE`` lines, as ``--set`` takes them. ``seed`` None: the method's default.
     """
 
-    method: str = "boxes"
+    method: str = DEFAULT_METHOD
     seed: int | None = None
     values: dict[str, Any] = field(default_factory=dict)
     overrides: tuple[str, ...] = ()
