@@ -17,12 +17,15 @@ import platform
 import time
 from pathlib import Path
 
+from rich.progress import TextColumn
+
 from scenewright import __version__
 from scenewright.batch.inputs import CaptureJob, find_captures
 from scenewright.batch.settings import SEQUENTIAL, BatchSettings, fingerprint, method_settings, settings_json
 from scenewright.errors import InputError
 from scenewright.fileio import check_writable_parent, read_json, write_json
 from scenewright.methods.registry import get_method
+from scenewright.progress import make_progress
 
 BATCH_FORMAT = "batch/1"
 BATCH_FILE = "batch.json"
@@ -110,13 +113,9 @@ def machine_info() -> dict:
 
 
 def _progress(enabled: bool):
-    from rich.console import Console
-    from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
-                               TimeRemainingColumn)
-    return Progress(TextColumn("[bold]batch[/bold] {task.description}"), BarColumn(), MofNCompleteColumn(),
-                    TextColumn("[green]{task.fields[ok]} ok[/green] [red]{task.fields[failed]} failed[/red]"),
-                    TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
-                    console=Console(stderr=True), disable=not enabled, transient=False)
+    return make_progress(enabled, "batch",
+                         TextColumn("[green]{task.fields[ok]} ok[/green] [red]{task.fields[failed]} failed[/red]"),
+                         eta=True)
 
 
 def totals(records: list[dict], run_s: float, startup_s: float) -> dict:

@@ -29,6 +29,7 @@ from scenewright.bench.themes import THEMES, pick_label
 from scenewright.capture import Capture, write_capture
 from scenewright.errors import InputError
 from scenewright.fileio import atomic_dir, dumps_json
+from scenewright.progress import make_progress
 from scenewright.geometry.room import Room, plank_texture, room_meshes, room_walls
 from scenewright.scene import Camera, Instance, Relation, Scene, write_scene
 
@@ -276,8 +277,8 @@ def make_bench(out, library, settings: BenchSettings | None = None, overwrite: b
     pool = asset_pool(lib, settings.assets_from, library)
     names = [f"scene_{i:04d}" for i in range(settings.scenes)]
     per_scene, scene_info = [], []
-    with atomic_dir(out, overwrite=overwrite) as tmp, _progress(progress) as bar:
-        task = bar.add_task("bench", total=settings.scenes) if bar else None
+    with atomic_dir(out, overwrite=overwrite) as tmp, make_progress(progress, "bench") as bar:
+        task = bar.add_task("", total=settings.scenes)
         with Renderer(settings.size, settings.size) as renderer:
             for i, name in enumerate(names):
                 t0 = time.perf_counter()
@@ -289,8 +290,7 @@ def make_bench(out, library, settings: BenchSettings | None = None, overwrite: b
                            "total": round(time.perf_counter() - t0, 4)}
                 per_scene.append({"scene": name, **timings})
                 scene_info.append({"scene": name, **scene.info})
-                if bar:
-                    bar.update(task, advance=1, description=f"{name} {scene.info['theme']}")
+                bar.update(task, advance=1, description=f"{name} {scene.info['theme']}")
         manifest = {"format": BENCH_FORMAT, "scenes": names, "library": str(Path(library).resolve()),
                     "library_version": library_version(lib),
                     "generator": {"name": "scenewright.bench", "version": __version__, **settings.to_json()},
@@ -300,10 +300,3 @@ def make_bench(out, library, settings: BenchSettings | None = None, overwrite: b
     return manifest
 
 
-def _progress(enabled: bool):
-    import contextlib
-    if not enabled:
-        return contextlib.nullcontext(None)
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                    transient=False)

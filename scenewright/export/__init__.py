@@ -131,16 +131,10 @@ def export_scene(scene_dir: str | os.PathLike, out_file: str | os.PathLike, form
 
 def _write(fmt: str, scene, path: Path, settings: ExportSettings, source: str, progress: bool) -> None:
     """Write ``scene`` to ``path`` (inside a private temporary folder) in format ``fmt``."""
-    from contextlib import nullcontext
-    bar = nullcontext(None)
-    if progress:
-        from rich.progress import Progress
-        bar = Progress(transient=True)
-    with bar as p:
-        advance = None
-        if p is not None:
-            task = p.add_task(f"export {fmt}", total=len(scene.instances))
-            advance = lambda n: p.advance(task, n)  # noqa: E731
+    from scenewright.progress import make_progress
+    with make_progress(progress, "export", transient=True) as p:
+        task = p.add_task(fmt, total=len(scene.instances))
+        advance = lambda n: p.advance(task, n)  # noqa: E731
         if fmt in ("usd", "usda", "usdc"):
             from scenewright.export.usd import write_usd
             write_usd(scene, path, settings, path.parent / f"{path.stem}_textures", source, advance,

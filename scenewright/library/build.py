@@ -30,6 +30,7 @@ from scenewright.library import derive, normalize
 from scenewright.library.categories import CATEGORIES
 from scenewright.library.sources import Collection, SourceItem, fetch_model, read_sources
 from scenewright.library.store import FORMAT, RECORD_FIELDS
+from scenewright.progress import make_progress
 
 # Bump when the per-asset processing changes in a way that alters its outputs.
 ASSET_VERSION = 2
@@ -294,13 +295,6 @@ def _prepare_out(out: Path) -> None:
         raise InputError(f"{out}: output folder is not writable ({exc.strerror})") from None
 
 
-def _progress(enabled: bool):
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
-    return Progress(TextColumn("[bold]library[/]"), BarColumn(), MofNCompleteColumn(),
-                    TimeElapsedColumn(), TimeRemainingColumn(), TextColumn("{task.description}"),
-                    disable=not enabled, transient=False)
-
-
 def _run_pool(items: list[SourceItem], workers: int, out: str, settings: BuildSettings,
               handle) -> list[SourceItem]:
     """Process ``items`` in a fresh pool; returns those lost to a dead worker, in order."""
@@ -364,7 +358,7 @@ def build_library(out, sources=None, workers: int = 2, limit: int | None = None,
     report = BuildReport(out=out)
     results: dict[str, dict] = {}
     t = time.perf_counter()
-    with _progress(progress) as bar:
+    with make_progress(progress, "library", eta=True) as bar:
         task = bar.add_task("", total=len(items))
 
         def handle(res: dict) -> None:

@@ -30,6 +30,7 @@ from scenewright.methods.layout.pose import (PoseSettings, RenderScorer, nudge_a
                                              prefer_room_facing, refine_pose)
 from scenewright.library.categories import category_info
 from scenewright.perception import PerceptionSettings, perceive
+from scenewright.progress import make_progress
 from scenewright.scene import Camera, Instance, Scene
 from scenewright.methods.layout.retrieval import (Hypothesis, Query, RetrievalSettings, library_index,
                                                   make_query, retrieve, retrieve_assets)
@@ -84,14 +85,6 @@ class _Timer:
             def __exit__(self, *exc):
                 timer.timings[stage] += time.perf_counter() - self.t0
         return _Ctx()
-
-
-def _progress(enabled: bool):
-    if not enabled:
-        return None
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-    return Progress(TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-                    TimeElapsedColumn(), transient=True)
 
 
 def fallback_box(obj, capture, observation, small: bool = False):
@@ -181,11 +174,10 @@ def reconstruct(capture, library, settings: LayoutSettings | None = None, render
             observation.notes.append(f"render refinement off ({type(exc).__name__}: {exc})")
     scorer = RenderScorer(renderer, index, capture, wfc, s.pose) if (s.render_refine and renderer) else None
 
-    bar = _progress(progress)
+    bar = make_progress(progress, transient=True)
     try:
-        if bar:
-            bar.start()
-            task = bar.add_task("layout: retrieval + pose", total=len(results))
+        bar.start()
+        task = bar.add_task("layout: retrieval + pose", total=len(results))
         for r in results:
             if r.obj.box is None:
                 r.notes.append("empty_mask")
@@ -200,8 +192,7 @@ def reconstruct(capture, library, settings: LayoutSettings | None = None, render
             with timer("pose"):
                 r.hypotheses = refine_pose(r.obj, r.hypotheses, scorer, s.pose, small=_is_small(r),
                                            radial=_round_category_not_shape(r, index))
-            if bar:
-                bar.advance(task)
+            bar.advance(task)
         with timer("pose"):
             groups = group_consensus(results, s.consensus, rescore=lambda r, asset: _rescore(
                 r, asset, index, extractor, scorer, s))
@@ -217,8 +208,7 @@ def reconstruct(capture, library, settings: LayoutSettings | None = None, render
                     if s.pose.anchor_cut_end:
                         _anchor_cut_end(r, observation, capture, wfc, index)
     finally:
-        if bar:
-            bar.stop()
+        bar.stop()
         if own_renderer:
             try:
                 renderer.release()

@@ -28,6 +28,7 @@ import torch
 
 from scenewright.errors import InputError
 from scenewright.methods.base import Method
+from scenewright.progress import make_progress
 from scenewright.methods.midi import extract
 from scenewright.methods.midi.attention import attention_backend
 from scenewright.methods.midi.preprocess import (InstanceInputs, clip_pixel_values, dinov2_pixel_values,
@@ -129,14 +130,6 @@ class MIDIResult:
     @property
     def meshes(self) -> list:
         return [d.mesh for d in self.decodes]
-
-
-def _progress(enabled: bool):
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                    TimeElapsedColumn(), console=Console(stderr=True), disable=not enabled,
-                    transient=False)
 
 
 class MIDIPipeline:
@@ -292,7 +285,7 @@ class MIDIPipeline:
         t0 = time.perf_counter()
         e1, e2 = self.encode_images(inputs)
         timings["encode"] = time.perf_counter() - t0
-        with _progress(show_progress) as prog:
+        with make_progress(show_progress) as prog:
             task = prog.add_task(f"denoising {n} instances", total=steps)
             t0 = time.perf_counter()
             final, trace = self.denoise(e1, e2, steps, guidance, seed, latents, mi_blocks,
