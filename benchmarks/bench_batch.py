@@ -55,7 +55,7 @@ def prepare_inputs(args, tmp: Path) -> tuple[Path, Path | None, dict]:
     library = Path(args.library) if args.library else ROOT / "data" / "library"
     if needs_library or not args.bench:
         if not (library / "library.json").is_file():
-            from scenewright.library.testing import build_small_library
+            from scenewright.testing.library import build_small_library
             t = time.perf_counter()
             library = tmp / "library"
             build_small_library(library, n_per_category=2)

@@ -181,13 +181,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--features", default="auto", choices=["auto", "classical", "dinov2"])
     p.add_argument("--dinov2-weights", default=None)
     p.add_argument("--set", nargs="+", default=[], metavar="KEY=VALUE",
-                   help="override a LayoutSettings field, e.g. pose.render_assets=5 (values as JSON)")
+                   help="override a layout settings field, e.g. pose.render_assets=5 (values as JSON)")
     p.add_argument("--eval-points", type=int, default=None,
                    help="surface points per object for the evaluator (default: its own, 20480)")
     args = p.parse_args(argv)
 
     from scenewright.library import Library
-    from scenewright.methods.layout.library_view import LibrarySubset, sized_subset, subset
+    from scenewright.library.subset import LibrarySubset, sized_subset, subset
     from scenewright import get_method
     from scenewright.errors import InputError
     from scenewright.settings import build_settings

@@ -8,16 +8,20 @@
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
 from scenewright.errors import InputError
+from scenewright.library.build import build_library
+from scenewright.methods.base import Resources
+from scenewright.methods.registry import DEFAULT_METHOD
+from scenewright.run import run_to_folder
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "living_room" / "capture"
 
 
 def _library_ready(folder: Path) -> bool:
-    import json
     info = folder / "library.json"
     if not (info.is_file() and (folder / "index.sqlite").is_file()):
         return False
@@ -32,7 +36,6 @@ def ensure_library(folder: str | Path, workers: int = 2) -> Path:
     folder = Path(folder)
     if _library_ready(folder):
         return folder
-    from scenewright.library.build import build_library
     print(f"building the asset library in {folder} (resumable; a few minutes on 2 cores)")
     report = build_library(folder, None, workers=workers, progress=True)
     print(report.summary())
@@ -41,10 +44,6 @@ def ensure_library(folder: str | Path, workers: int = 2) -> Path:
 
 def run_demo(args) -> int:
     """CLI entry of ``scenewright demo --library LIB -o OUT [--overwrite]``."""
-    from scenewright.methods.base import Resources
-    from scenewright.methods.registry import DEFAULT_METHOD
-    from scenewright.run import run_to_folder
-
     capture = Path(getattr(args, "capture", None) or EXAMPLE)
     if not (capture / "rgb.png").is_file():
         raise InputError(f"{capture}: the demo capture is missing (examples/living_room/capture)")

@@ -106,3 +106,17 @@ def read_json(path: str | os.PathLike) -> dict:
         return json.loads(path.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise InputError(f"{path}: not valid JSON ({exc})") from None
+
+
+def refuse_to_replace(target: str | os.PathLike, overwrite: bool) -> None:
+    """InputError if ``target`` is there (a non-empty folder or a file) and not ``overwrite``.
+
+    Checked before a long run, so it fails at once instead of when writing its result.
+    """
+    target = Path(target)
+    if overwrite or not target.exists():
+        return
+    if target.is_dir() and not any(target.iterdir()):
+        return
+    what = "folder exists and is not empty" if target.is_dir() else "exists"
+    raise InputError(f"{target}: {what} (pass --overwrite to replace it)")

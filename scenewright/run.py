@@ -18,23 +18,12 @@ from pathlib import Path
 
 from scenewright.capture import Capture, load_capture
 from scenewright.errors import InputError
+from scenewright.fileio import refuse_to_replace
 from scenewright.methods.base import Method, Resources
 from scenewright.methods.registry import get_method
+from scenewright.render import render_scene
 from scenewright.scene import Scene, write_scene
 from scenewright.settings import build_settings
-
-
-def check_new_folder(out: str | os.PathLike, overwrite: bool) -> None:
-    """InputError if ``out`` is a file, or a non-empty folder and not ``overwrite``.
-
-    :func:`scenewright.fileio.atomic_dir` checks again when writing; checking first saves
-    a long run that could not be written.
-    """
-    out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise InputError(f"{out}: exists and is not a folder")
-    if out.is_dir() and any(out.iterdir()) and not overwrite:
-        raise InputError(f"{out}: folder exists and is not empty (pass --overwrite to replace it)")
 
 
 def build_method(method: str | type | Method, settings=None, resources: Resources | None = None,
@@ -50,7 +39,6 @@ def render_preview(scene: Scene, capture: Capture, resources: Resources | None =
     """((H, W, 3) uint8 or None, notes): the scene over the capture; a failure is a note."""
     notes: list[str] = []
     try:
-        from scenewright.render import render_scene
         if resources is not None:
             with resources.lock:
                 return render_scene(scene, over=capture, notes=notes), notes
@@ -71,7 +59,9 @@ def run_to_folder(capture: str | os.PathLike | Capture, out: str | os.PathLike, 
     ``out`` is an InputError unless ``overwrite``. ``scene.timings_s`` gains ``preview``.
     Returns the Scene.
     """
-    check_new_folder(out, overwrite)
+    if Path(out).exists() and not Path(out).is_dir():
+        raise InputError(f"{out}: exists and is not a folder")
+    refuse_to_replace(out, overwrite)       # atomic_dir checks again; this saves a run that could not be written
     built = build_method(method, settings, resources, progress=progress)
     try:
         if not isinstance(capture, Capture):

@@ -47,6 +47,7 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 from scenewright.errors import InputError
+from scenewright.fileio import dumps_json
 
 
 def set_field(settings, key: str, value: Any, source: str = "--set") -> None:
@@ -155,7 +156,6 @@ def build_settings(settings_class, seed: int | None = None, config: str | Path |
 
 def settings_json(settings) -> dict:
     """A settings dataclass as plain JSON values (tuples → lists), as scene.json stores it."""
-    from scenewright.fileio import dumps_json
     return json.loads(dumps_json(dataclasses.asdict(settings)))
 
 

@@ -24,7 +24,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from scenewright.app.room import room_surfaces
+from scenewright.app.room_surfaces import room_surfaces
 from scenewright.capture import load_capture
 from scenewright.errors import InputError
 from scenewright.methods.base import Resources

@@ -16,6 +16,8 @@ import threading
 import time
 from pathlib import Path
 
+from PIL import Image
+
 from scenewright.app.inputs import (assemble_capture, extract_capture_zip, find_examples, user_message)
 from scenewright.app.jobs import (OBJECT_COLUMNS, RELATION_COLUMNS, TIMING_COLUMNS, AppSettings, JobFolders,
                                   JobRequest, attribution_markdown, method_status, object_rows, relation_rows,
@@ -45,7 +47,6 @@ def _offline_environment() -> None:
 
 
 def _rgb_thumbnail(path: Path):
-    from PIL import Image
     try:
         with Image.open(path) as img:
             return img.convert("RGB").copy()

@@ -24,13 +24,16 @@ import numpy as np
 
 from scenewright import __version__
 from scenewright.bench.camera import CameraPose, CameraSettings, sample_cameras
-from scenewright.bench.layout import AssetPool, LayoutSettings, Placed, RoomFurnisher, pool_from_records
+from scenewright.bench.furnish import AssetPool, FurnishSettings, Placed, RoomFurnisher, pool_from_records
 from scenewright.bench.themes import THEMES, pick_label
 from scenewright.capture import Capture, write_capture
 from scenewright.errors import InputError
 from scenewright.fileio import atomic_dir, dumps_json
-from scenewright.progress import make_progress
 from scenewright.geometry.room import Room, plank_texture, room_meshes, room_walls
+from scenewright.library import Library
+from scenewright.progress import make_progress
+from scenewright.render import RenderItem
+from scenewright.render import Renderer
 from scenewright.scene import Camera, Instance, Relation, Scene, write_scene
 
 BENCH_FORMAT = "bench/1"
@@ -61,7 +64,7 @@ class BenchSettings:
     attempts: int = 6                                # rooms tried per scene before giving up
     renders_per_room: int = 4                        # best cameras rendered per room
     wood_floor_probability: float = 0.6              # else a plain coloured floor
-    layout: LayoutSettings = field(default_factory=LayoutSettings)
+    layout: FurnishSettings = field(default_factory=FurnishSettings)
     camera: CameraSettings = field(default_factory=CameraSettings)
 
     def validate(self) -> None:
@@ -142,7 +145,6 @@ def visible_instances(placed: list[Placed], counts: np.ndarray, min_pixels: floa
 
 
 def _render_items(placed: list[Placed], room: dict, ids: list[int]):
-    from scenewright.render import RenderItem
     items = [RenderItem(mesh, np.eye(4), 0) for _, mesh in sorted(room.items())]
     items += [RenderItem(p.mesh, p.world_from_object, i) for p, i in zip(placed, ids)]
     return items
@@ -266,8 +268,6 @@ def write_generated(scene: GeneratedScene, folder: Path) -> None:
 def make_bench(out, library, settings: BenchSettings | None = None, overwrite: bool = False,
                progress: bool = True) -> dict:
     """Write a benchmark folder at ``out`` from the library folder ``library``; returns the manifest."""
-    from scenewright.library import Library
-    from scenewright.render import Renderer
 
     settings = settings or BenchSettings()
     settings.validate()

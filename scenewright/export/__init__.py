@@ -20,7 +20,10 @@ from pathlib import Path
 
 from scenewright.errors import InputError
 from scenewright.export.common import FORMATS, ExportSettings
-from scenewright.fileio import check_writable_parent
+from scenewright.export.glb import write_glb
+from scenewright.fileio import check_writable_parent, refuse_to_replace
+from scenewright.progress import make_progress
+from scenewright.scene import read_scene
 
 __all__ = ["export_scene", "ExportSettings", "FORMATS", "infer_format", "texture_dir_for"]
 
@@ -53,7 +56,6 @@ def texture_dir_for(out_file: Path) -> Path:
 
 
 def _read(scene_dir: Path):
-    from scenewright.scene import read_scene
     if not scene_dir.is_dir():
         raise InputError(f"{scene_dir}: scene folder not found")
     scene = read_scene(scene_dir)
@@ -94,10 +96,9 @@ def export_scene(scene_dir: str | os.PathLike, out_file: str | os.PathLike, form
         raise InputError(f"{out_file}: is a folder; give the output file name")
     fmt = infer_format(out_file, format)
     tex_dir = texture_dir_for(out_file) if fmt in ("usd", "usda", "usdc") and settings.textures else None
-    if not overwrite:
-        for p in (out_file, tex_dir):
-            if p is not None and p.exists():
-                raise InputError(f"{p}: exists (pass --overwrite to replace it)")
+    for p in (out_file, tex_dir):
+        if p is not None:
+            refuse_to_replace(p, overwrite)
     scene = scene if scene is not None else _read(scene_dir)
     check_writable_parent(out_file)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out_file.name}.tmp-", dir=out_file.resolve().parent))
@@ -131,7 +132,6 @@ def export_scene(scene_dir: str | os.PathLike, out_file: str | os.PathLike, form
 
 def _write(fmt: str, scene, path: Path, settings: ExportSettings, source: str, progress: bool) -> None:
     """Write ``scene`` to ``path`` (inside a private temporary folder) in format ``fmt``."""
-    from scenewright.progress import make_progress
     with make_progress(progress, "export", transient=True) as p:
         task = p.add_task(fmt, total=len(scene.instances))
         advance = lambda n: p.advance(task, n)  # noqa: E731
@@ -148,7 +148,6 @@ def _write(fmt: str, scene, path: Path, settings: ExportSettings, source: str, p
             from scenewright.export.blend import write_blend
             write_blend(scene, path, settings, source, advance)
         elif fmt == "glb":
-            from scenewright.export.glb import write_glb
             write_glb(scene, path, settings, source)
         else:  # infer_format already refused it
             raise InputError(f"unknown export format {fmt!r}")

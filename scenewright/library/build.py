@@ -14,6 +14,7 @@ import dataclasses
 import hashlib
 import json
 import os
+import sqlite3
 import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -23,6 +24,7 @@ from multiprocessing import get_context
 from pathlib import Path
 
 import numpy as np
+import trimesh
 
 from scenewright.errors import InputError
 from scenewright.fileio import atomic_dir, atomic_file, check_writable_parent, read_json, write_json
@@ -31,6 +33,7 @@ from scenewright.library.categories import CATEGORIES
 from scenewright.library.sources import Collection, SourceItem, fetch_model, read_sources
 from scenewright.library.store import FORMAT, RECORD_FIELDS
 from scenewright.progress import make_progress
+from scenewright.render import Renderer
 
 # Bump when the per-asset processing changes in a way that alters its outputs.
 ASSET_VERSION = 2
@@ -106,7 +109,6 @@ def _renderer(size: int):
     """This process's renderer (one EGL context per worker), or None if unavailable."""
     if size not in _RENDERERS:
         try:
-            from scenewright.render import Renderer
             _RENDERERS[size] = Renderer(size, size)
         except Exception as exc:  # no renderer module yet, or no EGL: build without views
             _RENDERERS[size] = None
@@ -166,7 +168,6 @@ def process_item(item: SourceItem, out: str, settings: BuildSettings) -> dict:
 
 
 def _process_item(item: SourceItem, out: Path, settings: BuildSettings) -> dict:
-    import trimesh
 
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
@@ -450,7 +451,6 @@ def _write_index(out: Path, metas: list[dict]) -> None:
     names them: a reader opening the library during a rebuild sees either the old
     index with the old arrays or the new with the new, never a mix.
     """
-    import sqlite3
 
     build_id = f"{time.time_ns():x}"
     names = {"samples": f"samples-{build_id}.npy", "voxels": f"voxels-{build_id}.npy"}

@@ -33,10 +33,12 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import sqlite3
 from dataclasses import dataclass, fields
 from pathlib import Path
 
 import numpy as np
+import trimesh
 
 from scenewright.errors import InputError
 from scenewright.fileio import read_json
@@ -111,7 +113,6 @@ class Library:
         index = folder / "index.sqlite"
         if not index.is_file():
             raise InputError(f"{folder}: library has no index.sqlite (the build did not finish; run it again)")
-        import sqlite3
         try:
             con = sqlite3.connect(index.resolve().as_uri() + "?mode=ro", uri=True)
             try:
@@ -196,7 +197,6 @@ class Library:
         return self.all_voxels[r.row], np.array([-side / 2, 0.0, -side / 2]), side / grid
 
     def _load_mesh(self, asset_id: str):
-        import trimesh
         path = self.folder / self.record(asset_id).folder / "mesh.glb"
         mesh = trimesh.load(path, force="mesh", process=False)
         return mesh

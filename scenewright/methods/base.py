@@ -21,6 +21,8 @@ from pathlib import Path
 from typing import Any, Callable, ClassVar
 
 from scenewright.errors import InputError
+from scenewright.library import Library
+from scenewright.render import Renderer
 
 
 class Resources:
@@ -56,7 +58,6 @@ class Resources:
 
     def library(self):
         """The opened asset library (reopened when its ``library.json`` changes); InputError if none."""
-        from scenewright.library import Library
         if self._opened_library is not None:
             return self._opened_library
         if self.library_path is None:
@@ -68,7 +69,6 @@ class Resources:
 
     def renderer(self, width: int, height: int):
         """An offscreen renderer of this size, made once (raises if there is no EGL)."""
-        from scenewright.render import Renderer
         return self.cached(("renderer", int(width), int(height)), lambda: Renderer(width, height))[0]
 
     def check(self, needs: tuple[str, ...], method: str, how_to_get: str = "") -> None:

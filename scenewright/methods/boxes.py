@@ -30,7 +30,7 @@ from scenewright.errors import InputError
 from scenewright.geometry.planes import Plane
 from scenewright.geometry.transforms import backproject
 from scenewright.methods.base import Method
-from scenewright.perception.room import world_from_floor
+from scenewright.perception.room_planes import world_from_floor
 from scenewright.scene import WORLD_FROM_CAMERA_NO_FLOOR, Camera, Instance, Scene
 
 VERSION = "1"

@@ -17,7 +17,7 @@ def render_from_args(args: argparse.Namespace) -> int:
     from PIL import Image
 
     from scenewright.errors import InputError
-    from scenewright.fileio import atomic_file
+    from scenewright.fileio import atomic_file, refuse_to_replace
     from scenewright.render.scene_render import PreviewSettings, render_scene
     from scenewright.scene import read_scene
 
@@ -26,8 +26,7 @@ def render_from_args(args: argparse.Namespace) -> int:
         raise InputError(f"{out}: output must be a .png or .jpg file")
     if out.is_dir():
         raise InputError(f"{out}: is a folder, expected an image file name")
-    if out.exists() and not args.overwrite:
-        raise InputError(f"{out}: exists (pass --overwrite to replace it)")
+    refuse_to_replace(out, args.overwrite)
     scene_dir = Path(args.scene)
     if not scene_dir.is_dir():
         raise InputError(f"{scene_dir}: scene folder not found")

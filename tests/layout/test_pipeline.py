@@ -194,7 +194,7 @@ def test_no_floor_visible(bench, library, layout_method, tmp_path):
 
 
 def test_bad_inputs_are_input_errors(bench, library, renderer, tmp_path):
-    from scenewright.methods.layout.library_view import LibrarySubset
+    from scenewright.library.subset import LibrarySubset
     from scenewright.methods.layout.pipeline import reconstruct
     capture = load_capture(bench / "scene_0000" / "capture")
     with pytest.raises(InputError, match="empty"):

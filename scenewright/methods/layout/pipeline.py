@@ -14,12 +14,14 @@ from __future__ import annotations
 import dataclasses
 import time
 from dataclasses import dataclass, field
+
 import numpy as np
 from scipy import ndimage
 
 from scenewright import __version__
 from scenewright.errors import InputError
 from scenewright.geometry.boxes import OrientedBox
+from scenewright.library.categories import category_info
 from scenewright.methods.base import Method
 from scenewright.methods.layout.arrange import ArrangeSettings, arrange
 from scenewright.methods.layout.consensus import ConsensusSettings, group_consensus
@@ -28,12 +30,12 @@ from scenewright.methods.layout.labels import label_min_footprint, map_label
 from scenewright.methods.layout.pose import (PoseSettings, RenderScorer, nudge_along_ray, prefer_facing,
                                              prefer_yaw,
                                              prefer_room_facing, refine_pose)
-from scenewright.library.categories import category_info
-from scenewright.perception import PerceptionSettings, perceive
-from scenewright.progress import make_progress
-from scenewright.scene import Camera, Instance, Scene
 from scenewright.methods.layout.retrieval import (Hypothesis, Query, RetrievalSettings, library_index,
                                                   make_query, retrieve, retrieve_assets)
+from scenewright.perception import PerceptionSettings, perceive
+from scenewright.progress import make_progress
+from scenewright.render import Renderer
+from scenewright.scene import Camera, Instance, Scene
 
 STAGES = ("perception", "category", "retrieval", "pose", "graph", "optimize", "export")
 
@@ -166,7 +168,6 @@ def reconstruct(capture, library, settings: LayoutSettings | None = None, render
     own_renderer = False
     if s.render_refine and renderer is None:
         try:
-            from scenewright.render import Renderer
             renderer = Renderer(s.pose.render_size, s.pose.render_size)
             own_renderer = True
         except Exception as exc:   # no EGL: fall back to geometry + appearance only

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from scenewright.methods.layout.retrieval import Hypothesis, placement_matrix
+from scenewright.render import RenderItem
 
 
 @dataclass
@@ -137,7 +138,6 @@ class RenderScorer:
         self.settings = settings
 
     def score(self, obj, hyps: list[Hypothesis]) -> list[dict]:
-        from scenewright.render import RenderItem
         if obj.mask is None or not obj.mask.any():
             return [{"render": 0.0} for _ in hyps]
         win = make_window(obj.mask, self.capture.K, self.settings.render_size)

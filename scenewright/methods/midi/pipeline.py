@@ -20,21 +20,23 @@ import logging
 import os
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
 import torch
+from PIL import Image
 
 from scenewright.errors import InputError
 from scenewright.methods.base import Method
-from scenewright.progress import make_progress
 from scenewright.methods.midi import extract
 from scenewright.methods.midi.attention import attention_backend
 from scenewright.methods.midi.preprocess import (InstanceInputs, clip_pixel_values, dinov2_pixel_values,
-                                                 pad_to_square, split_instances)
+                                                 instance_ids_from_seg_image, pad_to_square, split_instances)
+from scenewright.methods.midi.scheduler import RectifiedFlowScheduler
 from scenewright.methods.midi.transformer import DEFAULT_MI_BLOCKS
 from scenewright.methods.midi.weights import HOW_TO_GET, load_components, parse_dtype
+from scenewright.progress import make_progress
+from scenewright.scene import Camera, Instance, Scene
 
 logger = logging.getLogger(__name__)
 METHOD_VERSION = "midi-b6ec9f6-reimpl/1"
@@ -187,7 +189,6 @@ class MIDIPipeline:
         opts = FastPaths() if fast is True else FastPaths.none() if fast is False else fast
         n = e1.shape[0]
         tr = self.transformer
-        from scenewright.methods.midi.scheduler import RectifiedFlowScheduler
         sched = RectifiedFlowScheduler(dataclasses.replace(self.c.scheduler.config))
         sched.set_timesteps(steps)
         x0 = self.initial_latents(n, seed) if latents is None else latents.float().cpu()
@@ -321,8 +322,6 @@ class MIDIPipeline:
                 raise InputError("MIDI input must be a Capture, InstanceInputs or an (rgb, seg) pair") from None
             if isinstance(rgb, (str, os.PathLike)) and isinstance(seg, (str, os.PathLike)):
                 # Image files: the original CLI's rules (seg read as grey levels, R10).
-                from PIL import Image
-                from scenewright.methods.midi.preprocess import instance_ids_from_seg_image
                 try:
                     rgb = np.asarray(Image.open(rgb).convert("RGB"), np.uint8)
                     seg, _ = instance_ids_from_seg_image(Image.open(seg))
@@ -337,7 +336,6 @@ class MIDIPipeline:
 # -- the registered method ----------------------------------------------------------------
 def build_scene(capture, result: MIDIResult, settings: MIDISettings, timings: dict, warnings: list[str]):
     """A ``Scene`` with one ``Instance`` per capture instance (meshes in MIDI's shared frame)."""
-    from scenewright.scene import Camera, Instance, Scene
     instances = []
     for k, (cid, dec) in enumerate(zip(result.inputs.ids, result.decodes)):
         empty = dec.mesh is None or len(dec.mesh.faces) == 0
