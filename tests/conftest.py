@@ -2,7 +2,10 @@
 and benchmark built once per session.
 
 - ``FURNITURE``: Debian's Sweet Home 3D catalogs (``sweethome3d-furniture``);
-- ``TINY_MIDI``: the midi-tiny checkpoint (``SCENEWRIGHT_MIDI_TINY`` overrides it);
+- ``TINY_MIDI``: the midi-tiny checkpoint (``SCENEWRIGHT_MIDI_TINY`` overrides it; the
+  ``tiny_midi`` fixture skips when it is not there);
+- ``tiny_dinov2``: a tiny random-init DINOv2 saved with ``save_pretrained`` (loaded by
+  the same code as real weights);
 - ``small_library``: ten light assets of two catalogs covering every placement role,
   built by the real library builder; ``small_bench``: two 128 px rooms furnished from it.
 """
@@ -37,12 +40,43 @@ TINY_MIDI = _find_tiny_midi()
 
 
 @pytest.fixture(scope="session")
-def small_library(tmp_path_factory) -> Path:
+def furniture() -> Path:
+    """The Sweet Home 3D catalog folder (with the two small catalogs); skips without it."""
     if not all((FURNITURE / f"{c}.sh3f").is_file() for c in CATALOGS):
         pytest.skip("Sweet Home 3D catalogs not installed")
+    return FURNITURE
+
+
+@pytest.fixture(scope="session")
+def midi_tiny_location() -> Path:
+    """Where the midi-tiny checkpoint is looked for (it may be absent: tests check)."""
+    return TINY_MIDI
+
+
+@pytest.fixture(scope="session")
+def tiny_midi() -> Path:
+    if not (TINY_MIDI / "model_index.json").is_file():
+        pytest.skip("midi-tiny fixture not found (set SCENEWRIGHT_MIDI_TINY)")
+    return TINY_MIDI
+
+
+@pytest.fixture(scope="session")
+def tiny_dinov2(tmp_path_factory) -> Path:
+    import torch
+    from transformers import Dinov2Config, Dinov2Model
+    torch.manual_seed(0)
+    cfg = Dinov2Config(hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64,
+                       image_size=56, patch_size=14)
+    folder = tmp_path_factory.mktemp("dinov2")
+    Dinov2Model(cfg).eval().save_pretrained(folder)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def small_library(furniture, tmp_path_factory) -> Path:
     from scenewright.library import BuildSettings, build_library
     out = tmp_path_factory.mktemp("small_lib") / "library"
-    build_library(out, [FURNITURE / f"{c}.sh3f" for c in CATALOGS], workers=2, only=SMALL_ASSETS, progress=False,
+    build_library(out, [furniture / f"{c}.sh3f" for c in CATALOGS], workers=2, only=SMALL_ASSETS, progress=False,
                   settings=BuildSettings(n_samples=512, voxel_grid=8, view_size=64))
     return out
 

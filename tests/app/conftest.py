@@ -19,10 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from tests import conftest as _shared
-
 REPO = Path(__file__).resolve().parents[2]
-TINY_MIDI = _shared.TINY_MIDI
 
 
 def free_port() -> int:
@@ -122,13 +119,13 @@ def recorder():
 
 
 @pytest.fixture(scope="session")
-def server(library_dir, bench, recorder, tmp_path_factory):
+def server(library_dir, bench, recorder, midi_tiny_location, tmp_path_factory):
     """``scenewright app`` with the small library, the bench captures as examples and (when the
     tiny checkpoint is there) MIDI enabled."""
     tmp = tmp_path_factory.mktemp("app_server")
     args = ["--library", str(library_dir), "--examples", str(bench), "--no-default-examples"]
-    if (TINY_MIDI / "model_index.json").is_file():
-        args += ["--weights", str(TINY_MIDI)]
+    if (midi_tiny_location / "model_index.json").is_file():
+        args += ["--weights", str(midi_tiny_location)]
     srv = start_server(tmp, args, recorder)
     yield srv
     srv.proc.terminate()

@@ -16,7 +16,6 @@ from PIL import Image
 from scenewright.capture import load_capture
 from scenewright.scene import load_glb_nodes
 
-from .conftest import TINY_MIDI
 
 # The page's API names each settings control METHOD__FIELD (see app/page.py); the rest keep their defaults.
 DEFAULTS = dict(source="example", example=None, rgb=None, seg=None, depth=None, instances=None, camera=None,
@@ -147,9 +146,7 @@ def test_bad_requests_say_what_is_wrong(client, capture_dirs, tmp_path, kw, mess
     assert "Traceback" not in out["status"]
 
 
-def test_midi_with_the_tiny_checkpoint(client, capture_dirs):
-    if not (TINY_MIDI / "model_index.json").is_file():
-        pytest.skip("midi-tiny fixture not found")
+def test_midi_with_the_tiny_checkpoint(client, capture_dirs, tiny_midi):
     out = reconstruct(client, example="scene_0000", method="midi", midi__steps=2, midi__octree_depth=5)
     assert out["status"].startswith("**Done:**"), out["status"]
     ids = load_capture(capture_dirs[0]).instance_ids

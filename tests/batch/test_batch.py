@@ -256,16 +256,13 @@ def test_foreign_batch_json_is_refused(bench, tmp_path):
         run_batch(bench, tmp_path / "out", BatchSettings(method="boxes", address="none"), progress=False)
 
 
-def test_midi_batch_loads_the_checkpoint_once_and_matches_single_runs(tmp_path):
+def test_midi_batch_loads_the_checkpoint_once_and_matches_single_runs(tmp_path, tiny_midi):
     """MIDI with the tiny fixture checkpoint: the worker keeps one loaded pipeline, and every
     capture gives the scene a plain `reconstruct` gives."""
     import shutil
-    from pathlib import Path
 
     from scenewright import Resources, get_method
-    tiny = Path(__file__).resolve().parents[2].parent / "shared" / "fixtures" / "midi-tiny"
-    if not (tiny / "model_index.json").is_file():
-        pytest.skip("../shared/fixtures/midi-tiny not present")
+    tiny = tiny_midi
     caps = tmp_path / "caps"
     for name in ("a", "b"):
         (caps / name).mkdir(parents=True)

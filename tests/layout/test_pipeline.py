@@ -19,7 +19,6 @@ from scenewright.cli import main as cli_main
 from scenewright.errors import InputError
 from scenewright.scene import read_scene
 
-FURNITURE = Path("/usr/share/sweethome3d/furniture")
 CATALOGS = ["BlendSwap-CC-0", "KatorLegaz"]
 # Light assets of two catalogs covering every placement role, two of some categories so
 # retrieval has a real choice (two chairs, two tables, two bookcases, two couches).
@@ -34,12 +33,10 @@ SIZE = 192
 
 
 @pytest.fixture(scope="module")
-def library_dir(tmp_path_factory) -> Path:
-    if not all((FURNITURE / f"{c}.sh3f").is_file() for c in CATALOGS):
-        pytest.skip("Sweet Home 3D catalogs not installed")
+def library_dir(furniture, tmp_path_factory) -> Path:
     from scenewright.library import BuildSettings, build_library
     out = tmp_path_factory.mktemp("layout_lib") / "library"
-    build_library(out, [FURNITURE / f"{c}.sh3f" for c in CATALOGS], workers=2, only=ASSETS,
+    build_library(out, [furniture / f"{c}.sh3f" for c in CATALOGS], workers=2, only=ASSETS,
                   progress=False, settings=BuildSettings(n_samples=2048, voxel_grid=8, view_size=64))
     return out
 
@@ -228,18 +225,6 @@ def test_cli(bench, library_dir, tmp_path, tiny_dinov2, capsys):
     assert data["method"]["settings"]["features"] == "dinov2"
     assert len(data["instances"]) == len(load_capture(cap).instance_ids)
     assert not (out2 / "preview.png").exists()
-
-
-@pytest.fixture(scope="module")
-def tiny_dinov2(tmp_path_factory):
-    import torch
-    from transformers import Dinov2Config, Dinov2Model
-    torch.manual_seed(0)
-    cfg = Dinov2Config(hidden_size=32, num_hidden_layers=1, num_attention_heads=2, intermediate_size=64,
-                       image_size=56, patch_size=14)
-    folder = tmp_path_factory.mktemp("dinov2_cli")
-    Dinov2Model(cfg).eval().save_pretrained(folder)
-    return folder
 
 
 def test_asset_symmetry_comes_from_its_shape_and_agrees_with_the_evaluator(library):
