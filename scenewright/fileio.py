@@ -108,15 +108,17 @@ def read_json(path: str | os.PathLike) -> dict:
         raise InputError(f"{path}: not valid JSON ({exc})") from None
 
 
-def refuse_to_replace(target: str | os.PathLike, overwrite: bool) -> None:
-    """InputError if ``target`` is there (a non-empty folder or a file) and not ``overwrite``.
+def refuse_to_replace(target: str | os.PathLike, overwrite: bool, empty_folder_ok: bool = True) -> None:
+    """InputError if ``target`` is there and not ``overwrite`` (an empty folder is fine when
+    ``empty_folder_ok``: a scene folder made ahead for the output).
 
     Checked before a long run, so it fails at once instead of when writing its result.
     """
     target = Path(target)
     if overwrite or not target.exists():
         return
-    if target.is_dir() and not any(target.iterdir()):
-        return
-    what = "folder exists and is not empty" if target.is_dir() else "exists"
-    raise InputError(f"{target}: {what} (pass --overwrite to replace it)")
+    if target.is_dir() and empty_folder_ok:
+        if not any(target.iterdir()):
+            return
+        raise InputError(f"{target}: folder exists and is not empty (pass --overwrite to replace it)")
+    raise InputError(f"{target}: exists (pass --overwrite to replace it)")

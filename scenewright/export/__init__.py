@@ -98,7 +98,7 @@ def export_scene(scene_dir: str | os.PathLike, out_file: str | os.PathLike, form
     tex_dir = texture_dir_for(out_file) if fmt in ("usd", "usda", "usdc") and settings.textures else None
     for p in (out_file, tex_dir):
         if p is not None:
-            refuse_to_replace(p, overwrite)
+            refuse_to_replace(p, overwrite, empty_folder_ok=False)
     scene = scene if scene is not None else _read(scene_dir)
     check_writable_parent(out_file)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out_file.name}.tmp-", dir=out_file.resolve().parent))

@@ -26,7 +26,7 @@ def render_from_args(args: argparse.Namespace) -> int:
         raise InputError(f"{out}: output must be a .png or .jpg file")
     if out.is_dir():
         raise InputError(f"{out}: is a folder, expected an image file name")
-    refuse_to_replace(out, args.overwrite)
+    refuse_to_replace(out, args.overwrite, empty_folder_ok=False)
     scene_dir = Path(args.scene)
     if not scene_dir.is_dir():
         raise InputError(f"{scene_dir}: scene folder not found")
