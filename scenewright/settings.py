@@ -21,7 +21,7 @@ are typed by the field they land on (an int field refuses ``"abc"``, a float fie
 >>> build_settings(Example, overrides=["inner.size=big"])
 Traceback (most recent call last):
 ...
-scenewright.errors.InputError: --set 'inner.size=big': size is a int, got 'big'
+scenewright.errors.InputError: --set 'inner.size=big': size is an int, got 'big'
 
 A field's meaning is the comment at the end of its line (or a string below it, or
 ``field(metadata={"help": ...})``):
@@ -76,7 +76,8 @@ def set_field(settings, key: str, value: Any, source: str = "--set") -> None:
     if old is not None and (isinstance(old, bool) != isinstance(value, bool)
                             or (isinstance(old, (int, float)) and not isinstance(value, (int, float)))
                             or (isinstance(old, str) and not isinstance(value, str))):
-        raise InputError(f"{source}: {leaf} is a {type(old).__name__}, got {value!r}")
+        kind = type(old).__name__
+        raise InputError(f"{source}: {leaf} is {'an' if kind[0] in 'aeiou' else 'a'} {kind}, got {value!r}")
     setattr(target, leaf, value)
 
 

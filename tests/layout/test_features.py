@@ -65,7 +65,7 @@ def test_dinov2_saved_model_loads_and_embeds(tiny_dinov2):
 def test_feature_choice_errors(tmp_path):
     assert isinstance(make_extractor("auto", None), ClassicalFeatures)
     assert isinstance(make_extractor("classical", None), ClassicalFeatures)
-    with pytest.raises(InputError, match="dinov2-weights"):
+    with pytest.raises(InputError, match="dinov2_weights"):
         make_extractor("dinov2", None)
     with pytest.raises(InputError, match="config.json"):
         make_extractor("dinov2", str(tmp_path))
