@@ -140,8 +140,9 @@ def warm(settings: AppSettings, full: bool = False) -> float:
     for name in method_names():
         cls = get_method(name)
         if cls.needs and method_status(name, resources)[0]:
-            method = cls(cls.Settings(), resources)
-            method.warm(full)
+            with resources.lock:          # a request arriving meanwhile waits instead of loading twice
+                method = cls(cls.Settings(), resources)
+            method.warm(full)             # outside the lock: filling caches twice is harmless
             method.close()
     return time.perf_counter() - t
 
