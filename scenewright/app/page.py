@@ -98,8 +98,8 @@ def _form_value(f: FormField, value):
         return f.default
     if isinstance(f.default, bool):
         return bool(value)
-    if isinstance(f.default, int):
-        return int(value)
+    if isinstance(f.default, int) and float(value).is_integer():
+        return int(value)                 # a whole number; anything else fails in build_settings
     if isinstance(f.default, float):
         return float(value)
     return value
