@@ -31,15 +31,19 @@ import numpy as np
 from machine_info import machine
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from scenewright.methods.registry import DEFAULT_METHOD, get_method, method_names  # noqa: E402
 
 
 def prepare_inputs(args, tmp: Path) -> tuple[Path, Path | None, dict]:
     """(bench, library, notes): the given or shipped ones, else small ones built in ``tmp``."""
     notes = {}
+    needs_library = "library" in get_method(args.method).needs
     library = Path(args.library) if args.library else ROOT / "data" / "library"
-    if args.method == "layout" or not args.bench:
+    if needs_library or not args.bench:
         if not (library / "library.json").is_file():
-            from scenewright.library.testing import build_small_library
+            from scenewright.testing.library import build_small_library
             t = time.perf_counter()
             library = tmp / "library"
             build_small_library(library, n_per_category=2)
@@ -51,7 +55,7 @@ def prepare_inputs(args, tmp: Path) -> tuple[Path, Path | None, dict]:
         bench = tmp / "bench"
         make_bench(bench, library, BenchSettings(scenes=args.n, seed=0, size=256), progress=False)
         notes["bench"] = f"built a {args.n}-scene 256 px benchmark ({time.perf_counter() - t:.1f} s, not timed)"
-    return bench, library if args.method == "layout" else None, notes
+    return bench, library if needs_library else None, notes
 
 
 def max_difference(root_a: Path, root_b: Path, names: list[str]) -> float:
@@ -71,7 +75,8 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--n", type=int, default=10, help="captures (the first N of the benchmark)")
     p.add_argument("--workers", type=int, default=2)
-    p.add_argument("--method", choices=["layout", "boxes"], default="layout")
+    p.add_argument("--method", choices=[m for m in method_names() if set(get_method(m).needs) <= {"library"}],
+                   default=DEFAULT_METHOD, help="a method that needs at most a library")
     p.add_argument("--bench", default=None)
     p.add_argument("--library", default=None)
     p.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "bench_batch.json"))

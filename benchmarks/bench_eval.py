@@ -22,7 +22,7 @@ from pathlib import Path
 
 from scenewright.capture import load_capture
 from scenewright.evaluate.evaluator import EvalSettings, evaluate_bench, read_manifest
-from scenewright.evaluate.synthetic import ToyBenchSettings, make_toy_bench
+from scenewright.testing.toy_bench import ToyBenchSettings, make_toy_bench
 from scenewright.fileio import atomic_dir, dumps_json, write_json
 from scenewright.methods.boxes import reconstruct_boxes
 from scenewright.scene import write_scene

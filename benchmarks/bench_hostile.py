@@ -78,12 +78,14 @@ def optimiser_only(capture: Path, library, tmp: Path) -> dict:
     """The layout optimiser on the pipeline's pre-optimisation layout: broad phase vs all pairs."""
     from scenewright.geometry.planes import Plane
     from scenewright.methods.layout.optimize import optimize_layout
-    from scenewright.methods.layout.pipeline import LayoutSettings, run
+    from scenewright.methods.base import Resources
+    from scenewright.methods.layout.pipeline import LayoutSettings
+    from scenewright.run import run_to_folder
     from scenewright.methods.layout.scene_graph import build_scene_graph
 
     settings = LayoutSettings(optimize=False)
-    scene = run(capture, tmp / "unoptimised", None, settings, overwrite=True, preview=False, progress=False,
-                library=library)
+    scene = run_to_folder(capture, tmp / "unoptimised", "layout", settings, Resources(library=library),
+                          overwrite=True, preview=False)
     floor = Plane(np.zeros(3), np.array([0.0, 1.0, 0.0])) if scene.floor is not None else None
     walls = [Plane.from_any(w) for w in scene.walls]
     relations = build_scene_graph(scene.instances, floor=floor, walls=walls, settings=settings.arrange.graph)

@@ -14,7 +14,7 @@ method run on every scene in this process, scored with ``scenewright eval``):
 - ``objects``  rooms of 2–3, 5–6 and 9–10 objects: time per scene against objects;
 - ``depth``    the main benchmark's depth degraded (``scenewright bench degrade``, same seed):
                ``mono`` (a metric estimate: scale 0.8–1.25×, ±8 % warp, 2 px bleeding, 1 % noise),
-               the same handed in as if metric (``mono-as-metric``: ``--depth given``),
+               the same handed in as if metric (``mono-as-metric``: ``--set depth.mode=given``),
                ``relative`` (affine-invariant disparity) and ``none`` (no depth), beside ``main``.
 
 Prints the target table (issue 3) and writes ``OUT/report.json``.
@@ -52,6 +52,7 @@ TARGETS = [  # (metric key in the eval summary, label, target, higher is better)
     ("n_floating", "floating objects", 0.0, False),
 ]
 SPEED_TARGET_S = 10.0
+METHOD = "layout"          # what this benchmark measures (the registry's name)
 
 
 def sh(cmd: list[str], log: Path) -> None:
@@ -100,17 +101,17 @@ def noisy_copy(bench: Path, out: Path, sigma: float, seed: int) -> Path:
 
 def run_method(bench: Path, pred_root: Path, library, settings) -> list[dict]:
     """Reconstruct every scene (one process: the library index and renderer are reused)."""
-    from scenewright.methods.layout.pipeline import run
-    from scenewright.render import Renderer
+    from scenewright import Resources, get_method, run_to_folder
     names = json.loads((bench / "manifest.json").read_text())["scenes"]
     pred_root.mkdir(parents=True, exist_ok=True)
     rows = []
-    renderer = Renderer(settings.pose.render_size, settings.pose.render_size)
+    resources = Resources(library=library)
+    method = get_method(METHOD)(settings, resources)
     try:
         for name in names:
             t0, c0 = time.perf_counter(), time.process_time()
-            scene = run(bench / name / "capture", pred_root / name, None, settings, overwrite=True,
-                        preview=False, progress=False, library=library, renderer=renderer)
+            scene = run_to_folder(bench / name / "capture", pred_root / name, method, overwrite=True,
+                                  preview=False)
             # Wall time is what a user waits; CPU time (this process, all threads) is what
             # the method costs on a machine shared with other jobs.
             rows.append({"scene": name, "seconds": time.perf_counter() - t0,
@@ -119,7 +120,8 @@ def run_method(bench: Path, pred_root: Path, library, settings) -> list[dict]:
             print(f"  {name}: {len(scene.instances)} objects, {rows[-1]['seconds']:.2f} s wall, "
                   f"{rows[-1]['cpu_seconds']:.2f} s CPU", flush=True)
     finally:
-        renderer.release()
+        method.close()
+        resources.close()
     return rows
 
 
@@ -184,23 +186,23 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--features", default="auto", choices=["auto", "classical", "dinov2"])
     p.add_argument("--dinov2-weights", default=None)
     p.add_argument("--set", nargs="+", default=[], metavar="KEY=VALUE",
-                   help="override a LayoutSettings field, e.g. pose.render_assets=5 (values as JSON)")
+                   help="override a layout settings field, e.g. pose.render_assets=5 (values as JSON)")
     p.add_argument("--eval-points", type=int, default=None,
                    help="surface points per object for the evaluator (default: its own, 20480)")
     args = p.parse_args(argv)
 
     from scenewright.library import Library
-    from scenewright.methods.layout.library_view import LibrarySubset, sized_subset, subset
-    from scenewright.methods.layout.pipeline import LayoutSettings
-
-    settings = LayoutSettings(seed=args.seed, features=args.features, dinov2_weights=args.dinov2_weights)
-    from scenewright.batch.settings import apply_override
+    from scenewright.library.subset import LibrarySubset, sized_subset, subset
+    from scenewright import get_method
     from scenewright.errors import InputError
-    for item in args.set:
-        try:
-            apply_override(settings, item)
-        except InputError as exc:
-            sys.exit(f"error: {exc}")
+    from scenewright.settings import build_settings
+
+    try:
+        settings = build_settings(get_method(METHOD).Settings, seed=args.seed,
+                                  values={"features": args.features, "dinov2_weights": args.dinov2_weights},
+                                  overrides=args.set)
+    except InputError as exc:
+        sys.exit(f"error: {exc}")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     log = out / "commands.log"

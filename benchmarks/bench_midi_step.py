@@ -135,8 +135,8 @@ def run_fixture(fixture: Path) -> dict:
         shutil.copy(fixture / "golden" / "scene_rgb.png", cap / "rgb.png")
         shutil.copy(fixture / "golden" / "scene_seg.png", cap / "seg.png")
         args = ["reconstruct", str(cap), "-o", str(tmp / "scene"), "--method", "midi", "--weights",
-                str(fixture), "--steps", "3", "--octree-depth", "5", "--no-smooth", "--extraction",
-                "dense", "--seed", "42"]
+                str(fixture), "--set", "steps=3", "--set", "octree_depth=5", "--set", "smooth=false",
+                "--set", "extraction=dense", "--seed", "42", "--no-preview"]
         t0 = time.perf_counter()
         rc = main(args)
         wall = time.perf_counter() - t0

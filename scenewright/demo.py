@@ -8,16 +8,22 @@
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
 from scenewright.errors import InputError
+from scenewright.fileio import check_output_dir, refuse_overlap
+from scenewright.library.build import build_library
+from scenewright.library.sources import DEFAULT_CATALOG_DIR
+from scenewright.methods.base import Resources
+from scenewright.methods.registry import DEFAULT_METHOD
+from scenewright.run import run_to_folder
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "living_room" / "capture"
 
 
 def _library_ready(folder: Path) -> bool:
-    import json
     info = folder / "library.json"
     if not (info.is_file() and (folder / "index.sqlite").is_file()):
         return False
@@ -32,7 +38,6 @@ def ensure_library(folder: str | Path, workers: int = 2) -> Path:
     folder = Path(folder)
     if _library_ready(folder):
         return folder
-    from scenewright.library.build import build_library
     print(f"building the asset library in {folder} (resumable; a few minutes on 2 cores)")
     report = build_library(folder, None, workers=workers, progress=True)
     print(report.summary())
@@ -41,10 +46,6 @@ def ensure_library(folder: str | Path, workers: int = 2) -> Path:
 
 def run_demo(args) -> int:
     """CLI entry of ``scenewright demo --library LIB -o OUT [--overwrite]``."""
-    from scenewright.fileio import check_output_dir, refuse_overlap
-    from scenewright.library.sources import DEFAULT_CATALOG_DIR
-    from scenewright.methods.layout.pipeline import LayoutSettings, run
-
     capture = Path(getattr(args, "capture", None) or EXAMPLE)
     if not (capture / "rgb.png").is_file():
         raise InputError(f"{capture}: the demo capture is missing (examples/living_room/capture)")
@@ -54,8 +55,12 @@ def run_demo(args) -> int:
     refuse_overlap(args.library, [capture, DEFAULT_CATALOG_DIR, args.out])
     library = ensure_library(args.library)
     t0 = time.perf_counter()
-    scene = run(capture, args.out, library, LayoutSettings(), overwrite=getattr(args, "overwrite", False),
-                preview=True, progress=True)
+    resources = Resources(library=library)
+    try:
+        scene = run_to_folder(capture, args.out, DEFAULT_METHOD, resources=resources,
+                              overwrite=getattr(args, "overwrite", False), preview=True, progress=True)
+    finally:
+        resources.close()
     wall = time.perf_counter() - t0
     out = Path(args.out)
     print(f"demo: {capture} → {out}")

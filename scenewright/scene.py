@@ -158,11 +158,13 @@ class Scene:
 
 
 def write_scene(scene: Scene, folder: str | os.PathLike, preview: np.ndarray | None = None,
-                overwrite: bool = False, inputs=()) -> Path:
+                overwrite: bool = False, inputs=(), attach=None) -> Path:
     """Write ``scene`` as a scene folder (atomically). ``preview``: (H, W, 3) uint8 image.
 
     ``inputs``: folders the scene was made from (capture, library, weights); an output
     that is, contains or lies inside one is refused (:func:`scenewright.fileio.refuse_overlap`).
+    ``attach``: ``attach(folder)`` writes more files into the folder before it is moved
+    into place (a perceived capture), so they arrive with the scene or not at all.
     """
     folder = Path(folder)
     with atomic_dir(folder, overwrite=overwrite, inputs=inputs) as tmp:
@@ -173,6 +175,8 @@ def write_scene(scene: Scene, folder: str | os.PathLike, preview: np.ndarray | N
         if preview is not None:
             from PIL import Image
             Image.fromarray(np.asarray(preview, np.uint8)).save(tmp / "preview.png")
+        if attach is not None:
+            attach(tmp)
     return folder
 
 

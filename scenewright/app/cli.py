@@ -19,8 +19,8 @@ def _run(args: argparse.Namespace) -> int:
         raise InputError(f"--max-file-size {args.max_file_size!r}: expected a size with its unit, like 200mb, 5gb or 500kb")
     if args.max_instances < 1:
         raise InputError(f"--max-instances {args.max_instances}: must be at least 1")
-    if args.weights_midi and not Path(args.weights_midi).is_dir():
-        raise InputError(f"--weights-midi {args.weights_midi}: folder not found")
+    if args.weights and not Path(args.weights).is_dir():
+        raise InputError(f"--weights {args.weights}: folder not found")
     for folder in args.examples or []:
         if not Path(folder).is_dir():
             raise InputError(f"--examples {folder}: folder not found")
@@ -28,9 +28,9 @@ def _run(args: argparse.Namespace) -> int:
     if args.work_dir:
         # old job folders are deleted from it: it must not be, hold or sit in anything the app reads
         from scenewright.fileio import refuse_overlap
-        refuse_overlap(args.work_dir, [args.library, args.weights_midi, *examples])
+        refuse_overlap(args.work_dir, [args.library, args.weights, *examples])
     settings = AppSettings(library=args.library, host=args.host, port=args.port,
-                           weights_midi=args.weights_midi, examples=examples, work_dir=args.work_dir,
+                           weights=args.weights, examples=examples, work_dir=args.work_dir,
                            keep_jobs=args.keep_jobs, warmup=args.warmup,
                            max_pixels=args.max_pixels, max_instances=args.max_instances,
                            max_file_size=args.max_file_size.strip().lower())
@@ -44,11 +44,11 @@ def register(sub: argparse._SubParsersAction) -> None:
                        description="Serve the scenewright web page: pick an example or upload a capture, "
                                    "reconstruct it, look at the 3D scene, download it.")
     p.add_argument("--library", default="data/library",
-                   help="asset library for the layout method (missing: only boxes/midi are offered)")
+                   help="asset library (missing: methods that need one are not offered)")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (0.0.0.0: every interface)")
     p.add_argument("--port", type=int, default=7860)
-    p.add_argument("--weights-midi", default=None, metavar="DIR",
-                   help="MIDI checkpoint folder; enables the midi method")
+    p.add_argument("--weights", default=None, metavar="DIR",
+                   help="model checkpoint folder; enables the methods that need one")
     p.add_argument("--examples", action="append", metavar="DIR",
                    help="folder searched for capture folders to offer as examples (repeatable)")
     p.add_argument("--no-default-examples", action="store_true",

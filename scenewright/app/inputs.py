@@ -15,7 +15,10 @@ import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
+from PIL import Image, ImageOps
+
 from scenewright.errors import InputError
+from scenewright.fileio import read_json
 from scenewright.fileio import dumps_json
 
 CAPTURE_FILES = ("rgb.png", "seg.png", "depth.npy", "depth.png", "instances.json", "camera.json")
@@ -105,7 +108,6 @@ def assemble_capture(folder, rgb=None, seg=None, depth=None, instances=None, cam
     if _suffix(rgb) == ".png":
         shutil.copyfile(rgb, folder / "rgb.png")
     else:
-        from PIL import Image, ImageOps
         try:
             with Image.open(rgb) as img:
                 # A phone JPEG is stored sideways with an EXIF turn; masks are drawn on the upright view.
@@ -128,7 +130,6 @@ def assemble_capture(folder, rgb=None, seg=None, depth=None, instances=None, cam
     if labels_text and labels_text.strip():
         labels = parse_labels(labels_text)
         if instances is not None:
-            from scenewright.fileio import read_json
             data = read_json(folder / "instances.json")
             try:
                 base = {int(e["id"]): str(e.get("label") or "") for e in data["instances"]}

@@ -7,6 +7,8 @@ this module only lays out components and wires events.
 
 from __future__ import annotations
 
+import dataclasses
+import inspect
 import logging
 import os
 import re
@@ -14,11 +16,15 @@ import threading
 import time
 from pathlib import Path
 
+from PIL import Image
+
 from scenewright.app.inputs import (assemble_capture, extract_capture_zip, find_examples, user_message)
-from scenewright.app.jobs import (CACHE, OBJECT_COLUMNS, RELATION_COLUMNS, TIMING_COLUMNS, AppSettings,
-                                  JobFolders, JobRequest, attribution_markdown, library_status,
-                                  object_rows, relation_rows, run_job, timing_rows)
+from scenewright.app.jobs import (OBJECT_COLUMNS, RELATION_COLUMNS, TIMING_COLUMNS, AppSettings, JobFolders,
+                                  JobRequest, attribution_markdown, method_status, object_rows, relation_rows,
+                                  resources_for, run_job, timing_rows, warm)
 from scenewright.errors import InputError, ScenewrightError
+from scenewright.methods.registry import get_method, method_names
+from scenewright.settings import field_meanings
 
 log = logging.getLogger("scenewright.app")
 
@@ -41,7 +47,6 @@ def _offline_environment() -> None:
 
 
 def _rgb_thumbnail(path: Path):
-    from PIL import Image
     try:
         with Image.open(path) as img:
             return img.convert("RGB").copy()
@@ -49,11 +54,62 @@ def _rgb_thumbnail(path: Path):
         return None
 
 
+@dataclasses.dataclass
+class FormField:
+    """One settings field a method shows on the page (``Method.form``)."""
+
+    method: str
+    key: str
+    default: object
+    meaning: str
+
+    @property
+    def param(self) -> str:
+        """Its name in the page's API: ``layout__render_refine``."""
+        return f"{self.method}__{self.key.replace('.', '__')}"
+
+
+def form_fields(methods: list[str]) -> list[FormField]:
+    """The form's settings controls: each method's ``form`` fields, defaults from its Settings."""
+    fields = []
+    for name in methods:
+        cls = get_method(name)
+        defaults, meanings = cls.Settings(), field_meanings(cls.Settings)
+        for key in cls.form:
+            fields.append(FormField(name, key, getattr(defaults, key), meanings.get(key, "") or key))
+    return fields
+
+
+def _control(gr, f: FormField, visible: bool):
+    label = f"{f.method}: {f.meaning}"
+    elem_id = f"setting-{f.method}-{f.key}"
+    if isinstance(f.default, bool):
+        return gr.Checkbox(f.default, label=label, elem_id=elem_id, visible=visible)
+    if isinstance(f.default, int):
+        return gr.Number(f.default, precision=0, label=label, elem_id=elem_id, visible=visible)
+    if isinstance(f.default, float):
+        return gr.Number(f.default, label=label, elem_id=elem_id, visible=visible)
+    return gr.Textbox("" if f.default is None else str(f.default), label=label, elem_id=elem_id, visible=visible)
+
+
+def _form_value(f: FormField, value):
+    """A control's value as the settings field's type (gradio Numbers come back as floats)."""
+    if value is None or value == "":
+        return f.default
+    if isinstance(f.default, bool):
+        return bool(value)
+    if isinstance(f.default, int) and float(value).is_integer():
+        return int(value)                 # a whole number; anything else fails in build_settings
+    if isinstance(f.default, float):
+        return float(value)
+    return value
+
+
 def build_app(settings: AppSettings | None = None):
     """The page as a ``gr.Blocks`` (not launched): mount it, or ``launch_app`` it.
 
     Opens the library (when given) to decide which methods to offer, and starts warming
-    the layout method's index and renderer in the background (``settings.warmup``).
+    the methods' resources (library index, renderer, weights) in the background (``settings.warmup``).
     """
     _offline_environment()
     import gradio as gr
@@ -62,22 +118,16 @@ def build_app(settings: AppSettings | None = None):
     jobs = JobFolders(settings.work_dir, settings.keep_jobs)
     gr.set_static_paths([str(jobs.root)])
     examples = find_examples(settings.examples)
-    lib_ok, lib_msg = library_status(settings.library)
-    midi_ok = bool(settings.weights_midi) and Path(settings.weights_midi).is_dir()
-    methods = (["layout"] if lib_ok else []) + ["boxes"] + (["midi"] if midi_ok else [])
-    notes = []
-    if not lib_ok:
-        notes.append(f"**layout is off**: {lib_msg}. The box baseline needs no library.")
-    else:
-        notes.append(lib_msg)
-    if not midi_ok:
-        notes.append("midi is off (start with `--weights-midi DIR`)" if not settings.weights_midi
-                     else f"midi is off: `{settings.weights_midi}` is not a folder")
+    resources = resources_for(settings)
+    status = {name: method_status(name, resources) for name in method_names()}
+    methods = [name for name in method_names() if status[name][0]]
+    notes = [msg if ok else f"**{name} is off**: {msg}" for name, (ok, msg) in status.items() if msg]
     if settings.warmup not in ("off", "quick", "full"):
         raise InputError(f"warmup: {settings.warmup!r} is not off, quick or full")
-    if lib_ok and settings.warmup != "off":
-        threading.Thread(target=_warm, args=(settings.library, settings.warmup == "full"), daemon=True,
+    if settings.warmup != "off":
+        threading.Thread(target=_warm, args=(settings, settings.warmup == "full"), daemon=True,
                          name="scenewright-warmup").start()
+    fields = form_fields(methods)
 
     # delete_cache: gradio's copies of uploads and outputs older than an hour go, hourly.
     with gr.Blocks(title="scenewright", analytics_enabled=False, delete_cache=(3600, 3600)) as demo:
@@ -111,19 +161,15 @@ def build_app(settings: AppSettings | None = None):
                                              elem_id="camera", height=FILE_HEIGHT)
                     with gr.Tab("Upload a zip", id="zip", elem_id="tab-zip") as tab_zip:
                         zip_file = gr.File(label="A zipped capture folder", file_types=[".zip"], elem_id="zip")
-                method = gr.Radio(methods, value=methods[0], label="Method", elem_id="method",
-                                  info="layout: library assets, posed and arranged · boxes: one box per "
-                                       "object (baseline) · midi: generated shapes")
+                method = gr.Radio(methods, value=methods[0] if methods else None, label="Method",
+                                  elem_id="method",
+                                  info=" · ".join(f"{m}: {get_method(m).summary}" for m in methods))
                 with gr.Accordion("Settings", open=False):
                     seed = gr.Number(value=None, precision=0, minimum=0, label="Seed (empty: the method's default)")
-                    render_refine = gr.Checkbox(True, label="layout: render-and-compare refinement "
-                                                "(slower, better poses)")
-                    midi_steps = gr.Slider(1, 100, value=50, step=1, label="midi: denoising steps",
-                                           visible=midi_ok)
-                    midi_guidance = gr.Slider(1.0, 15.0, value=7.0, step=0.5, label="midi: guidance",
-                                              visible=midi_ok)
-                    midi_octree = gr.Slider(4, 9, value=8, step=1, label="midi: octree depth (mesh detail)",
-                                            visible=midi_ok)
+                    controls = [_control(gr, f, visible=bool(methods) and f.method == methods[0]) for f in fields]
+                    more_settings = gr.Textbox("", label="More settings: KEY=VALUE per line (as `--set`; "
+                                               "`scenewright reconstruct --method M --help-settings` lists them)",
+                                               lines=2, elem_id="more-settings")
                 include_room = gr.Checkbox(True, label="Show the floor and walls", elem_id="include-room")
                 run = gr.Button("Reconstruct", variant="primary", elem_id="reconstruct")
                 status = gr.Markdown("", elem_id="status")
@@ -151,10 +197,11 @@ def build_app(settings: AppSettings | None = None):
         example.change(lambda n: _rgb_thumbnail(by_name[n].path / "rgb.png") if n in by_name else None,
                        example, example_image, api_name=False, queue=False)
 
-        def reconstruct(source, example, rgb, seg, depth, instances, camera, labels_text, zip_file,
-                        method, seed, render_refine, midi_steps, midi_guidance, midi_octree,
-                        include_room, progress=gr.Progress()):
+        def reconstruct(*args):
             """Build the capture from the chosen source, run the method, fill every output."""
+            (source, example, rgb, seg, depth, instances, camera, labels_text, zip_file, method, seed) = args[:11]
+            values = args[11:11 + len(fields)]
+            more_settings, include_room, progress = args[11 + len(fields):]
             empty = (None, None, None, [], [], "", [], None)
             t0 = time.perf_counter()
             job_dir = jobs.new()
@@ -176,15 +223,17 @@ def build_app(settings: AppSettings | None = None):
                     name = Path(rgb).stem if rgb else name
                 else:
                     raise InputError(f"source {source!r}: expected one of {', '.join(SOURCES)}")
-                request = JobRequest(method=method or "boxes", seed=None if seed is None else int(seed),
-                                     render_refine=bool(render_refine), midi_steps=int(midi_steps),
-                                     midi_guidance=float(midi_guidance), midi_octree_depth=int(midi_octree))
+                request = JobRequest(method=method or "", seed=None if seed is None else int(seed),
+                                     values={f.key: _form_value(f, v) for f, v in zip(fields, values)
+                                             if f.method == method},
+                                     overrides=tuple(line.strip() for line in (more_settings or "").splitlines()
+                                                     if line.strip()))
                 if request.method not in methods:
                     raise InputError(f"method {request.method!r} is not available on this server "
                                      f"(available: {', '.join(methods)})")
                 # Download names come from user file names: keep them to safe characters.
                 name = re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._")[:60] or "scene"
-                result = run_job(capture_dir, job_dir, request, settings, CACHE,
+                result = run_job(capture_dir, job_dir, request, settings,
                                  progress=lambda f, text: progress(f, desc=text), name=f"{name}_{request.method}")
             except ScenewrightError as exc:     # bad input (InputError) or a known failure (no renderer...)
                 msg = user_message(exc, capture_dir)
@@ -213,9 +262,17 @@ def build_app(settings: AppSettings | None = None):
         def _status(text, ok):
             return gr.Markdown(text, elem_classes=["ok" if ok else "error"])
 
+        # The API names the parameters (gradio reads the signature): the form's settings
+        # fields are METHOD__FIELD, after the fixed inputs.
+        names = ["source", "example", "rgb", "seg", "depth", "instances", "camera", "labels_text", "zip_file",
+                 "method", "seed", *(f.param for f in fields), "more_settings", "include_room"]
+        P = inspect.Parameter
+        reconstruct.__signature__ = inspect.Signature(
+            [P(n, P.POSITIONAL_OR_KEYWORD) for n in names]
+            + [P("progress", P.POSITIONAL_OR_KEYWORD, default=gr.Progress())])
         run.click(reconstruct,
                   [source, example, rgb, seg, depth, instances, camera, labels_text, zip_file, method, seed,
-                   render_refine, midi_steps, midi_guidance, midi_octree, include_room],
+                   *controls, more_settings, include_room],
                   [status, model, downloads, preview, objects, relations, attribution, timings, job_state],
                   api_name="reconstruct", concurrency_limit=1)
 
@@ -224,6 +281,11 @@ def build_app(settings: AppSettings | None = None):
                 return gr.skip(), gr.skip()
             return _view(state, include_room)
 
+        def show_controls(chosen):
+            return [gr.update(visible=f.method == chosen) for f in fields]
+
+        if controls:
+            method.change(show_controls, method, controls, api_name=False, queue=False)
         include_room.change(toggle_room, [job_state, include_room], [model, downloads], api_name=False,
                             queue=False)
     demo.queue(default_concurrency_limit=1, max_size=32)
@@ -232,11 +294,11 @@ def build_app(settings: AppSettings | None = None):
     return demo
 
 
-def _warm(library, full: bool) -> None:
+def _warm(settings: AppSettings, full: bool) -> None:
     try:
-        seconds = CACHE.warm_layout(library, full=full)
-        what = "every asset's features" if full else "library index, renderer"
-        print(f"scenewright app: layout warm ({what}) in {seconds:.1f} s", flush=True)
+        seconds = warm(settings, full=full)
+        what = "every asset's features" if full else "library index, renderer, weights"
+        print(f"scenewright app: methods warm ({what}) in {seconds:.1f} s", flush=True)
     except Exception as exc:          # warming is an optimisation; the first request will say what is wrong
         log.warning("warm-up failed: %s", exc)
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from scenewright.methods.cli import add_method_arguments
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
@@ -13,12 +15,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                     "OUT_ROOT/batch.json records settings, cluster, per-capture status/seconds/worker "
                     "and totals. Exit code 0 when at least one capture succeeded or was already done, "
                     "1 when every capture failed, 2 on bad input.")
-    p.add_argument("input", help="benchmark folder (manifest.json), folder of capture folders, "
+    p.add_argument("input", nargs="?", help="benchmark folder (manifest.json), folder of capture folders, "
                                  "or text file listing capture folders")
-    p.add_argument("-o", "--out", required=True, help="output root: one scene folder per capture")
-    p.add_argument("--method", choices=["layout", "boxes", "midi"], default="layout")
-    p.add_argument("--library", default="data/library", help="asset library folder (layout)")
-    p.add_argument("--weights", default=None, help="MIDI checkpoint folder (midi)")
+    p.add_argument("-o", "--out", help="output root: one scene folder per capture")
+    add_method_arguments(p)
     p.add_argument("--address", default="local",
                    help="local (start a cluster on this machine), auto (join the one `ray start --head` started "
                         "here), HOST:PORT (a head node's address), ray://HOST:PORT (Ray Client) or none "
@@ -32,10 +32,6 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="replace existing scene folders this batch did not write")
     p.add_argument("--preview", action=argparse.BooleanOptionalAction, default=False,
                    help="render preview.png for every scene")
-    p.add_argument("--seed", type=int, default=None, help="method seed (default: the method's)")
-    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                   help="override a method settings field (JSON value, dotted keys: pose.render_assets=5); "
-                        "repeatable")
     p.add_argument("--eval", dest="eval_bench", default=None, metavar="BENCH",
                    help="score the results against this benchmark afterwards (OUT_ROOT/eval.json)")
     p.add_argument("--eval-points", type=int, default=20480, help="surface points per object for --eval")
@@ -46,12 +42,16 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def settings_from_args(args: argparse.Namespace):
     from scenewright.batch.settings import BatchSettings
-    return BatchSettings(method=args.method, library=args.library if args.method == "layout" else None,
-                         weights=args.weights, address=args.address, workers=args.workers,
-                         cpus_per_task=args.cpus_per_task, resume=args.resume, overwrite=args.overwrite,
-                         preview=args.preview, seed=args.seed, overrides=tuple(args.overrides),
+    from scenewright.methods.registry import get_method
+    needs = get_method(args.method).needs
+    return BatchSettings(method=args.method, library=args.library if "library" in needs else None,
+                         weights=args.weights if "weights" in needs else None, address=args.address,
+                         workers=args.workers, cpus_per_task=args.cpus_per_task, resume=args.resume,
+                         overwrite=args.overwrite, preview=args.preview, seed=args.seed,
+                         config=args.config, overrides=tuple(args.overrides),
                          limit=args.limit, eval_bench=args.eval_bench,
-                         eval_points=args.eval_points)
+                         eval_points=args.eval_points, max_pixels=args.max_pixels,
+                         max_instances=args.max_instances)
 
 
 def exit_code(report: dict) -> int:
@@ -68,6 +68,12 @@ def run_from_args(args: argparse.Namespace) -> int:
 
     from scenewright.batch.runner import BATCH_FILE, EVAL_FILE, run_batch
 
+    if args.help_settings:
+        from scenewright.methods.cli import print_settings_help
+        return print_settings_help(args.method)
+    if args.input is None or args.out is None:
+        from scenewright.errors import InputError
+        raise InputError("batch needs an INPUT and -o OUT_ROOT")
     report = run_batch(args.input, args.out, settings_from_args(args), progress=not args.no_progress)
     console = Console()
     failed = [r for r in report["captures"] if r["status"] == "failed"]

@@ -17,12 +17,16 @@ import platform
 import time
 from pathlib import Path
 
+from rich.progress import TextColumn
+
 from scenewright import __version__
 from scenewright.batch.inputs import CaptureJob, find_captures
 from scenewright.batch.settings import SEQUENTIAL, BatchSettings, fingerprint, method_settings, settings_json
 from scenewright.errors import InputError
 from scenewright.fileio import (check_writable_parent, is_no_space_text, read_json, refuse_overlap,
                                 remove_stale_temporaries, write_json)
+from scenewright.methods.registry import get_method
+from scenewright.progress import make_progress
 
 BATCH_FORMAT = "batch/1"
 BATCH_FILE = "batch.json"
@@ -30,7 +34,7 @@ EVAL_FILE = "eval.json"
 
 
 def _library_version(batch: BatchSettings) -> str | None:
-    if batch.method != "layout":
+    if "library" not in get_method(batch.method).needs:
         return None
     from scenewright.bench.generate import library_version
     from scenewright.library import Library
@@ -110,13 +114,9 @@ def machine_info() -> dict:
 
 
 def _progress(enabled: bool):
-    from rich.console import Console
-    from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
-                               TimeRemainingColumn)
-    return Progress(TextColumn("[bold]batch[/bold] {task.description}"), BarColumn(), MofNCompleteColumn(),
-                    TextColumn("[green]{task.fields[ok]} ok[/green] [red]{task.fields[failed]} failed[/red]"),
-                    TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
-                    console=Console(stderr=True), disable=not enabled, transient=False)
+    return make_progress(enabled, "batch",
+                         TextColumn("[green]{task.fields[ok]} ok[/green] [red]{task.fields[failed]} failed[/red]"),
+                         eta=True)
 
 
 def totals(records: list[dict], run_s: float, startup_s: float) -> dict:
@@ -151,8 +151,9 @@ def run_batch(source, out_root, batch: BatchSettings | None = None, progress: bo
     jobs = find_captures(source, batch.limit)
     # OUT_ROOT must be clear of everything the batch reads: with --overwrite, a root that is
     # (or holds) the benchmark would have every capture/ replaced by a prediction.
-    refuse_overlap(out_root, [source, *(j.path for j in jobs), batch.library if batch.method == "layout" else None,
-                              batch.weights if batch.method == "midi" else None, batch.eval_bench])
+    refuse_overlap(out_root, [source, *(j.path for j in jobs), batch.eval_bench,
+                              *batch.resources().paths(get_method(batch.method).needs),
+                              *get_method(batch.method).reads(method_settings(batch))])
     if out_root.exists() and not out_root.is_dir():
         raise InputError(f"{out_root}: exists and is not a folder")
     check_writable_parent(out_root / BATCH_FILE)

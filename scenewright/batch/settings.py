@@ -1,9 +1,9 @@
 """What a batch run is made of: :class:`BatchSettings` and the method settings it builds.
 
 A batch reconstructs every capture with one method and one set of method settings.
-Those settings are built here (the method's own dataclass: ``LayoutSettings``,
-``BoxesSettings`` or ``MIDISettings``, with ``--seed`` and ``--set KEY=VALUE``
-overrides), so the sequential path and every Ray worker build exactly the same ones.
+Those settings are built here (the method's own ``Settings`` dataclass with ``--config``,
+``--seed`` and ``--set KEY=VALUE`` applied by :func:`scenewright.settings.build_settings`),
+so the sequential path and every Ray worker build exactly the same ones.
 """
 
 from __future__ import annotations
@@ -17,8 +17,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from scenewright.errors import InputError
+from scenewright.methods.base import Resources
+from scenewright.methods.registry import DEFAULT_METHOD, get_method
+from scenewright.settings import build_settings, settings_json  # noqa: F401  (settings_json: the runner's)
 
-METHODS = ("layout", "boxes", "midi")
 SEQUENTIAL = "none"          # --address none: in this process, no Ray
 
 
@@ -35,9 +37,9 @@ class BatchSettings:
     (dotted keys reach nested ones, values are JSON: ``pose.render_assets=5``).
     """
 
-    method: str = "layout"
-    library: str | None = "data/library"   # layout only
-    weights: str | None = None             # midi only
+    method: str = DEFAULT_METHOD
+    library: str | None = "data/library"   # for methods that need an asset library
+    weights: str | None = None             # for methods that need a checkpoint
     address: str = "local"
     workers: int | None = None
     cpus_per_task: float = 1.0
@@ -45,24 +47,18 @@ class BatchSettings:
     overwrite: bool = False                # replace scene folders this batch did not write
     preview: bool = False                  # preview.png per scene (a render per capture)
     seed: int | None = None                # None: the method's default seed
+    config: str | None = None              # method settings file (.json or .toml)
     overrides: tuple[str, ...] = ()
     limit: int | None = None
     eval_bench: str | None = None
     eval_points: int = 20480               # surface points per object for --eval (the evaluator's default)
+    max_pixels: int | None = 16_000_000    # a larger capture fails (read from its header, before any work)
+    max_instances: int | None = None       # None: the method's max_instances setting, else 255
 
     def validate(self) -> None:
         """InputError for settings no batch can run with."""
-        if self.method not in METHODS:
-            raise InputError(f"--method must be one of {', '.join(METHODS)}, not {self.method!r}")
-        if self.method == "layout" and not self.library:
-            raise InputError("--method layout needs --library DIR (an asset library folder)")
-        if self.method == "layout" and not (Path(self.library) / "library.json").is_file():
-            raise InputError(f"{self.library}: not an asset library (no library.json); "
-                             "build one with `scenewright library build`")
-        if self.method == "midi" and not self.weights:
-            raise InputError("--method midi needs --weights DIR (see `scenewright models download midi`)")
-        if self.method == "midi" and not Path(self.weights).is_dir():
-            raise InputError(f"{self.weights}: weights folder not found")
+        cls = get_method(self.method)
+        self.resources().check(cls.needs, self.method, cls.how_to_get)
         if not (self.address in ("local", "auto", SEQUENTIAL)
                 or re.fullmatch(r"(ray://)?[\w.\-]+:\d+", self.address)):
             raise InputError(f"--address must be local, auto, none, HOST:PORT or ray://HOST:PORT, "
@@ -71,6 +67,10 @@ class BatchSettings:
             raise InputError(f"--workers must be between 1 and 1024, got {self.workers}")
         if not 0 < self.cpus_per_task <= 256:
             raise InputError(f"--cpus-per-task must be > 0 (and at most 256), got {self.cpus_per_task}")
+        if self.max_pixels is not None and self.max_pixels < 64:
+            raise InputError(f"--max-pixels {self.max_pixels}: must be at least 64")
+        if self.max_instances is not None and self.max_instances < 1:
+            raise InputError(f"--max-instances {self.max_instances}: must be at least 1")
         if self.limit is not None and self.limit < 1:
             raise InputError(f"--limit must be at least 1, got {self.limit}")
         if self.eval_bench is not None and not (Path(self.eval_bench) / "manifest.json").is_file():
@@ -82,67 +82,23 @@ class BatchSettings:
     def to_json(self) -> dict:
         data = dataclasses.asdict(self)
         data["overrides"] = list(self.overrides)
-        for key in ("library", "weights", "eval_bench"):
+        for key in ("library", "weights", "eval_bench", "config"):
             if data[key] is not None:
                 data[key] = str(Path(data[key]).resolve())
         return data
 
 
+    def resources(self) -> Resources:
+        """The paths this batch's method needs, as :class:`~scenewright.methods.base.Resources`."""
+        needs = get_method(self.method).needs
+        return Resources(library=self.library if "library" in needs else None,
+                         weights=self.weights if "weights" in needs else None)
+
+
 def method_settings(batch: BatchSettings):
-    """The method's settings dataclass for this batch (seed and ``--set`` overrides applied)."""
-    if batch.method == "layout":
-        from scenewright.methods.layout.pipeline import LayoutSettings
-        s = LayoutSettings()
-    elif batch.method == "boxes":
-        from scenewright.methods.boxes import BoxesSettings
-        s = BoxesSettings()
-    else:
-        from scenewright.methods.midi.pipeline import MIDISettings
-        s = MIDISettings()
-    if batch.seed is not None:
-        s.seed = int(batch.seed)
-    for item in batch.overrides:
-        apply_override(s, item)
-    if batch.method == "midi":
-        s.validate()
-    return s
-
-
-def apply_override(settings, item: str) -> None:
-    """Set one ``KEY=VALUE`` (dotted key, JSON value) on a settings dataclass; InputError if wrong."""
-    key, sep, raw = item.partition("=")
-    if not sep or not key.strip():
-        raise InputError(f"--set {item!r}: expected KEY=VALUE")
-    *path, leaf = key.strip().split(".")
-    target = settings
-    for part in path:
-        if not dataclasses.is_dataclass(getattr(target, part, None)):
-            raise InputError(f"--set {item!r}: {type(target).__name__} has no settings group {part!r}")
-        target = getattr(target, part)
-    names = {f.name for f in dataclasses.fields(target)}
-    if leaf not in names:
-        raise InputError(f"--set {item!r}: {type(target).__name__} has no field {leaf!r} "
-                         f"(fields: {', '.join(sorted(names))})")
-    try:
-        value = json.loads(raw)
-    except json.JSONDecodeError:
-        value = raw                    # a bare word is a string: features=classical
-    old = getattr(target, leaf)
-    if isinstance(old, tuple) and isinstance(value, list):
-        value = tuple(value)
-    if isinstance(old, float) and isinstance(value, int) and not isinstance(value, bool):
-        value = float(value)
-    if old is not None and (isinstance(old, bool) != isinstance(value, bool)
-                            or (isinstance(old, (int, float)) and not isinstance(value, (int, float)))
-                            or (isinstance(old, str) and not isinstance(value, str))):
-        raise InputError(f"--set {item!r}: {leaf} is a {type(old).__name__}, got {value!r}")
-    setattr(target, leaf, value)
-
-
-def settings_json(settings) -> dict:
-    """A method settings dataclass as plain JSON values (tuples → lists), as scene.json stores it."""
-    from scenewright.fileio import dumps_json
-    return json.loads(dumps_json(dataclasses.asdict(settings)))
+    """The method's settings dataclass for this batch (config, seed and ``--set`` applied)."""
+    return build_settings(get_method(batch.method).Settings, seed=batch.seed, config=batch.config,
+                          overrides=batch.overrides)
 
 
 def fingerprint(batch: BatchSettings, method_json: dict, library_version: str | None) -> dict:
@@ -153,10 +109,11 @@ def fingerprint(batch: BatchSettings, method_json: dict, library_version: str | 
     """
     data = {"method": batch.method, "settings": method_json, "preview": batch.preview,
             "library": None, "library_version": None, "weights": None}
-    if batch.method == "layout":
+    needs = get_method(batch.method).needs
+    if "library" in needs:
         data["library"] = os.path.realpath(batch.library)
         data["library_version"] = library_version
-    if batch.method == "midi":
+    if "weights" in needs:
         data["weights"] = os.path.realpath(batch.weights)
     text = json.dumps(data, sort_keys=True)
     data["key"] = hashlib.sha256(text.encode()).hexdigest()[:16]

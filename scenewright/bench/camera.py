@@ -14,9 +14,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from scenewright.bench.layout import Placed
+from scenewright.bench.furnish import Placed
 from scenewright.capture import intrinsics_from_hfov
-from scenewright.geometry.room import Room, look_at_opencv, point_footprint_distance, room_walls
+from scenewright.geometry.room import Room, point_footprint_distance, room_walls
+from scenewright.geometry.transforms import look_along
 
 
 @dataclass
@@ -96,7 +97,7 @@ def sample_cameras(rng: np.random.Generator, room: Room, placed: list[Placed], w
         yaw = math.atan2(horiz[0], horiz[1])
         fwd = np.array([math.sin(yaw) * math.cos(math.radians(pitch)), -math.sin(math.radians(pitch)),
                         math.cos(yaw) * math.cos(math.radians(pitch))])
-        wfc = look_at_opencv(np.array([pos[0], cam_h, pos[2]]), fwd)
+        wfc = look_along(np.array([pos[0], cam_h, pos[2]]), fwd)
         K = intrinsics_from_hfov(width, height, hfov)
         centre_in, frac = frame_score(K, wfc, width, height, corners)
         # a photo shows the room, not one chair filling the frame: objects nearer than

@@ -66,9 +66,10 @@ def make_crowded_capture(out, library, settings: CrowdSettings | None = None, re
     from scenewright.bench.camera import CameraPose
     from scenewright.bench.generate import BenchSettings, GeneratedScene, _ground_truth, _render_items, \
         write_generated
-    from scenewright.bench.layout import Placed
+    from scenewright.bench.furnish import Placed
     from scenewright.capture import intrinsics_from_hfov
-    from scenewright.geometry.room import Footprint, Room, look_at_opencv, room_meshes, yaw_transform
+    from scenewright.geometry.room import Footprint, Room, room_meshes, yaw_transform
+    from scenewright.geometry.transforms import look_along
     from scenewright.library import Library
 
     s = settings or CrowdSettings()
@@ -85,7 +86,7 @@ def make_crowded_capture(out, library, settings: CrowdSettings | None = None, re
                            wall_colours=[(228, 222, 210, 255)] * 4, ceiling_colour=(240, 240, 238, 255))
     eye = np.array([0.0, s.camera_height_m, room.depth / 2 - 0.2])
     pitch = math.radians(s.pitch_deg)
-    world_from_camera = look_at_opencv(eye, np.array([0.0, -math.sin(pitch), -math.cos(pitch)]))
+    world_from_camera = look_along(eye, np.array([0.0, -math.sin(pitch), -math.cos(pitch)]))
     K = intrinsics_from_hfov(s.size, s.size, s.hfov_deg)
     cam = CameraPose(K, world_from_camera, s.camera_height_m, s.pitch_deg, s.hfov_deg, 0.0)
     # The grid is centred where the optical axis meets the floor.

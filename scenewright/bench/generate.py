@@ -24,12 +24,16 @@ import numpy as np
 
 from scenewright import __version__
 from scenewright.bench.camera import CameraPose, CameraSettings, sample_cameras
-from scenewright.bench.layout import AssetPool, LayoutSettings, Placed, RoomFurnisher, pool_from_records
+from scenewright.bench.furnish import AssetPool, FurnishSettings, Placed, RoomFurnisher, pool_from_records
 from scenewright.bench.themes import THEMES, pick_label
 from scenewright.capture import Capture, write_capture
 from scenewright.errors import InputError
 from scenewright.fileio import atomic_dir, check_output_dir, dumps_json
 from scenewright.geometry.room import Room, plank_texture, room_meshes, room_walls
+from scenewright.library import Library
+from scenewright.progress import make_progress
+from scenewright.render import RenderItem
+from scenewright.render import Renderer
 from scenewright.scene import Camera, Instance, Relation, Scene, write_scene
 
 BENCH_FORMAT = "bench/1"
@@ -60,7 +64,7 @@ class BenchSettings:
     attempts: int = 6                                # rooms tried per scene before giving up
     renders_per_room: int = 4                        # best cameras rendered per room
     wood_floor_probability: float = 0.6              # else a plain coloured floor
-    layout: LayoutSettings = field(default_factory=LayoutSettings)
+    layout: FurnishSettings = field(default_factory=FurnishSettings)
     camera: CameraSettings = field(default_factory=CameraSettings)
 
     def validate(self) -> None:
@@ -141,7 +145,6 @@ def visible_instances(placed: list[Placed], counts: np.ndarray, min_pixels: floa
 
 
 def _render_items(placed: list[Placed], room: dict, ids: list[int]):
-    from scenewright.render import RenderItem
     items = [RenderItem(mesh, np.eye(4), 0) for _, mesh in sorted(room.items())]
     items += [RenderItem(p.mesh, p.world_from_object, i) for p, i in zip(placed, ids)]
     return items
@@ -265,8 +268,6 @@ def write_generated(scene: GeneratedScene, folder: Path) -> None:
 def make_bench(out, library, settings: BenchSettings | None = None, overwrite: bool = False,
                progress: bool = True) -> dict:
     """Write a benchmark folder at ``out`` from the library folder ``library``; returns the manifest."""
-    from scenewright.library import Library
-    from scenewright.render import Renderer
 
     settings = settings or BenchSettings()
     settings.validate()
@@ -277,8 +278,8 @@ def make_bench(out, library, settings: BenchSettings | None = None, overwrite: b
     pool = asset_pool(lib, settings.assets_from, library)
     names = [f"scene_{i:04d}" for i in range(settings.scenes)]
     per_scene, scene_info = [], []
-    with atomic_dir(out, overwrite=overwrite, inputs=[library]) as tmp, _progress(progress) as bar:
-        task = bar.add_task("bench", total=settings.scenes) if bar else None
+    with atomic_dir(out, overwrite=overwrite, inputs=[library]) as tmp, make_progress(progress, "bench") as bar:
+        task = bar.add_task("", total=settings.scenes)
         with Renderer(settings.size, settings.size) as renderer:
             for i, name in enumerate(names):
                 t0 = time.perf_counter()
@@ -290,8 +291,7 @@ def make_bench(out, library, settings: BenchSettings | None = None, overwrite: b
                            "total": round(time.perf_counter() - t0, 4)}
                 per_scene.append({"scene": name, **timings})
                 scene_info.append({"scene": name, **scene.info})
-                if bar:
-                    bar.update(task, advance=1, description=f"{name} {scene.info['theme']}")
+                bar.update(task, advance=1, description=f"{name} {scene.info['theme']}")
         manifest = {"format": BENCH_FORMAT, "scenes": names, "library": str(Path(library).resolve()),
                     "library_version": library_version(lib),
                     "generator": {"name": "scenewright.bench", "version": __version__, **settings.to_json()},
@@ -301,10 +301,3 @@ def make_bench(out, library, settings: BenchSettings | None = None, overwrite: b
     return manifest
 
 
-def _progress(enabled: bool):
-    import contextlib
-    if not enabled:
-        return contextlib.nullcontext(None)
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                    transient=False)

@@ -1,4 +1,8 @@
-"""``scenewright eval PRED_ROOT BENCH [--out report.json]``: score predictions against a benchmark."""
+"""``scenewright eval PRED_ROOT BENCH [--out report.json]``: score predictions against a benchmark.
+
+``scenewright eval perception BENCH [--json out.json]``: measure the perception stage (floor,
+walls, object boxes, scene graph) against the benchmark's ground truth.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +10,11 @@ import argparse
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("eval", help="score predicted scene folders against a benchmark folder")
-    p.add_argument("pred_root", help="folder with one predicted scene folder per benchmark scene")
+    p = sub.add_parser("eval", help="score predicted scene folders (or perception) against a benchmark folder",
+                       usage="scenewright eval PRED_ROOT BENCH [options]\n"
+                             "       scenewright eval perception BENCH [perception options]")
+    p.add_argument("pred_root", help="folder with one predicted scene folder per benchmark scene, or the word "
+                                     "'perception' to measure perception (write ./perception for a folder so named)")
     p.add_argument("bench", help="benchmark folder (manifest.json + scene_XXXX/{capture,gt})")
     p.add_argument("--out", default=None, help="write the full report (JSON) here")
     p.add_argument("--points", type=int, default=20480, help="surface points per object")
@@ -22,12 +29,35 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="allowed excess mean Chamfer distance of a turned GT shape, fraction of its bbox diagonal")
     p.add_argument("--exempt-category", action="append", default=[],
                    help="category left out of the plausibility checks (repeatable; reported)")
+    g = p.add_argument_group("perception options (scenewright eval perception BENCH)")
+    g.add_argument("--limit", type=int, default=None, help="only the first N scenes")
+    g.add_argument("--json", default=None, help="write per-scene results and the summary here")
+    g.add_argument("--depth-noise", type=float, default=0.0, help="multiplicative depth noise σ (e.g. 0.02)")
+    g.add_argument("--nan-fraction", type=float, default=0.0, help="share of depth pixels dropped")
+    g.add_argument("--default-camera", action="store_true", help="ignore camera.json (default field of view)")
+    g.add_argument("--estimate-focal", action="store_true", help="PerceptionSettings(estimate_focal=True)")
     p.set_defaults(func=run_eval)
 
 
+def run_perception(args: argparse.Namespace) -> int:
+    import json
+
+    from scenewright.evaluate.perception import measure_bench
+    from scenewright.fileio import write_json
+    from scenewright.perception import PerceptionSettings
+    result = measure_bench(args.bench, PerceptionSettings(estimate_focal=args.estimate_focal), limit=args.limit,
+                           depth_noise=args.depth_noise, nan_fraction=args.nan_fraction,
+                           default_camera=args.default_camera)
+    print(json.dumps(result["summary"], indent=2, default=float))
+    if args.json:
+        write_json(args.json, result)
+    return 0
+
+
 def run_eval(args: argparse.Namespace) -> int:
+    if args.pred_root == "perception":
+        return run_perception(args)
     from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from scenewright.errors import InputError
     from scenewright.evaluate.evaluator import EvalSettings, evaluate_bench, read_manifest
@@ -35,6 +65,7 @@ def run_eval(args: argparse.Namespace) -> int:
     from scenewright.evaluate.report import print_report
     from scenewright.geometry.symmetry import SymmetrySettings
     from scenewright.fileio import check_output_file, write_json
+    from scenewright.progress import make_progress
     from pathlib import Path
 
     if args.out:     # before the evaluation: an unusable --out must not cost a whole run
@@ -51,8 +82,7 @@ def run_eval(args: argparse.Namespace) -> int:
                             symmetry=SymmetrySettings(source=args.symmetry_source, tol=args.symmetry_tol))
     console = Console(stderr=True)
     n = len(read_manifest(Path(args.bench)))
-    with Progress(TextColumn("eval {task.description}"), BarColumn(), MofNCompleteColumn(),
-                  TimeElapsedColumn(), console=console, transient=True) as bar:
+    with make_progress(True, "eval", transient=True) as bar:
         task = bar.add_task("", total=n)
         seen = []
 

@@ -18,7 +18,7 @@ import trimesh
 
 from scenewright import __version__
 from scenewright.errors import InputError
-from scenewright.evaluate import layout as L
+from scenewright.evaluate import placement as L
 from scenewright.evaluate import points as P
 from scenewright.evaluate.plausibility import PlausibilitySettings, check_plausibility
 from scenewright.geometry.symmetry import RADIAL_ANGLES_DEG, SymmetrySettings, mesh_symmetry

@@ -16,8 +16,9 @@ import zlib
 from dataclasses import dataclass
 
 import numpy as np
-import trimesh
 from scipy.spatial import cKDTree
+
+from scenewright.geometry.surface import sample_surface  # noqa: F401  (part of this module's API)
 
 
 def stable_seed(base: int, *parts: object) -> int:
@@ -27,21 +28,6 @@ def stable_seed(base: int, *parts: object) -> int:
     """
     text = "/".join(str(p) for p in parts).encode()
     return (zlib.crc32(text) ^ (int(base) * 2654435761)) & 0xFFFFFFFF
-
-
-def sample_surface(mesh: trimesh.Trimesh, count: int, seed: int) -> np.ndarray:
-    """(count, 3) points drawn uniformly by area on ``mesh`` with a fixed seed.
-
-    A mesh with no area (degenerate faces only) yields its vertices repeated, so
-    the metrics stay defined (and bad); an empty mesh raises ValueError.
-    """
-    if mesh is None or len(mesh.vertices) == 0:
-        raise ValueError("mesh has no vertices")
-    if len(mesh.faces) == 0 or not mesh.area > 0:
-        rng = np.random.default_rng(seed)
-        return np.asarray(mesh.vertices, float)[rng.integers(0, len(mesh.vertices), count)]
-    points, _ = trimesh.sample.sample_surface(mesh, count, seed=seed)
-    return np.asarray(points, float)
 
 
 def nn_distances(source: np.ndarray, target: np.ndarray | cKDTree) -> tuple[np.ndarray, np.ndarray]:

@@ -19,8 +19,11 @@ from pathlib import Path
 
 from scenewright.errors import InputError
 from scenewright.export.common import FORMATS, ExportSettings
+from scenewright.export.glb import write_glb
 from scenewright.fileio import (_is_no_space_in, check_writable_parent, move_aside, no_space_error,
                                 refuse_overlap, temp_dir_beside)
+from scenewright.progress import make_progress
+from scenewright.scene import read_scene
 
 __all__ = ["export_scene", "ExportSettings", "FORMATS", "infer_format", "texture_dir_for"]
 
@@ -53,7 +56,6 @@ def texture_dir_for(out_file: Path) -> Path:
 
 
 def _read(scene_dir: Path):
-    from scenewright.scene import read_scene
     if not scene_dir.is_dir():
         raise InputError(f"{scene_dir}: scene folder not found")
     scene = read_scene(scene_dir)
@@ -136,16 +138,9 @@ def export_scene(scene_dir: str | os.PathLike, out_file: str | os.PathLike, form
 
 def _write(fmt: str, scene, path: Path, settings: ExportSettings, source: str, progress: bool) -> None:
     """Write ``scene`` to ``path`` (inside a private temporary folder) in format ``fmt``."""
-    from contextlib import nullcontext
-    bar = nullcontext(None)
-    if progress:
-        from rich.progress import Progress
-        bar = Progress(transient=True)
-    with bar as p:
-        advance = None
-        if p is not None:
-            task = p.add_task(f"export {fmt}", total=len(scene.instances))
-            advance = lambda n: p.advance(task, n)  # noqa: E731
+    with make_progress(progress, "export", transient=True) as p:
+        task = p.add_task(fmt, total=len(scene.instances))
+        advance = lambda n: p.advance(task, n)  # noqa: E731
         if fmt in ("usd", "usda", "usdc"):
             from scenewright.export.usd import write_usd
             write_usd(scene, path, settings, path.parent / f"{path.stem}_textures", source, advance,
@@ -159,7 +154,6 @@ def _write(fmt: str, scene, path: Path, settings: ExportSettings, source: str, p
             from scenewright.export.blend import write_blend
             write_blend(scene, path, settings, source, advance)
         elif fmt == "glb":
-            from scenewright.export.glb import write_glb
             write_glb(scene, path, settings, source)
         else:  # infer_format already refused it
             raise InputError(f"unknown export format {fmt!r}")

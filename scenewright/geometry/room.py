@@ -14,6 +14,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import trimesh
+from PIL import Image
+
+from scenewright.geometry.transforms import rot_y
 
 
 @dataclass(frozen=True)
@@ -61,9 +64,8 @@ def yaw_of_direction(direction: np.ndarray) -> float:
 
 def yaw_transform(yaw: float, translation: np.ndarray) -> np.ndarray:
     """(4, 4) world_from_object: rotation by ``yaw`` about Y, then ``translation`` (3,)."""
-    c, s = np.cos(yaw), np.sin(yaw)
     tf = np.eye(4)
-    tf[:3, :3] = [[c, 0, s], [0, 1, 0], [-s, 0, c]]
+    tf[:3, :3] = rot_y(yaw)
     tf[:3, 3] = translation
     return tf
 
@@ -166,7 +168,6 @@ def textured_floor(room: Room, image: np.ndarray, texture_metres: float = 2.0,
                    margin: float = 0.1) -> trimesh.Trimesh:
     """The floor as one quad at y = 0 (``margin`` beyond the walls) with ``image`` (h, w, 3) uint8
     tiled every ``texture_metres`` (UVs in tiles; the renderer and glTF repeat textures)."""
-    from PIL import Image
     hw, hd = room.width / 2 + margin, room.depth / 2 + margin
     v = np.array([[-hw, 0, -hd], [hw, 0, -hd], [hw, 0, hd], [-hw, 0, hd]], float)
     f = np.array([[0, 2, 1], [0, 3, 2]])            # normals up
@@ -194,14 +195,3 @@ def plank_texture(rng: np.random.Generator, base_rgb, size: int = 256, planks: i
     return np.clip(img, 0, 255).astype(np.uint8)
 
 
-def look_at_opencv(position: np.ndarray, forward: np.ndarray, up=(0.0, 1.0, 0.0)) -> np.ndarray:
-    """(4, 4) world_from_camera in OpenCV axes (x right, y down, z forward) at ``position`` (3,)
-    looking along ``forward`` (3,), with the image's up as close to ``up`` as possible."""
-    z = np.asarray(forward, float)
-    z = z / np.linalg.norm(z)
-    x = np.cross(z, np.asarray(up, float))
-    x = x / np.linalg.norm(x)
-    y = np.cross(z, x)
-    tf = np.eye(4)
-    tf[:3, 0], tf[:3, 1], tf[:3, 2], tf[:3, 3] = x, y, z, position
-    return tf

@@ -34,6 +34,8 @@ import numpy as np
 import trimesh
 from scipy.spatial import cKDTree
 
+from scenewright.geometry.surface import sample_surface
+
 GROUPS = ("none", "two", "four", "radial")          # from smallest to largest group
 RADIAL_ANGLES_DEG = (30.0, 45.0, 60.0, 90.0, 120.0, 150.0, 180.0)
 DEFAULT_TOL = 0.01
@@ -157,8 +159,6 @@ def mesh_symmetry(mesh: trimesh.Trimesh, settings: SymmetrySettings | None = Non
     of ``world_from_object``'s polar decomposition), so an object scaled unevenly in
     its scene is judged by the shape it has there.
     """
-    from scenewright.evaluate.points import sample_surface
-
     settings = settings or SymmetrySettings()
     pts = sample_surface(mesh, settings.n_points, settings.seed)
     verts = np.asarray(mesh.vertices, float)

@@ -40,10 +40,35 @@ def make_transform(rotation: np.ndarray | None = None, translation=None) -> np.n
     return out
 
 
-def rot_y(yaw: float) -> np.ndarray:
-    """(3, 3) rotation by ``yaw`` radians about +Y (right-handed: +X turns toward -Z)."""
+def rot_y(yaw: float | np.ndarray) -> np.ndarray:
+    """(3, 3) rotation by ``yaw`` radians about +Y (right-handed: +X turns toward -Z); an
+    array of yaws (...) gives (..., 3, 3). Yaw 0 keeps an asset's front at +Z."""
     c, s = np.cos(yaw), np.sin(yaw)
-    return np.array([[c, 0.0, s], [0.0, 1.0, 0.0], [-s, 0.0, c]])
+    z, o = np.zeros_like(c), np.ones_like(c)
+    return np.stack([np.stack([c, z, s], -1), np.stack([z, o, z], -1), np.stack([-s, z, c], -1)], -2)
+
+
+def look_along(position, forward, up=(0.0, 1.0, 0.0)) -> np.ndarray:
+    """(4, 4) camera pose in OpenCV axes (x right, y down, z forward) at ``position`` (3,)
+    looking along ``forward`` (3,), the image's up as close to ``up`` as possible (any
+    right-hand side when looking straight along ``up``). As world_from_camera it places a
+    camera in a world; as object_from_camera, a camera around an object."""
+    z = np.asarray(forward, float)
+    z = z / np.linalg.norm(z)
+    x = np.cross(z, np.asarray(up, float))
+    if np.linalg.norm(x) < 1e-9:
+        x = np.array([1.0, 0.0, 0.0])
+    x = x / np.linalg.norm(x)
+    y = np.cross(z, x)
+    pose = np.eye(4)
+    pose[:3, 0], pose[:3, 1], pose[:3, 2], pose[:3, 3] = x, y, z, position
+    return pose
+
+
+def look_at(eye, target, up=(0.0, 1.0, 0.0)) -> np.ndarray:
+    """(4, 4) OpenCV camera pose at ``eye`` (3,) looking at ``target`` (3,) (see :func:`look_along`)."""
+    eye = np.asarray(eye, float)
+    return look_along(eye, np.asarray(target, float) - eye, up)
 
 
 def rot_x(angle: float) -> np.ndarray:

@@ -14,6 +14,7 @@ import dataclasses
 import hashlib
 import json
 import os
+import sqlite3
 import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -23,6 +24,7 @@ from multiprocessing import get_context
 from pathlib import Path
 
 import numpy as np
+import trimesh
 
 from scenewright.errors import InputError
 from scenewright.fileio import (atomic_dir, atomic_file, check_writable_parent, is_no_space, read_json,
@@ -31,6 +33,8 @@ from scenewright.library import derive, normalize
 from scenewright.library.categories import CATEGORIES
 from scenewright.library.sources import Collection, SourceItem, fetch_model, read_sources
 from scenewright.library.store import FORMAT, RECORD_FIELDS
+from scenewright.progress import make_progress
+from scenewright.render import Renderer
 
 # Bump when the per-asset processing changes in a way that alters its outputs.
 ASSET_VERSION = 2
@@ -106,7 +110,6 @@ def _renderer(size: int):
     """This process's renderer (one EGL context per worker), or None if unavailable."""
     if size not in _RENDERERS:
         try:
-            from scenewright.render import Renderer
             _RENDERERS[size] = Renderer(size, size)
         except Exception as exc:  # no renderer module yet, or no EGL: build without views
             _RENDERERS[size] = None
@@ -167,7 +170,6 @@ def process_item(item: SourceItem, out: str, settings: BuildSettings) -> dict:
 
 
 def _process_item(item: SourceItem, out: Path, settings: BuildSettings) -> dict:
-    import trimesh
 
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
@@ -305,13 +307,6 @@ def _prepare_out(out: Path) -> None:
         remove_stale_temporaries(folder)
 
 
-def _progress(enabled: bool):
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
-    return Progress(TextColumn("[bold]library[/]"), BarColumn(), MofNCompleteColumn(),
-                    TimeElapsedColumn(), TimeRemainingColumn(), TextColumn("{task.description}"),
-                    disable=not enabled, transient=False)
-
-
 def _run_pool(items: list[SourceItem], workers: int, out: str, settings: BuildSettings,
               handle) -> list[SourceItem]:
     """Process ``items`` in a fresh pool; returns those lost to a dead worker, in order."""
@@ -376,7 +371,7 @@ def build_library(out, sources=None, workers: int = 2, limit: int | None = None,
     report = BuildReport(out=out)
     results: dict[str, dict] = {}
     t = time.perf_counter()
-    with _progress(progress) as bar:
+    with make_progress(progress, "library", eta=True) as bar:
         task = bar.add_task("", total=len(items))
 
         def handle(res: dict) -> None:
@@ -471,7 +466,6 @@ def _write_index(out: Path, metas: list[dict]) -> None:
     names them: a reader opening the library during a rebuild sees either the old
     index with the old arrays or the new with the new, never a mix.
     """
-    import sqlite3
 
     build_id = f"{time.time_ns():x}"
     names = {"samples": f"samples-{build_id}.npy", "voxels": f"voxels-{build_id}.npy"}

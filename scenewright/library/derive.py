@@ -11,6 +11,9 @@ import numpy as np
 import trimesh
 from scipy import ndimage
 
+from scenewright.geometry.transforms import look_at
+from scenewright.render import RenderItem
+
 
 def surface_samples(mesh: trimesh.Trimesh, n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Area-weighted surface samples: points (n, 3) float32 metres and unit normals (n, 3).
@@ -79,20 +82,6 @@ class ViewSpec:
         return np.array([[f, 0, c], [0, f, c], [0, 0, 1]], dtype=np.float64)
 
 
-def look_at_camera(eye: np.ndarray, target: np.ndarray) -> np.ndarray:
-    """(4, 4) object_from_camera of an OpenCV camera at ``eye`` looking at ``target`` (Y up)."""
-    forward = target - eye
-    forward = forward / np.linalg.norm(forward)
-    right = np.cross(forward, [0.0, 1.0, 0.0])
-    if np.linalg.norm(right) < 1e-9:           # looking straight down: any right will do
-        right = np.array([1.0, 0.0, 0.0])
-    right = right / np.linalg.norm(right)
-    down = np.cross(forward, right)
-    pose = np.eye(4)
-    pose[:3, 0], pose[:3, 1], pose[:3, 2], pose[:3, 3] = right, down, forward, eye
-    return pose
-
-
 def view_cameras(extents: np.ndarray, spec: ViewSpec) -> np.ndarray:
     """camera_from_object (V, 4, 4) OpenCV for an object of box ``extents`` (3,) metres."""
     extents = np.asarray(extents, dtype=np.float64)
@@ -102,7 +91,7 @@ def view_cameras(extents: np.ndarray, spec: ViewSpec) -> np.ndarray:
     yaw_deg, pitch_deg = spec.angles()
     yaw, pitch = np.radians(yaw_deg), np.radians(pitch_deg)
     direction = np.stack([np.sin(yaw) * np.cos(pitch), np.sin(pitch), np.cos(yaw) * np.cos(pitch)], axis=1)
-    poses = [look_at_camera(target + distance * d, target) for d in direction]
+    poses = [look_at(target + distance * d, target) for d in direction]   # object_from_camera
     return np.linalg.inv(np.stack(poses))
 
 
@@ -113,7 +102,6 @@ def render_views(renderer, mesh: trimesh.Trimesh, spec: ViewSpec) -> dict[str, n
     (metres along the camera z axis, NaN off the object), K (3, 3),
     camera_from_object (V, 4, 4), yaw_deg (V,), pitch_deg (V,).
     """
-    from scenewright.render import RenderItem
 
     K = spec.intrinsics()
     cams = view_cameras(mesh.extents, spec)

@@ -34,12 +34,14 @@ from __future__ import annotations
 import dataclasses
 import functools
 import logging
+import sqlite3
 import struct
 import zipfile
 from dataclasses import dataclass, fields
 from pathlib import Path
 
 import numpy as np
+import trimesh
 
 from scenewright.errors import InputError
 from scenewright.fileio import read_json
@@ -117,7 +119,6 @@ class Library:
         index = folder / "index.sqlite"
         if not index.is_file():
             raise InputError(f"{folder}: library has no index.sqlite (the build did not finish; run it again)")
-        import sqlite3
         try:
             con = sqlite3.connect(index.resolve().as_uri() + "?mode=ro", uri=True)
             try:
@@ -243,7 +244,6 @@ class Library:
         return None
 
     def _load_mesh(self, asset_id: str):
-        import trimesh
         path = self.folder / self.record(asset_id).folder / "mesh.glb"
         problem = self.asset_problem(asset_id)
         if problem is not None:

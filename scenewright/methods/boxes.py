@@ -1,6 +1,6 @@
 """The simple box baseline: one axis-aligned box per instance, from depth and mask.
 
-``scenewright reconstruct CAPTURE -o OUT --method boxes``
+``scenewright reconstruct CAPTURE -o OUT --method boxes``; ``BoxesMethod`` in the registry.
 
 1. Floor: RANSAC plane on the background pixels' depth points (seg = 0) whose normal is
    within ``max_floor_tilt_deg`` of the camera's up (−y_cam). The world is then
@@ -19,7 +19,6 @@ Category is unknown (null), ``asset_id`` null, ``world_from_camera`` set.
 
 from __future__ import annotations
 
-import argparse
 import time
 from dataclasses import asdict, dataclass
 
@@ -30,7 +29,8 @@ from scenewright.capture import Capture
 from scenewright.errors import InputError
 from scenewright.geometry.planes import Plane
 from scenewright.geometry.transforms import backproject
-from scenewright.perception.room import world_from_floor
+from scenewright.methods.base import Method
+from scenewright.perception.room_planes import world_from_floor
 from scenewright.scene import WORLD_FROM_CAMERA_NO_FLOOR, Camera, Instance, Scene
 
 VERSION = "1"
@@ -38,17 +38,19 @@ VERSION = "1"
 
 @dataclass
 class BoxesSettings:
+    """Everything that decides a boxes result; recorded in ``scene.json`` (method.settings)."""
+
     floor: str = "ransac"              # ransac | none (no-floor frame)
-    ransac_iterations: int = 300
-    ransac_threshold_m: float = 0.02
+    ransac_iterations: int = 300       # candidate planes tried for the floor
+    ransac_threshold_m: float = 0.02   # a point this close to a candidate plane is its inlier
     max_floor_tilt_deg: float = 45.0   # between the floor normal and the camera's up (−y_cam)
-    min_floor_inliers: int = 200
-    max_floor_points: int = 20000
+    min_floor_inliers: int = 200       # fewer: no floor (the no-floor frame)
+    max_floor_points: int = 20000      # background points subsampled to this many for RANSAC
     percentile: float = 2.0            # robust box bounds: [p, 100 − p] per axis
     min_points: int = 10               # fewer valid depth pixels: no box for that instance
-    min_extent_m: float = 0.01
+    min_extent_m: float = 0.01         # thinnest box side (metres)
     snap_to_floor_m: float = 0.10      # a box bottom this close to the floor is put on it
-    seed: int = 0
+    seed: int = 0                      # RANSAC's random seed
 
 
 def masked_points(points_cam: np.ndarray, mask: np.ndarray) -> np.ndarray:
@@ -160,39 +162,14 @@ def reconstruct_boxes(capture: Capture, settings: BoxesSettings | None = None) -
                  timings_s=timings, extra={"floor_estimate": floor_info, "skipped_instances": skipped})
 
 
-def reconstruct_from_args(args: argparse.Namespace) -> int:
-    """``reconstruct --method boxes``: read the capture, fit boxes, write the scene folder."""
-    import sys
+class BoxesMethod(Method):
+    """The box baseline (see the module docstring): nothing to load, nothing kept warm."""
 
-    from rich.console import Console
+    name = "boxes"
+    Settings = BoxesSettings
+    summary = "one box per object from depth and mask (a baseline)"
+    capture_needs = ("seg", "depth")
+    stage = "Fitting boxes"
 
-    from scenewright.capture import load_capture
-    from scenewright.scene import write_scene
-
-    console = Console(stderr=True)
-    t0 = time.perf_counter()
-    capture = load_capture(args.capture)
-    settings = BoxesSettings(seed=0 if args.seed is None else int(args.seed))
-    with console.status("fitting boxes"):
-        scene = reconstruct_boxes(capture, settings)
-    preview = None
-    if not getattr(args, "no_preview", False):
-        try:
-            from scenewright.render import render_scene
-            t = time.perf_counter()
-            preview = render_scene(scene, over=capture)
-            scene.timings_s["preview"] = time.perf_counter() - t
-        except ImportError as exc:
-            console.print(f"[yellow]no preview: renderer not available ({exc})[/yellow]")
-        except Exception as exc:  # the preview is optional; the scene itself is still valid
-            console.print(f"[yellow]no preview: rendering failed ({type(exc).__name__}: {exc})[/yellow]")
-    scene.timings_s["total"] = time.perf_counter() - t0     # up to export
-    write_scene(scene, args.out, preview=preview, overwrite=getattr(args, "overwrite", False),
-                inputs=[args.capture])
-    n_boxes = sum(i.mesh is not None for i in scene.instances)
-    console.print(f"boxes: {n_boxes}/{len(scene.instances)} instances, floor: "
-                  f"{scene.extra['floor_estimate']['method']} → {args.out}")
-    if scene.extra["skipped_instances"]:
-        print(f"warning: no box for instances {scene.extra['skipped_instances']} (too little depth)",
-              file=sys.stderr)
-    return 0
+    def reconstruct(self, capture) -> Scene:
+        return reconstruct_boxes(capture, self.settings)

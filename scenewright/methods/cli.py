@@ -1,51 +1,104 @@
 """``scenewright reconstruct`` and ``scenewright demo``.
 
-Each method module exposes ``reconstruct_from_args(args) -> int``; this module only
-declares the options (so ``--help`` shows every one) and dispatches.
+Every method is reached the same way: ``--method NAME`` picks it from the registry,
+``--library``/``--weights`` give its resources, and its settings come from ``--seed``,
+``--config FILE`` and ``--set KEY=VALUE`` (``--help-settings`` lists them all).
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
 
-METHODS = {
-    "layout": "scenewright.methods.layout.pipeline",
-    "midi": "scenewright.methods.midi.pipeline",
-    "boxes": "scenewright.methods.boxes",
-}
+from scenewright.methods.registry import DEFAULT_METHOD, method_names
 
 
-def reconstruct_inputs(args: argparse.Namespace) -> list:
-    """The folders ``reconstruct`` reads with these arguments (its output must stay clear of them)."""
-    return [args.capture,
-            args.library if args.method == "layout" else None,
-            args.dinov2_weights if args.method == "layout" else None,
-            args.weights if args.method == "midi" else None]
+def add_method_arguments(p: argparse.ArgumentParser, library_default: str | None = "data/library") -> None:
+    """The options every command running a method shares (reconstruct, batch)."""
+    p.add_argument("--method", choices=method_names(), default=DEFAULT_METHOD,
+                   help="reconstruction method (" + ", ".join(method_names()) + ")")
+    p.add_argument("--library", default=library_default, help="asset library folder (methods that need one)")
+    p.add_argument("--weights", default=None,
+                   help="model checkpoint folder (methods that need one; default: the models folder's)")
+    p.add_argument("--seed", type=int, default=None, help="random seed (default: the method's)")
+    p.add_argument("--config", default=None, metavar="FILE",
+                   help="method settings from a .json or .toml file (applied before --set)")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="set one method setting (JSON value, dotted keys: pose.render_assets=5); repeatable; "
+                        "--help-settings lists them")
+    p.add_argument("--help-settings", action="store_true",
+                   help="list the chosen --method's settings (default and meaning) and exit")
+    p.add_argument("--max-pixels", type=int, default=16_000_000, metavar="N",
+                   help="refuse a larger picture (default 16 MP: minutes of CPU and GBs of RAM beyond)")
+    p.add_argument("--max-instances", type=int, default=None, metavar="N",
+                   help="refuse a seg.png with more instances (default: the method's max_instances "
+                        "setting if it has one, else 255)")
 
 
-# Instances a method takes by default when --max-instances is not given (else DEFAULT_MAX_INSTANCES).
-METHOD_MAX_INSTANCES = {"midi": 16}     # MIDI denoises all instances jointly
+def print_settings_help(method: str) -> int:
+    from scenewright.methods.registry import get_method
+    from scenewright.settings import settings_help
+    cls = get_method(method)
+    print(settings_help(cls.Settings, f"{method}: {cls.summary}\n"
+                                      f"settings (--set KEY=VALUE, or a --config file of them):"))
+    return 0
 
 
-def _dispatch(args: argparse.Namespace) -> int:
-    from scenewright.capture import DEFAULT_MAX_INSTANCES, check_limits
+def input_limits(args: argparse.Namespace, settings) -> tuple[int, int]:
+    """(max pixels, max instances) a capture may have for this run; InputError for a bad flag."""
+    from scenewright.capture import DEFAULT_MAX_INSTANCES
     from scenewright.errors import InputError
-    from scenewright.fileio import check_output_dir
-    # Before any work: an unusable -o (a file, a non-empty folder without --overwrite, an
-    # input or a folder holding one) must not cost a whole reconstruction.
-    check_output_dir(args.out, overwrite=args.overwrite, inputs=reconstruct_inputs(args))
     if args.max_pixels < 64:
         raise InputError(f"--max-pixels {args.max_pixels}: must be at least 64")
     if args.max_instances is not None and args.max_instances < 1:
         raise InputError(f"--max-instances {args.max_instances}: must be at least 1")
-    if args.max_instances is None:
-        args.max_instances = METHOD_MAX_INSTANCES.get(args.method, DEFAULT_MAX_INSTANCES)
-    # Size limits first, from the image headers: refuse before the library or weights load.
-    check_limits(args.capture, max_pixels=args.max_pixels, max_instances=args.max_instances)
-    from scenewright.perception.cli import with_perceived_input   # a photo is perceived first
-    module = importlib.import_module(METHODS[args.method])
-    return with_perceived_input(args, module.reconstruct_from_args)
+    max_instances = args.max_instances
+    if max_instances is None:       # MIDI denoises all instances jointly: its setting is the limit
+        max_instances = getattr(settings, "max_instances", None) or DEFAULT_MAX_INSTANCES
+    return args.max_pixels, max_instances
+
+
+def _reconstruct(args: argparse.Namespace) -> int:
+    from scenewright.errors import InputError
+    if args.help_settings:
+        return print_settings_help(args.method)
+    if args.capture is None or args.out is None:
+        raise InputError("reconstruct needs a CAPTURE folder (or a photo) and -o OUT")
+    from scenewright.capture import check_limits
+    from scenewright.fileio import check_output_dir
+    from scenewright.methods.base import Resources
+    from scenewright.methods.registry import get_method
+    from scenewright.perception.cli import needs_perception, perceive_path
+    from scenewright.run import run_to_folder
+    from scenewright.settings import build_settings
+
+    cls = get_method(args.method)
+    settings = build_settings(cls.Settings, seed=args.seed, config=args.config, overrides=args.overrides)
+    resources = Resources(library=args.library, weights=args.weights)
+    inputs = [args.capture, args.seg, args.models, *resources.paths(cls.needs), *cls.reads(settings)]
+    # Before any work: an unusable -o (a file, a non-empty folder without --overwrite, an
+    # input or a folder holding one) must not cost a whole reconstruction.
+    check_output_dir(args.out, overwrite=args.overwrite, inputs=inputs)
+    max_pixels, max_instances = input_limits(args, settings)
+    # Size limits from the image headers: refuse before the library or weights load.
+    check_limits(args.capture, max_pixels=max_pixels, max_instances=max_instances)
+    capture, perception = args.capture, None
+    if needs_perception(args, cls):      # a photo, or a capture missing what the method needs
+        capture, perception = perceive_path(args.capture, args)
+        if len(capture.instance_ids) > max_instances:
+            raise InputError(f"{args.capture}: {len(capture.instance_ids)} instances found, more than "
+                             f"the limit of {max_instances} (raise it: --max-instances)")
+    try:
+        scene = run_to_folder(capture, args.out, cls, settings, resources, overwrite=args.overwrite,
+                              preview=not args.no_preview, progress=True, inputs=inputs,
+                              perception=perception)
+    finally:
+        resources.close()
+    n_mesh = sum(i.mesh is not None for i in scene.instances)
+    print(f"wrote {args.out}: {n_mesh}/{len(scene.instances)} objects with a mesh, {len(scene.relations)} "
+          f"relations ({', '.join(f'{k} {v:.1f}' for k, v in scene.timings_s.items())} s)")
+    for note in scene.extra.get("notes", []):
+        print(f"note: {note}")
+    return 0
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -54,40 +107,16 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("reconstruct", help="capture folder → scene folder (layout, midi or boxes)")
-    p.add_argument("capture", help="capture folder (rgb.png, seg.png, depth, camera.json) or a photo")
-    p.add_argument("-o", "--out", required=True, help="output scene folder")
-    p.add_argument("--method", choices=sorted(METHODS), default="layout")
-    p.add_argument("--seed", type=int, default=None, help="random seed (layout: 0, midi: 42)")
+    p = sub.add_parser("reconstruct", help="capture folder or photo → scene folder (" + ", ".join(method_names()) + ")")
+    p.add_argument("capture", nargs="?",
+                   help="capture folder (rgb.png, seg.png, depth, camera.json) or a photo (perceived first)")
+    p.add_argument("-o", "--out", help="output scene folder")
+    add_method_arguments(p)
     p.add_argument("--overwrite", action="store_true", help="replace an existing output folder")
     p.add_argument("--no-preview", action="store_true", help="do not render preview.png")
-    p.add_argument("--max-pixels", type=int, default=16_000_000, metavar="N",
-                   help="refuse a larger picture (default 16 MP: minutes of CPU and GBs of RAM beyond)")
-    p.add_argument("--max-instances", type=int, default=None, metavar="N",
-                   help="refuse a seg.png with more instances (default 255; midi 16, it denoises "
-                        "all instances jointly)")
-    g = p.add_argument_group("layout")
-    g.add_argument("--library", default="data/library", help="asset library folder")
-    g.add_argument("--features", choices=["auto", "classical", "dinov2"], default="auto",
-                   help="appearance features for retrieval (dinov2 needs --dinov2-weights)")
-    g.add_argument("--dinov2-weights", default=None, help="local Dinov2Model folder")
-    g.add_argument("--depth", choices=["auto", "given", "estimated", "relative", "none"], default="auto",
-                   help="how to use the capture's depth (auto: as its depth.json declares; given: metric; "
-                        "estimated: a model's metres, scale refitted; relative: unknown scale and shift; "
-                        "none: ignore it, single-view metrology)")
-    g = p.add_argument_group("midi")
-    g.add_argument("--weights", default=None, help="MIDI checkpoint folder (diffusers layout)")
-    g.add_argument("--steps", type=int, default=50)
-    g.add_argument("--guidance", type=float, default=7.0)
-    g.add_argument("--octree-depth", type=int, default=8)
-    g.add_argument("--smooth", action=argparse.BooleanOptionalAction, default=True)
-    g.add_argument("--extraction", choices=["dense", "hierarchical"], default="hierarchical")
-    g.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
-    g.add_argument("--dtype", choices=["float32", "bfloat16", "float16"], default="float32")
-    g.add_argument("--pad-image", action="store_true", help="the original's do_image_padding")
     from scenewright.perception.cli import add_input_arguments
     add_input_arguments(p)
-    p.set_defaults(func=_dispatch)
+    p.set_defaults(func=_reconstruct)
 
     demo = sub.add_parser("demo", help="run the layout method end to end on the shipped capture")
     demo.add_argument("--library", default="data/library")

@@ -47,7 +47,7 @@ MODELS: dict[str, ModelSpec] = {s.name: s for s in [
                 "global_attn_indexes": [2, 5, 8, 11]}),
     ModelSpec(
         "dinov2", "facebook/dinov2-small", "apache-2.0",
-        "appearance features for the layout method's retrieval (--features dinov2)",
+        "appearance features for the layout method's retrieval (--set features=dinov2)",
         approx_size="90 MB",
         config={"kind": "dinov2", "hidden_size": 384, "num_hidden_layers": 12, "num_attention_heads": 6}),
     ModelSpec(

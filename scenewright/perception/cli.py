@@ -1,17 +1,16 @@
 """``scenewright perceive IMAGE -o CAPTURE_DIR`` and the hook that lets ``reconstruct`` take a photo.
 
-``with_perceived_input(args, run)`` is all ``reconstruct`` calls: when its input is an image
-file, comes with ``--seg``/``--labels``/``--fov``, or is a capture folder without seg or
-depth (that its method needs), the input is perceived into a temporary capture first; after the method has
-written the scene, the perception record goes into ``scene.json`` under ``"inputs"`` and
-the perceived capture (with ``perception.png``) into ``OUT/perceived/``.
+``reconstruct`` asks :func:`needs_perception`: when its input is an image file, comes with
+``--seg``/``--labels``/``--fov``, or is a capture folder without the seg or depth its method
+wants, the input is perceived (:func:`perceive_path`) into a capture in memory; the scene
+folder then records the perception under ``"inputs"`` in ``scene.json`` and holds the
+perceived capture (with ``perception.png``) in ``OUT/perceived/``, all in one atomic write
+(:func:`scenewright.run.run_to_folder`).
 """
 
 from __future__ import annotations
 
 import argparse
-import shutil
-import tempfile
 from pathlib import Path
 
 from scenewright.errors import InputError
@@ -73,24 +72,31 @@ def perceive_path(path: str, args: argparse.Namespace):
 
 def write_perceived(capture, record, out: str | Path, overwrite: bool = False) -> Path:
     """The capture folder, ``camera.json`` always, ``perception.json`` and ``perception.png``, atomically."""
+    from scenewright.fileio import atomic_dir
+    out = Path(out)
+    with atomic_dir(out, overwrite=overwrite) as tmp:
+        write_perceived_into(capture, record, tmp)
+    return out
+
+
+def write_perceived_into(capture, record, tmp: Path) -> None:
+    """Write the perceived capture's files into the (new, empty) folder ``tmp``."""
     from PIL import Image
 
     from scenewright.capture import write_capture
-    from scenewright.fileio import atomic_dir, dumps_json
+    from scenewright.fileio import dumps_json
     from scenewright.perception.overlay import perception_overlay
-    out = Path(out)
-    with atomic_dir(out, overwrite=overwrite) as tmp:
-        inner = write_capture(capture, tmp / "capture")
-        for item in inner.iterdir():
-            item.rename(tmp / item.name)
-        inner.rmdir()
-        if not (tmp / "camera.json").is_file():      # written even for a default camera, to be edited
-            (tmp / "camera.json").write_text(dumps_json(
-                {"K": capture.K, "width": capture.width, "height": capture.height}) + "\n")
-        (tmp / "perception.json").write_text(dumps_json(record.to_json()) + "\n")
-        depth_src = record.inputs.get("depth", {}).get("source", "")
-        Image.fromarray(perception_overlay(capture, depth_note=depth_src)).save(tmp / "perception.png")
-    return out
+    tmp.mkdir(parents=True, exist_ok=True)
+    inner = write_capture(capture, tmp / "capture")
+    for item in inner.iterdir():
+        item.rename(tmp / item.name)
+    inner.rmdir()
+    if not (tmp / "camera.json").is_file():      # written even for a default camera, to be edited
+        (tmp / "camera.json").write_text(dumps_json(
+            {"K": capture.K, "width": capture.width, "height": capture.height}) + "\n")
+    (tmp / "perception.json").write_text(dumps_json(record.to_json()) + "\n")
+    depth_src = record.inputs.get("depth", {}).get("source", "")
+    Image.fromarray(perception_overlay(capture, depth_note=depth_src)).save(tmp / "perception.png")
 
 
 def _perceive(args: argparse.Namespace) -> int:
@@ -104,40 +110,18 @@ def _perceive(args: argparse.Namespace) -> int:
     return 0
 
 
-def needs_perception(args: argparse.Namespace) -> bool:
+def needs_perception(args: argparse.Namespace, method=None) -> bool:
+    """Is ``args.capture`` to be perceived first: a photo, given ``--seg``/``--labels``/``--fov``,
+    or a capture folder missing a channel ``method`` (a Method class) wants estimated."""
     src = Path(args.capture)
     if getattr(args, "seg", None) or getattr(args, "labels", None) or getattr(args, "fov", None) is not None:
         return True
     if src.is_dir():
-        # MIDI works from rgb + masks alone; layout and boxes need metric depth.
-        has_depth = (src / "depth.npy").is_file() or (src / "depth.png").is_file() or \
-            getattr(args, "method", None) == "midi"
-        return not ((src / "seg.png").is_file() and has_depth)
+        present = {"seg": (src / "seg.png").is_file(),
+                   "depth": (src / "depth.npy").is_file() or (src / "depth.png").is_file()}
+        wanted = getattr(method, "perceive_missing", ("seg", "depth"))
+        return not all(present.get(c, True) for c in wanted)
     return src.is_file()
-
-
-def with_perceived_input(args: argparse.Namespace, run) -> int:
-    """Run ``run(args)`` (a method's reconstruct_from_args) on a perceived capture when needed."""
-    if not needs_perception(args):
-        return run(args)
-    from scenewright.fileio import read_json, write_json
-    out = Path(args.out)     # already checked by reconstruct before any work (fileio.check_output_dir)
-    source = args.capture
-    capture, record = perceive_path(source, args)
-    with tempfile.TemporaryDirectory(prefix="scenewright-perceived-") as tmp:
-        perceived = write_perceived(capture, record, Path(tmp) / "capture")
-        args.capture = str(perceived)
-        try:
-            rc = run(args)
-        finally:
-            args.capture = source
-        scene_json = out / "scene.json"
-        if rc == 0 and scene_json.is_file():
-            data = read_json(scene_json)
-            data["inputs"] = {"from": str(source), **record.to_json()}
-            write_json(scene_json, data)
-            shutil.copytree(perceived, out / "perceived")
-    return rc
 
 
 def register(sub: argparse._SubParsersAction) -> None:

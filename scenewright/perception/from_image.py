@@ -321,7 +321,7 @@ def perceive_image(image, labels: list[str] | None, models: PerceptionModels,
             K = _closed_form_focal(cap, cap.depth, cap.seg, cap.labels)
             if K is not None:
                 cap.K = K
-                cam = {"source": "estimated", "by": "floor/wall closed form (perception.room)"}
+                cam = {"source": "estimated", "by": "floor/wall closed form (perception.room_planes)"}
             else:
                 rec.notes.append("floor/wall focal estimate not usable (no floor and wall seen, or out of range)")
         cam["hfov_deg"] = round(float(np.degrees(2 * np.arctan(W / 2 / cap.K[0, 0]))), 3)

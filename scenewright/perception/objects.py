@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
 from scipy import ndimage
 from scipy.spatial import cKDTree
 
@@ -97,7 +99,6 @@ def masked_median(depth: np.ndarray, mask: np.ndarray, size: int) -> np.ndarray:
     finite depth only (so nothing leaks across the object's outline). (H, W) → (H, W); pixels
     outside the mask keep NaN. Noise along the rays drops by ~``size``× without rounding edges
     of flat faces (the median of a planar ramp is its centre value)."""
-    from numpy.lib.stride_tricks import sliding_window_view
 
     r = size // 2
     d = np.where(mask, depth, np.nan)
@@ -105,7 +106,6 @@ def masked_median(depth: np.ndarray, mask: np.ndarray, size: int) -> np.ndarray:
     win = sliding_window_view(padded, (size, size))[mask]          # (N, size, size)
     out = np.full(depth.shape, np.nan, dtype=np.float64)
     with np.errstate(all="ignore"):
-        import warnings
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)      # all-NaN windows stay NaN
             out[mask] = np.nanmedian(win.reshape(len(win), -1), axis=1)

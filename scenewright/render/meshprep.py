@@ -19,6 +19,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import trimesh
+from PIL import Image
+from trimesh.visual.material import PBRMaterial, SimpleMaterial
 
 # Interleaved vertex layout, shared with the shader (see gl.py): 36 bytes per vertex.
 VERTEX_DTYPE = np.dtype([("position", "<f4", 3), ("normal", "<f4", 3), ("uv", "<f4", 2),
@@ -76,7 +78,6 @@ def texture_array(image, max_side: int = MAX_TEXTURE_SIDE) -> np.ndarray | None:
     """A PIL image (or array) → (h, w, 4) uint8 RGBA, rows flipped to OpenGL's bottom-up order."""
     if image is None:
         return None
-    from PIL import Image
 
     if not isinstance(image, Image.Image):
         arr = np.asarray(image)
@@ -97,7 +98,6 @@ def texture_array(image, max_side: int = MAX_TEXTURE_SIDE) -> np.ndarray | None:
 
 def _material_colour_and_image(material) -> tuple[np.ndarray, object, float]:
     """(base colour (4,), image or None, alpha cutoff) of a trimesh material of any kind."""
-    from trimesh.visual.material import PBRMaterial, SimpleMaterial
 
     if isinstance(material, PBRMaterial):
         cutoff = 0.0

@@ -7,7 +7,9 @@ import math
 from dataclasses import asdict, dataclass
 
 import numpy as np
+from PIL import Image
 
+from scenewright.capture import DEFAULT_HFOV_DEG, intrinsics_from_hfov
 from scenewright.errors import InputError
 from scenewright.render.renderer import Renderer, RenderItem, RenderSettings
 
@@ -97,7 +99,6 @@ def _items_bounds(items: list[RenderItem]) -> np.ndarray | None:
 def _resize_rgb(rgb: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     if (rgb.shape[1], rgb.shape[0]) == tuple(size):
         return rgb
-    from PIL import Image
     return np.asarray(Image.fromarray(rgb).resize(size, Image.BILINEAR), np.uint8)
 
 
@@ -149,7 +150,6 @@ def render_scene(scene, over=None, size: tuple[int, int] | None = None,
         K = scale_intrinsics(over.K, (over.width, over.height), size)
         note("scene has no camera: using the capture's intrinsics")
     else:
-        from scenewright.capture import DEFAULT_HFOV_DEG, intrinsics_from_hfov
         K = intrinsics_from_hfov(size[0], size[1], DEFAULT_HFOV_DEG)
         note(f"scene has no camera: using a {DEFAULT_HFOV_DEG:.1f}° horizontal field of view")
 

@@ -20,16 +20,6 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-FURNITURE = Path("/usr/share/sweethome3d/furniture")
-CATALOGS = ["BlendSwap-CC-0", "KatorLegaz"]
-# Light assets covering every placement role, so the generator can furnish small rooms.
-ASSETS = [
-    "BlendSwap-CC-0/couch2", "BlendSwap-CC-0/bedsideTable2", "BlendSwap-CC-0/bookcase",
-    "BlendSwap-CC-0/oakTable", "BlendSwap-CC-0/chair2", "BlendSwap-CC-0/desklamp",
-    "BlendSwap-CC-0/littlePlant", "KatorLegaz/glass-dining-table", "KatorLegaz/dining-chair",
-    "KatorLegaz/futon-couch",
-]
-TINY_MIDI = Path(os.environ.get("SCENEWRIGHT_MIDI_TINY", "/work/shared/fixtures/midi-tiny"))
 
 
 def free_port() -> int:
@@ -39,22 +29,13 @@ def free_port() -> int:
 
 
 @pytest.fixture(scope="session")
-def library_dir(tmp_path_factory) -> Path:
-    if not all((FURNITURE / f"{c}.sh3f").is_file() for c in CATALOGS):
-        pytest.skip("Sweet Home 3D catalogs not installed")
-    from scenewright.library import BuildSettings, build_library
-    out = tmp_path_factory.mktemp("app_lib") / "library"
-    build_library(out, [FURNITURE / f"{c}.sh3f" for c in CATALOGS], workers=2, only=ASSETS, progress=False,
-                  settings=BuildSettings(n_samples=512, voxel_grid=8, view_size=64))
-    return out
+def library_dir(small_library) -> Path:
+    return small_library
 
 
 @pytest.fixture(scope="session")
-def bench(library_dir, tmp_path_factory) -> Path:
-    from scenewright.bench.generate import BenchSettings, make_bench
-    out = tmp_path_factory.mktemp("app_bench") / "bench"
-    make_bench(out, library_dir, BenchSettings(scenes=2, seed=0, size=128, objects=(3, 5)), progress=False)
-    return out
+def bench(small_bench) -> Path:
+    return small_bench
 
 
 @pytest.fixture(scope="session")
@@ -146,13 +127,13 @@ def recorder():
 
 
 @pytest.fixture(scope="session")
-def server(library_dir, bench, recorder, tmp_path_factory):
+def server(library_dir, bench, recorder, midi_tiny_location, tmp_path_factory):
     """``scenewright app`` with the small library, the bench captures as examples and (when the
     tiny checkpoint is there) MIDI enabled."""
     tmp = tmp_path_factory.mktemp("app_server")
     args = ["--library", str(library_dir), "--examples", str(bench), "--no-default-examples"]
-    if (TINY_MIDI / "model_index.json").is_file():
-        args += ["--weights-midi", str(TINY_MIDI)]
+    if (midi_tiny_location / "model_index.json").is_file():
+        args += ["--weights", str(midi_tiny_location)]
     srv = start_server(tmp, args, recorder)
     yield srv
     srv.stop()

@@ -16,11 +16,10 @@ from PIL import Image
 from scenewright.capture import load_capture
 from scenewright.scene import load_glb_nodes
 
-from .conftest import TINY_MIDI
 
+# The page's API names each settings control METHOD__FIELD (see app/page.py); the rest keep their defaults.
 DEFAULTS = dict(source="example", example=None, rgb=None, seg=None, depth=None, instances=None, camera=None,
-                labels_text="", zip_file=None, method="layout", seed=None, render_refine=True, midi_steps=50,
-                midi_guidance=7.0, midi_octree=8, include_room=True)
+                labels_text="", zip_file=None, method="layout", seed=None, more_settings="", include_room=True)
 OUTPUTS = ("status", "model", "downloads", "preview", "objects", "relations", "attribution", "timings")
 
 
@@ -32,7 +31,7 @@ def reconstruct(client, **kw) -> dict:
         if args[key] is not None:
             args[key] = handle_file(str(args[key]))
     t = time.perf_counter()
-    out = client.predict(*args.values(), api_name="/reconstruct")
+    out = client.predict(**args, api_name="/reconstruct")
     result = dict(zip(OUTPUTS, out))
     result["seconds"] = time.perf_counter() - t
     status = result["status"]
@@ -90,15 +89,15 @@ def test_layout_from_uploaded_files(client, capture_dirs):
     # The preview is the input's size.
     assert Image.open(out["preview"]).size == (cap.width, cap.height)
     stages = [r[0] for r in table(out, "timings")]
-    assert "method: retrieval" in stages and "page: preview" in stages and stages[-1] == "total (request)"
+    assert "method: retrieval" in stages and "method: preview" in stages and stages[-1] == "total (request)"
 
 
 def test_second_request_reuses_the_warm_library(client, capture_dirs):
-    first = reconstruct(client, example="scene_0001", method="layout", render_refine=False)
-    second = reconstruct(client, example="scene_0001", method="layout", render_refine=False)
+    first = reconstruct(client, example="scene_0001", method="layout", layout__render_refine=False)
+    second = reconstruct(client, example="scene_0001", method="layout", layout__render_refine=False)
     assert first["status"].startswith("**Done:**") and second["status"].startswith("**Done:**")
     stages = [r[0] for r in table(second, "timings")]
-    assert "page: load library (cached)" in stages
+    assert "page: load method (cached)" in stages
     # Same input, same seed: the same scene (the cache changes speed, not results).
     assert table(first, "objects") == table(second, "objects")
     print(f"\nlayout via the API: {first['seconds']:.2f} s, then {second['seconds']:.2f} s")
@@ -131,7 +130,7 @@ def test_mismatched_sizes_are_reported_not_raised(client, capture_dirs, tmp_path
 
 @pytest.mark.parametrize("kw, message", [
     (dict(labels_text="1: chair, lamp"), "'lamp' is not 'id: label'"),
-    (dict(depth=None, method="layout"), "layout: needs depth"),
+    (dict(depth=None, method="boxes"), "the boxes method needs depth"),
     (dict(camera="{not json"), "camera.json: not valid JSON"),
     (dict(source="zip"), "zip: no file uploaded"),
 ])
@@ -147,10 +146,8 @@ def test_bad_requests_say_what_is_wrong(client, capture_dirs, tmp_path, kw, mess
     assert "Traceback" not in out["status"]
 
 
-def test_midi_with_the_tiny_checkpoint(client, capture_dirs):
-    if not (TINY_MIDI / "model_index.json").is_file():
-        pytest.skip("midi-tiny fixture not found")
-    out = reconstruct(client, example="scene_0000", method="midi", midi_steps=2, midi_octree=5)
+def test_midi_with_the_tiny_checkpoint(client, capture_dirs, tiny_midi):
+    out = reconstruct(client, example="scene_0000", method="midi", midi__steps=2, midi__octree_depth=5)
     assert out["status"].startswith("**Done:**"), out["status"]
     ids = load_capture(capture_dirs[0]).instance_ids
     rows = table(out, "objects")

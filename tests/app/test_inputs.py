@@ -13,7 +13,7 @@ from PIL import Image
 from scenewright.app.inputs import (assemble_capture, extract_capture_zip, find_examples, parse_labels,
                                     user_message)
 from scenewright.app.jobs import JobFolders, JobRequest, object_rows, relation_rows, run_job
-from scenewright.app.room import clip_polygon, room_surfaces
+from scenewright.app.room_surfaces import clip_polygon, room_surfaces
 from scenewright.capture import load_capture
 from scenewright.errors import InputError
 from scenewright.scene import Camera, Instance, Relation, Scene
@@ -172,13 +172,15 @@ def test_a_sideways_phone_jpeg_is_turned_upright(tmp_path):
 
 
 def test_full_warmup_fills_every_assets_features(library_dir):
-    from scenewright.app.jobs import WarmCache
+    from scenewright.app.jobs import AppSettings, resources_for, warm
     from scenewright.methods.layout.pipeline import LayoutSettings
     from scenewright.methods.layout.retrieval import library_index
-    cache = WarmCache()
-    cache.warm_layout(library_dir, full=True)
-    lib, cached = cache.library(library_dir)
-    assert cached
+    settings = AppSettings(library=str(library_dir))
+    warm(settings, full=True)
+    resources = resources_for(settings)
+    loads = resources.loads()
+    lib = resources.library()
+    assert resources.loads() == loads                        # opened by the warm-up, not now
     s = LayoutSettings()
     index = library_index(lib, s.retrieval.n_points, s.seed)
     assert set(index._geometry) == set(lib.ids) and set(index._symmetry) == set(lib.ids)

@@ -29,7 +29,7 @@ def test_without_a_library_the_page_offers_the_box_baseline(tmp_path):
     method = _component(demo, "method")
     assert [c[0] for c in method["choices"]] == ["boxes"] and method["value"] == "boxes"
     note = _component(demo, "availability")["value"]
-    assert "layout is off" in note and "no asset library" in note and "midi is off" in note
+    assert "layout is off" in note and "not an asset library" in note and "midi is off" in note
 
 
 def test_with_a_library_layout_comes_first(tmp_path, library_dir, bench):
@@ -42,8 +42,8 @@ def test_with_a_library_layout_comes_first(tmp_path, library_dir, bench):
 def test_cli_refuses_bad_options(tmp_path, capsys):
     assert cli_main(["app", "--port", "70000"]) == 2
     assert "--port 70000" in capsys.readouterr().err
-    assert cli_main(["app", "--weights-midi", str(tmp_path / "nothing")]) == 2
-    assert "--weights-midi" in capsys.readouterr().err
+    assert cli_main(["app", "--weights", str(tmp_path / "nothing")]) == 2
+    assert "--weights" in capsys.readouterr().err
     with socket.socket() as busy:                 # a port someone else holds
         busy.bind(("127.0.0.1", 0))
         busy.listen(1)

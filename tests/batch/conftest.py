@@ -10,14 +10,11 @@ import pytest
 
 from scenewright.bench.generate import BenchSettings, make_bench
 
-FURNITURE = Path("/usr/share/sweethome3d/furniture")
 
 
 @pytest.fixture(scope="session")
-def library_dir(tmp_path_factory) -> Path:
-    if not FURNITURE.is_dir():
-        pytest.skip("Sweet Home 3D catalogs not installed")
-    from scenewright.library.testing import build_small_library
+def library_dir(furniture, tmp_path_factory) -> Path:
+    from scenewright.testing.library import build_small_library
     out = tmp_path_factory.mktemp("batch_lib") / "library"
     build_small_library(out, n_per_category=1)
     return out

@@ -161,9 +161,7 @@ def test_existing_folder_not_written_by_a_batch_is_kept(bench, tmp_path):
 
 
 def test_layout_on_ray_matches_sequential_run_and_scores(bench, library_dir, ray_cluster, tmp_path):
-    from scenewright.library import Library
-    from scenewright.methods.layout.pipeline import LayoutSettings, run
-    from scenewright.render import Renderer
+    from scenewright import Resources, get_method, run_to_folder
 
     root = tmp_path / "out"
     report = run_batch(bench, root, BatchSettings(method="layout", library=str(library_dir), address="local",
@@ -174,15 +172,16 @@ def test_layout_on_ray_matches_sequential_run_and_scores(bench, library_dir, ray
     assert report["fingerprint"]["library_version"]
 
     # The reference: the method's own run, one capture after another in this process.
-    library = Library.open(library_dir)
-    n = LayoutSettings().pose.render_size
-    with Renderer(n, n) as renderer:
+    resources = Resources(library=library_dir)
+    method = get_method("layout")(resources=resources)
+    try:
         for name in SCENES:
-            reference = run(bench / name / "capture", tmp_path / "ref" / name, None, LayoutSettings(),
-                            preview=False, progress=False, library=library, renderer=renderer)
+            reference = run_to_folder(bench / name / "capture", tmp_path / "ref" / name, method, preview=False)
             scene = assert_valid_output(root / name, bench / name / "capture")
             assert_same_instances(scene, reference)
             assert scene.attribution and all(a["license"] for a in scene.attribution)
+    finally:
+        resources.close()
 
     # --eval scored the batch output against the benchmark and stored the report beside batch.json.
     ev = json.loads((root / EVAL_FILE).read_text())
@@ -257,16 +256,13 @@ def test_foreign_batch_json_is_refused(bench, tmp_path):
         run_batch(bench, tmp_path / "out", BatchSettings(method="boxes", address="none"), progress=False)
 
 
-def test_midi_batch_loads_the_checkpoint_once_and_matches_single_runs(tmp_path):
+def test_midi_batch_loads_the_checkpoint_once_and_matches_single_runs(tmp_path, tiny_midi):
     """MIDI with the tiny fixture checkpoint: the worker keeps one loaded pipeline, and every
     capture gives the scene a plain `reconstruct` gives."""
     import shutil
-    from pathlib import Path
 
-    from scenewright.methods.midi.pipeline import MIDISettings, reconstruct
-    tiny = Path(__file__).resolve().parents[2].parent / "shared" / "fixtures" / "midi-tiny"
-    if not (tiny / "model_index.json").is_file():
-        pytest.skip("../shared/fixtures/midi-tiny not present")
+    from scenewright import Resources, get_method
+    tiny = tiny_midi
     caps = tmp_path / "caps"
     for name in ("a", "b"):
         (caps / name).mkdir(parents=True)
@@ -276,8 +272,9 @@ def test_midi_batch_loads_the_checkpoint_once_and_matches_single_runs(tmp_path):
                              overrides=("steps=2", "octree_depth=4", "smooth=false"))
     report = run_batch(caps, tmp_path / "out", settings, progress=False)
     assert report["totals"]["ok"] == 2
-    single, _ = reconstruct(caps / "a", tmp_path / "single", tiny,
-                            MIDISettings(steps=2, octree_depth=4, smooth=False), show_progress=False)
+    midi = get_method("midi")
+    single = midi(midi.Settings(steps=2, octree_depth=4, smooth=False),
+                  Resources(weights=tiny)).reconstruct(load_capture(caps / "a"))
     for name in ("a", "b"):
         scene = read_scene(tmp_path / "out" / name)
         assert scene.timings_s["load_weights"] < 0.01          # loaded once, by the worker

@@ -84,7 +84,7 @@ def test_bad_input_is_input_error(tmp_path, bench):
 
 
 @pytest.mark.parametrize("kw, message", [
-    (dict(method="nerf"), "--method must be one of"),
+    (dict(method="nerf"), "--method 'nerf': not one of"),
     (dict(method="layout", library=None), "needs --library"),
     (dict(method="layout", library="/nonexistent/lib"), "not an asset library"),
     (dict(method="midi"), "needs --weights"),
@@ -99,6 +99,7 @@ def test_bad_input_is_input_error(tmp_path, bench):
     (dict(method="boxes", overrides=("percentile=high",)), "percentile is a float"),
     (dict(method="layout", overrides=("pose.nope=1",)), "has no field 'nope'"),
     (dict(method="layout", overrides=("posture.x=1",)), "no settings group 'posture'"),
+    (dict(method="boxes", config="/nonexistent/settings.toml"), "settings file not found"),
 ])
 def test_bad_settings(kw, message, library_dir):
     if kw["method"] == "layout" and "library" not in kw:

@@ -9,7 +9,6 @@ import pytest
 
 from scenewright.bench.generate import BenchSettings, make_bench
 
-FURNITURE = Path("/usr/share/sweethome3d/furniture")
 # Low-poly assets of two catalogs covering every placement role.
 SMALL_ASSETS = [
     "BlendSwap-CC-0/couch2", "BlendSwap-CC-0/glassDoorCabinet", "BlendSwap-CC-0/bedsideTable2",
@@ -23,12 +22,11 @@ CATALOGS = ["BlendSwap-CC-0", "KatorLegaz"]
 
 
 @pytest.fixture(scope="session")
-def small_library(tmp_path_factory) -> Path:
-    if not all((FURNITURE / f"{c}.sh3f").is_file() for c in CATALOGS):
-        pytest.skip("Sweet Home 3D catalogs not installed")
+def small_library(furniture, tmp_path_factory) -> Path:
+    """This area's own small library (overrides the shared one: sixteen assets, no views)."""
     from scenewright.library import BuildSettings, build_library
     out = tmp_path_factory.mktemp("lib") / "library"
-    build_library(out, [FURNITURE / f"{c}.sh3f" for c in CATALOGS], workers=1, only=SMALL_ASSETS,
+    build_library(out, [furniture / f"{c}.sh3f" for c in CATALOGS], workers=1, only=SMALL_ASSETS,
                   progress=False, settings=BuildSettings(n_samples=256, voxel_grid=8, views=False))
     return out
 

@@ -2,8 +2,9 @@ import numpy as np
 import pytest
 import trimesh
 
-from scenewright.geometry.room import (Footprint, Room, footprint_of, footprints_overlap, look_at_opencv,
+from scenewright.geometry.room import (Footprint, Room, footprint_of, footprints_overlap,
                                        point_footprint_distance, room_meshes, room_walls, yaw_transform)
+from scenewright.geometry.transforms import look_along
 
 
 def test_walls_face_into_the_room():
@@ -46,7 +47,7 @@ def test_room_meshes_leave_the_room_empty():
 
 
 def test_look_at_is_opencv():
-    wfc = look_at_opencv(np.array([0.0, 1.5, 0.0]), np.array([0.0, 0.0, 1.0]))
+    wfc = look_along(np.array([0.0, 1.5, 0.0]), np.array([0.0, 0.0, 1.0]))
     assert np.allclose(wfc[:3, 1], [0, -1, 0])            # image down = world down
     assert np.allclose(wfc[:3, 0], [-1, 0, 0])            # looking +z with y up, right is -x
     assert np.isclose(np.linalg.det(wfc[:3, :3]), 1.0)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from scenewright.bench.generate import asset_pool
-from scenewright.bench.layout import RoomFurnisher
+from scenewright.bench.furnish import RoomFurnisher
 from scenewright.geometry.room import Room, room_walls
 from scenewright.library import Library
 from scenewright.scene import Instance, Scene

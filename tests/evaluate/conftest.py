@@ -7,7 +7,7 @@ import shutil
 import pytest
 
 from scenewright.evaluate.evaluator import EvalSettings
-from scenewright.evaluate.synthetic import ToyBenchSettings, make_toy_bench
+from scenewright.testing.toy_bench import ToyBenchSettings, make_toy_bench
 
 
 @pytest.fixture(scope="session")

@@ -11,7 +11,7 @@ import pytest
 from scenewright.cli import main
 from scenewright.errors import InputError
 from scenewright.evaluate.evaluator import evaluate_bench
-from scenewright.evaluate.synthetic import ToyBenchSettings, make_toy_bench
+from scenewright.testing.toy_bench import ToyBenchSettings, make_toy_bench
 
 from .conftest import copy_gt
 

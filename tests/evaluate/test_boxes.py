@@ -10,7 +10,7 @@ import pytest
 from scenewright.capture import load_capture
 from scenewright.cli import main
 from scenewright.evaluate.evaluator import evaluate_scene
-from scenewright.evaluate.synthetic import look_at
+from scenewright.geometry.transforms import look_at
 from scenewright.methods.boxes import BoxesSettings, fit_floor, reconstruct_boxes
 from scenewright.scene import WORLD_FROM_CAMERA_NO_FLOOR, read_scene
 

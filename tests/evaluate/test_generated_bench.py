@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import shutil
-from pathlib import Path
 
 import pytest
 
 from scenewright.cli import main
 from scenewright.evaluate.evaluator import evaluate_bench, read_manifest
 
-FURNITURE = Path("/usr/share/sweethome3d/furniture")
 CATALOG = "BlendSwap-CC-0"
 # Low-poly assets covering the placement roles (wall, table, seat, small on a support).
 ASSETS = ["BlendSwap-CC-0/couch2", "BlendSwap-CC-0/glassDoorCabinet", "BlendSwap-CC-0/bedsideTable2",
@@ -19,13 +17,11 @@ ASSETS = ["BlendSwap-CC-0/couch2", "BlendSwap-CC-0/glassDoorCabinet", "BlendSwap
 
 
 @pytest.fixture(scope="module")
-def generated_bench(tmp_path_factory):
-    if not (FURNITURE / f"{CATALOG}.sh3f").is_file():
-        pytest.skip("Sweet Home 3D catalogs not installed")
+def generated_bench(furniture, tmp_path_factory):
     from scenewright.bench.generate import BenchSettings, make_bench
     from scenewright.library import BuildSettings, build_library
     root = tmp_path_factory.mktemp("genbench")
-    build_library(root / "library", [FURNITURE / f"{CATALOG}.sh3f"], workers=1, only=ASSETS, progress=False,
+    build_library(root / "library", [furniture / f"{CATALOG}.sh3f"], workers=1, only=ASSETS, progress=False,
                   settings=BuildSettings(n_samples=256, voxel_grid=8, views=False))
     make_bench(root / "bench", root / "library",
                BenchSettings(scenes=2, seed=0, size=128, objects=(3, 5)), progress=False)

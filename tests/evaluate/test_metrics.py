@@ -8,7 +8,8 @@ import trimesh
 
 from scenewright.evaluate import points as P
 from scenewright.evaluate.evaluator import UNALIGNED_METRICS, evaluate_scene
-from scenewright.evaluate.layout import auc, rotation_error_deg, rotation_part, yaw_matrix
+from scenewright.evaluate.placement import auc, rotation_error_deg, rotation_part
+from scenewright.geometry.transforms import rot_y
 from scenewright.scene import read_scene, write_scene
 
 SCENE = "scene_0000"
@@ -57,7 +58,7 @@ def _yaw(deg):
     def edit(scene):
         for inst in scene.instances:
             T = np.eye(4)
-            T[:3, :3] = yaw_matrix(np.radians(deg))
+            T[:3, :3] = rot_y(np.radians(deg))
             inst.world_from_object = inst.world_from_object @ T     # about the object's own origin
     return edit
 
@@ -199,13 +200,13 @@ def test_chamfer_and_fscore_definitions():
 
 
 def test_rotation_error_symmetry_and_auc():
-    R = yaw_matrix(np.radians(180))
+    R = rot_y(np.radians(180))
     assert rotation_error_deg(np.eye(3), R) == pytest.approx(180.0)
     assert rotation_error_deg(np.eye(3), R, "two") == pytest.approx(0.0, abs=1e-6)
-    assert rotation_error_deg(np.eye(3), yaw_matrix(np.radians(100)), "four") == pytest.approx(10.0)
+    assert rotation_error_deg(np.eye(3), rot_y(np.radians(100)), "four") == pytest.approx(10.0)
     tilt = trimesh.transformations.rotation_matrix(np.radians(7), [1, 0, 0])[:3, :3]
-    assert rotation_error_deg(np.eye(3), yaw_matrix(1.3) @ tilt, "radial") == pytest.approx(7.0)
+    assert rotation_error_deg(np.eye(3), rot_y(1.3) @ tilt, "radial") == pytest.approx(7.0)
     scaled = np.diag([2.0, 0.5, 3.0, 1.0])
-    scaled[:3, :3] = yaw_matrix(0.4) @ scaled[:3, :3]
-    assert np.allclose(rotation_part(scaled), yaw_matrix(0.4))
+    scaled[:3, :3] = rot_y(0.4) @ scaled[:3, :3]
+    assert np.allclose(rotation_part(scaled), rot_y(0.4))
     assert auc([0.0, 30.0, np.inf], 60.0) == pytest.approx((1 + 0.5 + 0) / 3)

@@ -12,7 +12,7 @@ import trimesh
 from scenewright.cli import main
 from scenewright.evaluate import points as P
 from scenewright.evaluate.evaluator import EVALUATOR_VERSION, EvalSettings, evaluate_bench, object_symmetry
-from scenewright.evaluate.layout import yaw_matrix
+from scenewright.geometry.transforms import rot_y
 from scenewright.geometry.symmetry import SymmetrySettings, mesh_symmetry, shape_symmetry, yaw_excess
 from scenewright.fileio import dumps_json
 from scenewright.scene import Camera, Instance, Scene, write_scene
@@ -122,7 +122,7 @@ def test_rule_category_none_stays_none_and_stretch_counts():
     assert object_symmetry(rect, s, cache)[0] == "two" and len(cache) == 2
     # The same square box stretched 1.5x along x in its scene is a rectangle there.
     T = np.diag([1.5, 1.0, 1.0, 1.0])
-    T[:3, :3] = yaw_matrix(0.7) @ T[:3, :3]
+    T[:3, :3] = rot_y(0.7) @ T[:3, :3]
     stretched = Instance(id=4, mesh=square, category="coffee_table", asset_id="a/square", world_from_object=T)
     assert object_symmetry(stretched, s, cache)[0] == "two" and len(cache) == 3
     assert object_symmetry(tab, SymmetrySettings(source="category"), cache)[:2] == ("two", "two")
@@ -131,7 +131,7 @@ def test_rule_category_none_stays_none_and_stretch_counts():
 
 @pytest.fixture(scope="module")
 def small_lib(tmp_path_factory):
-    from scenewright.library.testing import build_small_library
+    from scenewright.testing.library import build_small_library
     try:
         return build_small_library(tmp_path_factory.mktemp("symlib") / "library", n_per_category=3,
                                    categories=("lamp", "dining_table"), views=False)
@@ -168,7 +168,7 @@ def test_end_to_end_lamp_and_round_table_turned_90(small_lib, tmp_path):
     """A desk lamp turned 90° is 90° off; a round table turned 90° is not off at all."""
     def placed(x, yaw=0.0):
         T = np.eye(4)
-        T[:3, :3] = yaw_matrix(yaw)
+        T[:3, :3] = rot_y(yaw)
         T[:3, 3] = [x, 0.0, 0.0]
         return T
     oak = small_lib.mesh("BlendSwap-CC-0/oakTable").copy()
@@ -179,7 +179,7 @@ def test_end_to_end_lamp_and_round_table_turned_90(small_lib, tmp_path):
                    world_from_object=placed(2.0))]
     scene = write_bench(tmp_path / "bench", gt)
     for inst in scene.instances:                            # each turned 90° about its own origin
-        inst.world_from_object = inst.world_from_object @ np.block([[yaw_matrix(np.pi / 2), np.zeros((3, 1))],
+        inst.world_from_object = inst.world_from_object @ np.block([[rot_y(np.pi / 2), np.zeros((3, 1))],
                                                                     [np.zeros((1, 3)), np.ones((1, 1))]])
     write_scene(scene, tmp_path / "pred" / "scene_0000")
     settings = EvalSettings(points_per_object=1024, icp_max_points=0)

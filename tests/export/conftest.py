@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 import trimesh
 
-FURNITURE = Path("/usr/share/sweethome3d/furniture")
 CATALOGS = ["BlendSwap-CC-0", "KatorLegaz"]
 # low-poly, textured assets of two catalogs (a public-domain one and a CC-BY one)
 ASSETS = ["BlendSwap-CC-0/couch2", "BlendSwap-CC-0/bedsideTable2", "BlendSwap-CC-0/oakTable",
@@ -18,13 +17,11 @@ ASSETS = ["BlendSwap-CC-0/couch2", "BlendSwap-CC-0/bedsideTable2", "BlendSwap-CC
 
 
 @pytest.fixture(scope="session")
-def bench(tmp_path_factory) -> Path:
-    if not all((FURNITURE / f"{c}.sh3f").is_file() for c in CATALOGS):
-        pytest.skip("Sweet Home 3D catalogs not installed")
+def bench(furniture, tmp_path_factory) -> Path:
     from scenewright.bench.generate import BenchSettings, make_bench
     from scenewright.library import BuildSettings, build_library
     root = tmp_path_factory.mktemp("export")
-    build_library(root / "library", [FURNITURE / f"{c}.sh3f" for c in CATALOGS], workers=1, only=ASSETS,
+    build_library(root / "library", [furniture / f"{c}.sh3f" for c in CATALOGS], workers=1, only=ASSETS,
                   progress=False, settings=BuildSettings(n_samples=256, voxel_grid=8, views=False))
     make_bench(root / "bench", root / "library",
                BenchSettings(scenes=1, seed=0, size=128, objects=(5, 7)), progress=False)

@@ -49,18 +49,6 @@ def test_classical_separates_colour_and_shape():
     assert feats[0] @ feats[2] < 0.99                    # but shape still counts
 
 
-@pytest.fixture(scope="module")
-def tiny_dinov2(tmp_path_factory):
-    import torch
-    from transformers import Dinov2Config, Dinov2Model
-    torch.manual_seed(0)
-    cfg = Dinov2Config(hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64,
-                       image_size=56, patch_size=14)
-    folder = tmp_path_factory.mktemp("dinov2")
-    Dinov2Model(cfg).eval().save_pretrained(folder)
-    return folder
-
-
 def test_dinov2_saved_model_loads_and_embeds(tiny_dinov2):
     ext = make_extractor("auto", str(tiny_dinov2))
     assert isinstance(ext, Dinov2Features) and ext.size == 56
@@ -81,7 +69,7 @@ def test_dinov2_saved_model_loads_and_embeds(tiny_dinov2):
 def test_feature_choice_errors(tmp_path):
     assert isinstance(make_extractor("auto", None), ClassicalFeatures)
     assert isinstance(make_extractor("classical", None), ClassicalFeatures)
-    with pytest.raises(InputError, match="dinov2-weights"):
+    with pytest.raises(InputError, match="dinov2_weights"):
         make_extractor("dinov2", None)
     with pytest.raises(InputError, match="config.json"):
         make_extractor("dinov2", str(tmp_path))

@@ -19,7 +19,6 @@ from scenewright.cli import main as cli_main
 from scenewright.errors import InputError
 from scenewright.scene import read_scene
 
-FURNITURE = Path("/usr/share/sweethome3d/furniture")
 CATALOGS = ["BlendSwap-CC-0", "KatorLegaz"]
 # Light assets of two catalogs covering every placement role, two of some categories so
 # retrieval has a real choice (two chairs, two tables, two bookcases, two couches).
@@ -34,12 +33,10 @@ SIZE = 192
 
 
 @pytest.fixture(scope="module")
-def library_dir(tmp_path_factory) -> Path:
-    if not all((FURNITURE / f"{c}.sh3f").is_file() for c in CATALOGS):
-        pytest.skip("Sweet Home 3D catalogs not installed")
+def library_dir(furniture, tmp_path_factory) -> Path:
     from scenewright.library import BuildSettings, build_library
     out = tmp_path_factory.mktemp("layout_lib") / "library"
-    build_library(out, [FURNITURE / f"{c}.sh3f" for c in CATALOGS], workers=2, only=ASSETS,
+    build_library(out, [furniture / f"{c}.sh3f" for c in CATALOGS], workers=2, only=ASSETS,
                   progress=False, settings=BuildSettings(n_samples=2048, voxel_grid=8, view_size=64))
     return out
 
@@ -69,12 +66,22 @@ def renderer():
 
 
 @pytest.fixture(scope="module")
-def predictions(bench, library, renderer, tmp_path_factory) -> Path:
-    from scenewright.methods.layout.pipeline import run
+def layout_method(library):
+    """The registered layout method, built once over the library (index and renderer warm)."""
+    from scenewright import Resources, get_method
+    resources = Resources(library=library)
+    method = get_method("layout")(resources=resources)
+    yield method
+    method.close()
+    resources.close()
+
+
+@pytest.fixture(scope="module")
+def predictions(bench, layout_method, tmp_path_factory) -> Path:
+    from scenewright import run_to_folder
     root = tmp_path_factory.mktemp("layout_pred")
     for name in json.loads((bench / "manifest.json").read_text())["scenes"]:
-        run(bench / name / "capture", root / name, None, None, preview=(name == "scene_0000"), progress=False,
-            library=library, renderer=renderer)
+        run_to_folder(bench / name / "capture", root / name, layout_method, preview=(name == "scene_0000"))
     return root
 
 
@@ -101,7 +108,7 @@ def test_scene_folder_contents(bench, predictions, library):
     capture = load_capture(bench / "scene_0000" / "capture")
     assert sorted(i.id for i in scene.instances) == capture.instance_ids
     assert set(data["timings_s"]) == {"perception", "category", "retrieval", "pose", "graph", "optimize",
-                                      "export"}
+                                      "export", "preview"}
     assert data["method"]["name"] == "layout" and data["method"]["settings"]["seed"] == 0
     assert data["camera"]["world_from_camera"] is not None and data["floor"] == {"normal": [0.0, 1.0, 0.0],
                                                                                  "height": 0.0}
@@ -134,23 +141,22 @@ def _edited(bench, tmp_path, edit) -> Path:
     return out
 
 
-def _run(capture_dir, library, renderer, tmp_path, **kw):
-    from scenewright.methods.layout.pipeline import run
-    return run(capture_dir, tmp_path / "out", None, None, preview=False, progress=False, library=library,
-               renderer=renderer, **kw)
+def _run(capture_dir, method, tmp_path):
+    from scenewright import run_to_folder
+    return run_to_folder(capture_dir, tmp_path / "out", method, preview=False)
 
 
-def test_unknown_labels_still_get_assets(bench, library, renderer, tmp_path):
+def test_unknown_labels_still_get_assets(bench, library, layout_method, tmp_path):
     def edit(c):
         c.labels = {i: "thingamajig" for i in c.labels}
-    scene = _run(_edited(bench, tmp_path, edit), library, renderer, tmp_path)
+    scene = _run(_edited(bench, tmp_path, edit), layout_method, tmp_path)
     capture = load_capture(bench / "scene_0000" / "capture")
     assert sorted(i.id for i in scene.instances) == capture.instance_ids
     assert all(i.asset_id in library.ids for i in scene.instances)
     assert {i.extra["label_match"] for i in scene.instances} == {"unknown"}
 
 
-def test_tiny_holey_truncated_objects_and_depth_holes(bench, library, renderer, tmp_path):
+def test_tiny_holey_truncated_objects_and_depth_holes(bench, library, layout_method, tmp_path):
     def edit(c):
         new_id = max(c.instance_ids) + 1
         c.seg[c.height - 3:, 5:8] = new_id                 # 9 pixels at the border
@@ -162,7 +168,7 @@ def test_tiny_holey_truncated_objects_and_depth_holes(bench, library, renderer, 
         c.depth[c.seg == c.instance_ids[-2]] = np.nan      # an object without any depth
     folder = _edited(bench, tmp_path, edit)
     capture = load_capture(folder)
-    scene = _run(folder, library, renderer, tmp_path)
+    scene = _run(folder, layout_method, tmp_path)
     assert sorted(i.id for i in scene.instances) == capture.instance_ids
     for inst in scene.instances:
         assert np.all(np.isfinite(inst.world_from_object))
@@ -176,16 +182,16 @@ def test_tiny_holey_truncated_objects_and_depth_holes(bench, library, renderer, 
     assert np.linalg.norm(where - np.asarray(gt.instance(blind).world_from_object)[:3, 3]) < 1.0
 
 
-def test_no_floor_visible(bench, library, renderer, tmp_path):
+def test_no_floor_visible(bench, library, layout_method, tmp_path):
     def edit(c):
         c.depth[c.seg == 0] = np.nan                       # only the objects have depth
-    scene = _run(_edited(bench, tmp_path, edit), library, renderer, tmp_path)
+    scene = _run(_edited(bench, tmp_path, edit), layout_method, tmp_path)
     assert scene.floor is None and len(scene.instances) == len(load_capture(bench / "scene_0000" /
                                                                             "capture").instance_ids)
 
 
 def test_bad_inputs_are_input_errors(bench, library, renderer, tmp_path):
-    from scenewright.methods.layout.library_view import LibrarySubset
+    from scenewright.library.subset import LibrarySubset
     from scenewright.methods.layout.pipeline import reconstruct
     capture = load_capture(bench / "scene_0000" / "capture")
     with pytest.raises(InputError, match="empty"):
@@ -212,27 +218,16 @@ def test_cli(bench, library_dir, tmp_path, tiny_dinov2, capsys):
     assert "exists" in capsys.readouterr().err
     assert cli_main(["reconstruct", cap, "-o", str(tmp_path / "x"), "--library", str(tmp_path / "nope")]) == 2
     assert cli_main(["reconstruct", cap, "-o", str(tmp_path / "y"), "--library", str(library_dir),
-                     "--features", "dinov2"]) == 2
+                     "--set", "features=dinov2"]) == 2
+    assert "dinov2_weights" in capsys.readouterr().err
     # the DINOv2 path end to end, with a tiny saved model loaded by the same code
     out2 = tmp_path / "dino"
     assert cli_main(["reconstruct", cap, "-o", str(out2), "--library", str(library_dir), "--no-preview",
-                     "--features", "dinov2", "--dinov2-weights", str(tiny_dinov2)]) == 0
+                     "--set", "features=dinov2", "--set", f"dinov2_weights={tiny_dinov2}"]) == 0
     data = json.loads((out2 / "scene.json").read_text())
     assert data["method"]["settings"]["features"] == "dinov2"
     assert len(data["instances"]) == len(load_capture(cap).instance_ids)
     assert not (out2 / "preview.png").exists()
-
-
-@pytest.fixture(scope="module")
-def tiny_dinov2(tmp_path_factory):
-    import torch
-    from transformers import Dinov2Config, Dinov2Model
-    torch.manual_seed(0)
-    cfg = Dinov2Config(hidden_size=32, num_hidden_layers=1, num_attention_heads=2, intermediate_size=64,
-                       image_size=56, patch_size=14)
-    folder = tmp_path_factory.mktemp("dinov2_cli")
-    Dinov2Model(cfg).eval().save_pretrained(folder)
-    return folder
 
 
 def test_asset_symmetry_comes_from_its_shape_and_agrees_with_the_evaluator(library):
@@ -252,11 +247,12 @@ def test_asset_symmetry_comes_from_its_shape_and_agrees_with_the_evaluator(libra
 # ---- depth that is estimated, relative or absent (bench degrade variants) ----------------
 
 def _run_depth(capture_dir, library, renderer, out, mode="auto"):
-    from scenewright.methods.layout.pipeline import LayoutSettings, run
+    from scenewright.methods.base import Resources
+    from scenewright.methods.layout.pipeline import LayoutSettings
+    from scenewright.run import run_to_folder
     settings = LayoutSettings()
     settings.depth.mode = mode
-    return run(capture_dir, out, None, settings, preview=False, progress=False, library=library,
-               renderer=renderer)
+    return run_to_folder(capture_dir, out, "layout", settings, Resources(library=library), preview=False)
 
 
 def _camera_height(scene) -> float:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from scenewright.geometry.boxes import OrientedBox
-from scenewright.methods.layout.pipeline import room_yaw_for_radial
+from scenewright.methods.layout.priors import room_yaw_for_radial
 from scenewright.methods.layout.pose import PoseSettings, prefer_yaw
 from scenewright.methods.layout.retrieval import Hypothesis
 
@@ -54,7 +54,7 @@ def test_border_cut_objects_lean_more_on_their_label():
 
 
 def test_cut_end_shift_pins_the_visible_end():
-    from scenewright.methods.layout.pipeline import cut_end_shift
+    from scenewright.methods.layout.priors import cut_end_shift
     t = np.array([1.0, 0.0])
     # A 2.5 m bookcase of which 0.8 m (x in [1.0, 1.8]) is seen; its +x end is cut by the border.
     pts = np.column_stack([np.linspace(1.0, 1.8, 200), np.full(200, -2.0)])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from scenewright.library.testing import build_small_library
+from scenewright.testing.library import build_small_library
 
 
 @pytest.fixture(scope="session")

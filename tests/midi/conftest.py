@@ -1,13 +1,13 @@
 """Shared fixtures of the MIDI tests: the midi-tiny checkpoint and its golden vectors.
 
 The fixture (random-weight checkpoint + goldens from the original code) lives in the
-shared folder beside the repository; ``SCENEWRIGHT_MIDI_TINY`` overrides its location.
+shared folder beside the repository; ``SCENEWRIGHT_MIDI_TINY`` overrides its location
+(see tests/conftest.py).
 """
 
 from __future__ import annotations
 
 import json
-import os
 import shutil
 from pathlib import Path
 
@@ -19,28 +19,10 @@ import torch
 # golden by more than 1.2e-7 (fixture README, section 5).
 torch.set_num_threads(1)
 
-REPO = Path(__file__).resolve().parents[2]
-
-
-def _find_fixture() -> Path | None:
-    candidates = [os.environ.get("SCENEWRIGHT_MIDI_TINY"),
-                  REPO.parent / "shared" / "fixtures" / "midi-tiny",
-                  REPO / "shared" / "fixtures" / "midi-tiny",
-                  Path("/work/shared/fixtures/midi-tiny")]
-    for c in candidates:
-        if c and (Path(c) / "model_index.json").is_file():
-            return Path(c)
-    return None
-
-
-TINY = _find_fixture()
-
-
 @pytest.fixture(scope="session")
-def tiny() -> Path:
-    if TINY is None:
-        pytest.skip("midi-tiny fixture not found (set SCENEWRIGHT_MIDI_TINY)")
-    return TINY
+def tiny(tiny_midi) -> Path:
+    """The midi-tiny checkpoint (located by the shared tests/conftest.py)."""
+    return tiny_midi
 
 
 @pytest.fixture(scope="session")

@@ -92,8 +92,8 @@ def _mc_reference(values, lo, hi, depth):
 def test_cli_end_to_end(capture_dir, tiny, tmp_path, golden, atol):
     out = tmp_path / "scene"
     rc = cli_main(["reconstruct", str(capture_dir), "-o", str(out), "--method", "midi",
-                   "--weights", str(tiny), "--steps", "3", "--octree-depth", "5", "--no-smooth",
-                   "--extraction", "dense", "--seed", "42"])
+                   "--weights", str(tiny), "--set", "steps=3", "--set", "octree_depth=5", "--set", "smooth=false",
+                   "--set", "extraction=dense", "--seed", "42"])
     assert rc == 0
     scene = read_scene(out)
     g = golden(G)
@@ -117,20 +117,24 @@ def test_cli_end_to_end(capture_dir, tiny, tmp_path, golden, atol):
         assert np.all(np.abs(inst.mesh.vertices - verts) <= bound)
     # Refusing to overwrite keeps the old folder.
     rc = cli_main(["reconstruct", str(capture_dir), "-o", str(out), "--method", "midi",
-                   "--weights", str(tiny), "--steps", "1", "--octree-depth", "3"])
+                   "--weights", str(tiny), "--set", "steps=1", "--set", "octree_depth=3"])
     assert rc == 2 and read_scene(out, load_meshes=False).method["settings"]["steps"] == 3
 
 
-def test_reconstruct_reuses_a_loaded_pipeline(capture_dir, tiny, pipe, tmp_path):
-    """A batch worker keeps one pipeline for all its captures: same scene as loading per call."""
-    from scenewright.methods.midi.pipeline import MIDISettings, reconstruct
+def test_reconstruct_reuses_a_loaded_pipeline(capture_dir, tiny, tmp_path):
+    """A built method keeps one pipeline for all its captures: same scene as a fresh one."""
+    from scenewright import Resources, get_method, load_capture, run_to_folder
+    from scenewright.methods.midi.pipeline import MIDISettings
     settings = MIDISettings(steps=2, octree_depth=4, smooth=False, extraction="dense", seed=7)
-    fresh, _ = reconstruct(capture_dir, tmp_path / "a", tiny, settings, show_progress=False)
+    fresh = run_to_folder(capture_dir, tmp_path / "a", "midi", settings, Resources(weights=tiny), preview=False)
+    resources = Resources(weights=tiny)
+    method = get_method("midi")(settings, resources)
+    assert resources.loads() == 1                            # loaded when built
     reused = []
     for k in range(2):
-        scene, _ = reconstruct(capture_dir, tmp_path / f"b{k}", tiny, settings, show_progress=False, pipe=pipe)
+        scene = method.reconstruct(load_capture(capture_dir))
         reused.append(scene)
-        assert scene.timings_s["load_weights"] < 0.01
+        assert resources.loads() == 1 and scene.timings_s["load_weights"] < 0.01
     for scene in reused:
         for a, b in zip(fresh.instances, scene.instances):
             assert np.array_equal(a.mesh.faces, b.mesh.faces) and np.allclose(a.mesh.vertices, b.mesh.vertices)
@@ -152,7 +156,8 @@ def test_smoothing_and_hierarchical_extraction(pipe, golden):
 # -- bad input ---------------------------------------------------------------------------
 def _run(capture, weights, out, *extra):
     return cli_main(["reconstruct", str(capture), "-o", str(out), "--method", "midi", "--weights",
-                     str(weights), "--steps", "1", "--octree-depth", "3", "--extraction", "dense", *extra])
+                     str(weights), "--set", "steps=1", "--set", "octree_depth=3", "--set", "extraction=dense",
+                     "--no-preview", *extra])
 
 
 def test_missing_weights_and_components(capture_dir, tiny_copy, tmp_path, capsys):
@@ -236,13 +241,13 @@ def test_bad_captures(tiny, tmp_path, capsys):
     cap2.mkdir()
     Image.fromarray(rgb).save(cap2 / "rgb.png")
     Image.fromarray(seg).save(cap2 / "seg.png")
-    assert _run(cap2, tiny, tmp_path / "o2", "--max-instances", "3") == 2
-    assert "--max-instances" in capsys.readouterr().err
+    assert _run(cap2, tiny, tmp_path / "o2", "--set", "max_instances=3") == 2
+    assert "more than the limit of 3" in capsys.readouterr().err
 
 
 def test_tiny_instance_and_non_square(tiny, tmp_path):
     """A 2-pixel instance runs like the original; a non-square image runs with a warning;
-    --pad-image squares it first. Instances keep the capture's ids (16-bit seg here)."""
+    pad_image squares it first. Instances keep the capture's ids (16-bit seg here)."""
     rgb = np.asarray(Image.open(tiny / "golden" / "scene_rgb.png").convert("RGB"))[:, :64]
     seg = np.zeros(rgb.shape[:2], np.uint16)
     seg[20:60, 5:30] = 300
@@ -257,7 +262,7 @@ def test_tiny_instance_and_non_square(tiny, tmp_path):
     assert scene.instances[1].extra["n_pixels"] == 2
     assert any("not square" in w for w in scene.extra["midi"]["warnings"])
     assert any("instance 1000 covers only 2 pixels" in w for w in scene.extra["midi"]["warnings"])
-    assert _run(cap, tiny, tmp_path / "o2", "--pad-image") == 0
+    assert _run(cap, tiny, tmp_path / "o2", "--set", "pad_image=true") == 0
     scene2 = read_scene(tmp_path / "o2", load_meshes=False)
     assert scene2.method["settings"]["pad_image"] is True
     assert not any("not square" in w for w in scene2.extra["midi"]["warnings"])
@@ -380,8 +385,8 @@ def test_call_with_image_paths_and_padding(pipe, tiny, golden, atol):
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the message on a machine without CUDA")
 def test_settings_validation(capture_dir, tiny, tmp_path, capsys):
-    assert _run(capture_dir, tiny, tmp_path / "o", "--device", "cuda") == 2
+    assert _run(capture_dir, tiny, tmp_path / "o", "--set", "device=cuda") == 2
     assert "no CUDA device" in capsys.readouterr().err
-    assert _run(capture_dir, tiny, tmp_path / "o", "--octree-depth", "0") == 2
-    assert "--octree-depth" in capsys.readouterr().err
+    assert _run(capture_dir, tiny, tmp_path / "o", "--set", "octree_depth=0") == 2
+    assert "octree_depth" in capsys.readouterr().err
     assert not (tmp_path / "o").exists()

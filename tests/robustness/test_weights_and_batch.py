@@ -79,7 +79,7 @@ def test_broken_midi_weights(weights, capture, tmp_path, breakage):
     out = tmp_path / "out"
     before = tree_digest(weights, capture)
     run = scenewright("reconstruct", capture, "-o", out, "--method", "midi", "--weights", weights,
-                      "--steps", 1, "--octree-depth", 5)
+                      "--set", "steps=1", "--set", "octree_depth=5")
     assert_refused(run, names, outputs=[out], inputs_before=before, inputs=[weights, capture])
 
 

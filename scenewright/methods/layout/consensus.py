@@ -19,7 +19,7 @@ import numpy as np
 
 @dataclass
 class ConsensusSettings:
-    enabled: bool = True
+    enabled: bool = True            # objects that are the same thing (twin chairs) share one asset
     height_tol: float = 0.15        # relative difference of observed box heights
     footprint_tol: float = 0.35     # relative difference of the larger footprint side
     top_k: int = 3                  # candidate lists overlap within their top k

@@ -68,14 +68,14 @@ class SizeVote:
 def resolve_mode(capture, mode: str) -> str:
     """The mode to run: ``mode`` unless "auto", else what the capture declares (no depth → none)."""
     if mode not in MODES:
-        raise InputError(f"--depth must be one of {', '.join(MODES)} (got {mode!r})")
+        raise InputError(f"depth.mode must be one of {', '.join(MODES)} (got {mode!r})")
     if mode == "auto":
         return "none" if capture.depth is None else KIND_TO_MODE[capture.depth_kind]
     if mode != "none" and capture.depth is None:
-        raise InputError(f"{capture.path}: --depth {mode} but the capture has no depth.npy or depth.png")
+        raise InputError(f"{capture.path}: depth.mode {mode} but the capture has no depth.npy or depth.png")
     if mode == "given" and capture.depth_kind == "relative":
-        raise InputError(f"{capture.path}: --depth given, but depth.json says the depth is relative "
-                         "(not metres); use --depth relative")
+        raise InputError(f"{capture.path}: depth.mode given, but depth.json says the depth is relative "
+                         "(not metres); use --set depth.mode=relative")
     return mode
 
 
@@ -240,7 +240,7 @@ def squareness(capture, depth: np.ndarray, seed: int, n_points: int) -> float | 
     None when no floor or no wall was found."""
     from scenewright.geometry.transforms import backproject
     from scenewright.perception import PerceptionSettings
-    from scenewright.perception.room import fit_room
+    from scenewright.perception.room_planes import fit_room
     ps = PerceptionSettings(seed=seed, max_room_points=n_points, wall_vertical_tol_deg=45.0)
     rng = np.random.default_rng(seed)
     pts = backproject(depth, capture.K)
@@ -338,8 +338,8 @@ def condition_depth(capture, index, layout_settings, extractor=None):
     if mode == "estimated":
         depth = np.asarray(capture.depth, float)
         if capture.depth_kind == "relative":
-            raise InputError(f"{capture.path}: --depth estimated, but depth.json says the depth is relative; "
-                             "use --depth relative")
+            raise InputError(f"{capture.path}: depth.mode estimated, but depth.json says the depth is relative; "
+                             "use --set depth.mode=relative")
         c, per, _ = fit_scale(capture, depth, index, layout_settings, extractor, s, flags)
         record.update(scale=round(c, 5), shift=0.0)
         out = depth * c

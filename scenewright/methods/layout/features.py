@@ -168,7 +168,7 @@ def make_extractor(kind: str = "auto", dinov2_weights: str | None = None):
     """``classical`` | ``dinov2`` (needs weights; InputError otherwise) | ``auto`` (DINOv2 iff weights given)."""
     if kind == "dinov2" or (kind == "auto" and dinov2_weights):
         if not dinov2_weights:
-            raise InputError("--features dinov2 needs --dinov2-weights DIR (a local Dinov2Model folder)")
+            raise InputError("features dinov2 needs dinov2_weights DIR (a local Dinov2Model folder)")
         return Dinov2Features(dinov2_weights)
     if kind not in ("auto", "classical"):
         raise InputError(f"unknown appearance features {kind!r} (auto, classical, dinov2)")

@@ -1,11 +1,11 @@
 """The layout method: capture → perception → category → retrieval → pose → graph → optimise → scene.
 
->>> from scenewright.methods.layout import reconstruct, LayoutSettings
->>> scene = reconstruct(capture, Library.open("data/library"), LayoutSettings(seed=0))
+``LayoutMethod`` is the registered method (``scenewright reconstruct --method layout``);
+``reconstruct(capture, library, settings)`` is the pipeline itself, a pure function.
 
-Every stage is a call into a small module of this package (``labels``, ``retrieval``,
-``pose``, ``consensus``) or of part A (``perception.perceive``, ``scene_graph``,
-``optimize``); this module only wires them, times them (``Scene.timings_s``) and
+Every stage is a call into a small module (``perception.perceive``, this package's
+``labels``, ``retrieval``, ``pose``, ``consensus``, ``scene_graph``, ``optimize``); this
+module only wires them, times them (``Scene.timings_s``) and
 records the settings (``Scene.method["settings"]``).
 """
 
@@ -14,23 +14,27 @@ from __future__ import annotations
 import dataclasses
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 
 from scenewright import __version__
 from scenewright.errors import InputError
-from scenewright.methods.layout.bridge import ArrangeSettings, arrange
+from scenewright.library.categories import category_info
+from scenewright.methods.base import Method
+from scenewright.methods.layout.arrange import ArrangeSettings, arrange
 from scenewright.methods.layout.consensus import ConsensusSettings, group_consensus
 from scenewright.methods.layout.depth_fit import DepthFitSettings, camera_record, condition_depth
 from scenewright.methods.layout.features import make_extractor
 from scenewright.methods.layout.labels import label_min_footprint, map_label
-from scenewright.methods.layout.pose import (PoseSettings, RenderScorer, nudge_along_ray, prefer_facing,
-                                             prefer_yaw,
-                                             prefer_room_facing, refine_pose)
-from scenewright.library.categories import category_info
+from scenewright.methods.layout.pose import PoseSettings, RenderScorer, nudge_along_ray, refine_pose
+from scenewright.methods.layout.priors import (anchor_cut_end, face_room, face_tables, fallback_box, radial_yaws,
+                                               support_height)
 from scenewright.methods.layout.retrieval import (Hypothesis, Query, RetrievalSettings, library_index,
                                                   make_query, retrieve, retrieve_assets)
+from scenewright.perception import PerceptionSettings, perceive
+from scenewright.progress import make_progress
+from scenewright.render import Renderer
+from scenewright.scene import Camera, Instance, Scene
 
 STAGES = ("perception", "category", "retrieval", "pose", "graph", "optimize", "export")
 
@@ -39,13 +43,13 @@ STAGES = ("perception", "category", "retrieval", "pose", "graph", "optimize", "e
 class LayoutSettings:
     """Everything that decides a layout result; recorded in ``scene.json`` (method.settings)."""
 
-    seed: int = 0
+    seed: int = 0                        # every random choice (perception, retrieval samples)
     features: str = "auto"               # auto | classical | dinov2
-    dinov2_weights: str | None = None
+    dinov2_weights: str | None = None    # local Dinov2Model folder (features dinov2 or auto)
     scale_trust: float = 0.5              # 0 = catalog size, 1 = observed box (log-space blend)
-    scale_bounds: tuple[float, float] = (0.6, 1.6)
+    scale_bounds: tuple[float, float] = (0.6, 1.6)  # asset scale limits (× catalog size)
     render_refine: bool = True            # render-and-compare pose/asset refinement
-    optimize: bool = True                 # part A's layout optimisation
+    optimize: bool = True                 # the scene-graph layout optimisation (arrange)
     retrieval: RetrievalSettings = field(default_factory=RetrievalSettings)
     pose: PoseSettings = field(default_factory=PoseSettings)
     consensus: ConsensusSettings = field(default_factory=ConsensusSettings)
@@ -85,56 +89,6 @@ class _Timer:
         return _Ctx()
 
 
-def _progress(enabled: bool):
-    if not enabled:
-        return None
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-    return Progress(TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-                    TimeElapsedColumn(), transient=True)
-
-
-def fallback_box(obj, capture, observation, small: bool = False):
-    """A box for an object without usable depth points (a handful of pixels, depth holes).
-
-    Floor things: the ray through the bottom-centre of the mask meets the floor (y = 0).
-    Small things (and rooms without a floor): the ray through the mask's centre at the
-    median depth measured just around the mask (what the thing stands on or in front of),
-    else of the whole image. The size is set by the caller (catalog median).
-    """
-    from scipy import ndimage
-    from scenewright.geometry.boxes import OrientedBox
-    ys, xs = np.nonzero(obj.mask)
-    if len(ys) == 0:
-        return None
-    K = np.asarray(capture.K, float)
-    wfc = np.asarray(observation.world_from_camera, float)
-    depth = observation.depth if getattr(observation, "depth", None) is not None else capture.depth
-    ring = ndimage.binary_dilation(obj.mask, iterations=6) & ~obj.mask
-    around = depth[ring] if depth is not None else np.array([])
-    around = around[np.isfinite(around)]
-    if len(around):
-        z = float(np.median(around))
-    elif depth is not None and np.isfinite(depth).any():
-        z = float(np.nanmedian(depth))
-    else:
-        z = 3.0
-    origin = wfc[:3, 3]
-    use_floor = observation.floor is not None and not small
-    u, v = float(xs.mean()), float(ys.max() if use_floor else ys.mean())
-    ray = wfc[:3, :3] @ np.array([(u - K[0, 2]) / K[0, 0], (v - K[1, 2]) / K[1, 1], 1.0])
-    point = origin + ray * z
-    if use_floor and ray[1] < -1e-3:
-        s = -origin[1] / ray[1]
-        if 0 < s < 4 * z:
-            point = origin + ray * s
-    return OrientedBox(centre=point, size=np.array([0.1, 0.1, 0.1]), yaw=0.0)
-
-
-def _load_perception():
-    from scenewright.perception import perceive, PerceptionSettings
-    return perceive, PerceptionSettings
-
-
 def reconstruct(capture, library, settings: LayoutSettings | None = None, renderer=None,
                 progress: bool = False):
     """Capture + asset library → :class:`scenewright.scene.Scene` (not yet written).
@@ -142,7 +96,6 @@ def reconstruct(capture, library, settings: LayoutSettings | None = None, render
     ``renderer``: a :class:`scenewright.render.Renderer` of ``settings.pose.render_size``
     squared to reuse across calls (made here when None and rendering is on).
     """
-    from scenewright.scene import Camera, Instance, Scene
     s = settings or LayoutSettings()
     timer = _Timer()
     index = library_index(library, s.retrieval.n_points, s.seed)
@@ -155,7 +108,6 @@ def reconstruct(capture, library, settings: LayoutSettings | None = None, render
     with timer("perception"):
         # Depth that is not metric (or none) becomes metric here; metric depth passes untouched.
         capture, depth_record = condition_depth(capture, index, s, extractor)
-        perceive, PerceptionSettings = _load_perception()
         observation = perceive(capture, PerceptionSettings(seed=s.seed))
     wfc = np.asarray(observation.world_from_camera, float)
 
@@ -181,7 +133,6 @@ def reconstruct(capture, library, settings: LayoutSettings | None = None, render
     own_renderer = False
     if s.render_refine and renderer is None:
         try:
-            from scenewright.render import Renderer
             renderer = Renderer(s.pose.render_size, s.pose.render_size)
             own_renderer = True
         except Exception as exc:   # no EGL: fall back to geometry + appearance only
@@ -189,18 +140,17 @@ def reconstruct(capture, library, settings: LayoutSettings | None = None, render
             observation.notes.append(f"render refinement off ({type(exc).__name__}: {exc})")
     scorer = RenderScorer(renderer, index, capture, wfc, s.pose) if (s.render_refine and renderer) else None
 
-    bar = _progress(progress)
+    bar = make_progress(progress, transient=True)
     try:
-        if bar:
-            bar.start()
-            task = bar.add_task("layout: retrieval + pose", total=len(results))
+        bar.start()
+        task = bar.add_task("layout: retrieval + pose", total=len(results))
         for r in results:
             if r.obj.box is None:
                 r.notes.append("empty_mask")
                 continue
             with timer("retrieval"):
                 r.query = make_query(r.obj, capture, wfc, extractor, s.retrieval,
-                                     support_y=_support_height(r, observation), seed=s.seed,
+                                     support_y=support_height(r, observation), seed=s.seed,
                                      depth=getattr(observation, "depth", None), small=_is_small(r))
                 r.query.min_footprint = label_min_footprint(r.obj.label)
                 r.hypotheses = retrieve(r.query, r.category, index, extractor, s.retrieval,
@@ -208,32 +158,30 @@ def reconstruct(capture, library, settings: LayoutSettings | None = None, render
             with timer("pose"):
                 r.hypotheses = refine_pose(r.obj, r.hypotheses, scorer, s.pose, small=_is_small(r),
                                            radial=_round_category_not_shape(r, index))
-            if bar:
-                bar.advance(task)
+            bar.advance(task)
         with timer("pose"):
             groups = group_consensus(results, s.consensus, rescore=lambda r, asset: _rescore(
                 r, asset, index, extractor, scorer, s))
-            _face_tables(results, scorer, s.pose)
-            _face_room(results, observation, scorer, s.pose)
+            face_tables(results, scorer, s.pose)
+            face_room(results, observation, scorer, s.pose)
             if s.pose.radial_prior:
-                _radial_yaws(results, wfc, scorer, s.pose, index)
+                radial_yaws(results, wfc, scorer, s.pose, index)
             for r in results:
                 if r.hypotheses:
                     r.chosen = r.hypotheses[0]
                     if s.pose.depth_nudge and scorer is not None:
                         nudge_along_ray(r.chosen, wfc)
                     if s.pose.anchor_cut_end:
-                        _anchor_cut_end(r, observation, capture, wfc, index)
+                        anchor_cut_end(r, observation, capture, wfc, index)
     finally:
-        if bar:
-            bar.stop()
+        bar.stop()
         if own_renderer:
             try:
                 renderer.release()
             except Exception:
                 pass
 
-    # Instances in the scene's own model, then part A's graph + optimisation on them.
+    # Instances in the scene's own model, then the scene graph + optimisation on them.
     instances = []
     used: list[str] = []
     for r in results:
@@ -253,20 +201,17 @@ def reconstruct(capture, library, settings: LayoutSettings | None = None, render
                                   size=size.tolist(), score=float(h.score), extra=extra))
         if h.asset_id not in used:
             used.append(h.asset_id)
-    bar = _progress(progress)
+    bar = make_progress(progress, transient=True)
     try:
-        on_step = None
-        if bar:
-            bar.start()
-            task = bar.add_task("layout: optimize", total=None)
+        bar.start()
+        task = bar.add_task("layout: optimize", total=None)
 
-            def on_step(stage: str, done: int, total: int) -> None:
-                bar.update(task, description=stage, completed=done, total=total)
+        def on_step(stage: str, done: int, total: int) -> None:
+            bar.update(task, description=stage, completed=done, total=total)
         instances, relations, report = arrange(instances, observation, s.arrange, timer, enabled=s.optimize,
                                                progress=on_step)
     finally:
-        if bar:
-            bar.stop()
+        bar.stop()
 
     with timer("export"):
         floor = None if observation.floor is None else {"normal": [0.0, 1.0, 0.0], "height": 0.0}
@@ -302,229 +247,53 @@ def _is_small(r: ObjectResult) -> bool:
     return r.category is not None and category_info(r.category).role == "small"
 
 
-def _face_tables(results: list[ObjectResult], scorer, settings: PoseSettings) -> None:
-    """Seats near a table (within 1 m of its box) turn to face it when that costs little."""
-    tables = [r for r in results if r.hypotheses and category_info(r.hypotheses[0].category).role == "table"]
-    if not tables:
-        return
-    for r in results:
-        if not r.hypotheses or category_info(r.hypotheses[0].category).role != "seat":
-            continue
-        xz = r.hypotheses[0].translation[[0, 2]]
-        best, best_gap = None, 1.0
-        for t in tables:
-            box = t.obj.box
-            gap = np.linalg.norm(xz - t.hypotheses[0].translation[[0, 2]]) - 0.5 * max(box.size[0], box.size[2])
-            if gap < best_gap:
-                best, best_gap = t, gap
-        if best is not None:
-            r.hypotheses = prefer_facing(r.hypotheses, best.hypotheses[0].translation[[0, 2]], r.obj, scorer,
-                                         settings)
+class LayoutMethod(Method):
+    """Library assets retrieved, posed and arranged (Imaginarium-style); see the module docstring.
 
-
-def _face_room(results: list[ObjectResult], observation, scorer, settings: PoseSettings) -> None:
-    """Wall furniture near a wall (centre within half its size + 0.3 m) faces into the room."""
-    walls = list(getattr(observation, "walls", []) or [])
-    if not walls:
-        return
-    for r in results:
-        if not r.hypotheses or category_info(r.hypotheses[0].category).role != "wall":
-            continue
-        h = r.hypotheses[0]
-        reach = 0.5 * max(r.obj.box.size[0], r.obj.box.size[2]) + 0.3
-        dists = [abs(float(np.dot(h.translation - np.asarray(w.point, float), np.asarray(w.normal, float))))
-                 for w in walls]
-        k = int(np.argmin(dists))
-        if dists[k] < reach:
-            r.hypotheses = prefer_room_facing(r.hypotheses, np.asarray(walls[k].normal, float), r.obj, scorer,
-                                              settings)
-
-
-def room_yaw_for_radial(category: str, xz: np.ndarray, bottom: float, supports: list[tuple],
-                        tables: list[tuple], camera_xz: np.ndarray) -> float | None:
-    """The yaw (radians) a round thing takes in a person-made room, or None.
-
-    ``supports``: (box OrientedBox, yaw) of things that carry small objects; ``tables``:
-    (xz (2,), footprint area) of coffee/dining tables; ``camera_xz`` (2,). A small thing
-    is turned like the support under it (the highest top below its bottom, within 0.3 m);
-    a floor thing faces the room's focus — the largest table, else the camera (which looks
-    into the room from its edge).
+    Built once: opens the library, builds its retrieval index and the pose renderer
+    (all kept in the Resources), so every capture after the first pays only for itself.
     """
-    role = category_info(category).role
-    if role == "small":
-        under = [(box.top, yaw) for box, yaw in supports
-                 if box.contains_xz(xz[None], margin=0.05)[0] and -0.3 < bottom - box.top < 0.3]
-        if not under:
-            return None
-        return float(max(under)[1])
-    if role == "floor":
-        if tables:
-            focus = max(tables, key=lambda t: t[1])[0]
-        else:
-            focus = camera_xz
-        d = np.asarray(focus, float) - xz
-        if np.linalg.norm(d) < 0.2:
-            return None
-        return float(np.arctan2(d[0], d[1]))
-    return None
 
+    name = "layout"
+    Settings = LayoutSettings
+    summary = "library assets, retrieved, posed and arranged"
+    needs = ("library",)
+    capture_needs = ("seg",)      # depth: metric, estimated, relative or none (LayoutSettings.depth)
+    form = ("render_refine",)
+    stage = "Retrieving and posing library assets"
 
-def _radial_yaws(results: list[ObjectResult], wfc: np.ndarray, scorer, settings: PoseSettings,
-                 index) -> None:
-    """Round things (a round shape: vases, bowls, some lamps) take the yaw of the room around them:
-    any yaw looks the same, a person-made room's prior decides. A plant whose leaves show its
-    yaw keeps the one its render chose."""
-    supports, tables = [], []
-    for r in results:
-        if not r.hypotheses or r.obj.box is None:
-            continue
-        info = category_info(r.hypotheses[0].category)
-        if info.support:
-            supports.append((r.obj.box, float(r.hypotheses[0].yaw)))
-        if r.hypotheses[0].category in ("coffee_table", "dining_table"):
-            tables.append((r.hypotheses[0].translation[[0, 2]], float(r.obj.box.size[0] * r.obj.box.size[2])))
-    for r in results:
-        if not r.hypotheses or r.obj.box is None:
-            continue
-        h = r.hypotheses[0]
-        if category_info(h.category).symmetry != "radial" or index.symmetry(h.asset_id) != "radial":
-            continue
-        yaw = room_yaw_for_radial(h.category, h.translation[[0, 2]], float(r.obj.box.bottom), supports,
-                                  tables, np.asarray(wfc, float)[[0, 2], 3])
-        if yaw is not None:
-            r.hypotheses = prefer_yaw(r.hypotheses, yaw, r.obj, scorer, settings)
+    @classmethod
+    def reads(cls, settings) -> list:
+        return [settings.dinov2_weights] if settings.dinov2_weights else []
 
+    def __init__(self, settings: LayoutSettings | None = None, resources=None, progress: bool = False):
+        super().__init__(settings, resources, progress)
+        s = self.settings
+        self.library = self.resources.library()
+        library_index(self.library, s.retrieval.n_points, s.seed)
+        self.renderer = None
+        if s.render_refine:
+            try:
+                self.renderer = self.resources.renderer(s.pose.render_size, s.pose.render_size)
+            except Exception as exc:    # no EGL here: reconstruct falls back by itself
+                self.notes.append(f"no renderer ({type(exc).__name__}: {exc})")
 
-def cut_end_shift(points_xz: np.ndarray, centre_xz: np.ndarray, tangent: np.ndarray, length: float,
-                  cut_plus: bool, cut_minus: bool, margin: float = 0.1) -> float:
-    """Shift (metres, along ``tangent`` (2,)) that puts a wall object's visible end where it is seen.
+    def warm(self, full: bool = False) -> None:
+        """``full``: every asset's surface-sample tree, view descriptors (this method's
+        extractor) and shape symmetry, which the index otherwise fills in on first use
+        (~50 ms per asset on one core; 481 assets ≈ 36 s). Runs outside the Resources'
+        lock, so a request arriving meanwhile is not held up (filling the same entry
+        twice is harmless: both threads compute the same value)."""
+        if not full:
+            return
+        s = self.settings
+        index = library_index(self.library, s.retrieval.n_points, s.seed)
+        extractor = make_extractor(s.features, s.dinov2_weights)
+        for asset_id in list(index.ids):
+            index.geometry(asset_id)
+            index.view_features(asset_id, extractor)
+            index.symmetry(asset_id)
 
-    ``points_xz`` (N, 2): observed points; ``length``: the asset's extent along the wall.
-    Only one end may be cut by the image border (``cut_plus``: the +tangent end): the other,
-    visible, end pins the object and the catalog length places the rest beyond the border.
-    0 when nothing is cut, both are, or the visible part is already as long as the asset.
-    """
-    if cut_plus == cut_minus or len(points_xz) < 10:
-        return 0.0
-    proj = (np.asarray(points_xz, float) - centre_xz) @ tangent
-    lo, hi = np.percentile(proj, [2, 98])
-    if length < hi - lo + margin:
-        return 0.0
-    return float(lo + length / 2) if cut_plus else float(hi - length / 2)
-
-
-def _anchor_cut_end(r: ObjectResult, observation, capture, wfc: np.ndarray, index) -> None:
-    """A border-cut wall object (bed, bookcase...) against a wall: its visible end pins it."""
-    h, obj = r.chosen, r.obj
-    if not getattr(obj, "truncated", False) or category_info(h.category).role != "wall" \
-            or obj.points is None or len(obj.points) < 10:
-        return
-    walls = list(getattr(observation, "walls", []) or [])
-    front_xz = np.array([np.sin(h.yaw), np.cos(h.yaw)])
-    best = None
-    for w in walls:
-        n = np.asarray(w.normal, float)[[0, 2]]
-        n = n / max(np.linalg.norm(n), 1e-9)
-        dist = abs(float(np.dot(h.translation - np.asarray(w.point, float), np.asarray(w.normal, float))))
-        if float(front_xz @ n) > 0.9 and dist < 1.0 and (best is None or dist < best[0]):
-            best = (dist, n)
-    if best is None:
-        return
-    n = best[1]
-    tangent = np.array([-n[1], n[0]])
-    size = index.sizes[index.row[h.asset_id]] * np.asarray(h.scale, float)
-    length = float(size[0])
-    c = h.translation[[0, 2]]
-    proj = (obj.points[:, [0, 2]] - c) @ tangent
-    lo, hi = np.percentile(proj, [2, 98])
-    cam_from_world = np.linalg.inv(wfc)
-    seen_y = float(np.median(obj.points[:, 1]))
-
-    def outside(s_along: float) -> bool:
-        # At the height where it was seen: an object cut by the bottom border has its
-        # mid-height out of view at both ends.
-        p = np.array([c[0] + tangent[0] * s_along, seen_y, c[1] + tangent[1] * s_along])
-        q = cam_from_world[:3, :3] @ p + cam_from_world[:3, 3]
-        if q[2] <= 1e-3:
-            return True
-        u, v = (np.asarray(capture.K, float) @ q)[:2] / q[2]
-        return not (0 <= u < capture.width and 0 <= v < capture.height)
-
-    shift = cut_end_shift(obj.points[:, [0, 2]], c, tangent, length, outside(hi + 0.15), outside(lo - 0.15))
-    if shift != 0.0:
-        h.translation = h.translation + np.array([tangent[0], 0.0, tangent[1]]) * shift
-        r.notes.append("cut_end_anchored")
-
-
-def _support_height(r: ObjectResult, observation) -> float | None:
-    """The floor's height for things that stand on the floor (None: small things, or no floor).
-
-    An unknown label counts as floor-standing when its box reaches down near the floor.
-    """
-    floor = observation.floor if observation.floor is not None else getattr(observation, "floor_guess", None)
-    if floor is None:
-        return None
-    y = float(np.asarray(floor.point, float)[1])
-    if r.category is not None:
-        return None if category_info(r.category).role == "small" else y
-    return y if r.obj.box.centre[1] - r.obj.box.size[1] / 2 - y < 0.3 else None
-
-
-def settings_from_args(args) -> LayoutSettings:
-    seed = 0 if getattr(args, "seed", None) is None else int(args.seed)
-    return LayoutSettings(seed=seed, features=getattr(args, "features", "auto") or "auto",
-                          dinov2_weights=getattr(args, "dinov2_weights", None),
-                          depth=DepthFitSettings(mode=_depth_mode(getattr(args, "depth", None))))
-
-
-def _depth_mode(value: str | None) -> str:
-    # CLI words → DepthFitSettings.mode (auto: what the capture's depth.json declares).
-    return "auto" if value in (None, "auto") else value
-
-
-def render_preview(scene, capture):
-    """(H, W, 3) uint8: the scene drawn over the capture from its camera (None if rendering fails)."""
-    from scenewright.render import render_scene
-    res = render_scene(scene, over=capture)
-    return getattr(res, "rgb", res)
-
-
-def run(capture_dir, out_dir, library_dir, settings: LayoutSettings | None = None, overwrite: bool = False,
-        preview: bool = True, progress: bool = True, library=None, renderer=None):
-    """Read a capture folder, reconstruct, write the scene folder. Returns the Scene."""
-    from scenewright.capture import load_capture
-    from scenewright.scene import write_scene
-    from scenewright.fileio import check_output_dir
-    out_dir = Path(out_dir)
-    inputs = [capture_dir, library_dir if library is None else getattr(library, "folder", None)]
-    check_output_dir(out_dir, overwrite, inputs=inputs)
-    capture = load_capture(capture_dir)
-    if library is None:
-        from scenewright.library import Library
-        library = Library.open(library_dir)
-    scene = reconstruct(capture, library, settings, renderer=renderer, progress=progress)
-    t0 = time.perf_counter()
-    image = None
-    if preview:
-        try:
-            image = render_preview(scene, capture)
-        except Exception as exc:   # a preview is a convenience: never lose the scene over it
-            scene.extra.setdefault("notes", []).append(f"preview failed: {type(exc).__name__}: {exc}")
-    write_scene(scene, out_dir, preview=image, overwrite=overwrite, inputs=inputs)
-    scene.timings_s["export"] = round(scene.timings_s.get("export", 0.0) + time.perf_counter() - t0, 4)
-    # timings changed after writing: rewrite scene.json only (atomic file write)
-    from scenewright.fileio import write_json
-    write_json(out_dir / "scene.json", scene.to_json())
-    return scene
-
-
-def reconstruct_from_args(args) -> int:
-    """CLI entry: ``scenewright reconstruct CAPTURE -o OUT --method layout [--library LIB] [--seed S]``."""
-    settings = settings_from_args(args)
-    scene = run(args.capture, args.out, args.library, settings, overwrite=getattr(args, "overwrite", False),
-                preview=not getattr(args, "no_preview", False), progress=True)
-    n = len(scene.instances)
-    total = sum(scene.timings_s.values())
-    print(f"wrote {args.out}: {n} objects, {len(scene.relations)} relations, {total:.1f} s "
-          f"({', '.join(f'{k} {v:.1f}' for k, v in scene.timings_s.items())})")
-    return 0
+    def reconstruct(self, capture):
+        self.check_capture(capture)
+        return reconstruct(capture, self.library, self.settings, renderer=self.renderer, progress=self.progress)

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from scenewright.methods.layout.retrieval import Hypothesis, placement_matrix
+from scenewright.render import RenderItem
 
 
 @dataclass
@@ -34,18 +35,18 @@ class PoseSettings:
     radial_prior: bool = True        # round things take the room's yaw (support / room focus) …
     radial_margin: float = 0.15      # … if its render scores at most this below the best
     shift_truncated: bool = True     # slide border-cut objects to where their silhouette fits
-    shift_steps_m: tuple[float, ...] = (0.2, 0.2, 0.1, 0.05)
+    shift_steps_m: tuple[float, ...] = (0.2, 0.2, 0.1, 0.05)  # step sizes of that slide (metres)
     anchor_cut_end: bool = True      # border-cut wall furniture: the visible end + catalog length place it
     local_yaw_deg: float = 12.0      # ± local yaw refinement around the winner
-    w_iou: float = 1.0
-    w_depth: float = 0.5
-    w_colour: float = 1.0
+    w_iou: float = 1.0               # weight of the rendered mask's IoU with the observed one
+    w_depth: float = 0.5             # weight of the rendered depth's agreement
+    w_colour: float = 1.0            # weight of the rendered colour's agreement
     w_retrieval: float = 0.3         # retrieval score still counts a little
     w_category: float = 0.6          # category prior (1 the label's category, 0.5 a neighbour)
     w_category_partial: float = 1.2  # … for border-cut objects (a cut box says little about size)
-    depth_sigma_m: float = 0.05
+    depth_sigma_m: float = 0.05      # depth agreement = exp(-median |Δdepth| / sigma)
     colour_sigma: float = 0.12       # mean |ΔRGB| / 255
-    depth_nudge: bool = True
+    depth_nudge: bool = True         # move the chosen pose by the median depth residual along its viewing ray
 
 
 @dataclass
@@ -137,7 +138,6 @@ class RenderScorer:
         self.settings = settings
 
     def score(self, obj, hyps: list[Hypothesis]) -> list[dict]:
-        from scenewright.render import RenderItem
         if obj.mask is None or not obj.mask.any():
             return [{"render": 0.0} for _ in hyps]
         win = make_window(obj.mask, self.capture.K, self.settings.render_size)

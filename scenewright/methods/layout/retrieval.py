@@ -26,8 +26,11 @@ import weakref
 from dataclasses import dataclass, field
 
 import numpy as np
+from scipy import ndimage
 from scipy.spatial import cKDTree
 
+from scenewright.geometry.symmetry import shape_symmetry
+from scenewright.geometry.transforms import rot_y
 from scenewright.library.categories import category_info
 from scenewright.methods.layout.features import crop_to_mask
 from scenewright.methods.layout.labels import candidate_categories
@@ -47,10 +50,10 @@ class RetrievalSettings:
     trunc_m: float = 0.08           # chamfer distances are truncated here (outliers)
     sigma_m: float = 0.025          # geometry similarity = exp(-chamfer / sigma)
     appearance_top: int = 10        # candidates whose rendered views are compared (by geometry rank)
-    w_geometry: float = 1.0
-    w_appearance: float = 1.0
-    w_size: float = 0.5
-    w_category: float = 0.6
+    w_geometry: float = 1.0          # weight of the shape match (chamfer) in the score
+    w_appearance: float = 1.0        # weight of the rendered-view appearance match
+    w_size: float = 0.5              # weight of the size prior
+    w_category: float = 0.6          # weight of the category prior
     size_prior_sigma: float = 0.35  # log-ratio tolerance of the size pre-filter
 
 
@@ -83,13 +86,6 @@ class Hypothesis:
 
     def world_from_object(self) -> np.ndarray:
         return placement_matrix(self.yaw, self.scale, self.translation)
-
-
-def rot_y(yaw: float | np.ndarray) -> np.ndarray:
-    """(3, 3) or (..., 3, 3) rotation about +Y; yaw 0 keeps the asset's front at +Z."""
-    c, s = np.cos(yaw), np.sin(yaw)
-    z, o = np.zeros_like(c), np.ones_like(c)
-    return np.stack([np.stack([c, z, s], -1), np.stack([z, o, z], -1), np.stack([-s, z, c], -1)], -2)
 
 
 def placement_matrix(yaw: float, scale, translation) -> np.ndarray:
@@ -147,7 +143,6 @@ class LibraryIndex:
         """Yaw symmetry group of the asset's shape: none | two | four | radial
         (:func:`scenewright.geometry.symmetry.shape_symmetry` on its library samples)."""
         if asset_id not in self._symmetry:
-            from scenewright.geometry.symmetry import shape_symmetry
             pts = np.asarray(self.library.samples(asset_id)[0], float)[:4096]
             self._symmetry[asset_id] = shape_symmetry(pts) if len(pts) >= 16 else "none"
         return self._symmetry[asset_id]
@@ -423,7 +418,6 @@ def make_query(obj, capture, world_from_camera: np.ndarray, extractor, settings:
 
 def occluded_fraction(obj, capture, ring_px: int = 2) -> float:
     """Share of the mask's outline that touches another object seen in front of it (0..1)."""
-    from scipy import ndimage
     if capture.seg is None or capture.depth is None or obj.mask is None or not obj.mask.any():
         return 0.0
     ys, xs = np.nonzero(obj.mask)

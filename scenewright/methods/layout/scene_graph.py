@@ -12,6 +12,7 @@ import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
+import trimesh
 
 from scenewright.geometry.boxes import OrientedBox, box_of_transformed_extents
 from scenewright.geometry.planes import Plane
@@ -101,7 +102,6 @@ def support_top(parent, xz: np.ndarray, below_y: float, cache: dict | None = Non
         box = object_box(parent)
         inside = box.contains_xz(xz)
         return np.where(inside & (box.top <= below_y), box.top, np.nan)
-    import trimesh
 
     key = (parent.id, np.asarray(parent.world_from_object, float).tobytes())
     world = None if cache is None else cache.get(key)

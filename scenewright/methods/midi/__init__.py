@@ -2,7 +2,7 @@
 
 Loads the public checkpoint layout (``VAST-AI/MIDI-3D``) and matches the original
 numerically (see ``docs/midi.md``). Entry points: ``pipeline.MIDIPipeline``,
-``pipeline.reconstruct_from_args`` (``scenewright reconstruct --method midi``);
+``pipeline.MIDIMethod`` (``scenewright reconstruct --method midi``);
 ``scenewright models download midi`` (scenewright/models) fetches the checkpoint. Heavy
 imports stay in the submodules.
 """

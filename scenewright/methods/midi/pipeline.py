@@ -3,8 +3,8 @@
 ``MIDIPipeline.from_pretrained(folder)`` loads a checkpoint (the hub's or the ``midi-tiny``
 fixture); calling it runs preprocessing, both image encoders, the guided rectified-flow
 denoising of all N instances jointly (MI attention in blocks 8–12) and two-pass grid
-decoding + marching cubes (``extract.py``). ``reconstruct_from_args`` is the
-``scenewright reconstruct --method midi`` entry point.
+decoding + marching cubes (``extract.py``). ``MIDIMethod`` is the registered method
+(``scenewright reconstruct --method midi --weights DIR``).
 
 Fast paths, each checked against a straightforward reference by the tests:
 - classifier-free guidance as ONE batched DiT pass over ``[uncond ×N, cond ×N]``;
@@ -15,25 +15,28 @@ Fast paths, each checked against a straightforward reference by the tests:
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import logging
 import os
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
 import torch
+from PIL import Image
 
 from scenewright.errors import InputError
+from scenewright.methods.base import Method
 from scenewright.methods.midi import extract
 from scenewright.methods.midi.attention import attention_backend
 from scenewright.methods.midi.preprocess import (InstanceInputs, clip_pixel_values, dinov2_pixel_values,
-                                                 pad_to_square, split_instances)
+                                                 instance_ids_from_seg_image, pad_to_square, split_instances)
+from scenewright.methods.midi.scheduler import RectifiedFlowScheduler
 from scenewright.methods.midi.transformer import DEFAULT_MI_BLOCKS
-from scenewright.methods.midi.weights import load_components, parse_dtype
+from scenewright.methods.midi.weights import HOW_TO_GET, load_components, parse_dtype
+from scenewright.progress import make_progress
+from scenewright.scene import Camera, Instance, Scene
 
 logger = logging.getLogger(__name__)
 METHOD_VERSION = "midi-b6ec9f6-reimpl/1"
@@ -43,33 +46,33 @@ METHOD_VERSION = "midi-b6ec9f6-reimpl/1"
 class MIDISettings:
     """Everything that changes the result; recorded in ``scene.json`` (``method.settings``)."""
 
-    steps: int = 50
-    guidance: float = 7.0
-    seed: int = 42
-    octree_depth: int = 8
-    smooth: bool = True
+    steps: int = 50                       # denoising steps (rectified flow)
+    guidance: float = 7.0                 # classifier-free guidance scale
+    seed: int = 42                        # initial noise
+    octree_depth: int = 8                 # decoding grid of 2^depth cells per side (mesh detail)
+    smooth: bool = True                   # smooth the decoded field before marching cubes
     extraction: str = "hierarchical"      # grid decoding: "dense" (the original's) or "hierarchical"
     progressive: bool = True              # second decode pass inside the padded inside box
-    device: str = "cpu"
-    dtype: str = "float32"
-    pad_image: bool = False               # the original's do_image_padding
-    max_instances: int = 16
-    mi_blocks: tuple = DEFAULT_MI_BLOCKS
+    device: str = "cpu"                   # cpu | cuda
+    dtype: str = "float32"                # float32 | bfloat16 | float16
+    pad_image: bool = False               # pad to a square first (the original's do_image_padding)
+    max_instances: int = 16               # more instances are refused (all are denoised jointly)
+    mi_blocks: tuple = DEFAULT_MI_BLOCKS  # transformer blocks with multi-instance attention
 
     def validate(self) -> None:
         if self.steps < 1:
-            raise InputError(f"--steps must be >= 1, got {self.steps}")
+            raise InputError(f"steps must be >= 1, got {self.steps}")
         if not np.isfinite(self.guidance):
-            raise InputError(f"--guidance must be finite, got {self.guidance}")
+            raise InputError(f"guidance must be finite, got {self.guidance}")
         if not 1 <= self.octree_depth <= 10:
-            raise InputError(f"--octree-depth must be in 1..10, got {self.octree_depth}")
+            raise InputError(f"octree_depth must be in 1..10, got {self.octree_depth}")
         if self.extraction not in ("dense", "hierarchical"):
-            raise InputError(f"--extraction must be dense or hierarchical, got {self.extraction!r}")
+            raise InputError(f"extraction must be dense or hierarchical, got {self.extraction!r}")
         if self.max_instances < 1:
-            raise InputError(f"--max-instances must be >= 1, got {self.max_instances}")
+            raise InputError(f"max_instances must be >= 1, got {self.max_instances}")
         parse_dtype(self.dtype)
         if self.device == "cuda" and not torch.cuda.is_available():
-            raise InputError("--device cuda: no CUDA device is available on this machine (use --device cpu)")
+            raise InputError("device cuda: no CUDA device is available on this machine (use device=cpu)")
 
 
 @dataclass
@@ -131,14 +134,6 @@ class MIDIResult:
         return [d.mesh for d in self.decodes]
 
 
-def _progress(enabled: bool):
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                    TimeElapsedColumn(), console=Console(stderr=True), disable=not enabled,
-                    transient=False)
-
-
 class MIDIPipeline:
     """The seven components and the inference procedure of the original ``MIDIPipeline``."""
 
@@ -194,7 +189,6 @@ class MIDIPipeline:
         opts = FastPaths() if fast is True else FastPaths.none() if fast is False else fast
         n = e1.shape[0]
         tr = self.transformer
-        from scenewright.methods.midi.scheduler import RectifiedFlowScheduler
         sched = RectifiedFlowScheduler(dataclasses.replace(self.c.scheduler.config))
         sched.set_timesteps(steps)
         x0 = self.initial_latents(n, seed) if latents is None else latents.float().cpu()
@@ -285,14 +279,14 @@ class MIDIPipeline:
         inputs = self._inputs(capture_or_images, pad_image)
         n = len(inputs.ids)
         if max_instances is not None and n > max_instances:
-            raise InputError(f"{n} instances in the segmentation, more than --max-instances {max_instances}: "
+            raise InputError(f"{n} instances in the segmentation, more than max_instances {max_instances}: "
                              "MIDI denoises all instances jointly (memory grows with N); merge or drop "
                              "instances, or raise the limit")
         timings["preprocess"] = time.perf_counter() - t0
         t0 = time.perf_counter()
         e1, e2 = self.encode_images(inputs)
         timings["encode"] = time.perf_counter() - t0
-        with _progress(show_progress) as prog:
+        with make_progress(show_progress) as prog:
             task = prog.add_task(f"denoising {n} instances", total=steps)
             t0 = time.perf_counter()
             final, trace = self.denoise(e1, e2, steps, guidance, seed, latents, mi_blocks,
@@ -328,8 +322,6 @@ class MIDIPipeline:
                 raise InputError("MIDI input must be a Capture, InstanceInputs or an (rgb, seg) pair") from None
             if isinstance(rgb, (str, os.PathLike)) and isinstance(seg, (str, os.PathLike)):
                 # Image files: the original CLI's rules (seg read as grey levels, R10).
-                from PIL import Image
-                from scenewright.methods.midi.preprocess import instance_ids_from_seg_image
                 try:
                     rgb = np.asarray(Image.open(rgb).convert("RGB"), np.uint8)
                     seg, _ = instance_ids_from_seg_image(Image.open(seg))
@@ -341,20 +333,9 @@ class MIDIPipeline:
         return split_instances(rgb, seg)
 
 
-# -- CLI ---------------------------------------------------------------------------------
-def settings_from_args(args: argparse.Namespace) -> MIDISettings:
-    s = MIDISettings(
-        steps=args.steps, guidance=args.guidance, seed=42 if args.seed is None else args.seed,
-        octree_depth=args.octree_depth, smooth=args.smooth, extraction=args.extraction,
-        device=args.device, dtype=args.dtype, pad_image=args.pad_image,
-        max_instances=args.max_instances)
-    s.validate()
-    return s
-
-
+# -- the registered method ----------------------------------------------------------------
 def build_scene(capture, result: MIDIResult, settings: MIDISettings, timings: dict, warnings: list[str]):
     """A ``Scene`` with one ``Instance`` per capture instance (meshes in MIDI's shared frame)."""
-    from scenewright.scene import Camera, Instance, Scene
     instances = []
     for k, (cid, dec) in enumerate(zip(result.inputs.ids, result.decodes)):
         empty = dec.mesh is None or len(dec.mesh.faces) == 0
@@ -381,75 +362,73 @@ def build_scene(capture, result: MIDIResult, settings: MIDISettings, timings: di
                         "warnings": warnings}})
 
 
-def reconstruct(capture_folder, out_folder, weights, settings: MIDISettings | None = None,
-                overwrite: bool = False, show_progress: bool = True, pipe: "MIDIPipeline | None" = None):
-    """Capture folder → scene folder with MIDI. Returns (Scene, MIDIResult).
-
-    ``pipe``: a pipeline already loaded from ``weights`` (with the settings' device and
-    dtype) to reuse across captures — a batch worker or the web page keeps one warm.
-    """
-    from scenewright.capture import load_capture
-    from scenewright.scene import write_scene
-    settings = settings or MIDISettings()
-    settings.validate()
-    if weights is None and pipe is None:
-        raise InputError("--weights DIR is required for --method midi; get the weights with "
-                         "`scenewright models download midi --to DIR`")
-    from scenewright.fileio import check_output_dir
-    inputs = [capture_folder, weights]
-    check_output_dir(out_folder, overwrite, inputs=inputs)
-    timings: dict[str, float] = {}
-    t0 = time.perf_counter()
-    capture = load_capture(capture_folder, require_seg=True)
+def capture_warnings(capture, settings: MIDISettings) -> list[str]:
+    """What about this capture will give a poor result (logged and kept in scene.json)."""
     warnings = []
-    ids = capture.instance_ids
-    if len(ids) > settings.max_instances:
-        raise InputError(f"{Path(capture_folder) / 'seg.png'}: {len(ids)} instances, more than "
-                         f"--max-instances {settings.max_instances}; MIDI denoises all instances jointly")
     if capture.width != capture.height and not settings.pad_image:
         warnings.append(f"image is {capture.width}x{capture.height}, not square: as in the original, "
                         "the DINOv2 mask channel is squeezed while the RGB is centre-cropped, so they "
-                        "misalign; --pad-image pads to a square first")
-    for cid in ids:
+                        "misalign; --set pad_image=true pads to a square first")
+    for cid in capture.instance_ids:
         n_pix = int(np.count_nonzero(capture.seg == cid))
         if n_pix <= 0.001 * capture.width * capture.height:
             # The original's evaluation drops such instances (skip_small_object); its CLI keeps them.
             warnings.append(f"instance {cid} covers only {n_pix} pixels (≤ 0.1 % of the image); "
                             "kept as the original CLI does, but expect a poor shape")
-    for w in warnings:
-        logger.warning(w)
-    timings["load_capture"] = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    if pipe is None:
-        pipe = MIDIPipeline.from_pretrained(weights, settings.device, settings.dtype)
-    timings["load_weights"] = time.perf_counter() - t0
-    result = pipe(capture, steps=settings.steps, guidance=settings.guidance, seed=settings.seed,
-                  octree_depth=settings.octree_depth, extraction=settings.extraction,
-                  smooth=settings.smooth, progressive=settings.progressive,
-                  pad_image=settings.pad_image, max_instances=settings.max_instances,
-                  mi_blocks=settings.mi_blocks, show_progress=show_progress)
-    timings.update(result.timings_s)
-    t0 = time.perf_counter()
-    scene = build_scene(capture, result, settings, timings, warnings)
-    if all(inst.mesh is None for inst in scene.instances):
-        # A GLB needs at least one mesh; an all-empty result is reported, not written.
-        raise InputError(f"{capture_folder}: MIDI produced no surface for any of the "
-                         f"{len(scene.instances)} instances (no decoded field crosses 0); nothing written")
-    write_scene(scene, out_folder, preview=None, overwrite=overwrite, inputs=inputs)
-    scene.timings_s["export"] = round(time.perf_counter() - t0, 4)
-    # Record the export time too (the scene.json written above lacks it): rewrite it atomically.
-    from scenewright.fileio import atomic_file, dumps_json
-    with atomic_file(Path(out_folder) / "scene.json") as tmp:
-        tmp.write_text(dumps_json(scene.to_json()) + "\n")
-    return scene, result
+    return warnings
 
 
-def reconstruct_from_args(args: argparse.Namespace) -> int:
-    """``scenewright reconstruct CAPTURE -o OUT --method midi --weights DIR [...]``."""
-    settings = settings_from_args(args)
-    scene, _ = reconstruct(args.capture, args.out, args.weights, settings,
-                           overwrite=getattr(args, "overwrite", False))
-    n_mesh = sum(1 for i in scene.instances if i.mesh is not None)
-    print(f"wrote {args.out}: {len(scene.instances)} instances ({n_mesh} with meshes), "
-          f"{sum(scene.timings_s.values()):.1f} s")
-    return 0
+class MIDIMethod(Method):
+    """MIDI multi-instance diffusion: one generated mesh per instance, in MIDI's own frame.
+
+    The pipeline is loaded from ``resources.weights_path`` when the method is built (on
+    the settings' device and dtype) and kept in the Resources: ``load_weights`` in a
+    scene's timings is what getting it cost that capture (nothing, once warm).
+    """
+
+    name = "midi"
+    Settings = MIDISettings
+    summary = "generated shapes (MIDI multi-instance diffusion)"
+    needs = ("weights",)
+    perceive_missing = ("seg",)        # MIDI works from the picture and masks alone
+    how_to_get = HOW_TO_GET
+    capture_needs = ("seg",)
+    form = ("steps", "guidance", "octree_depth")
+    stage = "Denoising all objects at once"
+
+    def __init__(self, settings: MIDISettings | None = None, resources=None, progress: bool = False):
+        super().__init__(settings, resources, progress)
+        self.settings.validate()
+        self.pipeline()
+
+    def pipeline(self) -> MIDIPipeline:
+        s, weights = self.settings, self.resources.weights_path
+        key = ("midi", str(weights.resolve()), s.device, s.dtype)
+        return self.resources.cached(key, lambda: MIDIPipeline.from_pretrained(weights, s.device, s.dtype))[0]
+
+    def reconstruct(self, capture):
+        s = self.settings
+        self.check_capture(capture)
+        ids = capture.instance_ids
+        if len(ids) > s.max_instances:
+            raise InputError(f"{capture.path / 'seg.png'}: {len(ids)} instances, more than "
+                             f"max_instances {s.max_instances}; MIDI denoises all instances jointly")
+        warnings = capture_warnings(capture, s)
+        for w in warnings:
+            logger.warning(w)
+        t0 = time.perf_counter()
+        pipe = self.pipeline()
+        timings = {"load_weights": time.perf_counter() - t0}
+        result = pipe(capture, steps=s.steps, guidance=s.guidance, seed=s.seed, octree_depth=s.octree_depth,
+                      extraction=s.extraction, smooth=s.smooth, progressive=s.progressive,
+                      pad_image=s.pad_image, max_instances=s.max_instances, mi_blocks=s.mi_blocks,
+                      show_progress=self.progress)
+        timings.update(result.timings_s)
+        t0 = time.perf_counter()
+        scene = build_scene(capture, result, s, timings, warnings)
+        if all(inst.mesh is None for inst in scene.instances):
+            # A GLB needs at least one mesh; an all-empty result is reported, not written.
+            raise InputError(f"{capture.path}: MIDI produced no surface for any of the "
+                             f"{len(scene.instances)} instances (no decoded field crosses 0); nothing written")
+        scene.timings_s["export"] = round(time.perf_counter() - t0, 4)
+        return scene

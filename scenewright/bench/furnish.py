@@ -50,7 +50,7 @@ REPEATABLE = {"armchair", "floor_lamp", "large_plant", "lamp", "vase", "plant", 
 
 
 @dataclass
-class LayoutSettings:
+class FurnishSettings:
     """How rooms are furnished. Lengths in metres, angles in radians."""
 
     wall_gap: float = 0.005          # back of wall furniture to the wall
@@ -144,9 +144,9 @@ class RoomFurnisher:
     """Furnishes one room; ``placed`` grows as :meth:`furnish` runs."""
 
     def __init__(self, rng: np.random.Generator, room: Room, pool: AssetPool,
-                 settings: LayoutSettings | None = None):
+                 settings: FurnishSettings | None = None):
         self.rng, self.room, self.pool = rng, room, pool
-        self.settings = settings or LayoutSettings()
+        self.settings = settings or FurnishSettings()
         self.walls = room_walls(room)
         self.placed: list[Placed] = []
         self.collider = _Collider(pool.bvh, pool.bvh_limit)

@@ -1,4 +1,4 @@
-"""Hand-over to part A: the scene graph and the layout optimisation.
+"""The scene graph and the layout optimisation applied to the posed instances.
 
 The chosen placements become :class:`scenewright.scene.Instance` objects (library mesh
 in the object frame, world_from_object with scale); :func:`.scene_graph.build_scene_graph`

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from scenewright.geometry.transforms import rot_y
+
 
 def rotation_part(world_from_object: np.ndarray) -> np.ndarray:
     """(3, 3) closest proper rotation to the linear part of a (4, 4) transform (removes scale/shear).
@@ -24,12 +26,6 @@ def _angle_from_trace(trace: float) -> float:
     return float(np.degrees(np.arccos(np.clip((trace - 1.0) / 2.0, -1.0, 1.0))))
 
 
-def yaw_matrix(angle_rad: float) -> np.ndarray:
-    """(3, 3) rotation about +Y."""
-    c, s = np.cos(angle_rad), np.sin(angle_rad)
-    return np.array([[c, 0, s], [0, 1, 0], [-s, 0, c]])
-
-
 def rotation_error_deg(R_gt: np.ndarray, R_pred: np.ndarray, symmetry: str = "none") -> float:
     """Geodesic angle (degrees) between two rotations, minimised over the object's symmetry group.
 
@@ -42,7 +38,7 @@ def rotation_error_deg(R_gt: np.ndarray, R_pred: np.ndarray, symmetry: str = "no
         best = np.hypot(M[0, 0] + M[2, 2], M[2, 0] - M[0, 2]) + M[1, 1]
         return _angle_from_trace(best)
     steps = {"two": 2, "four": 4}.get(symmetry, 1)
-    return min(_angle_from_trace(np.trace(M @ yaw_matrix(2 * np.pi * k / steps))) for k in range(steps))
+    return min(_angle_from_trace(np.trace(M @ rot_y(2 * np.pi * k / steps))) for k in range(steps))
 
 
 def auc(errors: np.ndarray, limit: float) -> float:

@@ -15,8 +15,10 @@ from pathlib import Path
 import numpy as np
 import trimesh
 
+from scenewright.capture import intrinsics_from_hfov
 from scenewright.capture import Capture, write_capture
 from scenewright.fileio import atomic_dir, dumps_json
+from scenewright.geometry.transforms import look_at
 from scenewright.scene import Camera, Instance, Scene, write_scene
 
 # (category, shape, (width, height, depth) ranges in metres); "small" ones go on top of supports.
@@ -52,20 +54,6 @@ def object_mesh(shape: str, size: tuple[float, float, float]) -> trimesh.Trimesh
         mesh.apply_transform(trimesh.transformations.rotation_matrix(-np.pi / 2, [1, 0, 0]))
     mesh.apply_translation([0.0, h / 2, 0.0])
     return mesh
-
-
-def look_at(eye, target) -> np.ndarray:
-    """(4, 4) OpenCV world_from_camera (x right, y down, z forward) looking from ``eye`` at ``target``."""
-    eye, target = np.asarray(eye, float), np.asarray(target, float)
-    z = target - eye
-    z /= np.linalg.norm(z)
-    x = np.cross(z, [0.0, 1.0, 0.0])
-    x /= np.linalg.norm(x)
-    y = np.cross(z, x)
-    T = np.eye(4)
-    T[:3, :3] = np.stack([x, y, z], axis=1)
-    T[:3, 3] = eye
-    return T
 
 
 def _sample_size(rng, ranges):
@@ -149,7 +137,6 @@ def ray_cast_capture(scene: Scene, K: np.ndarray, world_from_camera: np.ndarray,
 def make_toy_bench(folder: str | os.PathLike, settings: ToyBenchSettings | None = None,
                    overwrite: bool = False) -> Path:
     """Write a toy benchmark folder; instances not visible in the capture are dropped from gt."""
-    from scenewright.capture import intrinsics_from_hfov
     settings = settings or ToyBenchSettings()
     rng = np.random.default_rng(settings.seed)
     K = intrinsics_from_hfov(settings.width, settings.height, settings.hfov_deg)
@@ -169,6 +156,6 @@ def make_toy_bench(folder: str | os.PathLike, settings: ToyBenchSettings | None 
             write_scene(scene, tmp / name / "gt")
             names.append(name)
         (tmp / "manifest.json").write_text(dumps_json(
-            {"format": "bench/1", "scenes": names, "library": "toy primitives (scenewright.evaluate.synthetic)",
+            {"format": "bench/1", "scenes": names, "library": "toy primitives (scenewright.testing.toy_bench)",
              "generator": {"name": "make_toy_bench", **asdict(settings)}}) + "\n")
     return Path(folder)

@@ -1,6 +1,6 @@
 """Measure the page as a person meets it: server start, page load, reconstructions by clicking.
 
-``python -m scenewright.app.measure --library data/library --example living_room --runs 3``
+``.venv/bin/python benchmarks/measure_app.py --library data/library --example living_room --runs 3``
 
 Starts ``scenewright app`` in a subprocess, opens it in Debian's chromium (playwright,
 headless), picks the example, clicks **Reconstruct** ``--runs`` times and prints a
@@ -19,6 +19,10 @@ import tempfile
 import time
 import urllib.request
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from scenewright.methods.registry import DEFAULT_METHOD, method_names  # noqa: E402
 
 
 def _free_port() -> int:
@@ -42,7 +46,7 @@ def _wait_http(url: str, proc: subprocess.Popen, timeout: float) -> None:
 
 
 def measure(library: str | None, example: str, method: str, runs: int, warmup: str = "quick",
-            chromium: str = "/usr/bin/chromium", render_refine: bool = True, wait: float = 0.0) -> dict:
+            chromium: str = "/usr/bin/chromium", uncheck: tuple[str, ...] = (), wait: float = 0.0) -> dict:
     """Seconds: ``server_ready``, ``first_load``, ``reload``, ``runs`` [click → outputs], ``server_totals``."""
     from playwright.sync_api import sync_playwright
     port = _free_port()
@@ -71,9 +75,10 @@ def measure(library: str | None, example: str, method: str, runs: int, warmup: s
             page.click("#example input")
             page.get_by_role("option", name=example, exact=True).click()
             page.get_by_role("radio", name=method).check()
-            if not render_refine:
+            if uncheck:
                 page.get_by_text("Settings").click()
-                page.get_by_label("layout: render-and-compare refinement", exact=False).uncheck()
+                for field in uncheck:        # the page's control of a boolean settings field
+                    page.locator(f"#setting-{method}-{field} input").uncheck()
             time.sleep(wait)
             last = ""
             for _ in range(runs):
@@ -103,18 +108,19 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--library", default="data/library")
     ap.add_argument("--example", default="living_room")
-    ap.add_argument("--method", default="layout", choices=["layout", "boxes"])
+    ap.add_argument("--method", default=DEFAULT_METHOD, choices=method_names())
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--warmup", choices=["off", "quick", "full"], default="quick")
     ap.add_argument("--wait", type=float, default=0.0, help="seconds to wait after the page loads "
                     "(a person reading the page; lets a warm-up finish)")
-    ap.add_argument("--no-render-refine", action="store_true")
+    ap.add_argument("--uncheck", action="append", default=[], metavar="FIELD",
+                    help="untick the page's control of this boolean setting (e.g. render_refine)")
     args = ap.parse_args(argv)
     if not Path("/usr/bin/chromium").is_file():
         print("needs /usr/bin/chromium", file=sys.stderr)
         return 2
     r = measure(args.library, args.example, args.method, args.runs, args.warmup,
-                render_refine=not args.no_render_refine, wait=args.wait)
+                uncheck=tuple(args.uncheck), wait=args.wait)
     print(f"| server ready | first page load | reload | " + " | ".join(f"run {i + 1}" for i in range(args.runs)) + " |")
     print("|---" * (3 + args.runs) + "|")
     print(f"| {r['server_ready']:.1f} s | {r['first_load']:.2f} s | {r['reload']:.2f} s | "

@@ -1,6 +1,6 @@
 """Small real libraries for tests (this package's and other areas').
 
->>> from scenewright.library.testing import build_small_library
+>>> from scenewright.testing.library import build_small_library
 >>> lib = build_small_library(tmp_path / "lib", n_per_category=1)
 
 The assets are real Sweet Home 3D catalog items (the first ``n_per_category`` kept
@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from scenewright.library.build import BuildSettings, build_library
+from scenewright.library.sources import read_sources
 from scenewright.library.store import Library
 
 # Categories covering every role (seat, wall, table, floor, small) with light models.
@@ -19,7 +21,6 @@ DEFAULT_CATEGORIES = ("chair", "armchair", "bed", "wardrobe", "dining_table", "s
 
 def small_selection(n_per_category: int = 1, categories=DEFAULT_CATEGORIES, sources=None) -> list[str]:
     """Asset ids of the first ``n_per_category`` kept items of each category."""
-    from scenewright.library.sources import read_sources
 
     chosen: dict[str, list[str]] = {c: [] for c in categories}
     for col in read_sources(sources):
@@ -36,7 +37,6 @@ def build_small_library(out, n_per_category: int = 1, categories=DEFAULT_CATEGOR
     About 1 s per asset on one core; the default (8 assets) takes ~5-10 s with 2 workers.
     ``views=False`` skips rendering (no EGL needed).
     """
-    from scenewright.library.build import BuildSettings, build_library
 
     only = small_selection(n_per_category, categories, sources)
     build_library(Path(out), sources, workers=workers, only=only, progress=progress,

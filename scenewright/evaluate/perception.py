@@ -1,6 +1,6 @@
 """Measure perception against a benchmark's ground truth (floor, walls, object boxes).
 
-    python -m scenewright.perception.bench data/bench-512 [--limit N] [--json out.json]
+    scenewright eval perception data/bench-512 [--limit N] [--json out.json]
 
 For every scene: the floor's angle and camera-height error, each visible wall's angle and
 offset error (at the centroid of its visible pixels, in the camera frame), wall detection
@@ -11,21 +11,22 @@ scene graph of the ground-truth scene agrees with the generator's own relations.
 
 from __future__ import annotations
 
-import argparse
 import json
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
-from scenewright.capture import load_capture
-from scenewright.errors import InputError
+from scenewright.capture import DEFAULT_HFOV_DEG, intrinsics_from_hfov, load_capture
 from scenewright.fileio import read_json
 from scenewright.geometry.boxes import canonical_yaw, yaw_error_deg
 from scenewright.geometry.planes import Plane, angle_deg
 from scenewright.geometry.transforms import apply, backproject, rigid_inverse, yaw_of
+from scenewright.library.categories import category_info
+from scenewright.methods.layout.scene_graph import build_scene_graph, object_box
 from scenewright.perception.perceive import PerceptionSettings, perceive
+from scenewright.progress import make_progress
+from scenewright.scene import read_scene
 
 
 def measure_scene(folder: Path, settings: PerceptionSettings | None = None, graph: bool = True,
@@ -35,15 +36,11 @@ def measure_scene(folder: Path, settings: PerceptionSettings | None = None, grap
     ``depth_noise``: multiplicative Gaussian noise (σ, e.g. 0.02) added to the depth first;
     ``nan_fraction``: share of pixels whose depth is dropped (holes); ``default_camera``: forget
     camera.json (the default field of view is assumed, as for a photo without intrinsics)."""
-    from scenewright.methods.layout.scene_graph import build_scene_graph, object_box
-    from scenewright.scene import read_scene
-
     cap = load_capture(folder / "capture")
     gt = read_scene(folder / "gt")
     clean_depth = cap.depth.copy()
     true_K = cap.K.copy()
     if default_camera:
-        from scenewright.capture import DEFAULT_HFOV_DEG, intrinsics_from_hfov
         cap.K = intrinsics_from_hfov(cap.width, cap.height, DEFAULT_HFOV_DEG)
         cap.camera_is_default = True
     if depth_noise > 0 or nan_fraction > 0:
@@ -105,7 +102,6 @@ def measure_scene(folder: Path, settings: PerceptionSettings | None = None, grap
         hs_gt, hs_est = sorted(g.size[[0, 2]]), sorted(o.box.size[[0, 2]])
         g_yaw, _ = canonical_yaw(g.yaw, g.size)      # perceived boxes have x = the long side
         elongated = hs_gt[1] > 1.2 * hs_gt[0]
-        from scenewright.library.categories import category_info
         radial = category_info(inst.category or "").symmetry == "radial"
         objs.append({
             "id": o.id, "category": inst.category, "box": True, "truncated": o.truncated,
@@ -179,37 +175,20 @@ def summarise(results: list[dict]) -> dict:
     }
 
 
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m scenewright.perception.bench", description=__doc__.splitlines()[0])
-    ap.add_argument("bench", help="benchmark folder (manifest.json, scene_*/capture, scene_*/gt)")
-    ap.add_argument("--limit", type=int, default=None, help="only the first N scenes")
-    ap.add_argument("--json", default=None, help="write per-scene results and the summary here")
-    ap.add_argument("--depth-noise", type=float, default=0.0, help="multiplicative depth noise σ (e.g. 0.02)")
-    ap.add_argument("--nan-fraction", type=float, default=0.0, help="share of depth pixels dropped")
-    ap.add_argument("--default-camera", action="store_true", help="ignore camera.json (default field of view)")
-    ap.add_argument("--estimate-focal", action="store_true", help="PerceptionSettings(estimate_focal=True)")
-    args = ap.parse_args(argv)
-    try:
-        bench = Path(args.bench)
-        manifest = read_json(bench / "manifest.json")
-        scenes = manifest.get("scenes", [])[: args.limit]
-        results = []
-        from rich.progress import track
-        for name in track(scenes, description="perception", transient=True):
-            results.append(measure_scene(bench / name, PerceptionSettings(estimate_focal=args.estimate_focal),
-                                         depth_noise=args.depth_noise, nan_fraction=args.nan_fraction,
-                                         seed=len(results), default_camera=args.default_camera))
-    except InputError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    summary = summarise(results)
-    print(json.dumps(summary, indent=2))
-    if args.json:
-        from scenewright.fileio import atomic_file
-        with atomic_file(args.json) as tmp:
-            tmp.write_text(json.dumps({"summary": summary, "scenes": results}, indent=1, default=float))
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
+def measure_bench(bench: str | Path, settings: PerceptionSettings | None = None, limit: int | None = None,
+                  depth_noise: float = 0.0, nan_fraction: float = 0.0, default_camera: bool = False,
+                  progress: bool = True) -> dict:
+    """``{"summary": summarise(...), "scenes": [measure_scene(...) per scene]}`` for a benchmark folder."""
+    bench = Path(bench)
+    scenes = read_json(bench / "manifest.json").get("scenes", [])[:limit]
+    results = []
+    bar = make_progress(progress, "perception")
+    with bar:
+        task = bar.add_task("", total=len(scenes))
+        for name in scenes:
+            bar.update(task, description=name)
+            results.append(measure_scene(bench / name, settings, depth_noise=depth_noise,
+                                         nan_fraction=nan_fraction, seed=len(results),
+                                         default_camera=default_camera))
+            bar.advance(task)
+    return {"summary": summarise(results), "scenes": results}

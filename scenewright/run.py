@@ -1,0 +1,108 @@
+"""Capture folder → scene folder with any method: the one write path of every entry point.
+
+``scenewright reconstruct``, ``scenewright batch``, ``scenewright demo`` and the web page
+all call :func:`run_to_folder`: load the capture, reconstruct, render the preview (a
+failed preview is a note, never a lost scene), write the folder once, atomically.
+
+>>> from scenewright import run_to_folder, read_scene
+>>> scene = run_to_folder(EXAMPLE_CAPTURE, tmp / "boxes", "boxes", preview=False)
+>>> len(scene.instances) == len(read_scene(tmp / "boxes").instances)
+True
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+from scenewright.capture import Capture, load_capture
+from scenewright.fileio import check_output_dir
+from scenewright.methods.base import Method, Resources
+from scenewright.methods.registry import get_method
+from scenewright.render import render_scene
+from scenewright.scene import Scene, write_scene
+from scenewright.settings import build_settings
+
+
+def build_method(method: str | type | Method, settings=None, resources: Resources | None = None,
+                 progress: bool = False) -> Method:
+    """A built method from a name, a class or an instance (returned as is)."""
+    if isinstance(method, Method):
+        return method
+    cls = get_method(method) if isinstance(method, str) else method
+    return cls(settings if settings is not None else build_settings(cls.Settings), resources, progress=progress)
+
+
+def render_preview(scene: Scene, capture: Capture, resources: Resources | None = None) -> tuple:
+    """((H, W, 3) uint8 or None, notes): the scene over the capture; a failure is a note."""
+    notes: list[str] = []
+    try:
+        if resources is not None:
+            with resources.lock:
+                return render_scene(scene, over=capture, notes=notes), notes
+        return render_scene(scene, over=capture, notes=notes), notes
+    except Exception as exc:        # a preview is a convenience: never lose the scene over it
+        notes.append(f"preview failed: {type(exc).__name__}: {exc}")
+        return None, notes
+
+
+def run_to_folder(capture: str | os.PathLike | Capture, out: str | os.PathLike, method: str | type | Method,
+                  settings=None, resources: Resources | None = None, overwrite: bool = False,
+                  preview: bool = True, progress: bool = False, inputs=(), perception=None) -> Scene:
+    """Reconstruct ``capture`` (a folder or a loaded Capture) with ``method`` into the folder ``out``.
+
+    ``method``: a registered name, a Method class, or a built Method (then ``settings``
+    and ``resources`` are its own). The scene folder (scene.glb, scene.json, preview.png
+    unless ``preview`` is False) is written once, atomically; an existing non-empty
+    ``out`` is an InputError unless ``overwrite``, and so is an ``out`` that is, holds or
+    lies in what the run reads (the capture, the method's library and weights, ``inputs``).
+    ``perception``: the :class:`~scenewright.perception.from_image.PerceptionRecord` of a
+    capture perceived from a photo — recorded under ``"inputs"`` in scene.json, with the
+    perceived capture in ``out/perceived/``. ``scene.timings_s`` gains ``preview``.
+    Returns the Scene.
+    """
+    cls = type(method) if isinstance(method, Method) else get_method(method) if isinstance(method, str) else method
+    source = capture.path if isinstance(capture, Capture) else capture
+    if not isinstance(capture, Capture):     # a bad capture is named before the library or weights load
+        capture = load_capture(capture, require_seg="seg" in cls.capture_needs)
+    built = build_method(method, settings, resources, progress=progress)
+    inputs = [source, *inputs, *built.resources.paths(built.needs), *built.reads(built.settings)]
+    try:
+        # Before the work (atomic_dir checks again): a run that could not be written costs nothing.
+        check_output_dir(out, overwrite, inputs=inputs)
+    except BaseException:
+        if built is not method:
+            built.close()
+        raise
+    try:
+        if built.resources is not None:
+            with built.resources.lock:
+                scene = built.reconstruct(capture)
+        else:
+            scene = built.reconstruct(capture)
+    finally:
+        if built is not method:
+            built.close()
+    image = None
+    if preview:
+        t = time.perf_counter()
+        image, notes = render_preview(scene, capture, built.resources)
+        scene.timings_s["preview"] = round(time.perf_counter() - t, 4)
+        if notes:
+            scene.extra.setdefault("notes", []).extend(notes)
+    attach = None
+    if perception is not None:
+        scene.extra["inputs"] = {"from": str(source), **perception.to_json()}
+        attach = _perceived_writer(capture, perception)
+    write_scene(scene, out, preview=image, overwrite=overwrite, inputs=inputs, attach=attach)
+    return scene
+
+
+def _perceived_writer(capture: Capture, perception):
+    """``attach(folder)`` writing the perceived capture into ``folder/perceived``."""
+    from scenewright.perception.cli import write_perceived_into
+
+    def attach(folder: Path) -> None:
+        write_perceived_into(capture, perception, folder / "perceived")
+    return attach

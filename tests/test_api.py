@@ -1,0 +1,43 @@
+"""The public API's docstring examples run as written (``from scenewright import ...``).
+
+Each module's examples run with a few names bound: ``EXAMPLE_CAPTURE`` (the shipped
+capture), ``tmp`` (a fresh folder), ``LIBRARY`` and ``BENCH_CAPTURE`` (the small real
+library and a capture of a benchmark made from it).
+"""
+
+from __future__ import annotations
+
+import doctest
+import importlib
+from pathlib import Path
+
+import pytest
+
+EXAMPLE_CAPTURE = Path(__file__).resolve().parents[1] / "examples" / "living_room" / "capture"
+MODULES = ["scenewright", "scenewright.settings", "scenewright.run", "scenewright.methods.registry",
+           "scenewright.methods.layout"]
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_docstring_examples(name, tmp_path, request):
+    globs = {"EXAMPLE_CAPTURE": EXAMPLE_CAPTURE, "tmp": tmp_path}
+    if name == "scenewright.methods.layout":
+        globs["LIBRARY"] = request.getfixturevalue("small_library")
+        globs["BENCH_CAPTURE"] = request.getfixturevalue("small_bench") / "scene_0000" / "capture"
+    module = importlib.import_module(name)
+    tests = doctest.DocTestFinder().find(module, name, extraglobs=globs)
+    examples = sum(len(t.examples) for t in tests)
+    assert examples > 0, f"{name} has no docstring examples"
+    runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS)
+    for t in tests:
+        runner.run(t)
+    result = runner.summarize(verbose=False)
+    assert result.failed == 0, f"{result.failed} of {result.attempted} examples of {name} failed (see above)"
+
+
+def test_every_public_name_imports():
+    import scenewright
+    for name in scenewright.__all__:
+        assert getattr(scenewright, name) is not None, name
+    with pytest.raises(AttributeError):
+        scenewright.no_such_thing
