@@ -1,0 +1,63 @@
+"""``scenewright generate "PROMPT" -o OUT [--seed S] [--library LIB] [--room WxD] [--variants N]``."""
+
+from __future__ import annotations
+
+import argparse
+import re
+
+
+def _room(text: str) -> tuple[float, float]:
+    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*[x×]\s*(\d+(?:\.\d+)?)\s*", text or "")
+    if not m:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected WIDTHxDEPTH in metres, e.g. 4x3.5")
+    return float(m.group(1)), float(m.group(2))
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("generate", help="a furnished room from a sentence (offline, CPU)")
+    p.add_argument("prompt", help='what the room holds, e.g. "a bedroom with a double bed and two nightstands"')
+    p.add_argument("-o", "--out", required=True, help="scene folder to write (with --variants: a folder of them)")
+    p.add_argument("--library", default="data/library", help="asset library folder (default data/library)")
+    p.add_argument("--seed", type=int, default=0, help="different seeds give different rooms")
+    p.add_argument("--room", type=_room, default=None, help="room size WIDTHxDEPTH in metres (wins over the prompt)")
+    p.add_argument("--variants", type=int, default=1, help="write N rooms (seeds S..S+N-1) and a contact sheet")
+    p.add_argument("--models", default=None, help="models folder (default $SCENEWRIGHT_MODELS or ~/.cache/scenewright/models)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing output folder")
+    p.set_defaults(func=generate_from_args)
+
+
+def generate_from_args(args: argparse.Namespace) -> int:
+    import json
+    from pathlib import Path
+
+    from scenewright.errors import InputError
+    from scenewright.fileio import check_output_dir
+    from scenewright.text.generate import generate_to_folder
+
+    if args.seed < 0:
+        raise InputError(f"--seed {args.seed}: must be ≥ 0")
+    if not 1 <= args.variants <= 64:
+        raise InputError(f"--variants {args.variants}: must be in 1..64")
+    if not Path(args.library).is_dir():
+        raise InputError(f"{args.library}: library folder not found (build one with `scenewright library build`)")
+    check_output_dir(args.out, args.overwrite, inputs=[args.library])
+
+    def progress(done: int, total: int) -> None:
+        print(f"generate: room {done}/{total}", flush=True)
+
+    summary = generate_to_folder(args.prompt, args.out, args.library, seed=args.seed, room=args.room,
+                                 variants=args.variants, overwrite=args.overwrite, models=args.models,
+                                 progress=progress)
+    req = summary["request"]
+    objs = ", ".join(f"{o['count']}× {o['category']}" + (" (default)" if o["source"] != "prompt" else "")
+                     for o in req["objects"])
+    print(f"room: {req['room_type'] or 'unspecified'} {req['room_size'][0]:g} × {req['room_size'][1]:g} m; {objs}")
+    for u in req["unmatched"]:
+        print(f"note: '{u['phrase']}' matches nothing in the library (closest: {u['via']}, {u['score']:.2f}); left out")
+    for n in req["notes"]:
+        print(f"note: {n}")
+    for sc in summary["scenes"]:
+        print(f"seed {sc['seed']}: {sc['objects']} objects, relations {sc['relations_satisfied']}/"
+              f"{sc['relations_requested']}, walkable {sc['walkable']}, {sc['seconds']:.2f} s")
+    print(f"wrote {args.out} in {summary['total_s']:.1f} s")
+    return 0
