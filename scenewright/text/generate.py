@@ -25,6 +25,8 @@ from scenewright.scene import Camera, Instance, Relation, Scene
 from scenewright.text.request import ObjectRequest, RelationRequest, SceneRequest, parse_request
 
 METHOD = "text"
+# Gap the optimiser keeps when it re-rests a small thing on its support (see arrange.text_layout_settings).
+REST_GAP_M = 0.012
 IMPLIED_SUPPORT = {"tv": "tv_stand", "tableware": "dining_table", "electronics": "desk", "book": "coffee_table",
                    "lamp": "nightstand", "vase": "coffee_table", "plant": "coffee_table", "decor": "cabinet"}
 
@@ -160,7 +162,7 @@ class TextToScene:
         t0 = time.perf_counter()
         if s.optimize:
             instances, opt_report = optimize_layout(instances, floor, walls, placed_rel,
-                                                    OptimizeSettings(overlap_volume=False))
+                                                    OptimizeSettings(overlap_volume=False, clearance_m=REST_GAP_M))
         timings["optimize"] = time.perf_counter() - t0
         t0 = time.perf_counter()
         graph = build_scene_graph(instances, floor, walls)

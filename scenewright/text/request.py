@@ -198,6 +198,11 @@ class _Parser:
         if phrase.noun in PRONOUNS or (not phrase.noun and phrase.definite):
             return self.last, phrase.each
         m = self.matcher.match(phrase.noun)
+        size_word = next((w for w in phrase.words if w in SIZES), None)
+        if size_word and phrase.noun:            # "large plant" names a kind of its own
+            sized = self.matcher.match(f"{size_word} {phrase.noun}")
+            if sized.category is not None and sized.score > m.score:
+                m = sized
         rt, rscore = self.matcher.room_type(phrase.noun)
         if rt is not None and rscore >= ROOM_PHRASE_MIN and rscore > m.score:
             self._set_room(rt, rscore, phrase.attributes["size"])
@@ -259,8 +264,8 @@ class _Parser:
             if subject is None:
                 break
             who = subject
-            if k > 0 and parts[k][0] == "on" and prev_object is not None:
-                who = prev_object            # "a lamp on the nightstand next to the bed"
+            if k > 0 and prev_object is not None and (kind == "on" or parts[k][0] == "on"):
+                who = prev_object            # "facing a tv on a stand", "a lamp on the nightstand next to the bed"
             if kind == "between":
                 a_text, _, b_text = obj_text.partition(" & ")
                 a, _ = self.mention(a_text, "object")
@@ -311,6 +316,7 @@ class _Parser:
 def _clauses(text: str) -> list[str]:
     """Split the content part of a prompt into clauses: at punctuation, 'and', 'with', 'in a …'."""
     text = re.sub(r"\bbetween ([^,;.]+?) and ", r"between \1 & ", text)
+    text = re.sub(r"(?<!front )(?<!side )(?<!sides )(?<!top )(?<!foot )\bof (?:the|a|an|my|our) ", ", ", text)      # "in a corner of the living room"
     text = re.sub(r"\bas well as\b|\balong with\b|\bplus\b|\bthen\b", ",", text)
     text = re.sub(r"\bin (?!front of|the corner|a corner|one corner|the \w+ corner)(?:a |an |the |my |our )", ", ", text)
     pieces = re.split(r"[,;.]|\band\b|\bwith\b|\bwhile\b|\bwhich\b", text)
