@@ -315,7 +315,14 @@ class _Parser:
 
 def _clauses(text: str) -> list[str]:
     """Split the content part of a prompt into clauses: at punctuation, 'and', 'with', 'in a …'."""
-    text = re.sub(r"\bbetween ([^,;.]+?) and ", r"between \1 & ", text)
+    def pair(m: re.Match) -> str:
+        # "between the bed and the wardrobe" names two; "between two bookcases and a chair …" one pair
+        first = _read_phrase(m.group(1))
+        if first is not None and ((first.count or 1) >= 2 or first.plural):
+            return m.group(0)
+        return f"between {m.group(1)} & "
+
+    text = re.sub(r"\bbetween ([^,;.]+?) and ", pair, text)
     text = re.sub(r"(?<!front )(?<!side )(?<!sides )(?<!top )(?<!foot )\bof (?:the|a|an|my|our) ", ", ", text)      # "in a corner of the living room"
     text = re.sub(r"\bas well as\b|\balong with\b|\bplus\b|\bthen\b", ",", text)
     text = re.sub(r"\bin (?!front of|the corner|a corner|one corner|the \w+ corner)(?:a |an |the |my |our )", ", ", text)
