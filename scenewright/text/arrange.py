@@ -345,14 +345,19 @@ def text_layout_settings() -> LayoutSettings:
 
 
 def arrange(request, pool: AssetPool, chosen: dict, room: Room, rng: np.random.Generator,
-            settings: LayoutSettings | None = None) -> tuple[TextFurnisher, list[Slot], list[str]]:
+            settings: LayoutSettings | None = None, obstacles=()) -> tuple[TextFurnisher, list[Slot], list[str]]:
     """One attempt at furnishing ``room`` for ``request``. Returns the furnisher (its
-    ``placed`` list), the slots (``placed`` None where an object did not fit) and notes."""
+    ``placed`` list), the slots (``placed`` None where an object did not fit) and notes.
+    ``obstacles``: :class:`~scenewright.bench.layout.Placed` objects already standing (world
+    meshes with an identity pose: a reconstruction being repaired); nothing may overlap them."""
     walls_len = [room.width, room.depth, room.width, room.depth]
     door_wall = int(rng.integers(4))
     length = walls_len[door_wall]
     door_t = float(rng.uniform(DOOR_WIDTH_M / 2 + 0.1, max(length - DOOR_WIDTH_M / 2 - 0.1, DOOR_WIDTH_M / 2 + 0.1)))
     f = TextFurnisher(rng, room, pool, settings or text_layout_settings(), door=(door_wall, door_t))
+    for ob in obstacles:
+        f.placed.append(ob)
+        f.collider.objects.append(f.collider.make(ob.asset_id, ob.mesh, ob.world_from_object))
     slots = build_slots(request, chosen)
     notes = []
     for i in placement_order(slots):
