@@ -23,6 +23,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--variants", type=int, default=1, help="write N rooms (seeds S..S+N-1) and a contact sheet")
     p.add_argument("--models", default=None, help="models folder (default $SCENEWRIGHT_MODELS or ~/.cache/scenewright/models)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output folder")
+    p.add_argument("--image-model", default=None,
+                   help="diffusers text-to-image pipeline folder (FLUX.1, any DiffusionPipeline): picture → scene")
+    p.add_argument("--lora", default=None, help="LoRA weights file (.safetensors) for --image-model")
+    p.add_argument("--image-steps", type=int, default=28, help="denoising steps of --image-model")
+    p.add_argument("--image-size", type=int, default=512, help="picture side in pixels for --image-model")
     p.set_defaults(func=generate_from_args)
 
 
@@ -40,7 +45,11 @@ def generate_from_args(args: argparse.Namespace) -> int:
         raise InputError(f"--variants {args.variants}: must be in 1..64")
     if not Path(args.library).is_dir():
         raise InputError(f"{args.library}: library folder not found (build one with `scenewright library build`)")
-    check_output_dir(args.out, args.overwrite, inputs=[args.library])
+    check_output_dir(args.out, args.overwrite, inputs=[args.library, args.image_model, args.lora])
+    if args.lora is not None and args.image_model is None:
+        raise InputError("--lora: needs --image-model")
+    if args.image_model is not None:
+        return _generate_with_image(args)
 
     def progress(done: int, total: int) -> None:
         print(f"generate: room {done}/{total}", flush=True)
@@ -60,4 +69,24 @@ def generate_from_args(args: argparse.Namespace) -> int:
         print(f"seed {sc['seed']}: {sc['objects']} objects, relations {sc['relations_satisfied']}/"
               f"{sc['relations_requested']}, walkable {sc['walkable']}, {sc['seconds']:.2f} s")
     print(f"wrote {args.out} in {summary['total_s']:.1f} s")
+    return 0
+
+
+def _generate_with_image(args) -> int:
+    from scenewright.errors import InputError
+    from scenewright.text.image import generate_with_image_model
+
+    if args.variants != 1:
+        raise InputError("--variants: one room at a time with --image-model")
+    if not 1 <= args.image_steps <= 500 or not 64 <= args.image_size <= 2048 or args.image_size % 8:
+        raise InputError(f"--image-steps {args.image_steps} / --image-size {args.image_size}: steps 1..500, "
+                         "size a multiple of 8 in 64..2048")
+    summary = generate_with_image_model(args.prompt, args.out, args.library, args.image_model, args.lora,
+                                        args.models, args.seed, args.room, args.image_steps, args.image_size,
+                                        args.overwrite)
+    rep = summary["repair"]
+    print(f"reconstructed from the picture: {rep['reconstructed'] or 'nothing'}")
+    if rep["missing"]:
+        print(f"added from the request (the picture lost them): {rep['missing']}")
+    print(f"wrote {args.out}")
     return 0

@@ -13,6 +13,7 @@ free floor space around what was reconstructed, with the reconstructed objects a
 from __future__ import annotations
 
 import copy
+import hashlib
 import time
 from pathlib import Path
 
@@ -35,7 +36,7 @@ def text_to_image(prompt: str, model_dir, lora=None, seed: int = 0, steps: int =
     dlog.set_verbosity_error()
     dlog.disable_progress_bar()
     try:
-        pipe = DiffusionPipeline.from_pretrained(str(model_dir), torch_dtype=torch.float32)
+        pipe = DiffusionPipeline.from_pretrained(str(model_dir), dtype=torch.float32)
     except (OSError, ValueError) as exc:
         raise InputError(f"{model_dir}: cannot load the pipeline ({type(exc).__name__}: {exc})") from None
     pipe.set_progress_bar_config(disable=True)
@@ -113,7 +114,8 @@ def repair(engine, request, recon, seed: int = 0):
         for k, (inst, m) in enumerate(zip([i for i in recon.instances if i.mesh is not None], worlds)):
             mesh = m.copy()
             mesh.apply_transform(shift)
-            obstacles.append(Placed(f"reconstructed/{inst.id}", inst.label or "", inst.category or "decor", mesh,
+            key = hashlib.sha1(np.asarray(mesh.vertices, np.float64).tobytes()).hexdigest()[:16]
+            obstacles.append(Placed(f"reconstructed/{key}", inst.label or "", inst.category or "decor", mesh,
                                     np.eye(4), footprint_of(mesh.bounds, np.eye(4))))
         f, slots, _ = arrange(missing_req, engine.pool, chosen, Room(round(width, 3), round(depth, 3)), rng,
                               obstacles=obstacles)
