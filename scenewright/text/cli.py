@@ -30,6 +30,23 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--image-size", type=int, default=512, help="picture side in pixels for --image-model")
     p.set_defaults(func=generate_from_args)
 
+    t = sub.add_parser("train", help="train models on our own rooms")
+    tsub = t.add_subparsers(dest="train_what", required=True)
+    lo = tsub.add_parser("image-lora", help="a LoRA for a diffusers text-to-image model on a benchmark's pictures")
+    lo.add_argument("--bench", required=True, help="benchmark folder (pictures + gt scene.json for captions)")
+    lo.add_argument("--image-model", required=True, help="diffusers pipeline folder to fine-tune")
+    lo.add_argument("-o", "--out", required=True, help="output folder (checkpoints, LoRA, train.json)")
+    lo.add_argument("--steps", type=int, default=1000)
+    lo.add_argument("--rank", type=int, default=16)
+    lo.add_argument("--lr", type=float, default=1e-4)
+    lo.add_argument("--batch-size", type=int, default=1)
+    lo.add_argument("--size", type=int, default=512, help="training picture side in pixels")
+    lo.add_argument("--checkpoint-every", type=int, default=250)
+    lo.add_argument("--seed", type=int, default=0)
+    lo.add_argument("--resume", action=argparse.BooleanOptionalAction, default=True,
+                    help="continue from the newest checkpoint in OUT (default)")
+    lo.set_defaults(func=train_lora_from_args)
+
 
 def generate_from_args(args: argparse.Namespace) -> int:
     import json
@@ -89,4 +106,20 @@ def _generate_with_image(args) -> int:
     if rep["missing"]:
         print(f"added from the request (the picture lost them): {rep['missing']}")
     print(f"wrote {args.out}")
+    return 0
+
+
+def train_lora_from_args(args) -> int:
+    from scenewright.text.train import LoraTrainSettings, train_image_lora
+
+    settings = LoraTrainSettings(steps=args.steps, rank=args.rank, learning_rate=args.lr,
+                                 batch_size=args.batch_size, size=args.size,
+                                 checkpoint_every=args.checkpoint_every, seed=args.seed)
+
+    def progress(step: int, total: int, loss: float) -> None:
+        if step == 1 or step == total or step % max(1, total // 20) == 0:
+            print(f"train: step {step}/{total} loss {loss:.4f}", flush=True)
+
+    rec = train_image_lora(args.bench, args.image_model, args.out, settings, resume=args.resume, progress=progress)
+    print(f"eval loss {rec['eval_loss_before']:.4f} → {rec['eval_loss_after']:.4f}; LoRA: {rec['lora']}")
     return 0

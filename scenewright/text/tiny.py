@@ -50,7 +50,7 @@ def build_tiny_pipeline(folder, seed: int = 0) -> Path:
                                         num_hidden_layers=1, num_attention_heads=2, max_position_embeddings=77,
                                         bos_token_id=0, eos_token_id=1, pad_token_id=1))
     pipe = StableDiffusionPipeline(vae=vae, text_encoder=text, tokenizer=tokenizer, unet=unet,
-                                   scheduler=DDIMScheduler(clip_sample=False), safety_checker=None, feature_extractor=None,
+                                   scheduler=DDIMScheduler(clip_sample=False, steps_offset=1), safety_checker=None, feature_extractor=None,
                                    requires_safety_checker=False)
     pipe.save_pretrained(str(folder))
     return folder
