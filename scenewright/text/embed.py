@@ -63,7 +63,8 @@ class TextEncoder:
             raise InputError(f"sentence-transformers: not installed; run `{PIP_HINT}`") from None
         import logging
         import transformers
-        transformers.logging.set_verbosity_error()          # no per-weight load bar on every run
+        transformers.logging.set_verbosity_error()
+        transformers.utils.logging.disable_progress_bar()    # no weight-loading bar on every run
         logging.getLogger("sentence_transformers").setLevel(logging.WARNING)
         self.folder = Path(folder)
         self.model = SentenceTransformer(str(folder), device=device)
