@@ -88,7 +88,7 @@ class TextEncoder:
         path = self.folder.parent / f"{MODEL_NAME}.vectors" / f"{digest}.npy"
         if path.is_file():
             try:
-                vecs = np.load(path)
+                vecs = np.load(path, allow_pickle=False)
                 if vecs.shape == (len(texts), 384):
                     for t, v in zip(texts, vecs):
                         self._cache.setdefault(t, v)

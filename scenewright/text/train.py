@@ -75,6 +75,25 @@ def training_pairs(bench) -> list[tuple[Path, str]]:
     return pairs
 
 
+def _optimizer_state_flat(state: dict) -> tuple[dict, list]:
+    """An optimizer state_dict as safetensors tensors (``state.<param>.<name>``) plus its JSON-able
+    param groups, so checkpoints load without unpickling."""
+    import torch
+    tensors = {}
+    for pid, entry in state["state"].items():
+        for name, value in entry.items():
+            tensors[f"state.{pid}.{name}"] = (value if torch.is_tensor(value) else torch.tensor(value)).contiguous()
+    return tensors, state["param_groups"]
+
+
+def _optimizer_state_from(tensors: dict, groups: list) -> dict:
+    state: dict = {}
+    for key, value in tensors.items():
+        _, pid, name = key.split(".", 2)
+        state.setdefault(int(pid), {})[name] = value
+    return {"state": state, "param_groups": groups}
+
+
 def _latest_checkpoint(out: Path) -> Path | None:
     ck = sorted((out / "checkpoints").glob("step_*")) if (out / "checkpoints").is_dir() else []
     ck = [c for c in ck if (c / "state.json").is_file()]
@@ -154,7 +173,8 @@ def train_image_lora(bench, image_model, out, settings: LoraTrainSettings | None
         if state.get("settings", {}).get("rank") != s.rank:
             raise InputError(f"{latest}: trained with rank {state.get('settings', {}).get('rank')}, not {s.rank}")
         set_peft_model_state_dict(unet, load_file(str(latest / "adapter.safetensors")))
-        opt.load_state_dict(torch.load(latest / "optimizer.pt", weights_only=True))
+        opt.load_state_dict(_optimizer_state_from(load_file(str(latest / "optimizer.safetensors")),
+                                                  state["optimizer_groups"]))
         start, losses, eval_before = int(state["step"]), list(state["losses"]), state.get("eval_loss_before")
     if eval_before is None:
         eval_before = eval_loss()
@@ -164,9 +184,11 @@ def train_image_lora(bench, image_model, out, settings: LoraTrainSettings | None
         with atomic_dir(out / "checkpoints" / f"step_{step:06d}", overwrite=True, inputs=[bench, image_model]) as tmp:
             save_file({k: v.detach().contiguous() for k, v in get_peft_model_state_dict(unet).items()},
                       str(tmp / "adapter.safetensors"))
-            torch.save(opt.state_dict(), tmp / "optimizer.pt")
+            tensors, groups = _optimizer_state_flat(opt.state_dict())
+            save_file(tensors, str(tmp / "optimizer.safetensors"))
             (tmp / "state.json").write_text(dumps_json({"step": step, "losses": losses, "settings": s.to_json(),
-                                                        "eval_loss_before": eval_before}) + "\n")
+                                                        "eval_loss_before": eval_before,
+                                                        "optimizer_groups": groups}) + "\n")
 
     unet.train()
     for step in range(start, s.steps):
