@@ -27,6 +27,7 @@ COMMAND_MODULES = [
     "scenewright.export.cli",       # export (glb, usd, blend)
     "scenewright.batch.cli",        # batch (many captures, on Ray)
     "scenewright.app.cli",          # app (the web page)
+    "scenewright.text.cli",         # generate (text → scene)
 ]
 
 

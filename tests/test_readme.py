@@ -17,7 +17,7 @@ from scenewright.cli import build_parser
 README = Path(__file__).resolve().parent.parent / "README.md"
 PLACEHOLDER_VALUES = {"N": "3", "S": "0", "DIR": "d", "LIB": "lib", "BENCH": "bench", "OUT_DIR": "out",
                       "CAPTURE_DIR": "cap", "PRED_ROOT": "pred", "SCENE_DIR": "scene", "CATALOG": "Scopia",
-                      "MM": "36", "BENCH2": "bench2"}
+                      "MM": "36", "BENCH2": "bench2", "WxD": "4x3"}
 
 
 def readme_commands() -> list[str]:
