@@ -50,6 +50,10 @@ TARGETS = [  # (metric key in the eval summary, label, target, higher is better)
     ("p1_iou_b", "IoU-B", 0.70, True),
     ("n_interpenetrating_pairs", "interpenetrating pairs", 0.0, False),
     ("n_floating", "floating objects", 0.0, False),
+    # Physics as a witness (scenewright settle: 2 s under gravity in MuJoCo), all objects pooled.
+    ("settle_median_cm", "settle: median motion cm", 1.0, False),
+    ("settle_max_cm", "settle: max motion cm", 5.0, False),
+    ("settle_tipped", "settle: fell over", 0.0, False),
 ]
 SPEED_TARGET_S = 10.0
 
@@ -131,7 +135,20 @@ def evaluate(pred_root: Path, bench: Path, report: Path, log: Path, points: int 
     return json.loads(report.read_text())
 
 
+def physics_witness(pred_root: Path, bench: Path) -> dict:
+    """Settle every predicted scene for 2 s under gravity; pooled motion of all objects."""
+    from scenewright.physics.settle import witness
+    names = json.loads((bench / "manifest.json").read_text())["scenes"]
+    print(f"  physics witness on {len(names)} scenes", flush=True)
+    w = witness([pred_root / n for n in names])
+    w.update(settle_median_cm=100 * w["median_moved_m"], settle_max_cm=100 * w["max_moved_m"],
+             settle_tipped=w["n_tipped"])
+    return w
+
+
 def metric(report: dict, key: str):
+    if key in report.get("physics", {}):
+        return report["physics"][key]
     pooled = report.get("pooled", {})
     if key in pooled:
         return pooled[key]
@@ -187,6 +204,8 @@ def main(argv: list[str] | None = None) -> int:
                    help="override a LayoutSettings field, e.g. pose.render_assets=5 (values as JSON)")
     p.add_argument("--eval-points", type=int, default=None,
                    help="surface points per object for the evaluator (default: its own, 20480)")
+    p.add_argument("--no-physics", action="store_true",
+                   help="skip the physics witness (settle every predicted scene in MuJoCo)")
     args = p.parse_args(argv)
 
     from scenewright.library import Library
@@ -211,6 +230,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"[{name}] {bench} with {len(library.records)} assets", flush=True)
         runs = run_method(bench, out / "pred" / name, library, run_settings or settings)
         report = evaluate(out / "pred" / name, bench, out / f"report_{name}.json", log, args.eval_points)
+        if not args.no_physics:
+            report["physics"] = physics_witness(out / "pred" / name, bench)
         results[name] = {"bench": str(bench), "assets": len(library.records), "runs": runs, "report": report}
         return results[name]
 

@@ -48,14 +48,17 @@ def _mesh_key(mesh: trimesh.Trimesh, settings: ColliderSettings) -> tuple:
 
 
 def _thicken(points: np.ndarray, thickness: float) -> np.ndarray:
-    """The points and a copy pushed ``thickness`` along their thinnest direction: a flat or
-    collinear hull (which has no volume, so no mass and no inside) becomes a thin slab."""
+    """The points plus copies pushed ``thickness`` along each principal direction in which
+    they spread less than that: a flat or collinear piece (no volume, so no mass and no
+    inside for the engine) becomes a thin slab or rod."""
     centred = points - points.mean(0)
-    _, s, vt = np.linalg.svd(centred, full_matrices=False)
-    extra = [points + thickness * vt[-1]]
-    if s[1] <= 1e-9 * max(s[0], 1e-12):      # collinear: thicken along the second direction too
-        extra += [points + thickness * vt[-2]]
-    return np.concatenate([points, *extra])
+    _, _, vt = np.linalg.svd(centred, full_matrices=True)
+    out = points
+    for direction in vt:
+        spread = np.ptp(centred @ direction)
+        if spread < thickness:
+            out = np.concatenate([out, out + (thickness - spread) * direction])
+    return out
 
 
 def object_hulls(mesh: trimesh.Trimesh, settings: ColliderSettings | None = None) -> list[np.ndarray]:
@@ -82,21 +85,11 @@ def object_hulls(mesh: trimesh.Trimesh, settings: ColliderSettings | None = None
     out = []
     for points in pieces:
         # A hull needs 4 points off one plane; fewer or flat ones are thickened to a slab.
-        extent = np.ptp(points, axis=0) if len(points) else np.zeros(3)
-        if len(points) < 4 or np.sort(extent)[0] < settings.min_thickness or _is_flat(points):
-            points = _thicken(points if len(points) > 1 else np.vstack([points, points + 1e-3]),
-                              settings.min_thickness)
+        if len(points):
+            points = _thicken(points, settings.min_thickness)
         out.append(points)
     _CACHE[key] = out
     return out
-
-
-def _is_flat(points: np.ndarray) -> bool:
-    """True when the points lie (nearly) in one plane: their hull has no volume."""
-    centred = points - points.mean(0)
-    s = np.linalg.svd(centred, compute_uv=False)
-    # relative to the largest spread: float round-off of coordinates of that size
-    return s[-1] <= 1e-6 * max(s[0], 1e-12)
 
 
 def place(hulls: list[np.ndarray], world_from_object: np.ndarray) -> list[np.ndarray]:

@@ -229,3 +229,29 @@ def settle_scene(scene: Scene, settings: SettleSettings | None = None, source: s
                           seconds={"colliders": t1 - t0, "simulate": t2 - t1})
     settled.extra = {**scene.extra, "physics": report.to_json()}
     return settled, report
+
+
+def witness(folders, settings: SettleSettings | None = None) -> dict:
+    """Settle every scene folder of ``folders`` and pool the motions of all their objects.
+
+    Returns ``{"scenes", "objects", "median_moved_m", "max_moved_m", "n_over_max",
+    "n_tipped", "passed", "seconds", "per_scene": {folder: summary}}`` — the physics
+    column of a benchmark table. Colliders are cached per asset across the scenes.
+    """
+    from scenewright.scene import read_scene
+    settings = settings or SettleSettings()
+    moved, tipped, per_scene, seconds = [], 0, {}, 0.0
+    for folder in folders:
+        _, report = settle_scene(read_scene(folder), settings, source=str(folder))
+        moved += [o.moved_m for o in report.objects]
+        tipped += report.n_tipped
+        per_scene[str(folder)] = report.summary()
+        seconds += sum(report.seconds.values())
+    moved_arr = np.array(moved, float)
+    median = float(np.median(moved_arr)) if moved else 0.0
+    worst = float(moved_arr.max()) if moved else 0.0
+    over = int((moved_arr > settings.max_target_m).sum())
+    return {"scenes": len(per_scene), "objects": len(moved), "median_moved_m": median, "max_moved_m": worst,
+            "n_over_max": over, "n_tipped": tipped,
+            "passed": median < settings.median_target_m and over == 0 and tipped == 0,
+            "seconds": seconds, "per_scene": per_scene}
