@@ -30,7 +30,7 @@ def run_settle(args: argparse.Namespace) -> int:
 
     from scenewright.fileio import check_output_dir, check_output_file, write_json
     from scenewright.physics.colliders import ColliderSettings
-    from scenewright.physics.settle import SettleSettings, settle_scene
+    from scenewright.physics.settle import SettleSettings, room_planes, settle_scene
     from scenewright.scene import read_scene, write_scene
 
     source = Path(args.scene)
@@ -43,6 +43,7 @@ def run_settle(args: argparse.Namespace) -> int:
     if args.report:
         check_output_file(args.report, overwrite=True, inputs=[source])
     scene = read_scene(source)
+    room_planes(scene, settings, str(source / "scene.json"))     # no floor: refused before any work
     console = Console(stderr=True)
     with Progress(TextColumn("colliders"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   console=console, transient=True, disable=args.quiet) as bar:

@@ -2,7 +2,7 @@
 
 A physics engine collides convex shapes. An object (a table: a top and four legs; a
 chair; a shelf) is not convex, so its mesh is decomposed into a few convex hulls with
-V-HACD (``vhacdx``), in the object frame. An affine map keeps a convex set convex, so the
+V-HACD (``vhacdx``, called through trimesh), in the object frame. An affine map keeps a convex set convex, so the
 decomposition of an asset is computed once and every placed copy (scaled or not) reuses
 it: the hulls are moved by the instance's ``world_from_object``.
 """
@@ -77,11 +77,12 @@ def object_hulls(mesh: trimesh.Trimesh, settings: ColliderSettings | None = None
     if settings.method == "hull" or len(mesh.faces) < 4:
         pieces = [vertices]
     else:
-        vhacdx = _require_vhacdx()
-        hulls = vhacdx.compute_vhacd(vertices, np.asarray(mesh.faces, np.uint32),
-                                     maxConvexHulls=settings.max_hulls, resolution=settings.resolution,
-                                     maxNumVerticesPerCH=settings.max_vertices_per_hull)
-        pieces = [np.asarray(v, np.float64) for v, _ in hulls if len(v) >= 1] or [vertices]
+        _require_vhacdx()
+        # trimesh hands V-HACD the faces in the layout it expects (VTK polygon list).
+        hulls = trimesh.decomposition.convex_decomposition(
+            mesh, maxConvexHulls=settings.max_hulls, resolution=settings.resolution,
+            maxNumVerticesPerCH=settings.max_vertices_per_hull)
+        pieces = [np.asarray(h["vertices"], np.float64) for h in hulls if len(h["vertices"])] or [vertices]
     out = []
     for points in pieces:
         # A hull needs 4 points off one plane; fewer or flat ones are thickened to a slab.

@@ -124,7 +124,7 @@ def _numbers(values) -> str:
     return " ".join(f"{v:.9g}" for v in np.asarray(values, float).ravel())
 
 
-def _room_planes(scene: Scene, settings: SettleSettings, source: str) -> list[tuple[str, np.ndarray, np.ndarray]]:
+def room_planes(scene: Scene, settings: SettleSettings, source: str) -> list[tuple[str, np.ndarray, np.ndarray]]:
     """(name, point, inward normal) of the floor and, if wanted, the walls."""
     if not scene.floor or scene.floor.get("height") is None:
         raise InputError(f"{source}: the scene has no floor (floor is null); physics needs to know where it is")
@@ -179,7 +179,7 @@ def settle_scene(scene: Scene, settings: SettleSettings | None = None, source: s
     settings = settings or SettleSettings()
     settings.check(source)
     mujoco = _require_mujoco()
-    planes = _room_planes(scene, settings, source)
+    planes = room_planes(scene, settings, source)
     t0 = time.perf_counter()
     bodies, skipped = {}, []
     with_mesh = [inst for inst in scene.instances if inst.mesh is not None and len(inst.mesh.vertices)]
