@@ -25,6 +25,9 @@ def test_bench_layout_makes_runs_scores_and_reports(small_library, tmp_path):
     assert main["recovery"] == 1.0                       # every visible object gets a prediction
     assert 0.0 <= main["auc_rot60_sym"] <= 1.0 and 0.0 <= main["auc_trans0.5"] <= 1.0
     assert main["auc_rot60_sym"] >= main["auc_rot60"] - 1e-9
+    # The physics witness settled every predicted scene: motions in cm, objects fallen over counted.
+    assert 0.0 <= main["settle_median_cm"] <= main["settle_max_cm"] and main["settle_tipped"] >= 0
+    assert "settle: median motion cm" in run.stdout
     assert report["settings"]["pose"]["render_assets"] == 2          # --set is applied and recorded
     assert report["settings"]["retrieval"]["appearance_top"] == 4
     assert (out / "bench_noise" / "manifest.json").is_file()
