@@ -7,6 +7,8 @@ method run on every scene in this process, scored with ``scenewright eval``):
 
 - ``main``     512², 4–10 objects, depth given, the exact assets in the library;
 - ``noise``    the same captures with 2 % multiplicative Gaussian depth noise;
+- ``truncated`` rooms like ``main`` whose every view has at least two objects cut by the
+               image frame (``bench make --min-truncated 2``);
 - ``heldout``  rooms furnished from ``--heldout-catalogs`` only, the method's library
                without them (exact asset impossible: category, pose and shape count);
 - ``libsize``  the main benchmark against library subsets of 100 / 300 / all assets
@@ -16,6 +18,11 @@ method run on every scene in this process, scored with ``scenewright eval``):
                ``mono`` (a metric estimate: scale 0.8–1.25×, ±8 % warp, 2 px bleeding, 1 % noise),
                the same handed in as if metric (``mono-as-metric``: ``--set depth.mode=given``),
                ``relative`` (affine-invariant disparity) and ``none`` (no depth), beside ``main``.
+
+``heldout`` is made with ``--heldout-seeds`` seeds (default 3: columns ``heldout``,
+``heldout_s1``, ``heldout_s2`` and their mean ``heldout_mean``). Every column also gets the
+physics witness (``scenewright settle`` on each predicted scene: 2 s under gravity in
+MuJoCo; median / max motion, objects fallen over) unless ``--no-physics``.
 
 Prints the target table (issue 3) and writes ``OUT/report.json``.
 """
@@ -50,6 +57,10 @@ TARGETS = [  # (metric key in the eval summary, label, target, higher is better)
     ("p1_iou_b", "IoU-B", 0.70, True),
     ("n_interpenetrating_pairs", "interpenetrating pairs", 0.0, False),
     ("n_floating", "floating objects", 0.0, False),
+    # Physics as a witness (scenewright settle: 2 s under gravity in MuJoCo), all objects pooled.
+    ("settle_median_cm", "settle: median motion cm", 1.0, False),
+    ("settle_max_cm", "settle: max motion cm", 5.0, False),
+    ("settle_tipped", "settle: fell over", 0.0, False),
 ]
 SPEED_TARGET_S = 10.0
 METHOD = "layout"          # what this benchmark measures (the registry's name)
@@ -66,7 +77,7 @@ def sh(cmd: list[str], log: Path) -> None:
 
 
 def make_bench(out: Path, library: str, scenes: int, seed: int, objects: str, log: Path,
-               assets_from: list[str] | None = None) -> Path:
+               assets_from: list[str] | None = None, min_truncated: int = 0) -> Path:
     """``scenewright bench make`` unless ``out`` already holds a finished benchmark."""
     if (out / "manifest.json").is_file():
         return out
@@ -74,6 +85,8 @@ def make_bench(out: Path, library: str, scenes: int, seed: int, objects: str, lo
            "--scenes", str(scenes), "--seed", str(seed), "--objects", objects, "--quiet"]
     if assets_from:
         cmd += ["--assets-from", *assets_from]
+    if min_truncated:
+        cmd += ["--min-truncated", str(min_truncated)]
     sh(cmd, log)
     return out
 
@@ -133,7 +146,31 @@ def evaluate(pred_root: Path, bench: Path, report: Path, log: Path, points: int 
     return json.loads(report.read_text())
 
 
+def mean_variant(variants: list[dict]) -> dict:
+    """A column holding the mean over ``variants`` (several seeds of one split) of every table metric."""
+    report = {"pooled": {}, "physics": {}}
+    for key, *_ in TARGETS:
+        values = [metric(v["report"], key) for v in variants]
+        if all(v is not None for v in values):
+            report["pooled"][key] = float(np.mean(values))
+    return {"bench": [v["bench"] for v in variants], "assets": variants[0]["assets"],
+            "runs": [r for v in variants for r in v["runs"]], "report": report}
+
+
+def physics_witness(pred_root: Path, bench: Path) -> dict:
+    """Settle every predicted scene for 2 s under gravity; pooled motion of all objects."""
+    from scenewright.physics.settle import witness
+    names = json.loads((bench / "manifest.json").read_text())["scenes"]
+    print(f"  physics witness on {len(names)} scenes", flush=True)
+    w = witness([pred_root / n for n in names])
+    w.update(settle_median_cm=100 * w["median_moved_m"], settle_max_cm=100 * w["max_moved_m"],
+             settle_tipped=w["n_tipped"])
+    return w
+
+
 def metric(report: dict, key: str):
+    if key in report.get("physics", {}):
+        return report["physics"][key]
     pooled = report.get("pooled", {})
     if key in pooled:
         return pooled[key]
@@ -178,8 +215,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", default="out/bench_layout", help="benchmarks, predictions and reports")
     p.add_argument("--scenes", type=int, default=20)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--variants", nargs="+", default=["main", "noise", "heldout", "libsize", "objects"],
-                   choices=["main", "noise", "heldout", "libsize", "objects", "depth"])
+    p.add_argument("--variants", nargs="+", default=["main", "truncated", "noise", "heldout", "libsize", "objects"],
+                   choices=["main", "noise", "heldout", "truncated", "libsize", "objects", "depth"])
+    p.add_argument("--heldout-seeds", type=int, default=3,
+                   help="held-out benchmarks made with this many seeds (variants heldout, heldout_s1, ...)")
     p.add_argument("--bench", default=None, help="use this main benchmark folder instead of making one")
     p.add_argument("--heldout-catalogs", nargs="+", default=["BlendSwap-CC-BY", "KatorLegaz"],
                    help="catalogs that furnish the held-out rooms and are removed from the method's library")
@@ -189,6 +228,8 @@ def main(argv: list[str] | None = None) -> int:
                    help="override a layout settings field, e.g. pose.render_assets=5 (values as JSON)")
     p.add_argument("--eval-points", type=int, default=None,
                    help="surface points per object for the evaluator (default: its own, 20480)")
+    p.add_argument("--no-physics", action="store_true",
+                   help="skip the physics witness (settle every predicted scene in MuJoCo)")
     args = p.parse_args(argv)
 
     from scenewright.library import Library
@@ -213,6 +254,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"[{name}] {bench} with {len(library.records)} assets", flush=True)
         runs = run_method(bench, out / "pred" / name, library, run_settings or settings)
         report = evaluate(out / "pred" / name, bench, out / f"report_{name}.json", log, args.eval_points)
+        if not args.no_physics:
+            report["physics"] = physics_witness(out / "pred" / name, bench)
         results[name] = {"bench": str(bench), "assets": len(library.records), "runs": runs, "report": report}
         return results[name]
 
@@ -234,10 +277,19 @@ def main(argv: list[str] | None = None) -> int:
                 variant("mono-as-metric", b, lib, as_metric)
     if "noise" in args.variants:
         variant("noise", noisy_copy(main_bench, out / "bench_noise", 0.02, args.seed), lib)
+    if "truncated" in args.variants:
+        tb = make_bench(out / "bench_truncated", args.library, args.scenes, args.seed, "4-10", log, min_truncated=2)
+        variant("truncated", tb, lib)
     if "heldout" in args.variants:
-        hb = make_bench(out / "bench_heldout", args.library, max(3, args.scenes // 2), args.seed + 1, "4-10", log,
-                        assets_from=args.heldout_catalogs)
-        variant("heldout", hb, subset(lib, lambda r: r.catalog not in set(args.heldout_catalogs)))
+        heldout_lib = subset(lib, lambda r: r.catalog not in set(args.heldout_catalogs))
+        for k in range(args.heldout_seeds):
+            name = "heldout" if k == 0 else f"heldout_s{k}"
+            hb = make_bench(out / f"bench_{name}", args.library, max(3, args.scenes // 2), args.seed + 1 + k,
+                            "4-10", log, assets_from=args.heldout_catalogs)
+            variant(name, hb, heldout_lib)
+        if args.heldout_seeds > 1:        # the mean over seeds, as a column of its own
+            names = ["heldout"] + [f"heldout_s{k}" for k in range(1, args.heldout_seeds)]
+            results["heldout_mean"] = mean_variant([results[n] for n in names])
     scaling: dict = {}
     if "libsize" in args.variants:
         gt_assets = []

@@ -25,6 +25,7 @@ COMMAND_MODULES = [
     "scenewright.methods.cli",      # reconstruct, demo
     "scenewright.models.cli",       # models download | list
     "scenewright.export.cli",       # export (glb, usd, blend)
+    "scenewright.physics.cli",      # settle (MuJoCo: what moves under gravity)
     "scenewright.batch.cli",        # batch (many captures, on Ray)
     "scenewright.app.cli",          # app (the web page)
     "scenewright.text.cli",         # generate (text → scene)

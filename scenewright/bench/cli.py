@@ -25,7 +25,7 @@ def settings_from_args(args: argparse.Namespace):
     settings = BenchSettings(scenes=args.scenes, seed=args.seed, size=args.size,
                              objects=parse_range(args.objects),
                              assets_from=tuple(args.assets_from) if args.assets_from else None,
-                             min_visible=args.min_visible)
+                             min_visible=args.min_visible, min_truncated=args.min_truncated)
     if args.themes:
         settings.themes = tuple(args.themes)
     return settings
@@ -66,6 +66,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     m.add_argument("--themes", nargs="+", default=None,
                    help="room themes to draw from (living bedroom dining office)")
     m.add_argument("--min-visible", type=int, default=3, help="reject views showing fewer objects")
+    m.add_argument("--min-truncated", type=int, default=0,
+                   help="reject views with fewer objects cut by the image frame (a truncated-objects split)")
     m.add_argument("--overwrite", action="store_true", help="replace an existing output folder")
     m.add_argument("--quiet", action="store_true", help="no progress bar")
     m.set_defaults(func=_make)

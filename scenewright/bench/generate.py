@@ -59,6 +59,7 @@ class BenchSettings:
     wall_height: float = 2.6
     assets_from: tuple[str, ...] | None = None       # catalogs that furnish rooms (None = all)
     min_visible: int = 3                             # reject views showing fewer objects
+    min_truncated: int = 0                           # reject views with fewer objects cut by the image frame
     min_pixel_fraction: float = 0.001                # instances below this are dropped from the gt
     label_name_probability: float = 0.4              # label from the asset name, else a synonym
     attempts: int = 6                                # rooms tried per scene before giving up
@@ -85,6 +86,9 @@ class BenchSettings:
             raise InputError(f"room sizes must be positive ranges (got {self.room_width}, {self.room_depth})")
         if self.min_visible < 1 or self.min_visible > hi:
             raise InputError(f"--min-visible {self.min_visible} must be within 1..{hi} (the --objects maximum)")
+        if not 0 <= self.min_truncated <= self.min_visible:
+            raise InputError(f"--min-truncated {self.min_truncated} must be within 0..{self.min_visible} "
+                             f"(the --min-visible count)")
 
     def to_json(self) -> dict:
         return dataclasses.asdict(self)
@@ -144,6 +148,15 @@ def visible_instances(placed: list[Placed], counts: np.ndarray, min_pixels: floa
     return keep
 
 
+def cut_by_frame(instance_ids: np.ndarray, n: int) -> np.ndarray:
+    """(n,) bool: objects 1..n whose visible pixels reach the image border, i.e. the frame cuts them.
+
+    ``instance_ids``: (H, W) int render ids, 0 = none.
+    """
+    border = np.concatenate([instance_ids[0], instance_ids[-1], instance_ids[:, 0], instance_ids[:, -1]])
+    return np.bincount(border.ravel(), minlength=n + 1)[1:n + 1] > 0
+
+
 def _render_items(placed: list[Placed], room: dict, ids: list[int]):
     items = [RenderItem(mesh, np.eye(4), 0) for _, mesh in sorted(room.items())]
     items += [RenderItem(p.mesh, p.world_from_object, i) for p, i in zip(placed, ids)]
@@ -159,7 +172,7 @@ def generate_scene(index: int, pool: AssetPool, lib, renderer, settings: BenchSe
     rng = np.random.default_rng([settings.seed, index])
     timings = {"layout": 0.0, "camera": 0.0, "render": 0.0}
     size, n_pix = settings.size, settings.size * settings.size
-    best = None
+    best, best_cut_ok = None, False
     for attempt in range(settings.attempts):
         t0 = time.perf_counter()
         theme = settings.themes[int(rng.integers(len(settings.themes)))]
@@ -189,22 +202,26 @@ def generate_scene(index: int, pool: AssetPool, lib, renderer, settings: BenchSe
             timings["render"] += time.perf_counter() - t0
             counts = np.bincount(res.instance_ids.ravel(), minlength=len(placed) + 1)[1:]
             visible = visible_instances(placed, counts, settings.min_pixel_fraction * n_pix)
-            # keep the view showing the most objects (ties: the better-scored, earlier one)
-            if best is None or visible.sum() > best[-1].sum():
-                best = (theme, room, placed, surfaces, cam, res, counts, visible)
-            if visible.all():
+            cut_ok = int((cut_by_frame(res.instance_ids, len(placed)) & visible).sum()) >= settings.min_truncated
+            # keep the view showing the most objects (ties: the better-scored, earlier one);
+            # with --min-truncated, a view with enough objects cut by the frame comes first
+            if best is None or (cut_ok, visible.sum()) > (best_cut_ok, best[-1].sum()):
+                best, best_cut_ok = (theme, room, placed, surfaces, cam, res, counts, visible), cut_ok
+            if visible.all() and cut_ok:
                 break
-        if best is not None and best[-1].sum() >= settings.min_visible:
+        if best is not None and best[-1].sum() >= settings.min_visible and best_cut_ok:
             break
-    if best is None or best[-1].sum() < settings.min_visible:
-        raise InputError(f"scene {index}: no room with at least {settings.min_visible} visible objects in "
-                         f"{settings.attempts} attempts (library too small for these settings?)")
+    if best is None or best[-1].sum() < settings.min_visible or not best_cut_ok:
+        raise InputError(f"scene {index}: no room with at least {settings.min_visible} visible objects"
+                         + (f" ({settings.min_truncated} cut by the frame)" if settings.min_truncated else "")
+                         + f" in {settings.attempts} attempts (library too small for these settings?)")
     theme, room, placed, surfaces, cam, res, counts, visible = best
     t0 = time.perf_counter()
     capture, gt, info = _ground_truth(rng, lib, theme, room, placed, surfaces, cam, res, counts, visible,
                                       settings)
     timings["label"] = time.perf_counter() - t0
     info["attempts"] = attempt + 1
+    info["cut_by_frame"] = int(cut_by_frame(capture.seg, len(gt.instances)).sum())
     return GeneratedScene(capture, gt, info, timings)
 
 

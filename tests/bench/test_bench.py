@@ -235,3 +235,27 @@ def test_damaged_asset_is_named(small_library, tmp_path):
     with pytest.raises(InputError, match="cannot load the mesh of"):
         make_bench(tmp_path / "x", lib, small_settings(scenes=1), progress=False)
     assert not (tmp_path / "x").exists()
+
+
+def test_cut_by_frame_reads_the_border_of_the_id_image():
+    from scenewright.bench.generate import cut_by_frame
+    ids = np.zeros((6, 8), np.int32)
+    ids[0, 3] = 1          # touches the top edge
+    ids[2:4, 2:5] = 2      # inside
+    ids[3, 7] = 3          # touches the right edge
+    np.testing.assert_array_equal(cut_by_frame(ids, 4), [True, False, True, False])
+
+
+def test_min_truncated_gives_views_with_objects_cut_by_the_frame(small_library, tmp_path):
+    from scenewright.bench.generate import cut_by_frame
+    out = tmp_path / "trunc"
+    manifest = make_bench(out, small_library, small_settings(scenes=2, min_truncated=2, attempts=12),
+                          progress=False)
+    for info, folder in zip(manifest["scene_info"], scenes(out)[1]):
+        seg = load_capture(folder / "capture").seg
+        gt = read_scene(folder / "gt", load_meshes=False)
+        cut = cut_by_frame(seg, max(i.id for i in gt.instances))
+        assert cut.sum() >= 2 and info["cut_by_frame"] == cut.sum()
+    assert manifest["generator"]["min_truncated"] == 2
+    with pytest.raises(InputError, match="--min-truncated"):
+        make_bench(tmp_path / "x", small_library, small_settings(min_truncated=9, min_visible=3), progress=False)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+
+import pytest
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -25,6 +27,9 @@ def test_bench_layout_makes_runs_scores_and_reports(small_library, tmp_path):
     assert main["recovery"] == 1.0                       # every visible object gets a prediction
     assert 0.0 <= main["auc_rot60_sym"] <= 1.0 and 0.0 <= main["auc_trans0.5"] <= 1.0
     assert main["auc_rot60_sym"] >= main["auc_rot60"] - 1e-9
+    # The physics witness settled every predicted scene: motions in cm, objects fallen over counted.
+    assert 0.0 <= main["settle_median_cm"] <= main["settle_max_cm"] and main["settle_tipped"] >= 0
+    assert "settle: median motion cm" in run.stdout
     assert report["settings"]["pose"]["render_assets"] == 2          # --set is applied and recorded
     assert report["settings"]["retrieval"]["appearance_top"] == 4
     assert (out / "bench_noise" / "manifest.json").is_file()
@@ -37,3 +42,22 @@ def test_bench_layout_rejects_unknown_settings(small_library, tmp_path):
     run = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert run.returncode != 0 and "PoseSettings has no field 'no_such_field'" in run.stderr
     assert not (tmp_path / "x").exists()          # nothing written
+
+
+def test_mean_variant_averages_seeds_metric_by_metric():
+    sys.path.insert(0, str(SCRIPT.parent))
+    import bench_layout
+    one = {"bench": "a", "assets": 7, "runs": [{"seconds": 1.0, "cpu_seconds": 1.0}],
+           "report": {"pooled": {"auc_trans0.5": 0.8}, "summary": {"p1_f_s": {"mean": 80.0}},
+                      "physics": {"settle_max_cm": 1.0}}}
+    two = {"bench": "b", "assets": 7, "runs": [{"seconds": 3.0, "cpu_seconds": 2.0}],
+           "report": {"pooled": {"auc_trans0.5": 0.9}, "summary": {"p1_f_s": {"mean": 90.0}},
+                      "physics": {"settle_max_cm": 3.0}}}
+    mean = bench_layout.mean_variant([one, two])
+    assert bench_layout.metric(mean["report"], "auc_trans0.5") == pytest.approx(0.85)
+    assert bench_layout.metric(mean["report"], "p1_f_s") == pytest.approx(85.0)
+    assert bench_layout.metric(mean["report"], "settle_max_cm") == pytest.approx(2.0)
+    assert bench_layout.metric(mean["report"], "p1_iou_b") is None      # absent in a seed: not averaged
+    assert len(mean["runs"]) == 2 and mean["bench"] == ["a", "b"]
+    table = bench_layout.table({"heldout_mean": mean})
+    assert "heldout_mean" in table.splitlines()[0] and "settle: max motion cm" in table
