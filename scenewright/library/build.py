@@ -411,6 +411,7 @@ def build_library(out, sources=None, workers: int = 2, limit: int | None = None,
         records.append(meta)
     if records or not items or not (out / "index.sqlite").is_file():
         _write_index(out, records)
+        write_retrieval_index(out, progress)
     else:
         # every selected asset failed (a systemic problem, not bad assets): keep the
         # previous index, which still matches the asset folders left untouched
@@ -458,6 +459,13 @@ def build_library(out, sources=None, workers: int = 2, limit: int | None = None,
         if asset_times else {},
     })
     return report
+
+
+def write_retrieval_index(out: Path, progress: bool = False) -> Path:
+    """(Re)write ``LIB/index/`` (see :mod:`scenewright.library.index`) from the library's files."""
+    from scenewright.library.index import build_index
+    from scenewright.library.store import Library
+    return build_index(Library.open(out), progress=progress)
 
 
 _SQL_TYPES = {"width": "REAL", "height": "REAL", "depth": "REAL", "row": "INTEGER",

@@ -7,6 +7,8 @@ import argparse
 
 def _build(args: argparse.Namespace) -> int:
     from scenewright.library.build import BuildSettings, build_library
+    if args.reuse:
+        return _reuse(args)
 
     sources = list(args.sh3f or []) + list(args.folder or [])
     settings = BuildSettings(n_samples=args.samples, voxel_grid=args.voxels, views=not args.no_views,
@@ -22,6 +24,21 @@ def _build(args: argparse.Namespace) -> int:
         print(f"  skipped {s['asset_id']}: {s['reason']}")
     if report.warnings:
         print(f"  {len(report.warnings)} warning(s), listed in {report.out}/library.json")
+    return 0
+
+
+def _reuse(args: argparse.Namespace) -> int:
+    """``library build -o LIB --reuse``: add the retrieval index to a built library (nothing rendered)."""
+    import time
+    from scenewright.library.build import write_retrieval_index
+    from scenewright.library.store import Library
+    if args.sh3f or args.folder or args.only or args.categories or args.limit is not None:
+        from scenewright.errors import InputError
+        raise InputError(f"{args.out}: --reuse indexes the library as built; it takes no sources or selection")
+    t0 = time.perf_counter()
+    lib = Library.open(args.out)
+    path = write_retrieval_index(lib.folder, progress=not args.quiet)
+    print(f"{path}: retrieval index of {len(lib)} assets written in {time.perf_counter() - t0:.1f} s")
     return 0
 
 
@@ -51,6 +68,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     b.add_argument("--no-views", action="store_true", help="do not render views")
     b.add_argument("--missing-textures", choices=["diffuse", "skip"], default="diffuse",
                    help="an MTL naming an absent texture: use its colour (default) or skip the asset")
+    b.add_argument("--reuse", action="store_true",
+                   help="only (re)write the retrieval index LIB/index of an existing library (no rendering)")
     b.add_argument("--quiet", action="store_true", help="no progress bar")
     b.set_defaults(func=_build)
 

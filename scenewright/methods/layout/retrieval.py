@@ -29,6 +29,7 @@ import numpy as np
 from scipy.spatial import cKDTree
 
 from scenewright.library.categories import category_info
+from scenewright.library.index import ArrayIndex, subsample_rows
 from scenewright.methods.layout.features import crop_to_mask
 from scenewright.methods.layout.labels import candidate_categories
 
@@ -109,12 +110,27 @@ class LibraryIndex:
     """
 
     def __init__(self, library, n_points: int = 384, seed: int = 0):
+        from scenewright.library.index import open_index
+        from scenewright.library.store import Library
         self.library = library
-        records = list(library.records)
-        self.ids = [r.asset_id for r in records]
-        self.row = {a: i for i, a in enumerate(self.ids)}
-        self.categories = np.array([r.category for r in records], dtype=object)
-        self.sizes = np.array([[r.width, r.height, r.depth] for r in records], float).reshape(-1, 3)
+        arrays = open_index(library)
+        whole = arrays is not None and isinstance(library, Library)   # not a subset view
+        if whole and (arrays.settings.n_points, arrays.settings.seed) == (n_points, seed):
+            # the library's precomputed index: memory-mapped, nothing per asset read until asked
+            self.arrays = arrays
+            self.ids = arrays.ids
+            self.row = _RowLookup(arrays)
+            self.categories = arrays.categories()
+            self.sizes = arrays.sizes
+        else:
+            self.arrays = arrays
+            records = list(library.records)
+            self.ids = [r.asset_id for r in records]
+            self.row = {a: i for i, a in enumerate(self.ids)}
+            self.categories = np.array([r.category for r in records], dtype=object)
+            self.sizes = np.array([[r.width, r.height, r.depth] for r in records], float).reshape(-1, 3)
+            if self.arrays is not None:   # a subset or other sampling settings: only the view features serve
+                self.arrays = _FeaturesOnly(self.arrays)
         self.n_points = n_points
         self.seed = seed
         self._geometry: dict[str, AssetGeometry] = {}
@@ -132,13 +148,16 @@ class LibraryIndex:
 
     def geometry(self, asset_id: str) -> AssetGeometry:
         if asset_id not in self._geometry:
-            pts, nrm = self.library.samples(asset_id)
-            pts, nrm = np.asarray(pts, float), np.asarray(nrm, float)
-            if len(pts) > self.n_points:
+            if isinstance(self.arrays, ArrayIndex):
+                block = np.asarray(self.arrays.asset_points(self.row[asset_id]), float)
+                pts, nrm = block[:, :3], block[:, 3:]
+            else:
+                pts, nrm = self.library.samples(asset_id)
+                pts, nrm = np.asarray(pts, float), np.asarray(nrm, float)
                 # Fixed seed per asset: the same subsample every run (reproducible scores).
-                rng = np.random.default_rng(self.seed + self.row.get(asset_id, 0))
-                idx = rng.choice(len(pts), self.n_points, replace=False)
-                pts, nrm = pts[idx], nrm[idx]
+                idx = subsample_rows(len(pts), self.n_points, self.seed, self.row.get(asset_id, 0))
+                if idx is not None:
+                    pts, nrm = pts[idx], nrm[idx]
             ext = pts.max(0) - pts.min(0) if len(pts) else np.ones(3)
             self._geometry[asset_id] = AssetGeometry(pts, nrm, cKDTree(pts), np.maximum(ext, 1e-3))
         return self._geometry[asset_id]
@@ -170,6 +189,11 @@ class LibraryIndex:
     def view_features(self, asset_id: str, extractor) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(V, D) descriptors of the asset's views, with their yaw and pitch in degrees."""
         key = (asset_id, getattr(extractor, "name", "x") + str(getattr(extractor, "weights_dir", "")))
+        if key not in self._views and self.arrays is not None and _is_default_classical(extractor):
+            row = self.arrays.row_of(asset_id)
+            stored = self.arrays.view_features(row) if row is not None else None
+            if stored is not None:
+                self._views[key] = stored
         if key not in self._views:
             rec = self.library.record(asset_id)
             if not getattr(rec, "has_views", True):   # built without a renderer: no appearance
@@ -180,6 +204,45 @@ class LibraryIndex:
             feats = extractor([c[0] for c in crops], [c[1] for c in crops])
             self._views[key] = (feats, np.asarray(views.yaw_deg, float), np.asarray(views.pitch_deg, float))
         return self._views[key]
+
+
+class _RowLookup:
+    """``{asset_id: row}`` read from the index's sorted ids (no dict of every asset built)."""
+
+    def __init__(self, arrays: ArrayIndex):
+        self.arrays = arrays
+
+    def __getitem__(self, asset_id: str) -> int:
+        row = self.arrays.row_of(asset_id)
+        if row is None:
+            raise KeyError(asset_id)
+        return row
+
+    def get(self, asset_id: str, default=None):
+        row = self.arrays.row_of(asset_id)
+        return default if row is None else row
+
+    def __contains__(self, asset_id: str) -> bool:
+        return self.arrays.row_of(asset_id) is not None
+
+
+class _FeaturesOnly:
+    """An index whose samples were drawn for other settings: its view features still serve."""
+
+    def __init__(self, arrays: ArrayIndex):
+        self._arrays = arrays
+
+    def row_of(self, asset_id: str):
+        return self._arrays.row_of(asset_id)
+
+    def view_features(self, row: int, kind: str = "classical"):
+        return self._arrays.view_features(row, kind)
+
+
+def _is_default_classical(extractor) -> bool:
+    """True for the descriptors the index stores (classical features at their default settings)."""
+    from scenewright.methods.layout.features import ClassicalFeatures
+    return type(extractor) is ClassicalFeatures and extractor == ClassicalFeatures()
 
 
 _INDEXES: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
@@ -258,7 +321,7 @@ def _rank_candidates(index: LibraryIndex, cats: list[tuple[str, float]], box_siz
         if len(out) == settings.max_candidates:
             break
         if index.usable(index.ids[rows[i]]):
-            out.append((index.ids[rows[i]], float(prior[rows[i]]), float(sp[i])))
+            out.append((str(index.ids[rows[i]]), float(prior[rows[i]]), float(sp[i])))
     return out
 
 
