@@ -539,6 +539,20 @@ def retrieve_assets(query: Query, asset_ids: list[str], index: LibraryIndex, ext
     return score_assets(query, cands, index, extractor, settings, scale_trust, scale_bounds)
 
 
+_POOL: tuple[int, object] | None = None     # (pid, executor): a forked child makes its own
+
+
+def _fit_pool():
+    """Threads for scoring candidates: one per CPU this process may use (at most 4)."""
+    global _POOL
+    import os
+    if _POOL is None or _POOL[0] != os.getpid():
+        from concurrent.futures import ThreadPoolExecutor
+        n = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+        _POOL = (os.getpid(), ThreadPoolExecutor(max(1, min(n, 4)), thread_name_prefix="retrieval"))
+    return _POOL[1]
+
+
 def score_assets(query: Query, cands: list[tuple[str, float, float]], index: LibraryIndex, extractor,
                  settings: RetrievalSettings, scale_trust: float,
                  scale_bounds: tuple[float, float]) -> list[Hypothesis]:
@@ -548,9 +562,12 @@ def score_assets(query: Query, cands: list[tuple[str, float, float]], index: Lib
         return []
     n_yaw = settings.n_yaw_small if query.small else settings.n_yaw
     yaws = query.yaw + np.arange(n_yaw) * 2 * np.pi / n_yaw
-    out: list[Hypothesis] = []
-    for asset_id, prior, sp in cands:
-        geom = index.geometry(asset_id)
+    # The candidates are independent: score them on threads (the KD-tree queries and the large
+    # array operations release the GIL), in candidate order, so results do not depend on it.
+    geoms = [index.geometry(asset_id) for asset_id, _, _ in cands]    # cached per index: fill serially
+
+    def one(cand, geom) -> Hypothesis:
+        asset_id, prior, sp = cand
         cat = str(index.categories[index.row[asset_id]])
         scales = fit_scale(cat, geom.extent, yaws - query.yaw, query.box_size, query.partial,
                            scale_trust, scale_bounds)
@@ -577,7 +594,10 @@ def score_assets(query: Query, cands: list[tuple[str, float, float]], index: Lib
                        chamfer_m=float(cham[best]))
         h.score = settings.w_geometry * h.geometry + settings.w_size * sp + settings.w_category * prior
         h.extra["yaws"] = [(float(yaws[i]), scales[i], ts[i], float(cham[i])) for i in order]
-        out.append(h)
+        return h
+
+    out: list[Hypothesis] = list(_fit_pool().map(one, cands, geoms)) if len(cands) > 1 \
+        else [one(cands[0], geoms[0])]
     out.sort(key=lambda h: -h.score)
     if query.feature is not None:
         top = out[: settings.appearance_top]
