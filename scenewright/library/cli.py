@@ -15,7 +15,7 @@ def _build(args: argparse.Namespace) -> int:
                              view_size=args.view_size, missing_textures=args.missing_textures)
     report = build_library(args.out, sources or None, workers=args.workers, limit=args.limit,
                            only=args.only, categories=args.categories, progress=not args.quiet,
-                           settings=settings)
+                           settings=settings, address=args.address)
     print(report.summary())
     for name, c in report.per_catalog.items():
         print(f"  {name:20s} items {c['items']:4d}  excluded {c['excluded']:4d}  "
@@ -68,6 +68,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     b.add_argument("--no-views", action="store_true", help="do not render views")
     b.add_argument("--missing-textures", choices=["diffuse", "skip"], default="diffuse",
                    help="an MTL naming an absent texture: use its colour (default) or skip the asset")
+    b.add_argument("--address", default=None, metavar="local|auto|HOST:PORT",
+                   help="build the assets as Ray tasks: local (a private cluster of --workers CPUs), "
+                        "auto (the cluster of `ray start --head`) or HOST:PORT; LIB must be shared by every node")
     b.add_argument("--reuse", action="store_true",
                    help="only (re)write the retrieval index LIB/index of an existing library (no rendering)")
     b.add_argument("--quiet", action="store_true", help="no progress bar")
