@@ -39,39 +39,37 @@ PY = sys.executable
 TIMING_KEYS = ("perception", "category", "retrieval", "pose", "graph", "optimize", "export")
 
 
-def _run_rss(cmd: list[str]) -> tuple[float, int, str]:
-    """Wall seconds, max RSS (MiB) of that child alone (wait4) and stdout of a child process."""
-    import tempfile
+HWM = ("import sys\nfrom pathlib import Path\n"
+       "def hwm():\n    return int(Path('/proc/self/status').read_text().split('VmHWM:')[1].split()[0]) // 1024\n")
+
+
+def _run(cmd: list[str]) -> tuple[float, str, str]:
+    """Wall seconds, stdout and stderr of a child process (an error stops the benchmark)."""
     t0 = time.perf_counter()
-    with tempfile.TemporaryFile("w+") as fo, tempfile.TemporaryFile("w+") as fe:
-        pid = os.posix_spawn(cmd[0], cmd, os.environ, file_actions=[
-            (os.POSIX_SPAWN_DUP2, fo.fileno(), 1), (os.POSIX_SPAWN_DUP2, fe.fileno(), 2)])
-        _, status, usage = os.wait4(pid, 0)
-        wall = time.perf_counter() - t0
-        fo.seek(0)
-        fe.seek(0)
-        out, err = fo.read(), fe.read()
-    if os.waitstatus_to_exitcode(status):
-        raise SystemExit(f"failed: {' '.join(cmd)}\n{err[-2000:]}")
-    return wall, usage.ru_maxrss // 1024, out
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    wall = time.perf_counter() - t0
+    if proc.returncode:
+        raise SystemExit(f"failed ({proc.returncode}): {' '.join(cmd)}\n{proc.stderr[-2000:]}")
+    return wall, proc.stdout, proc.stderr
 
 
 def open_time(lib: Path, repeats: int = 3) -> float:
     code = ("import time, sys; from scenewright.library.store import Library; "
             "from scenewright.methods.layout.retrieval import LibraryIndex; t = time.perf_counter(); "
             "idx = LibraryIndex(Library.open(sys.argv[1])); print(time.perf_counter() - t)")
-    return statistics.median(float(_run_rss([PY, "-c", code, str(lib)])[2]) for _ in range(repeats))
+    return statistics.median(float(_run([PY, "-c", code, str(lib)])[1]) for _ in range(repeats))
 
 
-def cold(lib: Path, scenes: list[Path], out: Path) -> dict:
-    walls, rss = [], []
-    for scene in scenes:
-        target = out / scene.name
-        wall, mem, _ = _run_rss([PY, "-m", "scenewright", "reconstruct", str(scene / "capture"), "-o", str(target),
-                                 "--library", str(lib), "--overwrite", "--no-preview"])
-        walls.append(wall)
-        rss.append(mem)
-    return {"wall_s": walls, "median_s": statistics.median(walls), "max_rss_mb": max(rss)}
+def cold_once(lib: Path, scene: Path, out: Path) -> tuple[float, int]:
+    """Wall seconds of ``scenewright reconstruct`` in a new process, and its peak memory (MiB).
+
+    The peak is the process's own VmHWM read as it ends (a child's rusage would also count
+    its parent's memory at the fork)."""
+    code = HWM + ("from scenewright.cli import main\nrc = main(sys.argv[1:])\n"
+                  "print('VmHWM', hwm(), file=sys.stderr)\nsys.exit(rc)\n")
+    wall, _, err = _run([PY, "-c", code, "reconstruct", str(scene / "capture"), "-o", str(out / scene.name),
+                         "--library", str(lib), "--overwrite", "--no-preview"])
+    return wall, int(err.rsplit("VmHWM", 1)[1].split()[0])
 
 
 def warm_worker(lib: str, out: str, scenes: list[str]) -> None:
@@ -88,14 +86,15 @@ def warm_worker(lib: str, out: str, scenes: list[str]) -> None:
         run(Path(scene) / "capture", Path(out) / Path(scene).name, lib, settings, overwrite=True, preview=False,
             progress=False, library=library, renderer=renderer)
         times.append(time.perf_counter() - t0)
-    print(json.dumps(times))
+    hwm = int(Path("/proc/self/status").read_text().split("VmHWM:")[1].split()[0]) // 1024
+    print(json.dumps({"times": times, "peak_mb": hwm}))
 
 
-def warm(lib: Path, scenes: list[Path], out: Path) -> dict:
-    wall, mem, text = _run_rss([PY, __file__, "--warm-worker", str(lib), str(out), *map(str, scenes)])
-    times = json.loads(text.strip().splitlines()[-1])
-    later = times[1:] or times
-    return {"times_s": times, "median_s": statistics.median(later), "max_rss_mb": mem}
+def warm_once(lib: Path, scenes: list[Path], out: Path) -> tuple[list[float], int]:
+    """Per-scene seconds of one process reconstructing every scene (the first left out), its peak MiB."""
+    _, text, _ = _run([PY, __file__, "--warm-worker", str(lib), str(out), *map(str, scenes)])
+    res = json.loads(text.strip().splitlines()[-1])
+    return res["times"][1:] or res["times"], res["peak_mb"]
 
 
 def exact_up_to_replica(bench_scenes: list[Path], out: Path) -> float:
@@ -174,18 +173,30 @@ def main() -> None:
             made = time.perf_counter() - t0
         libraries.append((f"{f}x", target, made))
 
-    rows = []
-    for name, path, made in libraries:
-        print(f"{name}: open", flush=True)
-        n_assets = len(Library.open(path))
-        t_open = open_time(path)
-        out = work / "pred" / name.replace(" ", "-")
-        print(f"{name}: cold x{len(scenes)}", flush=True)
-        c = cold(path, scenes, out / "cold")
-        print(f"{name}: warm", flush=True)
-        w = warm(path, scenes, out / "warm")
-        rows.append({"library": name, "assets": n_assets, "made_s": made, "open_s": t_open, "cold": c, "warm": w,
-                     "exact_up_to_replica": exact_up_to_replica(scenes, out / "warm"), "out": str(out)})
+    # Interleaved (scene by scene across the libraries, warm rounds in both orders): a shared
+    # machine's load changes over minutes and must not favour one library.
+    rows = [{"library": name, "assets": len(Library.open(path)), "made_s": made, "path": path,
+             "out": str(work / "pred" / name.replace(" ", "-")), "cold_s": [], "cold_mb": [], "warm_s": [],
+             "warm_mb": []} for name, path, made in libraries]
+    for r in rows:
+        r["open_s"] = open_time(r["path"])
+    for scene in scenes:
+        print(f"cold {scene.name}", flush=True)
+        for r in rows:
+            wall, mb = cold_once(r["path"], scene, Path(r["out"]) / "cold")
+            r["cold_s"].append(wall)
+            r["cold_mb"].append(mb)
+    for order in (rows, rows[::-1]):
+        print("warm round", flush=True)
+        for r in order:
+            times, mb = warm_once(r["path"], scenes, Path(r["out"]) / "warm")
+            r["warm_s"] += times
+            r["warm_mb"].append(mb)
+    for r in rows:
+        r["cold"] = {"wall_s": r["cold_s"], "median_s": statistics.median(r["cold_s"]), "max_rss_mb": max(r["cold_mb"])}
+        r["warm"] = {"times_s": r["warm_s"], "median_s": statistics.median(r["warm_s"]), "max_rss_mb": max(r["warm_mb"])}
+        r["exact_up_to_replica"] = exact_up_to_replica(scenes, Path(r["out"]) / "warm")
+        r["path"] = str(r["path"])
     base = next(r for r in rows if r["library"] == "1x")
     noidx = rows[0]
     same = same_scenes(Path(noidx["out"]) / "cold", Path(base["out"]) / "cold", scenes)
