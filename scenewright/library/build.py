@@ -346,12 +346,14 @@ def _run_in_pools(items, workers: int, out: str, settings: BuildSettings, handle
 
 def build_library(out, sources=None, workers: int = 2, limit: int | None = None, only=None,
                   progress: bool = True, categories=None,
-                  settings: BuildSettings | None = None) -> BuildReport:
+                  settings: BuildSettings | None = None, address: str | None = None) -> BuildReport:
     """Build (or resume) a library in ``out`` from ``sources`` (.sh3f files and/or folders
     with assets.csv; default: every catalog in /usr/share/sweethome3d/furniture).
 
     Bad inputs (a truncated or unknown catalog, an unwritable ``out``) raise InputError
     before any work; a broken asset is reported in ``BuildReport.skipped`` and left out.
+    ``address`` (``local``, ``auto``, ``HOST:PORT``): build the assets as Ray tasks
+    (:mod:`scenewright.library.distributed`) instead of ``workers`` local processes.
     """
     settings = settings or BuildSettings()
     t_start = time.perf_counter()
@@ -381,7 +383,10 @@ def build_library(out, sources=None, workers: int = 2, limit: int | None = None,
             results[res["asset_id"]] = res
             bar.update(task, advance=1, description=f"{res['status']:11s} {res['asset_id']}")
 
-        if workers <= 1 or len(items) <= 1:
+        if address:
+            from scenewright.library.distributed import run_on_ray
+            run_on_ray(items, str(out), settings, handle, address, num_cpus=int(workers) if address == "local" else None)
+        elif workers <= 1 or len(items) <= 1:
             for it in items:
                 handle(process_item(it, str(out), settings))
         else:
@@ -406,6 +411,7 @@ def build_library(out, sources=None, workers: int = 2, limit: int | None = None,
         records.append(meta)
     if records or not items or not (out / "index.sqlite").is_file():
         _write_index(out, records)
+        write_retrieval_index(out, progress)
     else:
         # every selected asset failed (a systemic problem, not bad assets): keep the
         # previous index, which still matches the asset folders left untouched
@@ -433,7 +439,7 @@ def build_library(out, sources=None, workers: int = 2, limit: int | None = None,
                      "license": c.license} for c in collections],
         "selection": {"limit": limit, "only": list(only) if only else None,
                       "categories": list(categories) if categories else None},
-        "workers": int(workers),
+        "workers": int(workers), "address": address,
         "counts": {"assets": report.n_assets, "built": report.built, "reused": report.reused,
                    "views_added": report.views_added, "skipped": len(report.skipped),
                    "without_views": report.without_views},
@@ -453,6 +459,13 @@ def build_library(out, sources=None, workers: int = 2, limit: int | None = None,
         if asset_times else {},
     })
     return report
+
+
+def write_retrieval_index(out: Path, progress: bool = False) -> Path:
+    """(Re)write ``LIB/index/`` (see :mod:`scenewright.library.index`) from the library's files."""
+    from scenewright.library.index import build_index
+    from scenewright.library.store import Library
+    return build_index(Library.open(out), progress=progress)
 
 
 _SQL_TYPES = {"width": "REAL", "height": "REAL", "depth": "REAL", "row": "INTEGER",

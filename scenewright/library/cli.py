@@ -7,13 +7,15 @@ import argparse
 
 def _build(args: argparse.Namespace) -> int:
     from scenewright.library.build import BuildSettings, build_library
+    if args.reuse:
+        return _reuse(args)
 
     sources = list(args.sh3f or []) + list(args.folder or [])
     settings = BuildSettings(n_samples=args.samples, voxel_grid=args.voxels, views=not args.no_views,
                              view_size=args.view_size, missing_textures=args.missing_textures)
     report = build_library(args.out, sources or None, workers=args.workers, limit=args.limit,
                            only=args.only, categories=args.categories, progress=not args.quiet,
-                           settings=settings)
+                           settings=settings, address=args.address)
     print(report.summary())
     for name, c in report.per_catalog.items():
         print(f"  {name:20s} items {c['items']:4d}  excluded {c['excluded']:4d}  "
@@ -22,6 +24,21 @@ def _build(args: argparse.Namespace) -> int:
         print(f"  skipped {s['asset_id']}: {s['reason']}")
     if report.warnings:
         print(f"  {len(report.warnings)} warning(s), listed in {report.out}/library.json")
+    return 0
+
+
+def _reuse(args: argparse.Namespace) -> int:
+    """``library build -o LIB --reuse``: add the retrieval index to a built library (nothing rendered)."""
+    import time
+    from scenewright.library.build import write_retrieval_index
+    from scenewright.library.store import Library
+    if args.sh3f or args.folder or args.only or args.categories or args.limit is not None:
+        from scenewright.errors import InputError
+        raise InputError(f"{args.out}: --reuse indexes the library as built; it takes no sources or selection")
+    t0 = time.perf_counter()
+    lib = Library.open(args.out)
+    path = write_retrieval_index(lib.folder, progress=not args.quiet)
+    print(f"{path}: retrieval index of {len(lib)} assets written in {time.perf_counter() - t0:.1f} s")
     return 0
 
 
@@ -51,6 +68,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     b.add_argument("--no-views", action="store_true", help="do not render views")
     b.add_argument("--missing-textures", choices=["diffuse", "skip"], default="diffuse",
                    help="an MTL naming an absent texture: use its colour (default) or skip the asset")
+    b.add_argument("--address", default=None, metavar="local|auto|HOST:PORT",
+                   help="build the assets as Ray tasks: local (a private cluster of --workers CPUs), "
+                        "auto (the cluster of `ray start --head`) or HOST:PORT; LIB must be shared by every node")
+    b.add_argument("--reuse", action="store_true",
+                   help="only (re)write the retrieval index LIB/index of an existing library (no rendering)")
     b.add_argument("--quiet", action="store_true", help="no progress bar")
     b.set_defaults(func=_build)
 

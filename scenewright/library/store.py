@@ -257,6 +257,9 @@ class Library:
                 or not np.all(np.isfinite(mesh.vertices)):
             raise InputError(f"{path}: library asset {asset_id}: no usable triangles (empty or non-finite); "
                              "rebuild the library")
+        stretch = self.info.get("replicas", {}).get("scales", {}).get(asset_id)
+        if stretch is not None:   # a replica of a scaled library: its source mesh stretched (library/replicas.py)
+            mesh.apply_transform(np.diag([*stretch, 1.0]))
         return mesh
 
     def _load_views(self, asset_id: str) -> AssetViews:

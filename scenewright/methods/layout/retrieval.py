@@ -32,6 +32,7 @@ from scipy.spatial import cKDTree
 from scenewright.geometry.symmetry import shape_symmetry
 from scenewright.geometry.transforms import rot_y
 from scenewright.library.categories import category_info
+from scenewright.library.index import ArrayIndex, subsample_rows
 from scenewright.methods.layout.features import crop_to_mask
 from scenewright.methods.layout.labels import candidate_categories
 
@@ -105,12 +106,27 @@ class LibraryIndex:
     """
 
     def __init__(self, library, n_points: int = 384, seed: int = 0):
+        from scenewright.library.index import open_index
+        from scenewright.library.store import Library
         self.library = library
-        records = list(library.records)
-        self.ids = [r.asset_id for r in records]
-        self.row = {a: i for i, a in enumerate(self.ids)}
-        self.categories = np.array([r.category for r in records], dtype=object)
-        self.sizes = np.array([[r.width, r.height, r.depth] for r in records], float).reshape(-1, 3)
+        arrays = open_index(library)
+        whole = arrays is not None and isinstance(library, Library)   # not a subset view
+        if whole and (arrays.settings.n_points, arrays.settings.seed) == (n_points, seed):
+            # the library's precomputed index: memory-mapped, nothing per asset read until asked
+            self.arrays = arrays
+            self.ids = arrays.ids
+            self.row = _RowLookup(arrays)
+            self.categories = arrays.categories()
+            self.sizes = arrays.sizes
+        else:
+            self.arrays = arrays
+            records = list(library.records)
+            self.ids = [r.asset_id for r in records]
+            self.row = {a: i for i, a in enumerate(self.ids)}
+            self.categories = np.array([r.category for r in records], dtype=object)
+            self.sizes = np.array([[r.width, r.height, r.depth] for r in records], float).reshape(-1, 3)
+            if self.arrays is not None:   # a subset or other sampling settings: only the view features serve
+                self.arrays = _FeaturesOnly(self.arrays)
         self.n_points = n_points
         self.seed = seed
         self._geometry: dict[str, AssetGeometry] = {}
@@ -128,13 +144,16 @@ class LibraryIndex:
 
     def geometry(self, asset_id: str) -> AssetGeometry:
         if asset_id not in self._geometry:
-            pts, nrm = self.library.samples(asset_id)
-            pts, nrm = np.asarray(pts, float), np.asarray(nrm, float)
-            if len(pts) > self.n_points:
+            if isinstance(self.arrays, ArrayIndex):
+                block = np.asarray(self.arrays.asset_points(self.row[asset_id]), float)
+                pts, nrm = block[:, :3], block[:, 3:]
+            else:
+                pts, nrm = self.library.samples(asset_id)
+                pts, nrm = np.asarray(pts, float), np.asarray(nrm, float)
                 # Fixed seed per asset: the same subsample every run (reproducible scores).
-                rng = np.random.default_rng(self.seed + self.row.get(asset_id, 0))
-                idx = rng.choice(len(pts), self.n_points, replace=False)
-                pts, nrm = pts[idx], nrm[idx]
+                idx = subsample_rows(len(pts), self.n_points, self.seed, self.row.get(asset_id, 0))
+                if idx is not None:
+                    pts, nrm = pts[idx], nrm[idx]
             ext = pts.max(0) - pts.min(0) if len(pts) else np.ones(3)
             self._geometry[asset_id] = AssetGeometry(pts, nrm, cKDTree(pts), np.maximum(ext, 1e-3))
         return self._geometry[asset_id]
@@ -165,6 +184,11 @@ class LibraryIndex:
     def view_features(self, asset_id: str, extractor) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(V, D) descriptors of the asset's views, with their yaw and pitch in degrees."""
         key = (asset_id, getattr(extractor, "name", "x") + str(getattr(extractor, "weights_dir", "")))
+        if key not in self._views and self.arrays is not None and _is_default_classical(extractor):
+            row = self.arrays.row_of(asset_id)
+            stored = self.arrays.view_features(row) if row is not None else None
+            if stored is not None:
+                self._views[key] = stored
         if key not in self._views:
             rec = self.library.record(asset_id)
             if not getattr(rec, "has_views", True):   # built without a renderer: no appearance
@@ -175,6 +199,45 @@ class LibraryIndex:
             feats = extractor([c[0] for c in crops], [c[1] for c in crops])
             self._views[key] = (feats, np.asarray(views.yaw_deg, float), np.asarray(views.pitch_deg, float))
         return self._views[key]
+
+
+class _RowLookup:
+    """``{asset_id: row}`` read from the index's sorted ids (no dict of every asset built)."""
+
+    def __init__(self, arrays: ArrayIndex):
+        self.arrays = arrays
+
+    def __getitem__(self, asset_id: str) -> int:
+        row = self.arrays.row_of(asset_id)
+        if row is None:
+            raise KeyError(asset_id)
+        return row
+
+    def get(self, asset_id: str, default=None):
+        row = self.arrays.row_of(asset_id)
+        return default if row is None else row
+
+    def __contains__(self, asset_id: str) -> bool:
+        return self.arrays.row_of(asset_id) is not None
+
+
+class _FeaturesOnly:
+    """An index whose samples were drawn for other settings: its view features still serve."""
+
+    def __init__(self, arrays: ArrayIndex):
+        self._arrays = arrays
+
+    def row_of(self, asset_id: str):
+        return self._arrays.row_of(asset_id)
+
+    def view_features(self, row: int, kind: str = "classical"):
+        return self._arrays.view_features(row, kind)
+
+
+def _is_default_classical(extractor) -> bool:
+    """True for the descriptors the index stores (classical features at their default settings)."""
+    from scenewright.methods.layout.features import ClassicalFeatures
+    return type(extractor) is ClassicalFeatures and extractor == ClassicalFeatures()
 
 
 _INDEXES: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
@@ -253,7 +316,7 @@ def _rank_candidates(index: LibraryIndex, cats: list[tuple[str, float]], box_siz
         if len(out) == settings.max_candidates:
             break
         if index.usable(index.ids[rows[i]]):
-            out.append((index.ids[rows[i]], float(prior[rows[i]]), float(sp[i])))
+            out.append((str(index.ids[rows[i]]), float(prior[rows[i]]), float(sp[i])))
     return out
 
 
@@ -470,6 +533,20 @@ def retrieve_assets(query: Query, asset_ids: list[str], index: LibraryIndex, ext
     return score_assets(query, cands, index, extractor, settings, scale_trust, scale_bounds)
 
 
+_POOL: tuple[int, object] | None = None     # (pid, executor): a forked child makes its own
+
+
+def _fit_pool():
+    """Threads for scoring candidates: one per CPU this process may use (at most 4)."""
+    global _POOL
+    import os
+    if _POOL is None or _POOL[0] != os.getpid():
+        from concurrent.futures import ThreadPoolExecutor
+        n = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+        _POOL = (os.getpid(), ThreadPoolExecutor(max(1, min(n, 4)), thread_name_prefix="retrieval"))
+    return _POOL[1]
+
+
 def score_assets(query: Query, cands: list[tuple[str, float, float]], index: LibraryIndex, extractor,
                  settings: RetrievalSettings, scale_trust: float,
                  scale_bounds: tuple[float, float]) -> list[Hypothesis]:
@@ -479,9 +556,12 @@ def score_assets(query: Query, cands: list[tuple[str, float, float]], index: Lib
         return []
     n_yaw = settings.n_yaw_small if query.small else settings.n_yaw
     yaws = query.yaw + np.arange(n_yaw) * 2 * np.pi / n_yaw
-    out: list[Hypothesis] = []
-    for asset_id, prior, sp in cands:
-        geom = index.geometry(asset_id)
+    # The candidates are independent: score them on threads (the KD-tree queries and the large
+    # array operations release the GIL), in candidate order, so results do not depend on it.
+    geoms = [index.geometry(asset_id) for asset_id, _, _ in cands]    # cached per index: fill serially
+
+    def one(cand, geom) -> Hypothesis:
+        asset_id, prior, sp = cand
         cat = str(index.categories[index.row[asset_id]])
         scales = fit_scale(cat, geom.extent, yaws - query.yaw, query.box_size, query.partial,
                            scale_trust, scale_bounds)
@@ -508,7 +588,10 @@ def score_assets(query: Query, cands: list[tuple[str, float, float]], index: Lib
                        chamfer_m=float(cham[best]))
         h.score = settings.w_geometry * h.geometry + settings.w_size * sp + settings.w_category * prior
         h.extra["yaws"] = [(float(yaws[i]), scales[i], ts[i], float(cham[i])) for i in order]
-        out.append(h)
+        return h
+
+    out: list[Hypothesis] = list(_fit_pool().map(one, cands, geoms)) if len(cands) > 1 \
+        else [one(cands[0], geoms[0])]
     out.sort(key=lambda h: -h.score)
     if query.feature is not None:
         top = out[: settings.appearance_top]
