@@ -21,7 +21,8 @@ def reconstruct_inputs(args: argparse.Namespace) -> list:
     return [args.capture,
             args.library if args.method == "layout" else None,
             args.dinov2_weights if args.method == "layout" else None,
-            args.weights if args.method == "midi" else None]
+            args.weights if args.method == "midi" else None,
+            args.lora if args.method == "midi" else None]
 
 
 # Instances a method takes by default when --max-instances is not given (else DEFAULT_MAX_INSTANCES).
@@ -85,6 +86,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     g.add_argument("--dtype", choices=["float32", "bfloat16", "float16"], default="float32")
     g.add_argument("--pad-image", action="store_true", help="the original's do_image_padding")
+    g.add_argument("--lora", default=None, metavar="FILE",
+                   help="LoRA adapter from `scenewright train midi` (OUT/lora), merged into --weights' DiT")
     from scenewright.perception.cli import add_input_arguments
     add_input_arguments(p)
     p.set_defaults(func=_dispatch)

@@ -55,6 +55,7 @@ class MIDISettings:
     pad_image: bool = False               # the original's do_image_padding
     max_instances: int = 16
     mi_blocks: tuple = DEFAULT_MI_BLOCKS
+    lora: str | None = None               # LoRA adapter (file or folder) merged into the DiT
 
     def validate(self) -> None:
         if self.steps < 1:
@@ -68,6 +69,9 @@ class MIDISettings:
         if self.max_instances < 1:
             raise InputError(f"--max-instances must be >= 1, got {self.max_instances}")
         parse_dtype(self.dtype)
+        if self.lora is not None:
+            from scenewright.methods.midi.train.lora import adapter_path_ok
+            adapter_path_ok(self.lora)
         if self.device == "cuda" and not torch.cuda.is_available():
             raise InputError("--device cuda: no CUDA device is available on this machine (use --device cpu)")
 
@@ -148,10 +152,16 @@ class MIDIPipeline:
         self.dtype = parse_dtype(dtype)
 
     @classmethod
-    def from_pretrained(cls, folder, device: str = "cpu", dtype: str = "float32") -> "MIDIPipeline":
+    def from_pretrained(cls, folder, device: str = "cpu", dtype: str = "float32",
+                        lora=None) -> "MIDIPipeline":
+        """``lora``: a LoRA adapter (``scenewright train midi``'s ``OUT/lora``) merged into the DiT."""
         if device == "cuda" and not torch.cuda.is_available():
             raise InputError("device cuda: no CUDA device is available (use cpu)")
-        return cls(load_components(folder, dtype=dtype, device=device), device, dtype)
+        components = load_components(folder, dtype=dtype, device=device)
+        if lora is not None:
+            from scenewright.methods.midi.train.lora import merge_lora_file
+            merge_lora_file(components.transformer, lora)
+        return cls(components, device, dtype)
 
     @property
     def transformer(self):
@@ -347,7 +357,7 @@ def settings_from_args(args: argparse.Namespace) -> MIDISettings:
         steps=args.steps, guidance=args.guidance, seed=42 if args.seed is None else args.seed,
         octree_depth=args.octree_depth, smooth=args.smooth, extraction=args.extraction,
         device=args.device, dtype=args.dtype, pad_image=args.pad_image,
-        max_instances=args.max_instances)
+        max_instances=args.max_instances, lora=getattr(args, "lora", None))
     s.validate()
     return s
 
@@ -396,7 +406,7 @@ def reconstruct(capture_folder, out_folder, weights, settings: MIDISettings | No
         raise InputError("--weights DIR is required for --method midi; get the weights with "
                          "`scenewright models download midi --to DIR`")
     from scenewright.fileio import check_output_dir
-    inputs = [capture_folder, weights]
+    inputs = [capture_folder, weights, settings.lora]
     check_output_dir(out_folder, overwrite, inputs=inputs)
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
@@ -421,7 +431,7 @@ def reconstruct(capture_folder, out_folder, weights, settings: MIDISettings | No
     timings["load_capture"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     if pipe is None:
-        pipe = MIDIPipeline.from_pretrained(weights, settings.device, settings.dtype)
+        pipe = MIDIPipeline.from_pretrained(weights, settings.device, settings.dtype, lora=settings.lora)
     timings["load_weights"] = time.perf_counter() - t0
     result = pipe(capture, steps=settings.steps, guidance=settings.guidance, seed=settings.seed,
                   octree_depth=settings.octree_depth, extraction=settings.extraction,

@@ -238,9 +238,10 @@ def train(bench, weights, out, settings: TrainSettings | None = None, resume: bo
     meta = build_cache(bench, weights, cache_dir, settings.data, progress=progress)
     t_cache = time.perf_counter() - t0
     data = SceneCache(cache_dir, meta)
-    if settings.objective.group_size > data.max_instances:
-        # No group needs more slots than the largest scene has instances.
-        settings.objective = dataclasses.replace(settings.objective, group_size=data.max_instances)
+    # No group needs more slots than the largest scene has instances (the settings keep the
+    # requested size: a resumed run recomputes the same cap from the same cache).
+    objective = dataclasses.replace(settings.objective,
+                                    group_size=min(settings.objective.group_size, data.max_instances))
 
     from accelerate import Accelerator
     from accelerate.state import AcceleratorState
@@ -265,7 +266,7 @@ def train(bench, weights, out, settings: TrainSettings | None = None, resume: bo
         start = int(read_json(ckpts[-1][1] / "trainer_state.json")["step"])
     log_path = out / "train_log.csv"
     rows = _read_log(log_path, start)
-    eval_before = obj.evaluation_loss(model, data, settings.objective, settings.mi_blocks) \
+    eval_before = obj.evaluation_loss(model, data, objective, settings.mi_blocks) \
         if evaluate else None
 
     accum, bs = settings.grad_accum, settings.batch_size
@@ -283,7 +284,7 @@ def train(bench, weights, out, settings: TrainSettings | None = None, resume: bo
             for j in range(accum):
                 m = step * accum + j
                 scenes = [data[i] for i in obj.scene_order(len(data), settings.seed, m * bs, bs)]
-                batch = obj.make_batch(scenes, settings.objective, obj.micro_batch_seed(settings.seed, m))
+                batch = obj.make_batch(scenes, objective, obj.micro_batch_seed(settings.seed, m))
                 with acc.accumulate(model):
                     loss = obj.flow_loss(model, batch, settings.mi_blocks, acc.device)
                     acc.backward(loss)
@@ -309,7 +310,7 @@ def train(bench, weights, out, settings: TrainSettings | None = None, resume: bo
                 _write_log(log_path, rows)
                 _save_state(acc, out, step + 1, settings)
     seconds_loop = time.perf_counter() - t_loop
-    eval_after = obj.evaluation_loss(model, data, settings.objective, settings.mi_blocks) \
+    eval_after = obj.evaluation_loss(model, data, objective, settings.mi_blocks) \
         if evaluate else None
 
     model = acc.unwrap_model(model)
@@ -325,6 +326,7 @@ def train(bench, weights, out, settings: TrainSettings | None = None, resume: bo
     record = {"format": TRAIN_FORMAT, "settings": settings.to_json(),
               "inputs": {"bench": str(bench.resolve()), "weights": str(weights.resolve()),
                          "cache": str(cache_dir.resolve())},
+              "group_size": objective.group_size,
               "precision": {"mixed_precision": mp, "device": str(acc.device)},
               "data": {"scenes": meta["scenes"], "skipped": meta["skipped"],
                        "bench_sha256": meta["bench_sha256"], "checkpoint_sha256": meta["checkpoint_sha256"]},
