@@ -1,8 +1,9 @@
 """MIDI fine-tuning on the midi-tiny checkpoint: throughput and loss curve.
 
 Builds a small real library and a 4-scene benchmark (``bench make``), then trains
-``--steps`` optimizer steps with full fine-tuning and with LoRA (rank 8) at lr 1e-3, each
-with torch on 1 thread and on torch's default thread count. Reports optimizer steps per
+``--steps`` optimizer steps with full fine-tuning and with LoRA (rank 8) at lr 1e-3 with
+torch on 1 thread, and ``--steps-default`` steps of each on torch's default thread count
+(much slower on a busy machine, hence fewer). Reports optimizer steps per
 second, the ratios LoRA/full and 1-thread/default, the training loss per block of 10 steps
 and the fixed-noise evaluation loss before and after. Writes out/bench_midi_train.json.
 
@@ -29,6 +30,7 @@ ASSETS = ["BlendSwap-CC-0/couch2", "BlendSwap-CC-0/glassDoorCabinet", "BlendSwap
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--steps", type=int, default=40)
+    ap.add_argument("--steps-default", type=int, default=8)
     ap.add_argument("--tiny", default="/work/shared/fixtures/midi-tiny")
     ap.add_argument("--work", default="out/bench_midi_train")
     ap.add_argument("--out", default="out/bench_midi_train.json")
@@ -53,7 +55,7 @@ def main() -> int:
     for kind in ("full", "lora"):
         for threads in (1, default_threads):
             torch.set_num_threads(threads)
-            s = TrainSettings(steps=args.steps, lr=1e-3, lora=kind == "lora", lora_rank=8, lora_alpha=8.0,
+            s = TrainSettings(steps=args.steps if threads == 1 else args.steps_default, lr=1e-3, lora=kind == "lora", lora_rank=8, lora_alpha=8.0,
                               checkpoint_every=10 ** 6, data=DataSettings(num_points=1024))
             t0 = time.perf_counter()
             r = train(work / "bench", args.tiny, work / f"{kind}_{threads}", s, cache=work / "cache",

@@ -89,9 +89,10 @@ class Reconstructor:
         if self.batch.method == "boxes":
             return self._boxes(capture, out, settings, overwrite)
         from scenewright.methods.midi.pipeline import MIDIPipeline, reconstruct
-        key = (str(self.batch.weights), settings.device, settings.dtype)
+        key = (str(self.batch.weights), settings.device, settings.dtype, settings.lora)
         if getattr(self, "_midi_key", None) != key:
-            self._midi_pipe = MIDIPipeline.from_pretrained(self.batch.weights, settings.device, settings.dtype)
+            self._midi_pipe = MIDIPipeline.from_pretrained(self.batch.weights, settings.device, settings.dtype,
+                                                           lora=settings.lora)
             self._midi_key = key
         scene, _ = reconstruct(capture, out, self.batch.weights, settings, overwrite=overwrite,
                                show_progress=False, pipe=self._midi_pipe)
