@@ -262,22 +262,29 @@ def load_scene(cache, name: str) -> SceneSample:
 
 
 class SceneCache:
-    """The cached scenes of a meta (kept in memory after the first read: they are small
-    next to the model; a scene of 7 instances at full size is about 9 MB)."""
+    """The cached scenes of a meta, read from disk on demand; the ``keep`` most recently used
+    stay in memory (a scene of 7 instances at full size is about 30 MB, so a large training
+    set cannot all stay)."""
 
-    def __init__(self, cache, meta: dict):
+    def __init__(self, cache, meta: dict, keep: int = 64):
+        from collections import OrderedDict
         self.folder = Path(cache)
         self.names = [s["name"] for s in meta["scenes"]]
         self.max_instances = max(s["n_instances"] for s in meta["scenes"])
-        self._mem: dict[str, SceneSample] = {}
+        self.keep = keep
+        self._mem: "OrderedDict[str, SceneSample]" = OrderedDict()
 
     def __len__(self) -> int:
         return len(self.names)
 
     def __getitem__(self, i: int) -> SceneSample:
         name = self.names[i]
-        if name not in self._mem:
+        if name in self._mem:
+            self._mem.move_to_end(name)
+        else:
             self._mem[name] = load_scene(self.folder, name)
+            while len(self._mem) > self.keep:
+                self._mem.popitem(last=False)
         return self._mem[name]
 
 
