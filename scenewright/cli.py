@@ -23,6 +23,7 @@ COMMAND_MODULES = [
     "scenewright.render.cli",       # render
     "scenewright.perception.cli",   # perceive (photo → capture)
     "scenewright.methods.cli",      # reconstruct, demo
+    "scenewright.methods.midi.train.cli",   # train midi
     "scenewright.models.cli",       # models download | list
     "scenewright.export.cli",       # export (glb, usd, blend)
     "scenewright.physics.cli",      # settle (MuJoCo: what moves under gravity)

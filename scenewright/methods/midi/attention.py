@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+from dataclasses import dataclass
 from typing import Iterator
 
 import torch
@@ -44,7 +45,39 @@ def attend(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
     return weights @ v
 
 
-def attend_mi(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, num_instances: int) -> torch.Tensor:
+@dataclass(frozen=True)
+class PaddedGroups:
+    """MI attention over padded groups (the original's training branch).
+
+    The batch is consecutive groups of ``size`` items. In group g the first ``counts[g]``
+    items are the scene's instances and attend over each other (as :func:`attend_mi`); the
+    rest are padding (duplicated instances) that attend to themselves only."""
+
+    size: int
+    counts: tuple
+
+    def __post_init__(self):
+        if self.size < 1 or any(not 1 <= int(c) <= self.size for c in self.counts):
+            raise ValueError(f"group counts {self.counts} must lie in 1..{self.size}")
+
+
+def attend_padded_groups(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
+                         groups: PaddedGroups) -> torch.Tensor:
+    """:class:`PaddedGroups` attention: q, k, v (B, H, T, d), B = size·len(counts) → (B, H, T, d)."""
+    p = groups.size
+    if q.shape[0] != p * len(groups.counts):
+        raise ValueError(f"batch {q.shape[0]} is not {len(groups.counts)} groups of {p}")
+    out = torch.empty_like(q)
+    for g, n in enumerate(int(c) for c in groups.counts):
+        real = slice(g * p, g * p + n)
+        out[real] = attend_mi(q[real], k[real], v[real], n)
+        if n < p:
+            pad = slice(g * p + n, (g + 1) * p)
+            out[pad] = attend(q[pad], k[pad], v[pad])
+    return out
+
+
+def attend_mi(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, num_instances) -> torch.Tensor:
     """Multi-instance attention: each run of ``num_instances`` batch items shares its K/V.
 
     Every instance's queries attend over the concatenation (instance order) of the keys and
@@ -53,6 +86,8 @@ def attend_mi(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, num_instances: 
     call: the result is the same and K/V are never copied N times.
     q, k, v: (B, H, T, d) with B a multiple of N → (B, H, T, d).
     """
+    if isinstance(num_instances, PaddedGroups):
+        return attend_padded_groups(q, k, v, num_instances)
     b, h, t, d = q.shape
     n = int(num_instances)
     if n <= 0 or b % n:
@@ -77,6 +112,15 @@ def _consecutive(ws: list[torch.Tensor]) -> bool:
             return False
         offset += w.numel()
     return True
+
+
+def _fusable(*linears: nn.Module) -> bool:
+    """True when one fused matmul may replace the modules' calls: plain ``nn.Linear`` (not a
+    LoRA wrapper, whose output is more than its weight) and no gradient needed (the fused
+    weight is a detached copy or view)."""
+    if any(type(lin) is not nn.Linear for lin in linears):
+        return False
+    return not (torch.is_grad_enabled() and any(lin.weight.requires_grad for lin in linears))
 
 
 def pack_attention_weights(model: nn.Module) -> nn.Module:
@@ -151,7 +195,7 @@ class Attention(nn.Module):
     def self_qkv(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """x (B, T, D) → q, k, v (B, H, T, d) by the head-major split, QK-normed."""
         b, t, _ = x.shape
-        if _BACKEND[0] == "sdpa":   # one matmul with the fused weight
+        if _BACKEND[0] == "sdpa" and _fusable(self.to_q, self.to_k, self.to_v):   # one fused matmul
             qkv = F.linear(x, self._fused_weight(self.to_q, self.to_k, self.to_v))
         else:
             qkv = torch.cat([self.to_q(x), self.to_k(x), self.to_v(x)], dim=-1)
@@ -164,7 +208,7 @@ class Attention(nn.Module):
         b, s, _ = e.shape
         if self.norm_cross is not None:
             e = self.norm_cross(e)
-        if _BACKEND[0] == "sdpa":
+        if _BACKEND[0] == "sdpa" and _fusable(self.to_k, self.to_v):
             kv = F.linear(e, self._fused_weight(self.to_k, self.to_v))
         else:
             kv = torch.cat([self.to_k(e), self.to_v(e)], dim=-1)

@@ -58,6 +58,7 @@ class MIDISettings:
     pad_image: bool = False               # pad to a square first (the original's do_image_padding)
     max_instances: int = 16               # more instances are refused (all are denoised jointly)
     mi_blocks: tuple = DEFAULT_MI_BLOCKS  # transformer blocks with multi-instance attention
+    lora: str | None = None               # LoRA adapter (file or folder) merged into the DiT
 
     def validate(self) -> None:
         if self.steps < 1:
@@ -71,6 +72,9 @@ class MIDISettings:
         if self.max_instances < 1:
             raise InputError(f"max_instances must be >= 1, got {self.max_instances}")
         parse_dtype(self.dtype)
+        if self.lora is not None:
+            from scenewright.methods.midi.train.lora import adapter_path_ok
+            adapter_path_ok(self.lora)
         if self.device == "cuda" and not torch.cuda.is_available():
             raise InputError("device cuda: no CUDA device is available on this machine (use device=cpu)")
 
@@ -143,10 +147,16 @@ class MIDIPipeline:
         self.dtype = parse_dtype(dtype)
 
     @classmethod
-    def from_pretrained(cls, folder, device: str = "cpu", dtype: str = "float32") -> "MIDIPipeline":
+    def from_pretrained(cls, folder, device: str = "cpu", dtype: str = "float32",
+                        lora=None) -> "MIDIPipeline":
+        """``lora``: a LoRA adapter (``scenewright train midi``'s ``OUT/lora``) merged into the DiT."""
         if device == "cuda" and not torch.cuda.is_available():
             raise InputError("device cuda: no CUDA device is available (use cpu)")
-        return cls(load_components(folder, dtype=dtype, device=device), device, dtype)
+        components = load_components(folder, dtype=dtype, device=device)
+        if lora is not None:
+            from scenewright.methods.midi.train.lora import merge_lora_file
+            merge_lora_file(components.transformer, lora)
+        return cls(components, device, dtype)
 
     @property
     def transformer(self):
@@ -403,8 +413,13 @@ class MIDIMethod(Method):
 
     def pipeline(self) -> MIDIPipeline:
         s, weights = self.settings, self.resources.weights_path
-        key = ("midi", str(weights.resolve()), s.device, s.dtype)
-        return self.resources.cached(key, lambda: MIDIPipeline.from_pretrained(weights, s.device, s.dtype))[0]
+        key = ("midi", str(weights.resolve()), s.device, s.dtype, s.lora)
+        return self.resources.cached(key, lambda: MIDIPipeline.from_pretrained(weights, s.device, s.dtype,
+                                                                               lora=s.lora))[0]
+
+    @classmethod
+    def reads(cls, settings) -> list:
+        return [settings.lora] if settings.lora else []
 
     def reconstruct(self, capture):
         s = self.settings
