@@ -85,6 +85,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     g.add_argument("--dtype", choices=["float32", "bfloat16", "float16"], default="float32")
     g.add_argument("--pad-image", action="store_true", help="the original's do_image_padding")
+    g.add_argument("--register", choices=["off", "auto", "depth", "masks"], default="off",
+                   help="put the scene in the camera frame at metric scale (auto: depth if given, else masks)")
+    g.add_argument("--texture", choices=["none", "photo"], default="none",
+                   help="colour the meshes from the input image (needs --register)")
+    g.add_argument("--plausibility", action="store_true", help="registered scenes: rest and separate objects")
     from scenewright.perception.cli import add_input_arguments
     add_input_arguments(p)
     p.set_defaults(func=_dispatch)

@@ -55,6 +55,10 @@ class MIDISettings:
     pad_image: bool = False               # the original's do_image_padding
     max_instances: int = 16
     mi_blocks: tuple = DEFAULT_MI_BLOCKS
+    register: str = "off"                 # off | auto | depth | masks: into the camera frame (register.py)
+    texture: str = "none"                 # none | photo: vertex colours from the input image (texture.py)
+    plausibility: bool = False            # registered scenes: rest on supports, separate overlaps
+    size_library: str | None = None       # asset library whose category sizes give the scale without depth
 
     def validate(self) -> None:
         if self.steps < 1:
@@ -68,6 +72,8 @@ class MIDISettings:
         if self.max_instances < 1:
             raise InputError(f"--max-instances must be >= 1, got {self.max_instances}")
         parse_dtype(self.dtype)
+        from scenewright.methods.midi.finish import check_finish_settings
+        check_finish_settings(self)
         if self.device == "cuda" and not torch.cuda.is_available():
             raise InputError("--device cuda: no CUDA device is available on this machine (use --device cpu)")
 
@@ -347,7 +353,9 @@ def settings_from_args(args: argparse.Namespace) -> MIDISettings:
         steps=args.steps, guidance=args.guidance, seed=42 if args.seed is None else args.seed,
         octree_depth=args.octree_depth, smooth=args.smooth, extraction=args.extraction,
         device=args.device, dtype=args.dtype, pad_image=args.pad_image,
-        max_instances=args.max_instances)
+        max_instances=args.max_instances, register=getattr(args, "register", "off"),
+        texture=getattr(args, "texture", "none"), plausibility=getattr(args, "plausibility", False),
+        size_library=getattr(args, "library", None))
     s.validate()
     return s
 
@@ -435,6 +443,8 @@ def reconstruct(capture_folder, out_folder, weights, settings: MIDISettings | No
         # A GLB needs at least one mesh; an all-empty result is reported, not written.
         raise InputError(f"{capture_folder}: MIDI produced no surface for any of the "
                          f"{len(scene.instances)} instances (no decoded field crosses 0); nothing written")
+    from scenewright.methods.midi.finish import finish_scene
+    scene = finish_scene(scene, capture, settings)
     write_scene(scene, out_folder, preview=None, overwrite=overwrite, inputs=inputs)
     scene.timings_s["export"] = round(time.perf_counter() - t0, 4)
     # Record the export time too (the scene.json written above lacks it): rewrite it atomically.
