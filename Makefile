@@ -26,6 +26,7 @@ demo: setup
 
 bench: setup
 	$(PY) benchmarks/bench_layout.py --library $(LIB)
+	$(PY) benchmarks/bench_methods.py --library $(LIB) $(if $(MIDI_WEIGHTS),--midi-weights $(MIDI_WEIGHTS))
 
 clean:
 	rm -rf out

@@ -30,6 +30,7 @@ from scenewright.errors import InputError
 from scenewright.methods.base import Method
 from scenewright.methods.midi import extract
 from scenewright.methods.midi.attention import attention_backend
+from scenewright.methods.midi.finish import finish_scene
 from scenewright.methods.midi.preprocess import (InstanceInputs, clip_pixel_values, dinov2_pixel_values,
                                                  instance_ids_from_seg_image, pad_to_square, split_instances)
 from scenewright.methods.midi.scheduler import RectifiedFlowScheduler
@@ -59,6 +60,11 @@ class MIDISettings:
     max_instances: int = 16               # more instances are refused (all are denoised jointly)
     mi_blocks: tuple = DEFAULT_MI_BLOCKS  # transformer blocks with multi-instance attention
     lora: str | None = None               # LoRA adapter (file or folder) merged into the DiT
+    register: str = "off"                 # off | auto | depth | masks: into the camera frame (register.py)
+    texture: str = "none"                 # none | photo: vertex colours from the input image (texture.py)
+    plausibility: bool = False            # registered scenes: rest on supports, separate overlaps
+    size_library: str | None = None       # asset library whose category sizes give the scale without depth
+                                          # (None: the run's --library when it holds one)
 
     def validate(self) -> None:
         if self.steps < 1:
@@ -75,6 +81,8 @@ class MIDISettings:
         if self.lora is not None:
             from scenewright.methods.midi.train.lora import adapter_path_ok
             adapter_path_ok(self.lora)
+        from scenewright.methods.midi.finish import check_finish_settings
+        check_finish_settings(self)
         if self.device == "cuda" and not torch.cuda.is_available():
             raise InputError("device cuda: no CUDA device is available on this machine (use device=cpu)")
 
@@ -446,4 +454,7 @@ class MIDIMethod(Method):
             raise InputError(f"{capture.path}: MIDI produced no surface for any of the "
                              f"{len(scene.instances)} instances (no decoded field crosses 0); nothing written")
         scene.timings_s["export"] = round(time.perf_counter() - t0, 4)
-        return scene
+        library = self.resources.library_path
+        if s.size_library is None and library is not None and (library / "library.json").is_file():
+            s = dataclasses.replace(s, size_library=str(library))
+        return finish_scene(scene, capture, s)      # camera frame, metric scale, photo texture (or as is)

@@ -1,0 +1,725 @@
+"""Put a MIDI scene where the photo shows it: one similarity transform, a camera, a floor.
+
+MIDI writes every instance's mesh in one shared, normalised scene frame (about two units
+wide, no camera, no floor). Registration solves ``camera_from_midi`` — one scale, one
+rotation, one translation — so the generated objects land where the capture shows them,
+then the world frame (Y up, floor at y = 0, metres) from the floor they stand on:
+
+- **depth** (the capture has metric depth): each instance's mask pixels with depth become
+  camera-frame points; a trimmed similarity ICP pairs every observed point with the nearest
+  surface sample of *the same instance* (observed → generated: the observed surface is
+  a part of the whole, so hidden sides do not bias the fit), Umeyama closes each step.
+  Scale comes from the depth itself.
+- **masks** (no depth): scale and distance cannot be told apart in one image, so the pose
+  is solved at MIDI's own unit — each instance's projected surface samples must fall on
+  its mask and cover it (a 2-D chamfer, robust least squares over rotation and
+  translation) — and the metric scale comes afterwards from the floor and object sizes:
+  each object's height above the floor against its category's median size in an asset
+  library (the votes and weighted median of the no-depth layout work,
+  :mod:`scenewright.methods.layout.depth_fit`), else the handheld camera-height prior.
+- **mask reprojection always**: every solution is scored by its per-instance mask IoU
+  (projected samples vs the capture's masks), recorded, and used to pick among starts.
+
+Both solvers start from the instance centroids (Umeyama between MIDI centroids and where
+the image puts them: back-projected depth, or mask centroids at a distance from apparent
+size) and from a few turns of that start about the centroids' main axis (objects along one
+wall leave that turn free); the best reprojection wins.
+
+Floor: the camera has no roll (a handheld room photo is upright; the benchmark's cameras
+too), so up in the camera frame is ``metrology.camera_up(pitch)``. The pitch and the floor
+distance are those for which the most objects' lowest points lie on one plane (things on
+tables are above it, never below).
+
+Pure functions on arrays and trimeshes; camera frame OpenCV (x right, y down, z forward),
+pixels, metres (MIDI units before the scale is known).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import trimesh
+from scipy.spatial import cKDTree
+
+from scenewright.errors import InputError
+from scenewright.perception.metrology import camera_up
+
+MODES = ("auto", "depth", "masks", "off")
+
+
+@dataclass
+class RegisterSettings:
+    """How a MIDI scene is registered to its capture (recorded in scene.json)."""
+
+    mode: str = "auto"                 # auto: depth when the capture has metric depth, else masks
+    points_per_object: int = 20000     # surface samples per generated mesh (their spacing bounds the fit)
+    max_observed_per_object: int = 4000   # depth points per instance (a seeded subset)
+    icp_iterations: int = 60
+    trim: float = 0.1                  # fraction of the worst ICP pairs left out (mask-edge depth)
+    mask_points: int = 600             # mask pixels per instance in the 2-D chamfer
+    starts: int = 4                    # turns of the centroid start about the centroids' main axis
+    pitch_range_deg: tuple[float, float] = (-15.0, 75.0)
+    floor_tol: float = 0.03            # × scene size: a lowest point this close is on the floor
+    height_prior_m: float = 1.45       # camera height when no object size can tell the scale
+    seed: int = 0
+
+    def validate(self) -> None:
+        if self.mode not in MODES:
+            raise InputError(f"register must be one of {', '.join(MODES)} (got {self.mode!r})")
+        if self.points_per_object < 50 or self.mask_points < 20:
+            raise InputError("register: points_per_object must be >= 50 and mask_points >= 20")
+        if self.starts < 1 or self.icp_iterations < 1:
+            raise InputError("register: starts and icp_iterations must be >= 1")
+
+
+@dataclass
+class Registration:
+    """The solved transform and camera.
+
+    ``camera_from_midi`` (4, 4) similarity: OpenCV camera coordinates (metres) of a MIDI-frame
+    point; ``scale`` its scale (metres per MIDI unit); ``world_from_camera`` (4, 4) rigid, Y up,
+    floor at y = 0; ``pitch_deg`` and ``camera_height_m`` of that camera; ``mask_iou`` per
+    instance id (projected samples vs mask); ``depth_rmse_m`` (depth mode: trimmed ICP
+    residual); ``scale_from``: what fixed the metric scale (depth | sizes | camera_height_prior).
+    """
+
+    mode: str
+    camera_from_midi: np.ndarray
+    scale: float
+    world_from_camera: np.ndarray
+    pitch_deg: float
+    camera_height_m: float
+    mask_iou: dict = field(default_factory=dict)
+    depth_rmse_m: float | None = None
+    scale_from: str = "depth"
+    floor_objects: list = field(default_factory=list)
+    size_votes: dict = field(default_factory=dict)
+    flags: list = field(default_factory=list)
+    timings_s: dict = field(default_factory=dict)
+
+    def to_json(self) -> dict:
+        out = dataclasses.asdict(self)
+        for k in ("camera_from_midi", "world_from_camera"):
+            out[k] = np.asarray(out[k], float).tolist()
+        out["mask_iou"] = {str(k): round(float(v), 4) for k, v in self.mask_iou.items()}
+        out["timings_s"] = {k: round(float(v), 4) for k, v in self.timings_s.items()}
+        return out
+
+
+# -- small geometry -------------------------------------------------------------------------
+def similarity_matrix(scale: float, rotation: np.ndarray, translation: np.ndarray) -> np.ndarray:
+    """(4, 4) ``x ↦ scale · rotation @ x + translation``."""
+    m = np.eye(4)
+    m[:3, :3] = scale * np.asarray(rotation, float)
+    m[:3, 3] = translation
+    return m
+
+
+def split_similarity(m: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
+    """(scale, rotation (3, 3), translation (3,)) of a similarity (4, 4)."""
+    m = np.asarray(m, float)
+    s = float(np.cbrt(np.linalg.det(m[:3, :3])))
+    return s, m[:3, :3] / s, m[:3, 3].copy()
+
+
+def umeyama(src: np.ndarray, dst: np.ndarray, weights: np.ndarray | None = None,
+            with_scale: bool = True) -> tuple[float, np.ndarray, np.ndarray]:
+    """Least-squares similarity ``dst ≈ s R src + t`` (Umeyama 1991). src, dst (N, 3)."""
+    src, dst = np.asarray(src, float), np.asarray(dst, float)
+    w = np.ones(len(src)) if weights is None else np.asarray(weights, float)
+    w = w / w.sum()
+    mu_s, mu_d = w @ src, w @ dst
+    a, b = src - mu_s, dst - mu_d
+    cov = (b * w[:, None]).T @ a
+    U, S, Vt = np.linalg.svd(cov)
+    d = np.ones(3)
+    if np.linalg.det(U) * np.linalg.det(Vt) < 0:
+        d[2] = -1.0
+    R = U @ np.diag(d) @ Vt
+    var_s = float(w @ (a ** 2).sum(1))
+    s = float((S * d).sum() / var_s) if with_scale and var_s > 0 else 1.0
+    return s, R, mu_d - s * R @ mu_s
+
+
+def rotation_about(axis: np.ndarray, angle: float) -> np.ndarray:
+    """(3, 3) rotation by ``angle`` radians about unit ``axis`` (Rodrigues)."""
+    from scipy.spatial.transform import Rotation
+    axis = np.asarray(axis, float)
+    return Rotation.from_rotvec(axis / np.linalg.norm(axis) * angle).as_matrix()
+
+
+def project(K: np.ndarray, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(N, 3) camera points → ((N, 2) pixel coordinates (u, v), (N,) depth z)."""
+    z = points[:, 2]
+    zs = np.where(np.abs(z) < 1e-9, 1e-9, z)
+    uv = np.stack([K[0, 0] * points[:, 0] / zs + K[0, 2], K[1, 1] * points[:, 1] / zs + K[1, 2]], 1)
+    return uv, z
+
+
+# -- inputs ----------------------------------------------------------------------------------
+def surface_samples(meshes: dict, count: int, seed: int) -> tuple[dict, dict]:
+    """({id: (count, 3) seeded area-uniform samples}, {id: (count, 3) their face normals})."""
+    pts, nrm = {}, {}
+    for i, m in meshes.items():
+        p, face = trimesh.sample.sample_surface(m, count, seed=seed + int(i))
+        pts[i], nrm[i] = np.asarray(p, float), np.asarray(m.face_normals[face], float)
+    return pts, nrm
+
+
+def observed_points(depth: np.ndarray, seg: np.ndarray, K: np.ndarray, ids, limit: int, seed: int,
+                    erode_px: int = 1) -> dict:
+    """{id: (M, 3) camera-frame points} from the depth (H, W, metres) inside each mask.
+
+    Masks are eroded by ``erode_px`` (depth at an object's outline mixes it with what is
+    behind); instances left with fewer than 10 points are omitted.
+    """
+    from scipy.ndimage import binary_erosion
+    K = np.asarray(K, float)
+    rng = np.random.default_rng(seed)
+    out = {}
+    for i in ids:
+        mask = seg == i
+        if erode_px:
+            eroded = binary_erosion(mask, iterations=erode_px)
+            mask = eroded if eroded.sum() >= 10 else mask
+        ys, xs = np.nonzero(mask & np.isfinite(depth) & (depth > 0))
+        if len(ys) < 10:
+            continue
+        if len(ys) > limit:
+            keep = rng.choice(len(ys), limit, replace=False)
+            ys, xs = ys[keep], xs[keep]
+        z = depth[ys, xs].astype(float)
+        out[int(i)] = np.stack([(xs + 0.5 - K[0, 2]) / K[0, 0] * z, (ys + 0.5 - K[1, 2]) / K[1, 1] * z, z], 1)
+    return out
+
+
+# -- depth: trimmed similarity ICP ---------------------------------------------------------
+def _pairs(trees, samples, normals, obs, owner, ids, T):
+    """Nearest sample of the same instance for every observed point under ``T``:
+    (matched samples, their normals, distances in metres)."""
+    s, R, t = split_similarity(T)
+    local = (obs - t) @ R / s                      # observed points in the MIDI frame
+    nn, nn_n, dist = np.empty_like(obs), np.empty_like(obs), np.empty(len(obs))
+    for k, i in enumerate(ids):
+        sel = owner == k
+        d, j = trees[i].query(local[sel])
+        nn[sel], nn_n[sel], dist[sel] = samples[i][j], normals[i][j], d * s
+    return nn, nn_n, dist
+
+
+def icp_similarity(trees: dict, samples: dict, normals: dict, observed: dict, init: np.ndarray,
+                   iterations: int, trim: float) -> tuple[np.ndarray, float]:
+    """Refine ``init`` (4, 4, camera_from_midi) so observed points lie on their own instance's
+    surface. Point-to-point steps (Umeyama) find the basin; point-to-plane Gauss-Newton steps
+    (scale, rotation, translation linearised about the current pose) then converge without
+    most of the sample spacing's bias (a sample's tangent plane stands for the surface near it). Returns (similarity, trimmed RMS residual in metres)."""
+    T = np.asarray(init, float)
+    ids = [i for i in observed if i in trees]
+    obs = np.concatenate([observed[i] for i in ids])
+    owner = np.concatenate([np.full(len(observed[i]), k) for k, i in enumerate(ids)])
+    n_point = max(1, iterations // 3)
+
+    def step(T, pairs, point_to_plane: bool):
+        nn, nn_n, dist = pairs(T)
+        keep = dist <= np.quantile(dist, 1.0 - trim) if trim > 0 else np.ones(len(dist), bool)
+        if not point_to_plane:
+            return similarity_matrix(*umeyama(nn[keep], obs[keep]))
+        s, R, t = split_similarity(T)
+        q = nn[keep] @ (s * R).T + t                   # matched surface points, camera frame
+        n = nn_n[keep] @ R.T
+        centre = q.mean(0)                             # linearise about the centre: better conditioned
+        qc = q - centre
+        A = np.concatenate([(n * qc).sum(1, keepdims=True), np.cross(qc, n), n], axis=1)   # δ, ω, τ
+        x = np.linalg.lstsq(A, -(n * (q - obs[keep])).sum(1), rcond=None)[0]
+        lin = (1.0 + x[0]) * (rotation_about(x[1:4], np.linalg.norm(x[1:4])) if np.linalg.norm(x[1:4]) > 0
+                              else np.eye(3))
+        upd = np.eye(4)
+        upd[:3, :3] = lin
+        upd[:3, 3] = centre + x[4:] - lin @ centre
+        return upd @ T
+
+    def sampled(T):
+        return _pairs(trees, samples, normals, obs, owner, ids, T)
+
+    for it in range(iterations):
+        T_new = step(T, sampled, it >= n_point)
+        converged = np.abs(T_new - T).max() < 1e-9 * max(1.0, np.abs(T).max())
+        T = T_new
+        if converged and it >= n_point:
+            break
+    _, _, dist = sampled(T)
+    keep = dist <= np.quantile(dist, 1.0 - trim) if trim > 0 else np.ones(len(dist), bool)
+    return T, float(np.sqrt(np.mean(dist[keep] ** 2)))
+
+
+# -- masks: 2-D chamfer ---------------------------------------------------------------------
+class MaskTerms:
+    """Residuals of one pose against the instance masks (pixels).
+
+    For each instance: every projected surface sample's distance to the nearest pixel that
+    may show it (its own mask, or any other instance's — it may be hidden behind that one),
+    and every sampled mask pixel's distance to the nearest projected sample (the mask must be
+    covered). Both scaled by 1/sqrt(count) so an instance weighs the same whatever its size.
+    """
+
+    def __init__(self, seg: np.ndarray, K: np.ndarray, samples: dict, n_mask: int, seed: int,
+                 subsample: int = 600):
+        from scipy.ndimage import distance_transform_edt
+        self.K = np.asarray(K, float)
+        self.h, self.w = seg.shape
+        rng = np.random.default_rng(seed)
+        self.ids = [i for i in samples if np.any(seg == i)]
+        self.samples = {i: samples[i][rng.choice(len(samples[i]), min(subsample, len(samples[i])),
+                                                  replace=False)] for i in self.ids}
+        # Any instance's pixel may show a sample (hidden behind that instance): one map for all.
+        self.allowed_dt = distance_transform_edt(~(seg > 0)).astype(np.float32)
+        self.mask_px = {}
+        for i in self.ids:
+            ys, xs = np.nonzero(seg == i)
+            pick = rng.choice(len(ys), min(n_mask, len(ys)), replace=False)
+            self.mask_px[i] = np.stack([xs[pick] + 0.5, ys[pick] + 0.5], 1)
+        # Off-image points cost their distance to the image unless the mask reaches that border.
+        self.touches = {i: (np.any(seg[:, 0] == i), np.any(seg[:, -1] == i), np.any(seg[0] == i),
+                            np.any(seg[-1] == i)) for i in self.ids}
+
+    def residuals(self, camera_from_midi: np.ndarray) -> np.ndarray:
+        s, R, t = split_similarity(camera_from_midi)
+        out = []
+        for i in self.ids:
+            cam = self.samples[i] @ (s * R).T + t
+            uv, z = project(self.K, cam)
+            behind = z <= 1e-3
+            u, v = uv[:, 0], uv[:, 1]
+            left, right, top, bottom = self.touches[i]
+            off = np.zeros(len(u))
+            off += np.where(u < 0, 0 if left else -u, 0) + np.where(u > self.w, 0 if right else u - self.w, 0)
+            off += np.where(v < 0, 0 if top else -v, 0) + np.where(v > self.h, 0 if bottom else v - self.h, 0)
+            ui = np.clip(u, 0, self.w - 1).astype(int)
+            vi = np.clip(v, 0, self.h - 1).astype(int)
+            outside = self.allowed_dt[vi, ui] + off
+            outside = np.where(behind, 10.0 * max(self.w, self.h), outside)
+            if np.any(~behind):
+                d, _ = cKDTree(uv[~behind]).query(self.mask_px[i])
+            else:
+                d = np.full(len(self.mask_px[i]), 10.0 * max(self.w, self.h))
+            out.append(outside / np.sqrt(len(outside)))
+            out.append(d / np.sqrt(len(d)))
+        return np.concatenate(out)
+
+
+def mask_iou(seg: np.ndarray, K: np.ndarray, samples: dict, camera_from_midi: np.ndarray,
+             meshes: dict | None = None) -> dict:
+    """{id: IoU of the instance's projected silhouette and its mask} (occluders counted as its).
+
+    The silhouette is the set of pixels hit by projected surface samples, closed by one pixel
+    (samples are sparser than pixels on near objects); pixels of other instances are left out
+    of both sides (what is behind an occluder cannot be checked)."""
+    from scipy.ndimage import binary_closing, binary_dilation
+    h, w = seg.shape
+    s, R, t = split_similarity(camera_from_midi)
+    out = {}
+    for i, pts in samples.items():
+        cam = pts @ (s * R).T + t
+        uv, z = project(np.asarray(K, float), cam)
+        ok = (z > 1e-3) & (uv[:, 0] >= 0) & (uv[:, 0] < w) & (uv[:, 1] >= 0) & (uv[:, 1] < h)
+        sil = np.zeros((h, w), bool)
+        sil[uv[ok, 1].astype(int), uv[ok, 0].astype(int)] = True
+        sil = binary_closing(binary_dilation(sil), iterations=1)
+        mask = seg == i
+        judged = (seg == 0) | mask
+        inter = np.count_nonzero(sil & mask & judged)
+        union = np.count_nonzero((sil | mask) & judged)
+        out[int(i)] = inter / union if union else 0.0
+    return out
+
+
+def apparent_depths(seg: np.ndarray, K: np.ndarray, meshes: dict) -> dict:
+    """{id: camera-frame point (3,)} where each object's centre would be at MIDI's own scale.
+
+    An object of mean projected area A (MIDI units²; a convex body's is a quarter of its
+    surface area, Cauchy) that covers a pixels stands at z = f·sqrt(A / a) on the ray
+    through its mask's centroid (occlusion makes a smaller, the object farther: a start only).
+    """
+    K = np.asarray(K, float)
+    f = float(np.sqrt(K[0, 0] * K[1, 1]))
+    out = {}
+    for i, mesh in meshes.items():
+        ys, xs = np.nonzero(seg == i)
+        if len(ys) == 0:
+            continue
+        try:
+            area = float(mesh.convex_hull.area) / 4.0
+        except Exception:                       # a flat or tiny mesh: its bounding box instead
+            e = mesh.extents
+            area = float(e[0] * e[1] + e[1] * e[2] + e[0] * e[2]) / 2.0
+        z = f * np.sqrt(max(area, 1e-12) / len(ys))
+        u, v = xs.mean() + 0.5, ys.mean() + 0.5
+        out[int(i)] = np.array([(u - K[0, 2]) / K[0, 0] * z, (v - K[1, 2]) / K[1, 1] * z, z])
+    return out
+
+
+def metrology_centres(seg: np.ndarray, K: np.ndarray, ids, labels: dict, sizes: dict) -> dict:
+    """{id: camera-frame box centre (3,), metres} from single-view metrology: the camera's pitch
+    and height that make the objects' category sizes match their masks, each object stood as
+    a box where its mask meets the floor (:mod:`scenewright.perception.metrology`, the no-depth
+    layout work's solver). Objects without a category use the median of all sizes."""
+    from scenewright.methods.layout.labels import map_label
+    from scenewright.perception.metrology import footings, place_boxes, solve_camera
+    feet = footings(seg, [int(i) for i in ids])
+    order = [i for i in ids if int(i) in feet]
+    if not order:
+        return {}
+    fallback = np.median(np.stack(list(sizes.values())), axis=0)
+    size_arr = np.stack([sizes.get(map_label(labels.get(int(i))).category, fallback) for i in order])
+    fl = [feet[int(i)] for i in order]
+    cam = solve_camera(np.asarray(K, float), fl, size_arr)
+    corners, _ = place_boxes(np.asarray(K, float), fl, size_arr, np.zeros(len(order)), cam.pitch_rad,
+                             cam.height_m, seg.shape[0])
+    return {int(i): corners[j].mean(0) for j, i in enumerate(order) if np.all(np.isfinite(corners[j]))}
+
+
+def starts_from_centroids(src: np.ndarray, dst: np.ndarray, n_starts: int,
+                          with_scale: bool = True) -> list[np.ndarray]:
+    """Similarity starts: Umeyama of centroids ``src`` → ``dst`` (N, 3), then that start turned
+    about the centroids' main axis (through their mean) by k·360°/n_starts. Fewer than three
+    centroids fix no rotation: the starts are then turns about the camera's three axes."""
+    if len(src) >= 3:
+        s, R, t = umeyama(src, dst, with_scale=with_scale)
+        base = [similarity_matrix(s, R, t)]
+        spread = dst - dst.mean(0)
+        axis = np.linalg.svd(spread, full_matrices=False)[2][0]
+    else:
+        s = 1.0
+        if len(src) == 2 and np.linalg.norm(src[1] - src[0]) > 1e-9 and with_scale:
+            s = np.linalg.norm(dst[1] - dst[0]) / np.linalg.norm(src[1] - src[0])
+        base = []
+        for axis0 in np.eye(3):
+            for k in range(4):
+                R = rotation_about(axis0, k * np.pi / 2)
+                base.append(similarity_matrix(s, R, dst.mean(0) - s * R @ src.mean(0)))
+        return base
+    out = []
+    centre = dst.mean(0)
+    for k in range(n_starts):
+        turn = np.eye(4)
+        turn[:3, :3] = rotation_about(axis, 2 * np.pi * k / n_starts)
+        turn[:3, 3] = centre - turn[:3, :3] @ centre
+        out.append(turn @ base[0])
+    return out
+
+
+def solve_masks(terms: MaskTerms, init: np.ndarray) -> tuple[np.ndarray, float]:
+    """Rotation and translation (scale held) minimising the mask residuals (soft-L1)."""
+    from scipy.optimize import least_squares
+    from scipy.spatial.transform import Rotation
+    s, R0, t0 = split_similarity(init)
+    x0 = np.concatenate([np.zeros(3), t0])
+
+    def pose(x):
+        return similarity_matrix(s, Rotation.from_rotvec(x[:3]).as_matrix() @ R0, x[3:])
+
+    scale_t = max(np.linalg.norm(t0), 1e-6)
+    res = least_squares(lambda x: terms.residuals(pose(x)), x0, loss="soft_l1", f_scale=3.0,
+                        x_scale=np.array([0.1, 0.1, 0.1, 0.05 * scale_t, 0.05 * scale_t, 0.2 * scale_t]),
+                        max_nfev=300, xtol=1e-10, ftol=1e-10)
+    return pose(res.x), float(res.cost)
+
+
+# -- floor ----------------------------------------------------------------------------------
+def support_floor(lowest_along, scene_size: float, pitch_range_deg, tol: float) -> tuple[float, float, list]:
+    """(pitch rad, floor distance below the camera, indices of the objects on it).
+
+    ``lowest_along(up (C, 3)) -> (C, N)``: each object's lowest height along each candidate
+    up. The floor is below every object; the pitch wins whose floor (the lowest object's
+    level) touches the most objects within ``tol`` × ``scene_size``, then the smallest spread.
+    """
+    pitches = np.radians(np.arange(pitch_range_deg[0], pitch_range_deg[1] + 1e-9, 0.25))
+    lows = lowest_along(camera_up(pitches))                     # (C, N)
+    floor = lows.min(axis=1, keepdims=True)
+    gap = (lows - floor) / scene_size
+    on = gap <= tol
+    count = on.sum(1)
+    spread = np.where(on, gap, 0).sum(1)
+    best = int(np.lexsort((spread, -count))[0])
+    # Polish: the pitch that makes the touching objects' lowest levels agree (least squares).
+    members = np.nonzero(on[best])[0]
+    if len(members) >= 2:
+        from scipy.optimize import minimize_scalar
+        def var(p):
+            lv = lowest_along(camera_up(np.array([p])))[0, members]
+            return float(np.var(lv))
+        step = np.radians(0.5)
+        r = minimize_scalar(var, bounds=(pitches[best] - step, pitches[best] + step), method="bounded",
+                            options={"xatol": 1e-7})
+        pitch = float(r.x) if r.fun <= var(pitches[best]) else float(pitches[best])
+    else:
+        pitch = float(pitches[best])
+    low = lowest_along(camera_up(np.array([pitch])))[0]
+    level = float(np.median(low[members])) if len(members) else float(low.min())
+    return pitch, -level, [int(m) for m in members]
+
+
+def world_from_camera_for(pitch_rad: float, height: float) -> np.ndarray:
+    """(4, 4) world_from_camera: Y up along ``camera_up(pitch)``, camera ``height`` above y = 0,
+    world -Z the camera's horizontal forward, no roll."""
+    up = camera_up(pitch_rad)
+    fwd = np.array([0.0, 0.0, 1.0]) - up[2] * up
+    fwd /= np.linalg.norm(fwd)
+    z_w = -fwd
+    x_w = np.cross(up, z_w)
+    m = np.eye(4)
+    m[:3, :3] = np.stack([x_w, up, z_w])
+    m[:3, 3] = [0.0, height, 0.0]
+    return m
+
+
+# -- metric scale without depth ----------------------------------------------------------------
+def category_sizes(library) -> dict:
+    """{category: median (w, h, d) metres} of an asset library (an opened ``Library``)."""
+    out = {}
+    for cat in library.categories():
+        recs = library.by_category(cat)
+        if recs:
+            out[cat] = np.median(np.stack([np.asarray(r.size, float) for r in recs]), axis=0)
+    return out
+
+
+def size_scale_votes(heights: dict, footprints: dict, labels: dict, sizes: dict) -> dict:
+    """{id: (log metres-per-unit, weight, category)} from each labelled object's height above
+    the floor (3/4) and longest horizontal side (1/4) against its category's median size."""
+    from scenewright.library.categories import category_info
+    from scenewright.methods.layout.labels import map_label
+    votes = {}
+    for i, h in heights.items():
+        cat = map_label(labels.get(i)).category
+        if cat is None or cat not in sizes or h <= 0:
+            continue
+        ref = sizes[cat]
+        small = category_info(cat).role == "small"
+        lr = 0.75 * np.log(ref[1] / h) + 0.25 * np.log(max(ref[0], ref[2]) / max(footprints[i], 1e-9))
+        votes[int(i)] = (float(lr), 0.5 if small else 1.0, cat)
+    return votes
+
+
+# -- everything -------------------------------------------------------------------------------
+def register(meshes: dict, capture, settings: RegisterSettings | None = None, sizes: dict | None = None,
+             depth: np.ndarray | None = None) -> Registration:
+    """Register generated meshes ``{capture id: trimesh in MIDI's frame}`` to ``capture``.
+
+    ``capture``: anything with ``K``, ``seg`` (H, W), ``labels`` {id: str} and ``depth`` (metres
+    or None). ``depth`` overrides the capture's. ``sizes``: {category: (w, h, d) metres}
+    (:func:`category_sizes`) for the metric scale without depth. Returns a :class:`Registration`.
+    """
+    s = settings or RegisterSettings()
+    s.validate()
+    timings = {}
+    t0 = time.perf_counter()
+    K = np.asarray(capture.K, float)
+    seg = np.asarray(capture.seg)
+    depth = capture.depth if depth is None else depth
+    meshes = {int(i): m for i, m in meshes.items() if m is not None and len(m.faces)}
+    if not meshes:
+        raise InputError("register: no instance has a mesh")
+    mode = s.mode
+    if mode == "auto":
+        mode = "depth" if depth is not None and getattr(capture, "depth_kind", "metric") == "metric" else "masks"
+    if mode == "depth" and depth is None:
+        raise InputError(f"{getattr(capture, 'path', 'capture')}: register=depth but the capture has no depth")
+    samples, normals = surface_samples(meshes, s.points_per_object, s.seed)
+    trees = {i: cKDTree(p) for i, p in samples.items()}
+    centroids_midi = {i: p.mean(0) for i, p in samples.items()}
+    flags = []
+    terms = MaskTerms(seg, K, samples, s.mask_points, s.seed)
+    timings["prepare"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    rmse = None
+    if mode == "depth":
+        observed = observed_points(np.asarray(depth, float), seg, K, list(meshes), s.max_observed_per_object,
+                                   s.seed)
+        ids = [i for i in observed if i in samples]
+        if not ids:
+            raise InputError(f"{getattr(capture, 'path', 'capture')}: no instance has depth inside its mask")
+        src = np.stack([centroids_midi[i] for i in ids])
+        dst = np.stack([observed[i].mean(0) for i in ids])
+        best = None
+        for init in starts_from_centroids(src, dst, s.starts):
+            T, r = icp_similarity(trees, samples, normals, {i: observed[i] for i in ids}, init,
+                                  s.icp_iterations, s.trim)
+            # Reprojection decides between starts whose depth fits are equally good.
+            score = r + 1e-3 * float(np.mean(np.abs(terms.residuals(T))))
+            if best is None or score < best[0]:
+                best = (score, T, r)
+        _, camera_from_midi, rmse = best
+        metric_scale, scale_from = 1.0, "depth"
+    else:
+        labels = dict(getattr(capture, "labels", {}) or {})
+        pseudo = metrology_centres(seg, K, list(meshes), labels, sizes) if sizes else {}
+        if len(pseudo) < min(3, len(meshes)):
+            pseudo = apparent_depths(seg, K, meshes)
+        ids = [i for i in pseudo if i in samples]
+        if not ids:
+            raise InputError(f"{getattr(capture, 'path', 'capture')}: no instance of the scene is in seg.png")
+        src = np.stack([centroids_midi[i] for i in ids])
+        dst = np.stack([pseudo[i] for i in ids])
+        best = None
+        for init in starts_from_centroids(src, dst, s.starts):
+            T, cost = solve_masks(terms, init)
+            if best is None or cost < best[0]:
+                best = (cost, T)
+        camera_from_midi = best[1]
+        metric_scale, scale_from = None, None
+    timings["solve"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+
+    # Floor from the objects' lowest points (the similarity's units).
+    sc, R, t = split_similarity(camera_from_midi)
+    verts = {i: np.asarray(m.vertices, float) @ (sc * R).T + t for i, m in meshes.items()}
+    all_v = np.concatenate(list(verts.values()))
+    scene_size = float(np.linalg.norm(all_v.max(0) - all_v.min(0)))
+    order = sorted(verts)
+
+    def lowest_along(ups):
+        return np.stack([(verts[i] @ ups.T).min(0) for i in order], axis=1)
+
+    pitch, height, members = support_floor(lowest_along, scene_size, s.pitch_range_deg, s.floor_tol)
+    floor_ids = [order[m] for m in members]
+    votes = {}
+    if metric_scale is None:
+        up = camera_up(pitch)
+        heights = {i: float((v @ up).max() + height) for i, v in verts.items()}
+        foot = {}
+        for i, v in verts.items():
+            flat = v - np.outer(v @ up, up)
+            foot[i] = float(np.linalg.norm(flat.max(0) - flat.min(0)) / np.sqrt(2))
+        # Objects off the floor measure their own height, not height above the floor.
+        for i in heights:
+            if i not in floor_ids:
+                heights[i] = float(np.ptp(verts[i] @ up))
+        votes = size_scale_votes(heights, foot, dict(getattr(capture, "labels", {}) or {}), sizes or {})
+        if votes:
+            from scenewright.methods.layout.depth_fit import weighted_median
+            lr = np.array([v[0] for v in votes.values()])
+            w = np.array([v[1] for v in votes.values()])
+            metric_scale, scale_from = float(np.exp(weighted_median(lr, w))), "sizes"
+            if len(votes) >= 3 and float(np.median(np.abs(lr - np.log(metric_scale)))) > 0.25:
+                flags.append("size_evidence_inconsistent")
+        else:
+            metric_scale, scale_from = s.height_prior_m / height, "camera_height_prior"
+            flags.append("no_size_evidence")
+        camera_from_midi = similarity_matrix(sc * metric_scale, R, t * metric_scale)
+        height *= metric_scale
+    if len(floor_ids) < 2:
+        flags.append("floor_from_fewer_than_two_objects")
+    timings["floor"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    iou = mask_iou(seg, K, samples, camera_from_midi)
+    timings["reprojection"] = time.perf_counter() - t0
+    return Registration(mode=mode, camera_from_midi=camera_from_midi,
+                        scale=split_similarity(camera_from_midi)[0],
+                        world_from_camera=world_from_camera_for(pitch, height), pitch_deg=float(np.degrees(pitch)),
+                        camera_height_m=float(height), mask_iou=iou, depth_rmse_m=rmse, scale_from=scale_from,
+                        floor_objects=floor_ids,
+                        size_votes={str(k): {"size_ratio": round(float(np.exp(v[0])), 4), "category": v[2]}
+                                    for k, v in votes.items()},
+                        flags=flags, timings_s=timings)
+
+
+def similarity_errors(estimate: np.ndarray, truth: np.ndarray, points: np.ndarray) -> dict:
+    """Rotation (degrees), relative scale and translation errors between two similarities.
+
+    Translation is measured where it matters: the largest distance between where the two put
+    any of ``points`` (N, 3, e.g. the generated objects' centres) — a rotation error about a
+    far origin would otherwise show as a translation error of no consequence."""
+    se, Re, _ = split_similarity(estimate)
+    st, Rt, _ = split_similarity(truth)
+    c = np.clip((np.trace(Re @ Rt.T) - 1) / 2, -1.0, 1.0)
+    pe = points @ estimate[:3, :3].T + estimate[:3, 3]
+    pt = points @ truth[:3, :3].T + truth[:3, 3]
+    return {"rotation_deg": float(np.degrees(np.arccos(c))), "scale_rel": float(abs(se / st - 1.0)),
+            "translation_m": float(np.linalg.norm(pe - pt, axis=1).max())}
+
+
+def random_midi_frame(gt_scene, rng: np.random.Generator, width: float = 2.0) -> tuple[dict, np.ndarray]:
+    """A ground-truth scene moved into a MIDI-like normalised frame by a random similarity.
+
+    Returns ({id: mesh in that frame}, ``camera_from_midi`` (4, 4) truth). The frame: a
+    uniformly random rotation, the scene's box scaled to about ``width`` units (× 0.8–1.25)
+    and centred near the origin (± 0.1) — what registration must undo."""
+    from scipy.spatial.transform import Rotation
+    world = {inst.id: inst.world_mesh() for inst in gt_scene.instances if inst.mesh is not None}
+    allv = np.concatenate([m.vertices for m in world.values()])
+    centre = (allv.max(0) + allv.min(0)) / 2
+    diag = float(np.linalg.norm(allv.max(0) - allv.min(0)))
+    scale = width / diag * float(np.exp(rng.uniform(np.log(0.8), np.log(1.25))))
+    R = Rotation.random(random_state=rng).as_matrix()
+    midi_from_world = similarity_matrix(scale, R, -scale * R @ centre + rng.uniform(-0.1, 0.1, 3))
+    meshes = {}
+    for i, m in world.items():
+        m = m.copy()
+        m.apply_transform(midi_from_world)
+        meshes[i] = m
+    camera_from_world = np.linalg.inv(np.asarray(gt_scene.camera.world_from_camera, float))
+    return meshes, camera_from_world @ np.linalg.inv(midi_from_world)
+
+
+# -- the registered scene ----------------------------------------------------------------------
+def registered_scene(scene, capture, reg: Registration, plausibility: bool = False):
+    """A normal scene (Y up, floor at y = 0, metres, camera, relations) from MIDI's raw scene.
+
+    Each generated mesh is moved by ``world_from_camera @ camera_from_midi`` and given its own
+    object frame (centred in x and z on its box, lowest point at y = 0, world axes; MIDI knows
+    no object's front), so ``world_from_object`` is a translation. Relations come from the
+    scene-graph code the layout method uses; ``plausibility`` runs its layout optimiser (rest
+    on supports, separate interpenetrating pairs) and records its report. The raw frame stays
+    recoverable: ``extra.midi.registration.camera_from_midi``.
+    """
+    import copy
+
+    from scenewright.methods.layout.labels import map_label
+    from scenewright.methods.layout.scene_graph import build_scene_graph
+    from scenewright.scene import Camera
+    out = copy.copy(scene)
+    world_from_midi = np.asarray(reg.world_from_camera) @ np.asarray(reg.camera_from_midi)
+    instances = []
+    for inst in scene.instances:
+        new = copy.copy(inst)
+        new.extra = dict(inst.extra)
+        new.category = inst.category or map_label(inst.label).category
+        if inst.mesh is not None:
+            mesh = inst.mesh.copy()
+            mesh.apply_transform(world_from_midi @ np.asarray(inst.world_from_object, float))
+            lo, hi = mesh.bounds
+            origin = np.array([(lo[0] + hi[0]) / 2, lo[1], (lo[2] + hi[2]) / 2])
+            mesh.apply_translation(-origin)
+            new.mesh = mesh
+            new.world_from_object = np.eye(4)
+            new.world_from_object[:3, 3] = origin
+            new.size = mesh.extents.tolist()
+            iou = reg.mask_iou.get(int(inst.id))
+            new.extra["mask_iou"] = None if iou is None else round(float(iou), 4)
+        instances.append(new)
+    out.instances = instances
+    out.camera = Camera(K=np.asarray(capture.K, float), width=int(capture.width), height=int(capture.height),
+                        world_from_camera=np.asarray(reg.world_from_camera, float))
+    out.floor = {"normal": [0.0, 1.0, 0.0], "height": 0.0}
+    meshed = [i for i in instances if i.mesh is not None]
+    out.relations = build_scene_graph(meshed, out.floor)
+    out.extra = dict(scene.extra)
+    midi = dict(out.extra.get("midi", {}))
+    midi["frame"] = "registered: world Y up, floor at y = 0, metres (camera_from_midi below maps MIDI's frame)"
+    midi["registration"] = reg.to_json()
+    if plausibility:
+        from scenewright.methods.layout.optimize import optimize_layout
+        t0 = time.perf_counter()
+        moved, report = optimize_layout(meshed, out.floor, (), out.relations)
+        by_id = {m.id: m for m in moved}
+        out.instances = [by_id.get(i.id, i) for i in instances]
+        out.relations = build_scene_graph([i for i in out.instances if i.mesh is not None], out.floor)
+        midi["plausibility"] = {k: report[k] for k in ("colliding_pairs", "unsupported", "not_resting")
+                                if k in report}
+        midi["plausibility"]["time_s"] = round(time.perf_counter() - t0, 4)
+    out.extra["midi"] = midi
+    return out

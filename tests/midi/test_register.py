@@ -1,0 +1,138 @@
+"""Registration of MIDI scenes into the camera frame, photo textures, and the tiny model's
+path through them (real captures from the toy benchmark generator, real renderer)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from scenewright.capture import load_capture
+from scenewright.cli import main as cli_main
+from scenewright.evaluate.evaluator import EvalSettings, evaluate_scene
+from scenewright.evaluate.synthetic import ToyBenchSettings, make_toy_bench
+from scenewright.methods.midi import register as rg
+from scenewright.scene import Instance, Scene, read_scene, write_scene
+
+
+@pytest.fixture(scope="module")
+def toy(tmp_path_factory):
+    """Two 160x120 scenes of 4 ray-cast floor objects (+ small ones on them), metric depth."""
+    return make_toy_bench(tmp_path_factory.mktemp("mreg") / "bench",
+                          ToyBenchSettings(n_scenes=2, objects_per_scene=4, width=160, height=120, seed=3))
+
+
+@pytest.fixture(scope="module")
+def moved(toy):
+    """Scene 0's ground truth in a random MIDI-like frame, and the truth camera_from_midi."""
+    gt = read_scene(toy / "scene_0000" / "gt")
+    meshes, truth = rg.random_midi_frame(gt, np.random.default_rng(1))
+    return gt, meshes, truth
+
+
+@pytest.fixture(scope="module")
+def depth_reg(toy, moved):
+    _, meshes, _ = moved
+    return rg.register(meshes, load_capture(toy / "scene_0000" / "capture"), rg.RegisterSettings(mode="depth"))
+
+
+def test_umeyama_recovers_a_similarity():
+    rng = np.random.default_rng(0)
+    src = rng.normal(size=(50, 3))
+    from scipy.spatial.transform import Rotation
+    R = Rotation.random(random_state=1).as_matrix()
+    s, R2, t = rg.umeyama(src, 2.5 * src @ R.T + [1, -2, 3])
+    # 50 exact pairs of unit-size points: float64 round-off, far below 1e-9.
+    assert abs(s - 2.5) < 1e-9 and np.allclose(R2, R, atol=1e-9) and np.allclose(t, [1, -2, 3], atol=1e-9)
+
+
+def test_depth_registration_meets_targets(moved, depth_reg):
+    gt, meshes, truth = moved
+    centres = np.stack([m.bounds.mean(0) for m in meshes.values()])
+    err = rg.similarity_errors(depth_reg.camera_from_midi, truth, centres)
+    assert err["rotation_deg"] < 1.0 and err["scale_rel"] < 0.01 and err["translation_m"] < 0.02, err
+    assert depth_reg.mode == "depth" and depth_reg.scale_from == "depth"
+    # The floor: the camera's height above it as in the ground truth (no roll, Y up).
+    assert abs(depth_reg.camera_height_m - gt.camera.world_from_camera[1, 3]) < 0.02
+    assert min(depth_reg.mask_iou.values()) > 0.5
+
+
+def test_masks_registration_without_depth(toy, moved):
+    gt, meshes, truth = moved
+    cap = load_capture(toy / "scene_0000" / "capture")
+    reg = rg.register(meshes, cap, rg.RegisterSettings(mode="masks", starts=2))
+    centres = np.stack([m.bounds.mean(0) for m in meshes.values()])
+    err = rg.similarity_errors(reg.camera_from_midi, truth, centres)
+    # No library: the scale is the camera-height prior's guess (flagged), the pose is the masks'.
+    assert reg.scale_from == "camera_height_prior" and "no_size_evidence" in reg.flags
+    assert err["rotation_deg"] < 5.0, err
+    # Up to that one scale the objects sit where they are: compare directions from the camera.
+    pe = centres @ reg.camera_from_midi[:3, :3].T + reg.camera_from_midi[:3, 3]
+    pt = centres @ truth[:3, :3].T + truth[:3, 3]
+    cos = np.sum(pe * pt, 1) / np.linalg.norm(pe, axis=1) / np.linalg.norm(pt, axis=1)
+    assert np.degrees(np.arccos(np.clip(cos, -1, 1))).max() < 3.0
+
+
+def test_registered_scene_is_a_normal_scene_and_scores(toy, moved, depth_reg, tmp_path):
+    gt, meshes, _ = moved
+    cap = load_capture(toy / "scene_0000" / "capture")
+    raw = Scene(camera=None, instances=[Instance(id=i, mesh=m, label=cap.labels.get(i)) for i, m in meshes.items()],
+                extra={"midi": {}})
+    scene = rg.registered_scene(raw, cap, depth_reg, plausibility=True)
+    write_scene(scene, tmp_path / "pred")
+    back = read_scene(tmp_path / "pred")
+    assert back.floor == {"normal": [0.0, 1.0, 0.0], "height": 0.0}
+    assert back.camera.world_from_camera is not None
+    lowest = min(i.world_mesh().vertices[:, 1].min() for i in back.instances)
+    assert abs(lowest) < 0.02                                   # floor objects stand on y = 0
+    data = json.loads((tmp_path / "pred" / "scene.json").read_text())
+    assert "registration" in data["midi"] and "plausibility" in data["midi"]
+    from scenewright.methods.layout.scene_graph import build_scene_graph
+    def on_pairs(rels):
+        return {(r.subject, r.object) for r in rels if r.type == "on"}
+    # The same support relations as the scene-graph code finds in the ground truth itself.
+    assert on_pairs(back.relations) == on_pairs(build_scene_graph(gt.instances, gt.floor))
+    report = evaluate_scene(tmp_path / "pred", toy / "scene_0000" / "gt",
+                            settings=EvalSettings(points_per_object=1024, icp_max_points=0))
+    assert report["registered"] and report["metrics"]["p1_iou_b"] > 0.8
+
+
+def test_texture_from_photo_lowers_colour_error(toy, moved, depth_reg):
+    from scenewright.methods.midi.texture import masked_colour_error, texture_from_photo
+    _, meshes, _ = moved
+    cap = load_capture(toy / "scene_0000" / "capture")
+    raw = Scene(camera=None, instances=[Instance(id=i, mesh=m) for i, m in meshes.items()], extra={"midi": {}})
+    scene = rg.registered_scene(raw, cap, depth_reg)
+    textured, report = texture_from_photo(scene, cap)
+    assert all(i.mesh.visual.kind == "vertex" for i in textured.instances)
+    per = report["instances"]
+    assert all(r["seen"] > 0 and r["seen"] + r["by_symmetry"] + r["by_palette"] == r["vertices"] for r in per.values())
+    plain, tex = masked_colour_error(scene, cap), masked_colour_error(textured, cap)
+    assert tex["mae"] < 0.5 * plain["mae"], (plain["mae"], tex["mae"])
+
+
+def test_tiny_model_registers_and_textures_through_the_cli(toy, tiny, tmp_path):
+    out = tmp_path / "scene"
+    rc = cli_main(["reconstruct", str(toy / "scene_0001" / "capture"), "-o", str(out), "--method", "midi",
+                   "--weights", str(tiny), "--set", "steps=2", "--set", "octree_depth=5", "--set", "smooth=false",
+                   "--set", "extraction=dense", "--set", "register=auto", "--set", "texture=photo", "--library",
+                   str(tmp_path / "no-library")])
+    assert rc == 0
+    scene = read_scene(out)
+    assert scene.camera.world_from_camera is not None and scene.floor["height"] == 0.0
+    data = json.loads((out / "scene.json").read_text())
+    assert data["method"]["settings"]["register"] == "auto" and data["midi"]["registration"]["mode"] == "depth"
+    assert {"register", "texture"} <= set(data["timings_s"])
+    assert all(i.mesh.visual.kind == "vertex" for i in scene.instances if i.mesh is not None)
+    # The evaluator scores it as any registered scene.
+    report = evaluate_scene(out, toy / "scene_0001" / "gt", settings=EvalSettings(points_per_object=256,
+                                                                                  icp_max_points=0))
+    assert report["registered"] and report["status"] != "failed"
+
+
+def test_texture_without_registration_is_refused(toy, tiny, tmp_path, capsys):
+    rc = cli_main(["reconstruct", str(toy / "scene_0001" / "capture"), "-o", str(tmp_path / "o"),
+                   "--method", "midi", "--weights", str(tiny), "--set", "texture=photo"])
+    assert rc == 2 and "texture=photo needs a registered scene" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
