@@ -74,17 +74,14 @@ def cold_once(lib: Path, scene: Path, out: Path) -> tuple[float, int]:
 
 def warm_worker(lib: str, out: str, scenes: list[str]) -> None:
     """In one process: reconstruct every scene with one library and renderer; print JSON times."""
-    from scenewright.library import Library
-    from scenewright.methods.layout.pipeline import LayoutSettings, run
-    from scenewright.render import Renderer
-    settings = LayoutSettings()
-    library = Library.open(lib)
-    renderer = Renderer(settings.pose.render_size, settings.pose.render_size)
+    from scenewright.methods.base import Resources
+    from scenewright.run import build_method, run_to_folder
+    resources = Resources(library=lib)
+    method = build_method("layout", resources=resources)       # library, index and renderer built once
     times = []
     for scene in scenes:
         t0 = time.perf_counter()
-        run(Path(scene) / "capture", Path(out) / Path(scene).name, lib, settings, overwrite=True, preview=False,
-            progress=False, library=library, renderer=renderer)
+        run_to_folder(Path(scene) / "capture", Path(out) / Path(scene).name, method, overwrite=True, preview=False)
         times.append(time.perf_counter() - t0)
     hwm = int(Path("/proc/self/status").read_text().split("VmHWM:")[1].split()[0]) // 1024
     print(json.dumps({"times": times, "peak_mb": hwm}))

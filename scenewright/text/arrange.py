@@ -1,6 +1,6 @@
 """Furnishing a room that satisfies a request: relation by relation, collision-checked.
 
-Builds on the benchmark's :class:`~scenewright.bench.layout.RoomFurnisher` (wall poses,
+Builds on the benchmark's :class:`~scenewright.bench.furnish.RoomFurnisher` (wall poses,
 supports found by ray casting, python-fcl mesh tests, so nothing placed interpenetrates)
 and adds the placements a prompt asks for: next to, in front of, facing, against a wall,
 in a corner, around, between, on. Objects are placed anchors first (what a relation points
@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from scenewright.bench.layout import PREFERRED_SUPPORT, AssetPool, LayoutSettings, RoomFurnisher
+from scenewright.bench.furnish import PREFERRED_SUPPORT, AssetPool, FurnishSettings, RoomFurnisher
 from scenewright.geometry.room import Footprint, Room, footprints_overlap, yaw_of_direction
 from scenewright.library.categories import category_info
 
@@ -42,7 +42,7 @@ class Slot:
 class TextFurnisher(RoomFurnisher):
     """A RoomFurnisher that also keeps a door zone free and places by requested relations."""
 
-    def __init__(self, rng, room: Room, pool: AssetPool, settings: LayoutSettings | None = None,
+    def __init__(self, rng, room: Room, pool: AssetPool, settings: FurnishSettings | None = None,
                  door: tuple[int, float] | None = None):
         super().__init__(rng, room, pool, settings)
         self.reserved: list[Footprint] = []
@@ -337,18 +337,18 @@ def place_slot(f: TextFurnisher, slots: list[Slot], i: int) -> int | None:
     return f.place_default(s.record)
 
 
-def text_layout_settings() -> LayoutSettings:
+def text_layout_settings() -> FurnishSettings:
     """The benchmark's furnishing settings, with small things resting 12 mm above their support:
     more than one 1 cm voxel of the plausibility check (so resting is not read as overlap), less
     than its 2 cm floating tolerance."""
-    return LayoutSettings(rest_lift=0.012)
+    return FurnishSettings(rest_lift=0.012)
 
 
 def arrange(request, pool: AssetPool, chosen: dict, room: Room, rng: np.random.Generator,
-            settings: LayoutSettings | None = None, obstacles=()) -> tuple[TextFurnisher, list[Slot], list[str]]:
+            settings: FurnishSettings | None = None, obstacles=()) -> tuple[TextFurnisher, list[Slot], list[str]]:
     """One attempt at furnishing ``room`` for ``request``. Returns the furnisher (its
     ``placed`` list), the slots (``placed`` None where an object did not fit) and notes.
-    ``obstacles``: :class:`~scenewright.bench.layout.Placed` objects already standing (world
+    ``obstacles``: :class:`~scenewright.bench.furnish.Placed` objects already standing (world
     meshes with an identity pose: a reconstruction being repaired); nothing may overlap them."""
     walls_len = [room.width, room.depth, room.width, room.depth]
     door_wall = int(rng.integers(4))

@@ -197,7 +197,7 @@ def with_implied_supports(request: SceneRequest, available: set[str]) -> SceneRe
     put on anything, in a request without any support, brings its usual support (a TV its
     stand), recorded as ``source: implied`` with a note."""
     request = copy.deepcopy(request)
-    from scenewright.bench.layout import ONLY_PREFERRED, PREFERRED_SUPPORT
+    from scenewright.bench.furnish import ONLY_PREFERRED, PREFERRED_SUPPORT
     on_subjects = {r.subject for r in request.relations if r.type == "on"}
     for o in list(request.objects):
         if category_info(o.category).role != "small" or o.id in on_subjects:
@@ -267,13 +267,13 @@ def _door(f) -> dict:
 def overview_camera(room: Room, size: int) -> Camera:
     """A camera in a top corner of the room looking across it and down at the floor's centre."""
     from scenewright.capture import intrinsics_from_hfov
-    from scenewright.geometry.room import look_at_opencv
+    from scenewright.geometry.transforms import look_along
 
     pos = np.array([room.width / 2 - 0.15, min(room.wall_height - 0.1, 2.4), room.depth / 2 - 0.15])
     target = np.array([-room.width * 0.1, 0.2, -room.depth * 0.1])
     fwd = target - pos
     K = intrinsics_from_hfov(size, size, 80.0)
-    return Camera(K=K, width=size, height=size, world_from_camera=look_at_opencv(pos, fwd / np.linalg.norm(fwd)))
+    return Camera(K=K, width=size, height=size, world_from_camera=look_along(pos, fwd / np.linalg.norm(fwd)))
 
 
 def render_preview(scene: Scene, renderer=None) -> np.ndarray:

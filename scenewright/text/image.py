@@ -70,7 +70,7 @@ def repair(engine, request, recon, seed: int = 0):
 
     Returns (scene, report) with ``report["missing"]`` {category: count added}.
     """
-    from scenewright.bench.layout import Placed
+    from scenewright.bench.furnish import Placed
     from scenewright.geometry.room import Room, footprint_of
     from scenewright.methods.layout.scene_graph import build_scene_graph
     from scenewright.text.arrange import arrange

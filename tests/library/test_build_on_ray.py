@@ -14,7 +14,7 @@ from scenewright.cli import main as cli_main
 from scenewright.library.build import BuildSettings, build_library
 from scenewright.library.index import INDEX_DIR
 from scenewright.library.store import Library
-from scenewright.library.testing import small_selection
+from scenewright.testing.library import small_selection
 
 ASSET_FILES = ("mesh.glb", "samples.npy", "voxels.npy", "views.npz", "done.json")
 

@@ -11,7 +11,7 @@ import pytest
 from scenewright.capture import load_capture
 from scenewright.cli import main as cli_main
 from scenewright.evaluate.evaluator import EvalSettings, evaluate_scene
-from scenewright.evaluate.synthetic import ToyBenchSettings, make_toy_bench
+from scenewright.testing.toy_bench import ToyBenchSettings, make_toy_bench
 from scenewright.methods.midi import register as rg
 from scenewright.scene import Instance, Scene, read_scene, write_scene
 

@@ -30,7 +30,7 @@ def models_dir(tmp_path_factory) -> Path:
 def text_library(tmp_path_factory) -> Path:
     if not FURNITURE.is_dir():
         pytest.skip("Sweet Home 3D catalogs not installed")
-    from scenewright.library.testing import build_small_library
+    from scenewright.testing.library import build_small_library
     out = tmp_path_factory.mktemp("text_lib") / "library"
     build_small_library(out, n_per_category=2, categories=CATEGORIES)
     return out
