@@ -33,6 +33,15 @@ COMMAND_MODULES = [
 ]
 
 
+def train_subcommands(sub: argparse._SubParsersAction) -> argparse._SubParsersAction:
+    """The subcommands of ``scenewright train``, made once; each area adds its own (midi, image-lora)."""
+    parser = sub.choices.get("train")
+    if parser is None:
+        parser = sub.add_parser("train", help="train models on our own rooms (midi, image-lora)")
+        parser.train_subcommands = parser.add_subparsers(dest="train_what", required=True)
+    return parser.train_subcommands
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="scenewright", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"scenewright {__version__}")

@@ -30,8 +30,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--image-size", type=int, default=512, help="picture side in pixels for --image-model")
     p.set_defaults(func=generate_from_args)
 
-    t = sub.add_parser("train", help="train models on our own rooms")
-    tsub = t.add_subparsers(dest="train_what", required=True)
+    from scenewright.cli import train_subcommands
+    tsub = train_subcommands(sub)
     lo = tsub.add_parser("image-lora", help="a LoRA for a diffusers text-to-image model on a benchmark's pictures")
     lo.add_argument("--bench", required=True, help="benchmark folder (pictures + gt scene.json for captions)")
     lo.add_argument("--image-model", required=True, help="diffusers pipeline folder to fine-tune")

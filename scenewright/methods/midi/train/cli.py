@@ -44,8 +44,8 @@ def _train_midi(args: argparse.Namespace) -> int:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("train", help="fine-tune a method's model on benchmark scenes (midi)")
-    methods = p.add_subparsers(dest="train_method", required=True)
+    from scenewright.cli import train_subcommands
+    methods = train_subcommands(sub)
     m = methods.add_parser("midi", help="fine-tune MIDI's DiT (LoRA by default) on bench folders",
                            description="Fine-tune MIDI's multi-instance DiT on `scenewright bench make` "
                                        "scenes; OUT becomes a checkpoint folder for "
