@@ -261,7 +261,7 @@ def test_saved_folder_loads_through_inference_and_changes_output(full_run, tiny,
         assert (out / comp / a.name).read_bytes() == a.read_bytes()
     # And the CLI takes it as --weights.
     assert main(["reconstruct", str(capture_dir), "-o", str(out.parent / "rec"), "--method", "midi",
-                 "--weights", str(out), "--steps", "2", "--octree-depth", "4", "--no-smooth"]) == 0
+                 "--weights", str(out), "--set", "steps=2", "--set", "octree_depth=4", "--set", "smooth=false"]) == 0
     assert (out.parent / "rec" / "scene.glb").is_file()
 
 
