@@ -499,21 +499,27 @@ def _write_index(out: Path, metas: list[dict]) -> None:
             else:
                 np.save(tmp, np.zeros((0, 0, 0) if key == "samples" else (0, 0, 0, 0), dtype=dtype))
     with atomic_file(out / "index.sqlite") as tmp:
-        con = sqlite3.connect(tmp)
-        try:
-            cols = ", ".join(f"{k} {_SQL_TYPES.get(k, 'TEXT')}" + (" PRIMARY KEY" if k == "asset_id" else "")
-                             for k in RECORD_FIELDS)
-            con.execute(f"CREATE TABLE assets ({cols})")
-            con.execute("CREATE INDEX assets_category ON assets(category)")
-            con.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT)")
-            con.executemany("INSERT INTO meta VALUES (?, ?)",
-                            [("format", FORMAT), ("samples", names["samples"]), ("voxels", names["voxels"])])
-            rows = [tuple(row if k == "row" else meta[k] for k in RECORD_FIELDS) for row, meta in enumerate(metas)]
-            con.executemany(f"INSERT INTO assets VALUES ({', '.join('?' * len(RECORD_FIELDS))})", rows)
-            con.commit()
-        finally:
-            con.close()
+        rows = [tuple(row if k == "row" else meta[k] for k in RECORD_FIELDS) for row, meta in enumerate(metas)]
+        write_asset_table(tmp, rows, names)
     # older stacked arrays: readers that mapped them keep their mapping (POSIX unlink)
     for old in list(out.glob("samples*.npy")) + list(out.glob("voxels*.npy")):
         if old.name not in names.values():
             old.unlink(missing_ok=True)
+
+
+def write_asset_table(path: Path, rows: list[tuple], names: dict) -> None:
+    """The library's ``index.sqlite`` at ``path``: one ``assets`` row per asset (``RECORD_FIELDS``
+    order) and the ``meta`` table naming the stacked ``samples``/``voxels`` arrays in ``names``."""
+    con = sqlite3.connect(path)
+    try:
+        cols = ", ".join(f"{k} {_SQL_TYPES.get(k, 'TEXT')}" + (" PRIMARY KEY" if k == "asset_id" else "")
+                         for k in RECORD_FIELDS)
+        con.execute(f"CREATE TABLE assets ({cols})")
+        con.execute("CREATE INDEX assets_category ON assets(category)")
+        con.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT)")
+        con.executemany("INSERT INTO meta VALUES (?, ?)",
+                        [("format", FORMAT), ("samples", names["samples"]), ("voxels", names["voxels"])])
+        con.executemany(f"INSERT INTO assets VALUES ({', '.join('?' * len(RECORD_FIELDS))})", rows)
+        con.commit()
+    finally:
+        con.close()

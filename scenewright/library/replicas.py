@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import sqlite3
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -153,7 +152,8 @@ def make_scaled_library(source, out, settings: ReplicaSettings | None = None, pr
         for a in (samples, voxels, points, feats, angles):
             a.flush()
         del samples, voxels, points, feats, angles
-        _write_sqlite(tmp / "index.sqlite", records, names)
+        from scenewright.library.build import write_asset_table
+        write_asset_table(tmp / "index.sqlite", [tuple(r[k] for k in RECORD_FIELDS) for r in records], names)
         ids = np.array([r["asset_id"] for r in records])
         order = np.argsort(ids, kind="stable")
         categories = list(idx.info["categories"])
@@ -176,21 +176,3 @@ def make_scaled_library(source, out, settings: ReplicaSettings | None = None, pr
         info["settings"] = {**info["settings"], "n_samples": n_keep}
         write_json(tmp / "library.json", info)
     return out
-
-
-def _write_sqlite(path: Path, records: list[dict], names: dict) -> None:
-    from scenewright.library.build import _SQL_TYPES
-    con = sqlite3.connect(path)
-    try:
-        cols = ", ".join(f"{k} {_SQL_TYPES.get(k, 'TEXT')}" + (" PRIMARY KEY" if k == "asset_id" else "")
-                         for k in RECORD_FIELDS)
-        con.execute(f"CREATE TABLE assets ({cols})")
-        con.execute("CREATE INDEX assets_category ON assets(category)")
-        con.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT)")
-        con.executemany("INSERT INTO meta VALUES (?, ?)",
-                        [("format", FORMAT), ("samples", names["samples"]), ("voxels", names["voxels"])])
-        con.executemany(f"INSERT INTO assets VALUES ({', '.join('?' * len(RECORD_FIELDS))})",
-                        [tuple(r[k] for k in RECORD_FIELDS) for r in records])
-        con.commit()
-    finally:
-        con.close()
