@@ -49,7 +49,6 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def generate_from_args(args: argparse.Namespace) -> int:
-    import json
     from pathlib import Path
 
     from scenewright.errors import InputError
