@@ -111,11 +111,13 @@ def facts(path: Path, scene_dir: Path) -> dict:
         found = {str(o.get("label")) for o in bpy.data.objects}
         return {"meshes": sum(o.type == "MESH" for o in bpy.data.objects), "attribution": credit in text,
                 "labels": labels <= found}
-    import trimesh
-    tscene = trimesh.load(path, force="scene", process=False)
-    meta = json.dumps(tscene.metadata, default=str) + json.dumps(
-        [g.metadata for g in tscene.geometry.values()], default=str)
-    return {"meshes": len(tscene.graph.nodes_geometry), "attribution": credit in meta,
+    import struct
+    blob = path.read_bytes()
+    (n,) = struct.unpack_from("<I", blob, 12)
+    doc = json.loads(blob[20:20 + n])           # the glTF document (labels live in node or mesh extras)
+    meta = json.dumps(doc.get("scenes", [{}])[0].get("extras"), default=str) + json.dumps(
+        [x.get("extras") for x in doc.get("nodes", []) + doc.get("meshes", [])], default=str)
+    return {"meshes": sum("mesh" in node for node in doc.get("nodes", [])), "attribution": credit in meta,
             "labels": all(json.dumps(lb) in meta for lb in labels)}
 
 

@@ -213,11 +213,29 @@ def load_glb_nodes(path: str | os.PathLike) -> dict[str, tuple[np.ndarray, trime
         if not isinstance(tscene.geometry[geom_name], trimesh.Trimesh):
             continue
         # include_cache keeps the vertex normals the file holds (a plain copy drops them)
-        mesh = tscene.geometry[geom_name].copy(include_cache=True)
+        mesh = _flat_material_as_colours(tscene.geometry[geom_name].copy(include_cache=True))
         mesh.apply_transform(np.linalg.inv(top_tf) @ node_tf)
         out.setdefault(str(top), (top_tf, []))[1].append(mesh)
     return {name: (tf, parts[0] if len(parts) == 1 else trimesh.util.concatenate(parts))
             for name, (tf, parts) in out.items()}
+
+
+def _flat_material_as_colours(mesh: trimesh.Trimesh) -> trimesh.Trimesh:
+    """A primitive painted by its material's colour alone gets that colour as vertex colours.
+
+    scene.glb stores flat colours as ``baseColorFactor`` (one primitive per colour); as
+    vertex colours the primitives of a node merge into one mesh that keeps every colour
+    (merging materials would pack them into a texture atlas).
+    """
+    visual = mesh.visual
+    if not isinstance(visual, trimesh.visual.TextureVisuals) or visual.material is None:
+        return mesh
+    if getattr(visual.material, "baseColorTexture", None) is not None or getattr(visual.material, "image", None) \
+            is not None:
+        return mesh
+    rgba = np.asarray(visual.material.main_color, np.uint8).reshape(-1)[:4]
+    mesh.visual = trimesh.visual.ColorVisuals(mesh, vertex_colors=np.tile(rgba, (len(mesh.vertices), 1)))
+    return mesh
 
 
 RELATION_TYPES = ("on", "against_wall", "facing", "same_asset_group")
