@@ -112,3 +112,31 @@ def project(K: np.ndarray, world_from_camera: np.ndarray, points: np.ndarray) ->
     cam = trimesh.transform_points(points, np.linalg.inv(world_from_camera))
     uv = cam @ np.asarray(K, float).T
     return uv[:, :2] / uv[:, 2:]
+
+
+VALIDATOR = Path(__file__).resolve().parents[2] / "tools" / "gltf-validator"
+
+
+def validate_glb(*paths: Path) -> list[dict]:
+    """The Khronos glTF validator's report per file (npm ``gltf-validator``, pinned in
+    tools/gltf-validator; ``make setup`` installs it with ``npm ci``)."""
+    import json
+    import shutil
+    import subprocess
+    node = shutil.which("node")
+    assert node, "node is not installed: run `make setup` (scripts/setup-system.sh installs nodejs)"
+    assert (VALIDATOR / "node_modules" / "gltf-validator").is_dir(), \
+        f"the glTF validator is not installed: run `make setup` (npm ci --prefix {VALIDATOR})"
+    proc = subprocess.run([node, str(VALIDATOR / "validate.js"), *map(str, paths)], capture_output=True,
+                          text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout)
+
+
+def assert_valid_glb(*paths: Path) -> None:
+    """0 errors and 0 warnings from the Khronos validator (infos and hints are allowed)."""
+    for path, report in zip(paths, validate_glb(*paths)):
+        issues = report["issues"]
+        bad = [f"{m['code']} {m.get('pointer', '')}: {m['message']}" for m in issues["messages"]
+               if m["severity"] <= 1]
+        assert issues["numErrors"] == 0 and issues["numWarnings"] == 0, f"{path}: " + "; ".join(bad[:10])
