@@ -40,6 +40,7 @@ from scenewright.scene import GLTF_FROM_OPENCV, SCENE_FORMAT, Scene
 
 PALETTE_MAX_PIXELS = 64 * 64
 PALETTE_MAX_COLOURS = 16
+CREASE_DEG = 30.0
 
 _FLOAT, _UBYTE, _USHORT, _UINT = 5126, 5121, 5123, 5125
 _ARRAY_BUFFER, _ELEMENT_ARRAY_BUFFER = 34962, 34963
@@ -61,6 +62,12 @@ def without_local_paths(value):
     return value
 
 
+def has_own_vertex_normals(mesh) -> bool:
+    """True when the mesh carries normals from its file (trimesh caches loaded normals)."""
+    from scenewright.render.meshprep import has_own_vertex_normals as own
+    return own(mesh) and len(mesh.vertex_normals) == len(mesh.vertices)
+
+
 def unit_normals(mesh) -> np.ndarray:
     """(V, 3) float32 vertex normals of unit length; a vertex of no triangle with area gets +Y.
 
@@ -73,6 +80,50 @@ def unit_normals(mesh) -> np.ndarray:
     n[bad] = (0.0, 1.0, 0.0)
     length[bad] = 1.0
     return (n / length[:, None]).astype(np.float32)
+
+
+def crease_normals(mesh, crease_deg: float = CREASE_DEG) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Normals for a mesh that has none of its own, split at creases: (source vertex (V',),
+    triangles (F, 3) into the new vertices, unit normals (V', 3) float32).
+
+    A corner's normal is the area-weighted mean of the normals of the vertex's triangles
+    within ``crease_deg`` of its own triangle; a vertex whose corners disagree is split, one
+    copy per normal. A box keeps flat faces (24 vertices), a smooth surface stays smooth
+    (no vertex split) — what the flat shading glTF prescribes for normal-less meshes and
+    scenewright's renderer gives them, without doubling the vertices of smooth ones.
+    """
+    faces = np.asarray(mesh.faces, np.int64).reshape(-1, 3)
+    n_vertices = len(mesh.vertices)
+    if len(faces) == 0:
+        return np.arange(n_vertices), faces, np.tile(np.float32([0, 1, 0]), (n_vertices, 1))
+    tri = np.asarray(mesh.vertices, np.float64)[faces]
+    cross = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])          # length = 2 · area
+    length = np.linalg.norm(cross, axis=1)
+    unit = np.where(length[:, None] > 1e-20, cross / np.maximum(length, 1e-300)[:, None], 0.0)
+    corner_vertex = faces.reshape(-1)
+    corner_face = np.repeat(np.arange(len(faces)), 3)
+    order = np.argsort(corner_vertex, kind="stable")
+    counts = np.bincount(corner_vertex, minlength=n_vertices)
+    group_start = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    # every pair (corner, other corner of the same vertex), in sorted order
+    k = counts[corner_vertex[order]]
+    first = np.repeat(np.arange(len(order)), k)
+    within = np.arange(k.sum()) - np.repeat(np.cumsum(k) - k, k)
+    second = np.repeat(group_start[corner_vertex[order]], k) + within
+    f_a, f_b = corner_face[order[first]], corner_face[order[second]]
+    keep = np.einsum("ij,ij->i", unit[f_a], unit[f_b]) >= np.cos(np.radians(crease_deg))
+    summed = np.zeros((len(order), 3))
+    np.add.at(summed, first[keep], cross[f_b[keep]])
+    corner_normal = np.zeros((len(corner_vertex), 3))
+    corner_normal[order] = summed
+    norm = np.linalg.norm(corner_normal, axis=1)
+    corner_normal = np.where(norm[:, None] > 1e-20, corner_normal / np.maximum(norm, 1e-300)[:, None],
+                             (0.0, 1.0, 0.0))
+    # one vertex per (source vertex, normal): normals equal to ~1e-6 count as one
+    key = np.column_stack([corner_vertex, np.round(corner_normal * 1e6).astype(np.int64)])
+    _, first_corner, inverse = np.unique(key, axis=0, return_index=True, return_inverse=True)
+    return (corner_vertex[first_corner], inverse.reshape(-1, 3),
+            corner_normal[first_corner].astype(np.float32))
 
 
 def flat_colour_parts(mesh, surface: Surface) -> list[tuple[np.ndarray, np.ndarray]] | None:
@@ -176,19 +227,21 @@ class _GltfBuilder:
         materials.append(mat)
         return len(materials) - 1
 
-    def primitive(self, mesh, normals: np.ndarray, faces: np.ndarray, surface: Surface, material: int,
-                  with_uv: bool, with_colours: bool) -> dict:
-        """One triangle primitive of ``faces`` (indices into ``mesh``), its own vertices only."""
+    def primitive(self, mesh, source: np.ndarray, normals: np.ndarray, faces: np.ndarray, surface: Surface,
+                  material: int, with_uv: bool, with_colours: bool) -> dict:
+        """One triangle primitive of ``faces`` (indices into the vertex set ``source`` → mesh
+        vertex, ``normals``), holding only the vertices it uses."""
         used, local = np.unique(faces.reshape(-1), return_inverse=True)
-        verts = np.asarray(mesh.vertices, np.float64)[used].astype(np.float32)
+        src = source[used]
+        verts = np.asarray(mesh.vertices, np.float64)[src].astype(np.float32)
         attrs = {"POSITION": self.accessor(verts, "VEC3", _ARRAY_BUFFER, bounds=True),
                  "NORMAL": self.accessor(normals[used], "VEC3", _ARRAY_BUFFER)}
         if with_uv:
-            uv = np.asarray(surface.uv, np.float64)[used]
+            uv = np.asarray(surface.uv, np.float64)[src]
             attrs["TEXCOORD_0"] = self.accessor(np.column_stack([uv[:, 0], 1.0 - uv[:, 1]]).astype(np.float32),
                                                 "VEC2", _ARRAY_BUFFER)
         if with_colours:
-            rgba = np.round(np.clip(surface.vertex_colors[used], 0, 1) * 255).astype(np.uint8)
+            rgba = np.round(np.clip(surface.vertex_colors[src], 0, 1) * 255).astype(np.uint8)
             attrs["COLOR_0"] = self.accessor(rgba, "VEC4", _ARRAY_BUFFER, normalized=True)
         index_type = np.uint16 if len(used) < 65535 else np.uint32     # 65535 is the restart value
         indices = self.accessor(local.astype(index_type), "SCALAR", _ELEMENT_ARRAY_BUFFER)
@@ -202,18 +255,22 @@ class _GltfBuilder:
         surface = surface_of(mesh, settings.textures)
         if settings.double_sided:
             surface.double_sided = True
-        normals = unit_normals(mesh)
+        if has_own_vertex_normals(mesh):
+            source, corners, normals = np.arange(len(mesh.vertices)), faces, unit_normals(mesh)
+        else:
+            source, corners, normals = crease_normals(mesh)
         parts = flat_colour_parts(mesh, surface)
         prims = []
         if parts is not None:
             for k, (face_idx, factor) in enumerate(parts):
                 mat = self.material(f"{name}_mat" if len(parts) == 1 else f"{name}_mat_{k}", factor, surface, None)
-                prims.append(self.primitive(mesh, normals, faces[face_idx], surface, mat, False, False))
+                prims.append(self.primitive(mesh, source, normals, corners[face_idx], surface, mat, False, False))
         else:
             tex = self.texture(surface, f"{name}_basecolor") if surface.texture is not None else None
             mat = self.material(f"{name}_mat", surface.base_color if tex is not None or surface.vertex_colors is None
                                 else np.ones(4), surface, tex)
-            prims.append(self.primitive(mesh, normals, faces, surface, mat, tex is not None and surface.uv is not None,
+            prims.append(self.primitive(mesh, source, normals, corners, surface, mat,
+                                        tex is not None and surface.uv is not None,
                                         surface.vertex_colors is not None))
         meshes = self._list("meshes")
         meshes.append({"name": name, "primitives": prims})
