@@ -142,6 +142,12 @@ def test_benchmark_script_runs_and_checks_outputs(gt_dir, tmp_path):
         r = rows[key]
         assert r["meshes"] == n and r["attribution"] and r["labels"] and r["bytes"] > 10_000
     assert rows[("usdz", "scenewright")]["up_axis"] == "Y" and rows[("usdz", "scenewright")]["camera_fov_ok"]
+    # what the room costs: reconstruction and each export with and without it, on the shipped capture
+    cost = {(r["step"], r["room"]): r for r in json.loads(out.read_text())["room_cost"]["rows"]}
+    assert set(cost) == {(step, room) for step in ("reconstruct boxes", "export usdz", "export glb")
+                         for room in (True, False)}
+    for fmt in ("usdz", "glb"):       # the photo textures make the file bigger
+        assert cost[(f"export {fmt}", True)]["bytes"] > cost[(f"export {fmt}", False)]["bytes"]
 
 
 @pytest.fixture(scope="module")
