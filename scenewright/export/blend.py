@@ -13,7 +13,8 @@ turn the Y-up frame into the Z-up one with the rotation ``BLENDER_FROM_GLTF``
   look down −Z with +Y up, like glTF); focal length, sensor, resolution, pixel aspect
   and lens shift reproduce K.
 
-The file holds collections "Objects" and "Room", one object per instance named by its
+The file holds collections "Objects", "Room" and "Lights" (a rig that renders like the
+preview: :func:`light_rig`), one object per instance named by its
 node (``inst_<id>``), materials (Principled BSDF base colour, image textures packed into
 the file), custom properties (label, category, asset_id, score, size, instance_id,
 relations, attribution) and the attribution as a Text datablock "ATTRIBUTION" and as

@@ -86,44 +86,56 @@ def crease_normals(mesh, crease_deg: float = CREASE_DEG) -> tuple[np.ndarray, np
     """Normals for a mesh that has none of its own, split at creases: (source vertex (V',),
     triangles (F, 3) into the new vertices, unit normals (V', 3) float32).
 
-    A corner's normal is the area-weighted mean of the normals of the vertex's triangles
-    within ``crease_deg`` of its own triangle; a vertex whose corners disagree is split, one
-    copy per normal. A box keeps flat faces (24 vertices), a smooth surface stays smooth
-    (no vertex split) — what the flat shading glTF prescribes for normal-less meshes and
-    scenewright's renderer gives them, without doubling the vertices of smooth ones.
+    A vertex whose triangles all lie within half ``crease_deg`` of their area-weighted mean
+    normal keeps that normal (a smooth surface: no split). At the other vertices each corner's
+    normal is the area-weighted mean of the vertex's triangles within ``crease_deg`` of its
+    own triangle, one vertex copy per distinct normal: a box keeps flat faces (24 vertices) —
+    the flat shading glTF prescribes for normal-less meshes and scenewright's renderer gives
+    them — without doubling the vertices of smooth meshes.
     """
     faces = np.asarray(mesh.faces, np.int64).reshape(-1, 3)
     n_vertices = len(mesh.vertices)
+    up = np.float32([0, 1, 0])
     if len(faces) == 0:
-        return np.arange(n_vertices), faces, np.tile(np.float32([0, 1, 0]), (n_vertices, 1))
+        return np.arange(n_vertices), faces, np.tile(up, (n_vertices, 1))
     tri = np.asarray(mesh.vertices, np.float64)[faces]
     cross = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])          # length = 2 · area
-    length = np.linalg.norm(cross, axis=1)
-    unit = np.where(length[:, None] > 1e-20, cross / np.maximum(length, 1e-300)[:, None], 0.0)
+
+    def unit(v):
+        length = np.linalg.norm(v, axis=1, keepdims=True)
+        return np.where(length > 1e-20, v / np.maximum(length, 1e-300), up)
+
+    face_unit = unit(cross)
     corner_vertex = faces.reshape(-1)
     corner_face = np.repeat(np.arange(len(faces)), 3)
-    order = np.argsort(corner_vertex, kind="stable")
-    counts = np.bincount(corner_vertex, minlength=n_vertices)
+    smooth = unit(np.stack([np.bincount(corner_vertex, cross[corner_face, k], n_vertices) for k in range(3)], 1))
+    corner_dot = np.einsum("ij,ij->i", face_unit[corner_face], smooth[corner_vertex])
+    sharp = np.zeros(n_vertices, bool)
+    sharp[corner_vertex[corner_dot < np.cos(np.radians(crease_deg / 2))]] = True
+    corners = np.flatnonzero(sharp[corner_vertex])                     # the corners at sharp vertices
+    new_index = corner_vertex.copy()
+    if len(corners) == 0:
+        return np.arange(n_vertices), new_index.reshape(-1, 3), smooth.astype(np.float32)
+    cv, cf = corner_vertex[corners], corner_face[corners]
+    order = np.argsort(cv, kind="stable")
+    counts = np.bincount(cv, minlength=n_vertices)
     group_start = np.concatenate([[0], np.cumsum(counts)[:-1]])
-    # every pair (corner, other corner of the same vertex), in sorted order
-    k = counts[corner_vertex[order]]
+    # every pair (corner, other corner of the same vertex), positions in sorted order
+    k = counts[cv[order]]
     first = np.repeat(np.arange(len(order)), k)
-    within = np.arange(k.sum()) - np.repeat(np.cumsum(k) - k, k)
-    second = np.repeat(group_start[corner_vertex[order]], k) + within
-    f_a, f_b = corner_face[order[first]], corner_face[order[second]]
-    keep = np.einsum("ij,ij->i", unit[f_a], unit[f_b]) >= np.cos(np.radians(crease_deg))
-    summed = np.zeros((len(order), 3))
-    np.add.at(summed, first[keep], cross[f_b[keep]])
-    corner_normal = np.zeros((len(corner_vertex), 3))
-    corner_normal[order] = summed
-    norm = np.linalg.norm(corner_normal, axis=1)
-    corner_normal = np.where(norm[:, None] > 1e-20, corner_normal / np.maximum(norm, 1e-300)[:, None],
-                             (0.0, 1.0, 0.0))
+    second = np.repeat(group_start[cv[order]], k) + np.arange(k.sum()) - np.repeat(np.cumsum(k) - k, k)
+    f_a, f_b = cf[order[first]], cf[order[second]]
+    keep = np.einsum("ij,ij->i", face_unit[f_a], face_unit[f_b]) >= np.cos(np.radians(crease_deg))
+    summed = np.stack([np.bincount(first[keep], cross[f_b[keep], axis], len(order)) for axis in range(3)], 1)
+    corner_normal = np.empty((len(corners), 3))
+    corner_normal[order] = unit(summed)
     # one vertex per (source vertex, normal): normals equal to ~1e-6 count as one
-    key = np.column_stack([corner_vertex, np.round(corner_normal * 1e6).astype(np.int64)])
+    key = np.column_stack([cv, np.round(corner_normal * 1e6).astype(np.int64)])
     _, first_corner, inverse = np.unique(key, axis=0, return_index=True, return_inverse=True)
-    return (corner_vertex[first_corner], inverse.reshape(-1, 3),
-            corner_normal[first_corner].astype(np.float32))
+    new_index[corners] = n_vertices + inverse.reshape(-1)
+    source = np.concatenate([np.arange(n_vertices), cv[first_corner]])
+    normals = np.concatenate([smooth, corner_normal[first_corner]]).astype(np.float32)
+    return source, new_index.reshape(-1, 3), normals
 
 
 def flat_colour_parts(mesh, surface: Surface) -> list[tuple[np.ndarray, np.ndarray]] | None:
