@@ -223,13 +223,16 @@ def main() -> None:
     if room is not None:
         cost = Table(title=f"what the room costs (boxes on {args.room_capture}; building it: "
                            f"{room['room_build_s']:.3f} s), median of {args.repeat}")
-        for col in ("step", "with room s", "without s", "added s", "with room MB", "without MB"):
+        for col in ("step", "wall s with / without room", "CPU s with / without", "added CPU s",
+                    "kB with / without"):
             cost.add_column(col)
         by = {(r["step"], r["room"]): r for r in room["rows"]}
         for step in dict.fromkeys(r["step"] for r in room["rows"]):
             a, b = by[(step, True)], by[(step, False)]
-            cost.add_row(step, f"{a['median_s']:.3f}", f"{b['median_s']:.3f}", f"{a['median_s'] - b['median_s']:+.3f}",
-                         f"{a['bytes'] / 1e6:.2f}" if "bytes" in a else "", f"{b['bytes'] / 1e6:.2f}" if "bytes" in b else "")
+            cost.add_row(step, f"{a['median_s']:.3f} / {b['median_s']:.3f}",
+                         f"{a['cpu_median_s']:.3f} / {b['cpu_median_s']:.3f}",
+                         f"{a['cpu_median_s'] - b['cpu_median_s']:+.3f}",
+                         f"{a['bytes'] / 1e3:.1f} / {b['bytes'] / 1e3:.1f}" if "bytes" in a else "")
         Console(width=150).print(cost)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     result = {"scene": str(args.scene), "objects": len(scene.instances), "triangles": n_tris,
