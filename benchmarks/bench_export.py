@@ -232,7 +232,8 @@ def main() -> None:
             cost.add_row(step, f"{a['median_s']:.3f} / {b['median_s']:.3f}",
                          f"{a['cpu_median_s']:.3f} / {b['cpu_median_s']:.3f}",
                          f"{a['cpu_median_s'] - b['cpu_median_s']:+.3f}",
-                         f"{a['bytes'] / 1e3:.1f} / {b['bytes'] / 1e3:.1f}" if "bytes" in a else "")
+                         f"{a['bytes'] / 1e3:.1f} / {b['bytes'] / 1e3:.1f}"
+                         if "bytes" in a else "")
         Console(width=150).print(cost)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     result = {"scene": str(args.scene), "objects": len(scene.instances), "triangles": n_tris,

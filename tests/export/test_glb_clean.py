@@ -24,8 +24,8 @@ from .conftest import assert_valid_glb, glb_json, validate_glb
 def layout_dir(bench, tmp_path_factory):
     """scene.glb as the layout method writes it (real library assets, the photo-textured room)."""
     out = tmp_path_factory.mktemp("layout") / "scene"
-    run_to_folder(bench / "scene_0000" / "capture", out, "layout", resources=Resources(library=bench.parent / "library"),
-                  preview=False, ceiling=True)
+    run_to_folder(bench / "scene_0000" / "capture", out, "layout",
+                  resources=Resources(library=bench.parent / "library"), preview=False, ceiling=True)
     return out
 
 
@@ -60,7 +60,8 @@ def _images(path):
     out = []
     for image in doc.get("images", []):
         view = doc["bufferViews"][image["bufferView"]]
-        out.append(Image.open(io.BytesIO(blob[view.get("byteOffset", 0):view.get("byteOffset", 0) + view["byteLength"]])))
+        start = view.get("byteOffset", 0)
+        out.append(Image.open(io.BytesIO(blob[start:start + view["byteLength"]])))
     return out
 
 
