@@ -24,9 +24,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from scenewright.app.room_surfaces import room_surfaces
 from scenewright.capture import image_size, load_capture
 from scenewright.errors import InputError
+from scenewright.export.common import ExportSettings
+from scenewright.export.glb import scene_glb
 from scenewright.fileio import give_umask_mode
 from scenewright.methods.base import Resources
 from scenewright.methods.registry import DEFAULT_METHOD, get_method, method_names
@@ -224,14 +225,12 @@ def run_job(capture_dir, job_dir, request: JobRequest, settings: AppSettings | N
     t = time.perf_counter()
     # Downloads carry the capture's name (five "scene.glb" in a downloads folder help nobody).
     glb = job_dir / f"{name}.glb"
-    shutil.copyfile(scene_dir / "scene.glb", glb)
+    # scene.glb holds the room (textured from the photo); the plain download leaves it out
+    glb.write_bytes(scene_glb(scene, ExportSettings(room=False, double_sided=False)))
     glb_room = None
-    surfaces = room_surfaces(scene)
-    if surfaces:
-        scene.room = surfaces
+    if scene.room:
         glb_room = job_dir / f"{name}_with_room.glb"
-        glb_room.write_bytes(scene.to_trimesh_scene().export(file_type="glb"))
-        scene.room = {}
+        shutil.copyfile(scene_dir / "scene.glb", glb_room)
     zip_path = _zip_folder(scene_dir, job_dir / f"{name}.zip", name)
     timings["downloads"] = time.perf_counter() - t
     progress(1.0, "Done")

@@ -90,7 +90,7 @@ def _reconstruct(args: argparse.Namespace) -> int:
     try:
         scene = run_to_folder(capture, args.out, cls, settings, resources, overwrite=args.overwrite,
                               preview=not args.no_preview, progress=True, inputs=inputs,
-                              perception=perception)
+                              perception=perception, room=not args.no_room, ceiling=args.ceiling)
     finally:
         resources.close()
     n_mesh = sum(i.mesh is not None for i in scene.instances)
@@ -114,6 +114,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_method_arguments(p)
     p.add_argument("--overwrite", action="store_true", help="replace an existing output folder")
     p.add_argument("--no-preview", action="store_true", help="do not render preview.png")
+    p.add_argument("--no-room", action="store_true",
+                   help="leave floor and walls out of scene.glb (and out of its exports)")
+    p.add_argument("--ceiling", action="store_true", help="add a ceiling to the room")
     from scenewright.perception.cli import add_input_arguments
     add_input_arguments(p)
     p.set_defaults(func=_reconstruct)
