@@ -21,11 +21,13 @@ from rich.progress import TextColumn
 
 from scenewright import __version__
 from scenewright.batch.inputs import CaptureJob, find_captures
+from scenewright.batch.worker import needs_perception
 from scenewright.batch.settings import SEQUENTIAL, BatchSettings, fingerprint, method_settings, settings_json
 from scenewright.errors import InputError
 from scenewright.fileio import (check_writable_parent, is_no_space_text, read_json, refuse_overlap,
                                 remove_stale_temporaries, write_json)
 from scenewright.methods.registry import get_method
+from scenewright.models.folder import models_dir
 from scenewright.progress import make_progress
 
 BATCH_FORMAT = "batch/1"
@@ -149,17 +151,19 @@ def run_batch(source, out_root, batch: BatchSettings | None = None, progress: bo
     if out_root.exists() and not out_root.is_dir():
         raise InputError(f"{out_root}: exists and is not a folder")
     jobs = find_captures(source, batch.limit)
+    perceives = any(needs_perception(job, batch) for job in jobs)
     # OUT_ROOT must be clear of everything the batch reads: with --overwrite, a root that is
     # (or holds) the benchmark would have every capture/ replaced by a prediction.
-    refuse_overlap(out_root, [source, *(j.path for j in jobs), batch.eval_bench,
+    refuse_overlap(out_root, [source, *(j.path for j in jobs), *(j.seg for j in jobs if j.seg), batch.eval_bench,
                               *batch.resources().paths(get_method(batch.method).needs),
-                              *get_method(batch.method).reads(method_settings(batch))])
+                              *get_method(batch.method).reads(method_settings(batch)),
+                              *([models_dir(batch.models)] if perceives else [])])
     if out_root.exists() and not out_root.is_dir():
         raise InputError(f"{out_root}: exists and is not a folder")
     check_writable_parent(out_root / BATCH_FILE)
     remove_stale_temporaries(out_root)          # of a killed earlier batch into this root
     mjson = settings_json(method_settings(batch))
-    finger = fingerprint(batch, mjson, _library_version(batch))
+    finger = fingerprint(batch, mjson, _library_version(batch), perceives)
     previous = _previous_records(out_root)
     tasks, records = plan(jobs, out_root, batch, finger, previous)
     order = {j.name: k for k, j in enumerate(jobs)}
