@@ -110,12 +110,9 @@ class BatchSettings:
 
     def resources(self) -> Resources:
         """The paths this batch's method needs, as :class:`~scenewright.methods.base.Resources`."""
-        from scenewright.models.used import method_weights_model
-        from scenewright.models.folder import model_folder
+        from scenewright.models.used import method_weights
         cls = get_method(self.method)
-        weights = self.weights
-        if "weights" in cls.needs and not weights and method_weights_model(cls):
-            weights = str(model_folder(method_weights_model(cls), self.models))   # the models folder's
+        weights = method_weights(cls, self.weights, self.models)     # else the models folder's
         return Resources(library=self.library if "library" in cls.needs else None,
                          weights=weights if "weights" in cls.needs else None)
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from scenewright.errors import InputError
 from scenewright.models.folder import model_folder, model_identity
 from scenewright.models.registry import MODELS
 
@@ -32,10 +33,22 @@ def resolve_method_models(method_cls, settings, weights: str | os.PathLike | Non
     """The weights folder the method gets (``weights`` if given, else the models folder's);
     ``settings`` gains ``dinov2_weights`` from the models folder when its features ask for
     DINOv2 without one. InputError (one line, the download command) for a needed model absent."""
+    weights = method_weights(method_cls, weights, models)
+    resolve_setting_models(settings, models)
+    return weights
+
+
+def method_weights(method_cls, weights: str | os.PathLike | None,
+                   models: str | os.PathLike | None = None) -> str | None:
+    """``weights`` if given, else the models folder's checkpoint for the method (None when the
+    method needs none); InputError naming both ways when it needs one and there is none."""
     name = method_weights_model(method_cls)
     if name is not None and not weights:
-        weights = str(model_folder(name, models))
-    resolve_setting_models(settings, models)
+        try:
+            weights = str(model_folder(name, models))
+        except InputError as exc:
+            raise InputError(f"--method {method_cls.name} needs --weights DIR or its checkpoint in the "
+                             f"models folder: {exc}") from None
     return None if weights is None else str(weights)
 
 
@@ -43,7 +56,10 @@ def resolve_setting_models(settings, models: str | os.PathLike | None = None) ->
     """``features = "dinov2"`` without ``dinov2_weights``: the models folder's ``dinov2``."""
     if getattr(settings, "features", None) == "dinov2" and hasattr(settings, "dinov2_weights") \
             and not settings.dinov2_weights:
-        settings.dinov2_weights = str(model_folder("dinov2", models))
+        try:
+            settings.dinov2_weights = str(model_folder("dinov2", models))
+        except InputError as exc:
+            raise InputError(f"{exc} (or --set dinov2_weights=DIR)") from None
 
 
 def _identities(value) -> list[dict]:
