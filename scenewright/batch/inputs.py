@@ -161,7 +161,8 @@ def _from_list(path: Path) -> list[CaptureJob]:
             jobs.append(_image_job(folder))
             continue
         if not folder.is_dir():
-            raise InputError(f"{path}, line {k}: {line}: capture folder or image file not found")
+            what = "image file" if _is_image_name(folder) else "capture folder"
+            raise InputError(f"{path}, line {k}: {line}: {what} not found")
         jobs.append(CaptureJob(_name_for(folder.resolve()), folder))
     return jobs
 
