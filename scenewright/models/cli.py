@@ -49,8 +49,10 @@ def _list(args: argparse.Namespace) -> int:
             state = f"absent   (`{download_hint(name, root)}`, about {spec.approx_size})"
         line = f"  {name:<10} {state}  licence {spec.licence}"
         if args.memory:
-            from scenewright.models.memory import parameter_count
+            from scenewright.models.memory import parameter_count, parameter_count_of_folder
             n = parameter_count(name)
+            if n is None and present:      # not modelled from a config: count the checkpoint's tensors
+                n = parameter_count_of_folder(folder)
             line += "" if n is None else f"  {n / 1e6:.1f} M params = {_human(4 * n)} fp32"
         print(line)
         print(f"             {spec.repo_id}: {spec.what}")

@@ -43,6 +43,12 @@ def test_midi_from_the_models_folder_on_rgb_and_seg(tmp_path, tiny_models, tiny_
     midi_line = next(line for line in listing.stdout.splitlines() if line.split()[:1] == ["midi"])
     assert "present" in midi_line and "licence mit" in midi_line
     assert f"weights sha256 {_sha256_of_weights(models / 'midi')[:16]}" in midi_line
+    # --memory counts the checkpoint's tensors (MIDI has no config-only model here).
+    from safetensors.torch import load_file
+    n = sum(t.numel() for f in (models / "midi").rglob("*.safetensors") for t in load_file(f).values())
+    listing = run_cli("models", "list", "--models", models, "--memory")
+    midi_line = next(line for line in listing.stdout.splitlines() if line.split()[:1] == ["midi"])
+    assert f"{n / 1e6:.1f} M params" in midi_line
 
 
 def test_missing_midi_checkpoint_is_one_line(tmp_path):
