@@ -41,7 +41,8 @@ def download(name: str, to: str | os.PathLike | None = None, revision: str | Non
         raise InputError(f"{target}: cannot download {spec.repo_id}@{rev} ({type(exc).__name__}: {first}); "
                          "this needs access to huggingface.co — on an offline machine copy a models "
                          "folder from elsewhere") from None
-    with atomic_dir(target, overwrite=overwrite) as tmp:
+    # The models folder is what this command fills: it is the output here, not an input to protect.
+    with atomic_dir(target, overwrite=overwrite, models=False) as tmp:
         # The cache's snapshot holds symlinks into its blob store: copy the files themselves.
         shutil.copytree(snapshot, tmp, symlinks=False, dirs_exist_ok=True)
         (tmp / MARKER).write_text(dumps_json({

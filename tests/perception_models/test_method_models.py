@@ -95,3 +95,26 @@ def test_fov_is_checked_before_any_work(tmp_path, photo):
             assert result.stderr.strip() == (f"error: --fov {float(fov):g}: expected the horizontal field of view in "
                                               "degrees, between 1 and 179 (a phone's main camera is about 65-75)")
     assert not (tmp_path / "o").exists()
+
+
+def test_scene_names_downloaded_models_by_revision_commit_and_hash(tmp_path, photo, tiny_models):
+    from scenewright.models.folder import MODELS_ENV
+    from scenewright.models.registry import MODELS
+
+    from .conftest import FIND_ALL
+    from .test_models_folder import _populate_hub_cache
+    cache = tmp_path / "hub"
+    commit = "89abcdef0123456789abcdef0123456789abcdef"
+    for name in ("depth", "detector", "segmenter"):
+        _populate_hub_cache(cache, MODELS[name].repo_id, tiny_models / name, commit)
+    env = {"HF_HUB_CACHE": str(cache), "HF_HUB_OFFLINE": "1", MODELS_ENV: str(tmp_path / "models")}
+    for name in ("depth", "detector", "segmenter"):
+        assert run_cli("models", "download", name, env_extra=env).returncode == 0
+    out = tmp_path / "scene"
+    result = run_cli("reconstruct", photo, "-o", out, "--method", "boxes", "--no-preview", *FIND_ALL, env_extra=env)
+    assert result.returncode == 0, result.stderr
+    used = {m["name"]: m for m in json.loads((out / "scene.json").read_text())["models"]}
+    assert set(used) == {"depth", "detector", "segmenter"}
+    for name, entry in used.items():
+        assert entry["repo_id"] == MODELS[name].repo_id and entry["revision"] == "main" and entry["commit"] == commit
+        assert entry["weights_sha256"] == _sha256_of_weights(tmp_path / "models" / name)
