@@ -71,9 +71,15 @@ def _reconstruct(args: argparse.Namespace) -> int:
     from scenewright.run import run_to_folder
     from scenewright.settings import build_settings
 
+    from scenewright.models.used import resolve_method_models
+    from scenewright.perception.cli import settings_from_args
+
     cls = get_method(args.method)
     settings = build_settings(cls.Settings, seed=args.seed, config=args.config, overrides=args.overrides)
-    resources = Resources(library=args.library, weights=args.weights)
+    settings_from_args(args)             # bad photo options (--fov 500) fail before anything loads
+    # --weights, else the models folder's checkpoint; DINOv2 features from the models folder too.
+    weights = resolve_method_models(cls, settings, args.weights, args.models)
+    resources = Resources(library=args.library, weights=weights)
     inputs = [args.capture, args.seg, args.models, *resources.paths(cls.needs), *cls.reads(settings)]
     # Before any work: an unusable -o (a file, a non-empty folder without --overwrite, an
     # input or a folder holding one) must not cost a whole reconstruction.
