@@ -30,6 +30,7 @@ COMMAND_MODULES = [
     "scenewright.batch.cli",        # batch (many captures, on Ray)
     "scenewright.app.cli",          # app (the web page)
     "scenewright.text.cli",         # generate (text → scene)
+    "scenewright.config",           # config show | set | unset
 ]
 
 

@@ -46,6 +46,8 @@ def ensure_library(folder: str | Path, workers: int = 2) -> Path:
 
 def run_demo(args) -> int:
     """CLI entry of ``scenewright demo --library LIB -o OUT [--overwrite]``."""
+    from scenewright.config import get
+    args.library = get("library", args.library)
     capture = Path(getattr(args, "capture", None) or EXAMPLE)
     if not (capture / "rgb.png").is_file():
         raise InputError(f"{capture}: the demo capture is missing (examples/living_room/capture)")

@@ -38,11 +38,17 @@ log = logging.getLogger("scenewright.app")
 REPO_EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 
+def _configured_library() -> str:
+    from scenewright.config import get
+    return get("library")
+
+
 @dataclass
 class AppSettings:
     """How the page is served; ``scenewright app`` options map one to one."""
 
-    library: str | None = "data/library"     # asset library (missing: methods that need one are off)
+    # asset library (missing: methods that need one are off); default: the configured one
+    library: str | None = field(default_factory=_configured_library)
     host: str = "127.0.0.1"
     port: int = 7860
     weights: str | None = None                # checkpoint folder (None: methods that need one are off)

@@ -42,13 +42,15 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def settings_from_args(args: argparse.Namespace):
     from scenewright.batch.settings import BatchSettings
+    from scenewright.config import device_overrides, library_for
     from scenewright.methods.registry import get_method
-    needs = get_method(args.method).needs
-    return BatchSettings(method=args.method, library=args.library if "library" in needs else None,
-                         weights=args.weights if "weights" in needs else None, address=args.address,
+    cls = get_method(args.method)
+    overrides = device_overrides(cls.Settings, args.config, args.overrides)
+    return BatchSettings(method=args.method, library=library_for(cls.needs, args.library),
+                         weights=args.weights if "weights" in cls.needs else None, address=args.address,
                          workers=args.workers, cpus_per_task=args.cpus_per_task, resume=args.resume,
                          overwrite=args.overwrite, preview=args.preview, seed=args.seed,
-                         config=args.config, overrides=tuple(args.overrides),
+                         config=args.config, overrides=tuple(overrides),
                          limit=args.limit, eval_bench=args.eval_bench,
                          eval_points=args.eval_points, max_pixels=args.max_pixels,
                          max_instances=args.max_instances)

@@ -32,10 +32,12 @@ def add_input_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--max-side", type=int, default=2048,
                    help="a photo's capture is reduced to this long side in pixels (0 = keep)")
     if "--device" not in parser._option_string_actions:
-        g.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
+        g.add_argument("--device", choices=["cpu", "cuda"], default=None,
+                       help="where the models run (default: `scenewright config show`, else cpu)")
 
 
 def settings_from_args(args: argparse.Namespace):
+    from scenewright import config
     from scenewright.perception.from_image import ImagePerceptionSettings
     for name in ("box_threshold", "text_threshold"):
         value = getattr(args, name)
@@ -45,7 +47,7 @@ def settings_from_args(args: argparse.Namespace):
         raise InputError(f"--max-side {args.max_side}: expected 0 (keep) or at least 64")
     return ImagePerceptionSettings(box_threshold=args.box_threshold, text_threshold=args.text_threshold,
                                    fov_deg=args.fov, max_capture_side=args.max_side,
-                                   device=getattr(args, "device", "cpu") or "cpu")
+                                   device=config.get("device", getattr(args, "device", None)))
 
 
 def perceive_path(path: str, args: argparse.Namespace):

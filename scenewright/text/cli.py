@@ -17,7 +17,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("generate", help="a furnished room from a sentence (offline, CPU)")
     p.add_argument("prompt", help='what the room holds, e.g. "a bedroom with a double bed and two nightstands"')
     p.add_argument("-o", "--out", required=True, help="scene folder to write (with --variants: a folder of them)")
-    p.add_argument("--library", default="data/library", help="asset library folder (default data/library)")
+    p.add_argument("--library", default=None,
+                   help="asset library folder (default: `scenewright config show`)")
     p.add_argument("--seed", type=int, default=0, help="different seeds give different rooms")
     p.add_argument("--room", type=_room, default=None, help="room size WIDTHxDEPTH in metres (wins over the prompt)")
     p.add_argument("--variants", type=int, default=1, help="write N rooms (seeds S..S+N-1) and a contact sheet")
@@ -60,6 +61,8 @@ def generate_from_args(args: argparse.Namespace) -> int:
         raise InputError(f"--seed {args.seed}: must be ≥ 0")
     if not 1 <= args.variants <= 64:
         raise InputError(f"--variants {args.variants}: must be in 1..64")
+    from scenewright.config import library_for
+    args.library = library_for(("library",), args.library)
     if not Path(args.library).is_dir():
         raise InputError(f"{args.library}: library folder not found (build one with `scenewright library build`)")
     check_output_dir(args.out, args.overwrite, inputs=[args.library, args.image_model, args.lora])
