@@ -10,14 +10,17 @@ Every command and the web page read them here, each from the first place that ha
 
 >>> import os
 >>> os.environ["SCENEWRIGHT_CONFIG"] = str(tmp / "config.toml")
->>> set_value("device", "cuda")
+>>> set_value("device", "cuda").name
+'config.toml'
 >>> resolve("device")
 Setting(key='device', value='cuda', source='.../config.toml')
 >>> resolve("device", flag="cpu").source
 'flag'
->>> unset_value("device")
+>>> unset_value("device").read_text()
+''
 >>> resolve("device").value, resolve("device").source
 ('cpu', 'default')
+>>> del os.environ["SCENEWRIGHT_CONFIG"]
 """
 
 from __future__ import annotations
