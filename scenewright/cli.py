@@ -140,6 +140,10 @@ def main(argv: list[str] | None = None) -> int:
     from scenewright.progress import silence
     silence(bool(getattr(args, "quiet", False)))
     try:
+        if logging.getLogger("scenewright").isEnabledFor(logging.INFO):
+            from scenewright.config import show
+            logging.getLogger("scenewright.config").info(
+                "settings: " + "; ".join(f"{s.key} {s.value} (from {s.source})" for s in show()))
         result = args.func(args)
     except ScenewrightError as exc:
         print(f"error: {exc}", file=sys.stderr)
