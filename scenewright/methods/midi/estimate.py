@@ -15,8 +15,8 @@ released model's fields may need a different number of queries).
 
 >>> from scenewright.methods.midi.transformer import MIDITransformerConfig
 >>> released = dit_step_flops(MIDITransformerConfig(), instances=1)
->>> round(released / 1e12, 1)                 # TFLOP per guided step: ≈ 2 × 1.68 B parameters × 2049 tokens × 2
-13.9
+>>> round(released / 1e12, 1)                 # TFLOP per guided step, one instance
+12.3
 >>> dit_step_flops(MIDITransformerConfig(), instances=4) / released > 4     # MI attention grows as N²
 True
 """
@@ -32,21 +32,23 @@ MI_BLOCKS = 5             # blocks 8-12 attend across instances
 
 
 def dit_step_flops(config, instances: int, mi_blocks: int = MI_BLOCKS) -> float:
-    """FLOPs of one guided denoising step (conditional and unconditional halves) of a
-    TripoSG-style DiT with ``config`` (width, num_layers) over ``instances`` instances.
+    """FLOPs of the matrix products of one guided denoising step (conditional and
+    unconditional halves, as the pipeline runs it) of a TripoSG-style DiT with ``config``
+    (width, num_layers) over ``instances`` instances.
 
-    Per token and block: self-attention projections 4d², the two cross-attentions' query
-    and output 2 × 2d² (their keys and values come from the fixed image tokens, computed
-    once), MLP 2 × d × 4d, attention over the sequence (all instances' in the MI blocks)
-    and over the image tokens; the long skips add 2d² in the second half of the blocks.
+    Per token and block: self-attention projections 4d², MLP 2 × d × 4d, attention over the
+    sequence (over all instances' in the MI blocks); the long skips add 2d² in the second half
+    of the blocks. The two cross-attentions (query and output 2 × 2d², attention over the
+    image tokens) run in the conditional half only: the unconditional half's zero conditions
+    make them a constant, and their keys and values are computed once per run, not per step.
     """
     d, blocks = config.width, config.num_layers
     tokens = config.width + 1                   # the latent tokens (as many as the width) + time
-    per_token = blocks * (4 + 4 + 8) * d * d + (blocks // 2) * 2 * d * d
-    per_token += 2 * d * (CLIP_TOKENS + DINO_TOKENS) * blocks
-    per_token += 2 * d * tokens * ((blocks - mi_blocks) + mi_blocks * instances)
-    sequences = 2 * instances                   # classifier-free guidance
-    return 2.0 * per_token * tokens * sequences
+    own = blocks * (4 + 8) * d * d + (blocks // 2) * 2 * d * d
+    own += 2 * d * tokens * ((blocks - mi_blocks) + mi_blocks * instances)
+    cross = blocks * (4 * d * d + 2 * d * (CLIP_TOKENS + DINO_TOKENS))
+    macs = tokens * instances * (2 * own + cross)      # the unconditional half: own only
+    return 2.0 * macs
 
 
 def decoder_flops(config, latent_tokens: int, queries: int) -> float:
