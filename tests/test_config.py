@@ -243,3 +243,19 @@ def test_no_bare_data_library_defaults_left():
             if 'default="data/library"' in line or '= "data/library"' in line:
                 offenders.append(f"{path.relative_to(REPO)}:{number}")
     assert offenders == []
+
+
+def test_device_reaches_perception(home, monkeypatch):
+    """``reconstruct``/``perceive`` without ``--device`` run the perception models on the
+    configured device; the flag wins."""
+    from scenewright.perception.cli import settings_from_args
+    args = build_args(["perceive", "photo.jpg", "-o", "cap"])
+    assert args.device is None and settings_from_args(args).device == "cpu"
+    monkeypatch.setenv("SCENEWRIGHT_DEVICE", "cuda")
+    assert settings_from_args(args).device == "cuda"
+    assert settings_from_args(build_args(["perceive", "photo.jpg", "-o", "cap", "--device", "cpu"])).device == "cpu"
+
+
+def build_args(argv):
+    from scenewright.cli import build_parser
+    return build_parser().parse_args(argv)
