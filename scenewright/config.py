@@ -55,6 +55,16 @@ def default_library() -> Path:
     return Path(base) / "scenewright" / "library"
 
 
+def shipped_examples() -> Path:
+    """The example captures: ``examples/`` of the source checkout, else the copy a wheel
+    installs under ``<prefix>/share/scenewright/examples``."""
+    import sys
+    root = _checkout_root()
+    if root is not None and (root / "examples").is_dir():
+        return root / "examples"
+    return Path(sys.prefix) / "share" / "scenewright" / "examples"
+
+
 def default_models() -> Path:
     """``$XDG_CACHE_HOME/scenewright/models`` (``~/.cache/scenewright/models``)."""
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")

@@ -39,6 +39,7 @@ def wheel(tmp_path_factory) -> Path:
     for name in ("pyproject.toml", "README.md"):
         shutil.copy2(REPO / name, src / name)
     shutil.copytree(REPO / "scenewright", src / "scenewright", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(REPO / "examples", src / "examples")
     dist = tmp_path_factory.mktemp("dist")
     proc = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--no-index",
                            "-q", str(src), "-w", str(dist)], capture_output=True, text=True, timeout=300)
@@ -139,7 +140,14 @@ def test_fresh_venv_gets_every_command(wheel, tmp_path):
     for command in ("library", "bench", "eval", "render", "perceive", "reconstruct", "demo", "train", "models",
                     "export", "settle", "batch", "app", "generate", "config"):
         assert re.search(rf"\b{command}\b", usage.split("positional arguments")[0]), command
-    done = run("reconstruct", EXAMPLE_CAPTURE, "-o", "scene", "--method", "boxes", "--no-preview", "-q")
+    # the example capture `demo` and the web page offer comes with the wheel
+    where = subprocess.run([str(python), "-c", "from scenewright.demo import EXAMPLE; from scenewright.app.jobs "
+                            "import REPO_EXAMPLES; print(EXAMPLE); print(REPO_EXAMPLES)"],
+                           capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120)
+    example, examples = map(Path, where.stdout.split())
+    assert example.is_relative_to(venv) and example.parent.parent == examples
+    assert sorted(p.name for p in example.iterdir()) == sorted(p.name for p in EXAMPLE_CAPTURE.iterdir())
+    done = run("reconstruct", example, "-o", "scene", "--method", "boxes", "--no-preview", "-q")
     assert done.returncode == 0, done.stderr
     usdz = run("export", "scene", "-o", "scene.usdz", "-q")
     assert usdz.returncode == 0, usdz.stderr

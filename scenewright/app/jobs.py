@@ -26,6 +26,7 @@ from typing import Any, Callable
 
 from scenewright.app.room_surfaces import room_surfaces
 from scenewright.capture import image_size, load_capture
+from scenewright.config import shipped_examples
 from scenewright.errors import InputError
 from scenewright.fileio import give_umask_mode
 from scenewright.methods.base import Resources
@@ -35,7 +36,7 @@ from scenewright.settings import build_settings
 
 log = logging.getLogger("scenewright.app")
 
-REPO_EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+REPO_EXAMPLES = shipped_examples()         # the checkout's examples/, or the wheel's copy
 
 
 def _configured_library() -> str:
