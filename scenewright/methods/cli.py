@@ -65,14 +65,13 @@ def _reconstruct(args: argparse.Namespace) -> int:
     if args.capture is None or args.out is None:
         raise InputError("reconstruct needs a CAPTURE folder (or a photo) and -o OUT")
     from scenewright.capture import check_limits
+    from scenewright.config import device_overrides, library_for
     from scenewright.fileio import check_output_dir
     from scenewright.methods.base import Resources
     from scenewright.methods.registry import get_method
     from scenewright.perception.cli import needs_perception, perceive_path
     from scenewright.run import run_to_folder
     from scenewright.settings import build_settings
-
-    from scenewright.config import device_overrides, library_for
 
     cls = get_method(args.method)
     overrides = device_overrides(cls.Settings, args.config, args.overrides, getattr(args, "device", None))
