@@ -24,7 +24,7 @@ def add_input_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--seg", default=None,
                    help="instance segmentation PNG (MIDI's format: a colour or id per instance, background 0/black)")
     g.add_argument("--models", default=None,
-                   help="models folder (default: $SCENEWRIGHT_MODELS, else ~/.cache/scenewright/models)")
+                   help="models folder (default: $SCENEWRIGHT_MODELS, else the settings file, else ~/.cache/scenewright/models)")
     g.add_argument("--fov", type=float, default=None,
                    help="horizontal field of view in degrees when there is no camera.json")
     g.add_argument("--box-threshold", type=float, default=0.30, help="detector: score a kept box needs")

@@ -22,7 +22,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=0, help="different seeds give different rooms")
     p.add_argument("--room", type=_room, default=None, help="room size WIDTHxDEPTH in metres (wins over the prompt)")
     p.add_argument("--variants", type=int, default=1, help="write N rooms (seeds S..S+N-1) and a contact sheet")
-    p.add_argument("--models", default=None, help="models folder (default $SCENEWRIGHT_MODELS or ~/.cache/scenewright/models)")
+    p.add_argument("--models", default=None, help="models folder (default: $SCENEWRIGHT_MODELS, else the settings file, else ~/.cache/scenewright/models)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output folder")
     p.add_argument("--image-model", default=None,
                    help="diffusers text-to-image pipeline folder (FLUX.1, any DiffusionPipeline): picture → scene")
