@@ -259,3 +259,14 @@ def test_device_reaches_perception(home, monkeypatch):
 def build_args(argv):
     from scenewright.cli import build_parser
     return build_parser().parse_args(argv)
+
+
+def test_web_page_jobs_use_the_configured_device(home, monkeypatch):
+    from scenewright.app.jobs import JobRequest
+    monkeypatch.setenv("SCENEWRIGHT_DEVICE", "cuda")
+    request = JobRequest(method="midi", overrides=("steps=2",))
+    import torch
+    if not torch.cuda.is_available():      # the device reaches the settings: refused on a CPU machine
+        with pytest.raises(config.InputError, match="device cuda"):
+            request.settings()
+    assert JobRequest(method="midi", overrides=("device=cpu",)).settings().device == "cpu"

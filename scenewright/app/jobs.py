@@ -90,8 +90,11 @@ class JobRequest:
 
     def settings(self):
         """The method's settings dataclass, built as the command line builds it."""
-        return build_settings(get_method(self.method).Settings, seed=self.seed, values=self.values,
-                              overrides=self.overrides)
+        from scenewright.config import device_overrides
+        cls = get_method(self.method)
+        # the configured device (scenewright config), unless the form chose one
+        overrides = self.overrides if "device" in self.values else device_overrides(cls.Settings, None, self.overrides)
+        return build_settings(cls.Settings, seed=self.seed, values=self.values, overrides=overrides)
 
 
 @dataclass
