@@ -72,7 +72,8 @@ def generate_from_args(args: argparse.Namespace) -> int:
         return _generate_with_image(args)
 
     def progress(done: int, total: int) -> None:
-        print(f"generate: room {done}/{total}", flush=True)
+        if not args.quiet:
+            print(f"generate: room {done}/{total}", flush=True)
 
     summary = generate_to_folder(args.prompt, args.out, args.library, seed=args.seed, room=args.room,
                                  variants=args.variants, overwrite=args.overwrite, models=args.models,
@@ -120,7 +121,7 @@ def train_lora_from_args(args) -> int:
                                  checkpoint_every=args.checkpoint_every, seed=args.seed)
 
     def progress(step: int, total: int, loss: float) -> None:
-        if step == 1 or step == total or step % max(1, total // 20) == 0:
+        if not args.quiet and (step == 1 or step == total or step % max(1, total // 20) == 0):
             print(f"train: step {step}/{total} loss {loss:.4f}", flush=True)
 
     rec = train_image_lora(args.bench, args.image_model, args.out, settings, resume=args.resume, progress=progress)
