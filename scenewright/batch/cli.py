@@ -47,18 +47,22 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def settings_from_args(args: argparse.Namespace):
     from scenewright.batch.settings import BatchSettings
+    from scenewright import config
+    from scenewright.config import device_overrides, library_for
     from scenewright.methods.registry import get_method
-    needs = get_method(args.method).needs
-    return BatchSettings(method=args.method, library=args.library if "library" in needs else None,
-                         weights=args.weights if "weights" in needs else None, address=args.address,
+    cls = get_method(args.method)
+    device = getattr(args, "device", None)
+    overrides = device_overrides(cls.Settings, args.config, args.overrides, device)
+    return BatchSettings(method=args.method, library=library_for(cls.needs, args.library),
+                         weights=args.weights if "weights" in cls.needs else None, address=args.address,
                          workers=args.workers, cpus_per_task=args.cpus_per_task, resume=args.resume,
                          overwrite=args.overwrite, preview=args.preview, seed=args.seed,
-                         config=args.config, overrides=tuple(args.overrides),
+                         config=args.config, overrides=tuple(overrides),
                          limit=args.limit, eval_bench=args.eval_bench,
                          eval_points=args.eval_points, max_pixels=args.max_pixels,
                          max_instances=args.max_instances, models=args.models, labels=args.labels,
                          fov=args.fov, box_threshold=args.box_threshold, text_threshold=args.text_threshold,
-                         max_side=args.max_side, device=args.device)
+                         max_side=args.max_side, device=config.get("device", device))
 
 
 def exit_code(report: dict) -> int:

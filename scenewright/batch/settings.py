@@ -24,6 +24,11 @@ from scenewright.settings import build_settings, settings_json  # noqa: F401  (s
 SEQUENTIAL = "none"          # --address none: in this process, no Ray
 
 
+def _configured_library() -> str:
+    from scenewright.config import get
+    return get("library")
+
+
 @dataclass
 class BatchSettings:
     """Everything a ``scenewright batch`` run needs; recorded in ``OUT_ROOT/batch.json``.
@@ -38,7 +43,8 @@ class BatchSettings:
     """
 
     method: str = DEFAULT_METHOD
-    library: str | None = "data/library"   # for methods that need an asset library
+    # for methods that need an asset library; default: the configured one (scenewright.config)
+    library: str | None = dataclasses.field(default_factory=_configured_library)
     weights: str | None = None             # for methods that need a checkpoint
     address: str = "local"
     workers: int | None = None

@@ -65,10 +65,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     d = msub.add_parser("download", help="fetch a model from the Hugging Face hub (needs network)")
     d.add_argument("name", choices=[*MODELS, "all"])
     d.add_argument("--to", default=None,
-                   help="models folder (default: $SCENEWRIGHT_MODELS, else ~/.cache/scenewright/models)")
+                   help="models folder (default: $SCENEWRIGHT_MODELS, else the settings file, else ~/.cache/scenewright/models)")
     d.add_argument("--revision", default=None, help="hub branch, tag or commit (default: the pinned one)")
     d.set_defaults(func=_download)
     ls = msub.add_parser("list", help="what the models folder holds: sizes, sources, licences")
-    ls.add_argument("--models", default=None, help="models folder (default: $SCENEWRIGHT_MODELS, else the cache)")
+    ls.add_argument("--models", default=None, help="models folder (default: $SCENEWRIGHT_MODELS, else the settings file, else the cache)")
     ls.add_argument("--memory", action="store_true", help="also the weights' memory, from each config")
     ls.set_defaults(func=_list)

@@ -17,18 +17,15 @@ REQUIRED_FILE = {"midi": "model_index.json"}
 
 def default_models_dir() -> Path:
     """``$XDG_CACHE_HOME/scenewright/models`` (``~/.cache/scenewright/models``)."""
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "scenewright" / "models"
+    from scenewright.config import default_models
+    return default_models()
 
 
 def models_dir(flag: str | os.PathLike | None = None) -> Path:
-    """The models folder: ``flag`` (``--models``), else ``$SCENEWRIGHT_MODELS``, else the default."""
-    if flag:
-        return Path(flag).expanduser()
-    env = os.environ.get(MODELS_ENV)
-    if env:
-        return Path(env).expanduser()
-    return default_models_dir()
+    """The models folder: ``flag`` (``--models``), else ``$SCENEWRIGHT_MODELS``, else the settings
+    file's ``models``, else the default (:mod:`scenewright.config`)."""
+    from scenewright.config import get
+    return Path(get("models", flag or None))
 
 
 def download_hint(name: str, root: Path) -> str:

@@ -32,7 +32,7 @@ def add_input_arguments(parser: argparse.ArgumentParser, seg: bool = True,
         g.add_argument("--seg", default=None,
                        help="instance segmentation PNG (MIDI's format: a colour or id per instance, background 0/black)")
     g.add_argument("--models", default=None,
-                   help="models folder (default: $SCENEWRIGHT_MODELS, else ~/.cache/scenewright/models)")
+                   help="models folder (default: $SCENEWRIGHT_MODELS, else the settings file, else ~/.cache/scenewright/models)")
     g.add_argument("--fov", type=float, default=None,
                    help="horizontal field of view in degrees (1-179) when there is no camera.json")
     g.add_argument("--box-threshold", type=float, default=0.30, help="detector: score a kept box needs")
@@ -40,7 +40,8 @@ def add_input_arguments(parser: argparse.ArgumentParser, seg: bool = True,
     g.add_argument("--max-side", type=int, default=2048,
                    help="a photo's capture is reduced to this long side in pixels (0 = keep)")
     if "--device" not in parser._option_string_actions:
-        g.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
+        g.add_argument("--device", choices=["cpu", "cuda"], default=None,
+                       help="where the models run (default: `scenewright config show`, else cpu)")
 
 
 def image_settings(box_threshold: float = 0.30, text_threshold: float = 0.25, fov: float | None = None,
@@ -62,8 +63,10 @@ def image_settings(box_threshold: float = 0.30, text_threshold: float = 0.25, fo
 
 
 def settings_from_args(args: argparse.Namespace):
+    """The photo options of a command line (the device: the flag, else the settings)."""
+    from scenewright import config
     return image_settings(args.box_threshold, args.text_threshold, getattr(args, "fov", None), args.max_side,
-                          getattr(args, "device", "cpu") or "cpu")
+                          config.get("device", getattr(args, "device", None)))
 
 
 def perceive_input(path, seg_path, labels: list[str], models, settings):
