@@ -36,10 +36,12 @@ and so not in the re-rendered picture either; ``seg.png`` reads 0 there already.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
 import shutil
+import sys
 import tempfile
 import time
 from dataclasses import dataclass
@@ -188,6 +190,35 @@ def silhouette_iou(rendered: np.ndarray, seg: np.ndarray) -> dict[int, float]:
 # Blender side
 
 
+@contextlib.contextmanager
+def blender_output_to(log: Path):
+    """Send everything Blender prints (C and Python, stdout and stderr) to the file ``log``.
+
+    Cycles reports every tile and sample; a failure is raised with the log's last lines.
+    """
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = os.dup(1), os.dup(2)
+    with open(log, "ab") as f:
+        try:
+            os.dup2(f.fileno(), 1)
+            os.dup2(f.fileno(), 2)
+            with contextlib.redirect_stdout(sys.stderr):
+                yield
+        except RuntimeError as exc:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            tail = log.read_text(errors="replace").splitlines()[-5:]
+            raise RuntimeError(f"{exc}\nBlender said:\n" + "\n".join(tail)) from None
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os.dup2(saved[0], 1)
+            os.dup2(saved[1], 2)
+            os.close(saved[0])
+            os.close(saved[1])
+
+
 def _blender_vec(v) -> tuple[float, float, float]:
     """World point / direction, Y up (glTF) → Blender, Z up."""
     x, y, z = (float(c) for c in v)
@@ -319,9 +350,9 @@ def render_photoreal(scene, source: Path, rgb_path: Path, rig: LightRig, setting
     """
     import bpy
     from scenewright.export import ExportSettings
-    from scenewright.export.blend import _blender_quiet, write_blend
+    from scenewright.export.blend import write_blend
     t0 = time.perf_counter()
-    with _blender_quiet():
+    with blender_output_to(work / "blender.log"):
         write_blend(scene, work / "scene.blend", ExportSettings(), source=str(source))
     bscene = bpy.context.scene
     t_export = time.perf_counter() - t0
@@ -339,7 +370,7 @@ def render_photoreal(scene, source: Path, rgb_path: Path, rig: LightRig, setting
         bscene.cycles.denoiser = "OPENIMAGEDENOISE"
     bscene.view_settings.look = "None"
     bscene.view_settings.exposure = 0.0
-    with _blender_quiet():
+    with blender_output_to(work / "blender.log"):
         linear = _render_to_exr(bpy, bscene, work / "linear.exr")
     t_render = time.perf_counter() - t0
     # exposure: the metered scene brought to the key, then the drawn offset
@@ -350,14 +381,14 @@ def render_photoreal(scene, source: Path, rgb_path: Path, rig: LightRig, setting
     fmt = bscene.render.image_settings
     fmt.file_format, fmt.color_mode, fmt.color_depth = "PNG", "RGB", "8"
     fmt.compression = 15
-    with _blender_quiet():
+    with blender_output_to(work / "blender.log"):
         img.save_render(str(rgb_path), scene=bscene)
     bpy.data.images.remove(img)
     t0 = time.perf_counter()
-    with _blender_quiet():
+    with blender_output_to(work / "blender.log"):
         ids = render_instance_ids(bpy, bscene, work / "ids.exr")
     t_check = time.perf_counter() - t0
-    with _blender_quiet():
+    with blender_output_to(work / "blender.log"):
         bpy.ops.wm.read_factory_settings(use_empty=True)
     return {"exposure_stops": exposure, "metered_stops": metered, "ids": ids,
             "timings_s": {"export": round(t_export, 3), "render": round(t_render, 3), "check": round(t_check, 3)}}
@@ -486,7 +517,7 @@ def _render_scene(src: Path, dst: Path, index: int, settings: PhotorealSettings)
     """Render scene folder ``src`` into the copy ``dst`` (its capture/rgb.png replaced); the scene's record."""
     from PIL import Image
     from scenewright.scene import read_scene
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     scene = read_scene(src / "gt")
     if not scene.room or scene.camera is None or scene.camera.world_from_camera is None:
         raise InputError(f"{src / 'gt'}: the ground truth needs its room meshes and camera to be re-rendered")
@@ -508,10 +539,12 @@ def _render_scene(src: Path, dst: Path, index: int, settings: PhotorealSettings)
     mean_iou = float(np.mean(list(iou.values()))) if iou else 1.0
     if mean_iou < settings.min_iou:
         worst = min(iou, key=iou.get)
-        raise RuntimeError(f"{src}: the Cycles render's silhouettes match seg.png with mean IoU {mean_iou:.3f} "
+        raise InputError(f"{src}: the Cycles render's silhouettes match seg.png with mean IoU {mean_iou:.3f} "
                            f"< {settings.min_iou} (worst: instance {worst}, {iou[worst]:.3f}); "
                            "its ground truth would not describe the picture")
-    timings = {**result["timings_s"], "total": round(time.perf_counter() - t0, 3)}
+    # wall time is what a user waits; CPU time (all of Cycles' threads) what it costs on a shared machine
+    timings = {**result["timings_s"], "total": round(time.perf_counter() - t0, 3),
+               "cpu": round(time.process_time() - c0, 3)}
     return {"lights": rig.lights, "roughness": rig.roughness, "floor_roughness": rig.floor_roughness,
             "exposure_offset": rig.exposure_offset, "metered_stops": result["metered_stops"],
             "exposure_stops": result["exposure_stops"], "iou": {str(k): v for k, v in iou.items()},
