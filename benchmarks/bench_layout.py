@@ -228,7 +228,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--bench", default=None, help="use this main benchmark folder instead of making one")
     p.add_argument("--heldout-catalogs", nargs="+", default=["BlendSwap-CC-BY", "KatorLegaz"],
                    help="catalogs that furnish the held-out rooms and are removed from the method's library")
-    p.add_argument("--features", default="auto", choices=["auto", "classical", "normalised", "dinov2"])
+    p.add_argument("--features", default="auto", choices=["auto", "classical", "dinov2"])
     p.add_argument("--dinov2-weights", default=None)
     p.add_argument("--set", nargs="+", default=[], metavar="KEY=VALUE",
                    help="override a layout settings field, e.g. pose.render_assets=5 (values as JSON)")

@@ -80,20 +80,6 @@ class ClassicalFeatures:
     shape_size: int = 16
     colour_weight: float = 1.0
     shape_weight: float = 0.6
-    # Exposure-invariant variant: each crop's pixels scaled so their mean brightness (HSV value)
-    # is ``normalised_value`` before the histogram and gradients (a washed-out or dark photo
-    # of an object then matches its library views).
-    normalise: bool = False
-    normalised_value: float = 0.55
-
-    def normalised(self, rgbs: list[np.ndarray], masks: list[np.ndarray]) -> list[np.ndarray]:
-        """The crops with their masked pixels' mean HSV value brought to ``normalised_value`` (uint8)."""
-        out = []
-        for r, m in zip(rgbs, masks):
-            value = float(r[m].max(-1).mean()) / 255.0 if m.any() else 0.0
-            gain = self.normalised_value / value if value > 1e-3 else 1.0
-            out.append(np.clip(r.astype(np.float32) * gain, 0, 255).astype(np.uint8))
-        return out
 
     def colour(self, pixels: np.ndarray, owner: np.ndarray, n: int) -> np.ndarray:
         """(n, 152) colour histograms of masked ``pixels`` (P, 3) uint8 belonging to crop ``owner`` (P,).
@@ -127,8 +113,6 @@ class ClassicalFeatures:
     def __call__(self, rgbs: list[np.ndarray], masks: list[np.ndarray]) -> np.ndarray:
         """Crops (S, S, 3) uint8 with masks (S, S) → (B, D) float32, rows of norm 1 (0 for empty masks)."""
         n = len(rgbs)
-        if self.normalise:
-            rgbs = self.normalised(rgbs, masks)
         pixels = np.concatenate([r[m] for r, m in zip(rgbs, masks)]) if n else np.zeros((0, 3), np.uint8)
         owner = np.repeat(np.arange(n), [int(m.sum()) for m in masks])
         colour = self.colour(pixels, owner, n) * self.colour_weight
@@ -181,14 +165,11 @@ class Dinov2Features:
 
 
 def make_extractor(kind: str = "auto", dinov2_weights: str | None = None):
-    """``classical`` | ``normalised`` (classical on brightness-normalised crops) | ``dinov2`` (needs
-    weights; InputError otherwise) | ``auto`` (DINOv2 iff weights given)."""
+    """``classical`` | ``dinov2`` (needs weights; InputError otherwise) | ``auto`` (DINOv2 iff weights given)."""
     if kind == "dinov2" or (kind == "auto" and dinov2_weights):
         if not dinov2_weights:
             raise InputError("features dinov2 needs dinov2_weights DIR (a local Dinov2Model folder)")
         return Dinov2Features(dinov2_weights)
-    if kind == "normalised":
-        return ClassicalFeatures(name="classical-normalised", normalise=True)
     if kind not in ("auto", "classical"):
-        raise InputError(f"unknown appearance features {kind!r} (auto, classical, normalised, dinov2)")
+        raise InputError(f"unknown appearance features {kind!r} (auto, classical, dinov2)")
     return ClassicalFeatures()

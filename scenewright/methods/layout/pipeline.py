@@ -44,7 +44,7 @@ class LayoutSettings:
     """Everything that decides a layout result; recorded in ``scene.json`` (method.settings)."""
 
     seed: int = 0                        # every random choice (perception, retrieval samples)
-    features: str = "auto"               # auto | classical | normalised | dinov2
+    features: str = "auto"               # auto | classical | dinov2
     dinov2_weights: str | None = None    # local Dinov2Model folder (features dinov2 or auto)
     scale_trust: float = 0.5              # 0 = catalog size, 1 = observed box (log-space blend)
     scale_bounds: tuple[float, float] = (0.6, 1.6)  # asset scale limits (× catalog size)
