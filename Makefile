@@ -4,10 +4,12 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 LIB ?= data/library
 STAMP := $(VENV)/.installed
+# the Khronos glTF validator (npm, pinned by package-lock.json) that the tests run on every GLB
+VALIDATOR := tools/gltf-validator/node_modules/.package-lock.json
 
 .PHONY: setup test demo bench clean
 
-setup: $(STAMP)
+setup: $(STAMP) $(VALIDATOR)
 
 $(STAMP): pyproject.toml requirements.txt scripts/setup-system.sh
 	bash scripts/setup-system.sh
@@ -17,6 +19,10 @@ $(STAMP): pyproject.toml requirements.txt scripts/setup-system.sh
 	$(PY) -m pip install -q -r requirements.txt
 	$(PY) -m pip install -q --no-deps --no-build-isolation -e .
 	touch $@
+
+$(VALIDATOR): tools/gltf-validator/package.json tools/gltf-validator/package-lock.json scripts/setup-system.sh
+	bash scripts/setup-system.sh
+	npm ci --prefix tools/gltf-validator --no-audit --no-fund --silent
 
 test: setup
 	$(PY) -m pytest -q

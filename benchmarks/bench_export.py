@@ -16,6 +16,11 @@ Times are medians of ``--repeat`` runs after one warm-up, wall and CPU (the mach
 shared, so wall times move with its load; the load average is recorded).
 
     .venv/bin/python benchmarks/bench_export.py [--scene DIR] [--repeat 5] [--out FILE.json]
+                                                [--room-capture DIR | --no-room-cost]
+
+It also measures what the room costs (``--room-capture``, default the shipped living-room
+capture): a ``boxes`` reconstruction (no preview) with the photo-textured room and ceiling vs
+``--no-room``, and each format's export of that folder with the room vs ``--no-room``.
 """
 
 from __future__ import annotations
@@ -111,11 +116,13 @@ def facts(path: Path, scene_dir: Path) -> dict:
         found = {str(o.get("label")) for o in bpy.data.objects}
         return {"meshes": sum(o.type == "MESH" for o in bpy.data.objects), "attribution": credit in text,
                 "labels": labels <= found}
-    import trimesh
-    tscene = trimesh.load(path, force="scene", process=False)
-    meta = json.dumps(tscene.metadata, default=str) + json.dumps(
-        [g.metadata for g in tscene.geometry.values()], default=str)
-    return {"meshes": len(tscene.graph.nodes_geometry), "attribution": credit in meta,
+    import struct
+    blob = path.read_bytes()
+    (n,) = struct.unpack_from("<I", blob, 12)
+    doc = json.loads(blob[20:20 + n])           # the glTF document (labels live in node or mesh extras)
+    meta = json.dumps(doc.get("scenes", [{}])[0].get("extras"), default=str) + json.dumps(
+        [x.get("extras") for x in doc.get("nodes", []) + doc.get("meshes", [])], default=str)
+    return {"meshes": sum("mesh" in node for node in doc.get("nodes", [])), "attribution": credit in meta,
             "labels": all(json.dumps(lb) in meta for lb in labels)}
 
 
@@ -139,12 +146,44 @@ def size_of(out: Path) -> int:
     return out.stat().st_size + (sum(p.stat().st_size for p in tex.iterdir()) if tex.is_dir() else 0)
 
 
+def room_cost(capture: Path, formats, repeat: int, tmp: Path) -> dict:
+    """Seconds the room adds: per reconstruction (boxes, no preview) and per export, medians."""
+    from scenewright.export import ExportSettings, export_scene
+    from scenewright.run import run_to_folder
+
+    def reconstruct(room: bool):
+        def run(_scene_dir: Path, out: Path) -> None:
+            run_to_folder(capture, out, "boxes", preview=False, overwrite=True, room=room, ceiling=room)
+        return run
+
+    rows = []
+    folder = tmp / "room_scene"
+    for room in (True, False):
+        wall, cpu = timed(reconstruct(room), capture, tmp / f"reconstruct_{room}", repeat)
+        rows.append({"step": "reconstruct boxes", "room": room, "median_s": statistics.median(wall),
+                     "cpu_median_s": statistics.median(cpu)})
+    run_to_folder(capture, folder, "boxes", preview=False, overwrite=True, ceiling=True)
+    room_s = json.loads((folder / "scene.json").read_text())["timings_s"]["room"]
+    for fmt in formats:
+        for room in (True, False):
+            def run(scene_dir: Path, out: Path, room=room) -> None:
+                export_scene(scene_dir, out, settings=ExportSettings(room=room), overwrite=True)
+            out = tmp / f"room_{room}.{fmt}"
+            wall, cpu = timed(run, folder, out, repeat)
+            rows.append({"step": f"export {fmt}", "room": room, "median_s": statistics.median(wall),
+                         "cpu_median_s": statistics.median(cpu), "bytes": size_of(out)})
+    return {"capture": str(capture), "room_build_s": room_s, "rows": rows}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scene", type=Path, default=ROOT / "examples" / "living_room" / "gt")
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--formats", nargs="+", default=list(FORMATS), choices=FORMATS)
     parser.add_argument("--out", type=Path, default=ROOT / "out" / "bench_export.json")
+    parser.add_argument("--room-capture", type=Path, default=ROOT / "examples" / "living_room" / "capture",
+                        help="capture whose boxes reconstruction measures the room's cost")
+    parser.add_argument("--no-room-cost", action="store_true", help="skip the room measurement")
     args = parser.parse_args()
     if args.repeat < 1:
         parser.error("--repeat must be at least 1")
@@ -163,6 +202,7 @@ def main() -> None:
                              "min_s": min(times), "times_s": times, "cpu_median_s": statistics.median(cpu),
                              "bytes": size_of(out),
                              **facts(out, args.scene)})
+        room = None if args.no_room_cost else room_cost(args.room_capture, args.formats, args.repeat, tmp)
     from rich.console import Console
     from rich.table import Table
     table = Table(title=f"export of {args.scene} ({len(scene.instances)} objects, {n_tris} triangles, "
@@ -180,9 +220,24 @@ def main() -> None:
                       f"{r['median_s']:.3f}", f"{r['cpu_median_s']:.3f}", f"{r['bytes'] / 1e6:.2f}", str(r["meshes"]),
                       "yes" if r["attribution"] else "no", "yes" if r["labels"] else "no", extra)
     Console(width=150).print(table)
+    if room is not None:
+        cost = Table(title=f"what the room costs (boxes on {args.room_capture}; building it: "
+                           f"{room['room_build_s']:.3f} s), median of {args.repeat}")
+        for col in ("step", "wall s with / without room", "CPU s with / without", "added CPU s",
+                    "kB with / without"):
+            cost.add_column(col)
+        by = {(r["step"], r["room"]): r for r in room["rows"]}
+        for step in dict.fromkeys(r["step"] for r in room["rows"]):
+            a, b = by[(step, True)], by[(step, False)]
+            cost.add_row(step, f"{a['median_s']:.3f} / {b['median_s']:.3f}",
+                         f"{a['cpu_median_s']:.3f} / {b['cpu_median_s']:.3f}",
+                         f"{a['cpu_median_s'] - b['cpu_median_s']:+.3f}",
+                         f"{a['bytes'] / 1e3:.1f} / {b['bytes'] / 1e3:.1f}"
+                         if "bytes" in a else "")
+        Console(width=150).print(cost)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     result = {"scene": str(args.scene), "objects": len(scene.instances), "triangles": n_tris,
-              "repeat": args.repeat, "rows": rows, "machine": {**machine, "loadavg_end": os.getloadavg()}}
+              "repeat": args.repeat, "rows": rows, "room_cost": room, "machine": {**machine, "loadavg_end": os.getloadavg()}}
     args.out.write_text(json.dumps(result, indent=2, default=str) + "\n")
     print(f"wrote {args.out}")
 

@@ -49,7 +49,8 @@ def render_preview(scene: Scene, capture: Capture, resources: Resources | None =
 
 def run_to_folder(capture: str | os.PathLike | Capture, out: str | os.PathLike, method: str | type | Method,
                   settings=None, resources: Resources | None = None, overwrite: bool = False,
-                  preview: bool = True, progress: bool = False, inputs=(), perception=None) -> Scene:
+                  preview: bool = True, progress: bool = False, inputs=(), perception=None,
+                  room: bool = True, ceiling: bool = False) -> Scene:
     """Reconstruct ``capture`` (a folder or a loaded Capture) with ``method`` into the folder ``out``.
 
     ``method``: a registered name, a Method class, or a built Method (then ``settings``
@@ -59,7 +60,9 @@ def run_to_folder(capture: str | os.PathLike | Capture, out: str | os.PathLike, 
     lies in what the run reads (the capture, the method's library and weights, ``inputs``).
     ``perception``: the :class:`~scenewright.perception.from_image.PerceptionRecord` of a
     capture perceived from a photo — recorded under ``"inputs"`` in scene.json, with the
-    perceived capture in ``out/perceived/``. ``scene.timings_s`` gains ``preview``.
+    perceived capture in ``out/perceived/``. ``room``: floor and walls (and a ``ceiling``)
+    textured from the capture go into scene.glb (:func:`add_room`); False records that the
+    folder has none, so exports leave it out too. ``scene.timings_s`` gains ``room`` and ``preview``.
     Returns the Scene.
     """
     cls = type(method) if isinstance(method, Method) else get_method(method) if isinstance(method, str) else method
@@ -84,6 +87,7 @@ def run_to_folder(capture: str | os.PathLike | Capture, out: str | os.PathLike, 
     finally:
         if built is not method:
             built.close()
+    add_room(scene, capture, room, ceiling)
     image = None
     if preview:
         t = time.perf_counter()
@@ -91,12 +95,38 @@ def run_to_folder(capture: str | os.PathLike | Capture, out: str | os.PathLike, 
         scene.timings_s["preview"] = round(time.perf_counter() - t, 4)
         if notes:
             scene.extra.setdefault("notes", []).extend(notes)
+    from scenewright.models.used import models_used
+    used = models_used(built, perception)
+    if used:            # which learned models made this scene: name, repository, revision, hashes
+        scene.extra["models"] = used
     attach = None
     if perception is not None:
         scene.extra["inputs"] = {"from": str(source), **perception.to_json()}
         attach = _perceived_writer(capture, perception)
     write_scene(scene, out, preview=image, overwrite=overwrite, inputs=inputs, attach=attach)
     return scene
+
+
+def add_room(scene: Scene, capture: Capture | None, room: bool = True, ceiling: bool = False) -> None:
+    """Give ``scene`` its room meshes (:func:`scenewright.export.room.room_surfaces`) unless it has them.
+
+    Records what was built in ``scene.extra["room"]`` (scene.json) and the time in
+    ``scene.timings_s["room"]``; ``room=False`` records ``{"included": False}``.
+    """
+    if not room:
+        scene.room = {}
+        scene.extra["room"] = {"included": False}
+        return
+    if scene.room:                 # the method built its own (the generated rooms of text → scene)
+        return
+    from scenewright.export.room import RoomSettings, room_surfaces
+    t = time.perf_counter()
+    report: dict = {}
+    settings = RoomSettings(ceiling=ceiling)
+    scene.room = room_surfaces(scene, capture, settings, report=report)
+    scene.timings_s["room"] = round(time.perf_counter() - t, 4)
+    scene.extra["room"] = {"included": bool(scene.room), "ceiling": ceiling,
+                           "texture_px": settings.texture_px, "surfaces": report}
 
 
 def _perceived_writer(capture: Capture, perception):

@@ -168,9 +168,7 @@ def write_scene(scene: Scene, folder: str | os.PathLike, preview: np.ndarray | N
     """
     folder = Path(folder)
     with atomic_dir(folder, overwrite=overwrite, inputs=inputs) as tmp:
-        tscene = scene.to_trimesh_scene()
-        glb = tscene.export(file_type="glb") if tscene.geometry else _glb_without_meshes(scene)
-        (tmp / "scene.glb").write_bytes(glb)
+        (tmp / "scene.glb").write_bytes(scene_glb_bytes(scene))
         (tmp / "scene.json").write_text(dumps_json(scene.to_json()) + "\n")
         if preview is not None:
             from PIL import Image
@@ -180,25 +178,14 @@ def write_scene(scene: Scene, folder: str | os.PathLike, preview: np.ndarray | N
     return folder
 
 
-def _glb_without_meshes(scene: Scene) -> bytes:
-    """A valid GLB holding only the named, posed instance nodes.
+def scene_glb_bytes(scene: Scene) -> bytes:
+    """``scene.glb`` of a scene folder: objects, ``scene.room``, camera; materials' own sidedness.
 
-    trimesh refuses to export a scene without geometry, but a method may legitimately
-    produce one (MIDI when no instance has a surface), and the folder must stay valid.
+    Written by :func:`scenewright.export.glb.scene_glb`, the one GLB writer.
     """
-    import json
-    import struct
-    nodes = [{"name": inst.node,
-              "matrix": np.asarray(inst.world_from_object, float).T.reshape(-1).tolist()}
-             for inst in scene.instances]
-    doc = {"asset": {"version": "2.0", "generator": "scenewright"}, "scene": 0,
-           "scenes": [{"nodes": list(range(len(nodes))),
-                       "extras": {"scenewright": {"format": SCENE_FORMAT, "attribution": scene.attribution}}}],
-           "nodes": nodes}
-    chunk = json.dumps(doc).encode()
-    chunk += b" " * (-len(chunk) % 4)
-    return (struct.pack("<4sII", b"glTF", 2, 12 + 8 + len(chunk))
-            + struct.pack("<I4s", len(chunk), b"JSON") + chunk)
+    from scenewright.export.common import ExportSettings
+    from scenewright.export.glb import scene_glb
+    return scene_glb(scene, ExportSettings(double_sided=False))
 
 
 def load_glb_nodes(path: str | os.PathLike) -> dict[str, tuple[np.ndarray, trimesh.Trimesh]]:
@@ -226,11 +213,29 @@ def load_glb_nodes(path: str | os.PathLike) -> dict[str, tuple[np.ndarray, trime
         if not isinstance(tscene.geometry[geom_name], trimesh.Trimesh):
             continue
         # include_cache keeps the vertex normals the file holds (a plain copy drops them)
-        mesh = tscene.geometry[geom_name].copy(include_cache=True)
+        mesh = _flat_material_as_colours(tscene.geometry[geom_name].copy(include_cache=True))
         mesh.apply_transform(np.linalg.inv(top_tf) @ node_tf)
         out.setdefault(str(top), (top_tf, []))[1].append(mesh)
     return {name: (tf, parts[0] if len(parts) == 1 else trimesh.util.concatenate(parts))
             for name, (tf, parts) in out.items()}
+
+
+def _flat_material_as_colours(mesh: trimesh.Trimesh) -> trimesh.Trimesh:
+    """A primitive painted by its material's colour alone gets that colour as vertex colours.
+
+    scene.glb stores flat colours as ``baseColorFactor`` (one primitive per colour); as
+    vertex colours the primitives of a node merge into one mesh that keeps every colour
+    (merging materials would pack them into a texture atlas).
+    """
+    visual = mesh.visual
+    if not isinstance(visual, trimesh.visual.TextureVisuals) or visual.material is None:
+        return mesh
+    if getattr(visual.material, "baseColorTexture", None) is not None or getattr(visual.material, "image", None) \
+            is not None:
+        return mesh
+    rgba = np.asarray(visual.material.main_color, np.uint8).reshape(-1)[:4]
+    mesh.visual = trimesh.visual.ColorVisuals(mesh, vertex_colors=np.tile(rgba, (len(mesh.vertices), 1)))
+    return mesh
 
 
 RELATION_TYPES = ("on", "against_wall", "facing", "same_asset_group")

@@ -24,9 +24,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from scenewright.app.room_surfaces import room_surfaces
 from scenewright.capture import image_size, load_capture
+from scenewright.config import shipped_examples
 from scenewright.errors import InputError
+from scenewright.export.common import ExportSettings
+from scenewright.export.glb import scene_glb
 from scenewright.fileio import give_umask_mode
 from scenewright.methods.base import Resources
 from scenewright.methods.registry import DEFAULT_METHOD, get_method, method_names
@@ -35,14 +37,20 @@ from scenewright.settings import build_settings
 
 log = logging.getLogger("scenewright.app")
 
-REPO_EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+REPO_EXAMPLES = shipped_examples()         # the checkout's examples/, or the wheel's copy
+
+
+def _configured_library() -> str:
+    from scenewright.config import get
+    return get("library")
 
 
 @dataclass
 class AppSettings:
     """How the page is served; ``scenewright app`` options map one to one."""
 
-    library: str | None = "data/library"     # asset library (missing: methods that need one are off)
+    # asset library (missing: methods that need one are off); default: the configured one
+    library: str | None = field(default_factory=_configured_library)
     host: str = "127.0.0.1"
     port: int = 7860
     weights: str | None = None                # checkpoint folder (None: methods that need one are off)
@@ -83,8 +91,11 @@ class JobRequest:
 
     def settings(self):
         """The method's settings dataclass, built as the command line builds it."""
-        return build_settings(get_method(self.method).Settings, seed=self.seed, values=self.values,
-                              overrides=self.overrides)
+        from scenewright.config import device_overrides
+        cls = get_method(self.method)
+        # the configured device (scenewright config), unless the form chose one
+        overrides = self.overrides if "device" in self.values else device_overrides(cls.Settings, None, self.overrides)
+        return build_settings(cls.Settings, seed=self.seed, values=self.values, overrides=overrides)
 
 
 @dataclass
@@ -224,14 +235,12 @@ def run_job(capture_dir, job_dir, request: JobRequest, settings: AppSettings | N
     t = time.perf_counter()
     # Downloads carry the capture's name (five "scene.glb" in a downloads folder help nobody).
     glb = job_dir / f"{name}.glb"
-    shutil.copyfile(scene_dir / "scene.glb", glb)
+    # scene.glb holds the room (textured from the photo); the plain download leaves it out
+    glb.write_bytes(scene_glb(scene, ExportSettings(room=False, double_sided=False)))
     glb_room = None
-    surfaces = room_surfaces(scene)
-    if surfaces:
-        scene.room = surfaces
+    if scene.room:
         glb_room = job_dir / f"{name}_with_room.glb"
-        glb_room.write_bytes(scene.to_trimesh_scene().export(file_type="glb"))
-        scene.room = {}
+        shutil.copyfile(scene_dir / "scene.glb", glb_room)
     zip_path = _zip_folder(scene_dir, job_dir / f"{name}.zip", name)
     timings["downloads"] = time.perf_counter() - t
     progress(1.0, "Done")

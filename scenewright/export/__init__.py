@@ -67,6 +67,24 @@ def _read(scene_dir: Path):
     return scene
 
 
+def with_room(scene, settings: ExportSettings):
+    """``scene`` with its room meshes when the export takes the room (``settings.room``).
+
+    The room is the one scene.glb holds (textured from the photo at reconstruction). A
+    folder without one (written by hand or before rooms were kept) gets floor and walls
+    in plain colours from its planes; a folder reconstructed with ``--no-room``
+    (``scene.json`` ``room.included`` false) stays without.
+    """
+    if not settings.room or scene.room or (scene.extra.get("room") or {}).get("included") is False:
+        return scene
+    import copy
+
+    from scenewright.export.room import room_surfaces
+    scene = copy.copy(scene)          # the caller's scene stays as it was
+    scene.room = room_surfaces(scene)
+    return scene
+
+
 def _move_into_place(src: Path, dst: Path, aside: list[tuple[Path, Path]]) -> None:
     """Rename ``src`` to ``dst``; an existing ``dst`` is first renamed aside (kept until the end)."""
     if dst.exists():
@@ -101,7 +119,7 @@ def export_scene(scene_dir: str | os.PathLike, out_file: str | os.PathLike, form
         for p in (out_file, tex_dir):
             if p is not None and p.exists():
                 raise InputError(f"{p}: exists (pass --overwrite to replace it)")
-    scene = scene if scene is not None else _read(scene_dir)
+    scene = with_room(scene if scene is not None else _read(scene_dir), settings)
     check_writable_parent(out_file)
     tmp = temp_dir_beside(out_file)
     aside: list[tuple[Path, Path]] = []       # (old output moved aside, where it was)

@@ -13,7 +13,8 @@ turn the Y-up frame into the Z-up one with the rotation ``BLENDER_FROM_GLTF``
   look down −Z with +Y up, like glTF); focal length, sensor, resolution, pixel aspect
   and lens shift reproduce K.
 
-The file holds collections "Objects" and "Room", one object per instance named by its
+The file holds collections "Objects", "Room" and "Lights" (a rig that renders like the
+preview: :func:`light_rig`), one object per instance named by its
 node (``inst_<id>``), materials (Principled BSDF base colour, image textures packed into
 the file), custom properties (label, category, asset_id, score, size, instance_id,
 relations, attribution) and the attribution as a Text datablock "ATTRIBUTION" and as
@@ -176,10 +177,12 @@ def _camera(bpy, scene: Scene, settings: ExportSettings, bscene):
     return obj
 
 
-def _world(bpy, bscene, grey: float = 0.6) -> None:
-    """A uniform grey world: without it (empty factory settings) Eevee and Cycles render black.
+def _world(bpy, bscene, grey: float) -> None:
+    """A uniform grey world: the ambient term of the preview's shading.
 
-    Even, shadowless light, like scenewright's previews; add lamps for anything nicer.
+    A uniform environment of radiance ``grey`` lights a diffuse surface of albedo ``a`` to
+    ``a · grey``, the preview's ``ambient · a`` (without it, from empty factory settings,
+    Eevee and Cycles render black).
     """
     world = bpy.data.worlds.new("World")
     world.color = (grey, grey, grey)
@@ -189,6 +192,68 @@ def _world(bpy, bscene, grey: float = 0.6) -> None:
     background.inputs["Color"].default_value = (grey, grey, grey, 1.0)
     background.inputs["Strength"].default_value = 1.0
     bscene.world = world
+
+
+def _sun(bpy, name: str, collection, matrix_world, weight: float):
+    """A shadowless sun lamp shining along its local −Z, lighting a facing diffuse surface by ``weight · a``.
+
+    A sun of strength ``S`` (W/m²) gives a Lambertian surface of albedo ``a`` the radiance
+    ``a · S · cos θ / π``; ``S = π · weight`` reproduces the preview's ``weight · a · cos θ``.
+    """
+    from mathutils import Matrix
+    data = bpy.data.lights.new(name, "SUN")
+    data.energy = float(np.pi * weight)
+    data.use_shadow = False            # the preview's Lambert shading has no shadows
+    data.angle = 0.0
+    obj = bpy.data.objects.new(name, data)
+    collection.objects.link(obj)
+    obj.matrix_world = Matrix(np.asarray(matrix_world, float).tolist())
+    return obj
+
+
+def _look_along(direction: np.ndarray) -> np.ndarray:
+    """(4, 4) rotation whose −Z axis points along ``direction`` (Blender's lamp convention)."""
+    z = -np.asarray(direction, float) / np.linalg.norm(direction)
+    helper = np.array([0.0, 0.0, 1.0]) if abs(z[2]) < 0.9 else np.array([0.0, 1.0, 0.0])
+    x = np.cross(helper, z)
+    x /= np.linalg.norm(x)
+    m = np.eye(4)
+    m[:3, :3] = np.column_stack([x, np.cross(z, x), z])
+    return m
+
+
+def light_rig(bpy, bscene, camera_obj, world_from_camera: np.ndarray | None, render=None) -> dict:
+    """Lights that make Eevee and Cycles look like scenewright's preview (:class:`RenderSettings`).
+
+    The preview shades ``(ambient + headlight · max(n·v, 0) + key · max(n·l, 0)) · albedo``:
+    the ambient is the world colour, the headlight a sun shining along the camera's view
+    (parented to the camera, so it follows it), the key a sun from ``key_direction`` (camera
+    frame, OpenCV axes: above, left, behind the camera); all without shadows. The view
+    transform is "Standard" (no filmic tone curve), as the preview shows colours as they
+    are. Without a camera pose, the headlight and key shine from above and the front.
+    Returns the light objects by name.
+    """
+    from scenewright.render.renderer import RenderSettings
+    render = render or RenderSettings()
+    col = bpy.data.collections.new("Lights")
+    bscene.collection.children.link(col)
+    _world(bpy, bscene, render.ambient)
+    if world_from_camera is not None:
+        wfc = blender_camera_matrix(world_from_camera)          # Blender camera: looks down its −Z
+        view = -wfc[:3, 2]
+        key = BLENDER_FROM_GLTF[:3, :3] @ np.asarray(world_from_camera, float)[:3, :3] @ np.asarray(
+            render.key_direction, float)                           # towards the key light, world (Z up)
+    else:
+        wfc, view, key = None, np.array([0.0, 1.0, -1.0]), np.array([-0.35, -0.5, 0.8])
+    head_m = wfc if wfc is not None else _look_along(view)
+    head = _sun(bpy, "light_headlight", col, head_m, render.headlight)
+    if camera_obj is not None:
+        head.parent = camera_obj
+        head.matrix_parent_inverse = camera_obj.matrix_world.inverted()
+    key_obj = _sun(bpy, "light_key", col, _look_along(-key), render.key)
+    bscene.view_settings.view_transform = "Standard"
+    bscene.view_settings.look = "None"
+    return {"light_headlight": head, "light_key": key_obj}
 
 
 def _idprop(value):
@@ -272,9 +337,10 @@ def write_blend(scene: Scene, path: Path, settings: ExportSettings, source: str 
             obj = bpy.data.objects.new(name, me)
             room_col.objects.link(obj)
             n_room += 1
+    camera_obj = None
     if settings.camera and scene.camera is not None and scene.camera.world_from_camera is not None:
-        _camera(bpy, scene, settings, bscene)
-    _world(bpy, bscene)
+        camera_obj = _camera(bpy, scene, settings, bscene)
+    light_rig(bpy, bscene, camera_obj, None if scene.camera is None else scene.camera.world_from_camera)
     text = bpy.data.texts.new("ATTRIBUTION")
     text.write(attribution_text(scene))
     meta = export_metadata(scene, settings, source)

@@ -108,6 +108,16 @@ def _define_material(stage, path: str, surface: Surface, texture_asset: str | No
     shader.CreateInput("roughness", Sdf.ValueTypeNames.Float).Set(float(surface.roughness))
     shader.CreateInput("metallic", Sdf.ValueTypeNames.Float).Set(float(surface.metallic))
     mat.CreateSurfaceOutput().ConnectToSource(shader.ConnectableAPI(), "surface")
+    if texture_asset is None and surface.vertex_colors is not None:
+        # colours per vertex (an asset painted with several flat colours): the material reads them
+        reader = UsdShade.Shader.Define(stage, f"{path}/colorReader")
+        reader.CreateIdAttr("UsdPrimvarReader_float3")
+        reader.CreateInput("varname", Sdf.ValueTypeNames.String).Set("displayColor")
+        reader.CreateInput("fallback", Sdf.ValueTypeNames.Float3).Set(Gf.Vec3f(*base[:3]))
+        reader.CreateOutput("result", Sdf.ValueTypeNames.Float3)
+        shader.CreateInput("diffuseColor", Sdf.ValueTypeNames.Color3f).ConnectToSource(
+            reader.ConnectableAPI(), "result")
+        return mat
     if texture_asset is None:
         shader.CreateInput("diffuseColor", Sdf.ValueTypeNames.Color3f).Set(Gf.Vec3f(*base[:3]))
         if base[3] < 1.0:

@@ -66,27 +66,44 @@ def graph_dir(gt_dir, tmp_path_factory) -> Path:
     scene.camera.height = 96
     scene.instances[0].world_from_object = scene.instances[0].world_from_object @ np.diag([1.3, 0.8, 1.1, 1.0])
     # a tinted texture: glTF multiplies the image by baseColorFactor
-    scene.instances[1].mesh.visual.material.baseColorFactor = np.array([200, 120, 60, 255], np.uint8)
+    tinted_instance(scene).mesh.visual.material.baseColorFactor = np.array([200, 120, 60, 255], np.uint8)
     out = tmp_path_factory.mktemp("graph") / "scene"
     write_scene(scene, out)
     return out
 
 
+def glb_json(path: Path) -> dict:
+    """The JSON chunk of a GLB file (the glTF document), read as the format defines it."""
+    import json
+    import struct
+    data = Path(path).read_bytes()
+    magic, version, length = struct.unpack_from("<4sII", data)
+    assert magic == b"glTF" and version == 2 and length == len(data)
+    chunk_length, chunk_type = struct.unpack_from("<I4s", data, 12)
+    assert chunk_type == b"JSON"
+    return json.loads(data[20:20 + chunk_length])
+
+
+def tinted_instance(scene):
+    """The first instance with a photo-like texture (not a palette of flat colours: scene.glb
+    stores those as colour factors)."""
+    for inst in scene.instances:
+        image = getattr(getattr(inst.mesh.visual, "material", None), "baseColorTexture", None)
+        if image is not None and len(np.unique(np.asarray(image.convert("RGB")).reshape(-1, 3), axis=0)) > 16:
+            return inst
+    raise AssertionError("the fixture library has no textured asset in this scene")
+
+
 def glb_nodes(scene_dir: Path) -> dict[str, dict]:
-    """Straight from scene.glb with trimesh: per top-level node, its transform, vertex count
-    and world-space bounds (2, 3) — what every exported file must reproduce."""
-    tscene = trimesh.load(scene_dir / "scene.glb", force="scene", process=False)
+    """Straight from scene.glb: per top-level node (its primitives merged, as glTF means them),
+    its transform, vertex count and world-space bounds (2, 3) — what every exported file must
+    reproduce."""
+    from scenewright.scene import load_glb_nodes
     out: dict[str, dict] = {}
-    for node in tscene.graph.nodes_geometry:
-        tf, geom = tscene.graph.get(node)
-        mesh = tscene.geometry[geom]
+    for node, (tf, mesh) in load_glb_nodes(scene_dir / "scene.glb").items():
         world = trimesh.transform_points(mesh.vertices, tf)
-        entry = out.setdefault(node, {"transform": tf, "n_vertices": 0, "lo": [], "hi": []})
-        entry["n_vertices"] += len(mesh.vertices)
-        entry["lo"].append(world.min(0))
-        entry["hi"].append(world.max(0))
-    for entry in out.values():
-        entry["bounds"] = np.array([np.min(entry.pop("lo"), 0), np.max(entry.pop("hi"), 0)])
+        out[node] = {"transform": tf, "n_vertices": len(mesh.vertices),
+                     "bounds": np.array([world.min(0), world.max(0)])}
     return out
 
 
@@ -95,3 +112,31 @@ def project(K: np.ndarray, world_from_camera: np.ndarray, points: np.ndarray) ->
     cam = trimesh.transform_points(points, np.linalg.inv(world_from_camera))
     uv = cam @ np.asarray(K, float).T
     return uv[:, :2] / uv[:, 2:]
+
+
+VALIDATOR = Path(__file__).resolve().parents[2] / "tools" / "gltf-validator"
+
+
+def validate_glb(*paths: Path) -> list[dict]:
+    """The Khronos glTF validator's report per file (npm ``gltf-validator``, pinned in
+    tools/gltf-validator; ``make setup`` installs it with ``npm ci``)."""
+    import json
+    import shutil
+    import subprocess
+    node = shutil.which("node")
+    assert node, "node is not installed: run `make setup` (scripts/setup-system.sh installs nodejs)"
+    assert (VALIDATOR / "node_modules" / "gltf-validator").is_dir(), \
+        f"the glTF validator is not installed: run `make setup` (npm ci --prefix {VALIDATOR})"
+    proc = subprocess.run([node, str(VALIDATOR / "validate.js"), *map(str, paths)], capture_output=True,
+                          text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout)
+
+
+def assert_valid_glb(*paths: Path) -> None:
+    """0 errors and 0 warnings from the Khronos validator (infos and hints are allowed)."""
+    for path, report in zip(paths, validate_glb(*paths)):
+        issues = report["issues"]
+        bad = [f"{m['code']} {m.get('pointer', '')}: {m['message']}" for m in issues["messages"]
+               if m["severity"] <= 1]
+        assert issues["numErrors"] == 0 and issues["numWarnings"] == 0, f"{path}: " + "; ".join(bad[:10])

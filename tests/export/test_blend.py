@@ -9,9 +9,10 @@ import pytest
 from scenewright.export import ExportSettings, export_scene
 from scenewright.export.blend import BLENDER_FROM_GLTF
 from scenewright.export.common import srgb_to_linear
+from scenewright.export.room import room_surfaces
 from scenewright.scene import read_scene
 
-from .conftest import glb_nodes, project
+from .conftest import glb_nodes, project, tinted_instance
 
 bpy = pytest.importorskip("bpy")
 R = BLENDER_FROM_GLTF
@@ -89,7 +90,14 @@ def test_objects_names_matrices_vertices_bounds(exported, gt_dir, graph_dir, whi
 def test_materials_and_packed_images(exported, gt_dir):
     scene = read_scene(gt_dir)
     _open(exported["gt"])
-    for inst in list(scene.instances) + [None]:
+    textured = [i for i in scene.instances if hasattr(i.mesh.visual, "material")]
+    painted = [i for i in scene.instances if i.mesh.visual.kind == "vertex"]
+    assert textured and painted      # photo-like textures, and assets painted with flat colours
+    for inst in painted:             # several flat colours: vertex colours drive the base colour
+        bsdf = next(n for n in bpy.data.objects[inst.node].data.materials[0].node_tree.nodes
+                    if n.type == "BSDF_PRINCIPLED")
+        assert bsdf.inputs["Base Color"].links[0].from_node.type in ("VERTEX_COLOR", "MIX")
+    for inst in textured + [None]:
         obj = bpy.data.objects[inst.node if inst else "floor"]
         mat = obj.data.materials[0]
         assert mat.use_backface_culling is False
@@ -153,7 +161,10 @@ def test_each_export_starts_empty(exported, boxes_dir):
     scene = read_scene(boxes_dir)
     bscene = _open(exported["boxes"])
     names = sorted(o.name for o in bscene.objects if o.type == "MESH")
-    assert names == sorted(i.node for i in scene.instances if i.mesh is not None)   # boxes have no room
+    # the folder has a floor but no room meshes: the export builds them in plain colours
+    room = room_surfaces(scene)
+    assert "floor" in room
+    assert names == sorted([i.node for i in scene.instances if i.mesh is not None] + list(room))
     assert len(bpy.data.images) == 0 and "no library assets" in bpy.data.texts["ATTRIBUTION"].as_string()
     for inst in scene.instances:
         if inst.mesh is None:
@@ -217,14 +228,15 @@ def test_blender_imports_our_usdz(gt_dir, tmp_path):
         np.testing.assert_allclose([world_yup.min(0), world_yup.max(0)], glb[inst.node]["bounds"], atol=1e-4)
         assert obj["scenewright:label"] == inst.label and obj["scenewright:assetId"] == inst.asset_id
         tex = [n for n in obj.data.materials[0].node_tree.nodes if n.type == "TEX_IMAGE"]
-        assert tex and tex[0].image.size[0] > 0
+        if hasattr(inst.mesh.visual, "material"):
+            assert tex and tex[0].image.size[0] > 0
     cam = next(o for o in bpy.data.objects if o.type == "CAMERA")
     hfov = 2 * np.arctan(scene.camera.width / 2 / scene.camera.K[0, 0])
     assert cam.data.angle_x == pytest.approx(hfov, abs=1e-5)
 
 
 def test_tinted_texture_is_multiplied_by_its_factor(exported, graph_dir):
-    inst = read_scene(graph_dir).instances[1]
+    inst = tinted_instance(read_scene(graph_dir))
     factor = np.asarray(inst.mesh.visual.material.baseColorFactor, float) / 255
     _open(exported["graph"])
     mat = bpy.data.objects[inst.node].data.materials[0]
@@ -254,5 +266,8 @@ def test_degenerate_triangles_are_left_out(tmp_path):
     write_scene(Scene(instances=[Instance(id=1, mesh=mesh, label="sheet")]), tmp_path / "scene")
     _open(export_scene(tmp_path / "scene", tmp_path / "sheet.blend"))
     me = bpy.data.objects["inst_1"].data
-    assert (len(me.vertices), len(me.polygons)) == (5, 3)
+    # scene.glb split the vertices at creases (the mesh had no normals of its own)
+    written = read_scene(tmp_path / "scene").instances[0].mesh
+    assert len(written.faces) == 4
+    assert (len(me.vertices), len(me.polygons)) == (len(written.vertices), 3)
     assert me.validate() is False          # False: nothing was invalid

@@ -11,9 +11,10 @@ import pytest
 import trimesh
 
 from scenewright.cli import main
+from scenewright.export.room import room_surfaces
 from scenewright.scene import read_scene
 
-from .conftest import glb_nodes
+from .conftest import glb_json, glb_nodes
 
 
 def _run(capsys, *argv):
@@ -109,14 +110,18 @@ def test_glb_keeps_nodes_and_carries_metadata(capsys, graph_dir, tmp_path):
     meta = tscene.metadata["scenewright"]
     assert {a["asset_id"] for a in meta["attribution"]} == {a["asset_id"] for a in scene.attribution}
     assert len(meta["relations"]) == len(scene.relations)
-    inst = scene.instances[0]
-    assert tscene.geometry[inst.node].visual.material.doubleSided is True
-    extras = tscene.geometry[inst.node].metadata["scenewright"]
-    assert extras["label"] == inst.label and extras["attribution"]["asset_id"] == inst.asset_id
+    doc = glb_json(out)
+    nodes = {n["name"]: n for n in doc["nodes"]}
+    credits = {a["asset_id"]: a for a in scene.attribution}
+    for inst in scene.instances:
+        extras = nodes[inst.node]["extras"]["scenewright"]
+        assert extras["label"] == inst.label and extras["asset_id"] == inst.asset_id
+        assert extras["license"] == credits[inst.asset_id]["license"]
+        materials = [doc["materials"][p["material"]] for p in doc["meshes"][nodes[inst.node]["mesh"]]["primitives"]]
+        assert all(m["doubleSided"] is True for m in materials)
     code, _, _ = _run(capsys, graph_dir, "-o", tmp_path / "bare.glb", "--no-room", "--no-camera")
-    bare = trimesh.load(tmp_path / "bare.glb", force="scene", process=False)
-    assert sorted(bare.graph.nodes_geometry) == sorted(i.node for i in scene.instances)
-    assert "camera" not in bare.graph.nodes
+    bare = glb_json(tmp_path / "bare.glb")
+    assert sorted(n["name"] for n in bare["nodes"]) == sorted(i.node for i in scene.instances)
 
 
 def test_benchmark_script_runs_and_checks_outputs(gt_dir, tmp_path):
@@ -137,6 +142,12 @@ def test_benchmark_script_runs_and_checks_outputs(gt_dir, tmp_path):
         r = rows[key]
         assert r["meshes"] == n and r["attribution"] and r["labels"] and r["bytes"] > 10_000
     assert rows[("usdz", "scenewright")]["up_axis"] == "Y" and rows[("usdz", "scenewright")]["camera_fov_ok"]
+    # what the room costs: reconstruction and each export with and without it, on the shipped capture
+    cost = {(r["step"], r["room"]): r for r in json.loads(out.read_text())["room_cost"]["rows"]}
+    assert set(cost) == {(step, room) for step in ("reconstruct boxes", "export usdz", "export glb")
+                         for room in (True, False)}
+    for fmt in ("usdz", "glb"):       # the photo textures make the file bigger
+        assert cost[(f"export {fmt}", True)]["bytes"] > cost[(f"export {fmt}", False)]["bytes"]
 
 
 @pytest.fixture(scope="module")
@@ -164,6 +175,8 @@ def test_generated_scene_without_camera_pose(capsys, generated_dir, tmp_path, ex
     scene = read_scene(generated_dir)
     with_mesh = sorted(i.node for i in scene.instances if i.mesh is not None)
     assert 0 < len(with_mesh) < len(scene.instances)
+    room = sorted(room_surfaces(scene))
+    assert "floor" in room
     name = "scene.glb" if ext == "glb" else f"g.{ext}"
     code, _, err = _run(capsys, generated_dir, "-o", tmp_path / name)
     assert code == 0, err
@@ -171,7 +184,9 @@ def test_generated_scene_without_camera_pose(capsys, generated_dir, tmp_path, ex
         from pxr import Usd
         stage = Usd.Stage.Open(str(tmp_path / "g.usda"))
         assert sorted(p.GetName() for p in stage.GetPrimAtPath("/Scene/Objects").GetChildren()) == with_mesh
-        assert not stage.GetPrimAtPath("/Scene/camera") and not stage.GetPrimAtPath("/Scene/Room")
+        assert not stage.GetPrimAtPath("/Scene/camera")
+        # no room meshes in the folder but a floor plane: the export builds the room from it
+        assert sorted(p.GetName() for p in stage.GetPrimAtPath("/Scene/Room").GetChildren()) == room
         assert "no library assets" in stage.GetRootLayer().customLayerData["scenewright"]["attribution_text"]
         # the relation to the object without a surface stays as text, not as a dangling target
         first = stage.GetPrimAtPath(f"/Scene/Objects/{scene.instances[0].node}")
@@ -180,10 +195,10 @@ def test_generated_scene_without_camera_pose(capsys, generated_dir, tmp_path, ex
     elif ext == "blend":
         import bpy
         bpy.ops.wm.open_mainfile(filepath=str(tmp_path / "g.blend"))
-        assert sorted(o.name for o in bpy.data.objects) == with_mesh
+        assert sorted(o.name for o in bpy.data.objects if o.type == "MESH") == sorted(with_mesh + room)
         assert bpy.context.scene.camera is None
     else:
-        assert sorted(glb_nodes(tmp_path)) == with_mesh
+        assert sorted(glb_nodes(tmp_path)) == sorted(with_mesh + room)
 
 
 def test_format_must_agree_with_extension(capsys, gt_dir, tmp_path):
