@@ -361,6 +361,8 @@ def render_photoreal(scene, source: Path, rgb_path: Path, rig: LightRig, setting
     except TypeError as exc:         # the message lists the view transforms this Blender knows
         raise InputError(f"view transform {settings.view_transform!r}: {exc}") from None
     t0 = time.perf_counter()
+    for obj in [o for o in bscene.objects if o.type == "LIGHT"]:   # the exporter's preview-like lamps
+        bpy.data.objects.remove(obj)
     _add_lights(bpy, bscene, rig)
     _set_materials(bpy, rig, settings)
     bscene.world.node_tree.nodes["Background"].inputs["Strength"].default_value = 0.05
