@@ -50,8 +50,8 @@ from pathlib import Path
 import numpy as np
 
 from scenewright.errors import InputError
-from scenewright.fileio import (check_output_dir, dumps_json, give_umask_mode, remove_stale_temporaries,
-                                temp_dir_beside)
+from scenewright.fileio import (check_output_dir, dumps_json, give_umask_mode, move_aside,
+                                remove_stale_temporaries, temp_dir_beside)
 
 PHOTOREAL_VERSION = "1"
 RECORD = "photoreal.json"
@@ -438,8 +438,6 @@ def photoreal_bench(bench, out, settings: PhotorealSettings | None = None, overw
     Resumable: ``out`` holding ``photoreal.json`` with the same source and settings keeps its
     finished scenes (a scene folder exists only once complete) and renders the rest.
     """
-    from scenewright.progress import make_progress
-
     settings = settings or PhotorealSettings()
     settings.validate()
     bench, out = Path(bench), Path(out)
@@ -462,15 +460,31 @@ def photoreal_bench(bench, out, settings: PhotorealSettings | None = None, overw
     record = json.loads(dumps_json(record))          # as it reads back from the file (tuples → lists)
     old = _read_record(out / RECORD) if (out / RECORD).is_file() else None
     resume = old is not None and old == record and not overwrite
+    previous = None                  # --overwrite: the old folder, kept aside until the new one is complete
     if not resume:
         check_output_dir(out, overwrite, inputs=[bench])
         if out.exists():
-            shutil.rmtree(out)       # --overwrite: start afresh (what was there is replaced)
+            previous = move_aside(out)
         out.mkdir(parents=True)
         give_umask_mode(out)
         (out / RECORD).write_text(dumps_json(record) + "\n")
         give_umask_mode(out / RECORD)
     remove_stale_temporaries(out)
+    try:
+        manifest = _render_all(bench, out, names, manifest, record, settings, progress)
+    except BaseException:
+        if previous is not None:     # nothing already there is lost
+            shutil.rmtree(out, ignore_errors=True)
+            os.replace(previous, out)
+        raise
+    if previous is not None:
+        shutil.rmtree(previous, ignore_errors=True)
+    return manifest
+
+
+def _render_all(bench: Path, out: Path, names: list[str], manifest: dict, record: dict,
+                settings: PhotorealSettings, progress: bool) -> dict:
+    from scenewright.progress import make_progress
     per_scene: dict[str, dict] = {}
     t_start = time.perf_counter()
     with make_progress(progress, "photoreal", eta=True) as bar:

@@ -117,6 +117,14 @@ def test_silhouettes_that_disagree_with_seg_are_refused(tiny_bench, tmp_path):
         photoreal_bench(bad, out, PhotorealSettings(**FAST), progress=False)
     assert not (out / "scene_0000").exists()
     assert not [p for p in out.iterdir() if p.name.startswith(".")]      # no temporaries left
+    # --overwrite onto a finished benchmark: when the new one fails, the old one is still there
+    kept = tmp_path / "kept"
+    shutil.copytree(tiny_bench, kept)
+    before = _digests(kept)
+    with pytest.raises(InputError, match="IoU"):
+        photoreal_bench(bad, kept, PhotorealSettings(**FAST), overwrite=True, progress=False)
+    assert _digests(kept) == before
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
 
 
 def test_bad_inputs(photo, tmp_path, capsys):
