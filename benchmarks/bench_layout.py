@@ -340,7 +340,8 @@ def main(argv: list[str] | None = None) -> int:
         print(table(results))
     if rendering:
         print(f"\nphotoreal rendering: median {rendering['seconds_per_image']:.1f} s wall, "
-              f"{rendering['cpu_seconds_per_image']:.1f} s CPU per image; silhouette IoU ≥ {rendering['iou_min']:.3f}")
+              f"{rendering['cpu_seconds_per_image']:.1f} s CPU per image; "
+              f"silhouette IoU ≥ {rendering['iou_min']:.3f}")
     if scaling.get("library"):
         print("\nlibrary size → median s/scene: " + ", ".join(
             f"{v['assets']} assets {v['median_s']:.2f}" for v in scaling["library"].values()))

@@ -156,7 +156,8 @@ def test_lights_inside_the_room_and_seeded():
     for seed in range(20):
         rig = draw_rig(np.random.default_rng([seed, 0]), bounds, ["inst_1"], s)
         for light in rig.lights:
-            assert np.all(np.asarray(light["position"]) > bounds[0]) and np.all(np.asarray(light["position"]) < bounds[1])
+            position = np.asarray(light["position"])
+            assert np.all(position > bounds[0]) and np.all(position < bounds[1])
             assert 0 < min(light["color"]) and max(light["color"]) <= 1 + 1e-9
         colours = np.array([light["color"] for light in rig.lights])
         mix = (np.array([light["power_w"] for light in rig.lights])[:, None] * colours).sum(0)
