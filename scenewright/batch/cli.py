@@ -46,7 +46,7 @@ def settings_from_args(args: argparse.Namespace):
     from scenewright.methods.registry import get_method
     cls = get_method(args.method)
     overrides = device_overrides(cls.Settings, args.config, args.overrides)
-    return BatchSettings(method=args.method, library=library_for(cls.needs, args.library),
+    return BatchSettings(method=args.method, library=library_for(cls.needs, args.library, check=False),
                          weights=args.weights if "weights" in cls.needs else None, address=args.address,
                          workers=args.workers, cpus_per_task=args.cpus_per_task, resume=args.resume,
                          overwrite=args.overwrite, preview=args.preview, seed=args.seed,

@@ -76,7 +76,7 @@ def _reconstruct(args: argparse.Namespace) -> int:
     cls = get_method(args.method)
     overrides = device_overrides(cls.Settings, args.config, args.overrides, getattr(args, "device", None))
     settings = build_settings(cls.Settings, seed=args.seed, config=args.config, overrides=overrides)
-    resources = Resources(library=library_for(cls.needs, args.library), weights=args.weights)
+    resources = Resources(library=library_for(cls.needs, args.library, check=False), weights=args.weights)
     inputs = [args.capture, args.seg, args.models, *resources.paths(cls.needs), *cls.reads(settings)]
     # Before any work: an unusable -o (a file, a non-empty folder without --overwrite, an
     # input or a folder holding one) must not cost a whole reconstruction.
@@ -84,6 +84,7 @@ def _reconstruct(args: argparse.Namespace) -> int:
     max_pixels, max_instances = input_limits(args, settings)
     # Size limits from the image headers: refuse before the library or weights load.
     check_limits(args.capture, max_pixels=max_pixels, max_instances=max_instances)
+    library_for(cls.needs, args.library)        # a missing library: where its path came from, how to fix it
     capture, perception = args.capture, None
     if needs_perception(args, cls):      # a photo, or a capture missing what the method needs
         capture, perception = perceive_path(args.capture, args)
