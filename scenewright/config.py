@@ -232,12 +232,12 @@ def unset_value(name: str, path: Path | None = None) -> Path:
     return path
 
 
-def library_for(needs, flag: str | os.PathLike | None = None) -> str | None:
+def library_for(needs, flag: str | os.PathLike | None = None, check: bool = True) -> str | None:
     """The library a run uses: the resolved ``library`` when it exists (methods that do not
     need one may still use it, e.g. MIDI's size priors), None when absent and not needed.
 
     A needed library that is not there is an InputError saying where the path came from and
-    how to fix it, before any work.
+    how to fix it (``check`` False: its path is returned, for checks that must come first).
     """
     setting = resolve("library", flag)
     folder = Path(setting.value)
@@ -245,6 +245,8 @@ def library_for(needs, flag: str | os.PathLike | None = None) -> str | None:
         return setting.value
     if "library" not in needs:
         return None
+    if not check:
+        return setting.value
     origin = "" if setting.source == "flag" else f" (the library from {setting.source})"
     raise InputError(f"{folder}: not an asset library (no library.json){origin}; build one with "
                      f"`scenewright library build -o {folder}`, or choose one with --library DIR or "

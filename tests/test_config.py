@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import stat
 import subprocess
 import sys
@@ -270,3 +269,13 @@ def test_web_page_jobs_use_the_configured_device(home, monkeypatch):
         with pytest.raises(config.InputError, match="device cuda"):
             request.settings()
     assert JobRequest(method="midi", overrides=("device=cpu",)).settings().device == "cpu"
+
+
+def test_bench_make_uses_the_configured_library(home, tmp_path, small_library):
+    cwd = tmp_path / "anywhere"
+    cwd.mkdir()
+    env = {"XDG_CONFIG_HOME": str(home / "config-home"), "SCENEWRIGHT_LIBRARY": str(small_library)}
+    done = sw("bench", "make", "-o", "bench", "--scenes", "1", "--size", "96", "-q", cwd=cwd, env=env)
+    assert done.returncode == 0, done.stderr
+    manifest = json.loads((cwd / "bench" / "manifest.json").read_text())
+    assert str(small_library) in json.dumps(manifest)

@@ -53,7 +53,7 @@ def settings_from_args(args: argparse.Namespace):
     cls = get_method(args.method)
     device = getattr(args, "device", None)
     overrides = device_overrides(cls.Settings, args.config, args.overrides, device)
-    return BatchSettings(method=args.method, library=library_for(cls.needs, args.library),
+    return BatchSettings(method=args.method, library=library_for(cls.needs, args.library, check=False),
                          weights=args.weights if "weights" in cls.needs else None, address=args.address,
                          workers=args.workers, cpus_per_task=args.cpus_per_task, resume=args.resume,
                          overwrite=args.overwrite, preview=args.preview, seed=args.seed,

@@ -33,8 +33,9 @@ def settings_from_args(args: argparse.Namespace):
 
 def _make(args: argparse.Namespace) -> int:
     from scenewright.bench.generate import make_bench
+    from scenewright.config import get
     settings = settings_from_args(args)
-    manifest = make_bench(args.out, args.library, settings, overwrite=args.overwrite,
+    manifest = make_bench(args.out, get("library", args.library), settings, overwrite=args.overwrite,
                           progress=not args.quiet)
     per = manifest["timings_s"]["per_scene"]
     mean = sum(p["total"] for p in per) / len(per)
@@ -67,7 +68,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     bsub = p.add_subparsers(dest="bench_command", required=True)
     m = bsub.add_parser("make", help="generate a benchmark folder (capture/ + gt/ per scene)")
     m.add_argument("-o", "--out", required=True, help="output benchmark folder")
-    m.add_argument("--library", required=True, help="asset library folder")
+    m.add_argument("--library", default=None,
+                   help="asset library folder (default: `scenewright config show`)")
     m.add_argument("--scenes", type=int, default=10, help="number of scenes")
     m.add_argument("--seed", type=int, default=0, help="random seed (scene i uses [seed, i])")
     m.add_argument("--size", type=int, default=512, help="image width = height in pixels")

@@ -80,7 +80,7 @@ def _reconstruct(args: argparse.Namespace) -> int:
     settings_from_args(args)             # bad photo options (--fov 500) fail before anything loads
     # --weights, else the models folder's checkpoint; DINOv2 features from the models folder too.
     weights = resolve_method_models(cls, settings, args.weights, args.models)
-    resources = Resources(library=library_for(cls.needs, args.library), weights=weights)
+    resources = Resources(library=library_for(cls.needs, args.library, check=False), weights=weights)
     inputs = [args.capture, args.seg, args.models, *resources.paths(cls.needs), *cls.reads(settings)]
     # Before any work: an unusable -o (a file, a non-empty folder without --overwrite, an
     # input or a folder holding one) must not cost a whole reconstruction.
@@ -88,6 +88,7 @@ def _reconstruct(args: argparse.Namespace) -> int:
     max_pixels, max_instances = input_limits(args, settings)
     # Size limits from the image headers: refuse before the library or weights load.
     check_limits(args.capture, max_pixels=max_pixels, max_instances=max_instances)
+    library_for(cls.needs, args.library)        # a missing library: where its path came from, how to fix it
     capture, perception = args.capture, None
     if needs_perception(args, cls):      # a photo, or a capture missing what the method needs
         capture, perception = perceive_path(args.capture, args)
