@@ -10,7 +10,8 @@ when real weights are in the models folder — quality of each stage on a genera
    architectures (``scenewright.models.tiny``) at two image sizes, and the segmenter's
    one-encoding-for-all-boxes against the obvious alternative (one SAM call per box).
    Tiny models time the code around the networks (processors, NMS, mask painting,
-   resizing); the real networks' cost is not in these figures.
+   resizing); the real networks' cost is not in these figures. Then a folder of photos
+   through ``scenewright batch`` (models loaded once) against one ``reconstruct`` per photo.
 3. Quality (real weights only; ``--any-models`` scores whatever is there, to check the
    script): per scene of the benchmark, depth AbsRel and δ < 1.25 against the rendered
    depth; detection recall (a GT instance is found when a detected box has IoU ≥ 0.5 with
@@ -110,6 +111,40 @@ def tiny_timings(sizes=((512, 384), (1024, 768)), repeats: int = 3) -> dict:
         print(f"  segmenter, 12 boxes at 1024x768: encode once {once:.3f} s vs one call per box "
               f"{per_box:.3f} s ({per_box / once:.1f}x slower); same masks: {same}")
     return out
+
+
+def batch_vs_reconstruct(n_photos: int = 4) -> dict:
+    """A folder of photos through ``scenewright batch --address none`` (perception models loaded
+    once, kept warm) vs one ``scenewright reconstruct`` process per photo (the obvious
+    alternative), tiny models, box method; same scenes expected."""
+    from PIL import Image
+
+    from scenewright.models.tiny import build_tiny_models
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        models = build_tiny_models(tmp / "models")
+        photos = tmp / "photos"
+        photos.mkdir()
+        for k in range(n_photos):
+            Image.fromarray(np.roll(_room_image(512, 384), 40 * k, axis=1)).save(photos / f"room{k}.jpg", quality=92)
+        opts = ["--models", str(models), "--box-threshold", "0", "--text-threshold", "0", "--method", "boxes"]
+        t = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "scenewright", "batch", str(photos), "-o", str(tmp / "batch"),
+                        "--address", "none", "--no-progress", *opts], cwd=ROOT, check=True, capture_output=True)
+        batch_s = time.perf_counter() - t
+        t = time.perf_counter()
+        for k in range(n_photos):
+            subprocess.run([sys.executable, "-m", "scenewright", "reconstruct", str(photos / f"room{k}.jpg"),
+                            "-o", str(tmp / "single" / f"room{k}"), "--no-preview", *opts], cwd=ROOT, check=True,
+                           capture_output=True)
+        single_s = time.perf_counter() - t
+        same = all(json.loads((tmp / "batch" / f"room{k}" / "scene.json").read_text())["instances"]
+                   == json.loads((tmp / "single" / f"room{k}" / "scene.json").read_text())["instances"]
+                   for k in range(n_photos))
+    print(f"\n{n_photos} photos 512x384 (tiny models, boxes): batch in one process {batch_s:.1f} s vs one "
+          f"reconstruct per photo {single_s:.1f} s ({single_s / batch_s:.2f}x); same scenes: {same}")
+    return {"photos": n_photos, "batch_s": batch_s, "reconstruct_each_s": single_s,
+            "ratio": single_s / batch_s, "same_scenes": same}
 
 
 def _match(gt_seg: np.ndarray, pred_seg: np.ndarray, gt_ids: list[int]) -> tuple[dict, np.ndarray]:
@@ -249,6 +284,7 @@ def main() -> int:
     report: dict = {"cpu": cpu, "load_average": load, "memory": memory_table(models_dir(args.models))}
     if not args.skip_speed:
         report["speed_tiny"] = tiny_timings()
+        report["batch_vs_reconstruct"] = batch_vs_reconstruct()
     root = models_dir(args.models)
     needed = ("depth", "detector", "segmenter")
     real = [n for n in needed if (root / n / MARKER).is_file()]
