@@ -17,7 +17,11 @@ method run on every scene in this process, scored with ``scenewright eval``):
 - ``depth``    the main benchmark's depth degraded (``scenewright bench degrade``, same seed):
                ``mono`` (a metric estimate: scale 0.8–1.25×, ±8 % warp, 2 px bleeding, 1 % noise),
                the same handed in as if metric (``mono-as-metric``: ``--set depth.mode=given``),
-               ``relative`` (affine-invariant disparity) and ``none`` (no depth), beside ``main``.
+               ``relative`` (affine-invariant disparity) and ``none`` (no depth), beside ``main``;
+- ``photoreal`` the main benchmark with every picture re-rendered by Blender Cycles
+               (``scenewright bench photoreal``: area and point lights, soft shadows, gloss,
+               AgX, exposure ± ``--exposure-range`` stops; masks, depth and gt kept), beside
+               ``main``; cached in ``OUT/bench_photoreal`` (a rerun renders nothing again).
 
 ``heldout`` is made with ``--heldout-seeds`` seeds (default 3: columns ``heldout``,
 ``heldout_s1``, ``heldout_s2`` and their mean ``heldout_mean``). Every column also gets the
@@ -216,7 +220,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--scenes", type=int, default=20)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--variants", nargs="+", default=["main", "truncated", "noise", "heldout", "libsize", "objects"],
-                   choices=["main", "noise", "heldout", "truncated", "libsize", "objects", "depth"])
+                   choices=["main", "noise", "heldout", "truncated", "libsize", "objects", "depth", "photoreal"])
+    p.add_argument("--samples", type=int, default=16, help="photoreal: Cycles paths per pixel")
+    p.add_argument("--exposure-range", type=float, default=1.0, help="photoreal: exposure offset ± stops")
     p.add_argument("--heldout-seeds", type=int, default=3,
                    help="held-out benchmarks made with this many seeds (variants heldout, heldout_s1, ...)")
     p.add_argument("--bench", default=None, help="use this main benchmark folder instead of making one")
@@ -261,8 +267,20 @@ def main(argv: list[str] | None = None) -> int:
 
     main_bench = Path(args.bench) if args.bench else make_bench(out / "bench_main", args.library, args.scenes,
                                                                  args.seed, "4-10", log)
-    if "main" in args.variants or "depth" in args.variants:
+    if "main" in args.variants or "depth" in args.variants or "photoreal" in args.variants:
         variant("main", main_bench, lib)
+    rendering: dict = {}
+    if "photoreal" in args.variants:
+        from scenewright.bench.photoreal import PhotorealSettings, photoreal_bench
+        print(f"[photoreal] rendering {main_bench} with Cycles (cached)", flush=True)
+        man = photoreal_bench(main_bench, out / "bench_photoreal",
+                              PhotorealSettings(samples=args.samples, exposure_range=args.exposure_range,
+                                                seed=args.seed))
+        per = man["photoreal"]["per_scene"].values()
+        rendering = {"seconds_per_image": statistics.median(s["timings_s"]["total"] for s in per),
+                     "cpu_seconds_per_image": statistics.median(s["timings_s"]["cpu"] for s in per),
+                     "iou_min": man["photoreal"]["iou_min"], "settings": man["photoreal"]["settings"]}
+        variant("photoreal", out / "bench_photoreal", lib)
     if "depth" in args.variants:
         import copy
         from scenewright.bench.degrade import degrade_bench
@@ -320,6 +338,10 @@ def main(argv: list[str] | None = None) -> int:
     print()
     if results:
         print(table(results))
+    if rendering:
+        print(f"\nphotoreal rendering: median {rendering['seconds_per_image']:.1f} s wall, "
+              f"{rendering['cpu_seconds_per_image']:.1f} s CPU per image; "
+              f"silhouette IoU ≥ {rendering['iou_min']:.3f}")
     if scaling.get("library"):
         print("\nlibrary size → median s/scene: " + ", ".join(
             f"{v['assets']} assets {v['median_s']:.2f}" for v in scaling["library"].values()))
@@ -330,7 +352,7 @@ def main(argv: list[str] | None = None) -> int:
                    "metrics": {key: metric(v["report"], key) for key, *_ in TARGETS},
                    "median_s": statistics.median(r["seconds"] for r in v["runs"]),
                    "runs": v["runs"]} for k, v in results.items()}
-    (out / "report.json").write_text(json.dumps({"variants": summary, "scaling": scaling,
+    (out / "report.json").write_text(json.dumps({"variants": summary, "scaling": scaling, "rendering": rendering,
                                                  "settings": settings.to_json()}, indent=2, default=str))
     print(f"\nfull report: {out / 'report.json'}")
     return 0

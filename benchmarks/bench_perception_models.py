@@ -40,18 +40,22 @@ from scenewright.capture import Capture, load_capture, write_capture  # noqa: E4
 from scenewright.models.folder import MARKER, models_dir  # noqa: E402
 
 
-def memory_table() -> list[dict]:
-    from scenewright.models.memory import parameter_count
+def memory_table(root: Path | None = None) -> list[dict]:
+    from scenewright.models.folder import REQUIRED_FILE
+    from scenewright.models.memory import parameter_count, parameter_count_of_folder
     from scenewright.models.registry import MODELS
     rows = []
     for name, spec in MODELS.items():
         n = parameter_count(name)
+        if n is None and root is not None and (root / name / REQUIRED_FILE.get(name, "config.json")).is_file():
+            n = parameter_count_of_folder(root / name)      # a checkpoint that is present: its tensors
         rows.append({"model": name, "repo": spec.repo_id, "params": n,
                      "fp32_MB": None if n is None else n * 4 / 2**20, "fp16_MB": None if n is None else n * 2 / 2**20})
     print("\nMemory of the real models' weights (from their configs; activations extra):")
     for r in rows:
         if r["params"] is None:
-            print(f"  {r['model']:<10} {r['repo']:<58} (not modelled: see docs/midi.md)")
+            print(f"  {r['model']:<10} {r['repo']:<58} (no config-only model; counted from the "
+                  "checkpoint when it is in the models folder)")
         else:
             print(f"  {r['model']:<10} {r['repo']:<58} {r['params'] / 1e6:7.1f} M params  "
                   f"{r['fp32_MB']:7.0f} MiB fp32  {r['fp16_MB']:6.0f} MiB fp16")
@@ -227,18 +231,22 @@ def main() -> int:
     ap.add_argument("--bench", default=None, help="a benchmark folder (else one is made with --library)")
     ap.add_argument("--library", default=None, help="asset library (bench making; --method layout)")
     ap.add_argument("--scenes", type=int, default=5)
-    ap.add_argument("--method", choices=["boxes", "layout"], default="boxes")
+    ap.add_argument("--method", choices=["boxes", "layout"], default=None,
+                    help="end-to-end method (default: layout with --library, else boxes)")
     ap.add_argument("--out", default="out/bench_perception")
     ap.add_argument("--any-models", action="store_true", help="score whatever models are there (checks the script)")
     ap.add_argument("--skip-speed", action="store_true")
     args = ap.parse_args()
+    args.method = args.method or ("layout" if args.library else "boxes")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     import platform
     cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")),
                platform.processor()) if Path("/proc/cpuinfo").is_file() else platform.processor()
-    print(f"CPU: {cpu}")
-    report: dict = {"cpu": cpu, "memory": memory_table()}
+    import os
+    load = [round(x, 2) for x in os.getloadavg()]
+    print(f"CPU: {cpu}, {os.cpu_count()} cores; load average {load[0]} / {load[1]} / {load[2]}")
+    report: dict = {"cpu": cpu, "load_average": load, "memory": memory_table(models_dir(args.models))}
     if not args.skip_speed:
         report["speed_tiny"] = tiny_timings()
     root = models_dir(args.models)

@@ -1,6 +1,13 @@
 """scenewright: one image of a room (or a sentence) → a compositional 3D scene.
 
-The public API (imported on first use, so ``scenewright --help`` stays fast):
+The public API (imported on first use, so ``scenewright --help`` stays fast). In one call:
+
+>>> from scenewright import export_scene, reconstruct
+>>> scene = reconstruct(EXAMPLE_CAPTURE, tmp / "boxes", method="boxes", preview=False)
+>>> export_scene(tmp / "boxes", tmp / "boxes.glb").stat().st_size > 0
+True
+
+Piece by piece:
 
 >>> from scenewright import get_method, load_capture, method_names, read_scene, run_to_folder
 >>> method_names()
@@ -36,7 +43,8 @@ _API = {
     "get_method": "scenewright.methods.registry", "method_names": "scenewright.methods.registry",
     "register_method": "scenewright.methods.registry",
     "Method": "scenewright.methods.base", "Resources": "scenewright.methods.base",
-    "run_to_folder": "scenewright.run",
+    "run_to_folder": "scenewright.run", "reconstruct": "scenewright.api",
+    "export_scene": "scenewright.export", "ExportSettings": "scenewright.export",
     "build_settings": "scenewright.settings", "describe_settings": "scenewright.settings",
 }
 __all__ = ["InputError", "ScenewrightError", *_API]

@@ -30,6 +30,7 @@ COMMAND_MODULES = [
     "scenewright.batch.cli",        # batch (many captures, on Ray)
     "scenewright.app.cli",          # app (the web page)
     "scenewright.text.cli",         # generate (text → scene)
+    "scenewright.config",           # config show | set | unset
 ]
 
 
@@ -54,7 +55,58 @@ def build_parser() -> argparse.ArgumentParser:
                 continue
             raise
         module.register(sub)
+    for command in _commands(parser):
+        add_output_options(command)
     return parser
+
+
+LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
+
+
+def _commands(parser: argparse.ArgumentParser):
+    """Every parser below ``parser`` that runs something (has a ``func``), depth first."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for child in dict.fromkeys(action.choices.values()):     # aliases map to the same parser
+                if child.get_default("func") is not None:
+                    yield child
+                yield from _commands(child)
+
+
+def add_output_options(parser: argparse.ArgumentParser) -> None:
+    """``-q/--quiet``, ``-v/--verbose`` and ``--log-level``, the same on every command.
+
+    A command that already has ``--quiet`` keeps it (its ``args.quiet`` then also means
+    ``-q``). A parser with subcommands gets them without defaults, so ``config -q show`` and
+    ``config show -q`` are the same.
+    """
+    has = parser._option_string_actions
+    leaf = not any(isinstance(a, argparse._SubParsersAction) for a in parser._actions)
+    default = (lambda value: value) if leaf else (lambda value: argparse.SUPPRESS)
+    group = parser.add_argument_group("output (every command)")
+    if "--quiet" in has and "-q" not in has:
+        quiet = has["--quiet"]
+        quiet.option_strings.insert(0, "-q")
+        has["-q"] = quiet
+    elif "--quiet" not in has:
+        group.add_argument("-q", "--quiet", action="store_true", default=default(False),
+                           help="no progress bars, no warnings (errors and results only)")
+    if "--verbose" not in has:
+        group.add_argument("-v", "--verbose", action="count", default=default(0),
+                           help="more messages: -v info, -vv debug")
+    if "--log-level" not in has:
+        group.add_argument("--log-level", choices=LOG_LEVELS, default=default(None), type=str.lower,
+                           help="messages shown on stderr from this level up (wins over -q/-v; default warning)")
+
+
+def log_level(args: argparse.Namespace) -> int:
+    """The logging level ``-q``/``-v``/``--log-level`` ask for (default: warnings and errors)."""
+    if getattr(args, "log_level", None):
+        return getattr(logging, args.log_level.upper())
+    if getattr(args, "quiet", False):
+        return logging.ERROR
+    verbose = getattr(args, "verbose", 0) or 0
+    return logging.DEBUG if verbose >= 2 else logging.INFO if verbose == 1 else logging.WARNING
 
 
 class _WarningLine(logging.Formatter):
@@ -67,22 +119,31 @@ class _WarningLine(logging.Formatter):
         return line
 
 
-def _log_warnings_to_stderr() -> None:
-    """What the library logs at WARNING or above (e.g. an instances.json id absent from seg.png)
-    reaches the user as one line on stderr."""
+def _log_to_stderr(level: int = logging.WARNING) -> None:
+    """What the library logs at ``level`` or above (by default warnings, e.g. an instances.json
+    id absent from seg.png) reaches the user as one line each on stderr."""
     logger = logging.getLogger("scenewright")
-    if not any(getattr(h, "_scenewright_cli", False) for h in logger.handlers):
+    handler = next((h for h in logger.handlers if getattr(h, "_scenewright_cli", False)), None)
+    if handler is None:
         handler = logging.StreamHandler(sys.stderr)
         handler.setFormatter(_WarningLine())
-        handler.setLevel(logging.WARNING)
         handler._scenewright_cli = True
         logger.addHandler(handler)
+    handler.setLevel(level)
+    # below warnings the logger itself must let the records through; else it inherits (warning)
+    logger.setLevel(level if level < logging.WARNING else logging.NOTSET)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    _log_warnings_to_stderr()
+    _log_to_stderr(log_level(args))
+    from scenewright.progress import silence
+    silence(bool(getattr(args, "quiet", False)))
     try:
+        if logging.getLogger("scenewright").isEnabledFor(logging.INFO):
+            from scenewright.config import show
+            logging.getLogger("scenewright.config").info(
+                "settings: " + "; ".join(f"{s.key} {s.value} (from {s.source})" for s in show()))
         result = args.func(args)
     except ScenewrightError as exc:
         print(f"error: {exc}", file=sys.stderr)

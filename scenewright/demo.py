@@ -12,6 +12,7 @@ import json
 import time
 from pathlib import Path
 
+from scenewright.config import shipped_examples
 from scenewright.errors import InputError
 from scenewright.fileio import check_output_dir, refuse_overlap
 from scenewright.library.build import build_library
@@ -20,7 +21,7 @@ from scenewright.methods.base import Resources
 from scenewright.methods.registry import DEFAULT_METHOD
 from scenewright.run import run_to_folder
 
-EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "living_room" / "capture"
+EXAMPLE = shipped_examples() / "living_room" / "capture"
 
 
 def _library_ready(folder: Path) -> bool:
@@ -46,6 +47,8 @@ def ensure_library(folder: str | Path, workers: int = 2) -> Path:
 
 def run_demo(args) -> int:
     """CLI entry of ``scenewright demo --library LIB -o OUT [--overwrite]``."""
+    from scenewright.config import get
+    args.library = get("library", args.library)
     capture = Path(getattr(args, "capture", None) or EXAMPLE)
     if not (capture / "rgb.png").is_file():
         raise InputError(f"{capture}: the demo capture is missing (examples/living_room/capture)")

@@ -95,6 +95,10 @@ def run_to_folder(capture: str | os.PathLike | Capture, out: str | os.PathLike, 
         scene.timings_s["preview"] = round(time.perf_counter() - t, 4)
         if notes:
             scene.extra.setdefault("notes", []).extend(notes)
+    from scenewright.models.used import models_used
+    used = models_used(built, perception)
+    if used:            # which learned models made this scene: name, repository, revision, hashes
+        scene.extra["models"] = used
     attach = None
     if perception is not None:
         scene.extra["inputs"] = {"from": str(source), **perception.to_json()}

@@ -14,14 +14,19 @@ from pathlib import Path
 import pytest
 
 EXAMPLE_CAPTURE = Path(__file__).resolve().parents[1] / "examples" / "living_room" / "capture"
-MODULES = ["scenewright", "scenewright.settings", "scenewright.run", "scenewright.methods.registry",
-           "scenewright.methods.layout"]
+MODULES = ["scenewright", "scenewright.api", "scenewright.config", "scenewright.settings", "scenewright.run",
+           "scenewright.methods.registry", "scenewright.methods.layout"]
+NEEDS_LIBRARY = {"scenewright.methods.layout", "scenewright.api"}
 
 
 @pytest.mark.parametrize("name", MODULES)
-def test_docstring_examples(name, tmp_path, request):
+def test_docstring_examples(name, tmp_path, request, monkeypatch):
+    # the examples read the settings every command reads: a fresh, empty set for each module
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config-home"))
+    for variable in ("SCENEWRIGHT_CONFIG", "SCENEWRIGHT_LIBRARY", "SCENEWRIGHT_DEVICE"):
+        monkeypatch.delenv(variable, raising=False)
     globs = {"EXAMPLE_CAPTURE": EXAMPLE_CAPTURE, "tmp": tmp_path}
-    if name == "scenewright.methods.layout":
+    if name in NEEDS_LIBRARY:
         globs["LIBRARY"] = request.getfixturevalue("small_library")
         globs["BENCH_CAPTURE"] = request.getfixturevalue("small_bench") / "scene_0000" / "capture"
     module = importlib.import_module(name)

@@ -8,7 +8,6 @@ real builder, and must produce a scene a person would accept.
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import numpy as np

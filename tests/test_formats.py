@@ -10,7 +10,7 @@ import pytest
 import trimesh
 from PIL import Image
 
-from scenewright.capture import Capture, DEFAULT_HFOV_DEG, load_capture, seg_from_palette, write_capture
+from scenewright.capture import DEFAULT_HFOV_DEG, load_capture, seg_from_palette, write_capture
 from scenewright.errors import InputError
 from scenewright.scene import Camera, Instance, Relation, Scene, read_scene, write_scene
 

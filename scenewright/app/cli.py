@@ -24,6 +24,14 @@ def _run(args: argparse.Namespace) -> int:
     for folder in args.examples or []:
         if not Path(folder).is_dir():
             raise InputError(f"--examples {folder}: folder not found")
+    from scenewright import config
+    library = config.resolve("library", args.library)
+    args.library = library.value
+    if not (Path(library.value) / "library.json").is_file():
+        import logging
+        logging.getLogger("scenewright.app").warning(
+            f"{library.value}: no asset library (from {library.source}); the page offers only the methods "
+            "that need none; choose one with --library DIR or `scenewright config set library DIR`")
     examples = tuple(([str(REPO_EXAMPLES)] if not args.no_default_examples else []) + list(args.examples or []))
     if args.work_dir:
         # old job folders are deleted from it: it must not be, hold or sit in anything the app reads
@@ -43,8 +51,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("app", help="serve the web page (local, offline; no share links)",
                        description="Serve the scenewright web page: pick an example or upload a capture, "
                                    "reconstruct it, look at the 3D scene, download it.")
-    p.add_argument("--library", default="data/library",
-                   help="asset library (missing: methods that need one are not offered)")
+    p.add_argument("--library", default=None,
+                   help="asset library (default: `scenewright config show`; missing: methods that need one "
+                        "are not offered, with a warning)")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (0.0.0.0: every interface)")
     p.add_argument("--port", type=int, default=7860)
     p.add_argument("--weights", default=None, metavar="DIR",

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from scenewright.capture import image_size, load_capture
+from scenewright.config import shipped_examples
 from scenewright.errors import InputError
 from scenewright.export.common import ExportSettings
 from scenewright.export.glb import scene_glb
@@ -36,14 +37,20 @@ from scenewright.settings import build_settings
 
 log = logging.getLogger("scenewright.app")
 
-REPO_EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+REPO_EXAMPLES = shipped_examples()         # the checkout's examples/, or the wheel's copy
+
+
+def _configured_library() -> str:
+    from scenewright.config import get
+    return get("library")
 
 
 @dataclass
 class AppSettings:
     """How the page is served; ``scenewright app`` options map one to one."""
 
-    library: str | None = "data/library"     # asset library (missing: methods that need one are off)
+    # asset library (missing: methods that need one are off); default: the configured one
+    library: str | None = field(default_factory=_configured_library)
     host: str = "127.0.0.1"
     port: int = 7860
     weights: str | None = None                # checkpoint folder (None: methods that need one are off)
@@ -84,8 +91,11 @@ class JobRequest:
 
     def settings(self):
         """The method's settings dataclass, built as the command line builds it."""
-        return build_settings(get_method(self.method).Settings, seed=self.seed, values=self.values,
-                              overrides=self.overrides)
+        from scenewright.config import device_overrides
+        cls = get_method(self.method)
+        # the configured device (scenewright config), unless the form chose one
+        overrides = self.overrides if "device" in self.values else device_overrides(cls.Settings, None, self.overrides)
+        return build_settings(cls.Settings, seed=self.seed, values=self.values, overrides=overrides)
 
 
 @dataclass

@@ -15,8 +15,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                     "OUT_ROOT/batch.json records settings, cluster, per-capture status/seconds/worker "
                     "and totals. Exit code 0 when at least one capture succeeded or was already done, "
                     "1 when every capture failed, 2 on bad input.")
-    p.add_argument("input", nargs="?", help="benchmark folder (manifest.json), folder of capture folders, "
-                                 "or text file listing capture folders")
+    p.add_argument("input", nargs="?", help="benchmark folder (manifest.json), folder of capture folders "
+                                 "and/or images (NAME.jpg|png|webp or NAME_rgb.png, optional NAME_seg.png, "
+                                 "labels in NAME.txt or labels.json), text file listing them, or one image")
     p.add_argument("-o", "--out", help="output root: one scene folder per capture")
     add_method_arguments(p)
     p.add_argument("--address", default="local",
@@ -37,21 +38,31 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--eval-points", type=int, default=20480, help="surface points per object for --eval")
     p.add_argument("--limit", type=int, default=None, help="only the first N captures")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    from scenewright.perception.cli import add_input_arguments
+    add_input_arguments(p, seg=False, title="images (and captures without seg.png): what is missing is estimated",
+                        labels_help='what to look for in images without NAME.txt or a labels.json entry, '
+                                    'e.g. "sofa, armchair" (default: the library categories)')
     p.set_defaults(func=run_from_args)
 
 
 def settings_from_args(args: argparse.Namespace):
     from scenewright.batch.settings import BatchSettings
+    from scenewright import config
+    from scenewright.config import device_overrides, library_for
     from scenewright.methods.registry import get_method
-    needs = get_method(args.method).needs
-    return BatchSettings(method=args.method, library=args.library if "library" in needs else None,
-                         weights=args.weights if "weights" in needs else None, address=args.address,
+    cls = get_method(args.method)
+    device = getattr(args, "device", None)
+    overrides = device_overrides(cls.Settings, args.config, args.overrides, device)
+    return BatchSettings(method=args.method, library=library_for(cls.needs, args.library),
+                         weights=args.weights if "weights" in cls.needs else None, address=args.address,
                          workers=args.workers, cpus_per_task=args.cpus_per_task, resume=args.resume,
                          overwrite=args.overwrite, preview=args.preview, seed=args.seed,
-                         config=args.config, overrides=tuple(args.overrides),
+                         config=args.config, overrides=tuple(overrides),
                          limit=args.limit, eval_bench=args.eval_bench,
                          eval_points=args.eval_points, max_pixels=args.max_pixels,
-                         max_instances=args.max_instances)
+                         max_instances=args.max_instances, models=args.models, labels=args.labels,
+                         fov=args.fov, box_threshold=args.box_threshold, text_threshold=args.text_threshold,
+                         max_side=args.max_side, device=config.get("device", device))
 
 
 def exit_code(report: dict) -> int:

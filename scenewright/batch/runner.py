@@ -21,11 +21,13 @@ from rich.progress import TextColumn
 
 from scenewright import __version__
 from scenewright.batch.inputs import CaptureJob, find_captures
+from scenewright.batch.worker import needs_perception
 from scenewright.batch.settings import SEQUENTIAL, BatchSettings, fingerprint, method_settings, settings_json
 from scenewright.errors import InputError
 from scenewright.fileio import (check_writable_parent, is_no_space_text, read_json, refuse_overlap,
                                 remove_stale_temporaries, write_json)
 from scenewright.methods.registry import get_method
+from scenewright.models.folder import models_dir
 from scenewright.progress import make_progress
 
 BATCH_FORMAT = "batch/1"
@@ -107,6 +109,23 @@ def _failed(job: CaptureJob, out: Path, error: str) -> dict:
             "error": error, "seconds": None, "worker": None}
 
 
+def check_perception_models(jobs: list[CaptureJob], batch: BatchSettings) -> None:
+    """Before any work: the models the perceived captures will need are in the models folder
+    (depth for every image; detector and segmenter for those without instance masks).
+    InputError, one line naming the download command; a corrupt folder fails its captures."""
+    from scenewright.models.folder import model_folder
+    from scenewright.perception.cli import lacks_inputs
+    needed: list[str] = []
+    for job in (j for j in jobs if needs_perception(j, batch)):
+        no_seg = job.seg is None and (job.is_image or lacks_inputs(job.path, wanted=("seg",)))
+        no_depth = job.is_image or lacks_inputs(job.path, wanted=("depth",))
+        for name, missing in (("detector", no_seg), ("segmenter", no_seg), ("depth", no_depth)):
+            if missing and name not in needed:
+                needed.append(name)
+    for name in needed:
+        model_folder(name, batch.models)
+
+
 def machine_info() -> dict:
     import os
     return {"host": platform.node(), "python": platform.python_version(), "platform": platform.platform(),
@@ -149,17 +168,20 @@ def run_batch(source, out_root, batch: BatchSettings | None = None, progress: bo
     if out_root.exists() and not out_root.is_dir():
         raise InputError(f"{out_root}: exists and is not a folder")
     jobs = find_captures(source, batch.limit)
+    perceives = any(needs_perception(job, batch) for job in jobs)
+    check_perception_models(jobs, batch)
     # OUT_ROOT must be clear of everything the batch reads: with --overwrite, a root that is
     # (or holds) the benchmark would have every capture/ replaced by a prediction.
-    refuse_overlap(out_root, [source, *(j.path for j in jobs), batch.eval_bench,
+    refuse_overlap(out_root, [source, *(j.path for j in jobs), *(j.seg for j in jobs if j.seg), batch.eval_bench,
                               *batch.resources().paths(get_method(batch.method).needs),
-                              *get_method(batch.method).reads(method_settings(batch))])
+                              *get_method(batch.method).reads(method_settings(batch)),
+                              *([models_dir(batch.models)] if perceives else [])])
     if out_root.exists() and not out_root.is_dir():
         raise InputError(f"{out_root}: exists and is not a folder")
     check_writable_parent(out_root / BATCH_FILE)
     remove_stale_temporaries(out_root)          # of a killed earlier batch into this root
     mjson = settings_json(method_settings(batch))
-    finger = fingerprint(batch, mjson, _library_version(batch))
+    finger = fingerprint(batch, mjson, _library_version(batch), perceives)
     previous = _previous_records(out_root)
     tasks, records = plan(jobs, out_root, batch, finger, previous)
     order = {j.name: k for k, j in enumerate(jobs)}

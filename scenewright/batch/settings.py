@@ -24,6 +24,11 @@ from scenewright.settings import build_settings, settings_json  # noqa: F401  (s
 SEQUENTIAL = "none"          # --address none: in this process, no Ray
 
 
+def _configured_library() -> str:
+    from scenewright.config import get
+    return get("library")
+
+
 @dataclass
 class BatchSettings:
     """Everything a ``scenewright batch`` run needs; recorded in ``OUT_ROOT/batch.json``.
@@ -38,7 +43,8 @@ class BatchSettings:
     """
 
     method: str = DEFAULT_METHOD
-    library: str | None = "data/library"   # for methods that need an asset library
+    # for methods that need an asset library; default: the configured one (scenewright.config)
+    library: str | None = dataclasses.field(default_factory=_configured_library)
     weights: str | None = None             # for methods that need a checkpoint
     address: str = "local"
     workers: int | None = None
@@ -54,6 +60,14 @@ class BatchSettings:
     eval_points: int = 20480               # surface points per object for --eval (the evaluator's default)
     max_pixels: int | None = 16_000_000    # a larger capture fails (read from its header, before any work)
     max_instances: int | None = None       # None: the method's max_instances setting, else 255
+    # Images and incomplete captures: what is missing is estimated (scenewright.perception.from_image).
+    models: str | None = None              # models folder (None: $SCENEWRIGHT_MODELS, else the cache)
+    labels: str | None = None              # label text for images without NAME.txt / labels.json
+    fov: float | None = None               # horizontal field of view (degrees) where no camera is given
+    box_threshold: float = 0.30
+    text_threshold: float = 0.25
+    max_side: int = 2048                   # a photo's capture is reduced to this long side (0 = keep)
+    device: str = "cpu"
 
     def validate(self) -> None:
         """InputError for settings no batch can run with."""
@@ -78,11 +92,23 @@ class BatchSettings:
         if not 100 <= self.eval_points <= 1_000_000:
             raise InputError(f"--eval-points must be between 100 and 1000000, got {self.eval_points}")
         method_settings(self)          # bad --set values fail before any work starts
+        self.image_settings()          # bad --fov / thresholds too
+
+    def image_settings(self):
+        """How images and incomplete captures are perceived (InputError for a bad option)."""
+        from scenewright.perception.cli import image_settings
+        return image_settings(self.box_threshold, self.text_threshold, self.fov, self.max_side, self.device)
+
+    def perception_json(self) -> dict:
+        """What decides a perceived capture besides its files: the models folder and the options."""
+        from scenewright.models.folder import models_dir
+        return {"models": os.path.realpath(models_dir(self.models)), "labels": self.labels,
+                **self.image_settings().to_json()}
 
     def to_json(self) -> dict:
         data = dataclasses.asdict(self)
         data["overrides"] = list(self.overrides)
-        for key in ("library", "weights", "eval_bench", "config"):
+        for key in ("library", "weights", "eval_bench", "config", "models"):
             if data[key] is not None:
                 data[key] = str(Path(data[key]).resolve())
         return data
@@ -90,22 +116,30 @@ class BatchSettings:
 
     def resources(self) -> Resources:
         """The paths this batch's method needs, as :class:`~scenewright.methods.base.Resources`."""
-        needs = get_method(self.method).needs
-        return Resources(library=self.library if "library" in needs else None,
-                         weights=self.weights if "weights" in needs else None)
+        from scenewright.models.used import method_weights
+        cls = get_method(self.method)
+        weights = method_weights(cls, self.weights, self.models)     # else the models folder's
+        return Resources(library=self.library if "library" in cls.needs else None,
+                         weights=weights if "weights" in cls.needs else None)
 
 
 def method_settings(batch: BatchSettings):
-    """The method's settings dataclass for this batch (config, seed and ``--set`` applied)."""
-    return build_settings(get_method(batch.method).Settings, seed=batch.seed, config=batch.config,
-                          overrides=batch.overrides)
+    """The method's settings dataclass for this batch (config, seed and ``--set`` applied;
+    feature models such as DINOv2 found in the models folder when not given)."""
+    from scenewright.models.used import resolve_setting_models
+    settings = build_settings(get_method(batch.method).Settings, seed=batch.seed, config=batch.config,
+                              overrides=batch.overrides)
+    resolve_setting_models(settings, batch.models)
+    return settings
 
 
-def fingerprint(batch: BatchSettings, method_json: dict, library_version: str | None) -> dict:
+def fingerprint(batch: BatchSettings, method_json: dict, library_version: str | None,
+                perceives: bool = False) -> dict:
     """What decides a capture's result: a resumed capture is skipped only if this is unchanged.
 
     The library is named by its resolved path and version, the weights by their path:
-    the layout settings alone do not say which assets were retrieved from.
+    the layout settings alone do not say which assets were retrieved from. ``perceives``:
+    some captures are images (or lack seg/depth), so the perception options count too.
     """
     data = {"method": batch.method, "settings": method_json, "preview": batch.preview,
             "library": None, "library_version": None, "weights": None}
@@ -114,7 +148,9 @@ def fingerprint(batch: BatchSettings, method_json: dict, library_version: str | 
         data["library"] = os.path.realpath(batch.library)
         data["library_version"] = library_version
     if "weights" in needs:
-        data["weights"] = os.path.realpath(batch.weights)
+        data["weights"] = os.path.realpath(batch.resources().weights_path)
+    if perceives:                 # images or incomplete captures: perception decides the result too
+        data["perception"] = batch.perception_json()
     text = json.dumps(data, sort_keys=True)
     data["key"] = hashlib.sha256(text.encode()).hexdigest()[:16]
     return data

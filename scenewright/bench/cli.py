@@ -51,6 +51,17 @@ def _degrade(args: argparse.Namespace) -> int:
     return 0
 
 
+def _photoreal(args: argparse.Namespace) -> int:
+    from scenewright.bench.photoreal import PhotorealSettings, photoreal_bench
+    settings = PhotorealSettings(samples=args.samples, exposure_range=args.exposure_range, seed=args.seed)
+    manifest = photoreal_bench(args.bench, args.out, settings, overwrite=args.overwrite, progress=not args.quiet)
+    info = manifest["photoreal"]
+    print(f"wrote {len(manifest['scenes'])} scenes to {args.out} (Cycles, {args.samples} samples, "
+          f"±{args.exposure_range:g} stops; {info['seconds_per_scene']:.1f} s per scene, "
+          f"silhouette IoU ≥ {info['iou_min']:.3f})")
+    return 0
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("bench", help="benchmark scenes: furnished rooms, rendered captures, ground truth")
     bsub = p.add_subparsers(dest="bench_command", required=True)
@@ -82,3 +93,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     d.add_argument("--overwrite", action="store_true", help="replace an existing output folder")
     d.add_argument("--quiet", action="store_true", help="no per-scene lines")
     d.set_defaults(func=_degrade)
+    r = bsub.add_parser("photoreal", help="copy a benchmark with each picture re-rendered by Blender Cycles "
+                                          "(lights, soft shadows, gloss, AgX, exposure; masks, depth, gt kept)")
+    r.add_argument("bench", help="benchmark folder made by 'bench make'")
+    r.add_argument("-o", "--out", required=True,
+                   help="output benchmark folder (run again to finish an interrupted one)")
+    r.add_argument("--samples", type=int, default=16, help="Cycles paths per pixel (denoised after)")
+    r.add_argument("--exposure-range", type=float, default=1.0, metavar="STOPS",
+                   help="exposure offset uniform in ±STOPS around the metered exposure")
+    r.add_argument("--seed", type=int, default=0, help="random seed (scene i uses [seed, i])")
+    r.add_argument("--overwrite", action="store_true", help="replace an existing output folder")
+    r.add_argument("--quiet", action="store_true", help="no progress bar")
+    r.set_defaults(func=_photoreal)

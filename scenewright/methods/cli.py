@@ -12,11 +12,12 @@ import argparse
 from scenewright.methods.registry import DEFAULT_METHOD, method_names
 
 
-def add_method_arguments(p: argparse.ArgumentParser, library_default: str | None = "data/library") -> None:
+def add_method_arguments(p: argparse.ArgumentParser, library_default: str | None = None) -> None:
     """The options every command running a method shares (reconstruct, batch)."""
     p.add_argument("--method", choices=method_names(), default=DEFAULT_METHOD,
                    help="reconstruction method (" + ", ".join(method_names()) + ")")
-    p.add_argument("--library", default=library_default, help="asset library folder (methods that need one)")
+    p.add_argument("--library", default=library_default,
+                   help="asset library folder (methods that need one; default: `scenewright config show`)")
     p.add_argument("--weights", default=None,
                    help="model checkpoint folder (methods that need one; default: the models folder's)")
     p.add_argument("--seed", type=int, default=None, help="random seed (default: the method's)")
@@ -64,16 +65,22 @@ def _reconstruct(args: argparse.Namespace) -> int:
     if args.capture is None or args.out is None:
         raise InputError("reconstruct needs a CAPTURE folder (or a photo) and -o OUT")
     from scenewright.capture import check_limits
+    from scenewright.config import device_overrides, library_for
     from scenewright.fileio import check_output_dir
     from scenewright.methods.base import Resources
     from scenewright.methods.registry import get_method
-    from scenewright.perception.cli import needs_perception, perceive_path
+    from scenewright.models.used import resolve_method_models
+    from scenewright.perception.cli import needs_perception, perceive_path, settings_from_args
     from scenewright.run import run_to_folder
     from scenewright.settings import build_settings
 
     cls = get_method(args.method)
-    settings = build_settings(cls.Settings, seed=args.seed, config=args.config, overrides=args.overrides)
-    resources = Resources(library=args.library, weights=args.weights)
+    overrides = device_overrides(cls.Settings, args.config, args.overrides, getattr(args, "device", None))
+    settings = build_settings(cls.Settings, seed=args.seed, config=args.config, overrides=overrides)
+    settings_from_args(args)             # bad photo options (--fov 500) fail before anything loads
+    # --weights, else the models folder's checkpoint; DINOv2 features from the models folder too.
+    weights = resolve_method_models(cls, settings, args.weights, args.models)
+    resources = Resources(library=library_for(cls.needs, args.library), weights=weights)
     inputs = [args.capture, args.seg, args.models, *resources.paths(cls.needs), *cls.reads(settings)]
     # Before any work: an unusable -o (a file, a non-empty folder without --overwrite, an
     # input or a folder holding one) must not cost a whole reconstruction.
@@ -122,7 +129,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_reconstruct)
 
     demo = sub.add_parser("demo", help="run the layout method end to end on the shipped capture")
-    demo.add_argument("--library", default="data/library")
+    demo.add_argument("--library", default=None,
+                      help="asset library, built there when missing (default: `scenewright config show`)")
     demo.add_argument("-o", "--out", default="out/demo")
     demo.add_argument("--overwrite", action="store_true", help="replace an existing output folder")
     demo.set_defaults(func=_demo)

@@ -3,7 +3,8 @@
 One folder holds every model, one sub-folder per role (``depth``, ``detector``,
 ``segmenter``, ``dinov2``, ``midi``), each a ``save_pretrained`` folder. Every command
 finds it the same way (:func:`~scenewright.models.folder.models_dir`): ``--models DIR``,
-else ``$SCENEWRIGHT_MODELS``, else ``~/.cache/scenewright/models``. Nothing is downloaded
+else ``$SCENEWRIGHT_MODELS``, else the settings file's ``models`` (``scenewright config``),
+else ``~/.cache/scenewright/models``. Nothing is downloaded
 at run time: ``scenewright models download NAME`` fetches a model once.
 """
 

@@ -64,3 +64,18 @@ def parameter_count(name: str) -> int | None:
 def weights_bytes(name: str, dtype: str = "float32") -> int | None:
     n = parameter_count(name)
     return None if n is None else n * BYTES[dtype]
+
+
+def parameter_count_of_folder(folder) -> int:
+    """Parameters stored in a model folder's safetensors files, read from their headers
+    (shapes only, no tensor is loaded): the exact count of a checkpoint that is present."""
+    import math
+    from pathlib import Path
+
+    from safetensors import safe_open
+    total = 0
+    for path in sorted(Path(folder).rglob("*.safetensors")):
+        with safe_open(str(path), framework="numpy") as f:
+            for key in f.keys():
+                total += math.prod(f.get_slice(key).get_shape())
+    return total

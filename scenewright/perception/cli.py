@@ -16,45 +16,64 @@ from pathlib import Path
 from scenewright.errors import InputError
 
 
-def add_input_arguments(parser: argparse.ArgumentParser) -> None:
-    """The options of a photo or incomplete capture (shared by perceive and reconstruct)."""
-    g = parser.add_argument_group("input: a photo or an incomplete capture (missing parts are estimated)")
+FOV_RANGE_DEG = (1.0, 179.0)     # a horizontal field of view a pinhole camera can have
+
+
+def add_input_arguments(parser: argparse.ArgumentParser, seg: bool = True,
+                        title: str = "input: a photo or an incomplete capture (missing parts are estimated)",
+                        labels_help: str | None = None) -> None:
+    """The options of a photo or incomplete capture (shared by perceive, reconstruct and batch;
+    ``seg``: also ``--seg`` for one image)."""
+    g = parser.add_argument_group(title)
     g.add_argument("--labels", default=None,
-                   help='what to look for, e.g. "sofa, armchair, coffee table" (default: the library categories)')
-    g.add_argument("--seg", default=None,
-                   help="instance segmentation PNG (MIDI's format: a colour or id per instance, background 0/black)")
+                   help=labels_help or 'what to look for, e.g. "sofa, armchair, coffee table" '
+                                       '(default: the library categories)')
+    if seg:
+        g.add_argument("--seg", default=None,
+                       help="instance segmentation PNG (MIDI's format: a colour or id per instance, background 0/black)")
     g.add_argument("--models", default=None,
-                   help="models folder (default: $SCENEWRIGHT_MODELS, else ~/.cache/scenewright/models)")
+                   help="models folder (default: $SCENEWRIGHT_MODELS, else the settings file, else ~/.cache/scenewright/models)")
     g.add_argument("--fov", type=float, default=None,
-                   help="horizontal field of view in degrees when there is no camera.json")
+                   help="horizontal field of view in degrees (1-179) when there is no camera.json")
     g.add_argument("--box-threshold", type=float, default=0.30, help="detector: score a kept box needs")
     g.add_argument("--text-threshold", type=float, default=0.25, help="detector: score its label needs")
     g.add_argument("--max-side", type=int, default=2048,
                    help="a photo's capture is reduced to this long side in pixels (0 = keep)")
     if "--device" not in parser._option_string_actions:
-        g.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
+        g.add_argument("--device", choices=["cpu", "cuda"], default=None,
+                       help="where the models run (default: `scenewright config show`, else cpu)")
+
+
+def image_settings(box_threshold: float = 0.30, text_threshold: float = 0.25, fov: float | None = None,
+                   max_side: int = 2048, device: str = "cpu"):
+    """:class:`ImagePerceptionSettings` from the command-line options; InputError for a bad one."""
+    from scenewright.perception.from_image import ImagePerceptionSettings
+    for name, value in (("box_threshold", box_threshold), ("text_threshold", text_threshold)):
+        if not 0.0 <= value <= 1.0:
+            raise InputError(f"--{name.replace('_', '-')} {value}: expected a value in [0, 1]")
+    if fov is not None and not FOV_RANGE_DEG[0] <= fov <= FOV_RANGE_DEG[1]:
+        raise InputError(f"--fov {fov:g}: expected the horizontal field of view in degrees, between "
+                         f"{FOV_RANGE_DEG[0]:g} and {FOV_RANGE_DEG[1]:g} (a phone's main camera is about 65-75)")
+    if max_side < 0 or 0 < max_side < 64:
+        raise InputError(f"--max-side {max_side}: expected 0 (keep) or at least 64")
+    if device not in ("cpu", "cuda"):
+        raise InputError(f"--device {device!r}: expected cpu or cuda")
+    return ImagePerceptionSettings(box_threshold=box_threshold, text_threshold=text_threshold,
+                                   fov_deg=fov, max_capture_side=max_side, device=device)
 
 
 def settings_from_args(args: argparse.Namespace):
-    from scenewright.perception.from_image import ImagePerceptionSettings
-    for name in ("box_threshold", "text_threshold"):
-        value = getattr(args, name)
-        if not 0.0 <= value <= 1.0:
-            raise InputError(f"--{name.replace('_', '-')} {value}: expected a value in [0, 1]")
-    if args.max_side < 0 or 0 < args.max_side < 64:
-        raise InputError(f"--max-side {args.max_side}: expected 0 (keep) or at least 64")
-    return ImagePerceptionSettings(box_threshold=args.box_threshold, text_threshold=args.text_threshold,
-                                   fov_deg=args.fov, max_capture_side=args.max_side,
-                                   device=getattr(args, "device", "cpu") or "cpu")
+    """The photo options of a command line (the device: the flag, else the settings)."""
+    from scenewright import config
+    return image_settings(args.box_threshold, args.text_threshold, getattr(args, "fov", None), args.max_side,
+                          config.get("device", getattr(args, "device", None)))
 
 
-def perceive_path(path: str, args: argparse.Namespace):
-    """An image file or capture folder (+ the input options) → (Capture, PerceptionRecord)."""
+def perceive_input(path, seg_path, labels: list[str], models, settings):
+    """An image file or capture folder (+ an optional seg PNG) → (Capture, PerceptionRecord)."""
     from scenewright.capture import load_capture
-    from scenewright.perception.from_image import PerceptionModels, perceive_image
-    from scenewright.perception.image_input import is_image_file, load_image, load_seg, parse_labels
-    settings = settings_from_args(args)
-    models = PerceptionModels(args.models, settings.device, settings)
+    from scenewright.perception.from_image import perceive_image
+    from scenewright.perception.image_input import is_image_file, load_image, load_seg
     src = Path(path)
     if src.is_dir():
         image = load_capture(src, require_seg=False)
@@ -66,8 +85,17 @@ def perceive_path(path: str, args: argparse.Namespace):
         raise InputError(f"{src}: neither a capture folder nor an image file (.jpg, .png, .webp, .tif, .bmp)")
     else:
         raise InputError(f"{src}: not found")
-    seg = load_seg(args.seg, size) if args.seg else None
-    return perceive_image(image, parse_labels(args.labels), models, settings, seg=seg)
+    seg = load_seg(seg_path, size) if seg_path else None
+    return perceive_image(image, labels, models, settings, seg=seg)
+
+
+def perceive_path(path: str, args: argparse.Namespace):
+    """An image file or capture folder (+ the input options) → (Capture, PerceptionRecord)."""
+    from scenewright.perception.from_image import PerceptionModels
+    from scenewright.perception.image_input import parse_labels
+    settings = settings_from_args(args)
+    models = PerceptionModels(args.models, settings.device, settings)
+    return perceive_input(path, args.seg, parse_labels(args.labels), models, settings)
 
 
 def write_perceived(capture, record, out: str | Path, overwrite: bool = False) -> Path:
@@ -113,13 +141,20 @@ def _perceive(args: argparse.Namespace) -> int:
 def needs_perception(args: argparse.Namespace, method=None) -> bool:
     """Is ``args.capture`` to be perceived first: a photo, given ``--seg``/``--labels``/``--fov``,
     or a capture folder missing a channel ``method`` (a Method class) wants estimated."""
-    src = Path(args.capture)
     if getattr(args, "seg", None) or getattr(args, "labels", None) or getattr(args, "fov", None) is not None:
         return True
+    return lacks_inputs(args.capture, method)
+
+
+def lacks_inputs(path, method=None, wanted: tuple[str, ...] | None = None) -> bool:
+    """Is ``path`` an image file, or a capture folder missing a channel of ``wanted`` (default:
+    those ``method``, a Method class, wants estimated, ``perceive_missing``: seg and depth)?"""
+    src = Path(path)
     if src.is_dir():
         present = {"seg": (src / "seg.png").is_file(),
                    "depth": (src / "depth.npy").is_file() or (src / "depth.png").is_file()}
-        wanted = getattr(method, "perceive_missing", ("seg", "depth"))
+        if wanted is None:
+            wanted = getattr(method, "perceive_missing", ("seg", "depth"))
         return not all(present.get(c, True) for c in wanted)
     return src.is_file()
 

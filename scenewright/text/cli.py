@@ -17,11 +17,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("generate", help="a furnished room from a sentence (offline, CPU)")
     p.add_argument("prompt", help='what the room holds, e.g. "a bedroom with a double bed and two nightstands"')
     p.add_argument("-o", "--out", required=True, help="scene folder to write (with --variants: a folder of them)")
-    p.add_argument("--library", default="data/library", help="asset library folder (default data/library)")
+    p.add_argument("--library", default=None,
+                   help="asset library folder (default: `scenewright config show`)")
     p.add_argument("--seed", type=int, default=0, help="different seeds give different rooms")
     p.add_argument("--room", type=_room, default=None, help="room size WIDTHxDEPTH in metres (wins over the prompt)")
     p.add_argument("--variants", type=int, default=1, help="write N rooms (seeds S..S+N-1) and a contact sheet")
-    p.add_argument("--models", default=None, help="models folder (default $SCENEWRIGHT_MODELS or ~/.cache/scenewright/models)")
+    p.add_argument("--models", default=None, help="models folder (default: $SCENEWRIGHT_MODELS, else the settings file, else ~/.cache/scenewright/models)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output folder")
     p.add_argument("--image-model", default=None,
                    help="diffusers text-to-image pipeline folder (FLUX.1, any DiffusionPipeline): picture → scene")
@@ -49,7 +50,6 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def generate_from_args(args: argparse.Namespace) -> int:
-    import json
     from pathlib import Path
 
     from scenewright.errors import InputError
@@ -60,6 +60,8 @@ def generate_from_args(args: argparse.Namespace) -> int:
         raise InputError(f"--seed {args.seed}: must be ≥ 0")
     if not 1 <= args.variants <= 64:
         raise InputError(f"--variants {args.variants}: must be in 1..64")
+    from scenewright.config import library_for
+    args.library = library_for(("library",), args.library)
     if not Path(args.library).is_dir():
         raise InputError(f"{args.library}: library folder not found (build one with `scenewright library build`)")
     check_output_dir(args.out, args.overwrite, inputs=[args.library, args.image_model, args.lora])
@@ -69,7 +71,8 @@ def generate_from_args(args: argparse.Namespace) -> int:
         return _generate_with_image(args)
 
     def progress(done: int, total: int) -> None:
-        print(f"generate: room {done}/{total}", flush=True)
+        if not args.quiet:
+            print(f"generate: room {done}/{total}", flush=True)
 
     summary = generate_to_folder(args.prompt, args.out, args.library, seed=args.seed, room=args.room,
                                  variants=args.variants, overwrite=args.overwrite, models=args.models,
@@ -117,7 +120,7 @@ def train_lora_from_args(args) -> int:
                                  checkpoint_every=args.checkpoint_every, seed=args.seed)
 
     def progress(step: int, total: int, loss: float) -> None:
-        if step == 1 or step == total or step % max(1, total // 20) == 0:
+        if not args.quiet and (step == 1 or step == total or step % max(1, total // 20) == 0):
             print(f"train: step {step}/{total} loss {loss:.4f}", flush=True)
 
     rec = train_image_lora(args.bench, args.image_model, args.out, settings, resume=args.resume, progress=progress)

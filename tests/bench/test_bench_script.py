@@ -61,3 +61,22 @@ def test_mean_variant_averages_seeds_metric_by_metric():
     assert len(mean["runs"]) == 2 and mean["bench"] == ["a", "b"]
     table = bench_layout.table({"heldout_mean": mean})
     assert "heldout_mean" in table.splitlines()[0] and "settle: max motion cm" in table
+
+
+def test_bench_layout_photoreal_variant_beside_main(small_library, tmp_path):
+    """``--variants photoreal`` scores main and its Cycles copy; a rerun renders nothing again."""
+    pytest.importorskip("bpy")
+    out = tmp_path / "bl"
+    cmd = [sys.executable, str(SCRIPT), "--library", str(small_library), "--scenes", "1", "--variants", "photoreal",
+           "--samples", "2", "--out", str(out), "--eval-points", "1024", "--no-physics",
+           "--set", "pose.render_assets=2", "retrieval.appearance_top=4"]
+    run = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=900)
+    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
+    report = json.loads((out / "report.json").read_text())
+    assert set(report["variants"]) == {"main", "photoreal"}
+    assert report["variants"]["photoreal"]["metrics"]["recovery"] == 1.0
+    assert report["rendering"]["settings"]["samples"] == 2 and report["rendering"]["iou_min"] > 0.5
+    rgb = out / "bench_photoreal" / "scene_0000" / "capture" / "rgb.png"
+    stamp = rgb.stat().st_mtime_ns
+    run = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=900)
+    assert run.returncode == 0 and rgb.stat().st_mtime_ns == stamp

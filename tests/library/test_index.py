@@ -10,7 +10,6 @@ import json
 import shutil
 
 import numpy as np
-import pytest
 
 from scenewright.cli import main as cli_main
 from scenewright.library.index import INDEX_DIR, ArrayIndex, IndexSettings, open_index, subsample_rows

@@ -7,7 +7,6 @@ import json
 import numpy as np
 import pytest
 import torch
-import trimesh
 from PIL import Image
 from safetensors.torch import load_file, save_file
 

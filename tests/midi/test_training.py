@@ -7,7 +7,6 @@ tiny checkpoint loaded through the user's path, peft, accelerate, the inference 
 from __future__ import annotations
 
 import csv
-import dataclasses
 import json
 from pathlib import Path
 

@@ -7,7 +7,7 @@ import torch
 
 from conftest import maxdiff
 from tolerance import reorder_atol, rms
-from scenewright.methods.midi.attention import Attention, attend, attention_backend, attend_mi
+from scenewright.methods.midi.attention import Attention, attention_backend, attend_mi
 from scenewright.methods.midi.transformer import timestep_sinusoid
 from scenewright.methods.midi.weights import load_transformer
 

@@ -28,7 +28,7 @@ def check_finish_settings(settings) -> None:
 
 
 def size_priors(library_path) -> dict:
-    """{category: median size} of an asset library folder, {} when there is none."""
+    """{category: (n, 3) sizes of its assets} of an asset library folder, {} when there is none."""
     if library_path is None or not (Path(library_path) / "library.json").is_file():
         return {}
     from scenewright.library import Library

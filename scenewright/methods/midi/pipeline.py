@@ -119,6 +119,24 @@ class DenoiseTrace:
     latents: list = field(default_factory=list)     # per step (N, T, C), after the step
 
 
+class DecodeBar:
+    """One bar for decoding every instance's mesh: a step per decode pass; the description
+    says which instance and pass run and how many field queries it made so far."""
+
+    def __init__(self, progress, instances: int, progressive: bool = True):
+        self.progress = progress
+        self.task = progress.add_task(f"decoding {instances} meshes", total=instances * (2 if progressive else 1))
+
+    def pass_reporter(self, description: str):
+        """``f(done, total)`` for :func:`extract.decode_grid`: shows the queries of this pass."""
+        self.progress.update(self.task, description=f"decoding {description}")
+        return lambda done, total: self.progress.update(
+            self.task, description=f"decoding {description}: {done:,} field queries")
+
+    def pass_done(self) -> None:
+        self.progress.advance(self.task)
+
+
 @dataclass
 class InstanceDecode:
     """One instance's decoding: first-pass grid, second-pass box and grid, mesh."""
@@ -256,23 +274,27 @@ class MIDIPipeline:
                         progress=None, label: str = "") -> InstanceDecode:
         """One instance's latents (T, C) → fields and mesh (the original's decode + meshing).
 
+        ``progress``: None, a :class:`DecodeBar` (shared by the instances) or a rich Progress
+        (a bar for this instance is added).
         ``fallback_box``: the box used when no grid point is inside (the original reuses
         its loop variable: the default box for the first instance, else the previous one's)."""
         query = self.vae.query_fn(latents_one.to(self.device, self.dtype))
 
+        bar = progress if isinstance(progress, DecodeBar) or progress is None else DecodeBar(progress, 1, progressive)
+
         def reporter(description: str):
-            if progress is None or not hasattr(progress, "add_task"):
-                return progress
-            task = progress.add_task(description, total=None)
-            return lambda done, total: progress.update(task, completed=done, total=total)
+            return None if bar is None else bar.pass_reporter(f"{label}{description}")
 
         first = extract.decode_grid(query, extract.DEFAULT_BBOX_MIN, extract.DEFAULT_BBOX_MAX,
-                                    octree_depth, method=extraction,
-                                    progress=reporter(f"{label}decode pass 1 ({extraction})"))
+                                    octree_depth, method=extraction, progress=reporter("pass 1"))
+        if bar is not None:
+            bar.pass_done()
         if progressive:
             lo, hi = extract.progressive_bbox(first.values, first.axes, fallback=fallback_box)
             second = extract.decode_grid(query, lo, hi, octree_depth, method=extraction,
-                                         progress=reporter(f"{label}decode pass 2 ({extraction})"))
+                                         progress=reporter("pass 2"))
+            if bar is not None:
+                bar.pass_done()
             values = second.values
         else:
             lo, hi, second, values = extract.DEFAULT_BBOX_MIN, extract.DEFAULT_BBOX_MAX, None, first.values
@@ -304,7 +326,9 @@ class MIDIPipeline:
         t0 = time.perf_counter()
         e1, e2 = self.encode_images(inputs)
         timings["encode"] = time.perf_counter() - t0
-        with make_progress(show_progress) as prog:
+        # Two bars, each finishing when its stage does (so its elapsed time stops): the
+        # denoising steps, with the time left; the decode passes of all instances.
+        with make_progress(show_progress, "midi", eta=True) as prog:
             task = prog.add_task(f"denoising {n} instances", total=steps)
             t0 = time.perf_counter()
             final, trace = self.denoise(e1, e2, steps, guidance, seed, latents, mi_blocks,
@@ -313,10 +337,11 @@ class MIDIPipeline:
             t0 = time.perf_counter()
             decodes = []
             box = (extract.DEFAULT_BBOX_MIN, extract.DEFAULT_BBOX_MAX)
+            bar = DecodeBar(prog, n, progressive)
             for i in range(n):
                 d = self.decode_instance(final[i], octree_depth, extraction, progressive, smooth,
-                                         fallback_box=box, progress=prog,
-                                         label=f"instance {inputs.ids[i]} ({i + 1}/{n}): ")
+                                         fallback_box=box, progress=bar,
+                                         label=f"instance {inputs.ids[i]} ({i + 1}/{n}) ")
                 box = (d.bbox_min, d.bbox_max)
                 decodes.append(d)
             timings["decode"] = time.perf_counter() - t0
@@ -457,4 +482,19 @@ class MIDIMethod(Method):
         library = self.resources.library_path
         if s.size_library is None and library is not None and (library / "library.json").is_file():
             s = dataclasses.replace(s, size_library=str(library))
-        return finish_scene(scene, capture, s)      # camera frame, metric scale, photo texture (or as is)
+        scene = finish_scene(scene, capture, s)      # camera frame, metric scale, photo texture (or as is)
+        if _smaller_than_released(pipe.transformer.config):
+            # a small checkpoint's time says little about the released model's: say what it would take
+            from scenewright.methods.midi.estimate import describe, estimate_released
+            queries = [d.first.n_queries + (d.second.n_queries if d.second is not None else 0)
+                       for d in result.decodes]
+            est = estimate_released(s.steps, len(queries), result.timings_s["denoise"] / s.steps, queries)
+            scene.extra["released_model_estimate"] = est.to_json()
+            scene.extra.setdefault("notes", []).append(describe(est, s.steps, len(queries)))
+        return scene
+
+
+def _smaller_than_released(config) -> bool:
+    from scenewright.methods.midi.transformer import MIDITransformerConfig
+    released = MIDITransformerConfig()
+    return config.width < released.width or config.num_layers < released.num_layers

@@ -477,30 +477,71 @@ def world_from_camera_for(pitch_rad: float, height: float) -> np.ndarray:
 
 
 # -- metric scale without depth ----------------------------------------------------------------
-def category_sizes(library) -> dict:
-    """{category: median (w, h, d) metres} of an asset library (an opened ``Library``)."""
+def category_sizes(library, keep=None) -> dict:
+    """{category: (n, 3) (w, h, d) metres of each of its assets} of an opened ``Library``
+    (only the asset records for which ``keep(record)`` is true, when given)."""
     out = {}
     for cat in library.categories():
-        recs = library.by_category(cat)
+        recs = [r for r in library.by_category(cat) if keep is None or keep(r)]
         if recs:
-            out[cat] = np.median(np.stack([np.asarray(r.size, float) for r in recs]), axis=0)
+            out[cat] = np.stack([np.asarray(r.size, float) for r in recs])
     return out
 
 
+def size_table(sizes: dict) -> dict:
+    """``sizes`` as {category: (n, 3)}: a single (3,) size per category is a table of one."""
+    return {c: np.atleast_2d(np.asarray(v, float)) for c, v in sizes.items()}
+
+
+def footprint_sides(points: np.ndarray) -> tuple[float, float]:
+    """(long, short) sides of the smallest-area rectangle around ``points`` (N, 2) — the
+    object's own footprint, whatever its yaw (1° steps over a quarter turn)."""
+    from scipy.spatial import ConvexHull
+    pts = np.asarray(points, float)
+    try:
+        pts = pts[ConvexHull(pts).vertices]
+    except Exception:                          # degenerate (a flat or tiny mesh): all points
+        pass
+    angles = np.radians(np.arange(90.0))
+    axes = np.stack([np.cos(angles), np.sin(angles)], 1)                    # (A, 2)
+    along = pts @ axes.T                                                   # (N, A)
+    across = pts @ np.stack([-axes[:, 1], axes[:, 0]], 1).T
+    a = np.ptp(along, axis=0)
+    b = np.ptp(across, axis=0)
+    k = int(np.argmin(a * b))
+    return float(max(a[k], b[k])), float(min(a[k], b[k]))
+
+
 def size_scale_votes(heights: dict, footprints: dict, labels: dict, sizes: dict) -> dict:
-    """{id: (log metres-per-unit, weight, category)} from each labelled object's height above
-    the floor (3/4) and longest horizontal side (1/4) against its category's median size."""
+    """{id: (log metres-per-unit, weight, category)} from each labelled object's measured
+    (height, long side, short side) in the registration's units.
+
+    The reference is the asset of the object's category whose proportions are nearest the
+    object's (the library knows each asset's real size; a category's median can be 30 %
+    off for one sofa), and the vote is the size ratio over all three sides, height counted
+    twice (it is measured from the floor, the best-determined line). ``footprints``:
+    {id: (long, short)}; ``sizes``: {category: (n, 3) or (3,) (w, h, d) metres}.
+    """
     from scenewright.library.categories import category_info
     from scenewright.methods.layout.labels import map_label
+    table = size_table(sizes)
     votes = {}
     for i, h in heights.items():
         cat = map_label(labels.get(i)).category
-        if cat is None or cat not in sizes or h <= 0:
+        if cat is None or cat not in table or h <= 0:
             continue
-        ref = sizes[cat]
+        long_side, short_side = footprints[i]
+        ref = table[cat]
+        ref_h = ref[:, 1]
+        ref_long, ref_short = np.maximum(ref[:, 0], ref[:, 2]), np.minimum(ref[:, 0], ref[:, 2])
+        measured = np.log(np.maximum([h, long_side, short_side], 1e-9))
+        catalog = np.log(np.stack([ref_h, ref_long, ref_short], 1))          # (n, 3)
+        # Proportions are scale-free: compare shapes first, then read the scale off the match.
+        shape_gap = np.abs((catalog[:, 1:] - catalog[:, :1]) - (measured[1:] - measured[0])).sum(1)
+        best = catalog[int(np.argmin(shape_gap))]
+        lr = float(np.average(best - measured, weights=[2.0, 1.0, 1.0]))
         small = category_info(cat).role == "small"
-        lr = 0.75 * np.log(ref[1] / h) + 0.25 * np.log(max(ref[0], ref[2]) / max(footprints[i], 1e-9))
-        votes[int(i)] = (float(lr), 0.5 if small else 1.0, cat)
+        votes[int(i)] = (lr, 0.5 if small else 1.0, cat)
     return votes
 
 
@@ -511,7 +552,8 @@ def register(meshes: dict, capture, settings: RegisterSettings | None = None, si
 
     ``capture``: anything with ``K``, ``seg`` (H, W), ``labels`` {id: str} and ``depth`` (metres
     or None). ``depth`` overrides the capture's. ``sizes``: {category: (w, h, d) metres}
-    (:func:`category_sizes`) for the metric scale without depth. Returns a :class:`Registration`.
+    or {category: (n, 3)} per asset (:func:`category_sizes`) for the metric scale without
+    depth. Returns a :class:`Registration`.
     """
     s = settings or RegisterSettings()
     s.validate()
@@ -556,7 +598,8 @@ def register(meshes: dict, capture, settings: RegisterSettings | None = None, si
         metric_scale, scale_from = 1.0, "depth"
     else:
         labels = dict(getattr(capture, "labels", {}) or {})
-        pseudo = metrology_centres(seg, K, list(meshes), labels, sizes) if sizes else {}
+        medians = {c: np.median(v, axis=0) for c, v in size_table(sizes or {}).items()}
+        pseudo = metrology_centres(seg, K, list(meshes), labels, medians) if medians else {}
         if len(pseudo) < min(3, len(meshes)):
             pseudo = apparent_depths(seg, K, meshes)
         ids = [i for i in pseudo if i in samples]
@@ -590,10 +633,11 @@ def register(meshes: dict, capture, settings: RegisterSettings | None = None, si
     if metric_scale is None:
         up = camera_up(pitch)
         heights = {i: float((v @ up).max() + height) for i, v in verts.items()}
-        foot = {}
-        for i, v in verts.items():
-            flat = v - np.outer(v @ up, up)
-            foot[i] = float(np.linalg.norm(flat.max(0) - flat.min(0)) / np.sqrt(2))
+        # Two horizontal axes of the floor plane; each footprint's own sides in them.
+        side = np.cross(up, [0.0, 0.0, 1.0])
+        side /= np.linalg.norm(side)
+        ahead = np.cross(side, up)
+        foot = {i: footprint_sides(np.stack([v @ side, v @ ahead], 1)) for i, v in verts.items()}
         # Objects off the floor measure their own height, not height above the floor.
         for i in heights:
             if i not in floor_ids:

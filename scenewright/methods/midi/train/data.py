@@ -28,10 +28,14 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from scenewright.errors import InputError
+
+if TYPE_CHECKING:  # annotations only: torch is imported lazily where tensors are made
+    import torch
 
 CACHE_FORMAT = "midi-train-cache/1"
 

@@ -7,9 +7,11 @@ def bar(enabled: bool, *extra_columns):
     """A rich Progress with description, bar, count, elapsed time and ``extra_columns``."""
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from scenewright.progress import silenced
     return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                     TimeElapsedColumn(), *extra_columns, console=Console(stderr=True),
-                    disable=not enabled, transient=False)
+                    disable=not enabled or silenced(), transient=False)
 
 
 def train_bar(enabled: bool):
