@@ -279,4 +279,6 @@ def test_midi_batch_loads_the_checkpoint_once_and_matches_single_runs(tmp_path, 
         scene = read_scene(tmp_path / "out" / name)
         assert scene.timings_s["load_weights"] < 0.01          # loaded once, by the worker
         for x, y in zip(single.instances, scene.instances):
-            assert np.array_equal(x.mesh.faces, y.mesh.faces) and np.allclose(x.mesh.vertices, y.mesh.vertices)
+            # the same triangles (scene.glb splits vertices at creases to give them normals)
+            assert len(x.mesh.faces) == len(y.mesh.faces)
+            np.testing.assert_allclose(x.mesh.vertices[x.mesh.faces], y.mesh.vertices[y.mesh.faces], atol=1e-6)
