@@ -78,10 +78,14 @@ def _mesh_data(bpy, name: str, mesh, surface: Surface):
     if surface.vertex_colors is not None:
         attr = me.color_attributes.new(name="Color", type="FLOAT_COLOR", domain="POINT")
         attr.data.foreach_set("color", np.asarray(surface.vertex_colors, np.float32).ravel())
-    if len(verts):
-        # the file's (or trimesh's) vertex normals, as custom normals: shading as in the GLB
+    from scenewright.render.meshprep import has_own_vertex_normals
+    if len(verts) and has_own_vertex_normals(mesh):
+        # the file's vertex normals, as custom normals: shading as in the GLB; a mesh without
+        # them is shaded flat (trimesh's averaged normals would round a box's edges)
         normals = np.asarray(mesh.vertex_normals, np.float64) @ rot.T
         me.normals_split_custom_set_from_vertices(np.ascontiguousarray(normals, np.float32))
+    elif len(faces):
+        me.polygons.foreach_set("use_smooth", np.zeros(len(faces), bool))
     return me
 
 

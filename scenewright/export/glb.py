@@ -9,8 +9,10 @@ the file is chosen here:
 * the room (``floor``, ``wall_<k>``, ``ceiling``) as nodes in world coordinates
   (``extras.scenewright.room``: floor, wall or ceiling);
 * a ``camera`` node (glTF perspective camera: vertical field of view and aspect of K);
-* per primitive POSITION, unit NORMAL, TEXCOORD_0 (V flipped: glTF's origin is the
-  image's top left), COLOR_0 where colours vary, indices;
+* per primitive POSITION, unit NORMAL (the mesh's own; computed for a smooth mesh without
+  them; none for a creased mesh without them — a box —, which glTF clients shade flat),
+  TEXCOORD_0 (V flipped: glTF's origin is the image's top left), COLOR_0 where colours
+  vary, indices; the mesh's vertices as they are (no welding, no splitting);
 * named materials (``<node>_mat``, metallic-roughness): a flat colour is a
   ``baseColorFactor``. A mesh painted with a few flat colours — vertex colours constant
   over each triangle, or a small palette texture (≤ ``PALETTE_MAX_PIXELS`` texels,
@@ -239,15 +241,16 @@ class _GltfBuilder:
         materials.append(mat)
         return len(materials) - 1
 
-    def primitive(self, mesh, source: np.ndarray, normals: np.ndarray, faces: np.ndarray, surface: Surface,
+    def primitive(self, mesh, source: np.ndarray, normals: np.ndarray | None, faces: np.ndarray, surface: Surface,
                   material: int, with_uv: bool, with_colours: bool) -> dict:
         """One triangle primitive of ``faces`` (indices into the vertex set ``source`` → mesh
         vertex, ``normals``), holding only the vertices it uses."""
         used, local = np.unique(faces.reshape(-1), return_inverse=True)
         src = source[used]
         verts = np.asarray(mesh.vertices, np.float64)[src].astype(np.float32)
-        attrs = {"POSITION": self.accessor(verts, "VEC3", _ARRAY_BUFFER, bounds=True),
-                 "NORMAL": self.accessor(normals[used], "VEC3", _ARRAY_BUFFER)}
+        attrs = {"POSITION": self.accessor(verts, "VEC3", _ARRAY_BUFFER, bounds=True)}
+        if normals is not None:
+            attrs["NORMAL"] = self.accessor(normals[used], "VEC3", _ARRAY_BUFFER)
         if with_uv:
             uv = np.asarray(surface.uv, np.float64)[src]
             attrs["TEXCOORD_0"] = self.accessor(np.column_stack([uv[:, 0], 1.0 - uv[:, 1]]).astype(np.float32),
@@ -267,10 +270,15 @@ class _GltfBuilder:
         surface = surface_of(mesh, settings.textures)
         if settings.double_sided:
             surface.double_sided = True
+        source, corners = np.arange(len(mesh.vertices)), faces
         if has_own_vertex_normals(mesh):
-            source, corners, normals = np.arange(len(mesh.vertices)), faces, unit_normals(mesh)
+            normals = unit_normals(mesh)
         else:
-            source, corners, normals = crease_normals(mesh)
+            # a smooth surface gets its normals; one with creases (a box) none: glTF clients
+            # then shade it flat, as scenewright's renderer does — splitting its vertices
+            # would change the mesh the method made (and open a watertight one)
+            split_source, _, split_normals = crease_normals(mesh)
+            normals = split_normals if len(split_source) == len(mesh.vertices) else None
         parts = flat_colour_parts(mesh, surface)
         prims = []
         if parts is not None:

@@ -117,11 +117,26 @@ def test_nodes_carry_label_category_asset_and_licence(layout_dir, graph_dir, glb
 
 
 def test_unit_normals_named_materials_no_leftovers(layout_dir, boxes_run_dir, glb_exports):
-    for path in (layout_dir / "scene.glb", boxes_run_dir / "scene.glb", glb_exports["room"]):
+    """Normals wherever a mesh had them or is smooth (assets, the room); the boxes (creases and
+    no normals of their own) have none, so glTF clients shade them flat as the preview does."""
+    from scenewright.render.meshprep import has_own_vertex_normals
+    for path, scene_dir in ((layout_dir / "scene.glb", layout_dir), (boxes_run_dir / "scene.glb", boxes_run_dir),
+                            (glb_exports["room"], None)):
         doc = glb_json(path)
-        for mesh in doc["meshes"]:
+        boxes = path.parent == boxes_run_dir
+        for node in doc["nodes"]:
+            if "mesh" not in node:
+                continue
+            mesh = doc["meshes"][node["mesh"]]
             assert "extras" not in mesh                    # nothing trimesh kept for itself
             for prim in mesh["primitives"]:
+                if boxes and node["name"].startswith("inst_"):
+                    assert "NORMAL" not in prim["attributes"]
+                    continue
+                if "NORMAL" not in prim["attributes"]:     # only a mesh that has none of its own
+                    assert scene_dir is None or not has_own_vertex_normals(
+                        read_scene(scene_dir).instance(int(node["name"][5:])).mesh)
+                    continue
                 normals = _accessor(path, prim["attributes"]["NORMAL"]).astype(np.float64)
                 n_vertices = doc["accessors"][prim["attributes"]["POSITION"]]["count"]
                 assert len(normals) == n_vertices
@@ -132,6 +147,9 @@ def test_unit_normals_named_materials_no_leftovers(layout_dir, boxes_run_dir, gl
         text = json.dumps(doc)
         for leftover in ("from_gltf_primitive", "units", "trimesh"):
             assert leftover not in text
+    # the boxes keep the method's 8 vertices each (nothing welded or split)
+    back = read_scene(boxes_run_dir)
+    assert all(len(i.mesh.vertices) == 8 for i in back.instances)
 
 
 def test_no_local_path_anywhere(layout_dir, glb_exports, bench, graph_dir):
