@@ -387,7 +387,7 @@ def build_app(settings: AppSettings | None = None):
             (source, example, rgb, seg, depth, instances, camera, labels_text, zip_file, method, seed) = args[:11]
             values = args[11:11 + len(fields)]
             more_settings, include_room, photo, photo_seg, photo_labels, perceived, request = args[11 + len(fields):]
-            keep = (gr.skip(),) * 10
+            keep = (gr.skip(),) * 9
             job_dir = jobs.new()
             name = "scene"
             capture_dir = None
@@ -443,7 +443,7 @@ def build_app(settings: AppSettings | None = None):
                     if isinstance(value, JobCancelled):
                         log.warning("job %s cancelled: %s", job_dir.name, value)
                     yield (_status(_failure(value, capture_dir), ok=False),
-                           progress_html(progress.snapshot(), title), None, [], None, [], [], "", [], None,
+                           progress_html(progress.snapshot(), title), [], None, [], [], "", [], None,
                            gr.skip(), gr.skip())
                     return
                 reuse, request_, result = value
@@ -456,7 +456,7 @@ def build_app(settings: AppSettings | None = None):
                 state = {"glb": str(result.glb),
                          "glb_room": None if result.glb_room is None else str(result.glb_room),
                          "files": [str(result.files[k]) for k, _ in DOWNLOADS if k in result.files]}
-                yield (_status(text, ok=True), progress_html(progress.snapshot(), title), *_view(state, include_room),
+                yield (_status(text, ok=True), progress_html(progress.snapshot(), title), _view(state, include_room)[1],
                        str(result.preview) if result.preview else None, object_rows(result.scene, result.capture),
                        relation_rows(result.scene), attribution_markdown(result.scene), timing_rows(result), state,
                        str(reuse.overlay) if reuse is not None else gr.skip(),
@@ -468,6 +468,13 @@ def build_app(settings: AppSettings | None = None):
             if glb not in files:
                 files.insert(1, glb)
             return glb, files
+
+        def show_scene(state, include_room):
+            # The viewer only draws a GLB given by a plain event: one that a streaming event (the
+            # job, which streams its progress) ever set stays blank in gradio 6's Model3D.
+            if not state:
+                return None
+            return _view(state, include_room)[0]
 
         # The API names the parameters (gradio reads the signature): the form's settings
         # fields are METHOD__FIELD, after the fixed inputs; the photo's after those.
@@ -482,10 +489,12 @@ def build_app(settings: AppSettings | None = None):
         run.click(reconstruct,
                   [source, example, rgb, seg, depth, instances, camera, labels_text, zip_file, method, seed,
                    *controls, more_settings, include_room, photo, photo_seg, photo_labels, perceived_state],
-                  [status, progress_pane, model, downloads, preview, objects, relations, attribution, timings,
+                  [status, progress_pane, downloads, preview, objects, relations, attribution, timings,
                    job_state, perception, perceived_state],
                   api_name="reconstruct", concurrency_limit=1, concurrency_id="job", show_progress="minimal",
-                  show_progress_on=[progress_pane])
+                  show_progress_on=[progress_pane]
+                  ).then(show_scene, [job_state, include_room], model, api_name=False, queue=False,
+                         show_progress="hidden")
 
         def toggle_room(state, include_room):
             if not state:

@@ -19,21 +19,33 @@ from scenewright.scene import load_glb_nodes
 
 # The page's API names each settings control METHOD__FIELD (see app/page.py); the rest keep their defaults.
 DEFAULTS = dict(source="example", example=None, rgb=None, seg=None, depth=None, instances=None, camera=None,
-                labels_text="", zip_file=None, method="layout", seed=None, more_settings="", include_room=True)
-OUTPUTS = ("status", "model", "downloads", "preview", "objects", "relations", "attribution", "timings")
+                labels_text="", zip_file=None, method="layout", seed=None, more_settings="", include_room=True,
+                photo=None, photo_seg=None, photo_labels="")
+OUTPUTS = ("status", "progress", "downloads", "preview", "objects", "relations", "attribution", "timings",
+           "perception")
+
+
+def shown_glb(downloads, include_room: bool = True):
+    """The GLB the page's 3D view shows: the one with the room when asked for and made, else the scene's."""
+    glbs = [str(p) for p in downloads or [] if str(p).endswith(".glb")]
+    with_room = [p for p in glbs if p.endswith("_with_room.glb")]
+    if include_room and with_room:
+        return with_room[0]
+    return next((p for p in glbs if not p.endswith("_with_room.glb")), None)
 
 
 def reconstruct(client, **kw) -> dict:
     """Call the page's ``/reconstruct`` endpoint; returns the outputs by name (and the seconds taken)."""
     from gradio_client import handle_file
     args = dict(DEFAULTS, **kw)
-    for key in ("rgb", "seg", "depth", "instances", "camera", "zip_file"):
+    for key in ("rgb", "seg", "depth", "instances", "camera", "zip_file", "photo", "photo_seg"):
         if args[key] is not None:
             args[key] = handle_file(str(args[key]))
     t = time.perf_counter()
     out = client.predict(**args, api_name="/reconstruct")
     result = dict(zip(OUTPUTS, out))
     result["seconds"] = time.perf_counter() - t
+    result["model"] = shown_glb(result["downloads"], args["include_room"])
     status = result["status"]
     result["status"] = status["value"] if isinstance(status, dict) else status
     return result
@@ -168,3 +180,26 @@ def test_simultaneous_requests_queue_and_both_finish(client, server):
     # Each request wrote its own job folder, holding its own zip.
     new = [server.work_dir / n for n in {p.name for p in server.work_dir.glob("job-*")} - before]
     assert len(new) == 2 and all((p / "scene_0000_boxes.zip").is_file() for p in new)
+
+
+def test_a_photo_through_the_api_perceived_then_reconstructed_in_every_format(client, photo):
+    from gradio_client import handle_file
+    progress, status, overlay = client.predict(photo=handle_file(str(photo)), photo_seg=None,
+                                               photo_labels="sofa, lamp", api_name="/perceive")
+    status = status["value"] if isinstance(status, dict) else status
+    assert status.startswith("**Perceived:**"), status
+    assert Image.open(overlay).width > 0 and 'data-state="finished"' in progress
+    out = reconstruct(client, source="photo", photo=photo, photo_labels="sofa, lamp", method="boxes")
+    assert out["status"].startswith("**Done:**"), out["status"]
+    names = sorted(Path(p).name for p in out["downloads"])
+    assert names == sorted(["room_boxes.zip", "room_boxes.glb", "room_boxes_with_room.glb", "room_boxes.usdz",
+                            "room_boxes_usd.zip", "room_boxes.blend"])
+    # The progress of the last call, as the page showed it: every stage done, perception among them.
+    assert 'data-stage="perceive"' in out["progress"] and 'data-state="finished"' in out["progress"]
+    with zipfile.ZipFile(next(p for p in out["downloads"] if p.endswith("room_boxes_usd.zip"))) as zf:
+        assert "room_boxes_usd/room_boxes.usdc" in zf.namelist()
+
+
+def test_a_photo_seg_that_is_not_a_png_is_named(client, photo):
+    out = reconstruct(client, source="photo", photo=photo, photo_seg=photo, method="boxes")
+    assert out["status"] == "**Input problem:** segmentation (room.jpg): must be a PNG (lossless ids or colours), not .jpg"
