@@ -204,8 +204,11 @@ class JobProgress:
             raise JobCancelled(self.reason or "cancelled")
 
     def cancel(self, reason: str) -> None:
-        self.reason = reason
-        self.cancelled.set()
+        """Stop at the next step; the first reason given is the one told."""
+        with self._lock:
+            if not self.cancelled.is_set():
+                self.reason = reason
+                self.cancelled.set()
 
     def stage(self, key: str, text: str | None = None) -> None:
         """Start stage ``key`` (the previous one is done)."""

@@ -99,7 +99,7 @@ class RunningJobs:
 
 
 def run_streaming(work, progress: JobProgress, running: RunningJobs, session: str | None, title: str,
-                  every_s: float = 0.3):
+                  every_s: float = 0.3, job: str = "job"):
     """Run ``work()`` in a thread; yield ``("progress", html)`` while it runs, then ``("done", result)``
     or ``("error", exception)``. The job is cancelled when the consumer stops listening."""
     box: dict = {}
@@ -107,6 +107,9 @@ def run_streaming(work, progress: JobProgress, running: RunningJobs, session: st
     def target():
         try:
             box["result"] = work()
+        except JobCancelled as exc:           # logged here: the page may no longer be listening
+            log.warning("%s cancelled: %s", job, exc)
+            box["error"] = exc
         except BaseException as exc:          # handed to the page, which says what it was
             box["error"] = exc
 
@@ -307,11 +310,11 @@ def build_app(settings: AppSettings | None = None):
             with gr.Column(scale=2, min_width=480):
                 model = gr.Model3D(label="Scene (drag to turn)", height=480, elem_id="model3d",
                                    clear_color=(0.95, 0.95, 0.95, 1.0))
-                with gr.Row():
-                    preview = gr.Image(label="Preview over the input", interactive=False, elem_id="preview",
-                                       height=300)
-                    downloads = gr.File(label="Downloads: scene folder (.zip), GLB, USDZ, USD (.zip), Blender",
-                                        file_count="multiple", interactive=False, elem_id="downloads")
+                # full width: a narrow file box cuts names down to their extension
+                downloads = gr.File(label="Downloads: scene folder (.zip), GLB, USDZ, USD (.zip), Blender",
+                                    file_count="multiple", interactive=False, elem_id="downloads")
+                preview = gr.Image(label="Preview over the input", interactive=False, elem_id="preview",
+                                   height=300)
                 objects = gr.Dataframe(headers=OBJECT_COLUMNS, label="Objects", interactive=False,
                                        elem_id="objects", wrap=True)
                 relations = gr.Dataframe(headers=RELATION_COLUMNS, label="Relations", interactive=False,
@@ -362,7 +365,8 @@ def build_app(settings: AppSettings | None = None):
             progress = JobProgress({"perceive": "Perceiving: masks, labels, depth, camera"})
             work = lambda: perceive_upload(photo, photo_seg, photo_labels, job_dir / "perceived",  # noqa: E731
                                            settings, progress)
-            for kind, value in run_streaming(work, progress, running, _session(request), "Perceive"):
+            for kind, value in run_streaming(work, progress, running, _session(request), "Perceive",
+                                             job=job_dir.name):
                 if kind == "progress":
                     yield value, gr.skip(), gr.skip(), gr.skip()
                 elif kind == "error":
@@ -434,14 +438,12 @@ def build_app(settings: AppSettings | None = None):
             if source == "photo" and not _reuse(perceived, photo, photo_seg, photo_labels):
                 progress.stages["perceive"] = "Perceiving: masks, labels, depth, camera"
             title = f"Reconstruct ({method})"
-            for kind, value in run_streaming(work, progress, running, _session(request), title):
+            for kind, value in run_streaming(work, progress, running, _session(request), title, job=job_dir.name):
                 if kind == "progress":
                     yield (gr.skip(), value) + keep
                     continue
                 if kind == "error":
                     progress.finish()
-                    if isinstance(value, JobCancelled):
-                        log.warning("job %s cancelled: %s", job_dir.name, value)
                     yield (_status(_failure(value, capture_dir), ok=False),
                            progress_html(progress.snapshot(), title), [], None, [], [], "", [], None,
                            gr.skip(), gr.skip())

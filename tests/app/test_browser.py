@@ -90,6 +90,15 @@ def watch_progress(page, until: str, timeout_s: float = 120.0) -> list[dict]:
     raise AssertionError(f"status never became {until}; last progress: {samples[-1] if samples else None}")
 
 
+def file_names(page, elem_id: str) -> list[dict]:
+    """The names a file box shows: the whole name, and whether its stem is cut short on screen."""
+    return page.eval_on_selector(f"#{elem_id}", """el => Array.from(el.querySelectorAll('td.filename')).map(td => {
+        const stem = td.querySelector('.stem'), ext = td.querySelector('.ext');
+        return {name: stem.innerText.trim() + ext.innerText.trim(), cut: stem.scrollWidth > stem.clientWidth + 1,
+                stem_px: stem.getBoundingClientRect().width};
+    })""")
+
+
 def _http_get(url: str) -> bytes:
     opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
     with opener.open(url, timeout=10) as r:
@@ -143,6 +152,7 @@ def test_pick_an_example_reconstruct_and_download(page, server, capture_dirs, tm
             "scene_0001_layout.usdz", "scene_0001_layout_usd.zip", "scene_0001_layout.blend"]
     assert sorted(u.rsplit("/", 1)[-1] for u in links) == sorted(ends)
     zip_url = next(u for u in links if u.endswith("scene_0001_layout.zip"))
+    assert not any(f["cut"] for f in file_names(page, "downloads")), file_names(page, "downloads")
     usdz = _http_get(next(u for u in links if u.endswith(".usdz")))
     assert usdz[:2] == b"PK"                                  # a usdz is an uncompressed zip
     blend = _http_get(next(u for u in links if u.endswith(".blend")))
@@ -184,7 +194,7 @@ def test_photo_perceive_then_reconstruct_with_moving_progress(page, server, phot
     open_tab(page, "Photo")
     page.set_input_files("#photo input[type=file]", str(photo))
     page.fill("#photo-labels textarea, #photo-labels input", "sofa, armchair, lamp")
-    page.wait_for_function("document.querySelector('#photo').innerText.includes('room.jpg')")
+    page.wait_for_selector("#photo td.filename")
     shoot(page, tmp_path, "photo-upload")
 
     # Perceive: the overlay (masks, labels, depth) shows before any 3D work.
@@ -238,8 +248,10 @@ def test_upload_boxes_say_what_each_file_is_for(page, capture_dirs, tmp_path):
     page.set_input_files("#rgb input[type=file]", str(src / "rgb.png"))
     page.set_input_files("#seg input[type=file]", str(src / "seg.png"))
     page.wait_for_function("document.querySelectorAll('#rgb .file-preview, #seg .file-preview').length === 2")
-    assert "seg.png" in page.inner_text("#seg")               # the whole name, not ".p"
-    assert "rgb.png" in page.inner_text("#rgb")
+    for elem_id, name in (("rgb", "rgb.png"), ("seg", "seg.png")):
+        shown = file_names(page, elem_id)
+        assert [f["name"] for f in shown] == [name]
+        assert not shown[0]["cut"] and shown[0]["stem_px"] > 10, shown      # the whole name, not ".p"
     depth_label = page.inner_text("#depth")
     assert "Depth, optional (estimated from the picture when absent)" in depth_label
     assert "optional: found by the detector and SAM" in page.inner_text("#seg")
@@ -254,7 +266,7 @@ def test_a_job_whose_browser_left_is_cancelled(browser, server, photo):
     before = {p.name for p in server.work_dir.glob("job-*")}
     open_tab(page, "Photo")
     page.set_input_files("#photo input[type=file]", str(photo))
-    page.wait_for_function("document.querySelector('#photo').innerText.includes('room.jpg')")
+    page.wait_for_selector("#photo td.filename")
     page.get_by_role("radio", name="layout").check()
     page.click("#reconstruct")
     page.wait_for_function("document.querySelector('#progress .sw-progress[data-state=running]')", timeout=30_000)
@@ -263,7 +275,7 @@ def test_a_job_whose_browser_left_is_cancelled(browser, server, photo):
     deadline = time.perf_counter() + 120
     while time.perf_counter() < deadline:
         text = server.log.read_text()[len(log_before):]
-        if "cancelled" in text:
+        if "cancelled: the browser left the page" in text:
             break
         time.sleep(0.2)
     assert "browser left: 1 job(s) cancelled" in text
