@@ -20,6 +20,8 @@ import tempfile
 import threading
 import time
 import zipfile
+
+import numpy as np
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -538,6 +540,53 @@ def run_job(capture_dir, job_dir, request: JobRequest, settings: AppSettings | N
                      page_timings_s=timings, notes=notes, files=files)
 
 
+def run_text_job(prompt: str, job_dir, settings: AppSettings | None = None, seed: int = 0,
+                 progress: JobProgress | None = None, name: str = "room") -> JobResult:
+    """A sentence → a furnished room (``scenewright generate``, the offline path) in ``job_dir``,
+    with every download. InputError for an empty prompt, a missing library or a prompt the
+    library cannot furnish."""
+    from scenewright.progress import watch_progress
+    from scenewright.text.generate import generate_to_folder
+    settings = settings or AppSettings()
+    progress = progress or JobProgress()
+    if not (prompt or "").strip():
+        raise InputError("prompt: empty (describe the room, e.g. 'a bedroom with a double bed and two nightstands')")
+    if not settings.library or not Path(settings.library).is_dir():
+        raise InputError(f"{settings.library}: library folder not found (text needs an asset library: --library)")
+    if not 0 <= int(seed) < 2 ** 32:
+        raise InputError(f"seed: {seed} must be in [0, 2^32)")
+    for key, text in (("generate", "Generating the room from the text"),
+                      ("exports", "Downloads: zip, GLB, USDZ, USD, .blend")):
+        progress.stages.setdefault(key, text)
+    job_dir = Path(job_dir)
+    job_dir.mkdir(parents=True, exist_ok=True)
+    progress.stage("generate")
+    t = time.perf_counter()
+    scene_dir = job_dir / "scene"
+    with watch_progress(progress.step):
+        summary = generate_to_folder(prompt.strip(), scene_dir, settings.library, seed=int(seed), overwrite=True,
+                                     models=settings.models,
+                                     progress=lambda done, total: progress.step("rooms written", done, total))
+    timings = {"generate": time.perf_counter() - t}
+    from scenewright.scene import read_scene
+    scene = read_scene(scene_dir)
+    req = summary["request"]
+    notes = [f"room: {req['room_type'] or 'unspecified'} {req['room_size'][0]:g} × {req['room_size'][1]:g} m"]
+    notes += [f"'{u['phrase']}' matches nothing in the library (closest: {u['via']}); left out"
+              for u in req.get("unmatched", [])]
+    notes += list(req.get("notes", []))
+    progress.stage("exports")
+    t = time.perf_counter()
+    files, export_notes = write_downloads(scene_dir, job_dir, name, progress, scene=scene)
+    notes += export_notes
+    timings["downloads"] = time.perf_counter() - t
+    progress.finish()
+    preview = scene_dir / "preview.png"
+    return JobResult(scene=scene, capture=None, job_dir=job_dir, scene_dir=scene_dir, glb=files.get("glb"),
+                     glb_room=None, zip=files.get("zip"), preview=preview if preview.is_file() else None,
+                     page_timings_s=timings, notes=notes, files=files)
+
+
 class JobFolders:
     """Numbered job folders under one root; only the newest ``keep`` are kept."""
 
@@ -577,8 +626,14 @@ def _fmt_size(size) -> str:
 
 
 def object_rows(scene, capture) -> list[list]:
-    """One row per instance of the capture (in id order); one the method could not place says so."""
+    """One row per instance of the capture (in id order); one the method could not place says so.
+
+    ``capture`` None (a scene made from text): one row per instance of the scene.
+    """
     by_id = {inst.id: inst for inst in scene.instances}
+    if capture is None:
+        from scenewright.capture import Capture
+        capture = Capture(rgb=np.zeros((1, 1, 3), np.uint8), K=np.eye(3))
     rows = []
     for iid in sorted(set(capture.instance_ids) | set(by_id)):
         inst = by_id.get(iid)

@@ -22,7 +22,8 @@ from scenewright.app.inputs import (assemble_capture, extract_capture_zip, find_
 from scenewright.app.jobs import (DOWNLOADS, OBJECT_COLUMNS, RELATION_COLUMNS, TIMING_COLUMNS, AppSettings,
                                   JobCancelled, JobFolders, JobProgress, JobRequest, attribution_markdown,
                                   method_status, object_rows, perceive_key, perceive_upload, perception_status,
-                                  read_perceived, relation_rows, resources_for, run_job, timing_rows, warm)
+                                  read_perceived, relation_rows, resources_for, run_job, run_text_job, timing_rows,
+                                  warm)
 from scenewright.errors import InputError, ScenewrightError
 from scenewright.methods.registry import get_method, method_names
 from scenewright.settings import field_meanings
@@ -294,6 +295,13 @@ def build_app(settings: AppSettings | None = None):
                                          file_types=[".json"], elem_id="camera", height=FILE_HEIGHT)
                     with gr.Tab("Upload a zip", id="zip", elem_id="tab-zip") as tab_zip:
                         zip_file = gr.File(label="A zipped capture folder", file_types=[".zip"], elem_id="zip")
+                    with gr.Tab("Text", id="text", elem_id="tab-text"):
+                        prompt = gr.Textbox(label="Describe the room (`scenewright generate`: offline, seconds)",
+                                            placeholder="a living room with a sofa, two armchairs and a coffee table",
+                                            lines=3, elem_id="prompt")
+                        text_seed = gr.Number(value=0, precision=0, minimum=0, label="Seed (other seeds, other rooms)",
+                                              elem_id="text-seed")
+                        generate_btn = gr.Button("Generate", variant="primary", elem_id="generate")
                 method = gr.Radio(methods, value=methods[0] if methods else None, label="Method",
                                   elem_id="method",
                                   info=" · ".join(f"{m}: {get_method(m).summary}" for m in methods))
@@ -464,6 +472,32 @@ def build_app(settings: AppSettings | None = None):
                        str(reuse.overlay) if reuse is not None else gr.skip(),
                        {"folder": str(reuse.folder), "key": reuse.key} if reuse is not None else gr.skip())
 
+        def generate(prompt, text_seed, include_room, request: gr.Request = None):
+            """A sentence → a room, with the same outputs as a reconstruction."""
+            job_dir = jobs.new()
+            progress = JobProgress()
+            title = "Generate"
+            work = lambda: run_text_job(prompt, job_dir, settings, 0 if text_seed is None else int(text_seed),  # noqa: E731
+                                        progress, name=f"text_{int(text_seed or 0)}")
+            for kind, value in run_streaming(work, progress, running, _session(request), title, job=job_dir.name):
+                if kind == "progress":
+                    yield (gr.skip(), value) + (gr.skip(),) * 7
+                elif kind == "error":
+                    progress.finish()
+                    yield (_status(_failure(value, None), ok=False), progress_html(progress.snapshot(), title),
+                           [], None, [], [], "", [], None)
+                else:
+                    result = value
+                    text = (f"**Done:** {len(result.scene.instances)} objects, {len(result.scene.relations)} "
+                            f"relations, {result.total_s:.1f} s (text).")
+                    text += "\n\n" + "\n".join(f"- {n}" for n in result.notes)
+                    state = {"glb": str(result.glb), "glb_room": None,
+                             "files": [str(result.files[k]) for k, _ in DOWNLOADS if k in result.files]}
+                    yield (_status(text, ok=True), progress_html(progress.snapshot(), title),
+                           _view(state, include_room)[1], str(result.preview) if result.preview else None,
+                           object_rows(result.scene, None), relation_rows(result.scene),
+                           attribution_markdown(result.scene), timing_rows(result), state)
+
         def _view(state, include_room):
             glb = state["glb_room"] if include_room and state.get("glb_room") else state["glb"]
             files = list(state["files"])
@@ -497,6 +531,14 @@ def build_app(settings: AppSettings | None = None):
                   show_progress_on=[progress_pane]
                   ).then(show_scene, [job_state, include_room], model, api_name=False, queue=False,
                          show_progress="hidden")
+
+        generate.__annotations__ = {"request": gr.Request}
+        generate_btn.click(generate, [prompt, text_seed, include_room],
+                           [status, progress_pane, downloads, preview, objects, relations, attribution, timings,
+                            job_state], api_name="generate", concurrency_limit=1, concurrency_id="job",
+                           show_progress="minimal", show_progress_on=[progress_pane]
+                           ).then(show_scene, [job_state, include_room], model, api_name=False, queue=False,
+                                  show_progress="hidden")
 
         def toggle_room(state, include_room):
             if not state:
