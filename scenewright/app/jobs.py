@@ -200,6 +200,7 @@ class JobProgress:
         self._lock = threading.Lock()
         self._t0 = time.perf_counter()
         self._stage_t0 = self._t0
+        self._stage_share = 0.0
 
     def check(self) -> None:
         if self.cancelled.is_set():
@@ -222,6 +223,7 @@ class JobProgress:
             if text is not None or key not in self.stages:
                 self.stages[key] = text or key
             self.current, self.detail, self.completed, self.total = key, "", 0.0, None
+            self._stage_share = 0.0
             self._stage_t0 = now
         log.info("job stage: %s", self.stages[key])
 
@@ -230,6 +232,8 @@ class JobProgress:
         self.check()
         with self._lock:
             self.detail, self.completed, self.total = str(description), float(completed), total
+            if total:         # a stage's share only grows: its next bar (a new phase) starts from 0
+                self._stage_share = max(self._stage_share, min(1.0, float(completed) / float(total)))
 
     def finish(self) -> None:
         with self._lock:
@@ -243,8 +247,8 @@ class JobProgress:
             weights = {k: STAGE_WEIGHTS.get(k.split(":")[0], 0.05) for k in self.stages}
             total = sum(weights.values()) or 1.0
             done = sum(weights[k] for k in self.done_s if k in weights and k != self.current)
-            if self.current in weights and self.total:
-                done += weights[self.current] * min(1.0, self.completed / self.total)
+            if self.current in weights:
+                done += weights[self.current] * self._stage_share
             return 1.0 if self.finished else min(1.0, done / total)
 
     def snapshot(self) -> dict:

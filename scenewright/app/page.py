@@ -280,7 +280,7 @@ def build_app(settings: AppSettings | None = None):
                                               label="Example capture", elem_id="example")
                         example_image = gr.Image(_rgb_thumbnail(examples[0].path / "rgb.png") if examples else None,
                                                  label="Picture", interactive=False, height=220)
-                    with gr.Tab("Upload a capture", id="files", elem_id="tab-files") as tab_files:
+                    with gr.Tab("Capture", id="files", elem_id="tab-files") as tab_files:
                         rgb = gr.File(label="Picture (rgb: PNG or JPEG)", file_types=["image"], elem_id="rgb",
                                       height=FILE_HEIGHT)
                         seg = gr.File(label=labels_for["seg"], file_types=[".png"], elem_id="seg",
@@ -293,7 +293,7 @@ def build_app(settings: AppSettings | None = None):
                                             elem_id="instances", height=FILE_HEIGHT)
                         camera = gr.File(label="Camera, optional (camera.json; default a 61.9° field of view)",
                                          file_types=[".json"], elem_id="camera", height=FILE_HEIGHT)
-                    with gr.Tab("Upload a zip", id="zip", elem_id="tab-zip") as tab_zip:
+                    with gr.Tab("Zip", id="zip", elem_id="tab-zip") as tab_zip:
                         zip_file = gr.File(label="A zipped capture folder", file_types=[".zip"], elem_id="zip")
                     with gr.Tab("Text", id="text", elem_id="tab-text"):
                         prompt = gr.Textbox(label="Describe the room (`scenewright generate`: offline, seconds)",

@@ -175,7 +175,7 @@ def test_upload_files_with_mismatched_sizes_shows_the_error(page, capture_dirs, 
     small = tmp_path / "seg.png"
     Image.open(src / "seg.png").resize((64, 64), Image.NEAREST).save(small)
     page.click("#tab-files-button") if page.query_selector("#tab-files-button") else \
-        page.get_by_role("tab", name="Upload files").click()
+        page.get_by_role("tab", name="Capture").click()
     page.set_input_files("#rgb input[type=file]", str(src / "rgb.png"))
     page.set_input_files("#seg input[type=file]", str(small))
     page.set_input_files("#depth input[type=file]", str(src / "depth.npy"))
@@ -211,6 +211,7 @@ def test_photo_perceive_then_reconstruct_with_moving_progress(page, server, phot
     # Reconstruct: the perceived capture is used as it is (no perception stage), progress moves.
     page.get_by_role("radio", name="layout").check()
     page.click("#reconstruct")
+    page.wait_for_selector("#progress .sw-progress[data-state=running]", timeout=60_000)
     samples, shot = [], False
     deadline = time.perf_counter() + 180
     while time.perf_counter() < deadline:
@@ -220,7 +221,7 @@ def test_photo_perceive_then_reconstruct_with_moving_progress(page, server, phot
                                                           for k, c in smp["stages"]):
             shoot(page, tmp_path, "photo-progress")
             shot = True
-        if smp["state"] == "finished" and page.query_selector("#status.ok"):
+        if smp["state"] == "finished" and "Done:" in page.inner_text("#status"):
             break
         page.wait_for_timeout(100)
     running = [smp for smp in samples if smp["state"] == "running"]
@@ -243,7 +244,7 @@ def test_photo_perceive_then_reconstruct_with_moving_progress(page, server, phot
 
 
 def test_upload_boxes_say_what_each_file_is_for(page, capture_dirs, tmp_path):
-    open_tab(page, "Upload a capture")
+    open_tab(page, "Capture")
     src = capture_dirs[0]
     page.set_input_files("#rgb input[type=file]", str(src / "rgb.png"))
     page.set_input_files("#seg input[type=file]", str(src / "seg.png"))
@@ -282,3 +283,23 @@ def test_a_job_whose_browser_left_is_cancelled(browser, server, photo):
     assert "cancelled: the browser left the page" in text
     new = [p for p in server.work_dir.glob("job-*") if p.name not in before]
     assert len(new) == 1 and not (new[0] / "scene").exists()    # stopped before a scene was written
+
+
+def test_text_tab_generates_a_room_from_a_prompt(page, tmp_path):
+    open_tab(page, "Text")
+    page.fill("#prompt textarea", "a bedroom with a bed, a wardrobe and a lamp")
+    shoot(page, tmp_path, "text")
+    page.click("#generate")
+    samples = watch_progress(page, "ok", 600)
+    assert "Done:" in page.inner_text("#status")
+    final = progress_state(page)
+    assert [k for k, _ in final["stages"]] == ["generate", "exports"] and final["state"] == "finished"
+    assert max(smp["overlays"] for smp in samples) == 0
+    page.wait_for_function("document.querySelectorAll('#objects [role=row].virtual-row').length > 0")
+    categories = {r[2] for r in _table_rows(page, "objects")}
+    assert {"bed", "wardrobe", "lamp"} <= categories, categories
+    links = page.eval_on_selector_all("#downloads a", "as => as.map(a => a.href)")
+    assert sorted(u.rsplit("/", 1)[-1] for u in links) == sorted(
+        ["text_0.zip", "text_0.glb", "text_0.usdz", "text_0_usd.zip", "text_0.blend"])
+    page.wait_for_selector("#model3d canvas", timeout=30_000)
+    shoot(page, tmp_path, "text-done")
