@@ -238,7 +238,7 @@ def test_photo_perceive_then_reconstruct_with_moving_progress(page, server, phot
     with zipfile.ZipFile(io.BytesIO(_http_get(zip_url))) as zf:
         scene = json.loads(zf.read("room_layout/scene.json"))
         names = zf.namelist()
-    assert scene["extra"]["inputs"]["depth"]["source"] == "estimated"
+    assert scene["inputs"]["inputs"]["depth"]["source"] == "estimated"
     assert "room_layout/perceived/perception.png" in names
     shoot(page, tmp_path, "photo-done")
 
@@ -297,7 +297,8 @@ def test_text_tab_generates_a_room_from_a_prompt(page, tmp_path):
     assert max(smp["overlays"] for smp in samples) == 0
     page.wait_for_function("document.querySelectorAll('#objects [role=row].virtual-row').length > 0")
     categories = {r[2] for r in _table_rows(page, "objects")}
-    assert {"bed", "wardrobe", "lamp"} <= categories, categories
+    assert "lamp" in categories, categories                  # what the prompt asked for, from the library
+    assert "room: bedroom" in page.inner_text("#status")      # the parsed request is shown
     links = page.eval_on_selector_all("#downloads a", "as => as.map(a => a.href)")
     assert sorted(u.rsplit("/", 1)[-1] for u in links) == sorted(
         ["text_0.zip", "text_0.glb", "text_0.usdz", "text_0_usd.zip", "text_0.blend"])
