@@ -530,7 +530,7 @@ def build_app(settings: AppSettings | None = None):
                   api_name="reconstruct", concurrency_limit=1, concurrency_id="job", show_progress="minimal",
                   show_progress_on=[progress_pane]
                   ).then(show_scene, [job_state, include_room], model, api_name=False, queue=False,
-                         show_progress="hidden")
+                         show_progress="hidden", show_progress_on=[progress_pane])
 
         generate.__annotations__ = {"request": gr.Request}
         generate_btn.click(generate, [prompt, text_seed, include_room],
@@ -538,7 +538,7 @@ def build_app(settings: AppSettings | None = None):
                             job_state], api_name="generate", concurrency_limit=1, concurrency_id="job",
                            show_progress="minimal", show_progress_on=[progress_pane]
                            ).then(show_scene, [job_state, include_room], model, api_name=False, queue=False,
-                                  show_progress="hidden")
+                                  show_progress="hidden", show_progress_on=[progress_pane])
 
         def toggle_room(state, include_room):
             if not state:

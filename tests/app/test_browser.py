@@ -75,7 +75,10 @@ def progress_state(page) -> dict:
                 stages: Array.from(el.querySelectorAll('li[data-stage]')).map(li => [li.dataset.stage, li.className]),
                 text: el.innerText,
                 overlays: Array.from(document.querySelectorAll('.progress-text, .eta-bar, .progress-level'))
-                               .filter(e => !e.closest('#progress')).length};
+                               .filter(e => !e.closest('#progress')).length,
+                overlay_where: Array.from(document.querySelectorAll('.progress-text, .eta-bar, .progress-level'))
+                               .filter(e => !e.closest('#progress'))
+                               .map(e => (e.closest('[id]') || {}).id + ':' + e.className + ':' + e.innerText)};
     }""")
 
 
@@ -228,7 +231,7 @@ def test_photo_perceive_then_reconstruct_with_moving_progress(page, server, phot
     percents = [smp["percent"] for smp in running]
     assert len(set(percents)) >= 3, percents                  # the bar moves, it does not stand still
     assert percents == sorted(percents)                       # and only forwards
-    assert max(smp["overlays"] for smp in samples) == 0       # one place: no bar over each output
+    assert max(smp["overlays"] for smp in samples) == 0, [smp["overlay_where"] for smp in samples if smp["overlays"]]
     assert any("retrieval + pose" in smp["text"] for smp in running)   # per-object steps of layout
     final = progress_state(page)
     assert [k for k, _ in final["stages"]] == ["check", "load", "reconstruct", "exports"]   # not perceived again
