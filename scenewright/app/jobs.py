@@ -4,7 +4,7 @@ The page is a thin skin over this module: :func:`run_job` takes a capture folder
 :class:`JobRequest` (a registered method and its settings as the form gave them),
 builds the method's settings with :func:`scenewright.settings.build_settings`, runs it
 through :func:`scenewright.run.run_to_folder` and writes everything the page shows into
-a job folder (the scene folder, a zip of it, a GLB with the room surfaces). The asset
+a job folder (the scene folder and every download: zip, GLB, USDZ, USD zip, .blend). The asset
 library (with its retrieval index), the offscreen renderers and model pipelines are
 kept in one process-wide :class:`~scenewright.methods.base.Resources` per library and
 weights (:func:`resources_for`), so only the first request pays for loading.
@@ -24,7 +24,7 @@ import zipfile
 import numpy as np
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from scenewright.app.room_surfaces import room_surfaces
 from scenewright.capture import image_size, load_capture
