@@ -19,6 +19,8 @@ def _run(args: argparse.Namespace) -> int:
         raise InputError(f"--max-file-size {args.max_file_size!r}: expected a size with its unit, like 200mb, 5gb or 500kb")
     if args.max_instances < 1:
         raise InputError(f"--max-instances {args.max_instances}: must be at least 1")
+    if args.models and not Path(args.models).is_dir():
+        raise InputError(f"--models {args.models}: folder not found")
     if args.weights and not Path(args.weights).is_dir():
         raise InputError(f"--weights {args.weights}: folder not found")
     for folder in args.examples or []:
@@ -36,12 +38,13 @@ def _run(args: argparse.Namespace) -> int:
     if args.work_dir:
         # old job folders are deleted from it: it must not be, hold or sit in anything the app reads
         from scenewright.fileio import refuse_overlap
-        refuse_overlap(args.work_dir, [args.library, args.weights, *examples])
+        refuse_overlap(args.work_dir, [args.library, args.weights, args.models, *examples])
     settings = AppSettings(library=args.library, host=args.host, port=args.port,
                            weights=args.weights, examples=examples, work_dir=args.work_dir,
                            keep_jobs=args.keep_jobs, warmup=args.warmup,
                            max_pixels=args.max_pixels, max_instances=args.max_instances,
-                           max_file_size=args.max_file_size.strip().lower())
+                           max_file_size=args.max_file_size.strip().lower(), models=args.models,
+                           device=args.device)
     from scenewright.app import launch_app
     launch_app(settings, block=True)
     return 0
@@ -58,6 +61,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--port", type=int, default=7860)
     p.add_argument("--weights", default=None, metavar="DIR",
                    help="model checkpoint folder; enables the methods that need one")
+    p.add_argument("--models", default=None, metavar="DIR",
+                   help="perception models folder for photo input (default: $SCENEWRIGHT_MODELS, "
+                        "else ~/.cache/scenewright/models; `scenewright models download depth detector segmenter`)")
+    p.add_argument("--device", choices=["cpu", "cuda"], default="cpu", help="where the perception models run")
     p.add_argument("--examples", action="append", metavar="DIR",
                    help="folder searched for capture folders to offer as examples (repeatable)")
     p.add_argument("--no-default-examples", action="store_true",

@@ -4,7 +4,7 @@ The page is a thin skin over this module: :func:`run_job` takes a capture folder
 :class:`JobRequest` (a registered method and its settings as the form gave them),
 builds the method's settings with :func:`scenewright.settings.build_settings`, runs it
 through :func:`scenewright.run.run_to_folder` and writes everything the page shows into
-a job folder (the scene folder, a zip of it, a GLB with the room surfaces). The asset
+a job folder (the scene folder and every download: zip, GLB, USDZ, USD zip, .blend). The asset
 library (with its retrieval index), the offscreen renderers and model pipelines are
 kept in one process-wide :class:`~scenewright.methods.base.Resources` per library and
 weights (:func:`resources_for`), so only the first request pays for loading.
@@ -22,7 +22,9 @@ import time
 import zipfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
+
+import numpy as np
 
 from scenewright.capture import image_size, load_capture
 from scenewright.config import shipped_examples
@@ -65,6 +67,8 @@ class AppSettings:
     # wait. Layout costs roughly 0.5-1 s per object on a 2-core machine (retrieval and pose
     # per object), so 64 objects stay around a minute; a real room photo rarely shows more.
     max_instances: int = 64
+    models: str | None = None                 # perception models folder (None: $SCENEWRIGHT_MODELS, else the cache)
+    device: str = "cpu"                       # where the perception models run
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -112,6 +116,7 @@ class JobResult:
     preview: Path | None
     page_timings_s: dict = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    files: dict = field(default_factory=dict)     # every download: {"zip", "glb", "usdz", "usd", "blend"} → path
 
     @property
     def total_s(self) -> float:
@@ -174,17 +179,284 @@ def _zip_folder(folder: Path, target: Path, arc_root: str) -> Path:
     return target
 
 
+class JobCancelled(Exception):
+    """A job stopped at its next step because nobody waits for it any more (the browser left)."""
+
+
+# Share of the overall bar each stage takes (roughly where a layout job's time goes).
+STAGE_WEIGHTS = {"check": 0.03, "perceive": 0.3, "load": 0.05, "reconstruct": 0.5, "exports": 0.12}
+
+
+class JobProgress:
+    """What one job has done, told to the page: its stages, the current one's inner steps, a cancel flag.
+
+    The job calls :meth:`stage` when a stage starts and :meth:`step` for the steps inside it
+    (every bar a method draws reports here through :func:`scenewright.progress.watch_progress`);
+    both raise :class:`JobCancelled` once :meth:`cancel` was called, so a job nobody waits
+    for stops at its next step. Thread-safe: the job runs in one thread, the page reads
+    :meth:`snapshot` from another.
+    """
+
+    def __init__(self, stages: dict[str, str] | None = None) -> None:
+        # stage key → what the page says; a stage may be added later (perception when needed)
+        self.stages: dict[str, str] = dict(stages or {})
+        self.done_s: dict[str, float] = {}
+        self.current: str | None = None
+        self.detail = ""
+        self.completed: float = 0.0
+        self.total: float | None = None
+        self.finished = False
+        self.cancelled = threading.Event()
+        self.reason = ""
+        self._lock = threading.Lock()
+        self._t0 = time.perf_counter()
+        self._stage_t0 = self._t0
+        self._stage_share = 0.0
+
+    def check(self) -> None:
+        if self.cancelled.is_set():
+            raise JobCancelled(self.reason or "cancelled")
+
+    def cancel(self, reason: str) -> None:
+        """Stop at the next step; the first reason given is the one told."""
+        with self._lock:
+            if not self.cancelled.is_set():
+                self.reason = reason
+                self.cancelled.set()
+
+    def stage(self, key: str, text: str | None = None) -> None:
+        """Start stage ``key`` (the previous one is done)."""
+        self.check()
+        with self._lock:
+            now = time.perf_counter()
+            if self.current is not None:
+                self.done_s[self.current] = now - self._stage_t0
+            if text is not None or key not in self.stages:
+                self.stages[key] = text or key
+            self.current, self.detail, self.completed, self.total = key, "", 0.0, None
+            self._stage_share = 0.0
+            self._stage_t0 = now
+        log.info("job stage: %s", self.stages[key])
+
+    def step(self, description: str, completed: float, total: float | None) -> None:
+        """An inner step of the current stage (a method's bar: ``retrieval + pose``, 3 of 6)."""
+        self.check()
+        with self._lock:
+            self.detail, self.completed, self.total = str(description), float(completed), total
+            if total:         # a stage's share only grows: its next bar (a new phase) starts from 0
+                self._stage_share = max(self._stage_share, min(1.0, float(completed) / float(total)))
+
+    def finish(self) -> None:
+        with self._lock:
+            if self.current is not None:
+                self.done_s[self.current] = time.perf_counter() - self._stage_t0
+            self.current, self.finished = None, True
+
+    def fraction(self) -> float:
+        """Overall share done in [0, 1]: finished stages by their weight, the current one by its steps."""
+        with self._lock:
+            weights = {k: STAGE_WEIGHTS.get(k.split(":")[0], 0.05) for k in self.stages}
+            total = sum(weights.values()) or 1.0
+            done = sum(weights[k] for k in self.done_s if k in weights and k != self.current)
+            if self.current in weights:
+                done += weights[self.current] * self._stage_share
+            return 1.0 if self.finished else min(1.0, done / total)
+
+    def snapshot(self) -> dict:
+        """What the page draws: each stage with its state (done / running / waiting) and seconds."""
+        fraction = self.fraction()
+        with self._lock:
+            now = time.perf_counter()
+            stages = []
+            for key, text in self.stages.items():
+                if key in self.done_s and key != self.current:
+                    stages.append({"key": key, "text": text, "state": "done", "seconds": self.done_s[key]})
+                elif key == self.current:
+                    stages.append({"key": key, "text": text, "state": "running",
+                                   "seconds": now - self._stage_t0, "detail": self.detail,
+                                   "completed": self.completed, "total": self.total})
+                else:
+                    stages.append({"key": key, "text": text, "state": "waiting", "seconds": None})
+            return {"fraction": fraction, "stages": stages, "elapsed": now - self._t0,
+                    "finished": self.finished, "cancelled": self.cancelled.is_set()}
+
+
+_PERCEPTION: dict[tuple, Any] = {}
+
+
+def perception_models(settings: AppSettings):
+    """The process-wide :class:`~scenewright.perception.from_image.PerceptionModels` (loaded on first use)."""
+    from scenewright.models.folder import models_dir
+    from scenewright.perception.from_image import ImagePerceptionSettings, PerceptionModels
+    key = (str(models_dir(settings.models)), settings.device)
+    with _RESOURCES_LOCK:
+        if key not in _PERCEPTION:
+            _PERCEPTION[key] = PerceptionModels(settings.models, settings.device,
+                                                ImagePerceptionSettings(device=settings.device))
+        return _PERCEPTION[key]
+
+
+def perception_status(settings: AppSettings) -> dict[str, bool]:
+    """Which perception models the models folder holds: ``{"depth": True, "detector": False, ...}``."""
+    models = perception_models(settings)
+    return {name: models.has(name) for name in ("depth", "detector", "segmenter")}
+
+
+@dataclass
+class Perceived:
+    """A capture perceived from a photo, written as a folder (``perception.png`` to look at)."""
+
+    folder: Path
+    capture: object                           # scenewright.capture.Capture
+    record: object                            # PerceptionRecord
+    overlay: Path
+    key: str                                  # what was perceived (files and labels): reused only for the same
+
+    def summary(self) -> str:
+        given = ", ".join(f"{k} {v.get('source')}" for k, v in self.record.inputs.items())
+        labels = sorted({self.capture.labels.get(i) or "?" for i in self.capture.instance_ids})
+        return (f"{len(self.capture.instance_ids)} objects found ({', '.join(labels)}); {given}; "
+                f"{self.record.timings_s.get('total', 0.0):.1f} s")
+
+
+def perceive_key(photo, seg, labels_text: str | None) -> str:
+    """Identifies a perception request: the uploaded files (path, size, mtime) and the labels text."""
+    parts = []
+    for f in (photo, seg):
+        if f:
+            st = Path(f).stat()
+            parts.append(f"{Path(f).resolve()}:{st.st_size}:{st.st_mtime_ns}")
+        else:
+            parts.append("-")
+    parts.append(" ".join((labels_text or "").split()))
+    return "|".join(parts)
+
+
+def perceive_upload(photo, seg, labels_text: str | None, folder, settings: AppSettings,
+                    progress: JobProgress | None = None) -> Perceived:
+    """An uploaded photo (and optional seg png, labels) → a perceived capture folder in ``folder``.
+
+    Masks, labels, depth and camera are estimated as ``scenewright perceive`` does; the
+    folder holds the capture files, ``perception.json`` and ``perception.png`` (masks,
+    labels, depth). InputError for a missing or unreadable photo, a seg of another size,
+    a missing model (with the command that fetches it), or nothing found.
+    """
+    from scenewright.perception.cli import write_perceived
+    from scenewright.perception.from_image import perceive_image
+    from scenewright.perception.image_input import load_image, load_seg, parse_labels
+    if not photo:
+        raise InputError("photo: no image given (upload a photo of the room)")
+    progress = progress or JobProgress()
+    progress.stage("perceive", "Perceiving: masks, labels, depth, camera")
+    photo = Path(photo)
+    if photo.stat().st_size == 0:
+        raise InputError(f"photo ({photo.name}): the file is empty")
+    image = load_image(photo)
+    w, h = image.rgb.shape[1], image.rgb.shape[0]
+    seg_ids = None
+    if seg:
+        if Path(seg).suffix.lower() != ".png":
+            raise InputError(f"segmentation ({Path(seg).name}): must be a PNG (lossless ids or colours), "
+                             f"not {Path(seg).suffix or 'a file without extension'}")
+        seg_ids = load_seg(seg, (w, h))
+    models = perception_models(settings)
+    resources = resources_for(settings)
+    with resources.lock:        # the models are shared: one perception at a time
+        capture, record = perceive_image(image, parse_labels(labels_text), models, models.settings, seg=seg_ids)
+    if len(capture.instance_ids) > settings.max_instances:
+        raise InputError(f"{photo.name}: {len(capture.instance_ids)} objects found, more than this server's "
+                         f"{settings.max_instances} per request; name fewer labels")
+    progress.check()
+    folder = Path(folder)
+    write_perceived(capture, record, folder, overwrite=True)
+    from scenewright.capture import load_capture as _load
+    capture = _load(folder, require_seg=True)          # as it will be reconstructed (paths in the folder)
+    return Perceived(folder=folder, capture=capture, record=record, overlay=folder / "perception.png",
+                     key=perceive_key(photo, seg, labels_text))
+
+
+def read_perceived(folder) -> tuple:
+    """(Capture, PerceptionRecord) of a folder :func:`perceive_upload` wrote."""
+    from scenewright.fileio import read_json
+    from scenewright.perception.from_image import PerceptionRecord
+    folder = Path(folder)
+    capture = load_capture(folder, require_seg=True)
+    record = PerceptionRecord(**read_json(folder / "perception.json"))
+    return capture, record
+
+
+# -- downloads ------------------------------------------------------------------------------
+#: (format key, what the page calls it): each is a file in the job folder, named <name>.<ext>
+DOWNLOADS = (("zip", "scene folder (.zip)"), ("glb", "glTF binary (.glb)"), ("usdz", "USDZ (.usdz)"),
+             ("usd", "USD + textures (.zip)"), ("blend", "Blender (.blend)"))
+
+_BLEND_WORKER = None
+_BLEND_LOCK = threading.Lock()
+
+
+def _export_in_blender_process(scene_dir: Path, out: Path) -> Path:
+    """.blend through the one Blender worker process (see :mod:`scenewright.app.blend_worker`)."""
+    global _BLEND_WORKER
+    from scenewright.app.blend_worker import BlendWorker
+    with _BLEND_LOCK:
+        if _BLEND_WORKER is None:
+            _BLEND_WORKER = BlendWorker()
+            atexit.register(_BLEND_WORKER.close)
+    return _BLEND_WORKER.export(scene_dir, out)
+
+
+def write_downloads(scene_dir: Path, job_dir: Path, name: str, progress: JobProgress, scene=None) -> tuple:
+    """Every export format of ``scene_dir`` into ``job_dir``: ({format: path}, notes).
+
+    A format that fails (bpy or usd-core missing, a writer's error) is a note: the others,
+    and the scene, are still offered.
+    """
+    from scenewright.export import export_scene
+    files: dict[str, Path] = {}
+    notes: list[str] = []
+    for n, (fmt, what) in enumerate(DOWNLOADS):
+        progress.step(f"export {what}", n, len(DOWNLOADS))
+        try:
+            if fmt == "zip":
+                files[fmt] = _zip_folder(scene_dir, job_dir / f"{name}.zip", name)
+            elif fmt == "glb":
+                files[fmt] = job_dir / f"{name}.glb"
+                shutil.copyfile(scene_dir / "scene.glb", files[fmt])
+            elif fmt == "usdz":
+                files[fmt] = export_scene(scene_dir, job_dir / f"{name}.usdz", overwrite=True, scene=scene)
+            elif fmt == "usd":
+                usd_dir = job_dir / f"{name}_usd"
+                export_scene(scene_dir, usd_dir / f"{name}.usdc", overwrite=True, scene=scene)
+                files[fmt] = _zip_folder(usd_dir, job_dir / f"{name}_usd.zip", f"{name}_usd")
+                shutil.rmtree(usd_dir, ignore_errors=True)
+            elif fmt == "blend":
+                files[fmt] = _export_in_blender_process(scene_dir, job_dir / f"{name}.blend")
+        except JobCancelled:
+            raise
+        except Exception as exc:       # one format missing is a note, never a lost job
+            log.warning("export %s failed: %s", fmt, exc)
+            files.pop(fmt, None)
+            notes.append(f"{what} not offered: {type(exc).__name__}: {exc}")
+    progress.step("exports written", len(DOWNLOADS), len(DOWNLOADS))
+    return files, notes
+
+
 def run_job(capture_dir, job_dir, request: JobRequest, settings: AppSettings | None = None,
-            progress: Callable[[float, str], None] | None = None, name: str = "scene") -> JobResult:
+            progress: JobProgress | None = None, name: str = "scene", perceived: Perceived | None = None) -> JobResult:
     """Validate ``capture_dir``, reconstruct, write the scene folder and downloads into ``job_dir``.
 
-    ``progress(fraction, text)`` is told when each stage starts. InputError for bad input
-    (the capture, the request, its settings, a missing library or weights). ``name``
-    names the zip.
+    ``progress`` is told each stage and each step inside it (:class:`JobProgress`; its
+    ``cancel`` stops the job at the next step with :class:`JobCancelled`, nothing written).
+    ``perceived``: a capture :func:`perceive_upload` made (not perceived again; scene.json
+    records the perception). A capture folder lacking the seg or depth the method wants
+    is perceived first, as ``scenewright reconstruct`` does. InputError for bad input
+    (the capture, the request, its settings, a missing library, weights or model).
+    ``name`` names the downloads.
     """
     from scenewright.app.inputs import user_message
+    from scenewright.progress import watch_progress
     settings = settings or AppSettings()
-    progress = progress or (lambda f, t: None)
+    progress = progress or JobProgress()
     request.validate()
     method_settings = request.settings()
     cls = get_method(request.method)
@@ -192,25 +464,53 @@ def run_job(capture_dir, job_dir, request: JobRequest, settings: AppSettings | N
     job_dir.mkdir(parents=True, exist_ok=True)
     timings: dict[str, float] = {}
     notes: list[str] = []
+    for key, text in (("check", "Checking the input"), ("load", f"Loading {request.method}"),
+                      ("reconstruct", f"{cls.stage} ({request.method}), preview, scene folder"),
+                      ("exports", "Downloads: zip, GLB, USDZ, USD, .blend")):
+        progress.stages.setdefault(key, text)
 
-    progress(0.02, "Checking the capture")
+    progress.stage("check")
     t = time.perf_counter()
-    rgb_path = Path(capture_dir) / "rgb.png"
-    if rgb_path.is_file():      # from the header: a huge picture is refused before it is decoded
-        w, h = image_size(rgb_path)
-        if w * h > settings.max_pixels:
-            raise InputError(f"rgb.png: {w}x{h} is {w * h / 1e6:.3g} megapixels, more than this server's "
-                             f"{settings.max_pixels / 1e6:.3g}; scale the picture, masks and depth down "
-                             "together (or start the app with a larger --max-pixels)")
-    capture = load_capture(capture_dir, require_seg=True)
+    record = None
+    if perceived is not None:
+        capture, record, capture_dir = perceived.capture, perceived.record, perceived.folder
+        notes.append("perceived from the photo (masks, labels, depth, camera: see perception.png)")
+    else:
+        rgb_path = Path(capture_dir) / "rgb.png"
+        if rgb_path.is_file():      # from the header: a huge picture is refused before it is decoded
+            w, h = image_size(rgb_path)
+            if w * h > settings.max_pixels:
+                raise InputError(f"rgb.png: {w}x{h} is {w * h / 1e6:.3g} megapixels, more than this server's "
+                                 f"{settings.max_pixels / 1e6:.3g}; scale the picture, masks and depth down "
+                                 "together (or start the app with a larger --max-pixels)")
+        folder = Path(capture_dir)
+        present = {"seg": (folder / "seg.png").is_file(),
+                   "depth": (folder / "depth.npy").is_file() or (folder / "depth.png").is_file()}
+        missing = [c for c in cls.perceive_missing if not present.get(c, True)]
+        capture = load_capture(capture_dir, require_seg=not missing and "seg" in cls.capture_needs)
+        if missing:             # estimated from the picture, as `scenewright reconstruct` does
+            from scenewright.perception.from_image import perceive_image
+            progress.stages = {"check": progress.stages["check"],
+                               "perceive": f"Perceiving the missing {' and '.join(missing)}",
+                               **{k: v for k, v in progress.stages.items() if k != "check"}}
+            timings["check capture"] = time.perf_counter() - t
+            progress.stage("perceive")
+            t = time.perf_counter()
+            models = perception_models(settings)
+            with resources_for(settings).lock:
+                capture, record = perceive_image(capture, None, models, models.settings)
+            timings["perceive"] = time.perf_counter() - t
+            how = ", ".join(f"{k} {v.get('source')}" for k, v in record.inputs.items())
+            notes.append(f"{' and '.join(missing)} estimated from the picture ({how})")
+            t = time.perf_counter()
     if len(capture.instance_ids) > settings.max_instances:
         raise InputError(f"seg.png: {len(capture.instance_ids)} instances, more than this server's "
                          f"{settings.max_instances} per request (requests run one at a time); merge or drop "
                          "small ones (or start the app with a larger --max-instances)")
     notes.extend(user_message(Exception(w), capture_dir) for w in capture.warnings)
-    timings["check capture"] = time.perf_counter() - t
+    timings["check capture"] = timings.get("check capture", 0.0) + time.perf_counter() - t
 
-    progress(0.05, f"Loading {request.method}")
+    progress.stage("load")
     t = time.perf_counter()
     resources = resources_for(settings)
     loads = resources.loads()
@@ -219,11 +519,12 @@ def run_job(capture_dir, job_dir, request: JobRequest, settings: AppSettings | N
     notes += method.notes
     timings["load method" + (" (cached)" if resources.loads() == loads else "")] = time.perf_counter() - t
 
-    progress(0.1, f"{cls.stage} ({request.method})")
+    progress.stage("reconstruct")
     t = time.perf_counter()
     scene_dir = job_dir / "scene"
     try:
-        scene = run_to_folder(capture, scene_dir, method, overwrite=True, preview=True)
+        with watch_progress(progress.step):
+            scene = run_to_folder(capture, scene_dir, method, overwrite=True, preview=True, perception=record)
     finally:
         method.close()
     timings["reconstruct, preview, write"] = time.perf_counter() - t
@@ -231,23 +532,73 @@ def run_job(capture_dir, job_dir, request: JobRequest, settings: AppSettings | N
     if capture.camera_is_default:
         notes.append(f"no camera.json: assumed a {capture.hfov_deg():.1f}° horizontal field of view")
 
-    progress(0.9, "Preparing the downloads")
+    progress.stage("exports")
     t = time.perf_counter()
     # Downloads carry the capture's name (five "scene.glb" in a downloads folder help nobody).
-    glb = job_dir / f"{name}.glb"
-    # scene.glb holds the room (textured from the photo); the plain download leaves it out
-    glb.write_bytes(scene_glb(scene, ExportSettings(room=False, double_sided=False)))
+    files, export_notes = write_downloads(scene_dir, job_dir, name, progress)
+    notes += export_notes
     glb_room = None
     if scene.room:
         glb_room = job_dir / f"{name}_with_room.glb"
         shutil.copyfile(scene_dir / "scene.glb", glb_room)
-    zip_path = _zip_folder(scene_dir, job_dir / f"{name}.zip", name)
+        if "glb" in files:     # scene.glb holds the room (textured from the photo); the plain GLB leaves it out
+            files["glb"].write_bytes(scene_glb(scene, ExportSettings(room=False, double_sided=False)))
     timings["downloads"] = time.perf_counter() - t
-    progress(1.0, "Done")
+    progress.finish()
     preview = scene_dir / "preview.png"
+    glb = files.get("glb") or job_dir / f"{name}.glb"
+    if "glb" not in files:
+        shutil.copyfile(scene_dir / "scene.glb", glb)
     return JobResult(scene=scene, capture=capture, job_dir=job_dir, scene_dir=scene_dir,
-                     glb=glb, glb_room=glb_room, zip=zip_path, preview=preview if preview.is_file() else None,
-                     page_timings_s=timings, notes=notes)
+                     glb=glb, glb_room=glb_room, zip=files["zip"], preview=preview if preview.is_file() else None,
+                     page_timings_s=timings, notes=notes, files=files)
+
+
+def run_text_job(prompt: str, job_dir, settings: AppSettings | None = None, seed: int = 0,
+                 progress: JobProgress | None = None, name: str = "room") -> JobResult:
+    """A sentence → a furnished room (``scenewright generate``, the offline path) in ``job_dir``,
+    with every download. InputError for an empty prompt, a missing library or a prompt the
+    library cannot furnish."""
+    from scenewright.progress import watch_progress
+    from scenewright.text.generate import generate_to_folder
+    settings = settings or AppSettings()
+    progress = progress or JobProgress()
+    if not (prompt or "").strip():
+        raise InputError("prompt: empty (describe the room, e.g. 'a bedroom with a double bed and two nightstands')")
+    if not settings.library or not Path(settings.library).is_dir():
+        raise InputError(f"{settings.library}: library folder not found (text needs an asset library: --library)")
+    if not 0 <= int(seed) < 2 ** 32:
+        raise InputError(f"seed: {seed} must be in [0, 2^32)")
+    for key, text in (("generate", "Generating the room from the text"),
+                      ("exports", "Downloads: zip, GLB, USDZ, USD, .blend")):
+        progress.stages.setdefault(key, text)
+    job_dir = Path(job_dir)
+    job_dir.mkdir(parents=True, exist_ok=True)
+    progress.stage("generate")
+    t = time.perf_counter()
+    scene_dir = job_dir / "scene"
+    with watch_progress(progress.step):
+        summary = generate_to_folder(prompt.strip(), scene_dir, settings.library, seed=int(seed), overwrite=True,
+                                     models=settings.models,
+                                     progress=lambda done, total: progress.step("rooms written", done, total))
+    timings = {"generate": time.perf_counter() - t}
+    from scenewright.scene import read_scene
+    scene = read_scene(scene_dir)
+    req = summary["request"]
+    notes = [f"room: {req['room_type'] or 'unspecified'} {req['room_size'][0]:g} × {req['room_size'][1]:g} m"]
+    notes += [f"'{u['phrase']}' matches nothing in the library (closest: {u['via']}); left out"
+              for u in req.get("unmatched", [])]
+    notes += list(req.get("notes", []))
+    progress.stage("exports")
+    t = time.perf_counter()
+    files, export_notes = write_downloads(scene_dir, job_dir, name, progress, scene=scene)
+    notes += export_notes
+    timings["downloads"] = time.perf_counter() - t
+    progress.finish()
+    preview = scene_dir / "preview.png"
+    return JobResult(scene=scene, capture=None, job_dir=job_dir, scene_dir=scene_dir, glb=files.get("glb"),
+                     glb_room=None, zip=files.get("zip"), preview=preview if preview.is_file() else None,
+                     page_timings_s=timings, notes=notes, files=files)
 
 
 class JobFolders:
@@ -289,8 +640,14 @@ def _fmt_size(size) -> str:
 
 
 def object_rows(scene, capture) -> list[list]:
-    """One row per instance of the capture (in id order); one the method could not place says so."""
+    """One row per instance of the capture (in id order); one the method could not place says so.
+
+    ``capture`` None (a scene made from text): one row per instance of the scene.
+    """
     by_id = {inst.id: inst for inst in scene.instances}
+    if capture is None:
+        from scenewright.capture import Capture
+        capture = Capture(rgb=np.zeros((1, 1, 3), np.uint8), K=np.eye(3))
     rows = []
     for iid in sorted(set(capture.instance_ids) | set(by_id)):
         inst = by_id.get(iid)

@@ -92,7 +92,7 @@ def start_server(tmp: Path, args: list[str], recorder: ConnectionRecorder, timeo
     proxy = f"http://127.0.0.1:{recorder.port}"
     env = dict(os.environ, HTTP_PROXY=proxy, HTTPS_PROXY=proxy, ALL_PROXY=proxy, http_proxy=proxy,
                https_proxy=proxy, all_proxy=proxy, NO_PROXY="127.0.0.1,localhost", no_proxy="127.0.0.1,localhost",
-               PYTHONUNBUFFERED="1")
+               PYTHONUNBUFFERED="1", GRADIO_HEARTBEAT_INTERVAL="1")   # a closed page is noticed within ~1 s
     env.pop("GRADIO_ANALYTICS_ENABLED", None)      # the app itself must turn analytics off
     log = tmp / "server.log"
     work = tmp / "jobs"
@@ -127,11 +127,29 @@ def recorder():
 
 
 @pytest.fixture(scope="session")
-def server(library_dir, bench, recorder, midi_tiny_location, tmp_path_factory):
-    """``scenewright app`` with the small library, the bench captures as examples and (when the
-    tiny checkpoint is there) MIDI enabled."""
+def perception_models_dir(tmp_path_factory) -> Path:
+    """Tiny random-weight depth, detector and segmenter models, saved as the real ones are."""
+    from scenewright.models.tiny import build_tiny_models
+    return build_tiny_models(tmp_path_factory.mktemp("app_models"))
+
+
+@pytest.fixture(scope="session")
+def photo(tmp_path_factory) -> Path:
+    """A 320x240 JPEG of the shipped example room (a real picture, not noise)."""
+    from PIL import Image
+    path = tmp_path_factory.mktemp("photo") / "room.jpg"
+    Image.open(REPO / "examples" / "living_room" / "capture" / "rgb.png").convert("RGB").resize((320, 240)).save(
+        path, quality=90)
+    return path
+
+
+@pytest.fixture(scope="session")
+def server(library_dir, bench, recorder, midi_tiny_location, perception_models_dir, tmp_path_factory):
+    """``scenewright app`` with the small library, the bench captures as examples, tiny perception
+    models for photos and (when the tiny checkpoint is there) MIDI enabled."""
     tmp = tmp_path_factory.mktemp("app_server")
-    args = ["--library", str(library_dir), "--examples", str(bench), "--no-default-examples"]
+    args = ["--library", str(library_dir), "--examples", str(bench), "--no-default-examples",
+            "--models", str(perception_models_dir)]
     if (midi_tiny_location / "model_index.json").is_file():
         args += ["--weights", str(midi_tiny_location)]
     srv = start_server(tmp, args, recorder)

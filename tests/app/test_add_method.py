@@ -24,7 +24,7 @@ from scenewright.methods.registry import method_names, register_method, unregist
 from scenewright.scene import load_glb_nodes, read_scene
 
 from .conftest import free_port
-from .test_client import DEFAULTS
+from .test_client import DEFAULTS, shown_glb
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "internals.md"
 
@@ -111,6 +111,6 @@ def test_the_registered_example_runs_through_the_web_page(markers, bench, captur
             scene_json = json.loads(zf.read(name))
         assert scene_json["method"] == {"name": "markers", "version": "1", "settings": {"size_m": 0.25, "seed": 0}}
         ids = load_capture(capture_dirs[1]).instance_ids
-        assert {f"inst_{i}" for i in ids} <= set(load_glb_nodes(out[1]))
+        assert {f"inst_{i}" for i in ids} <= set(load_glb_nodes(shown_glb(out[2])))
     finally:
         demo.close()

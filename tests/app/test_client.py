@@ -14,26 +14,39 @@ import trimesh
 from PIL import Image
 
 from scenewright.capture import load_capture
+from scenewright.errors import InputError
 from scenewright.scene import load_glb_nodes
 
 
 # The page's API names each settings control METHOD__FIELD (see app/page.py); the rest keep their defaults.
 DEFAULTS = dict(source="example", example=None, rgb=None, seg=None, depth=None, instances=None, camera=None,
-                labels_text="", zip_file=None, method="layout", seed=None, more_settings="", include_room=True)
-OUTPUTS = ("status", "model", "downloads", "preview", "objects", "relations", "attribution", "timings")
+                labels_text="", zip_file=None, method="layout", seed=None, more_settings="", include_room=True,
+                photo=None, photo_seg=None, photo_labels="")
+OUTPUTS = ("status", "progress", "downloads", "preview", "objects", "relations", "attribution", "timings",
+           "perception")
+
+
+def shown_glb(downloads, include_room: bool = True):
+    """The GLB the page's 3D view shows: the one with the room when asked for and made, else the scene's."""
+    glbs = [str(p) for p in downloads or [] if str(p).endswith(".glb")]
+    with_room = [p for p in glbs if p.endswith("_with_room.glb")]
+    if include_room and with_room:
+        return with_room[0]
+    return next((p for p in glbs if not p.endswith("_with_room.glb")), None)
 
 
 def reconstruct(client, **kw) -> dict:
     """Call the page's ``/reconstruct`` endpoint; returns the outputs by name (and the seconds taken)."""
     from gradio_client import handle_file
     args = dict(DEFAULTS, **kw)
-    for key in ("rgb", "seg", "depth", "instances", "camera", "zip_file"):
+    for key in ("rgb", "seg", "depth", "instances", "camera", "zip_file", "photo", "photo_seg"):
         if args[key] is not None:
             args[key] = handle_file(str(args[key]))
     t = time.perf_counter()
     out = client.predict(**args, api_name="/reconstruct")
     result = dict(zip(OUTPUTS, out))
     result["seconds"] = time.perf_counter() - t
+    result["model"] = shown_glb(result["downloads"], args["include_room"])
     status = result["status"]
     result["status"] = status["value"] if isinstance(status, dict) else status
     return result
@@ -114,7 +127,8 @@ def test_boxes_from_a_zip_without_room(client, capture_dirs, tmp_path):
     nodes = load_glb_nodes(out["model"])
     ids = load_capture(src).instance_ids
     assert set(nodes) == {f"inst_{i}" for i in ids}                  # no floor or walls asked for
-    assert [Path(p).name for p in out["downloads"]] == ["my_room_boxes.zip", "my_room_boxes.glb"]
+    assert [Path(p).name for p in out["downloads"]] == ["my_room_boxes.zip", "my_room_boxes.glb", "my_room_boxes.usdz",
+                                                        "my_room_boxes_usd.zip", "my_room_boxes.blend"]
     assert "nothing to attribute" in out["attribution"]
 
 
@@ -130,7 +144,6 @@ def test_mismatched_sizes_are_reported_not_raised(client, capture_dirs, tmp_path
 
 @pytest.mark.parametrize("kw, message", [
     (dict(labels_text="1: chair, lamp"), "'lamp' is not 'id: label'"),
-    (dict(depth=None, method="boxes"), "the boxes method needs depth"),
     (dict(camera="{not json"), "camera.json: not valid JSON"),
     (dict(source="zip"), "zip: no file uploaded"),
 ])
@@ -160,11 +173,58 @@ def test_midi_with_the_tiny_checkpoint(client, capture_dirs, tiny_midi):
 def test_simultaneous_requests_queue_and_both_finish(client, server):
     """Two people press Reconstruct at once: one job runs at a time, both get their own result."""
     before = {p.name for p in server.work_dir.glob("job-*")}
-    args = list(dict(DEFAULTS, example="scene_0000", method="boxes").values())
-    jobs = [client.submit(*args, api_name="/reconstruct") for _ in range(2)]
+    args = dict(DEFAULTS, example="scene_0000", method="boxes")
+    jobs = [client.submit(**args, api_name="/reconstruct") for _ in range(2)]
     results = [dict(zip(OUTPUTS, j.result(timeout=120))) for j in jobs]
     for r in results:
         assert r["status"]["value"].startswith("**Done:**")
     # Each request wrote its own job folder, holding its own zip.
     new = [server.work_dir / n for n in {p.name for p in server.work_dir.glob("job-*")} - before]
     assert len(new) == 2 and all((p / "scene_0000_boxes.zip").is_file() for p in new)
+
+
+def test_a_photo_through_the_api_perceived_then_reconstructed_in_every_format(client, photo):
+    from gradio_client import handle_file
+    progress, status, overlay = client.predict(photo=handle_file(str(photo)), photo_seg=None,
+                                               photo_labels="sofa, lamp", api_name="/perceive")
+    status = status["value"] if isinstance(status, dict) else status
+    assert status.startswith("**Perceived:**"), status
+    assert Image.open(overlay).width > 0 and 'data-state="finished"' in progress
+    out = reconstruct(client, source="photo", photo=photo, photo_labels="sofa, lamp", method="boxes")
+    assert out["status"].startswith("**Done:**"), out["status"]
+    names = {Path(p).name for p in out["downloads"]}
+    assert {"room_boxes.zip", "room_boxes.glb", "room_boxes.usdz", "room_boxes_usd.zip", "room_boxes.blend"} <= names
+    # The progress of the last call, as the page showed it: every stage done, perception among them.
+    assert 'data-stage="perceive"' in out["progress"] and 'data-state="finished"' in out["progress"]
+    with zipfile.ZipFile(next(p for p in out["downloads"] if p.endswith("room_boxes_usd.zip"))) as zf:
+        assert "room_boxes_usd/room_boxes.usdc" in zf.namelist()
+
+
+def test_a_capture_without_depth_gets_it_estimated(client, capture_dirs):
+    """With perception models on the server, depth is optional: it is estimated and the page says so."""
+    src = capture_dirs[0]
+    out = reconstruct(client, source="files", rgb=src / "rgb.png", seg=src / "seg.png", method="boxes",
+                      instances=src / "instances.json")
+    assert out["status"].startswith("**Done:**"), out["status"]
+    assert "depth estimated from the picture (seg given, labels given, depth estimated" in out["status"]
+
+
+def test_a_photo_seg_that_is_not_a_png_is_named(tmp_path, photo):
+    from scenewright.app.jobs import AppSettings, perceive_upload
+    with pytest.raises(InputError, match=r"^segmentation \(room.jpg\): must be a PNG \(lossless ids or colours\), "
+                                         r"not .jpg$"):
+        perceive_upload(photo, photo, "", tmp_path / "p", AppSettings(library=None))
+    assert not (tmp_path / "p").exists()
+
+
+def test_without_a_depth_model_the_error_names_the_download_command(tmp_path, capture_dirs):
+    from scenewright.app.jobs import AppSettings, JobRequest, run_job
+    src = capture_dirs[0]
+    cap = tmp_path / "cap"
+    cap.mkdir()
+    for name in ("rgb.png", "seg.png", "instances.json"):
+        (cap / name).write_bytes((src / name).read_bytes())
+    with pytest.raises(InputError, match=r"depth model not found; fetch it with `scenewright models download depth"):
+        run_job(cap, tmp_path / "job", JobRequest(method="boxes"),
+                AppSettings(library=None, models=str(tmp_path / "no-models")))
+    assert not (tmp_path / "job" / "scene").exists()

@@ -185,3 +185,35 @@ def test_full_warmup_fills_every_assets_features(library_dir):
     index = library_index(lib, s.retrieval.n_points, s.seed)
     assert set(index._geometry) == set(lib.ids) and set(index._symmetry) == set(lib.ids)
     assert {a for a, _ in index._views} == set(lib.ids)
+
+
+def test_job_progress_moves_forward_and_cancels_at_the_next_step():
+    from scenewright.app.jobs import JobCancelled, JobProgress
+    from scenewright.progress import make_progress, watch_progress
+    p = JobProgress({"check": "Checking", "reconstruct": "Reconstructing", "exports": "Downloads"})
+    seen = []
+    p.stage("check")
+    seen.append(p.fraction())
+    p.stage("reconstruct")
+    with watch_progress(p.step):
+        with make_progress(enabled=False) as bar:            # a method's bar: objects one by one
+            task = bar.add_task("retrieval + pose", total=4)
+            for _ in range(4):
+                bar.advance(task)
+                seen.append(p.fraction())
+        with make_progress(enabled=False) as bar:            # its next phase starts again from 0
+            task = bar.add_task("optimize", total=10)
+            bar.update(task, completed=1)
+            seen.append(p.fraction())
+    snap = p.snapshot()
+    assert [s["state"] for s in snap["stages"]] == ["done", "running", "waiting"]
+    assert snap["stages"][1]["detail"] == "optimize" and snap["stages"][1]["completed"] == 1
+    assert seen == sorted(seen) and len(set(seen)) >= 5
+    p.cancel("the browser left the page")
+    p.cancel("a later reason")
+    with pytest.raises(JobCancelled, match="^the browser left the page$"):
+        p.step("retrieval + pose", 1, 4)
+    with pytest.raises(JobCancelled):
+        p.stage("exports")
+    p.finish()
+    assert p.fraction() == 1.0 and p.snapshot()["cancelled"]

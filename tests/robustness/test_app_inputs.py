@@ -203,8 +203,8 @@ def test_serves_no_file_outside_its_folders(server, tmp_path):
 
 def test_eight_simultaneous_requests_queue_report_position_and_finish(client, server):
     before = {p.name for p in server.work_dir.glob("job-*")}
-    args = list(dict(DEFAULTS, example="small_room", method="boxes").values())
-    jobs = [client.submit(*args, api_name="/reconstruct") for _ in range(8)]
+    args = dict(DEFAULTS, example="small_room", method="boxes")
+    jobs = [client.submit(**args, api_name="/reconstruct") for _ in range(8)]
     positions = set()
     deadline = time.monotonic() + 240
     while not all(j.done() for j in jobs) and time.monotonic() < deadline:
