@@ -102,3 +102,16 @@ def test_reconstruct_settle_without_meshes_says_why(small_bench, tmp_path, capsy
     assert "not settled: no object has a mesh" in capsys.readouterr().out
     physics = json.loads((tmp_path / "out" / "scene.json").read_text())["physics"]
     assert physics == {"settled": False, "reason": "no object has a mesh, so there is nothing to simulate"}
+
+
+def test_batch_settle_settles_every_scene(small_bench, small_library, tmp_path):
+    r = subprocess.run([sys.executable, "-m", "scenewright", "batch", str(small_bench), "-o", str(tmp_path / "out"),
+                        "--library", str(small_library), "--address", "none", "--no-progress", "--settle"],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    names = sorted(p.name for p in small_bench.iterdir() if (p / "capture").is_dir())
+    for name in names:
+        physics = json.loads((tmp_path / "out" / name / "scene.json").read_text())["physics"]
+        assert physics["settled"] is True and len(physics["per_object"]) == physics["objects"] > 0
+    batch = json.loads((tmp_path / "out" / "batch.json").read_text())
+    assert '"settle": true' in json.dumps(batch)
