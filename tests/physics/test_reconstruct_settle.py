@@ -10,6 +10,7 @@ import sys
 
 import numpy as np
 import pytest
+import trimesh
 
 pytest.importorskip("mujoco")
 pytest.importorskip("vhacdx")
@@ -73,7 +74,7 @@ def test_reconstruct_settle_writes_settled_poses_and_the_report(small_bench, sma
 
 
 @dataclasses.dataclass
-class _NoMeshSettings:
+class _PlainSettings:
     seed: int = 0
 
 
@@ -81,7 +82,7 @@ class _NoMeshMethod(Method):
     """One instance per mask, no mesh, a floor at y = 0."""
 
     name = "nomesh"
-    Settings = _NoMeshSettings
+    Settings = _PlainSettings
     summary = "labels only"
 
     def reconstruct(self, capture) -> Scene:
@@ -90,18 +91,36 @@ class _NoMeshMethod(Method):
                      method={"name": self.name, "version": "1", "settings": {"seed": 0}})
 
 
-def test_reconstruct_settle_without_meshes_says_why(small_bench, tmp_path, capsys):
+class _NoFloorMethod(Method):
+    """A 20 cm cube per instance, no floor."""
+
+    name = "nofloor"
+    Settings = _PlainSettings
+    summary = "cubes, no floor"
+
+    def reconstruct(self, capture) -> Scene:
+        return Scene(instances=[Instance(id=i, mesh=trimesh.creation.box([0.2] * 3), label=capture.labels.get(i))
+                                for i in capture.instance_ids],
+                     method={"name": self.name, "version": "1", "settings": {"seed": 0}})
+
+
+@pytest.mark.parametrize("method, reason", [
+    (_NoMeshMethod, "no object has a mesh, so there is nothing to simulate"),
+    (_NoFloorMethod, "the scene has no floor, so there is nothing to settle on")])
+def test_reconstruct_settle_that_cannot_run_keeps_the_scene_and_says_why(method, reason, small_bench, tmp_path,
+                                                                         capsys):
     capture = sorted(p for p in small_bench.iterdir() if (p / "capture").is_dir())[0] / "capture"
-    register_method("nomesh", _NoMeshMethod)
+    register_method(method.name, method)
     try:
-        code = cli_main(["reconstruct", str(capture), "-o", str(tmp_path / "out"), "--method", "nomesh",
+        code = cli_main(["reconstruct", str(capture), "-o", str(tmp_path / "out"), "--method", method.name,
                          "--no-preview", "--settle"])
     finally:
-        unregister_method("nomesh")
+        unregister_method(method.name)
     assert code == 0
-    assert "not settled: no object has a mesh" in capsys.readouterr().out
-    physics = json.loads((tmp_path / "out" / "scene.json").read_text())["physics"]
-    assert physics == {"settled": False, "reason": "no object has a mesh, so there is nothing to simulate"}
+    assert f"note: --settle: not settled: {reason}" in capsys.readouterr().out
+    written = json.loads((tmp_path / "out" / "scene.json").read_text())
+    assert written["physics"] == {"settled": False, "reason": reason}
+    assert len(written["instances"]) == len(read_scene(tmp_path / "out").instances) > 0
 
 
 def test_batch_settle_settles_every_scene(small_bench, small_library, tmp_path):
