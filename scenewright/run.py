@@ -50,7 +50,7 @@ def render_preview(scene: Scene, capture: Capture, resources: Resources | None =
 def run_to_folder(capture: str | os.PathLike | Capture, out: str | os.PathLike, method: str | type | Method,
                   settings=None, resources: Resources | None = None, overwrite: bool = False,
                   preview: bool = True, progress: bool = False, inputs=(), perception=None,
-                  room: bool = True, ceiling: bool = False) -> Scene:
+                  room: bool = True, ceiling: bool = False, settle=None) -> Scene:
     """Reconstruct ``capture`` (a folder or a loaded Capture) with ``method`` into the folder ``out``.
 
     ``method``: a registered name, a Method class, or a built Method (then ``settings``
@@ -62,13 +62,21 @@ def run_to_folder(capture: str | os.PathLike | Capture, out: str | os.PathLike, 
     capture perceived from a photo — recorded under ``"inputs"`` in scene.json, with the
     perceived capture in ``out/perceived/``. ``room``: floor and walls (and a ``ceiling``)
     textured from the capture go into scene.glb (:func:`add_room`); False records that the
-    folder has none, so exports leave it out too. ``scene.timings_s`` gains ``room`` and ``preview``.
-    Returns the Scene.
+    folder has none, so exports leave it out too. ``settle``: a
+    :class:`~scenewright.physics.SettleSettings` (or True for the defaults) drops the
+    scene under gravity in MuJoCo before anything is written (:func:`settle_in_place`):
+    scene.glb and the preview show the settled poses, scene.json the report (``physics``).
+    ``scene.timings_s`` gains ``room``, ``preview`` and ``settle``. Returns the Scene.
     """
     cls = type(method) if isinstance(method, Method) else get_method(method) if isinstance(method, str) else method
     source = capture.path if isinstance(capture, Capture) else capture
     if not isinstance(capture, Capture):     # a bad capture is named before the library or weights load
         capture = load_capture(capture, require_seg="seg" in cls.capture_needs)
+    if settle:          # a missing engine or bad settle settings fail before any work
+        from scenewright.physics.settle import SettleSettings, _require_mujoco
+        settle = SettleSettings() if settle is True else settle
+        settle.check("settle settings")
+        _require_mujoco()
     built = build_method(method, settings, resources, progress=progress)
     inputs = [source, *inputs, *built.resources.paths(built.needs), *built.reads(built.settings)]
     try:
@@ -87,6 +95,8 @@ def run_to_folder(capture: str | os.PathLike | Capture, out: str | os.PathLike, 
     finally:
         if built is not method:
             built.close()
+    if settle:
+        scene = settle_in_place(scene, settle, source=str(source))
     add_room(scene, capture, room, ceiling)
     image = None
     if preview:
@@ -105,6 +115,30 @@ def run_to_folder(capture: str | os.PathLike | Capture, out: str | os.PathLike, 
         attach = _perceived_writer(capture, perception)
     write_scene(scene, out, preview=image, overwrite=overwrite, inputs=inputs, attach=attach)
     return scene
+
+
+def settle_in_place(scene: Scene, settings, source: str = "scene") -> Scene:
+    """``scene`` settled under gravity (:func:`scenewright.physics.settle_scene`), timed in ``timings_s["settle"]``.
+
+    A scene that cannot be simulated (no floor, no object with a mesh) is returned as it
+    is, with ``extra["physics"] = {"settled": False, "reason": ...}`` and a note: the
+    reconstruction is kept, and the reason is said.
+    """
+    t = time.perf_counter()
+    reason = None
+    if not scene.floor or scene.floor.get("height") is None:
+        reason = "the scene has no floor, so there is nothing to settle on"
+    elif not any(inst.mesh is not None and len(inst.mesh.vertices) for inst in scene.instances):
+        reason = "no object has a mesh, so there is nothing to simulate"
+    if reason is not None:
+        scene.extra["physics"] = {"settled": False, "reason": reason}
+        scene.extra.setdefault("notes", []).append(f"--settle: not settled: {reason}")
+        return scene
+    from scenewright.physics.settle import settle_scene
+    settled, _ = settle_scene(scene, settings, source=source)
+    settled.extra["physics"] = {"settled": True, **settled.extra["physics"]}
+    settled.timings_s = {**scene.timings_s, "settle": round(time.perf_counter() - t, 4)}
+    return settled
 
 
 def add_room(scene: Scene, capture: Capture | None, room: bool = True, ceiling: bool = False) -> None:

@@ -52,6 +52,7 @@ class BatchSettings:
     resume: bool = True
     overwrite: bool = False                # replace scene folders this batch did not write
     preview: bool = False                  # preview.png per scene (a render per capture)
+    settle: bool = False                   # settle every scene under gravity (MuJoCo) before writing it
     seed: int | None = None                # None: the method's default seed
     config: str | None = None              # method settings file (.json or .toml)
     overrides: tuple[str, ...] = ()
@@ -149,6 +150,8 @@ def fingerprint(batch: BatchSettings, method_json: dict, library_version: str | 
         data["library_version"] = library_version
     if "weights" in needs:
         data["weights"] = os.path.realpath(batch.resources().weights_path)
+    if batch.settle:              # settled poses are another result (absent: unchanged keys of older runs)
+        data["settle"] = True
     if perceives:                 # images or incomplete captures: perception decides the result too
         data["perception"] = batch.perception_json()
     text = json.dumps(data, sort_keys=True)

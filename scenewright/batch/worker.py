@@ -110,7 +110,8 @@ class Reconstructor:
                 capture, perception = self.perceive(job)
                 record["perceived"] = {k: v.get("source") for k, v in perception.inputs.items()}
             scene = run_to_folder(capture, Path(out_dir), self.method, overwrite=overwrite,
-                                  preview=self.batch.preview, perception=perception)
+                                  preview=self.batch.preview, perception=perception,
+                                  settle=self.batch.settle)
             record.update(status="ok", n_instances=len(scene.instances),
                           n_meshes=sum(i.mesh is not None for i in scene.instances),
                           timings_s=dict(scene.timings_s))

@@ -98,7 +98,8 @@ def _reconstruct(args: argparse.Namespace) -> int:
     try:
         scene = run_to_folder(capture, args.out, cls, settings, resources, overwrite=args.overwrite,
                               preview=not args.no_preview, progress=True, inputs=inputs,
-                              perception=perception, room=not args.no_room, ceiling=args.ceiling)
+                              perception=perception, room=not args.no_room, ceiling=args.ceiling,
+                              settle=args.settle)
     finally:
         resources.close()
     n_mesh = sum(i.mesh is not None for i in scene.instances)
@@ -106,7 +107,23 @@ def _reconstruct(args: argparse.Namespace) -> int:
           f"relations ({', '.join(f'{k} {v:.1f}' for k, v in scene.timings_s.items())} s)")
     for note in scene.extra.get("notes", []):
         print(f"note: {note}")
+    if scene.extra.get("physics", {}).get("settled"):
+        print(settle_summary(scene.extra["physics"]))
     return 0
+
+
+def settle_summary(physics: dict) -> str:
+    """What ``--settle`` did, in a few lines: the motions, then every object that moved far or fell over."""
+    limit = physics["settings"]["max_target_m"]
+    lines = [f"settled ({physics['settings']['duration_s']:g} s under gravity, {physics['settings']['engine']}): "
+             f"median motion {100 * physics['median_moved_m']:.2f} cm, max {100 * physics['max_moved_m']:.2f} cm, "
+             f"{physics['n_over_max']} over {100 * limit:g} cm, {physics['n_tipped']} fell over"]
+    for o in physics["per_object"]:
+        if o["tipped"] or o["moved_m"] > limit:
+            what = "fell over" if o["tipped"] else "moved far"
+            lines.append(f"warning: object {o['id']} ({o['label']}) {what}: moved {100 * o['moved_m']:.1f} cm, "
+                         f"tilted {o['tilt_deg']:.0f}°")
+    return "\n".join(lines)
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -125,6 +142,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-room", action="store_true",
                    help="leave floor and walls out of scene.glb (and out of its exports)")
     p.add_argument("--ceiling", action="store_true", help="add a ceiling to the room")
+    p.add_argument("--settle", action="store_true",
+                   help="drop the scene under gravity (MuJoCo, 2 s) and keep the poses where objects came "
+                        "to rest; scene.json records the report (`scenewright settle` for its options)")
     from scenewright.perception.cli import add_input_arguments
     add_input_arguments(p)
     p.set_defaults(func=_reconstruct)
