@@ -19,7 +19,6 @@ import math
 
 import numpy as np
 
-from scenewright.methods.layout.pose import nudge_along_ray
 from scenewright.methods.layout.retrieval import Hypothesis, Query, RetrievalSettings, geometric_fit
 
 PROPORTION_SLACK = math.log(1.2)     # beyond the category's own span of proportions
@@ -91,6 +90,7 @@ def extent_trials(query: Query, hyps: list[Hypothesis], index, retrieval: Retrie
         if len(seen) > n_assets:
             break
         geom = index.geometry(h.asset_id)
+        catalog = index.sizes[index.row[h.asset_id]]      # the mesh's own box (samples may miss its extremes)
         rows = index.categories == h.category
         proportions = category_proportions(index.sizes[rows]) if np.any(rows) else None
         # The box's axes are the extent's: the yaw square to them nearest the hypothesis' (a
@@ -98,7 +98,7 @@ def extent_trials(query: Query, hyps: list[Hypothesis], index, retrieval: Retrie
         snapped = query.yaw + round((h.yaw - query.yaw) / (math.pi / 2)) * (math.pi / 2)
         yaws = [snapped] + ([h.yaw] if abs(math.remainder(h.yaw - snapped, 2 * math.pi)) > math.radians(2) else [])
         for yaw in yaws:
-            within, box = extent_scales(geom.extent, yaw - query.yaw, query.box_size, query.partial,
+            within, box = extent_scales(catalog, yaw - query.yaw, query.box_size, query.partial,
                                         proportions, bounds)
             kinds = [("category", within, 0.0)]
             if np.max(np.abs(np.log(box / within))) > 0.02:
@@ -139,11 +139,6 @@ def fit_extent(obj, query: Query | None, hyps: list[Hypothesis], index, scorer, 
     trials = extent_trials(query, hyps, index, retrieval, pose.extent_fit_assets, pose.extent_box_cost)
     if not trials:
         return hyps
-    # ICP of a stretched asset leaves it a few cm off along the view ray (the depth term is
-    # sharp): move each trial by its median depth residual and render it again.
-    for h, res in zip(trials, scorer.score(obj, trials)):
-        h.extra["render"] = res
-        nudge_along_ray(h, scorer.world_from_camera)
     for h, res in zip(trials, scorer.score(obj, trials)):
         h.extra["render"] = res
         h.score = (res["render"] + pose.w_retrieval * h.extra["retrieval_score"] + w_category * h.prior
