@@ -4,8 +4,8 @@ Retrieval keeps the catalog size unless the observed box clearly disagrees (a de
 half trust): right for an exact asset, wrong for an object the library does not hold — a
 desk 30 % wider than any desk in the library keeps the width of the closest one, and its
 centre lands where that narrower desk fits the points. Here, when the best rendered
-hypothesis fits poorly (silhouette IoU or truncated chamfer beyond a gate), the few best
-assets are scaled anisotropically to the observed box (in the asset's own axes), with their
+hypothesis fits poorly (silhouette IoU below a gate, or no asset looks like it: retrieval's
+``shape_only``), the few best assets are scaled anisotropically to the observed box (in the asset's own axes), with their
 proportions kept within the range the category's catalog spans, re-placed by ICP and
 rendered; the observed box's own proportions are tried too (a small cost: they stand in for
 a badly fitting asset). Render-and-compare picks; the original best stays when it still wins.
@@ -122,6 +122,8 @@ def _placed(query: Query, h: Hypothesis, geom, yaw: float, kinds, retrieval: Ret
         v.extra["yaws"] = h.extra.get("yaws", [])
         v.extra["extent_fit"] = kind
         v.extra["extent_cost"] = cost
+        if h.extra.get("shape_only"):
+            v.extra["shape_only"] = True
         out.append(v)
     return out
 
@@ -134,7 +136,7 @@ def fit_extent(obj, query: Query | None, hyps: list[Hypothesis], index, scorer, 
         return hyps
     best = hyps[0]
     r = best.extra.get("render") or {}
-    if r.get("iou", 0.0) >= pose.extent_fit_iou and best.chamfer_m <= pose.extent_fit_chamfer_m:
+    if r.get("iou", 0.0) >= pose.extent_fit_iou and not best.extra.get("shape_only"):
         return hyps
     trials = extent_trials(query, hyps, index, retrieval, pose.extent_fit_assets, pose.extent_box_cost)
     if not trials:

@@ -175,6 +175,10 @@ def reconstruct(capture, library, settings: LayoutSettings | None = None, render
             for r in results:
                 if r.hypotheses:
                     r.chosen = r.hypotheses[0]
+                    if r.chosen.extra.get("extent_fit"):
+                        r.notes.append(f"extent_fit_{r.chosen.extra['extent_fit']}")
+                    if r.chosen.extra.get("shape_only"):
+                        r.notes.append("shape_only")
                     if s.pose.depth_nudge and scorer is not None:
                         nudge_along_ray(r.chosen, wfc)
                     if s.pose.anchor_cut_end:

@@ -43,6 +43,7 @@ class PoseSettings:
     w_iou: float = 1.0               # weight of the rendered mask's IoU with the observed one
     w_depth: float = 0.5             # weight of the rendered depth's agreement
     w_colour: float = 1.0            # weight of the rendered colour's agreement
+    w_colour_shape_only: float = 0.3  # … when no asset looks like the object (retrieval's ``shape_only``)
     w_retrieval: float = 0.3         # retrieval score still counts a little
     w_category: float = 0.6          # category prior (1 the label's category, 0.5 a neighbour)
     w_category_partial: float = 1.2  # … for border-cut objects (a cut box says little about size)
@@ -53,7 +54,6 @@ class PoseSettings:
     room_tolerance_m: float = 0.05   # … beyond this much (walls are fitted planes)
     extent_fit: bool = True          # a poorly fitting best asset: try the top assets scaled to the observed extent
     extent_fit_iou: float = 0.8      # … when the best render's silhouette IoU is below this
-    extent_fit_chamfer_m: float = 0.03  # … or its truncated chamfer is above this
     extent_fit_assets: int = 3       # assets (best first) tried scaled to the observed extent
     extent_box_cost: float = 0.05    # the observed box's own proportions (beyond the category's) cost this
 
@@ -180,6 +180,8 @@ class RenderScorer:
             res = self.renderer.render([RenderItem(mesh, h.world_from_object(), 1)], win.K,
                                        self.world_from_camera)
             r = compare(obs, res.rgb, res.instance_ids, res.depth, self.settings)
+            if h.extra.get("shape_only"):
+                r["render"] -= (self.settings.w_colour - self.settings.w_colour_shape_only) * r["colour"]
             pen, cost = self.room_cost(obj, h)
             if cost > 0:
                 r["through_wall_m"] = pen
@@ -200,6 +202,8 @@ def _variant(h: Hypothesis, yaw: float, scale, translation, chamfer: float) -> H
                    chamfer_m=chamfer)
     v.extra["yaws"] = h.extra.get("yaws", [])
     v.extra["retrieval_score"] = h.extra.get("retrieval_score", h.score)
+    if h.extra.get("shape_only"):
+        v.extra["shape_only"] = True
     return v
 
 

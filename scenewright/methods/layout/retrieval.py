@@ -56,6 +56,7 @@ class RetrievalSettings:
     w_size: float = 0.5              # weight of the size prior
     w_category: float = 0.6          # weight of the category prior
     size_prior_sigma: float = 0.35  # log-ratio tolerance of the size pre-filter
+    appearance_trust: float = 0.6    # best appearance below this: no asset looks like it, rank by shape only
 
 
 @dataclass
@@ -601,6 +602,12 @@ def score_assets(query: Query, cands: list[tuple[str, float, float]], index: Lib
         floor = min(h.appearance for h in top)
         for h in out[settings.appearance_top:]:
             h.appearance = floor       # not looked at: no better than the worst that was
+        if max(h.appearance for h in top) < settings.appearance_trust:
+            # Nothing in the library looks like it (an object the library does not hold): its
+            # nearest cousin by colour is no nearer by shape, so appearance does not rank.
+            for h in out:
+                h.extra["shape_only"] = True
+            return out
         for h in out:
             h.score += settings.w_appearance * h.appearance
         out.sort(key=lambda h: -h.score)
