@@ -157,3 +157,42 @@ def test_a_table_wider_than_any_in_the_library_gets_its_width(small_library, ind
         widths[fit] = float(max(inst.size[0], inst.size[2]))
     assert abs(widths[True] - true_w) < 0.1 * true_w
     assert abs(widths[True] - true_w) < abs(widths[False] - true_w)
+
+
+@pytest.mark.parametrize("looks_like_it", [True, False])
+def test_appearance_ranks_only_when_some_asset_looks_like_the_object(small_library, index, looks_like_it):
+    """A crop that is one of the table's own rendered views: appearance ranks (as before). A crop
+    like no asset (flat magenta): retrieval ranks by shape, size and category only (``shape_only``)."""
+    from scenewright.library import Library
+    from scenewright.methods.layout.features import ClassicalFeatures, crop_to_mask
+    from scenewright.methods.layout.retrieval import Query, RetrievalSettings, prefilter, score_assets
+    library = Library.open(small_library)
+    extractor = ClassicalFeatures()
+    if looks_like_it:
+        views = library.views(TABLE)
+        crop, cmask = crop_to_mask(views.rgb[0], views.mask[0])
+    else:
+        cmask = np.zeros((48, 48), bool)
+        cmask[8:40, 8:40] = True
+        crop = np.zeros((48, 48, 3), np.uint8)
+        crop[cmask] = (255, 0, 255)
+    feature = extractor([crop], [cmask])[0]
+    geom = index.geometry(TABLE)
+    pts = geom.points + np.array([0.0, 0.0, -2.5])
+    q = Query(box_size=np.asarray(index.sizes[index.row[TABLE]], float), yaw=0.0, t0=np.array([0.0, 0.0, -2.5]),
+              points=pts, partial=False, fix_y=True, cam_pos=np.array([0.0, 1.5, 0.5]), view=None, feature=feature)
+    settings = RetrievalSettings()
+    cands = prefilter(index, str(index.categories[index.row[TABLE]]), q.box_size, False, settings)
+    assert len(cands) >= 2                                 # a real choice
+    hyps = score_assets(q, cands, index, extractor, settings, 0.5, (0.6, 1.6))
+    best_appearance = max(h.appearance for h in hyps)
+    if looks_like_it:
+        assert best_appearance > settings.appearance_trust
+        assert not any(h.extra.get("shape_only") for h in hyps)
+    else:
+        assert best_appearance < settings.appearance_trust
+        assert all(h.extra.get("shape_only") for h in hyps)
+        for h in hyps:     # the score holds no appearance term
+            assert h.score == pytest.approx(settings.w_geometry * h.geometry + settings.w_size * h.size
+                                            + settings.w_category * h.prior)
+        assert [h.asset_id for h in hyps] == [h.asset_id for h in sorted(hyps, key=lambda h: -h.score)]
