@@ -196,3 +196,23 @@ def test_appearance_ranks_only_when_some_asset_looks_like_the_object(small_libra
             assert h.score == pytest.approx(settings.w_geometry * h.geometry + settings.w_size * h.size
                                             + settings.w_category * h.prior)
         assert [h.asset_id for h in hyps] == [h.asset_id for h in sorted(hyps, key=lambda h: -h.score)]
+
+
+def test_a_partial_view_keeps_a_hypothesis_per_unseen_extent(index):
+    """Only the table's left part is seen: retrieval keeps the best yaw's other ICP starts (the box
+    shifted along its axes) for render-and-compare and the room to choose from."""
+    from scenewright.methods.layout.retrieval import Query, RetrievalSettings, score_assets
+    geom = index.geometry(TABLE)
+    seen = geom.points[geom.points[:, 0] < -0.2] + np.array([0.0, 0.0, -2.5])
+    lo, hi = seen.min(0), seen.max(0)
+    q = Query(box_size=hi - lo, yaw=0.0, t0=np.array([(lo[0] + hi[0]) / 2, 0.0, (lo[2] + hi[2]) / 2]),
+              points=seen, partial=True, fix_y=True, cam_pos=np.array([0.0, 1.5, 0.5]), view=None, feature=None)
+    settings = RetrievalSettings()
+    (h,) = score_assets(q, [(TABLE, 1.0, 1.0)], index, None, settings, 0.5, (0.6, 1.6))
+    unseen = h.extra["unseen"]
+    assert len(unseen) == 4                                       # 5 starts, the chosen one aside
+    assert all(y == pytest.approx(h.yaw) for y, *_ in unseen)
+    starts = np.array([t for _, _, t, _ in unseen])
+    assert np.ptp(starts[:, 0]) > 0.1 and np.all(np.linalg.norm(starts - h.translation, axis=1) > 1e-3)
+    # the chosen start puts the table's centre near its true place (x = 0), not the seen part's centre
+    assert abs(h.translation[0]) < abs(q.t0[0])

@@ -39,6 +39,7 @@ class PoseSettings:
     shift_truncated: bool = True     # slide border-cut objects to where their silhouette fits
     shift_steps_m: tuple[float, ...] = (0.2, 0.2, 0.1, 0.05)  # step sizes of that slide (metres)
     anchor_cut_end: bool = True      # border-cut wall furniture: the visible end + catalog length place it
+    unseen_assets: int = 2           # border-cut objects: every ICP start of the best yaw of this many assets is rendered
     local_yaw_deg: float = 12.0      # ± local yaw refinement around the winner
     w_iou: float = 1.0               # weight of the rendered mask's IoU with the observed one
     w_depth: float = 0.5             # weight of the rendered depth's agreement
@@ -232,6 +233,12 @@ def refine_pose(obj, hyps: list[Hypothesis], scorer: RenderScorer | None,
         for yaw, scale, t, cham in h.extra.get("yaws", [(h.yaw, h.scale, h.translation, h.chamfer_m)])[
                 : n_yaws]:
             trials.append(_variant(h, yaw, scale, t, cham))
+    if is_partial(obj):
+        # Where the unseen part lies: one hypothesis per start (box shifted along each axis);
+        # the silhouette inside the image and the walls decide.
+        for h in hyps[: settings.unseen_assets]:
+            for yaw, scale, t, cham in h.extra.get("unseen", []):
+                trials.append(_variant(h, yaw, scale, t, cham))
     results = scorer.score(obj, trials)
     for h, r in zip(trials, results):
         h.extra["render"] = r

@@ -575,6 +575,10 @@ def score_assets(query: Query, cands: list[tuple[str, float, float]], index: Lib
                                      starts.reshape(-1, 3), settings, fix_y=query.fix_y, view=query.view)
             ts, cham = ts.reshape(S, -1, 3), cham.reshape(S, -1)
             pick = np.argmin(cham, axis=0)
+            # Every start of the best yaw, kept: the points cannot tell where the unseen part
+            # lies; render-and-compare (inside the image) and the room (walls) can.
+            b = int(np.argmin(cham.min(0)))
+            unseen = [(float(yaws[b]), scales[b], ts[k, b], float(cham[k, b])) for k in range(S) if k != pick[b]]
             ts, cham = ts[pick, np.arange(len(yaws))], cham[pick, np.arange(len(yaws))]
         elif len(query.points) >= 3:
             ts, cham = geometric_fit(geom, query.points, query.cam_pos, yaws, scales, query.t0, settings,
@@ -589,6 +593,8 @@ def score_assets(query: Query, cands: list[tuple[str, float, float]], index: Lib
                        chamfer_m=float(cham[best]))
         h.score = settings.w_geometry * h.geometry + settings.w_size * sp + settings.w_category * prior
         h.extra["yaws"] = [(float(yaws[i]), scales[i], ts[i], float(cham[i])) for i in order]
+        if query.partial and settings.partial_starts and len(query.points) >= 3:
+            h.extra["unseen"] = unseen
         return h
 
     out: list[Hypothesis] = list(_fit_pool().map(one, cands, geoms)) if len(cands) > 1 \
