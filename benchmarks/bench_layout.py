@@ -266,8 +266,12 @@ def main(argv: list[str] | None = None) -> int:
         return results[name]
 
     needs_main = {"main", "depth", "noise", "libsize"} & set(args.variants)
-    main_bench = Path(args.bench) if args.bench or not needs_main else make_bench(
-        out / "bench_main", args.library, args.scenes, args.seed, "4-10", log)
+    if args.bench:
+        main_bench = Path(args.bench)
+    elif needs_main:
+        main_bench = make_bench(out / "bench_main", args.library, args.scenes, args.seed, "4-10", log)
+    else:
+        main_bench = None
     if "main" in args.variants or "depth" in args.variants:
         variant("main", main_bench, lib)
     if "depth" in args.variants:
