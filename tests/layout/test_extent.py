@@ -18,10 +18,8 @@ import pytest
 
 from scenewright.geometry.transforms import look_at
 from scenewright.methods.layout.extent import category_proportions, extent_scales
-from scenewright.methods.layout.pose import PoseSettings, RenderScorer, compare, observe, make_window, \
-    room_penetration
+from scenewright.methods.layout.pose import PoseSettings, RenderScorer, make_window, observe, room_penetration
 from scenewright.methods.layout.retrieval import Hypothesis, placement_matrix
-from scenewright.render import RenderItem
 
 TABLE = "BlendSwap-CC-0/oakTable"
 
@@ -81,7 +79,7 @@ def _capture(index, items, size=160, eye=(0.0, 1.5, 1.0), target=(0.0, 0.3, -2.0
     """Render ``items`` [(asset_id, world_from_object, instance id)] on a floor into a capture."""
     import trimesh
     from scenewright.capture import Capture
-    from scenewright.render import Renderer, RenderItem
+    from scenewright.render import RenderItem, Renderer
     K = np.array([[size * 0.8, 0, size / 2], [0, size * 0.8, size / 2], [0, 0, 1]], float)
     wfc = look_at(np.array(eye), np.array(target))
     floor = trimesh.creation.box([20.0, 0.02, 20.0])
