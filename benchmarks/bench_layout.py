@@ -23,6 +23,10 @@ method run on every scene in this process, scored with ``scenewright eval``):
                AgX, exposure ± ``--exposure-range`` stops; masks, depth and gt kept), beside
                ``main``; cached in ``OUT/bench_photoreal`` (a rerun renders nothing again).
 
+``--heldout-bench DIR ...`` adds held-out benchmarks made elsewhere (columns ``heldout_x0``, ...),
+run against the same held-out library: rooms from another generator setting (``bench make
+--themes/--objects/--size/--min-visible``, another seed) that no setting was tuned on.
+
 ``heldout`` is made with ``--heldout-seeds`` seeds (default 3: columns ``heldout``,
 ``heldout_s1``, ``heldout_s2`` and their mean ``heldout_mean``). Every column also gets the
 physics witness (``scenewright settle`` on each predicted scene: 2 s under gravity in
@@ -226,6 +230,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--heldout-seeds", type=int, default=3,
                    help="held-out benchmarks made with this many seeds (variants heldout, heldout_s1, ...)")
     p.add_argument("--bench", default=None, help="use this main benchmark folder instead of making one")
+    p.add_argument("--heldout-bench", nargs="+", default=[], metavar="DIR",
+                   help="more held-out benchmarks (made from --heldout-catalogs) run against the held-out library")
     p.add_argument("--heldout-catalogs", nargs="+", default=["BlendSwap-CC-BY", "KatorLegaz"],
                    help="catalogs that furnish the held-out rooms and are removed from the method's library")
     p.add_argument("--features", default="auto", choices=["auto", "classical", "dinov2"])
@@ -265,8 +271,13 @@ def main(argv: list[str] | None = None) -> int:
         results[name] = {"bench": str(bench), "assets": len(library.records), "runs": runs, "report": report}
         return results[name]
 
-    main_bench = Path(args.bench) if args.bench else make_bench(out / "bench_main", args.library, args.scenes,
-                                                                 args.seed, "4-10", log)
+    needs_main = {"main", "depth", "noise", "libsize", "photoreal"} & set(args.variants)
+    if args.bench:
+        main_bench = Path(args.bench)
+    elif needs_main:
+        main_bench = make_bench(out / "bench_main", args.library, args.scenes, args.seed, "4-10", log)
+    else:
+        main_bench = None
     if "main" in args.variants or "depth" in args.variants or "photoreal" in args.variants:
         variant("main", main_bench, lib)
     rendering: dict = {}
@@ -305,6 +316,11 @@ def main(argv: list[str] | None = None) -> int:
             hb = make_bench(out / f"bench_{name}", args.library, max(3, args.scenes // 2), args.seed + 1 + k,
                             "4-10", log, assets_from=args.heldout_catalogs)
             variant(name, hb, heldout_lib)
+    if args.heldout_bench:
+        heldout_lib = subset(lib, lambda r: r.catalog not in set(args.heldout_catalogs))
+        for k, folder in enumerate(args.heldout_bench):
+            variant(f"heldout_x{k}", Path(folder), heldout_lib)
+    if "heldout" in args.variants:
         if args.heldout_seeds > 1:        # the mean over seeds, as a column of its own
             names = ["heldout"] + [f"heldout_s{k}" for k in range(1, args.heldout_seeds)]
             results["heldout_mean"] = mean_variant([results[n] for n in names])

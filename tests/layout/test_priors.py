@@ -46,10 +46,10 @@ def test_prefer_yaw_without_renderer_takes_the_room_yaw():
 def test_border_cut_objects_lean_more_on_their_label():
     from types import SimpleNamespace
 
-    from scenewright.methods.layout.pose import _w_category
+    from scenewright.methods.layout.pose import category_weight
     s = PoseSettings()
-    assert _w_category(SimpleNamespace(truncated=True), s) == s.w_category_partial
-    assert _w_category(SimpleNamespace(truncated=False), s) == s.w_category
+    assert category_weight(SimpleNamespace(truncated=True), s) == s.w_category_partial
+    assert category_weight(SimpleNamespace(truncated=False), s) == s.w_category
     assert s.w_category_partial > s.w_category
 
 

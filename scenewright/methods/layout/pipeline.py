@@ -24,9 +24,11 @@ from scenewright.methods.base import Method
 from scenewright.methods.layout.arrange import ArrangeSettings, arrange
 from scenewright.methods.layout.consensus import ConsensusSettings, group_consensus
 from scenewright.methods.layout.depth_fit import DepthFitSettings, camera_record, condition_depth
+from scenewright.methods.layout.extent import fit_extent
 from scenewright.methods.layout.features import make_extractor
 from scenewright.methods.layout.labels import label_min_footprint, map_label
-from scenewright.methods.layout.pose import PoseSettings, RenderScorer, nudge_along_ray, refine_pose
+from scenewright.methods.layout.pose import (PoseSettings, RenderScorer, category_weight, nudge_along_ray,
+                                             refine_pose)
 from scenewright.methods.layout.priors import (anchor_cut_end, face_room, face_tables, fallback_box, radial_yaws,
                                                support_height)
 from scenewright.methods.layout.retrieval import (Hypothesis, Query, RetrievalSettings, library_index,
@@ -138,7 +140,8 @@ def reconstruct(capture, library, settings: LayoutSettings | None = None, render
         except Exception as exc:   # no EGL: fall back to geometry + appearance only
             renderer = None
             observation.notes.append(f"render refinement off ({type(exc).__name__}: {exc})")
-    scorer = RenderScorer(renderer, index, capture, wfc, s.pose) if (s.render_refine and renderer) else None
+    scorer = (RenderScorer(renderer, index, capture, wfc, s.pose, walls=observation.walls)
+              if (s.render_refine and renderer) else None)
 
     bar = make_progress(progress, transient=True)
     try:
@@ -158,6 +161,9 @@ def reconstruct(capture, library, settings: LayoutSettings | None = None, render
             with timer("pose"):
                 r.hypotheses = refine_pose(r.obj, r.hypotheses, scorer, s.pose, small=_is_small(r),
                                            radial=_round_category_not_shape(r, index))
+                # the library may not hold this object: its nearest assets stretched to what was seen
+                r.hypotheses = fit_extent(r.obj, r.query, r.hypotheses, index, scorer, s.pose, s.retrieval,
+                                          category_weight(r.obj, s.pose))
             bar.advance(task)
         with timer("pose"):
             groups = group_consensus(results, s.consensus, rescore=lambda r, asset: _rescore(
@@ -169,6 +175,10 @@ def reconstruct(capture, library, settings: LayoutSettings | None = None, render
             for r in results:
                 if r.hypotheses:
                     r.chosen = r.hypotheses[0]
+                    if r.chosen.extra.get("extent_fit"):
+                        r.notes.append(f"extent_fit_{r.chosen.extra['extent_fit']}")
+                    if r.chosen.extra.get("shape_only"):
+                        r.notes.append("shape_only")
                     if s.pose.depth_nudge and scorer is not None:
                         nudge_along_ray(r.chosen, wfc)
                     if s.pose.anchor_cut_end:

@@ -6,7 +6,9 @@ small window around the object's mask (the intrinsics are cropped, so a 96² ren
 covers exactly the mask's box) and compared with what the capture shows there:
 
 - silhouette IoU with the mask, ignoring pixels where another object is in front
-  (occlusion), so a half-hidden chair is not punished for its hidden half;
+  (occlusion), so a half-hidden chair is not punished for its hidden half, and pixels
+  outside the image (a border-cut object may extend there freely; what projects inside
+  must match the mask);
 - depth agreement (median absolute difference on the overlap);
 - colour agreement (mean absolute RGB difference on the overlap).
 
@@ -37,16 +39,24 @@ class PoseSettings:
     shift_truncated: bool = True     # slide border-cut objects to where their silhouette fits
     shift_steps_m: tuple[float, ...] = (0.2, 0.2, 0.1, 0.05)  # step sizes of that slide (metres)
     anchor_cut_end: bool = True      # border-cut wall furniture: the visible end + catalog length place it
+    unseen_assets: int = 2           # border-cut objects: every ICP start of the best yaw of this many assets is rendered
     local_yaw_deg: float = 12.0      # ± local yaw refinement around the winner
     w_iou: float = 1.0               # weight of the rendered mask's IoU with the observed one
     w_depth: float = 0.5             # weight of the rendered depth's agreement
     w_colour: float = 1.0            # weight of the rendered colour's agreement
+    w_colour_shape_only: float = 0.3  # … when no asset looks like the object (retrieval's ``shape_only``)
     w_retrieval: float = 0.3         # retrieval score still counts a little
     w_category: float = 0.6          # category prior (1 the label's category, 0.5 a neighbour)
     w_category_partial: float = 1.2  # … for border-cut objects (a cut box says little about size)
     depth_sigma_m: float = 0.05      # depth agreement = exp(-median |Δdepth| / sigma)
     colour_sigma: float = 0.12       # mean |ΔRGB| / 255
     depth_nudge: bool = True         # move the chosen pose by the median depth residual along its viewing ray
+    w_room: float = 1.0              # partial objects: score − w_room · (metres through a wall) / 0.1
+    room_tolerance_m: float = 0.05   # … beyond this much (walls are fitted planes)
+    extent_fit: bool = True          # a poorly fitting best asset: try the top assets scaled to the observed extent
+    extent_fit_iou: float = 0.8      # … when the best render's silhouette IoU is below this
+    extent_fit_assets: int = 3       # assets (best first) tried scaled to the observed extent
+    extent_box_cost: float = 0.05    # the observed box's own proportions (beyond the category's) cost this
 
 
 @dataclass
@@ -95,6 +105,7 @@ class Observed:
     other: np.ndarray      # (S, S) bool, another object
     rgb: np.ndarray        # (S, S, 3) float
     depth: np.ndarray      # (S, S) float, NaN unknown
+    inside: np.ndarray | None = None   # (S, S) bool, the window pixel lies inside the image
 
 
 def observe(capture, instance_id: int, mask: np.ndarray, window: Window) -> Observed:
@@ -103,7 +114,8 @@ def observe(capture, instance_id: int, mask: np.ndarray, window: Window) -> Obse
     depth = capture.depth if capture.depth is not None else np.full(mask.shape, np.nan, np.float32)
     return Observed(mask=window.take(mask, fill=False), other=(wseg != instance_id) & (wseg != 0),
                     rgb=window.take(capture.rgb).astype(np.float32),
-                    depth=window.take(depth, fill=np.nan).astype(np.float32))
+                    depth=window.take(depth, fill=np.nan).astype(np.float32),
+                    inside=window.take(np.ones(mask.shape, bool), fill=False))
 
 
 def compare(obs: Observed, rgb: np.ndarray, ids: np.ndarray, depth: np.ndarray,
@@ -114,6 +126,9 @@ def compare(obs: Observed, rgb: np.ndarray, ids: np.ndarray, depth: np.ndarray,
     occluded = obs.other & ((~np.isfinite(obs.depth)) | ~rendered
                             | (obs.depth < np.nan_to_num(depth, nan=np.inf) - 0.03))
     valid = ~occluded
+    if obs.inside is not None:
+        # Nothing was observed outside the image: a render reaching there is neither right nor wrong.
+        valid &= obs.inside
     inter = (rendered & obs.mask).sum()
     union = ((rendered | obs.mask) & valid).sum()
     iou = inter / union if union else 0.0
@@ -128,14 +143,32 @@ def compare(obs: Observed, rgb: np.ndarray, ids: np.ndarray, depth: np.ndarray,
 
 
 class RenderScorer:
-    """Renders hypotheses of one object in its window; one Renderer reused for everything."""
+    """Renders hypotheses of one object in its window; one Renderer reused for everything.
 
-    def __init__(self, renderer, index, capture, world_from_camera: np.ndarray, settings: PoseSettings):
+    ``walls`` (the room's, ``point`` and ``normal`` into the room): a partial object's
+    render score loses ``w_room`` per 0.1 m its footprint reaches through a wall — the
+    unseen part of a border-cut bed may lie anywhere the image does not show, but not
+    behind the wall.
+    """
+
+    def __init__(self, renderer, index, capture, world_from_camera: np.ndarray, settings: PoseSettings,
+                 walls=()):
         self.renderer = renderer
         self.index = index
         self.capture = capture
         self.world_from_camera = np.asarray(world_from_camera, float)
         self.settings = settings
+        self.walls = list(walls or [])
+
+    def room_cost(self, obj, h: Hypothesis) -> tuple[float, float]:
+        """(metres through a wall, score cost) of a partial object's placement; (0, 0) otherwise."""
+        if not self.walls or self.settings.w_room <= 0 or not is_partial(obj):
+            return 0.0, 0.0
+        pts = self.index.geometry(h.asset_id).points
+        if not len(pts):
+            return 0.0, 0.0
+        pen = room_penetration(h, pts.min(0), pts.max(0), self.walls)
+        return pen, self.settings.w_room * max(pen - self.settings.room_tolerance_m, 0.0) / 0.1
 
     def score(self, obj, hyps: list[Hypothesis]) -> list[dict]:
         if obj.mask is None or not obj.mask.any():
@@ -147,8 +180,20 @@ class RenderScorer:
             mesh = self.index.mesh(h.asset_id)
             res = self.renderer.render([RenderItem(mesh, h.world_from_object(), 1)], win.K,
                                        self.world_from_camera)
-            out.append(compare(obs, res.rgb, res.instance_ids, res.depth, self.settings))
+            r = compare(obs, res.rgb, res.instance_ids, res.depth, self.settings)
+            if h.extra.get("shape_only"):
+                r["render"] -= (self.settings.w_colour - self.settings.w_colour_shape_only) * r["colour"]
+            pen, cost = self.room_cost(obj, h)
+            if cost > 0:
+                r["through_wall_m"] = pen
+                r["render"] -= cost
+            out.append(r)
         return out
+
+
+def is_partial(obj) -> bool:
+    """Cut by the image border (perception's ``truncated``)."""
+    return bool(getattr(obj, "truncated", False))
 
 
 def _variant(h: Hypothesis, yaw: float, scale, translation, chamfer: float) -> Hypothesis:
@@ -158,10 +203,13 @@ def _variant(h: Hypothesis, yaw: float, scale, translation, chamfer: float) -> H
                    chamfer_m=chamfer)
     v.extra["yaws"] = h.extra.get("yaws", [])
     v.extra["retrieval_score"] = h.extra.get("retrieval_score", h.score)
+    if h.extra.get("shape_only"):
+        v.extra["shape_only"] = True
     return v
 
 
-def _w_category(obj, settings: PoseSettings) -> float:
+def category_weight(obj, settings: PoseSettings) -> float:
+    """Weight of the label's category prior: more for border-cut objects (a cut box says little about size)."""
     return settings.w_category_partial if getattr(obj, "truncated", False) else settings.w_category
 
 
@@ -185,13 +233,19 @@ def refine_pose(obj, hyps: list[Hypothesis], scorer: RenderScorer | None,
         for yaw, scale, t, cham in h.extra.get("yaws", [(h.yaw, h.scale, h.translation, h.chamfer_m)])[
                 : n_yaws]:
             trials.append(_variant(h, yaw, scale, t, cham))
+    if is_partial(obj):
+        # Where the unseen part lies: one hypothesis per start (box shifted along each axis);
+        # the silhouette inside the image and the walls decide.
+        for h in hyps[: settings.unseen_assets]:
+            for yaw, scale, t, cham in h.extra.get("unseen", []):
+                trials.append(_variant(h, yaw, scale, t, cham))
     results = scorer.score(obj, trials)
     for h, r in zip(trials, results):
         h.extra["render"] = r
         h.extra["retrieval_score"] = h.score
         # The label's category counts again here: render-and-compare alone would pick
         # a bookcase for a sideboard whenever the bookcase happens to fit the pixels better.
-        h.score = r["render"] + settings.w_retrieval * h.score + _w_category(obj, settings) * h.prior
+        h.score = r["render"] + settings.w_retrieval * h.score + category_weight(obj, settings) * h.prior
     trials.sort(key=lambda h: -h.score)
     best = trials[0]
     if settings.local_yaw_deg > 0:
@@ -300,7 +354,7 @@ def prefer_direction(hyps: list[Hypothesis], cos, obj, scorer: RenderScorer | No
     if not options:
         return hyps
     trials = [_variant(best, y, sc, t, c) for y, sc, t, c in options]
-    base = settings.w_retrieval * best.extra.get("retrieval_score", 0.0) + _w_category(obj, settings) * best.prior
+    base = settings.w_retrieval * best.extra.get("retrieval_score", 0.0) + category_weight(obj, settings) * best.prior
     if scorer is not None:
         for h, r in zip(trials, scorer.score(obj, trials)):
             h.extra["render"] = r
@@ -346,3 +400,24 @@ def prefer_yaw(hyps: list[Hypothesis], yaw: float, obj, scorer: RenderScorer | N
         pick.extra["room_yaw_prior"] = True
         return [pick] + hyps
     return hyps
+
+
+def room_penetration(h: Hypothesis, extent_lo: np.ndarray, extent_hi: np.ndarray, walls) -> float:
+    """Metres by which the placed asset's footprint reaches through the room's walls (0 inside).
+
+    ``extent_lo``, ``extent_hi`` (3,) the asset's box in its object frame; ``walls`` with
+    ``point`` and ``normal`` (into the room). The deepest of the four footprint corners
+    behind any wall plane.
+    """
+    if not walls:
+        return 0.0
+    lo, hi = np.asarray(extent_lo, float), np.asarray(extent_hi, float)
+    corners = np.array([[x, 0.0, z, 1.0] for x in (lo[0], hi[0]) for z in (lo[2], hi[2])])
+    world = (corners @ h.world_from_object().T)[:, :3]
+    deepest = 0.0
+    for w in walls:
+        n = np.asarray(w.normal, float)
+        n = n / max(np.linalg.norm(n), 1e-9)
+        signed = (world - np.asarray(w.point, float)) @ n
+        deepest = max(deepest, float(-signed.min()))
+    return deepest

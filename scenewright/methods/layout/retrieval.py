@@ -56,6 +56,7 @@ class RetrievalSettings:
     w_size: float = 0.5              # weight of the size prior
     w_category: float = 0.6          # weight of the category prior
     size_prior_sigma: float = 0.35  # log-ratio tolerance of the size pre-filter
+    appearance_trust: float = 0.6    # best appearance below this: no asset looks like it, rank by shape only
 
 
 @dataclass
@@ -574,6 +575,10 @@ def score_assets(query: Query, cands: list[tuple[str, float, float]], index: Lib
                                      starts.reshape(-1, 3), settings, fix_y=query.fix_y, view=query.view)
             ts, cham = ts.reshape(S, -1, 3), cham.reshape(S, -1)
             pick = np.argmin(cham, axis=0)
+            # Every start of the best yaw, kept: the points cannot tell where the unseen part
+            # lies; render-and-compare (inside the image) and the room (walls) can.
+            b = int(np.argmin(cham.min(0)))
+            unseen = [(float(yaws[b]), scales[b], ts[k, b], float(cham[k, b])) for k in range(S) if k != pick[b]]
             ts, cham = ts[pick, np.arange(len(yaws))], cham[pick, np.arange(len(yaws))]
         elif len(query.points) >= 3:
             ts, cham = geometric_fit(geom, query.points, query.cam_pos, yaws, scales, query.t0, settings,
@@ -588,6 +593,8 @@ def score_assets(query: Query, cands: list[tuple[str, float, float]], index: Lib
                        chamfer_m=float(cham[best]))
         h.score = settings.w_geometry * h.geometry + settings.w_size * sp + settings.w_category * prior
         h.extra["yaws"] = [(float(yaws[i]), scales[i], ts[i], float(cham[i])) for i in order]
+        if query.partial and settings.partial_starts and len(query.points) >= 3:
+            h.extra["unseen"] = unseen
         return h
 
     out: list[Hypothesis] = list(_fit_pool().map(one, cands, geoms)) if len(cands) > 1 \
@@ -601,6 +608,12 @@ def score_assets(query: Query, cands: list[tuple[str, float, float]], index: Lib
         floor = min(h.appearance for h in top)
         for h in out[settings.appearance_top:]:
             h.appearance = floor       # not looked at: no better than the worst that was
+        if max(h.appearance for h in top) < settings.appearance_trust:
+            # Nothing in the library looks like it (an object the library does not hold): its
+            # nearest cousin by colour is no nearer by shape, so appearance does not rank.
+            for h in out:
+                h.extra["shape_only"] = True
+            return out
         for h in out:
             h.score += settings.w_appearance * h.appearance
         out.sort(key=lambda h: -h.score)

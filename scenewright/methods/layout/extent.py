@@ -1,0 +1,151 @@
+"""Extent fit: when no library asset is the object, the nearest one stretched to what was seen.
+
+Retrieval keeps the catalog size unless the observed box clearly disagrees (a dead zone,
+half trust): right for an exact asset, wrong for an object the library does not hold — a
+desk 30 % wider than any desk in the library keeps the width of the closest one, and its
+centre lands where that narrower desk fits the points. Here, when the best rendered
+hypothesis fits poorly (silhouette IoU below a gate, or no asset looks like it: retrieval's
+``shape_only``), the few best assets are scaled anisotropically to the observed box (in the asset's own axes), with their
+proportions kept within the range the category's catalog spans, re-placed by ICP and
+rendered; the observed box's own proportions are tried too (a small cost: they stand in for
+a badly fitting asset). Render-and-compare picks; the original best stays when it still wins.
+
+Sizes are (3,) width, height, depth in metres; yaws in radians about world +Y.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from scenewright.methods.layout.retrieval import Hypothesis, Query, RetrievalSettings, geometric_fit
+
+PROPORTION_SLACK = math.log(1.2)     # beyond the category's own span of proportions
+
+
+def category_proportions(sizes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(lo, hi) of log(width / height) and log(depth / height) over catalog ``sizes`` (N, 3),
+    widened by ``PROPORTION_SLACK`` (and to at least ± log 1.5 around a single asset)."""
+    sizes = np.maximum(np.asarray(sizes, float).reshape(-1, 3), 1e-3)
+    logs = np.log(sizes[:, [0, 2]] / sizes[:, 1:2])
+    lo, hi = logs.min(0), logs.max(0)
+    mid = (lo + hi) / 2
+    half = np.maximum((hi - lo) / 2, math.log(1.5) - PROPORTION_SLACK)
+    return mid - half - PROPORTION_SLACK, mid + half + PROPORTION_SLACK
+
+
+def extent_scales(asset_extent: np.ndarray, yaw_rel: float, box_size: np.ndarray, partial: bool,
+                  proportions: tuple[np.ndarray, np.ndarray] | None,
+                  bounds: tuple[float, float] = (0.5, 2.0)) -> tuple[np.ndarray, np.ndarray]:
+    """(within the category's proportions, the observed box's own) (3,) scales of an asset.
+
+    ``asset_extent`` (3,) w, h, d of the asset; ``yaw_rel`` the asset's yaw relative to the
+    box axes; ``box_size`` (3,) observed x, height, z. Near 45° the box axes do not follow
+    the asset's, so the footprint scales as one (area ratio). A ``partial`` view only ever
+    grows the asset (its box is a lower bound). Each scale clamped to ``bounds``.
+    """
+    w, h, d = np.maximum(np.asarray(asset_extent, float), 1e-3)
+    bx, by, bz = np.maximum(np.asarray(box_size, float), 1e-3)
+    c, s = abs(math.cos(yaw_rel)), abs(math.sin(yaw_rel))
+    if min(c, s) > math.sin(math.radians(25)):
+        # diagonal: the footprint's area decides one scale for both sides
+        ex, ez = c * w + s * d, s * w + c * d
+        f = math.sqrt(bx * bz / (ex * ez))
+        ratio = np.array([f, by / h, f])
+    elif s > c:             # asset x runs along box z
+        ratio = np.array([bz / w, by / h, bx / d])
+    else:
+        ratio = np.array([bx / w, by / h, bz / d])
+    if partial:
+        ratio = np.maximum(ratio, 1.0)
+    box = np.clip(ratio, *bounds)
+    if proportions is None:
+        return box, box
+    dims = np.array([w, h, d]) * box
+    lo, hi = proportions
+    logs = np.log(dims[[0, 2]] / dims[1])
+    clipped = np.clip(logs, lo, hi)
+    dims[[0, 2]] = dims[1] * np.exp(clipped)
+    within = np.clip(dims / np.array([w, h, d]), *bounds)
+    return within, box
+
+
+def extent_trials(query: Query, hyps: list[Hypothesis], index, retrieval: RetrievalSettings, n_assets: int,
+                  box_cost: float, bounds: tuple[float, float] = (0.5, 2.0)) -> list[Hypothesis]:
+    """The best yaw of each of the ``n_assets`` best assets in ``hyps``, scaled to the observed
+    extent (both ways of :func:`extent_scales`) and re-placed by translation ICP.
+
+    Each trial carries ``extra["extent_fit"]`` ("category" or "box"), ``extra["extent_cost"]``
+    and ``extra["retrieval_score"]`` with the geometry term of its own fit.
+    """
+    out: list[Hypothesis] = []
+    if len(query.points) < 3:
+        return out
+    seen: set[str] = set()
+    for h in hyps:
+        if h.asset_id in seen:
+            continue
+        seen.add(h.asset_id)
+        if len(seen) > n_assets:
+            break
+        geom = index.geometry(h.asset_id)
+        catalog = index.sizes[index.row[h.asset_id]]      # the mesh's own box (samples may miss its extremes)
+        rows = index.categories == h.category
+        proportions = category_proportions(index.sizes[rows]) if np.any(rows) else None
+        # The box's axes are the extent's: the yaw square to them nearest the hypothesis' (a
+        # locally refined yaw of a nearly square table would stretch it askew), and the hypothesis' own.
+        snapped = query.yaw + round((h.yaw - query.yaw) / (math.pi / 2)) * (math.pi / 2)
+        yaws = [snapped] + ([h.yaw] if abs(math.remainder(h.yaw - snapped, 2 * math.pi)) > math.radians(2) else [])
+        for yaw in yaws:
+            within, box = extent_scales(catalog, yaw - query.yaw, query.box_size, query.partial,
+                                        proportions, bounds)
+            kinds = [("category", within, 0.0)]
+            if np.max(np.abs(np.log(box / within))) > 0.02:
+                kinds.append(("box", box, box_cost))
+            out += _placed(query, h, geom, yaw, kinds, retrieval)
+    return out
+
+
+def _placed(query: Query, h: Hypothesis, geom, yaw: float, kinds, retrieval: RetrievalSettings) -> list[Hypothesis]:
+    """``h``'s asset at ``yaw`` under each (kind, (3,) scale, cost) of ``kinds``, re-placed by ICP."""
+    out = []
+    for kind, scale, cost in kinds:
+        t, cham = geometric_fit(geom, query.points, query.cam_pos, np.array([yaw]), scale[None],
+                                np.asarray(h.translation, float), retrieval, fix_y=query.fix_y,
+                                view=query.view)
+        v = Hypothesis(asset_id=h.asset_id, category=h.category, yaw=yaw, scale=scale, translation=t[0],
+                       geometry=float(np.exp(-cham[0] / retrieval.sigma_m)), appearance=h.appearance,
+                       size=h.size, prior=h.prior, chamfer_m=float(cham[0]))
+        base = h.extra.get("retrieval_score", h.score)
+        v.extra["retrieval_score"] = base + retrieval.w_geometry * (v.geometry - h.geometry)
+        v.extra["yaws"] = h.extra.get("yaws", [])
+        v.extra["extent_fit"] = kind
+        v.extra["extent_cost"] = cost
+        if h.extra.get("shape_only"):
+            v.extra["shape_only"] = True
+        out.append(v)
+    return out
+
+
+def fit_extent(obj, query: Query | None, hyps: list[Hypothesis], index, scorer, pose, retrieval: RetrievalSettings,
+               w_category: float) -> list[Hypothesis]:
+    """``hyps`` with the best extent-fitted trial in front when the best hypothesis fits poorly
+    and the trial scores higher (``pose``: :class:`.pose.PoseSettings`; ``scorer`` renders)."""
+    if not hyps or scorer is None or query is None or not pose.extent_fit:
+        return hyps
+    best = hyps[0]
+    r = best.extra.get("render") or {}
+    if r.get("iou", 0.0) >= pose.extent_fit_iou and not best.extra.get("shape_only"):
+        return hyps
+    trials = extent_trials(query, hyps, index, retrieval, pose.extent_fit_assets, pose.extent_box_cost)
+    if not trials:
+        return hyps
+    for h, res in zip(trials, scorer.score(obj, trials)):
+        h.extra["render"] = res
+        h.score = (res["render"] + pose.w_retrieval * h.extra["retrieval_score"] + w_category * h.prior
+                   - h.extra["extent_cost"])
+    pick = max(trials, key=lambda h: h.score)
+    if pick.score > best.score:
+        return [pick] + hyps
+    return hyps
