@@ -174,7 +174,8 @@ def solve_camera(K: np.ndarray, feet: list[Footing], sizes: np.ndarray,
                  pitch_range_deg: tuple[float, float] = (0.0, 55.0), height_range_m: tuple[float, float] = (0.4, 3.0),
                  pitch_prior_deg: float = 22.0, pitch_prior_sigma_deg: float = 20.0,
                  height_prior_m: float = 1.45, height_prior_sigma_log: float = 0.6,
-                 robust_px: float = 6.0, width_weight: float = 0.3, prior_weight: float = 0.05) -> CameraSolution:
+                 robust_px: float = 6.0, width_weight: float = 0.3, prior_weight: float = 0.05,
+                 pitch_cost=None, pitch_weight: float = 0.5) -> CameraSolution:
     """Camera pitch and height from floor objects of known size (``sizes`` (N, 3) w/h/d metres).
 
     Each object stands where its mask's bottom meets the floor; for a camera hypothesis its
@@ -182,7 +183,11 @@ def solve_camera(K: np.ndarray, feet: list[Footing], sizes: np.ndarray,
     its width on the mask's width). Cost: Cauchy loss of those pixel misfits (scale
     ``robust_px``), plus weak priors (a handheld photo: ~22° down, ~1.45 m high; × ``prior_weight``)
     that only matter when the objects cannot decide (one object, or all at one distance).
+    ``pitch_cost(pitch_rad array) -> array`` (e.g. :func:`scenewright.perception.lines.vertical_cost`:
+    how well the image's vertical edges meet at the pitch's vanishing point) is added ×
+    ``pitch_weight``: it pins the pitch, which the objects alone trade against the height.
     """
+    extra = (lambda p: pitch_weight * pitch_cost(p)) if pitch_cost is not None else (lambda p: 0.0)
     lo, hi = pitch_range_deg
     pitches = np.radians(np.arange(lo, hi + 1e-9, 0.5))
     heights = np.exp(np.linspace(np.log(height_range_m[0]), np.log(height_range_m[1]), 140))
@@ -192,8 +197,9 @@ def solve_camera(K: np.ndarray, feet: list[Footing], sizes: np.ndarray,
              + (np.log(H / height_prior_m) / height_prior_sigma_log) ** 2)
     use = [i for i, f in enumerate(feet) if f.bottom_ok and (f.top_ok or f.sides_ok)]
     if not use:
-        best = int(np.argmin(prior))
-        return CameraSolution(float(P[best]), float(H[best]), float(prior[best]), 0)
+        total = prior * prior_weight + extra(P)
+        best = int(np.argmin(total))
+        return CameraSolution(float(P[best]), float(H[best]), float(total[best]), 0)
     ff = [feet[i] for i in use]
     sz = np.asarray(sizes, float)[use]
     u = np.array([f.u for f in ff])
@@ -217,7 +223,7 @@ def solve_camera(K: np.ndarray, feet: list[Footing], sizes: np.ndarray,
         loss = np.where(np.isfinite(loss), loss, 25.0)          # no floor contact: as bad as a huge misfit
         pr = (((np.degrees(pitch) - pitch_prior_deg) / pitch_prior_sigma_deg) ** 2
               + (np.log(height / height_prior_m) / height_prior_sigma_log) ** 2)
-        return loss.sum(axis=1) + prior_weight * pr, top
+        return loss.sum(axis=1) + prior_weight * pr + extra(pitch), top
 
     cost, _ = costs(P, H)
     best = int(np.argmin(cost))

@@ -53,6 +53,7 @@ class DepthFitSettings:
     inconsistent_mad_log: float = 0.25               # spread of log size ratios that is flagged
     confidence_sigma_log: float = 0.2                # object confidence = exp(-(dev / this)²)
     height_prior_m: float = 1.45                     # only when no object gives size evidence
+    vertical_lines_weight: float = 0.5               # none: weight of the vertical vanishing point in the camera fit
 
 
 @dataclass
@@ -284,7 +285,8 @@ def fit_shift(capture, s: DepthFitSettings, seed: int, flags: list[str]) -> tupl
     return t, k, d
 
 
-def metrology_depth(capture, sizes_for, s: DepthFitSettings, flags: list[str]) -> tuple[np.ndarray, dict]:
+def metrology_depth(capture, sizes_for, s: DepthFitSettings, flags: list[str],
+                    pitch_cost=None) -> tuple[np.ndarray, dict]:
     """No depth: solve the camera from floor objects of known size and draw a depth map.
 
     ``sizes_for(ids) -> ((N, 3) sizes, [is_small])``. Returns (depth, camera record).
@@ -300,7 +302,7 @@ def metrology_depth(capture, sizes_for, s: DepthFitSettings, flags: list[str]) -
     sizes, small = sizes_for(ids)
     floor_feet = [f for f, sm in zip(feet, small) if not sm]
     floor_sizes = np.array([sz for sz, sm in zip(sizes, small) if not sm]).reshape(-1, 3)
-    sol = solve_camera(capture.K, floor_feet, floor_sizes)
+    sol = solve_camera(capture.K, floor_feet, floor_sizes, pitch_cost=pitch_cost, pitch_weight=s.vertical_lines_weight)
     if sol.n_objects == 0:
         flags.append("no_size_evidence")
     elif sol.n_objects == 1:
@@ -365,8 +367,13 @@ def condition_depth(capture, index, layout_settings, extractor=None):
                 small.append(cat is not None and category_info(cat).role == "small")
             return np.array(sizes).reshape(-1, 3), small
 
+        pitch_cost = None
+        if s.vertical_lines_weight > 0:
+            from scenewright.perception.lines import line_segments, vertical_cost
+            segs = line_segments(capture.rgb, seed=layout_settings.seed)
+            pitch_cost = vertical_cost(segs, capture.K)
         cam_flags: list[str] = []
-        depth, cam = metrology_depth(capture, category_sizes, s, cam_flags)
+        depth, cam = metrology_depth(capture, category_sizes, s, cam_flags, pitch_cost)
         per = {}
         if s.passes > 1:
             # The assets picked at this scale give each object its own known size: solve again.
@@ -382,7 +389,7 @@ def condition_depth(capture, index, layout_settings, extractor=None):
                         sizes[j] = picked[i]
                 return sizes, small
             cam_flags = []
-            depth, cam = metrology_depth(capture, asset_sizes, s, cam_flags)
+            depth, cam = metrology_depth(capture, asset_sizes, s, cam_flags, pitch_cost)
             _, per = consensus(votes, s, [])
         flags += cam_flags
         record.update(scale=None, shift=None, metrology=cam)
