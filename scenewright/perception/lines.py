@@ -1,15 +1,19 @@
 """Camera pitch from straight lines in an upright photo (no depth needed).
 
-In a photo with no roll, every vertical edge of the room (wall corners, door frames, the
-sides of cabinets, table legs) points at one image point, the vertical vanishing point,
-straight below the principal point at ``v = cy + fy·cot(pitch)``. Its height in the image
-fixes the pitch; the tilt of an edge far from the image's centre column says the most.
+A room is a Manhattan world: walls, the furniture standing square to them and the floor
+boards run along two orthogonal horizontal directions and the vertical. In a photo with no
+roll, every vertical edge points at one image point straight below the principal point
+(``v = cy + fy·cot(pitch)``), and the two horizontal directions at two points on the horizon
+row (``v = cy − fy·tan(pitch)``) whose rays are orthogonal. Which pitch (and room yaw) lets
+the image's straight segments meet at such three points fixes the pitch — whatever the
+camera height, which the objects' known sizes then give (:mod:`.metrology`).
 Pixels and the OpenCV camera frame (x right, y down, z forward) throughout.
 
-- :func:`line_segments` — straight segments of an RGB image (Canny edges + probabilistic
-  Hough, from scikit-image), near-vertical ones only by default;
-- :func:`pitch_from_verticals` — the pitch whose vanishing point the segments agree on
-  best, with a spread-based uncertainty and the number of agreeing segments.
+- :func:`line_segments` — straight segments of an RGB image (Canny edges of each channel +
+  probabilistic Hough, from scikit-image), refitted to their edge pixels;
+- :func:`manhattan_cost` — per pitch, how badly the segments miss the best three vanishing
+  points (a robust, length-weighted count);
+- :func:`pitch_from_lines` — its minimum.
 """
 
 from __future__ import annotations
@@ -71,95 +75,87 @@ def refine_segments(segs: np.ndarray, edges: np.ndarray, band_px: float = 1.0) -
     return out
 
 
-@dataclass
-class PitchEstimate:
-    """Downward pitch (rad) from vertical lines; ``sigma_rad`` its uncertainty; ``n_lines``
-    segments within ``inlier_deg`` of the solution; ``informative`` their length-weighted
-    lever (sum of |u − cx|·length / image width²): near zero, the lines cannot tell."""
-
-    pitch_rad: float
-    sigma_rad: float
-    n_lines: int
-    informative: float
-
-
-def _tilt_residual(segs: np.ndarray, K: np.ndarray, pitch: np.ndarray) -> np.ndarray:
-    """(C, N) signed angle (rad) between each segment and the direction from its midpoint to the
-    vertical vanishing point of each pitch."""
-    fy, cx, cy = K[1, 1], K[0, 2], K[1, 2]
+def _vp_residual(segs: np.ndarray, vp: np.ndarray) -> np.ndarray:
+    """(C, N) angle (rad, in [-π/2, π/2)) between each segment and the line from its midpoint to
+    the homogeneous vanishing point ``vp`` (C, 3) (at infinity too)."""
     mu = 0.5 * (segs[:, 0] + segs[:, 2])
     mv = 0.5 * (segs[:, 1] + segs[:, 3])
-    du, dv = segs[:, 2] - segs[:, 0], segs[:, 3] - segs[:, 1]
-    s, c = np.sin(pitch)[:, None], np.cos(pitch)[:, None]
-    # Homogeneous vanishing point K·(0, cos p, sin p): finite or not, the direction from m is
-    # (cx − mu)·sin p, fy·cos p + (cy − mv)·sin p.
-    a = (cx - mu)[None] * s
-    b = fy * c + (cy - mv)[None] * s
-    ang_seg = np.arctan2(du, dv)[None]                 # tilt of the segment from the image vertical
-    ang_vp = np.arctan2(a, b)
-    r = ang_seg - ang_vp
-    r = (r + np.pi / 2) % np.pi - np.pi / 2            # a segment has no direction
-    return r
+    a = vp[:, 0:1] - mu[None] * vp[:, 2:3]
+    b = vp[:, 1:2] - mv[None] * vp[:, 2:3]
+    # Point the VP direction downwards-or-right consistently: the segment has no direction anyway.
+    r = np.arctan2(segs[:, 2] - segs[:, 0], segs[:, 3] - segs[:, 1])[None] - np.arctan2(a, b)
+    return (r + np.pi / 2) % np.pi - np.pi / 2
 
 
-def vertical_cost(segs: np.ndarray, K: np.ndarray, truncate_deg: float = 1.5):
-    """``cost(pitch_rad array) -> array``: Σ over segments of (length / mean length) ·
-    min(r² / τ², 1), r the tilt misfit to the pitch's vertical vanishing point — each segment
-    counts like one robust residual. Constant 0 without segments."""
+def manhattan_cost(segs: np.ndarray, K: np.ndarray, pitch_grid_deg=(0.0, 60.0, 0.1), yaw_step_deg: float = 0.5,
+                   truncate_deg: float = 1.5):
+    """``cost(pitch_rad array) -> array`` for segments of any orientation in a room whose walls
+    (and what stands square to them: furniture edges, floor boards) run along two orthogonal
+    horizontal directions and the vertical (a Manhattan world).
+
+    For a pitch p and a room yaw ψ the three vanishing points are K·up and K·(cos ψ·x̂ + sin ψ·ĥ),
+    K·(−sin ψ·x̂ + cos ψ·ĥ) (x̂ the camera's right, ĥ its horizontal forward: no roll). Each
+    segment costs (length / mean length) · min(r² / τ², 1) with r its angle to the nearest of
+    the three; the cost of p is the best over ψ. Floor boards then vote for the horizon
+    instead of against the vertical.
+    """
     segs = np.asarray(segs, float).reshape(-1, 4)
     if len(segs) == 0:
         return lambda pitch: np.zeros(np.shape(pitch))
     K = np.asarray(K, float)
     length = np.hypot(segs[:, 2] - segs[:, 0], segs[:, 3] - segs[:, 1])
     w = length / length.mean()
-    tau = np.radians(truncate_deg)
+    tau2 = np.radians(truncate_deg) ** 2
+    x_hat = np.array([1.0, 0.0, 0.0])
+
+    def at(p: float, yaws: np.ndarray) -> tuple[float, float]:
+        sp, cp = np.sin(p), np.cos(p)
+        up = np.array([0.0, -cp, -sp])
+        h_hat = np.array([0.0, -sp, cp])
+        r_v = _vp_residual(segs, (K @ up)[None])[0]
+        d1 = np.cos(yaws)[:, None] * x_hat + np.sin(yaws)[:, None] * h_hat       # (Y, 3)
+        d2 = -np.sin(yaws)[:, None] * x_hat + np.cos(yaws)[:, None] * h_hat
+        r = np.minimum(np.minimum(_vp_residual(segs, d1 @ K.T) ** 2, _vp_residual(segs, d2 @ K.T) ** 2),
+                       (r_v ** 2)[None])
+        c = (w[None] * np.minimum(r / tau2, 1.0)).sum(axis=1)
+        j = int(np.argmin(c))
+        return float(c[j]), float(yaws[j])
+
+    # Coarse everywhere (1°, yaw 2°), then fine (``step``, yaw ``yaw_step_deg``) around the two
+    # best coarse basins: the cost is needed sharp only where the answer can be.
+    lo, hi, step = pitch_grid_deg
+    coarse = np.radians(np.arange(lo, hi + 1e-9, 1.0))
+    coarse_yaws = np.radians(np.arange(0.0, 90.0, 2.0))
+    cc = np.array([at(p, coarse_yaws) for p in coarse])
+    order = np.argsort(cc[:, 0])
+    picks = [order[0]] + [k for k in order[1:] if abs(k - order[0]) > 2][:1]
+    fine_p, fine_c = [], []
+    for k in picks:
+        y0 = cc[k, 1]
+        yaws = (y0 + np.radians(np.arange(-3.0, 3.0 + 1e-9, yaw_step_deg))) % (np.pi / 2)
+        for p in np.radians(np.arange(np.degrees(coarse[k]) - 1.5, np.degrees(coarse[k]) + 1.5 + 1e-9, step)):
+            fine_p.append(p)
+            fine_c.append(at(p, yaws)[0])
+    # Inside a fine window its values replace the coarse ones (sharper yaw, sharper pitch).
+    fine_p, fine_c = np.array(fine_p), np.array(fine_c)
+    inside = np.zeros(len(coarse), bool)
+    for k in picks:
+        inside |= np.abs(coarse - coarse[k]) <= np.radians(1.5) + 1e-9
+    grid = np.concatenate([coarse[~inside], fine_p])
+    costs = np.concatenate([cc[~inside, 0], fine_c])
+    order = np.argsort(grid, kind="stable")
+    grid, costs = grid[order], costs[order]
 
     def cost(pitch):
-        p = np.asarray(pitch, float)
-        flat = p.ravel()
-        uniq, inv = np.unique(flat, return_inverse=True)
-        r = _tilt_residual(segs, K, uniq)
-        c = (w[None] * np.minimum((r / tau) ** 2, 1.0)).sum(axis=1)
-        return c[inv].reshape(p.shape)
+        return np.interp(np.asarray(pitch, float), grid, costs)
     return cost
 
 
-def pitch_from_verticals(segs: np.ndarray, K: np.ndarray, width: int, pitch_range_deg=(0.0, 60.0),
-                         truncate_deg: float = 1.5, inlier_deg: float = 0.75) -> PitchEstimate | None:
-    """Pitch (down) whose vertical vanishing point the segments ``segs`` (N, 4) agree on best.
-
-    Cost per pitch: Σ length · min(r², τ²) over segments (r the tilt misfit, τ = ``truncate_deg``):
-    a segment that is not vertical in the room (a slanted chair back) costs at most τ². Grid
-    of 0.1°, then a parabola through the best three. None when there is no segment.
-    """
+def pitch_from_lines(segs: np.ndarray, K: np.ndarray, step_deg: float = 0.05) -> float | None:
+    """Downward pitch (rad) of the Manhattan vanishing points the segments agree on best
+    (:func:`manhattan_cost` minimised on a ``step_deg`` grid); None without segments."""
     if segs is None or len(segs) == 0:
         return None
-    K = np.asarray(K, float)
-    grid = np.radians(np.arange(pitch_range_deg[0], pitch_range_deg[1] + 1e-9, 0.1))
-    length = np.hypot(segs[:, 2] - segs[:, 0], segs[:, 3] - segs[:, 1])
-    tau = np.radians(truncate_deg)
-    r = _tilt_residual(segs, K, grid)
-    cost = (length[None] * np.minimum(r ** 2, tau ** 2)).sum(axis=1)
-    k = int(np.argmin(cost))
-    pitch = grid[k]
-    if 0 < k < len(grid) - 1:                           # parabola through the three lowest
-        c0, c1, c2 = cost[k - 1], cost[k], cost[k + 1]
-        den = c0 - 2 * c1 + c2
-        if den > 0:
-            pitch = grid[k] + 0.5 * (c0 - c2) / den * (grid[1] - grid[0])
-    res = _tilt_residual(segs, K, np.array([pitch]))[0]
-    inl = np.abs(res) < np.radians(inlier_deg)
-    lever = np.abs(0.5 * (segs[:, 0] + segs[:, 2]) - K[0, 2])
-    informative = float((lever * length)[inl].sum() / float(width) ** 2)
-    # Uncertainty: each inlier a measurement of its residual spread; the slope of its residual
-    # against the pitch says how much it pins it (doubled: Hough splits one edge into several).
-    eps = np.radians(0.05)
-    if inl.sum() >= 2:
-        dr = (_tilt_residual(segs[inl], K, np.array([pitch + eps]))[0] - res[inl]) / eps
-        spread = max(float(np.sqrt(np.average(res[inl] ** 2, weights=length[inl]))), np.radians(0.1))
-        info = float((dr ** 2).sum())
-        sigma = 2.0 * spread / np.sqrt(info) if info > 0 else np.inf
-    else:
-        sigma = np.inf
-    sigma = float(max(sigma, np.radians(0.1)))
-    return PitchEstimate(float(pitch), sigma, int(inl.sum()), informative)
+    cost = manhattan_cost(segs, K)
+    grid = np.radians(np.arange(0.0, 60.0 + 1e-9, step_deg))
+    return float(grid[int(np.argmin(cost(grid)))])

@@ -53,7 +53,12 @@ class DepthFitSettings:
     inconsistent_mad_log: float = 0.25               # spread of log size ratios that is flagged
     confidence_sigma_log: float = 0.2                # object confidence = exp(-(dev / this)²)
     height_prior_m: float = 1.45                     # only when no object gives size evidence
-    vertical_lines_weight: float = 0.5               # none: weight of the vertical vanishing point in the camera fit
+    silhouette_pose: bool = True                     # none: pose by silhouette and colour only (no depth term,
+                                                     # no depth nudge, every object slid on its support, more yaws)
+    silhouette_yaws: int = 4                         # … geometric yaws rendered per asset then
+    box_yaws_deg: tuple[float, ...] = (0.0,)         # none: turns tried for each object's box in the camera fit
+    border_half_weight: bool = False                 # none: objects cut by the left/right border count half there
+    vertical_lines_weight: float = 0.5               # none: weight of the straight lines' vanishing points in the camera fit
 
 
 @dataclass
@@ -302,7 +307,8 @@ def metrology_depth(capture, sizes_for, s: DepthFitSettings, flags: list[str],
     sizes, small = sizes_for(ids)
     floor_feet = [f for f, sm in zip(feet, small) if not sm]
     floor_sizes = np.array([sz for sz, sm in zip(sizes, small) if not sm]).reshape(-1, 3)
-    sol = solve_camera(capture.K, floor_feet, floor_sizes, pitch_cost=pitch_cost, pitch_weight=s.vertical_lines_weight)
+    sol = solve_camera(capture.K, floor_feet, floor_sizes, pitch_cost=pitch_cost, pitch_weight=s.vertical_lines_weight,
+                       yaws_deg=tuple(s.box_yaws_deg), image_size=capture.seg.shape if s.border_half_weight else None)
     if sol.n_objects == 0:
         flags.append("no_size_evidence")
     elif sol.n_objects == 1:
@@ -369,9 +375,9 @@ def condition_depth(capture, index, layout_settings, extractor=None):
 
         pitch_cost = None
         if s.vertical_lines_weight > 0:
-            from scenewright.perception.lines import line_segments, vertical_cost
-            segs = line_segments(capture.rgb, seed=layout_settings.seed)
-            pitch_cost = vertical_cost(segs, capture.K)
+            from scenewright.perception.lines import line_segments, manhattan_cost
+            segs = line_segments(capture.rgb, max_tilt_deg=90.0, seed=layout_settings.seed)
+            pitch_cost = manhattan_cost(segs, capture.K)
         cam_flags: list[str] = []
         depth, cam = metrology_depth(capture, category_sizes, s, cam_flags, pitch_cost)
         per = {}
@@ -397,6 +403,21 @@ def condition_depth(capture, index, layout_settings, extractor=None):
     record["objects"] = {str(k): v for k, v in per.items()}
     record["flags"] = flags
     return _with_depth(capture, out), record
+
+
+def settings_for_run(layout_settings, record: dict):
+    """The layout settings the later stages run with, given what ``condition_depth`` concluded.
+
+    Without depth the map drawn from the solved floor and boxes has no shape, so the pose
+    stage compares silhouettes and colours only and slides every object on its support to
+    where its silhouette fits (``silhouette_pose``). Otherwise ``layout_settings`` unchanged.
+    """
+    s = layout_settings
+    if record.get("used_as") != "none" or not s.depth.silhouette_pose:
+        return s
+    pose = dataclasses.replace(s.pose, w_depth=0.0, depth_nudge=False, shift_truncated=True, shift_all=True,
+                               render_yaws=max(s.pose.render_yaws, s.depth.silhouette_yaws))
+    return dataclasses.replace(s, pose=pose)
 
 
 def camera_record(world_from_camera: np.ndarray) -> dict:
