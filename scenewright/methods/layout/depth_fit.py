@@ -56,7 +56,7 @@ class DepthFitSettings:
     silhouette_pose: bool = True                     # none: pose by silhouette and colour only (no depth term,
                                                      # no depth nudge, every object slid on its support, more yaws)
     silhouette_yaws: int = 4                         # … geometric yaws rendered per asset then
-    box_yaws_deg: tuple[float, ...] = (0.0,)         # none: turns tried for each object's box in the camera fit
+    box_yaws_deg: tuple[float, ...] = (0.0, 15.0, 30.0, 45.0, 60.0, 75.0)  # none: turns tried for each box in the camera fit
     border_half_weight: bool = False                 # none: objects cut by the left/right border count half there
     vertical_lines_weight: float = 0.5               # none: weight of the straight lines' vanishing points in the camera fit
 
