@@ -58,6 +58,7 @@ class DepthFitSettings:
     silhouette_yaws: int = 4                         # … geometric yaws rendered per asset then
     box_yaws_deg: tuple[float, ...] = (0.0, 15.0, 30.0, 45.0, 60.0, 75.0)  # none: turns tried for each box in the camera fit
     border_half_weight: bool = False                 # none: objects cut by the left/right border count half there
+    shift_pitch_weight: float = 2.0                  # relative: weight of the lines' pitch in the shift choice
     vertical_lines_weight: float = 0.5               # none: weight of the straight lines' vanishing points in the camera fit
 
 
@@ -241,9 +242,11 @@ def shaped(q: np.ndarray, t: float, quantity: str) -> np.ndarray:
     return d * (3.0 / np.nanmedian(d))
 
 
-def squareness(capture, depth: np.ndarray, seed: int, n_points: int) -> float | None:
-    """Mean |cos| between the room's floor and walls and between walls (0 = a square room);
-    None when no floor or no wall was found."""
+def squareness(capture, depth: np.ndarray, seed: int, n_points: int, pitch_rad: float | None = None,
+               pitch_weight: float = 2.0) -> float | None:
+    """Mean |cos| between the room's floor and walls and between walls (0 = a square room),
+    plus ``pitch_weight`` × |the floor's pitch − ``pitch_rad``| (radians; the pitch the image's
+    lines give, when known); None when no floor or no wall was found."""
     from scenewright.geometry.transforms import backproject
     from scenewright.perception import PerceptionSettings
     from scenewright.perception.room_planes import fit_room
@@ -264,18 +267,29 @@ def squareness(capture, depth: np.ndarray, seed: int, n_points: int) -> float | 
         for j in range(i + 1, len(fit.walls_free)):
             c = abs(float(fit.walls_free[i].normal @ fit.walls_free[j].normal))
             cos.append(min(c, np.sqrt(max(0.0, 1 - c * c))))      # parallel or square both fine
-    return float(np.mean(cos))
+    score = float(np.mean(cos))
+    if pitch_rad is not None:
+        n = np.asarray(fit.floor.normal, float)
+        n = n if n[1] < 0 else -n                                  # up is −y in the camera frame
+        floor_pitch = float(np.arctan2(-n[2], -n[1]))
+        score += pitch_weight * abs(floor_pitch - pitch_rad)
+    return score
 
 
-def fit_shift(capture, s: DepthFitSettings, seed: int, flags: list[str]) -> tuple[float, float, np.ndarray]:
-    """Relative depth → (shift t, normaliser k, depth up to scale = k/(q+t) or k(q+t))."""
+def fit_shift(capture, s: DepthFitSettings, seed: int, flags: list[str],
+              pitch_rad: float | None = None) -> tuple[float, float, np.ndarray]:
+    """Relative depth → (shift t, normaliser k, depth up to scale = k/(q+t) or k(q+t)).
+
+    ``pitch_rad``: the camera pitch the image's straight lines give; the shift whose floor
+    is pitched so counts (the shift bends the floor's angle to the camera, lines do not lie).
+    """
     q = np.asarray(capture.depth, float)
     q = np.where(np.isfinite(q) & (q > 0), q, np.nan)
     quantity = capture.depth_quantity
     scores = []
     for rho, t in shape_candidates(q, s):
         d = shaped(q, t, quantity)
-        scores.append((squareness(capture, d, seed, s.shape_points), rho, t))
+        scores.append((squareness(capture, d, seed, s.shape_points, pitch_rad, s.shift_pitch_weight), rho, t))
     judged = [x for x in scores if x[0] is not None]
     if judged:
         best = min(judged, key=lambda x: x[0])
@@ -355,7 +369,14 @@ def condition_depth(capture, index, layout_settings, extractor=None):
         if capture.depth_kind != "relative":       # metric values handed in as relative: depth up to affine
             capture = dataclasses.replace(capture, depth_kind="relative", depth_quantity="depth")
             record["quantity"] = "depth"
-        t, k, shape = fit_shift(capture, s, layout_settings.seed, flags)
+        pitch = None
+        if s.shift_pitch_weight > 0:
+            from scenewright.perception.lines import line_segments, pitch_from_lines
+            pitch = pitch_from_lines(line_segments(capture.rgb, max_tilt_deg=90.0, seed=layout_settings.seed),
+                                     capture.K)
+            if pitch is not None:
+                record["lines_pitch_deg"] = round(float(np.degrees(pitch)), 3)
+        t, k, shape = fit_shift(capture, s, layout_settings.seed, flags, pitch)
         c, per, _ = fit_scale(capture, shape, index, layout_settings, extractor, s, flags)
         record.update(scale=round(c * k, 6), shift=round(t, 6),
                       mapping="depth = scale / (value + shift)" if capture.depth_quantity == "disparity"
