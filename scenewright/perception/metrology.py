@@ -183,7 +183,7 @@ def solve_camera(K: np.ndarray, feet: list[Footing], sizes: np.ndarray,
                  height_prior_m: float = 1.45, height_prior_sigma_log: float = 0.6,
                  robust_px: float = 6.0, width_weight: float = 0.3, prior_weight: float = 0.05,
                  pitch_cost=None, pitch_weight: float = 0.5, yaws_deg: tuple[float, ...] = (0.0,),
-                 image_size: tuple[int, int] | None = None) -> CameraSolution:
+                 side_cut_weight: float = 1.0) -> CameraSolution:
     """Camera pitch and height from floor objects of known size (``sizes`` (N, 3) w/h/d metres).
 
     Each object stands where its mask's bottom meets the floor; for a camera hypothesis its
@@ -196,8 +196,9 @@ def solve_camera(K: np.ndarray, feet: list[Footing], sizes: np.ndarray,
     ``pitch_weight``: it pins the pitch, which the objects alone trade against the height.
     ``yaws_deg``: each object's box is tried at these turns (0 = square to the camera) and its
     best counts; with several, each side of the mask (left, right column) is matched on its
-    own, which pins the turn. ``image_size`` (H, W): objects touching the left or right
-    border (their lowest row may not be their lowest point) count half.
+    own, which pins the turn. ``side_cut_weight``: how much an object cut by the left or right
+    border counts (its lowest row may not be its lowest point) while at least two uncut
+    ones give evidence.
     """
     extra = (lambda p: pitch_weight * pitch_cost(p)) if pitch_cost is not None else (lambda p: 0.0)
     lo, hi = pitch_range_deg
@@ -224,8 +225,8 @@ def solve_camera(K: np.ndarray, feet: list[Footing], sizes: np.ndarray,
     left = np.array([f.u_left for f in ff])
     right = np.array([f.u_right for f in ff])
     weight = np.ones(len(ff))
-    if image_size is not None:
-        weight = np.where(sides_ok > 0, 1.0, 0.5)
+    if sides_ok.sum() >= 2:
+        weight = np.where(sides_ok > 0, 1.0, side_cut_weight)
 
     def costs(pitch, height):
         best_loss, best_top = None, None

@@ -56,8 +56,9 @@ class DepthFitSettings:
     silhouette_pose: bool = True                     # none: pose by silhouette and colour only (no depth term,
                                                      # no depth nudge, every object slid on its support, more yaws)
     silhouette_yaws: int = 4                         # … geometric yaws rendered per asset then
-    box_yaws_deg: tuple[float, ...] = (0.0, 15.0, 30.0, 45.0, 60.0, 75.0)  # none: turns tried for each box in the camera fit
-    border_half_weight: bool = False                 # none: objects cut by the left/right border count half there
+    box_yaws_deg: tuple[float, ...] = (0.0,)         # none: turns tried for each box in the camera fit (0 = square)
+    side_cut_weight: float = 0.0                     # none: weight in the camera fit of objects cut by the left/right
+                                                     # border (while two uncut ones give evidence)
     shift_pitch_weight: float = 2.0                  # relative: weight of the lines' pitch in the shift choice
     vertical_lines_weight: float = 0.5               # none: weight of the straight lines' vanishing points in the camera fit
 
@@ -322,7 +323,7 @@ def metrology_depth(capture, sizes_for, s: DepthFitSettings, flags: list[str],
     floor_feet = [f for f, sm in zip(feet, small) if not sm]
     floor_sizes = np.array([sz for sz, sm in zip(sizes, small) if not sm]).reshape(-1, 3)
     sol = solve_camera(capture.K, floor_feet, floor_sizes, pitch_cost=pitch_cost, pitch_weight=s.vertical_lines_weight,
-                       yaws_deg=tuple(s.box_yaws_deg), image_size=capture.seg.shape if s.border_half_weight else None)
+                       yaws_deg=tuple(s.box_yaws_deg), side_cut_weight=s.side_cut_weight)
     if sol.n_objects == 0:
         flags.append("no_size_evidence")
     elif sol.n_objects == 1:
