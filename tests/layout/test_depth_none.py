@@ -64,6 +64,8 @@ def test_silhouette_pose_is_for_no_depth_only_and_both_switches_run(bench384, li
     from scenewright.methods.layout.depth_fit import settings_for_run
     from scenewright.methods.layout.pipeline import LayoutSettings
     s = LayoutSettings()
+    assert settings_for_run(s, {"used_as": "none"}) is s              # off by default (measured worse)
+    s.depth.silhouette_pose = True
     assert settings_for_run(s, {"used_as": "given"}) is s
     assert settings_for_run(s, {"used_as": "estimated"}) is s
     run = settings_for_run(s, {"used_as": "none"})
@@ -71,8 +73,8 @@ def test_silhouette_pose_is_for_no_depth_only_and_both_switches_run(bench384, li
     assert s.pose.w_depth > 0 and not s.pose.shift_all              # the asked settings are untouched
     manifest = degrade_bench(bench384, tmp_path / "b", "none", seed=0)
     name = manifest["scenes"][0]
-    scene = _run(tmp_path / "b" / name / "capture", library, tmp_path / "off", vertical_lines_weight=0.0,
-                 silhouette_pose=False)
+    scene = _run(tmp_path / "b" / name / "capture", library, tmp_path / "on", vertical_lines_weight=0.0,
+                 silhouette_pose=True)
     assert scene.extra["depth"]["used_as"] == "none" and len(scene.instances) > 0
 
 

@@ -53,7 +53,7 @@ class DepthFitSettings:
     inconsistent_mad_log: float = 0.25               # spread of log size ratios that is flagged
     confidence_sigma_log: float = 0.2                # object confidence = exp(-(dev / this)²)
     height_prior_m: float = 1.45                     # only when no object gives size evidence
-    silhouette_pose: bool = True                     # none: pose by silhouette and colour only (no depth term,
+    silhouette_pose: bool = False                    # none: pose by silhouette and colour only (no depth term,
                                                      # no depth nudge, every object slid on its support, more yaws)
     silhouette_yaws: int = 4                         # … geometric yaws rendered per asset then
     box_yaws_deg: tuple[float, ...] = (0.0,)         # none: turns tried for each box in the camera fit (0 = square)
