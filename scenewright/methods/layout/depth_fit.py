@@ -57,7 +57,7 @@ class DepthFitSettings:
                                                      # no depth nudge, every object slid on its support, more yaws)
     silhouette_yaws: int = 4                         # … geometric yaws rendered per asset then
     box_yaws_deg: tuple[float, ...] = (0.0,)         # none: turns tried for each box in the camera fit (0 = square)
-    side_cut_weight: float = 0.0                     # none: weight in the camera fit of objects cut by the left/right
+    side_cut_weight: float = 1.0                     # none: weight in the camera fit of objects cut by the left/right
                                                      # border (while two uncut ones give evidence)
     shift_pitch_weight: float = 2.0                  # relative: weight of the lines' pitch in the shift choice
     vertical_lines_weight: float = 0.5               # none: weight of the straight lines' vanishing points in the camera fit
