@@ -18,15 +18,13 @@ Pixels and the OpenCV camera frame (x right, y down, z forward) throughout.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
 
-def line_segments(rgb: np.ndarray, max_tilt_deg: float = 25.0, min_length_px: float | None = None,
+def line_segments(rgb: np.ndarray, max_tilt_deg: float = 90.0, min_length_px: float | None = None,
                   sigma: float = 1.5, seed: int = 0) -> np.ndarray:
     """(N, 4) segments ``(u0, v0, u1, v1)`` (pixel centres) within ``max_tilt_deg`` of the image's
-    vertical, found in ``rgb`` (H, W, 3) uint8. ``min_length_px`` defaults to 4 % of the image height."""
+    vertical (90: every orientation), found in ``rgb`` (H, W, 3) uint8. ``min_length_px`` defaults to 4 % of the image height."""
     from skimage.feature import canny
     from skimage.transform import probabilistic_hough_line
     img = np.asarray(rgb)[..., :3].astype(float) / 255.0
