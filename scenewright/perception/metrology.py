@@ -115,13 +115,15 @@ def footings(seg: np.ndarray, ids: list[int], border_px: int = 1, probe_px: int 
 
 
 def standing_box_corners(K: np.ndarray, u: np.ndarray, v: np.ndarray, size: np.ndarray,
-                         pitch_rad: np.ndarray, height_m: np.ndarray, base_m: np.ndarray | float = 0.0
-                         ) -> tuple[np.ndarray, np.ndarray]:
+                         pitch_rad: np.ndarray, height_m: np.ndarray, base_m: np.ndarray | float = 0.0,
+                         yaw_rad: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
     """Corners of upright boxes standing where pixel (u, v) meets the plane ``base_m`` above the floor.
 
     Broadcasting: ``u``, ``v``, ``base_m`` (N,), ``size`` (N, 3) = (width, height, depth),
     ``pitch_rad`` and ``height_m`` (C,) camera hypotheses. The box's near bottom edge's middle is
     the contact point, its depth runs along the camera's horizontal forward, its width across.
+    ``yaw_rad`` in (0, π/2) turns the box about the vertical: its nearest bottom corner (the
+    mask's lowest point) is then the contact, width along ``cos·across + sin·ahead``.
     Returns ((C, N, 8, 3) camera-frame corners, (C, N) contact distance along the ray; NaN
     where the ray does not go down to the plane).
     """
@@ -141,7 +143,12 @@ def standing_box_corners(K: np.ndarray, u: np.ndarray, v: np.ndarray, size: np.n
     ahead = np.broadcast_to(forward[:, None, :], contact.shape)
     across = np.cross(up[:, None, :], ahead)
     size = np.asarray(size, float)
-    signs = np.array([[a, b, c] for a in (-0.5, 0.5) for b in (0.0, 1.0) for c in (0.0, 1.0)])   # (8, 3)
+    if yaw_rad:
+        c, s = np.cos(yaw_rad), np.sin(yaw_rad)
+        across, ahead = c * across + s * ahead, -s * across + c * ahead
+        signs = np.array([[a, b, c] for a in (0.0, 1.0) for b in (0.0, 1.0) for c in (0.0, 1.0)])
+    else:
+        signs = np.array([[a, b, c] for a in (-0.5, 0.5) for b in (0.0, 1.0) for c in (0.0, 1.0)])   # (8, 3)
     offs = (signs[None, None, :, 0:1] * size[None, :, None, 0:1] * across[:, :, None, :]
             + signs[None, None, :, 1:2] * size[None, :, None, 1:2] * up[:, None, None, :]
             + signs[None, None, :, 2:3] * size[None, :, None, 2:3] * ahead[:, :, None, :])
@@ -174,7 +181,9 @@ def solve_camera(K: np.ndarray, feet: list[Footing], sizes: np.ndarray,
                  pitch_range_deg: tuple[float, float] = (0.0, 55.0), height_range_m: tuple[float, float] = (0.4, 3.0),
                  pitch_prior_deg: float = 22.0, pitch_prior_sigma_deg: float = 20.0,
                  height_prior_m: float = 1.45, height_prior_sigma_log: float = 0.6,
-                 robust_px: float = 6.0, width_weight: float = 0.3, prior_weight: float = 0.05) -> CameraSolution:
+                 robust_px: float = 6.0, width_weight: float = 0.3, prior_weight: float = 0.05,
+                 pitch_cost=None, pitch_weight: float = 0.5, yaws_deg: tuple[float, ...] = (0.0,),
+                 side_cut_weight: float = 1.0) -> CameraSolution:
     """Camera pitch and height from floor objects of known size (``sizes`` (N, 3) w/h/d metres).
 
     Each object stands where its mask's bottom meets the floor; for a camera hypothesis its
@@ -182,7 +191,16 @@ def solve_camera(K: np.ndarray, feet: list[Footing], sizes: np.ndarray,
     its width on the mask's width). Cost: Cauchy loss of those pixel misfits (scale
     ``robust_px``), plus weak priors (a handheld photo: ~22° down, ~1.45 m high; × ``prior_weight``)
     that only matter when the objects cannot decide (one object, or all at one distance).
+    ``pitch_cost(pitch_rad array) -> array`` (e.g. :func:`scenewright.perception.lines.vertical_cost`:
+    how well the image's vertical edges meet at the pitch's vanishing point) is added ×
+    ``pitch_weight``: it pins the pitch, which the objects alone trade against the height.
+    ``yaws_deg``: each object's box is tried at these turns (0 = square to the camera) and its
+    best counts; with several, each side of the mask (left, right column) is matched on its
+    own, which pins the turn. ``side_cut_weight``: how much an object cut by the left or right
+    border counts (its lowest row may not be its lowest point) while at least two uncut
+    ones give evidence.
     """
+    extra = (lambda p: pitch_weight * pitch_cost(p)) if pitch_cost is not None else (lambda p: 0.0)
     lo, hi = pitch_range_deg
     pitches = np.radians(np.arange(lo, hi + 1e-9, 0.5))
     heights = np.exp(np.linspace(np.log(height_range_m[0]), np.log(height_range_m[1]), 140))
@@ -192,8 +210,9 @@ def solve_camera(K: np.ndarray, feet: list[Footing], sizes: np.ndarray,
              + (np.log(H / height_prior_m) / height_prior_sigma_log) ** 2)
     use = [i for i, f in enumerate(feet) if f.bottom_ok and (f.top_ok or f.sides_ok)]
     if not use:
-        best = int(np.argmin(prior))
-        return CameraSolution(float(P[best]), float(H[best]), float(prior[best]), 0)
+        total = prior * prior_weight + extra(P)
+        best = int(np.argmin(total))
+        return CameraSolution(float(P[best]), float(H[best]), float(total[best]), 0)
     ff = [feet[i] for i in use]
     sz = np.asarray(sizes, float)[use]
     u = np.array([f.u for f in ff])
@@ -203,21 +222,42 @@ def solve_camera(K: np.ndarray, feet: list[Footing], sizes: np.ndarray,
     top_ok = np.array([f.top_ok for f in ff], float)
     sides_ok = np.array([f.sides_ok for f in ff], float)
 
+    left = np.array([f.u_left for f in ff])
+    right = np.array([f.u_right for f in ff])
+    weight = np.ones(len(ff))
+    if sides_ok.sum() >= 2:
+        weight = np.where(sides_ok > 0, 1.0, side_cut_weight)
+
     def costs(pitch, height):
-        corners, _ = standing_box_corners(K, u, v, sz, pitch, height)
-        cu, cv = project_rows_cols(K, corners)                  # (C, N, 8)
-        with np.errstate(invalid="ignore"), warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)     # all-NaN: no floor contact
-            top = np.nanmin(cv, axis=-1)
-            width = np.nanmax(cu, axis=-1) - np.nanmin(cu, axis=-1)
-        r_top = (top - obs_top) / robust_px
-        # The width seen depends on the unknown yaw: compare in log space, weakly.
-        r_w = np.log(np.maximum(width, 1.0) / np.maximum(obs_width, 1.0)) / 0.15
-        loss = top_ok * np.log1p(r_top ** 2) + width_weight * sides_ok * np.log1p(r_w ** 2)
-        loss = np.where(np.isfinite(loss), loss, 25.0)          # no floor contact: as bad as a huge misfit
+        best_loss, best_top = None, None
+        for yaw in yaws_deg:
+            corners, _ = standing_box_corners(K, u, v, sz, pitch, height, yaw_rad=np.radians(yaw))
+            cu, cv = project_rows_cols(K, corners)                  # (C, N, 8)
+            with np.errstate(invalid="ignore"), warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)     # all-NaN: no floor contact
+                top = np.nanmin(cv, axis=-1)
+                lo_u, hi_u = np.nanmin(cu, axis=-1), np.nanmax(cu, axis=-1)
+            r_top = (top - obs_top) / robust_px
+            if len(yaws_deg) > 1:
+                # Each side on its own: the turn moves them differently.
+                r_l = (lo_u - left) / (2 * robust_px)
+                r_r = (hi_u - right) / (2 * robust_px)
+                side = np.log1p(r_l ** 2) + np.log1p(r_r ** 2)
+            else:
+                # The width seen depends on the unknown yaw: compare in log space, weakly.
+                r_w = np.log(np.maximum(hi_u - lo_u, 1.0) / np.maximum(obs_width, 1.0)) / 0.15
+                side = np.log1p(r_w ** 2)
+            loss = top_ok * np.log1p(r_top ** 2) + width_weight * sides_ok * side
+            loss = np.where(np.isfinite(loss), loss, 25.0)          # no floor contact: as bad as a huge misfit
+            if best_loss is None:
+                best_loss, best_top = loss, top
+            else:
+                better = loss < best_loss
+                best_loss = np.where(better, loss, best_loss)
+                best_top = np.where(better, top, best_top)
         pr = (((np.degrees(pitch) - pitch_prior_deg) / pitch_prior_sigma_deg) ** 2
               + (np.log(height / height_prior_m) / height_prior_sigma_log) ** 2)
-        return loss.sum(axis=1) + prior_weight * pr, top
+        return (weight * best_loss).sum(axis=1) + prior_weight * pr + extra(pitch), best_top
 
     cost, _ = costs(P, H)
     best = int(np.argmin(cost))

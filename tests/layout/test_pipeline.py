@@ -275,8 +275,10 @@ def test_each_depth_kind_end_to_end(bench, library, renderer, tmp_path, kind, us
     assert scene.extra["optimize"]["colliding_pairs"] in (0, [])
     assert set(record) >= {"camera_height_m", "camera_pitch_deg", "flags", "objects"}
     if kind == "none":
-        # No depth at all: the metric scale comes from the masks and the assets' sizes alone.
-        assert abs(_camera_height(scene) / _camera_height(gt) - 1) < 0.2
+        # No depth at all: the metric scale comes from the masks and the assets' sizes alone
+        # (one 192² scene says little: test_depth_none checks the median over rooms at 384²).
+        assert record["metrology"]["objects_used"] >= 2
+        assert abs(_camera_height(scene) / _camera_height(gt) - 1) < 0.3
     # (Accuracy of mono / relative on 20 scenes at 512²: benchmarks/bench_layout.py --variants depth.)
 
 

@@ -79,3 +79,20 @@ def test_hidden_bottom_is_not_a_floor_contact():
     assert feet[2].bottom_ok and not feet[1].bottom_ok and feet[1].below_id == 2
     sol = solve_camera(K, [feet[1], feet[2]], np.array([size, [1.4, 0.5, 0.5]]))
     assert sol.n_objects == 1       # only the front box touches the floor where it is seen
+
+
+def test_one_box_with_the_pitch_pinned_gives_the_height_within_2_percent():
+    # One object alone cannot separate pitch from height (the prior decides, above); a pitch
+    # cost from elsewhere (the image's lines: scenewright.perception.lines) pins it, and the
+    # box's known height then fixes the camera height.
+    seg = np.zeros((H, W), np.int32)
+    size = np.array([0.9, 0.8, 0.6])
+    pitch_deg, height_m = 31.0, 1.25                   # far from the 22° / 1.45 m prior
+    _draw(seg, _box(pitch_deg, height_m, 2.6, 0.3, size), 1)
+    feet = [footings(seg, [1])[1]]
+    free = solve_camera(K, feet, size[None])
+    pinned = solve_camera(K, feet, size[None], pitch_cost=lambda p: ((np.asarray(p) - np.radians(pitch_deg))
+                                                                    / np.radians(0.2)) ** 2, pitch_weight=1.0)
+    assert abs(np.degrees(pinned.pitch_rad) - pitch_deg) < 0.5
+    assert abs(pinned.height_m / height_m - 1) < 0.02
+    assert abs(free.height_m / height_m - 1) > abs(pinned.height_m / height_m - 1)

@@ -53,6 +53,14 @@ class DepthFitSettings:
     inconsistent_mad_log: float = 0.25               # spread of log size ratios that is flagged
     confidence_sigma_log: float = 0.2                # object confidence = exp(-(dev / this)²)
     height_prior_m: float = 1.45                     # only when no object gives size evidence
+    silhouette_pose: bool = False                    # none: pose by silhouette and colour only (no depth term,
+                                                     # no depth nudge, every object slid on its support, more yaws)
+    silhouette_yaws: int = 4                         # … geometric yaws rendered per asset then
+    box_yaws_deg: tuple[float, ...] = (0.0,)         # none: turns tried for each box in the camera fit (0 = square)
+    side_cut_weight: float = 1.0                     # none: weight in the camera fit of objects cut by the left/right
+                                                     # border (while two uncut ones give evidence)
+    shift_pitch_weight: float = 2.0                  # relative: weight of the lines' pitch in the shift choice
+    vertical_lines_weight: float = 0.5               # none: weight of the straight lines' vanishing points in the camera fit
 
 
 @dataclass
@@ -235,9 +243,11 @@ def shaped(q: np.ndarray, t: float, quantity: str) -> np.ndarray:
     return d * (3.0 / np.nanmedian(d))
 
 
-def squareness(capture, depth: np.ndarray, seed: int, n_points: int) -> float | None:
-    """Mean |cos| between the room's floor and walls and between walls (0 = a square room);
-    None when no floor or no wall was found."""
+def squareness(capture, depth: np.ndarray, seed: int, n_points: int, pitch_rad: float | None = None,
+               pitch_weight: float = 2.0) -> float | None:
+    """Mean |cos| between the room's floor and walls and between walls (0 = a square room),
+    plus ``pitch_weight`` × |the floor's pitch − ``pitch_rad``| (radians; the pitch the image's
+    lines give, when known); None when no floor or no wall was found."""
     from scenewright.geometry.transforms import backproject
     from scenewright.perception import PerceptionSettings
     from scenewright.perception.room_planes import fit_room
@@ -258,18 +268,29 @@ def squareness(capture, depth: np.ndarray, seed: int, n_points: int) -> float | 
         for j in range(i + 1, len(fit.walls_free)):
             c = abs(float(fit.walls_free[i].normal @ fit.walls_free[j].normal))
             cos.append(min(c, np.sqrt(max(0.0, 1 - c * c))))      # parallel or square both fine
-    return float(np.mean(cos))
+    score = float(np.mean(cos))
+    if pitch_rad is not None:
+        n = np.asarray(fit.floor.normal, float)
+        n = n if n[1] < 0 else -n                                  # up is −y in the camera frame
+        floor_pitch = float(np.arctan2(-n[2], -n[1]))
+        score += pitch_weight * abs(floor_pitch - pitch_rad)
+    return score
 
 
-def fit_shift(capture, s: DepthFitSettings, seed: int, flags: list[str]) -> tuple[float, float, np.ndarray]:
-    """Relative depth → (shift t, normaliser k, depth up to scale = k/(q+t) or k(q+t))."""
+def fit_shift(capture, s: DepthFitSettings, seed: int, flags: list[str],
+              pitch_rad: float | None = None) -> tuple[float, float, np.ndarray]:
+    """Relative depth → (shift t, normaliser k, depth up to scale = k/(q+t) or k(q+t)).
+
+    ``pitch_rad``: the camera pitch the image's straight lines give; the shift whose floor
+    is pitched so counts (the shift bends the floor's angle to the camera, lines do not lie).
+    """
     q = np.asarray(capture.depth, float)
     q = np.where(np.isfinite(q) & (q > 0), q, np.nan)
     quantity = capture.depth_quantity
     scores = []
     for rho, t in shape_candidates(q, s):
         d = shaped(q, t, quantity)
-        scores.append((squareness(capture, d, seed, s.shape_points), rho, t))
+        scores.append((squareness(capture, d, seed, s.shape_points, pitch_rad, s.shift_pitch_weight), rho, t))
     judged = [x for x in scores if x[0] is not None]
     if judged:
         best = min(judged, key=lambda x: x[0])
@@ -284,7 +305,8 @@ def fit_shift(capture, s: DepthFitSettings, seed: int, flags: list[str]) -> tupl
     return t, k, d
 
 
-def metrology_depth(capture, sizes_for, s: DepthFitSettings, flags: list[str]) -> tuple[np.ndarray, dict]:
+def metrology_depth(capture, sizes_for, s: DepthFitSettings, flags: list[str],
+                    pitch_cost=None) -> tuple[np.ndarray, dict]:
     """No depth: solve the camera from floor objects of known size and draw a depth map.
 
     ``sizes_for(ids) -> ((N, 3) sizes, [is_small])``. Returns (depth, camera record).
@@ -300,7 +322,8 @@ def metrology_depth(capture, sizes_for, s: DepthFitSettings, flags: list[str]) -
     sizes, small = sizes_for(ids)
     floor_feet = [f for f, sm in zip(feet, small) if not sm]
     floor_sizes = np.array([sz for sz, sm in zip(sizes, small) if not sm]).reshape(-1, 3)
-    sol = solve_camera(capture.K, floor_feet, floor_sizes)
+    sol = solve_camera(capture.K, floor_feet, floor_sizes, pitch_cost=pitch_cost, pitch_weight=s.vertical_lines_weight,
+                       yaws_deg=tuple(s.box_yaws_deg), side_cut_weight=s.side_cut_weight)
     if sol.n_objects == 0:
         flags.append("no_size_evidence")
     elif sol.n_objects == 1:
@@ -347,7 +370,14 @@ def condition_depth(capture, index, layout_settings, extractor=None):
         if capture.depth_kind != "relative":       # metric values handed in as relative: depth up to affine
             capture = dataclasses.replace(capture, depth_kind="relative", depth_quantity="depth")
             record["quantity"] = "depth"
-        t, k, shape = fit_shift(capture, s, layout_settings.seed, flags)
+        pitch = None
+        if s.shift_pitch_weight > 0:
+            from scenewright.perception.lines import line_segments, pitch_from_lines
+            pitch = pitch_from_lines(line_segments(capture.rgb, max_tilt_deg=90.0, seed=layout_settings.seed),
+                                     capture.K)
+            if pitch is not None:
+                record["lines_pitch_deg"] = round(float(np.degrees(pitch)), 3)
+        t, k, shape = fit_shift(capture, s, layout_settings.seed, flags, pitch)
         c, per, _ = fit_scale(capture, shape, index, layout_settings, extractor, s, flags)
         record.update(scale=round(c * k, 6), shift=round(t, 6),
                       mapping="depth = scale / (value + shift)" if capture.depth_quantity == "disparity"
@@ -365,8 +395,13 @@ def condition_depth(capture, index, layout_settings, extractor=None):
                 small.append(cat is not None and category_info(cat).role == "small")
             return np.array(sizes).reshape(-1, 3), small
 
+        pitch_cost = None
+        if s.vertical_lines_weight > 0:
+            from scenewright.perception.lines import line_segments, manhattan_cost
+            segs = line_segments(capture.rgb, max_tilt_deg=90.0, seed=layout_settings.seed)
+            pitch_cost = manhattan_cost(segs, capture.K)
         cam_flags: list[str] = []
-        depth, cam = metrology_depth(capture, category_sizes, s, cam_flags)
+        depth, cam = metrology_depth(capture, category_sizes, s, cam_flags, pitch_cost)
         per = {}
         if s.passes > 1:
             # The assets picked at this scale give each object its own known size: solve again.
@@ -382,7 +417,7 @@ def condition_depth(capture, index, layout_settings, extractor=None):
                         sizes[j] = picked[i]
                 return sizes, small
             cam_flags = []
-            depth, cam = metrology_depth(capture, asset_sizes, s, cam_flags)
+            depth, cam = metrology_depth(capture, asset_sizes, s, cam_flags, pitch_cost)
             _, per = consensus(votes, s, [])
         flags += cam_flags
         record.update(scale=None, shift=None, metrology=cam)
@@ -390,6 +425,21 @@ def condition_depth(capture, index, layout_settings, extractor=None):
     record["objects"] = {str(k): v for k, v in per.items()}
     record["flags"] = flags
     return _with_depth(capture, out), record
+
+
+def settings_for_run(layout_settings, record: dict):
+    """The layout settings the later stages run with, given what ``condition_depth`` concluded.
+
+    Without depth the map drawn from the solved floor and boxes has no shape, so the pose
+    stage compares silhouettes and colours only and slides every object on its support to
+    where its silhouette fits (``silhouette_pose``). Otherwise ``layout_settings`` unchanged.
+    """
+    s = layout_settings
+    if record.get("used_as") != "none" or not s.depth.silhouette_pose:
+        return s
+    pose = dataclasses.replace(s.pose, w_depth=0.0, depth_nudge=False, shift_truncated=True, shift_all=True,
+                               render_yaws=max(s.pose.render_yaws, s.depth.silhouette_yaws))
+    return dataclasses.replace(s, pose=pose)
 
 
 def camera_record(world_from_camera: np.ndarray) -> dict:

@@ -23,7 +23,7 @@ from scenewright.library.categories import category_info
 from scenewright.methods.base import Method
 from scenewright.methods.layout.arrange import ArrangeSettings, arrange
 from scenewright.methods.layout.consensus import ConsensusSettings, group_consensus
-from scenewright.methods.layout.depth_fit import DepthFitSettings, camera_record, condition_depth
+from scenewright.methods.layout.depth_fit import DepthFitSettings, camera_record, condition_depth, settings_for_run
 from scenewright.methods.layout.extent import fit_extent
 from scenewright.methods.layout.features import make_extractor
 from scenewright.methods.layout.labels import label_min_footprint, map_label
@@ -110,6 +110,7 @@ def reconstruct(capture, library, settings: LayoutSettings | None = None, render
     with timer("perception"):
         # Depth that is not metric (or none) becomes metric here; metric depth passes untouched.
         capture, depth_record = condition_depth(capture, index, s, extractor)
+        recorded, s = s, settings_for_run(s, depth_record)     # what was asked is what scene.json records
         observation = perceive(capture, PerceptionSettings(seed=s.seed))
     wfc = np.asarray(observation.world_from_camera, float)
 
@@ -230,7 +231,7 @@ def reconstruct(capture, library, settings: LayoutSettings | None = None, render
         scene = Scene(camera=Camera(K=np.asarray(capture.K, float), width=capture.width, height=capture.height,
                                     world_from_camera=wfc),
                       instances=instances, floor=floor, walls=walls, relations=relations,
-                      method={"name": "layout", "version": __version__, "settings": s.to_json()},
+                      method={"name": "layout", "version": __version__, "settings": recorded.to_json()},
                       attribution=[library.attribution(a) for a in used],
                       extra={"perception": {"flags": list(observation.flags), "notes": list(observation.notes)},
                              "consensus_groups": groups,

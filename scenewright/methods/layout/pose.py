@@ -38,6 +38,7 @@ class PoseSettings:
     radial_margin: float = 0.15      # … if its render scores at most this below the best
     shift_truncated: bool = True     # slide border-cut objects to where their silhouette fits
     shift_steps_m: tuple[float, ...] = (0.2, 0.2, 0.1, 0.05)  # step sizes of that slide (metres)
+    shift_all: bool = False          # slide every object so (no depth: the silhouette is all there is)
     anchor_cut_end: bool = True      # border-cut wall furniture: the visible end + catalog length place it
     unseen_assets: int = 2           # border-cut objects: every ICP start of the best yaw of this many assets is rendered
     local_yaw_deg: float = 12.0      # ± local yaw refinement around the winner
@@ -257,7 +258,7 @@ def refine_pose(obj, hyps: list[Hypothesis], scorer: RenderScorer | None,
             h.score = r["render"] + base
         trials.extend(local)
         trials.sort(key=lambda h: -h.score)
-    if settings.shift_truncated and getattr(obj, "truncated", False):
+    if settings.shift_truncated and (settings.shift_all or getattr(obj, "truncated", False)):
         trials.insert(0, _shift_search(obj, trials.pop(0), scorer, settings))
     return trials
 
