@@ -152,7 +152,7 @@ def main(argv=None) -> int:
     r = measure(args.library, args.example, args.method, args.runs, args.warmup,
                 uncheck=tuple(args.uncheck), wait=args.wait, photo=args.photo, models=args.models,
                 labels=args.labels)
-    print(f"| server ready | first page load | reload | " + " | ".join(f"run {i + 1}" for i in range(args.runs)) + " |")
+    print("| server ready | first page load | reload | " + " | ".join(f"run {i + 1}" for i in range(args.runs)) + " |")
     print("|---" * (3 + args.runs) + "|")
     print(f"| {r['server_ready']:.1f} s | {r['first_load']:.2f} s | {r['reload']:.2f} s | "
           + " | ".join(f"{c:.1f} s ({s:.1f})" for c, s in zip(r["runs"], r["server_totals"])) + " |")

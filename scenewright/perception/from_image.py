@@ -26,7 +26,6 @@ from __future__ import annotations
 import dataclasses
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 from PIL import Image
@@ -281,8 +280,8 @@ def perceive_image(image, labels: list[str] | None, models: PerceptionModels,
                                  f"them by IoU ≥ {s.label_match_iou})")
         else:
             rec.inputs["labels"] = {"source": "unknown", "by": None}
-            rec.notes.append(f"instances have no labels and there is no detector model to name them "
-                             f"(`scenewright models download detector`); pass --labels or instances.json")
+            rec.notes.append("instances have no labels and there is no detector model to name them "
+                             "(`scenewright models download detector`); pass --labels or instances.json")
 
     # Depth.
     depth_model_fov = None

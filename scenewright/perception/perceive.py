@@ -15,7 +15,7 @@ from scenewright.geometry.planes import Plane
 from scenewright.geometry.transforms import apply, backproject
 from scenewright.perception.depth import DepthSource, GivenDepth
 from scenewright.perception.objects import ObjectObservation, observe_object
-from scenewright.perception.room_planes import fit_room, focal_scale_from_planes, scale_plane_xy, world_from_floor
+from scenewright.perception.room_planes import fit_room, focal_scale_from_planes, world_from_floor
 from scenewright.scene import WORLD_FROM_CAMERA_NO_FLOOR
 
 

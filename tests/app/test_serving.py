@@ -13,7 +13,6 @@ import sys
 import time
 import urllib.request
 
-import pytest
 
 from scenewright.app import AppSettings, build_app
 from scenewright.cli import main as cli_main
