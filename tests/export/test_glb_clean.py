@@ -1,4 +1,4 @@
-"""Every GLB scenewright writes (scene.glb of the layout and boxes methods, the GLB export with
+"""Every GLB scenewright writes (scene.glb of the layout, boxes and midi methods, the GLB export with
 and without the room, the web page's downloads) passes the Khronos glTF validator with 0 errors
 and 0 warnings, and is clean: labels, category, asset and licence on the nodes, unit normals,
 named materials, flat colours as baseColorFactor, no trimesh leftovers, no local paths."""
@@ -227,3 +227,20 @@ def test_round_trip_renders_the_same(layout_dir):
     a, b = render_scene(scene), render_scene(again)
     diff = np.abs(a.astype(int) - b.astype(int)).max(-1)
     assert np.mean(diff <= 2) > 0.999
+
+
+def test_midi_scene_glb_is_valid(tiny_midi, tmp_path):
+    """MIDI's scene.glb (the tiny checkpoint on the original's golden rgb + seg) passes too."""
+    import shutil
+
+    from scenewright.cli import main as cli_main
+    capture = tmp_path / "capture"
+    capture.mkdir()
+    shutil.copy(tiny_midi / "golden" / "scene_rgb.png", capture / "rgb.png")
+    shutil.copy(tiny_midi / "golden" / "scene_seg.png", capture / "seg.png")
+    out = tmp_path / "midi"
+    assert cli_main(["reconstruct", str(capture), "-o", str(out), "--method", "midi", "--weights", str(tiny_midi),
+                     "--set", "steps=2", "--set", "octree_depth=4", "--set", "smooth=false", "--no-preview"]) == 0
+    assert_valid_glb(out / "scene.glb")
+    nodes = [n for n in glb_json(out / "scene.glb")["nodes"] if "mesh" in n]
+    assert len(nodes) == len(read_scene(out).instances) > 0
