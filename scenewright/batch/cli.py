@@ -35,6 +35,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="render preview.png for every scene")
     p.add_argument("--settle", action="store_true",
                    help="settle every scene under gravity (MuJoCo) before writing it, as reconstruct --settle")
+    p.add_argument("--no-room", action="store_true",
+                   help="leave the room (floor, walls) out of every scene.glb, as reconstruct --no-room")
+    p.add_argument("--ceiling", action="store_true", help="add a ceiling to every scene's room")
     p.add_argument("--eval", dest="eval_bench", default=None, metavar="BENCH",
                    help="score the results against this benchmark afterwards (OUT_ROOT/eval.json)")
     p.add_argument("--eval-points", type=int, default=20480, help="surface points per object for --eval")
@@ -58,7 +61,8 @@ def settings_from_args(args: argparse.Namespace):
     return BatchSettings(method=args.method, library=library_for(cls.needs, args.library, check=False),
                          weights=args.weights if "weights" in cls.needs else None, address=args.address,
                          workers=args.workers, cpus_per_task=args.cpus_per_task, resume=args.resume,
-                         overwrite=args.overwrite, preview=args.preview, settle=args.settle, seed=args.seed,
+                         overwrite=args.overwrite, preview=args.preview, settle=args.settle,
+                         room=not args.no_room, ceiling=args.ceiling, seed=args.seed,
                          config=args.config, overrides=tuple(overrides),
                          limit=args.limit, eval_bench=args.eval_bench,
                          eval_points=args.eval_points, max_pixels=args.max_pixels,

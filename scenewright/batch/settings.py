@@ -53,6 +53,8 @@ class BatchSettings:
     overwrite: bool = False                # replace scene folders this batch did not write
     preview: bool = False                  # preview.png per scene (a render per capture)
     settle: bool = False                   # settle every scene under gravity (MuJoCo) before writing it
+    room: bool = True                      # floor and walls (from the photo) in every scene.glb
+    ceiling: bool = False                  # … and a ceiling
     seed: int | None = None                # None: the method's default seed
     config: str | None = None              # method settings file (.json or .toml)
     overrides: tuple[str, ...] = ()
@@ -152,6 +154,8 @@ def fingerprint(batch: BatchSettings, method_json: dict, library_version: str | 
         data["weights"] = os.path.realpath(batch.resources().weights_path)
     if batch.settle:              # settled poses are another result (absent: unchanged keys of older runs)
         data["settle"] = True
+    if not batch.room or batch.ceiling:     # another room in scene.glb (absent: the default room)
+        data["room"] = {"room": batch.room, "ceiling": batch.ceiling}
     if perceives:                 # images or incomplete captures: perception decides the result too
         data["perception"] = batch.perception_json()
     text = json.dumps(data, sort_keys=True)

@@ -282,3 +282,29 @@ def test_midi_batch_loads_the_checkpoint_once_and_matches_single_runs(tmp_path, 
             # the same triangles (scene.glb splits vertices at creases to give them normals)
             assert len(x.mesh.faces) == len(y.mesh.faces)
             np.testing.assert_allclose(x.mesh.vertices[x.mesh.faces], y.mesh.vertices[y.mesh.faces], atol=1e-6)
+
+
+def test_no_room_and_ceiling_reach_every_scene(bench, tmp_path):
+    """batch --no-room / --ceiling do what reconstruct's do, in every scene.glb and scene.json,
+    and a batch with another room is another result (not resumed as the default's)."""
+    names = sorted(p.name for p in bench.iterdir() if (p / "capture").is_dir())[:2]
+    runs = {"default": [], "bare": ["--no-room"], "ceiling": ["--ceiling"]}
+    rooms = {}
+    for key, flags in runs.items():
+        out = tmp_path / key
+        assert cli_main(["batch", str(bench), "-o", str(out), "--method", "boxes", "--address", "none",
+                         "--limit", "2", *flags]) == 0
+        rooms[key] = []
+        for name in names:
+            data = json.loads((out / name / "scene.json").read_text())
+            nodes = load_glb_nodes(out / name / "scene.glb")
+            rooms[key].append((bool(data.get("room", {}).get("included")),
+                               sorted(n for n in nodes if n in ("floor", "ceiling") or n.startswith("wall_"))))
+    assert all(included and "floor" in surfaces and "ceiling" not in surfaces for included, surfaces in rooms["default"])
+    assert all(not included and surfaces == [] for included, surfaces in rooms["bare"])
+    assert all(included and "ceiling" in surfaces for included, surfaces in rooms["ceiling"])
+    # the default batch folder rerun with --no-room is redone, not skipped as already there
+    assert cli_main(["batch", str(bench), "-o", str(tmp_path / "default"), "--method", "boxes", "--address", "none",
+                     "--limit", "2", "--no-room"]) == 0
+    report = json.loads((tmp_path / "default" / "batch.json").read_text())
+    assert report["totals"]["skipped"] == 0 and report["totals"]["ok"] == 2
