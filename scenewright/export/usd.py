@@ -10,6 +10,11 @@ Layout of the stage (Y up, metres per unit 1, default prim ``/Scene``, kind asse
       /Looks/<name>               Material: UsdPreviewSurface (+ UsdUVTexture for a texture)
       /camera                     Camera from K and world_from_camera
 
+Normals: a mesh's own (from its file) per vertex; computed ones for a mesh without them —
+per vertex when it is smooth, per face corner (``faceVarying``) split at the creases when it
+has them (a box: each corner gets its face's normal), so USD viewers shade its faces flat as
+glTF clients shade the normal-less primitive of ``scene.glb``.
+
 The transform is authored, not baked into the points, so moving an object in any
 USD tool moves it as a whole. Per object: ``scenewright:label``, ``:category``,
 ``:assetId``, ``:score``, ``:size``, ``:instanceId`` attributes, relationships
@@ -27,6 +32,7 @@ import numpy as np
 
 from scenewright.export.common import (ExportSettings, Surface, attribution_of, attribution_text, camera_lens,
                                        export_metadata, relations_of, surface_for_export)
+from scenewright.export.glb import crease_normals, has_own_vertex_normals, unit_normals
 from scenewright.scene import GLTF_FROM_OPENCV, Scene
 
 # USD relationship name per relation type of the scene graph
@@ -68,6 +74,24 @@ def _jsonable_dict(value):
     return str(value)
 
 
+def mesh_normals(mesh) -> tuple[np.ndarray, str]:
+    """Unit normals for a USD mesh and their interpolation: ``((V, 3) float32, "vertex")`` for a
+    mesh with normals of its own or a smooth one, ``((3 F, 3) float32, "faceVarying")`` — one per
+    triangle corner, in ``faces`` order — for a mesh with creases and no normals of its own.
+
+    The crease test and the split normals are :func:`scenewright.export.glb.crease_normals`'
+    (30°), the one that decides whether ``scene.glb`` carries computed normals: trimesh's
+    averaged vertex normals would round a box's edges. The points stay as they are (the
+    corners carry the split, not new vertices), so the mesh keeps its vertex count.
+    """
+    if has_own_vertex_normals(mesh):
+        return unit_normals(mesh), "vertex"
+    source, corners, normals = crease_normals(mesh)
+    if len(source) == len(mesh.vertices):
+        return normals, "vertex"
+    return np.ascontiguousarray(normals[corners.reshape(-1)]), "faceVarying"
+
+
 def _define_mesh(stage, path: str, mesh, surface: Surface):
     """A UsdGeom.Mesh at ``path`` holding ``mesh``'s vertices and triangles as they are (no welding)."""
     from pxr import Sdf, UsdGeom, Vt
@@ -83,8 +107,9 @@ def _define_mesh(stage, path: str, mesh, surface: Surface):
     prim.CreateDoubleSidedAttr(bool(surface.double_sided))
     if len(verts):
         prim.CreateExtentAttr(Vt.Vec3fArray.FromNumpy(np.stack([verts.min(0), verts.max(0)])))
-        prim.CreateNormalsAttr(Vt.Vec3fArray.FromNumpy(np.ascontiguousarray(mesh.vertex_normals, np.float32)))
-        prim.SetNormalsInterpolation(UsdGeom.Tokens.vertex)
+        normals, interpolation = mesh_normals(mesh)
+        prim.CreateNormalsAttr(Vt.Vec3fArray.FromNumpy(normals))
+        prim.SetNormalsInterpolation(interpolation)
     pv = UsdGeom.PrimvarsAPI(prim)
     if surface.uv is not None:
         pv.CreatePrimvar("st", Sdf.ValueTypeNames.TexCoord2fArray, UsdGeom.Tokens.vertex).Set(

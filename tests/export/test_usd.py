@@ -12,6 +12,8 @@ from scenewright.export import ExportSettings, export_scene
 from scenewright.export.common import srgb_to_linear
 from scenewright.scene import read_scene
 
+from scenewright.export.glb import has_own_vertex_normals
+
 from .conftest import glb_nodes, project, tinted_instance
 
 pxr = pytest.importorskip("pxr")
@@ -24,6 +26,7 @@ def exported(gt_dir, graph_dir, boxes_dir, tmp_path_factory):
     return {"usda": export_scene(gt_dir, out / "gt.usda"), "usdc": export_scene(gt_dir, out / "gt_crate.usdc"),
             "usdz": export_scene(gt_dir, out / "gt.usdz"), "graph": export_scene(graph_dir, out / "graph.usda"),
             "boxes": export_scene(boxes_dir, out / "boxes.usd"),
+            "boxes_usdz": export_scene(boxes_dir, out / "boxes.usdz"),
             "bare": export_scene(gt_dir, out / "bare.usda", settings=ExportSettings(room=False, camera=False))}
 
 
@@ -58,9 +61,20 @@ def test_objects_keep_transform_vertices_and_world_bounds(exported, gt_dir, grap
         # the transform is kept, not baked: the points are the object-frame vertices
         assert len(pts) == glb[inst.node]["n_vertices"]
         np.testing.assert_allclose(pts, inst.mesh.vertices, atol=1e-6)
-        np.testing.assert_allclose(np.asarray(mesh.GetNormalsAttr().Get(), float), inst.mesh.vertex_normals,
-                                   atol=1e-6)
-        assert mesh.GetNormalsInterpolation() == UsdGeom.Tokens.vertex
+        normals = np.asarray(mesh.GetNormalsAttr().Get(), float)
+        if has_own_vertex_normals(inst.mesh):          # the asset's own normals, kept per vertex
+            np.testing.assert_allclose(normals, inst.mesh.vertex_normals, atol=1e-6)
+            assert mesh.GetNormalsInterpolation() == UsdGeom.Tokens.vertex
+        else:
+            # scene.glb leaves normals out only for a creased mesh (a smooth one gets them and
+            # reads back with them): here one normal per corner, within the 30° crease angle
+            # of its triangle's normal — never the rounded average across an edge
+            assert mesh.GetNormalsInterpolation() == UsdGeom.Tokens.faceVarying
+            assert len(normals) == 3 * len(inst.mesh.faces)
+            ok = inst.mesh.area_faces > 1e-12
+            dots = np.einsum("ij,ij->i", normals.reshape(-1, 3, 3)[ok].reshape(-1, 3),
+                             np.repeat(_unit_face_normals(pts, inst.mesh.faces)[ok], 3, axis=0))
+            assert (dots > np.cos(np.radians(30)) - 1e-5).all()
         assert mesh.GetDoubleSidedAttr().Get() is True        # as scenewright's renderer draws them
         counts = np.asarray(mesh.GetFaceVertexCountsAttr().Get())
         assert len(counts) == len(inst.mesh.faces) and (counts == 3).all()
@@ -223,7 +237,7 @@ def test_no_room_no_camera(exported):
                 assert stage.GetPrimAtPath(t)
 
 
-@pytest.mark.parametrize("kind", ["usda", "usdz", "graph", "boxes"])
+@pytest.mark.parametrize("kind", ["usda", "usdz", "graph", "boxes", "boxes_usdz"])
 def test_stage_passes_usd_validators(exported, kind):
     """Every validator usd-core ships (composition, stage metadata, material bindings, shader
     compliance, usdz packaging, missing references, ...) finds nothing."""
@@ -276,3 +290,87 @@ def test_tinted_texture_keeps_its_factor(exported, graph_dir):
     _, file_attr = _texture_file(stage.GetPrimAtPath(f"/Scene/Objects/{inst.node}/{inst.node}_mesh"))
     tex = UsdShade.Shader(file_attr.GetPrim())
     np.testing.assert_allclose(list(tex.GetInput("scale").Get())[:3], srgb_to_linear(factor[:3]), atol=1e-6)
+
+
+def _unit_face_normals(points: np.ndarray, faces: np.ndarray) -> np.ndarray:
+    """(F, 3) unit normal of each triangle (counter-clockwise = front)."""
+    tri = np.asarray(points, float)[np.asarray(faces).reshape(-1, 3)]
+    n = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
+    return n / np.maximum(np.linalg.norm(n, axis=1, keepdims=True), 1e-300)
+
+
+def _corner_face_normals(mesh) -> np.ndarray:
+    """(3 F, 3) the unit normal of each triangle of a UsdGeom.Mesh, once per corner."""
+    faces = np.asarray(mesh.GetFaceVertexIndicesAttr().Get())
+    return np.repeat(_unit_face_normals(mesh.GetPointsAttr().Get(), faces), 3, axis=0)
+
+
+@pytest.mark.parametrize("kind", ["boxes", "boxes_usdz"])
+def test_boxes_have_face_normals_at_their_corners(exported, boxes_dir, kind):
+    """The boxes method's boxes have no normals of their own: each corner gets its face's normal
+    (faceVarying), not the averaged vertex normal that would round the box in a viewer."""
+    scene = read_scene(boxes_dir)
+    stage = Usd.Stage.Open(str(exported[kind]))
+    n = 0
+    for inst in scene.instances:
+        if inst.mesh is None:
+            continue
+        assert not has_own_vertex_normals(inst.mesh)
+        mesh = UsdGeom.Mesh(stage.GetPrimAtPath(f"/Scene/Objects/{inst.node}/{inst.node}_mesh"))
+        assert len(mesh.GetPointsAttr().Get()) == len(inst.mesh.vertices)       # no vertex split
+        assert mesh.GetNormalsInterpolation() == UsdGeom.Tokens.faceVarying
+        normals = np.asarray(mesh.GetNormalsAttr().Get(), float)
+        assert len(normals) == len(mesh.GetFaceVertexIndicesAttr().Get())
+        # float32 points of a box of ~1 m: the recomputed face normal is good to ~1e-6
+        np.testing.assert_allclose(normals, _corner_face_normals(mesh), atol=1e-5)
+        # a box's corner normals are its 6 axis directions in the object frame (axis-aligned box)
+        assert len(np.unique(np.round(normals, 5), axis=0)) == 6
+        n += 1
+    assert n >= 3
+
+
+def test_smooth_mesh_keeps_vertex_normals_and_creased_one_splits(gt_dir, tmp_path):
+    """A sphere without normals of its own gets smooth per-vertex normals; a cylinder (smooth
+    side, flat caps) gets faceVarying normals: smooth around the side, flat on the caps."""
+    import trimesh
+    scene = read_scene(gt_dir)
+    sphere_inst, cylinder_inst = scene.instances[0], scene.instances[1]
+    sphere_inst.mesh = trimesh.creation.icosphere(subdivisions=3, radius=0.4)
+    cylinder_inst.mesh = trimesh.creation.cylinder(radius=0.3, height=0.8, sections=48)
+    assert not has_own_vertex_normals(sphere_inst.mesh) and not has_own_vertex_normals(cylinder_inst.mesh)
+    out = export_scene(gt_dir, tmp_path / "shapes.usdz", scene=scene)
+    stage = Usd.Stage.Open(str(out))
+
+    def usd_mesh(inst):
+        return UsdGeom.Mesh(stage.GetPrimAtPath(f"/Scene/Objects/{inst.node}/{inst.node}_mesh"))
+
+    sphere = usd_mesh(sphere_inst)
+    assert sphere.GetNormalsInterpolation() == UsdGeom.Tokens.vertex
+    pts = np.asarray(sphere.GetPointsAttr().Get(), float)
+    normals = np.asarray(sphere.GetNormalsAttr().Get(), float)
+    assert normals.shape == pts.shape
+    np.testing.assert_allclose(np.linalg.norm(normals, axis=1), 1, atol=1e-6)
+    # smooth: each normal is within one face-to-face angle of the radial direction
+    radial = pts / np.linalg.norm(pts, axis=1, keepdims=True)
+    max_bend = sphere_inst.mesh.face_adjacency_angles.max()
+    assert (np.einsum("ij,ij->i", normals, radial) > np.cos(max_bend)).all()
+    # and not flat: corners of one triangle have different normals
+    assert not np.allclose(normals[sphere_inst.mesh.faces[:, 0]], normals[sphere_inst.mesh.faces[:, 1]])
+
+    cylinder = usd_mesh(cylinder_inst)
+    assert cylinder.GetNormalsInterpolation() == UsdGeom.Tokens.faceVarying
+    normals = np.asarray(cylinder.GetNormalsAttr().Get(), float)
+    face_n = _corner_face_normals(cylinder)
+    cap = np.abs(face_n[:, 2]) > 1 - 1e-6                       # trimesh's cylinder runs along z
+    np.testing.assert_allclose(normals[cap], face_n[cap], atol=1e-5)
+    # the side's corner normals are horizontal and radial (smooth), not the facet's normal
+    side_pts = np.asarray(cylinder.GetPointsAttr().Get(), float)[
+        np.asarray(cylinder.GetFaceVertexIndicesAttr().Get())][~cap]
+    radial = side_pts[:, :2] / np.linalg.norm(side_pts[:, :2], axis=1, keepdims=True)
+    np.testing.assert_allclose(normals[~cap, 2], 0, atol=1e-6)
+    assert (np.einsum("ij,ij->i", normals[~cap, :2], radial) > np.cos(np.pi / 48) - 1e-6).all()
+    assert not np.allclose(normals[~cap], face_n[~cap], atol=1e-3)
+    from pxr import UsdValidation
+    errors = UsdValidation.ValidationContext(
+        UsdValidation.ValidationRegistry().GetOrLoadAllValidators()).Validate(stage)
+    assert [f"{e.GetName()}: {e.GetMessage()}" for e in errors] == []
