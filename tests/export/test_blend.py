@@ -272,3 +272,26 @@ def test_degenerate_triangles_are_left_out(tmp_path):
     me = bpy.data.objects["inst_1"].data
     assert (len(me.vertices), len(me.polygons)) == (5, 3)
     assert me.validate() is False          # False: nothing was invalid
+
+
+def test_blender_shades_our_usd_boxes_flat(boxes_dir, tmp_path):
+    """Interop: a box of the boxes method (no normals of its own) comes into Blender's USD
+    importer with each face corner's normal equal to its face's normal — flat faces, not the
+    averaged vertex normals that round a box."""
+    scene = read_scene(boxes_dir)
+    path = export_scene(boxes_dir, tmp_path / "boxes.usdz")
+    bpy.ops.wm.read_factory_settings(use_empty=True)
+    assert bpy.ops.wm.usd_import(filepath=str(path)) == {"FINISHED"}
+    n = 0
+    for inst in scene.instances:
+        if inst.mesh is None:
+            continue
+        me = bpy.data.objects[f"{inst.node}_mesh"].data
+        assert len(me.vertices) == len(inst.mesh.vertices)
+        corner = np.array([tuple(c.vector) for c in me.corner_normals])
+        face = np.array([tuple(p.normal) for p in me.polygons])
+        loop_face = np.repeat(np.arange(len(me.polygons)), [p.loop_total for p in me.polygons])
+        # float32 normals of unit length: equal to a few ulps
+        np.testing.assert_allclose(corner, face[loop_face], atol=1e-5)
+        n += 1
+    assert n >= 3
