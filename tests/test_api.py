@@ -46,3 +46,36 @@ def test_every_public_name_imports():
         assert getattr(scenewright, name) is not None, name
     with pytest.raises(AttributeError):
         scenewright.no_such_thing
+
+
+def test_reconstruct_in_memory_settles_and_reports_each_motion():
+    import numpy as np
+    import scenewright
+    pytest.importorskip("mujoco")
+    from scenewright.physics import SettleSettings
+    from scenewright.physics.colliders import ColliderSettings
+    plain = scenewright.reconstruct(EXAMPLE_CAPTURE, method="boxes")
+    # one convex hull of its own vertices per object: every mesh vertex lies inside its collider
+    settled = scenewright.reconstruct(EXAMPLE_CAPTURE, method="boxes",
+                                      settle=SettleSettings(colliders=ColliderSettings(method="hull")))
+    assert "physics" not in plain.extra and "settle" not in plain.timings_s
+    physics = settled.extra["physics"]
+    assert physics["settled"] is True and "settle" in settled.timings_s
+    assert {o["id"] for o in physics["per_object"]} == {i.id for i in plain.instances if i.mesh is not None}
+    by_id = {i.id: i for i in plain.instances}
+    for inst in settled.instances:
+        motion = next(o for o in physics["per_object"] if o["id"] == inst.id)
+        before = trimesh_points(by_id[inst.id])
+        after = trimesh_points(inst)
+        # a rigid motion moves no point of a convex set farther than the set's farthest vertex
+        moved = np.linalg.norm(after - before, axis=1).max()
+        assert moved <= motion["max_point_moved_m"] + 1e-6 * (1 + np.abs(before).max())
+        assert inst.extra["settle"]["moved_m"] == motion["moved_m"]
+
+
+def trimesh_points(inst):
+    """The instance's mesh vertices in the world frame, (N, 3) metres."""
+    import numpy as np
+    v = np.asarray(inst.mesh.vertices, float)
+    m = np.asarray(inst.world_from_object, float)
+    return v @ m[:3, :3].T + m[:3, 3]

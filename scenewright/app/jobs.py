@@ -80,12 +80,15 @@ class JobRequest:
 
     ``values``: settings fields from the form (dotted key → value); ``overrides``:
     ``KEY=VALUE`` lines, as ``--set`` takes them. ``seed`` None: the method's default.
+    ``settle``: drop the scene under gravity in MuJoCo before it is written, as
+    ``scenewright reconstruct --settle`` does.
     """
 
     method: str = DEFAULT_METHOD
     seed: int | None = None
     values: dict[str, Any] = field(default_factory=dict)
     overrides: tuple[str, ...] = ()
+    settle: bool = False
 
     def validate(self) -> None:
         if self.method not in method_names():
@@ -465,7 +468,8 @@ def run_job(capture_dir, job_dir, request: JobRequest, settings: AppSettings | N
     timings: dict[str, float] = {}
     notes: list[str] = []
     for key, text in (("check", "Checking the input"), ("load", f"Loading {request.method}"),
-                      ("reconstruct", f"{cls.stage} ({request.method}), preview, scene folder"),
+                      ("reconstruct", f"{cls.stage} ({request.method}), "
+                                      f"{'settle, ' if request.settle else ''}preview, scene folder"),
                       ("exports", "Downloads: zip, GLB, USDZ, USD, .blend")):
         progress.stages.setdefault(key, text)
 
@@ -524,11 +528,15 @@ def run_job(capture_dir, job_dir, request: JobRequest, settings: AppSettings | N
     scene_dir = job_dir / "scene"
     try:
         with watch_progress(progress.step):
-            scene = run_to_folder(capture, scene_dir, method, overwrite=True, preview=True, perception=record)
+            scene = run_to_folder(capture, scene_dir, method, overwrite=True, preview=True, perception=record,
+                                  settle=request.settle or None)
     finally:
         method.close()
     timings["reconstruct, preview, write"] = time.perf_counter() - t
     notes += scene.extra.get("notes", [])
+    if scene.extra.get("physics", {}).get("settled"):
+        from scenewright.methods.cli import settle_summary
+        notes += settle_summary(scene.extra["physics"]).splitlines()
     if capture.camera_is_default:
         notes.append(f"no camera.json: assumed a {capture.hfov_deg():.1f}° horizontal field of view")
 

@@ -312,6 +312,8 @@ def build_app(settings: AppSettings | None = None):
                                                "`scenewright reconstruct --method M --help-settings` lists them)",
                                                lines=2, elem_id="more-settings")
                 include_room = gr.Checkbox(True, label="Show the floor and walls", elem_id="include-room")
+                settle = gr.Checkbox(False, label="Settle under gravity (MuJoCo: objects drop to rest before the "
+                                     "scene is written; the notes say how far they moved)", elem_id="settle")
                 run = gr.Button("Reconstruct", variant="primary", elem_id="reconstruct")
                 progress_pane = gr.HTML(progress_html(None), elem_id="progress", padding=False)
                 status = gr.Markdown("", elem_id="status")
@@ -398,7 +400,8 @@ def build_app(settings: AppSettings | None = None):
             """Build the capture from the chosen source, run the method, fill every output (progress streams)."""
             (source, example, rgb, seg, depth, instances, camera, labels_text, zip_file, method, seed) = args[:11]
             values = args[11:11 + len(fields)]
-            more_settings, include_room, photo, photo_seg, photo_labels, perceived, request = args[11 + len(fields):]
+            more_settings, include_room, settle, photo, photo_seg, photo_labels, perceived, request = \
+                args[11 + len(fields):]
             keep = (gr.skip(),) * 9
             job_dir = jobs.new()
             name = "scene"
@@ -434,7 +437,7 @@ def build_app(settings: AppSettings | None = None):
                                       values={f.key: _form_value(f, v) for f, v in zip(fields, values)
                                               if f.method == method},
                                       overrides=tuple(line.strip() for line in (more_settings or "").splitlines()
-                                                      if line.strip()))
+                                                      if line.strip()), settle=bool(settle))
                 if request_.method not in methods:
                     raise InputError(f"method {request_.method!r} is not available on this server "
                                      f"(available: {', '.join(methods)})")
@@ -515,7 +518,7 @@ def build_app(settings: AppSettings | None = None):
         # The API names the parameters (gradio reads the signature): the form's settings
         # fields are METHOD__FIELD, after the fixed inputs; the photo's after those.
         names = ["source", "example", "rgb", "seg", "depth", "instances", "camera", "labels_text", "zip_file",
-                 "method", "seed", *(f.param for f in fields), "more_settings", "include_room",
+                 "method", "seed", *(f.param for f in fields), "more_settings", "include_room", "settle",
                  "photo", "photo_seg", "photo_labels", "perceived"]
         P = inspect.Parameter
         reconstruct.__signature__ = inspect.Signature(
@@ -524,7 +527,7 @@ def build_app(settings: AppSettings | None = None):
         reconstruct.__annotations__ = {"request": gr.Request}
         run.click(reconstruct,
                   [source, example, rgb, seg, depth, instances, camera, labels_text, zip_file, method, seed,
-                   *controls, more_settings, include_room, photo, photo_seg, photo_labels, perceived_state],
+                   *controls, more_settings, include_room, settle, photo, photo_seg, photo_labels, perceived_state],
                   [status, progress_pane, downloads, preview, objects, relations, attribution, timings,
                    job_state, perception, perceived_state],
                   api_name="reconstruct", concurrency_limit=1, concurrency_id="job", show_progress="minimal",

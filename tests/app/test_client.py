@@ -116,6 +116,27 @@ def test_second_request_reuses_the_warm_library(client, capture_dirs):
     print(f"\nlayout via the API: {first['seconds']:.2f} s, then {second['seconds']:.2f} s")
 
 
+def test_settle_on_writes_the_report_and_the_settled_poses(client):
+    pytest.importorskip("mujoco")
+    out = reconstruct(client, example="scene_0001", method="layout", layout__render_refine=False, settle=True)
+    assert out["status"].startswith("**Done:**"), out["status"]
+    zip_path = next(Path(p) for p in out["downloads"] if str(p).endswith(".zip"))
+    with zipfile.ZipFile(zip_path) as zf:
+        scene_json = json.loads(zf.read(next(n for n in zf.namelist() if n.endswith("/scene.json"))))
+    physics = scene_json["physics"]
+    assert physics["settled"] is True
+    motions = {o["id"]: o for o in physics["per_object"]}
+    assert set(motions) == {inst["id"] for inst in scene_json["instances"]}
+    # The notes carry the report's figures; each object's own record matches the report.
+    assert f"median motion {100 * physics['median_moved_m']:.2f} cm" in out["status"]
+    nodes = load_glb_nodes(out["model"])
+    for inst in scene_json["instances"]:
+        assert inst["settle"]["moved_m"] == motions[inst["id"]]["moved_m"]
+        # the GLB shown holds the settled poses scene.json records (float32 in glTF)
+        pose = np.asarray(inst["world_from_object"])
+        np.testing.assert_allclose(nodes[inst["node"]][0], pose, atol=1e-5 * (1 + np.abs(pose).max()))
+
+
 def test_boxes_from_a_zip_without_room(client, capture_dirs, tmp_path):
     src = capture_dirs[1]
     zpath = tmp_path / "my_room.zip"
