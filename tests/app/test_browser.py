@@ -276,14 +276,18 @@ def test_a_job_whose_browser_left_is_cancelled(browser, server, photo):
     page.wait_for_function("document.querySelector('#progress .sw-progress[data-state=running]')", timeout=30_000)
     log_before = server.log.read_text()
     context.close()                                             # the person closes the tab mid-job
+    # Either signal may come first (whichever it is, the first reason is kept): the page's
+    # unload event, or the server noticing that nobody reads the job's stream any more.
+    reasons = ("cancelled: the browser left the page", "cancelled: the page stopped listening")
     deadline = time.perf_counter() + 120
     while time.perf_counter() < deadline:
         text = server.log.read_text()[len(log_before):]
-        if "cancelled: the browser left the page" in text:
+        if any(r in text for r in reasons):
             break
         time.sleep(0.2)
-    assert "browser left: 1 job(s) cancelled" in text
-    assert "cancelled: the browser left the page" in text
+    assert any(r in text for r in reasons), text[-2000:]
+    if reasons[0] in text:
+        assert "browser left: 1 job(s) cancelled" in text
     new = [p for p in server.work_dir.glob("job-*") if p.name not in before]
     assert len(new) == 1 and not (new[0] / "scene").exists()    # stopped before a scene was written
 
