@@ -64,7 +64,7 @@ def _reconstruct(args: argparse.Namespace) -> int:
         return print_settings_help(args.method)
     if args.capture is None or args.out is None:
         raise InputError("reconstruct needs a CAPTURE folder (or a photo) and -o OUT")
-    from scenewright.capture import check_limits
+    from scenewright.capture import check_limits, load_capture
     from scenewright.config import device_overrides, library_for
     from scenewright.fileio import check_output_dir
     from scenewright.methods.base import Resources
@@ -88,9 +88,12 @@ def _reconstruct(args: argparse.Namespace) -> int:
     max_pixels, max_instances = input_limits(args, settings)
     # Size limits from the image headers: refuse before the library or weights load.
     check_limits(args.capture, max_pixels=max_pixels, max_instances=max_instances)
-    library_for(cls.needs, args.library)        # a missing library: where its path came from, how to fix it
     capture, perception = args.capture, None
-    if needs_perception(args, cls):      # a photo, or a capture missing what the method needs
+    perceive = needs_perception(args, cls)      # a photo, or a capture missing what the method needs
+    if not perceive:                     # a bad capture (camera.json, seg) is named before the library
+        capture = load_capture(args.capture, require_seg="seg" in cls.capture_needs)
+    library_for(cls.needs, args.library)        # a missing library: where its path came from, how to fix it
+    if perceive:
         capture, perception = perceive_path(args.capture, args)
         if len(capture.instance_ids) > max_instances:
             raise InputError(f"{args.capture}: {len(capture.instance_ids)} instances found, more than "

@@ -108,7 +108,7 @@ def test_scene_folder_contents(bench, predictions, library):
     capture = load_capture(bench / "scene_0000" / "capture")
     assert sorted(i.id for i in scene.instances) == capture.instance_ids
     assert set(data["timings_s"]) == {"perception", "category", "retrieval", "pose", "graph", "optimize",
-                                      "export", "preview"}
+                                      "export", "room", "preview"}
     assert data["method"]["name"] == "layout" and data["method"]["settings"]["seed"] == 0
     assert data["camera"]["world_from_camera"] is not None and data["floor"] == {"normal": [0.0, 1.0, 0.0],
                                                                                  "height": 0.0}
