@@ -71,10 +71,8 @@ def reconstruct(capture: str | os.PathLike | Capture, out: str | os.PathLike | N
     from scenewright.settings import build_settings
 
     if settle:          # a missing engine or bad settle settings fail before any work
-        from scenewright.physics.settle import SettleSettings, _require_mujoco
-        settle = SettleSettings() if settle is True else settle
-        settle.check("settle settings")
-        _require_mujoco()
+        from scenewright.physics.settle import settle_settings
+        settle = settle_settings(settle)
     cls = get_method(method)
     overrides = device_overrides(cls.Settings, config, overrides, device)
     built_settings = build_settings(cls.Settings, seed=seed, config=config, values=settings, overrides=overrides)

@@ -73,10 +73,8 @@ def run_to_folder(capture: str | os.PathLike | Capture, out: str | os.PathLike, 
     if not isinstance(capture, Capture):     # a bad capture is named before the library or weights load
         capture = load_capture(capture, require_seg="seg" in cls.capture_needs)
     if settle:          # a missing engine or bad settle settings fail before any work
-        from scenewright.physics.settle import SettleSettings, _require_mujoco
-        settle = SettleSettings() if settle is True else settle
-        settle.check("settle settings")
-        _require_mujoco()
+        from scenewright.physics.settle import settle_settings
+        settle = settle_settings(settle)
     built = build_method(method, settings, resources, progress=progress)
     inputs = [source, *inputs, *built.resources.paths(built.needs), *built.reads(built.settings)]
     try:

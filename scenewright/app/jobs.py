@@ -535,7 +535,7 @@ def run_job(capture_dir, job_dir, request: JobRequest, settings: AppSettings | N
     timings["reconstruct, preview, write"] = time.perf_counter() - t
     notes += scene.extra.get("notes", [])
     if scene.extra.get("physics", {}).get("settled"):
-        from scenewright.methods.cli import settle_summary
+        from scenewright.physics.cli import settle_summary
         notes += settle_summary(scene.extra["physics"]).splitlines()
     if capture.camera_is_default:
         notes.append(f"no camera.json: assumed a {capture.hfov_deg():.1f}° horizontal field of view")

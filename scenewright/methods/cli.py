@@ -111,22 +111,9 @@ def _reconstruct(args: argparse.Namespace) -> int:
     for note in scene.extra.get("notes", []):
         print(f"note: {note}")
     if scene.extra.get("physics", {}).get("settled"):
+        from scenewright.physics.cli import settle_summary
         print(settle_summary(scene.extra["physics"]))
     return 0
-
-
-def settle_summary(physics: dict) -> str:
-    """What ``--settle`` did, in a few lines: the motions, then every object that moved far or fell over."""
-    limit = physics["settings"]["max_target_m"]
-    lines = [f"settled ({physics['settings']['duration_s']:g} s under gravity, {physics['settings']['engine']}): "
-             f"median motion {100 * physics['median_moved_m']:.2f} cm, max {100 * physics['max_moved_m']:.2f} cm, "
-             f"{physics['n_over_max']} over {100 * limit:g} cm, {physics['n_tipped']} fell over"]
-    for o in physics["per_object"]:
-        if o["tipped"] or o["moved_m"] > limit:
-            what = "fell over" if o["tipped"] else "moved far"
-            lines.append(f"warning: object {o['id']} ({o['label']}) {what}: moved {100 * o['moved_m']:.1f} cm, "
-                         f"tilted {o['tilt_deg']:.0f}°")
-    return "\n".join(lines)
 
 
 def _demo(args: argparse.Namespace) -> int:

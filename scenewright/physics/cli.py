@@ -74,3 +74,17 @@ def format_report(report) -> str:
     if report.skipped:
         lines.append(f"skipped (no mesh): {report.skipped}")
     return "\n".join(lines)
+
+
+def settle_summary(physics: dict) -> str:
+    """What ``--settle`` did, in a few lines: the motions, then every object that moved far or fell over."""
+    limit = physics["settings"]["max_target_m"]
+    lines = [f"settled ({physics['settings']['duration_s']:g} s under gravity, {physics['settings']['engine']}): "
+             f"median motion {100 * physics['median_moved_m']:.2f} cm, max {100 * physics['max_moved_m']:.2f} cm, "
+             f"{physics['n_over_max']} over {100 * limit:g} cm, {physics['n_tipped']} fell over"]
+    for o in physics["per_object"]:
+        if o["tipped"] or o["moved_m"] > limit:
+            what = "fell over" if o["tipped"] else "moved far"
+            lines.append(f"warning: object {o['id']} ({o['label']}) {what}: moved {100 * o['moved_m']:.1f} cm, "
+                         f"tilted {o['tilt_deg']:.0f}°")
+    return "\n".join(lines)

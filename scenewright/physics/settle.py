@@ -166,6 +166,17 @@ def _angle_deg(rotation: np.ndarray) -> float:
     return float(np.degrees(np.arccos(np.clip((np.trace(rotation) - 1) / 2, -1.0, 1.0))))
 
 
+def settle_settings(settle: "bool | SettleSettings | None") -> SettleSettings | None:
+    """``settle`` as given to a reconstruction (False/None, True for the defaults, or settings),
+    checked, with MuJoCo present: a missing engine or bad settings fail before any work."""
+    if not settle:
+        return None
+    settings = SettleSettings() if settle is True else settle
+    settings.check("settle settings")
+    _require_mujoco()
+    return settings
+
+
 def settle_scene(scene: Scene, settings: SettleSettings | None = None, source: str = "scene",
                  progress=None) -> tuple[Scene, SettleReport]:
     """Simulate ``scene`` under gravity; (the settled scene, the report).
