@@ -51,7 +51,7 @@ import numpy as np
 
 from scenewright.errors import InputError
 from scenewright.fileio import (check_output_dir, dumps_json, give_umask_mode, move_aside,
-                                remove_stale_temporaries, temp_dir_beside)
+                                remove_stale_temporaries, temp_dir_beside, write_json)
 
 PHOTOREAL_VERSION = "1"
 RECORD = "photoreal.json"
@@ -516,10 +516,7 @@ def _render_all(bench: Path, out: Path, names: list[str], manifest: dict, record
                              "iou_min": min(per_scene[n]["iou_min"] for n in names) if names else None,
                              "seconds_per_scene": float(np.mean(times)) if times else None,
                              "this_run_s": round(time.perf_counter() - t_start, 3)}
-    tmp_manifest = out / f".manifest.json.tmp-{os.getpid()}"
-    tmp_manifest.write_text(dumps_json(manifest) + "\n")
-    give_umask_mode(tmp_manifest)
-    os.replace(tmp_manifest, out / "manifest.json")
+    write_json(out / "manifest.json", manifest)
     return manifest
 
 
