@@ -13,7 +13,7 @@ from PIL import Image
 from scenewright.app.inputs import (assemble_capture, extract_capture_zip, find_examples, parse_labels,
                                     user_message)
 from scenewright.app.jobs import JobFolders, JobRequest, object_rows, relation_rows, run_job
-from scenewright.app.room_surfaces import clip_polygon, room_surfaces
+from scenewright.export.room import clip_polygon, room_surfaces
 from scenewright.capture import load_capture
 from scenewright.errors import InputError
 from scenewright.scene import Camera, Instance, Relation, Scene
