@@ -27,6 +27,7 @@ from scenewright.methods.layout.depth_fit import DepthFitSettings, camera_record
 from scenewright.methods.layout.extent import fit_extent
 from scenewright.methods.layout.features import make_extractor
 from scenewright.methods.layout.labels import label_min_footprint, map_label
+from scenewright.methods.layout.photometric import PhotometricSettings, estimate_colour_transform
 from scenewright.methods.layout.pose import (PoseSettings, RenderScorer, category_weight, nudge_along_ray,
                                              refine_pose)
 from scenewright.methods.layout.priors import (anchor_cut_end, face_room, face_tables, fallback_box, radial_yaws,
@@ -57,6 +58,7 @@ class LayoutSettings:
     consensus: ConsensusSettings = field(default_factory=ConsensusSettings)
     arrange: ArrangeSettings = field(default_factory=ArrangeSettings)
     depth: DepthFitSettings = field(default_factory=DepthFitSettings)   # estimated / relative / no depth
+    photometric: PhotometricSettings = field(default_factory=PhotometricSettings)  # photo light vs flat renders
 
     def to_json(self) -> dict:
         return dataclasses.asdict(self)
@@ -148,24 +150,20 @@ def reconstruct(capture, library, settings: LayoutSettings | None = None, render
     try:
         bar.start()
         task = bar.add_task("layout: retrieval + pose", total=len(results))
-        for r in results:
-            if r.obj.box is None:
-                r.notes.append("empty_mask")
-                continue
-            with timer("retrieval"):
-                r.query = make_query(r.obj, capture, wfc, extractor, s.retrieval,
-                                     support_y=support_height(r, observation), seed=s.seed,
-                                     depth=getattr(observation, "depth", None), small=_is_small(r))
-                r.query.min_footprint = label_min_footprint(r.obj.label)
-                r.hypotheses = retrieve(r.query, r.category, index, extractor, s.retrieval,
-                                        s.scale_trust, s.scale_bounds)
-            with timer("pose"):
-                r.hypotheses = refine_pose(r.obj, r.hypotheses, scorer, s.pose, small=_is_small(r),
-                                           radial=_round_category_not_shape(r, index))
-                # the library may not hold this object: its nearest assets stretched to what was seen
-                r.hypotheses = fit_extent(r.obj, r.query, r.hypotheses, index, scorer, s.pose, s.retrieval,
-                                          category_weight(r.obj, s.pose))
-            bar.advance(task)
+        _retrieve_and_pose(results, capture, observation, wfc, index, extractor, scorer, s, timer,
+                           lambda: bar.advance(task))
+        colour_transform = None
+        with timer("pose"):
+            colour_transform = estimate_colour_transform(results, capture, scorer, s.photometric, s.seed)
+        if colour_transform is not None and colour_transform.size > s.photometric.apply_above:
+            # The picture's light is not the renderer's: undo it and look again (retrieval's colour
+            # histograms and render-and-compare's colour term compare against flat renders).
+            capture = dataclasses.replace(capture, rgb=colour_transform.invert(capture.rgb))
+            if scorer is not None:
+                scorer.capture = capture
+            bar.update(task, completed=0, description="layout: retrieval + pose (colour corrected)")
+            _retrieve_and_pose(results, capture, observation, wfc, index, extractor, scorer, s, timer,
+                               lambda: bar.advance(task))
         with timer("pose"):
             groups = group_consensus(results, s.consensus, rescore=lambda r, asset: _rescore(
                 r, asset, index, extractor, scorer, s))
@@ -235,11 +233,39 @@ def reconstruct(capture, library, settings: LayoutSettings | None = None, render
                       attribution=[library.attribution(a) for a in used],
                       extra={"perception": {"flags": list(observation.flags), "notes": list(observation.notes)},
                              "consensus_groups": groups,
+                             "colour_transform": None if colour_transform is None else {
+                                 **colour_transform.to_json(),
+                                 "applied": bool(colour_transform.size > s.photometric.apply_above)},
                              "depth": {**depth_record, **camera_record(wfc)},
                              "optimize": {k: report.get(k) for k in ("colliding_pairs", "unsupported",
                                                                       "not_resting", "sweeps") if k in report}})
     scene.timings_s = {k: round(v, 4) for k, v in timer.timings.items()}
     return scene
+
+
+def _retrieve_and_pose(results, capture, observation, wfc, index, extractor, scorer, s: LayoutSettings,
+                       timer, advance) -> None:
+    """Query, retrieval, render-and-compare and extent fit of every object (fills ``r.hypotheses``)."""
+    for r in results:
+        if r.obj.box is None:
+            if "empty_mask" not in r.notes:
+                r.notes.append("empty_mask")
+            advance()
+            continue
+        with timer("retrieval"):
+            r.query = make_query(r.obj, capture, wfc, extractor, s.retrieval,
+                                 support_y=support_height(r, observation), seed=s.seed,
+                                 depth=getattr(observation, "depth", None), small=_is_small(r))
+            r.query.min_footprint = label_min_footprint(r.obj.label)
+            r.hypotheses = retrieve(r.query, r.category, index, extractor, s.retrieval,
+                                    s.scale_trust, s.scale_bounds)
+        with timer("pose"):
+            r.hypotheses = refine_pose(r.obj, r.hypotheses, scorer, s.pose, small=_is_small(r),
+                                       radial=_round_category_not_shape(r, index))
+            # the library may not hold this object: its nearest assets stretched to what was seen
+            r.hypotheses = fit_extent(r.obj, r.query, r.hypotheses, index, scorer, s.pose, s.retrieval,
+                                      category_weight(r.obj, s.pose))
+        advance()
 
 
 def _rescore(r: ObjectResult, asset_id: str, index, extractor, scorer, s: LayoutSettings):

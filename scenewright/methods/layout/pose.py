@@ -171,6 +171,11 @@ class RenderScorer:
         pen = room_penetration(h, pts.min(0), pts.max(0), self.walls)
         return pen, self.settings.w_room * max(pen - self.settings.room_tolerance_m, 0.0) / 0.1
 
+    def render(self, h: Hypothesis, win: Window):
+        """The hypothesis alone, rendered in ``win`` (a :class:`scenewright.render` result)."""
+        return self.renderer.render([RenderItem(self.index.mesh(h.asset_id), h.world_from_object(), 1)], win.K,
+                                    self.world_from_camera)
+
     def score(self, obj, hyps: list[Hypothesis]) -> list[dict]:
         if obj.mask is None or not obj.mask.any():
             return [{"render": 0.0} for _ in hyps]
@@ -178,9 +183,7 @@ class RenderScorer:
         obs = observe(self.capture, obj.id, obj.mask, win)
         out = []
         for h in hyps:
-            mesh = self.index.mesh(h.asset_id)
-            res = self.renderer.render([RenderItem(mesh, h.world_from_object(), 1)], win.K,
-                                       self.world_from_camera)
+            res = self.render(h, win)
             r = compare(obs, res.rgb, res.instance_ids, res.depth, self.settings)
             if h.extra.get("shape_only"):
                 r["render"] -= (self.settings.w_colour - self.settings.w_colour_shape_only) * r["colour"]
