@@ -56,3 +56,17 @@ def test_invert_divides_and_clips():
     assert out.dtype == np.uint8
     np.testing.assert_array_equal(out, [[[200, 100, 50], [255, 10, 128]]])
     assert np.isclose(t.size, np.log(2.0))
+
+
+def test_edge_agreement_ignores_gain_and_tells_a_turned_front():
+    from scenewright.methods.layout.pose import edge_agreement
+    s = 48
+    front = np.full((s, s, 3), 120.0, np.float32)
+    front[:, 20:23] = 30.0                          # a dark seam between two drawers
+    back = np.full((s, s, 3), 120.0, np.float32)    # the plain back of the same box
+    back[10:13, :] = 30.0                           # … with one rail across
+    both = np.ones((s, s), bool)
+    darker = front * np.array([0.6, 0.5, 0.4], np.float32)
+    assert edge_agreement(darker, front, both) > 0.99      # a gain scales gradients, the correlation ignores it
+    assert edge_agreement(darker, back, both) < 0.2
+    assert edge_agreement(front, front, np.zeros((s, s), bool)) == 0.0   # nothing in common: no evidence
