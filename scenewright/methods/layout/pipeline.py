@@ -160,8 +160,8 @@ def reconstruct(capture, library, settings: LayoutSettings | None = None, render
             # histograms and render-and-compare's colour term compare against flat renders).
             capture = dataclasses.replace(capture, rgb=colour_transform.invert(capture.rgb))
             if scorer is not None:
-                # shading still differs from the renders' after the gain: edges, which a gain
-                # does not move, speak for the asset and its turn too
+                # shading still differs from the renders' after the gain; edges (off by default,
+                # measured worse) would weigh in here
                 scorer.capture = capture
                 scorer.settings = dataclasses.replace(scorer.settings, w_edges=s.photometric.w_edges)
             bar.update(task, completed=0, description="layout: retrieval + pose (colour corrected)")
