@@ -292,12 +292,13 @@ class _FloorContext:
         """A floor-standing object whose mask tells where it meets the floor or how tall it looks."""
         f = self.footings.get(int(r.obj.id))
         return (not _is_small(r) and r.obj.mask is not None and f is not None and (f.bottom_ok or f.top_ok)
+                and (r.category is not None or not f.below_id)      # an unknown thing above another stands on it
                 and support_height(r, self.observation) is not None)
 
     def support_of(self, r: ObjectResult, by_id: dict) -> Hypothesis | None:
         """The placed floor object a small thing stands on (its mask's bottom touches that one's mask)."""
         f = self.footings.get(int(r.obj.id))
-        if not _is_small(r) or f is None or "bottom_cut" in f.flags or not f.below_id:
+        if not (_is_small(r) or r.category is None) or f is None or "bottom_cut" in f.flags or not f.below_id:
             return None
         below = by_id.get(int(f.below_id))
         if below is None or not below.hypotheses or not below.hypotheses[0].extra.get("floor_pose"):
