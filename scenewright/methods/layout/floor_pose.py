@@ -39,6 +39,8 @@ class FloorPoseSettings:
     refine_steps_m: tuple[float, ...] = (0.08, 0.04)   # greedy slide of the winner on the floor
     local_yaw_deg: float = 6.0           # ± turns tried around the winner
     scales: tuple[float, ...] = (0.72, 0.8, 0.9, 1.0, 1.1, 1.22, 1.35)  # uniform scales of the winners
+    redo_scales: tuple[float, ...] = (0.9, 1.0, 1.1)   # … once the scene's scale is corrected
+    redo_assets: int = 6                 # the scene redone at its corrected scale: each object's best assets tried
     scale_top: int = 3                   # … tried on this many best (asset, yaw) pairs: the scene's scale vote
     rescale_min: float = 0.03            # |log scale| the floor objects agree on beyond which the scene is redone
     rescale_min_objects: int = 1         # … when at least this many objects (bottom and top seen) vote
@@ -174,6 +176,21 @@ def world_room_yaw(camera_room_yaw: float, world_from_camera: np.ndarray) -> flo
     return float(np.arctan2(d[0], d[2]))
 
 
+def placement_points(index, asset_id: str, n: int = 1024, extremes: int = 128) -> np.ndarray:
+    """(M, 3) surface samples of an asset for placing it: an even subsample of the library's
+    samples plus its lowest and highest ones (a chair's feet are a few samples of thousands;
+    the lowest row of its mask is where they touch the floor). Cached on ``index``."""
+    cache = index.__dict__.setdefault("_placement_points", {})
+    if asset_id not in cache:
+        pts = np.asarray(index.library.samples(asset_id)[0], float)
+        if len(pts) == 0:
+            pts = np.asarray(index.geometry(asset_id).points, float)
+        step = max(1, len(pts) // n)
+        order = np.argsort(pts[:, 1])
+        cache[asset_id] = np.concatenate([pts[::step], pts[order[:extremes]], pts[order[-extremes:]]])
+    return cache[asset_id]
+
+
 def floor_candidates(r, index, settings: FloorPoseSettings) -> list[Hypothesis]:
     """Assets to try for result ``r``: its retrieval hypotheses first, then the rest of its category."""
     seen, out = set(), []
@@ -232,7 +249,7 @@ def pose_on_floor(r, footing, index, scorer, world_from_camera: np.ndarray, K: n
     start_xz = np.asarray(start, float)[[0, 2]]
     trials = []
     for h in cands:
-        pts = index.geometry(h.asset_id).points
+        pts = placement_points(index, h.asset_id)
         if len(pts) < 8:
             continue
         for yaw in candidate_yaws(room_yaw, settings):
@@ -249,7 +266,7 @@ def pose_on_floor(r, footing, index, scorer, world_from_camera: np.ndarray, K: n
     if settings.scales and settings.scale_top > 0:
         scaled = []
         for h in trials[: settings.scale_top]:
-            pts = index.geometry(h.asset_id).points
+            pts = placement_points(index, h.asset_id)
             for sc in settings.scales:
                 if abs(sc - 1.0) < 1e-6:
                     continue
@@ -260,7 +277,7 @@ def pose_on_floor(r, footing, index, scorer, world_from_camera: np.ndarray, K: n
         _score(r.obj, scaled, scorer, settings)
         trials = sorted(trials + scaled, key=lambda h: -h.score)
     best = trials[0]
-    pts = index.geometry(best.asset_id).points
+    pts = placement_points(index, best.asset_id)
     scale = float(best.scale[0])
     vote = None
     if settings.scales and settings.scale_top > 0:

@@ -99,8 +99,9 @@ def reconstruct(capture, library, settings: LayoutSettings | None = None, render
 
     ``renderer``: a :class:`scenewright.render.Renderer` of ``settings.pose.render_size``
     squared to reuse across calls (made here when None and rendering is on).
-    ``conditioned``: (capture with metric depth, depth record) to skip the depth conditioning
-    (the no-depth path redoing a scene at a corrected scale).
+    ``conditioned``: (capture with metric depth, depth record, {instance id: asset ids}) to skip
+    the depth conditioning: the no-depth path redoing a scene at a corrected scale, each floor
+    object trying only the assets that fitted it best the first time.
     """
     s = settings or LayoutSettings()
     timer = _Timer()
@@ -114,7 +115,7 @@ def reconstruct(capture, library, settings: LayoutSettings | None = None, render
     with timer("perception"):
         # Depth that is not metric (or none) becomes metric here; metric depth passes untouched.
         original = capture
-        capture, depth_record = conditioned or condition_depth(capture, index, s, extractor)
+        capture, depth_record = conditioned[:2] if conditioned else condition_depth(capture, index, s, extractor)
         recorded, s = s, settings_for_run(s, depth_record)     # what was asked is what scene.json records
         observation = perceive(capture, PerceptionSettings(seed=s.seed))
     wfc = np.asarray(observation.world_from_camera, float)
@@ -148,7 +149,8 @@ def reconstruct(capture, library, settings: LayoutSettings | None = None, render
             observation.notes.append(f"render refinement off ({type(exc).__name__}: {exc})")
     scorer = (RenderScorer(renderer, index, capture, wfc, s.pose, walls=observation.walls)
               if (s.render_refine and renderer) else None)
-    floor = (_FloorContext(capture, observation, wfc, s, index, renderer)
+    floor = (_FloorContext(capture, observation, wfc, s, index, renderer,
+                           shortlist=conditioned[2] if conditioned is not None else None)
              if scorer is not None and depth_record.get("used_as") == "none" and s.floor_pose.enabled else None)
 
     bar = make_progress(progress, transient=True)
@@ -158,6 +160,11 @@ def reconstruct(capture, library, settings: LayoutSettings | None = None, render
         for r in results:
             if r.obj.box is None:
                 r.notes.append("empty_mask")
+                continue
+            if floor is not None and floor.shortlist and int(r.obj.id) in floor.shortlist and floor.applies(r):
+                with timer("pose"):      # the scene redone at its corrected scale: the first pass' best assets
+                    r.hypotheses = floor.pose(r)
+                bar.advance(task)
                 continue
             with timer("retrieval"):
                 r.query = make_query(r.obj, capture, wfc, extractor, s.retrieval,
@@ -184,8 +191,11 @@ def reconstruct(capture, library, settings: LayoutSettings | None = None, render
             if k is not None and abs(np.log(k)) > s.floor_pose.rescale_min:
                 record = {**depth_record, "scene_rescaled_by": round(1.0 / k, 4)}
                 redo = dataclasses.replace(capture, depth=(np.asarray(capture.depth, np.float32) / k))
+                shortlist = {int(r.obj.id): list(dict.fromkeys(h.asset_id for h in r.hypotheses))[
+                    : s.floor_pose.redo_assets] for r in results if r.hypotheses and floor.applies(r)}
                 bar.stop()
-                scene = reconstruct(original, library, recorded, renderer, progress, conditioned=(redo, record))
+                scene = reconstruct(original, library, recorded, renderer, progress,
+                                    conditioned=(redo, record, shortlist))
                 scene.timings_s = {k: round(v + timer.timings.get(k, 0.0), 4) for k, v in scene.timings_s.items()}
                 return scene
         if floor is not None:
@@ -276,10 +286,15 @@ class _FloorContext:
     """No depth: what :func:`pose_on_floor` needs for every floor object of one capture
     (the masks' footings, the room's axis turn from the image's lines, a silhouette-and-colour scorer)."""
 
-    def __init__(self, capture, observation, wfc: np.ndarray, s: LayoutSettings, index, renderer):
+    def __init__(self, capture, observation, wfc: np.ndarray, s: LayoutSettings, index, renderer,
+                 shortlist: dict | None = None):
         from scenewright.perception.lines import line_segments, manhattan_yaw
         from scenewright.perception.metrology import footings
         self.capture, self.observation, self.wfc, self.s, self.index = capture, observation, wfc, s, index
+        # Once the scene's scale is corrected, assets keep (nearly) their catalog size.
+        self.shortlist = shortlist       # {instance id: asset ids}: the scene redone at its corrected scale
+        self.settings = (dataclasses.replace(s.floor_pose, scales=s.floor_pose.redo_scales) if shortlist is not None
+                         else s.floor_pose)
         self.footings = footings(capture.seg, list(capture.instance_ids))
         fwd = wfc[:3, 2]
         pitch = float(np.arcsin(np.clip(-fwd[1], -1, 1)))
@@ -314,13 +329,13 @@ class _FloorContext:
         fp = footprint_of(f, self.capture.width)
         fp = Footprint(v_bottom=f.v_bottom, v_top=fp.v_top, u_left=fp.u_left, u_right=fp.u_right)
         return pose_on_floor(r, f, self.index, self.scorer, self.wfc, np.asarray(self.capture.K, float),
-                             self.capture.width, top, self.room_yaw, self.s.floor_pose, fp=fp)
+                             self.capture.width, top, self.room_yaw, self.settings, fp=fp)
 
     def pose(self, r: ObjectResult, assets: list[str] | None = None) -> list[Hypothesis]:
         return pose_on_floor(r, self.footings[int(r.obj.id)], self.index, self.scorer, self.wfc,
                              np.asarray(self.capture.K, float), self.capture.width,
-                             float(support_height(r, self.observation)), self.room_yaw, self.s.floor_pose,
-                             assets=assets)
+                             float(support_height(r, self.observation)), self.room_yaw, self.settings,
+                             assets=assets or (self.shortlist or {}).get(int(r.obj.id)))
 
 
 def _rescore(r: ObjectResult, asset_id: str, index, extractor, scorer, s: LayoutSettings):
