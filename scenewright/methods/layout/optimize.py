@@ -344,19 +344,24 @@ def optimize_layout(items, floor=None, walls=(), relations=(), settings: Optimiz
         t_up = separation_along(par.posed, st.posed, up, float((par.posed.hi - par.posed.lo)[1] +
                                                                (st.posed.hi - st.posed.lo)[1]) + 0.05,
                                 s.search_tol_m)
+        if t_up is not None and t_up <= s.contact_tol_m:
+            return                                # resting on it, touching (fcl counts contact)
         if t_up is not None:
-            options.append((t_up + s.clearance_m, up))
+            options.append((t_up + s.clearance_m, (t_up + s.clearance_m) * up))
+        # Slides are measured a clearance above where it rests: touching the top is contact to fcl.
         t_max = float(np.linalg.norm((par.posed.hi - par.posed.lo)[[0, 2]]))
+        st.posed.move_to(st.pos + s.clearance_m * up)
         for ang in (pbox.yaw, pbox.yaw + np.pi / 2):
             u = np.array([np.cos(ang), 0.0, -np.sin(ang)])
             for d in (u, -u):
                 t = separation_along(par.posed, st.posed, d, t_max, s.search_tol_m)
                 if t is not None:
-                    options.append((t + s.clearance_m, d))
-        for dist, d in sorted(options, key=lambda o: o[0]):
+                    options.append((t + s.clearance_m, (t + s.clearance_m) * d + s.clearance_m * up))
+        st.posed.move_to(st.pos)
+        for dist, move in sorted(options, key=lambda o: o[0]):
             saved = {j: by_id[j].pos.copy() for j in [i] + descendants(i)}
-            translate(i, dist * d)
-            if d[1] == 0.0:
+            translate(i, move)
+            if move[0] != 0.0 or move[2] != 0.0:
                 ok = bool(pbox.contains_xz(object_box(_Pose(st)).centre[[0, 2]][None])[0])
                 if ok and wall_planes:
                     after = np.array([float(w.distance(st.world_vertices()).min()) for w in wall_planes])
