@@ -277,15 +277,16 @@ def optimize_layout(items, floor=None, walls=(), relations=(), settings: Optimiz
         hit[r] = False
         return sorted(row_ids[k] for k in np.flatnonzero(hit) if not related(i, row_ids[k]))
 
-    def candidate_pairs() -> list[tuple[int, int]]:
-        """Unrelated pairs (a < b, sorted) whose world boxes overlap now."""
+    def candidate_pairs(include_related: bool = False) -> list[tuple[int, int]]:
+        """Unrelated pairs (a < b, sorted) whose world boxes overlap now (``include_related``:
+        a support and what stands on it too)."""
         lo, hi = world_boxes()
         out = []
         rows = (overlapping_pairs(lo, hi) if broad_phase
                 else np.stack(np.triu_indices(len(row_ids), k=1), axis=1))
         for r1, r2 in rows:
             a, b = sorted((row_ids[r1], row_ids[r2]))
-            if not related(a, b):
+            if include_related or not related(a, b):
                 out.append((a, b))
         return sorted(out)
 
@@ -293,14 +294,15 @@ def optimize_layout(items, floor=None, walls=(), relations=(), settings: Optimiz
     t0 = time.perf_counter()
     no_support: list[int] = []
 
-    def parent_surface(i: int) -> float | None:
-        """Height of the parent's surface under child i (None: nothing under it)."""
+    def parent_surface(i: int, lift: float | None = None) -> float | None:
+        """Height of the parent's surface under child i (None: nothing under it), looking down
+        from ``lift`` above its bottom (default: half its height, between 5 and 50 cm)."""
         st, par = by_id[i], by_id[parents[i]]
         v = st.world_vertices()
         bottom, height = float(v[:, 1].min()), float(np.ptp(v[:, 1]))
         box = object_box(_Pose(st))
         xz = footprint_samples(box, s.ray_grid)
-        from_y = bottom + max(0.05, min(height / 2, 0.5))
+        from_y = bottom + (max(0.05, min(height / 2, 0.5)) if lift is None else lift)
         h = ray_heights(par.posed.local_mesh, xz, from_y, offset=par.pos)
         h = h[np.isfinite(h)]
         return float(h.max()) if len(h) else None
@@ -320,7 +322,71 @@ def optimize_layout(items, floor=None, walls=(), relations=(), settings: Optimiz
         if np.linalg.norm(d) > 1e-9:
             translate(i, np.array([d[0], 0.0, d[1]]))
 
+    def clear_of_parent(i: int) -> None:
+        """Move child i (with what stands on it) the least that clears its parent's mesh.
+
+        The rays that find the surface under a child start just above its bottom (so a shelf
+        inside a bookcase is found), and its footprint may reach over a taller part of the
+        parent: a lamp sunk into a desk the extent fit made taller, a monitor overlapping a
+        hutch. The overlap pass never separates a child from its support (moving either would
+        carry the child off it or both together), so the rest itself leaves them apart: the
+        smallest slide across the parent's top (centre kept over its footprint, re-rested,
+        no deeper into a wall) or, failing that, the smallest lift.
+        """
+        st, par = by_id[i], by_id[parents[i]]
+        if not st.posed.collides(par.posed):
+            return
+        walls_before = (np.array([float(w.distance(st.world_vertices()).min()) for w in wall_planes])
+                        if wall_planes else np.zeros(0))
+        pbox = object_box(_Pose(par))
+        up = np.array([0.0, 1.0, 0.0])
+        options = []
+        t_up = separation_along(par.posed, st.posed, up, float((par.posed.hi - par.posed.lo)[1] +
+                                                               (st.posed.hi - st.posed.lo)[1]) + 0.05,
+                                s.search_tol_m)
+        if t_up is not None and t_up <= s.contact_tol_m:
+            return                                # resting on it, touching (fcl counts contact)
+        if t_up is not None:
+            options.append((t_up + s.clearance_m, (t_up + s.clearance_m) * up))
+        # Slides are measured a clearance above where it rests: touching the top is contact to fcl.
+        t_max = float(np.linalg.norm((par.posed.hi - par.posed.lo)[[0, 2]]))
+        st.posed.move_to(st.pos + s.clearance_m * up)
+        for ang in (pbox.yaw, pbox.yaw + np.pi / 2):
+            u = np.array([np.cos(ang), 0.0, -np.sin(ang)])
+            for d in (u, -u):
+                t = separation_along(par.posed, st.posed, d, t_max, s.search_tol_m)
+                if t is not None:
+                    options.append((t + s.clearance_m, (t + s.clearance_m) * d + s.clearance_m * up))
+        st.posed.move_to(st.pos)
+        for dist, move in sorted(options, key=lambda o: o[0]):
+            saved = {j: by_id[j].pos.copy() for j in [i] + descendants(i)}
+            translate(i, move)
+            if move[0] != 0.0 or move[2] != 0.0:
+                ok = bool(pbox.contains_xz(object_box(_Pose(st)).centre[[0, 2]][None])[0])
+                if ok and wall_planes:
+                    after = np.array([float(w.distance(st.world_vertices()).min()) for w in wall_planes])
+                    ok = bool(np.all(after >= np.minimum(walls_before, 0.0) - s.contact_tol_m))
+                if ok:
+                    # Still on the surface it rested on (not under a shelf's slab, not off a
+                    # step): keep the height; else rest it again where it now stands.
+                    bottom = float(st.world_vertices()[:, 1].min())
+                    top = parent_surface(i, lift=2 * s.clearance_m)
+                    if top is None or not -1e-6 <= bottom - top <= s.clearance_m + 1e-6:
+                        rest_height(i)
+                    ok = not st.posed.collides(par.posed)
+                if not ok:
+                    for j, p in saved.items():
+                        by_id[j].pos = p
+                        by_id[j].posed.move_to(p)
+                    continue
+            return
+
     def rest(i: int) -> None:
+        rest_height(i)
+        if i in parents:
+            clear_of_parent(i)
+
+    def rest_height(i: int) -> None:
         st = by_id[i]
         bottom = float(st.world_vertices()[:, 1].min())
         if i in parents:
@@ -511,7 +577,7 @@ def optimize_layout(items, floor=None, walls=(), relations=(), settings: Optimiz
     # ---- 4. report -----------------------------------------------------------------------
     t0 = time.perf_counter()
     colliding = []
-    final_pairs = candidate_pairs()
+    final_pairs = candidate_pairs(include_related=True)     # a child sunk into its support counts too
     for n_done, (a, b) in enumerate(final_pairs, 1):
         report_progress("optimize: report", n_done, len(final_pairs))
         if not by_id[a].posed.collides(by_id[b].posed):
