@@ -22,7 +22,9 @@ from __future__ import annotations
 
 import logging
 import math
+import threading
 import weakref
+from collections import OrderedDict
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -106,6 +108,8 @@ class LibraryIndex:
     descriptors of its rendered views (per extractor).
     """
 
+    cache_assets = 2048     # assets whose samples, tree and view descriptors are kept (~60 kB each)
+
     def __init__(self, library, n_points: int = 384, seed: int = 0):
         from scenewright.library.index import open_index
         from scenewright.library.store import Library
@@ -130,9 +134,10 @@ class LibraryIndex:
                 self.arrays = _FeaturesOnly(self.arrays)
         self.n_points = n_points
         self.seed = seed
-        self._geometry: dict[str, AssetGeometry] = {}
-        self._views: dict[tuple[str, str], tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
-        self._meshes: dict[str, object] = {}
+        # Bounded: a batch worker or the web page over a large library looks at ever new
+        # candidates; what it keeps must not grow with the library (meshes: the library's own LRU).
+        self._geometry: _LRU = _LRU(self.cache_assets)
+        self._views: _LRU = _LRU(self.cache_assets)
         self._symmetry: dict[str, str] = {}
         self._skipped: set[str] = set()
 
@@ -144,20 +149,23 @@ class LibraryIndex:
         return {str(c): int(n) for c, n in zip(cats, counts)}
 
     def geometry(self, asset_id: str) -> AssetGeometry:
-        if asset_id not in self._geometry:
-            if isinstance(self.arrays, ArrayIndex):
-                block = np.asarray(self.arrays.asset_points(self.row[asset_id]), float)
-                pts, nrm = block[:, :3], block[:, 3:]
-            else:
-                pts, nrm = self.library.samples(asset_id)
-                pts, nrm = np.asarray(pts, float), np.asarray(nrm, float)
-                # Fixed seed per asset: the same subsample every run (reproducible scores).
-                idx = subsample_rows(len(pts), self.n_points, self.seed, self.row.get(asset_id, 0))
-                if idx is not None:
-                    pts, nrm = pts[idx], nrm[idx]
-            ext = pts.max(0) - pts.min(0) if len(pts) else np.ones(3)
-            self._geometry[asset_id] = AssetGeometry(pts, nrm, cKDTree(pts), np.maximum(ext, 1e-3))
-        return self._geometry[asset_id]
+        cached = self._geometry.get(asset_id)
+        if cached is not None:
+            return cached
+        if isinstance(self.arrays, ArrayIndex):
+            block = np.asarray(self.arrays.asset_points(self.row[asset_id]), float)
+            pts, nrm = block[:, :3], block[:, 3:]
+        else:
+            pts, nrm = self.library.samples(asset_id)
+            pts, nrm = np.asarray(pts, float), np.asarray(nrm, float)
+            # Fixed seed per asset: the same subsample every run (reproducible scores).
+            idx = subsample_rows(len(pts), self.n_points, self.seed, self.row.get(asset_id, 0))
+            if idx is not None:
+                pts, nrm = pts[idx], nrm[idx]
+        ext = pts.max(0) - pts.min(0) if len(pts) else np.ones(3)
+        geom = AssetGeometry(pts, nrm, cKDTree(pts), np.maximum(ext, 1e-3))
+        self._geometry[asset_id] = geom
+        return geom
 
     def symmetry(self, asset_id: str) -> str:
         """Yaw symmetry group of the asset's shape: none | two | four | radial
@@ -178,28 +186,53 @@ class LibraryIndex:
         return problem is None
 
     def mesh(self, asset_id: str):
-        if asset_id not in self._meshes:
-            self._meshes[asset_id] = self.library.mesh(asset_id)
-        return self._meshes[asset_id]
+        """The asset's mesh from the library's LRU cache (shared: copy before mutating)."""
+        return self.library.mesh(asset_id)
 
     def view_features(self, asset_id: str, extractor) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(V, D) descriptors of the asset's views, with their yaw and pitch in degrees."""
         key = (asset_id, getattr(extractor, "name", "x") + str(getattr(extractor, "weights_dir", "")))
-        if key not in self._views and self.arrays is not None and _is_default_classical(extractor):
+        found = self._views.get(key)
+        if found is None and self.arrays is not None and _is_default_classical(extractor):
             row = self.arrays.row_of(asset_id)
-            stored = self.arrays.view_features(row) if row is not None else None
-            if stored is not None:
-                self._views[key] = stored
-        if key not in self._views:
+            found = self.arrays.view_features(row) if row is not None else None
+        if found is None:
             rec = self.library.record(asset_id)
             if not getattr(rec, "has_views", True):   # built without a renderer: no appearance
-                self._views[key] = (np.zeros((0, 1), np.float32), np.zeros(0), np.zeros(0))
-                return self._views[key]
-            views = self.library.views(asset_id)
-            crops = [crop_to_mask(views.rgb[i], views.mask[i]) for i in range(len(views.mask))]
-            feats = extractor([c[0] for c in crops], [c[1] for c in crops])
-            self._views[key] = (feats, np.asarray(views.yaw_deg, float), np.asarray(views.pitch_deg, float))
-        return self._views[key]
+                found = (np.zeros((0, 1), np.float32), np.zeros(0), np.zeros(0))
+            else:
+                views = self.library.views(asset_id)
+                crops = [crop_to_mask(views.rgb[i], views.mask[i]) for i in range(len(views.mask))]
+                feats = extractor([c[0] for c in crops], [c[1] for c in crops])
+                found = (feats, np.asarray(views.yaw_deg, float), np.asarray(views.pitch_deg, float))
+        self._views[key] = found
+        return found
+
+
+class _LRU:
+    """A dict keeping the ``size`` most recently used entries (thread-safe for get and set)."""
+
+    def __init__(self, size: int):
+        self.size = size
+        self._items: "OrderedDict" = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key, default=None):
+        with self._lock:
+            value = self._items.get(key, default)
+            if key in self._items:
+                self._items.move_to_end(key)
+            return value
+
+    def __setitem__(self, key, value) -> None:
+        with self._lock:
+            self._items[key] = value
+            self._items.move_to_end(key)
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+
+    def __len__(self) -> int:
+        return len(self._items)
 
 
 class _RowLookup:
