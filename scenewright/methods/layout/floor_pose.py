@@ -39,7 +39,7 @@ class FloorPoseSettings:
     w_appearance: float = 1.0            # … + this × the retrieval's appearance cosine (the asset's rendered views vs the crop)
     refine_steps_m: tuple[float, ...] = (0.08, 0.04)   # greedy slide of the winner on the floor
     local_yaw_deg: float = 0.0           # ± turns tried around the winner (0: the room's axes only)
-    scales: tuple[float, ...] = (0.72, 0.8, 0.9, 1.0, 1.1, 1.22, 1.35)  # uniform scales of the winners
+    scales: tuple[float, ...] = (0.67, 0.74, 0.82, 0.9, 1.0, 1.1, 1.22, 1.35, 1.5)  # uniform scales of the winners
     redo_scales: tuple[float, ...] = (0.9, 1.0, 1.1)   # … once the scene's scale is corrected
     redo_assets: int = 6                 # the scene redone at its corrected scale: each object's best assets tried
     scale_top: int = 8                   # … tried on this many best (asset, yaw) pairs: the scene's scale curve
