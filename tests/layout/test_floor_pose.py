@@ -122,12 +122,18 @@ def test_floor_point_and_room_yaw():
     assert len(candidate_yaws(None, FloorPoseSettings())) == 8
 
 
-def test_scene_scale_is_the_iou_weighted_median_of_votes():
-    def h(vote, iou):
+def test_scene_scale_is_where_the_summed_curves_peak():
+    grid = FloorPoseSettings().scales
+
+    def h(peak, height=1.0):
         x = Hypothesis(asset_id="a", category="chair", yaw=0.0, scale=np.ones(3), translation=np.zeros(3))
-        x.extra.update(scale_vote=vote, render={"iou": iou})
+        # a score falling off quadratically in log scale around ``peak``
+        x.extra["scale_curve"] = {g: height - (np.log(g / peak)) ** 2 for g in grid}
         return x
-    assert scene_scale([h(1.2, 0.9), h(1.25, 0.8), h(0.7, 0.3), None], FloorPoseSettings()) == pytest.approx(1.2)
+    # Two objects peaking at 1.15 and 1.25 (equal curvature): together at their geometric mean,
+    # exactly, since a parabola in log scale is what the vertex fit assumes.
+    assert scene_scale([h(1.15), h(1.25), None], FloorPoseSettings()) == pytest.approx(np.sqrt(1.15 * 1.25))
+    assert scene_scale([h(0.85)], FloorPoseSettings()) == pytest.approx(0.85)
     assert scene_scale([None], FloorPoseSettings()) is None
 
 

@@ -29,21 +29,21 @@ class FloorPoseSettings:
     """No-depth placement of floor objects (``depth.mode=none``; recorded in scene.json)."""
 
     enabled: bool = True                 # off: the pose stage runs on the drawn box depth as for metric depth
-    max_assets: int = 40                 # candidate assets per object (the label's category, retrieval order first)
+    max_assets: int = 60                 # candidate assets per object (the label's category, retrieval order first)
     axis_yaws: int = 4                   # turns tried: the room's axis + k·360°/axis_yaws
     free_yaws: int = 0                   # … and this many evenly spread turns besides (0: Manhattan only)
     newton_steps: int = 8                # placement solve iterations (pixel residuals → floor x/z)
     w_iou: float = 1.0                   # score = w_iou·IoU + w_colour·colour + w_prior·category prior
-    w_colour: float = 0.5
+    w_colour: float = 1.0
     w_prior: float = 0.6
+    w_appearance: float = 1.0            # … + this × the retrieval's appearance cosine (the asset's rendered views vs the crop)
     refine_steps_m: tuple[float, ...] = (0.08, 0.04)   # greedy slide of the winner on the floor
-    local_yaw_deg: float = 6.0           # ± turns tried around the winner
-    scales: tuple[float, ...] = (0.72, 0.8, 0.9, 1.0, 1.1, 1.22, 1.35)  # uniform scales of the winners
+    local_yaw_deg: float = 0.0           # ± turns tried around the winner (0: the room's axes only)
+    scales: tuple[float, ...] = (0.67, 0.74, 0.82, 0.9, 1.0, 1.1, 1.22, 1.35, 1.5)  # uniform scales of the winners
     redo_scales: tuple[float, ...] = (0.9, 1.0, 1.1)   # … once the scene's scale is corrected
     redo_assets: int = 6                 # the scene redone at its corrected scale: each object's best assets tried
-    scale_top: int = 3                   # … tried on this many best (asset, yaw) pairs: the scene's scale vote
-    rescale_min: float = 0.03            # |log scale| the floor objects agree on beyond which the scene is redone
-    rescale_min_objects: int = 1         # … when at least this many objects (bottom and top seen) vote
+    scale_top: int = 8                   # … tried on this many best (asset, yaw) pairs: the scene's scale curve
+    rescale_min_objects: int = 1         # objects (bottom and top seen) needed to correct the scene's scale
 
 
 def project(points_world: np.ndarray, K: np.ndarray, camera_from_world: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -215,12 +215,14 @@ def _trial(h: Hypothesis, yaw: float, t: np.ndarray, scale: float = 1.0) -> Hypo
     v.extra["yaws"] = [(float(yaw), np.full(3, float(scale)), np.asarray(t, float), 0.0)]
     v.extra["retrieval_score"] = h.extra.get("retrieval_score", h.score)
     v.extra["floor_pose"] = True
+    v.extra["floor_appearance"] = h.extra.get("floor_appearance", 0.0)
     return v
 
 
 def pose_on_floor(r, footing, index, scorer, world_from_camera: np.ndarray, K: np.ndarray, width: int,
                   base: float, room_yaw: float | None, settings: FloorPoseSettings,
-                  assets: list[str] | None = None, fp: Footprint | None = None) -> list[Hypothesis]:
+                  assets: list[str] | None = None, fp: Footprint | None = None,
+                  polish: bool = True, appearance=None) -> list[Hypothesis]:
     """Hypotheses for a floor object, best first (``r.hypotheses`` unchanged when nothing could be placed).
 
     ``scorer``: a :class:`scenewright.methods.layout.pose.RenderScorer` (its depth term is
@@ -228,6 +230,8 @@ def pose_on_floor(r, footing, index, scorer, world_from_camera: np.ndarray, K: n
     height (world y). ``assets``: only these (a group adopting one asset), else the candidates
     of :func:`floor_candidates`. ``fp``: what the mask pins, when not :func:`footprint_of` the
     footing (a thing standing on another object: its lowest row is where it meets that one's top).
+    ``polish``: small turns and slides of the winner (off in a pass whose scale is to be corrected).
+    ``appearance(asset_id) -> float``: how much the asset's rendered views look like the crop.
     """
     fp = fp or footprint_of(footing, width)
     cands = floor_candidates(r, index, settings)
@@ -247,6 +251,9 @@ def pose_on_floor(r, footing, index, scorer, world_from_camera: np.ndarray, K: n
     if start is None:
         return r.hypotheses
     start_xz = np.asarray(start, float)[[0, 2]]
+    if appearance is not None:
+        for h in cands:
+            h.extra["floor_appearance"] = float(appearance(h.asset_id))
     trials = []
     for h in cands:
         pts = placement_points(index, h.asset_id)
@@ -260,9 +267,11 @@ def pose_on_floor(r, footing, index, scorer, world_from_camera: np.ndarray, K: n
         return r.hypotheses
     _score(r.obj, trials, scorer, settings)
     trials.sort(key=lambda h: -h.score)
-    # The scene's scale rests on the camera height: a true-size asset then fits the mask only
-    # scaled by the height's error. The best pairs, re-placed at each scale: the best scale is
-    # this object's vote (when its bottom and top are both seen), the scaled fit competes.
+    # The scene's scale rests on the camera height: with it wrong by k, a true-size asset fits
+    # its mask only scaled by k. The best pairs, re-placed at each scale of a grid: the best
+    # score per scale is this object's curve (when its bottom and top are both seen); the
+    # curves of all floor objects summed give the scene's one scale (:func:`scene_scale`).
+    curve, rank = None, None
     if settings.scales and settings.scale_top > 0:
         scaled = []
         for h in trials[: settings.scale_top]:
@@ -275,15 +284,29 @@ def pose_on_floor(r, footing, index, scorer, world_from_camera: np.ndarray, K: n
                 if t is not None and np.all(np.isfinite(t)):
                     scaled.append(_trial(h, h.yaw, t, sc))
         _score(r.obj, scaled, scorer, settings)
+        curve, rank = {}, {}
+        for sc in settings.scales:
+            at = [h for h in trials + scaled if abs(float(h.scale[0]) - sc) < 1e-6]
+            if at:
+                at.sort(key=lambda h: -h.score)
+                curve[float(sc)] = float(at[0].score)
+                rank[float(sc)] = list(dict.fromkeys([h.asset_id for h in at] + [h.asset_id for h in trials]))
         trials = sorted(trials + scaled, key=lambda h: -h.score)
     best = trials[0]
     pts = placement_points(index, best.asset_id)
     scale = float(best.scale[0])
-    vote = None
-    if settings.scales and settings.scale_top > 0:
-        best, vote = _fine_scale(r.obj, best, trials, pts, fp, K, world_from_camera, base, scorer, settings)
-        scale = float(best.scale[0])
-    # Local polish: small turns (re-placed) and small slides of the winner.
+    if polish:
+        best = _polish(r.obj, best, pts, scale, fp, K, world_from_camera, base, scorer, settings)
+    seen = fp.v_bottom is not None and fp.v_top is not None
+    best.extra["scale_curve"] = curve if seen else None
+    best.extra["scale_rank"] = rank
+    rest = [h for h in trials if h is not best]
+    return [best] + rest[:20]
+
+
+def _polish(obj, best: Hypothesis, pts: np.ndarray, scale: float, fp: Footprint, K, world_from_camera, base: float,
+            scorer, settings: FloorPoseSettings) -> Hypothesis:
+    """Small turns (re-placed) and small slides of the winner, improvements only."""
     if settings.local_yaw_deg > 0:
         local = []
         for s in (-1, 1):
@@ -292,67 +315,49 @@ def pose_on_floor(r, footing, index, scorer, world_from_camera: np.ndarray, K: n
                                settings.newton_steps)
             if t is not None:
                 local.append(_trial(best, yaw, t, scale))
-        _score(r.obj, local, scorer, settings)
+        _score(obj, local, scorer, settings)
         best = max([best] + local, key=lambda h: h.score)
     for step in settings.refine_steps_m:
         moves = [_trial(best, best.yaw, best.translation + np.array([dx, 0.0, dz]), scale)
                  for dx, dz in ((step, 0), (-step, 0), (0, step), (0, -step))]
-        _score(r.obj, moves, scorer, settings)
+        _score(obj, moves, scorer, settings)
         top = max(moves, key=lambda h: h.score)
         if top.score > best.score + 1e-3:
             best = top
-    best.extra["scale_vote"] = vote if (fp.v_bottom is not None and fp.v_top is not None) else None
-    rest = [h for h in trials if h is not best]
-    return [best] + rest[:20]
+    return best
 
 
-def _fine_scale(obj, best: Hypothesis, trials: list[Hypothesis], pts: np.ndarray, fp: Footprint, K, world_from_camera,
-                base: float, scorer, settings: FloorPoseSettings) -> tuple[Hypothesis, float]:
-    """The winner's scale between the grid's: its neighbours at ±half a grid step, then the
-    vertex of a parabola through the best three (log scale). Returns (best, scale vote)."""
-    s0 = float(best.scale[0])
-    same = {round(float(h.scale[0]), 4): h for h in trials if h.asset_id == best.asset_id
-            and abs(h.yaw - best.yaw) < 1e-6}
-    grid = np.log(np.asarray(settings.scales, float))
-    step = float(np.median(np.diff(np.sort(grid)))) if len(grid) > 1 else 0.1
-    extra = []
-    for d in (-0.5 * step, 0.5 * step):
-        sc = float(np.exp(np.log(s0) + d))
-        t = place_on_floor(pts, best.yaw, np.full(3, sc), fp, K, world_from_camera, base, best.translation[[0, 2]],
-                           settings.newton_steps)
-        if t is not None and np.all(np.isfinite(t)):
-            extra.append(_trial(best, best.yaw, t, sc))
-    _score(obj, extra, scorer, settings)
-    for h in extra:
-        same[round(float(h.scale[0]), 4)] = h
-    pick = max([best] + extra, key=lambda h: h.score)
-    xs = np.log(np.array(sorted(same)))
-    ys = np.array([same[k].score for k in sorted(same)])
-    j = int(np.argmax(ys))
-    vote = float(pick.scale[0])
-    if 0 < j < len(xs) - 1:
-        x0, x1, x2 = xs[j - 1:j + 2]
-        y0, y1, y2 = ys[j - 1:j + 2]
-        den = (x0 - x1) * (x0 - x2) * (x1 - x2)
-        a = (x2 * (y1 - y0) + x1 * (y0 - y2) + x0 * (y2 - y1)) / den if den else 0.0
-        b = (x2 ** 2 * (y0 - y1) + x1 ** 2 * (y2 - y0) + x0 ** 2 * (y1 - y2)) / den if den else 0.0
-        if a < 0:
-            vote = float(np.exp(np.clip(-b / (2 * a), x0, x2)))
-    return pick, vote
-
-
-def scene_scale(hyps: list[Hypothesis], settings: FloorPoseSettings) -> float | None:
-    """The factor the whole scene is too large by (camera height and every distance), from the
-    floor objects' scale votes (weighted median, weight = silhouette IoU); None without votes."""
-    votes = [(h.extra["scale_vote"], h.extra.get("render", {}).get("iou", 0.0)) for h in hyps
-             if h is not None and h.extra.get("scale_vote")]
-    if len(votes) < max(1, settings.rescale_min_objects):
+def scene_scale(hyps: list[Hypothesis | None], settings: FloorPoseSettings) -> float | None:
+    """The factor the whole scene is too large by (camera height and every distance): the
+    scale at which the floor objects together fit their masks best — their score curves over
+    the scale grid summed, then the vertex of a parabola through the best grid point and its
+    neighbours (log scale). None when fewer than ``rescale_min_objects`` objects have a curve."""
+    curves = [h.extra["scale_curve"] for h in hyps if h is not None and h.extra.get("scale_curve")]
+    if len(curves) < max(1, settings.rescale_min_objects):
         return None
-    v = np.log([x for x, _ in votes])
-    w = np.array([max(y, 1e-3) for _, y in votes])
-    order = np.argsort(v)
-    c = np.cumsum(w[order])
-    return float(np.exp(v[order][np.searchsorted(c, 0.5 * c[-1])]))
+    grid = sorted(set.intersection(*[set(c) for c in curves]))
+    if not grid:
+        return None
+    xs = np.log(np.array(grid))
+    ys = np.array([sum(c[g] for c in curves) for g in grid])
+    j = int(np.argmax(ys))
+    if 0 < j < len(xs) - 1:
+        (x0, x1, x2), (y0, y1, y2) = xs[j - 1:j + 2], ys[j - 1:j + 2]
+        den = (x0 - x1) * (x0 - x2) * (x1 - x2)
+        a = (x2 * (y1 - y0) + x1 * (y0 - y2) + x0 * (y2 - y1)) / den
+        b = (x2 ** 2 * (y0 - y1) + x1 ** 2 * (y2 - y0) + x0 ** 2 * (y1 - y2)) / den
+        if a < 0:
+            return float(np.exp(np.clip(-b / (2 * a), x0, x2)))
+    return float(np.exp(xs[j]))
+
+
+def shortlist_at(h: Hypothesis, k: float, n: int) -> list[str] | None:
+    """The ``n`` assets that fitted best at the grid scale nearest ``k`` (None without a ranking)."""
+    rank = h.extra.get("scale_rank")
+    if not rank:
+        return None
+    near = min(rank, key=lambda sc: abs(np.log(sc / k)))
+    return rank[near][:n]
 
 
 def _score(obj, trials: list[Hypothesis], scorer, settings: FloorPoseSettings) -> None:
@@ -360,4 +365,5 @@ def _score(obj, trials: list[Hypothesis], scorer, settings: FloorPoseSettings) -
         return
     for h, res in zip(trials, scorer.score(obj, trials)):
         h.extra["render"] = res
-        h.score = settings.w_iou * res["iou"] + settings.w_colour * res["colour"] + settings.w_prior * h.prior
+        h.score = (settings.w_iou * res["iou"] + settings.w_colour * res["colour"] + settings.w_prior * h.prior
+                   + settings.w_appearance * h.extra.get("floor_appearance", 0.0))

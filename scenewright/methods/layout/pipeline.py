@@ -26,7 +26,8 @@ from scenewright.methods.layout.consensus import ConsensusSettings, group_consen
 from scenewright.methods.layout.depth_fit import DepthFitSettings, camera_record, condition_depth, settings_for_run
 from scenewright.methods.layout.extent import fit_extent
 from scenewright.methods.layout.features import make_extractor
-from scenewright.methods.layout.floor_pose import FloorPoseSettings, pose_on_floor, scene_scale, world_room_yaw
+from scenewright.methods.layout.floor_pose import (FloorPoseSettings, pose_on_floor, scene_scale, shortlist_at,
+                                                  world_room_yaw)
 from scenewright.methods.layout.labels import label_min_footprint, map_label
 from scenewright.methods.layout.pose import (PoseSettings, RenderScorer, category_weight, nudge_along_ray,
                                              refine_pose)
@@ -149,7 +150,7 @@ def reconstruct(capture, library, settings: LayoutSettings | None = None, render
             observation.notes.append(f"render refinement off ({type(exc).__name__}: {exc})")
     scorer = (RenderScorer(renderer, index, capture, wfc, s.pose, walls=observation.walls)
               if (s.render_refine and renderer) else None)
-    floor = (_FloorContext(capture, observation, wfc, s, index, renderer,
+    floor = (_FloorContext(capture, observation, wfc, s, index, renderer, extractor,
                            shortlist=conditioned[2] if conditioned is not None else None)
              if scorer is not None and depth_record.get("used_as") == "none" and s.floor_pose.enabled else None)
 
@@ -185,14 +186,16 @@ def reconstruct(capture, library, settings: LayoutSettings | None = None, render
             bar.advance(task)
         if floor is not None and conditioned is None:
             # Floor objects fit their masks best scaled by the camera height's error: redo the
-            # scene once with the synthetic depth (every distance) divided by what they agree on.
+            # scene once with the synthetic depth (every distance) divided by the scale at
+            # which they fit best together, each trying the assets that fitted best there.
             k = scene_scale([r.hypotheses[0] if r.hypotheses and floor.applies(r) else None for r in results],
                             s.floor_pose)
-            if k is not None and abs(np.log(k)) > s.floor_pose.rescale_min:
+            if k is not None:
                 record = {**depth_record, "scene_rescaled_by": round(1.0 / k, 4)}
                 redo = dataclasses.replace(capture, depth=(np.asarray(capture.depth, np.float32) / k))
-                shortlist = {int(r.obj.id): list(dict.fromkeys(h.asset_id for h in r.hypotheses))[
-                    : s.floor_pose.redo_assets] for r in results if r.hypotheses and floor.applies(r)}
+                shortlist = {int(r.obj.id): shortlist_at(r.hypotheses[0], k, s.floor_pose.redo_assets)
+                             for r in results if r.hypotheses and floor.applies(r)}
+                shortlist = {i: a for i, a in shortlist.items() if a}
                 bar.stop()
                 scene = reconstruct(original, library, recorded, renderer, progress,
                                     conditioned=(redo, record, shortlist))
@@ -286,12 +289,13 @@ class _FloorContext:
     """No depth: what :func:`pose_on_floor` needs for every floor object of one capture
     (the masks' footings, the room's axis turn from the image's lines, a silhouette-and-colour scorer)."""
 
-    def __init__(self, capture, observation, wfc: np.ndarray, s: LayoutSettings, index, renderer,
+    def __init__(self, capture, observation, wfc: np.ndarray, s: LayoutSettings, index, renderer, extractor,
                  shortlist: dict | None = None):
         from scenewright.perception.lines import line_segments, manhattan_yaw
         from scenewright.perception.metrology import footings
         self.capture, self.observation, self.wfc, self.s, self.index = capture, observation, wfc, s, index
         # Once the scene's scale is corrected, assets keep (nearly) their catalog size.
+        self.extractor = extractor
         self.shortlist = shortlist       # {instance id: asset ids}: the scene redone at its corrected scale
         self.settings = (dataclasses.replace(s.floor_pose, scales=s.floor_pose.redo_scales) if shortlist is not None
                          else s.floor_pose)
@@ -329,13 +333,33 @@ class _FloorContext:
         fp = footprint_of(f, self.capture.width)
         fp = Footprint(v_bottom=f.v_bottom, v_top=fp.v_top, u_left=fp.u_left, u_right=fp.u_right)
         return pose_on_floor(r, f, self.index, self.scorer, self.wfc, np.asarray(self.capture.K, float),
-                             self.capture.width, top, self.room_yaw, self.settings, fp=fp)
+                             self.capture.width, top, self.room_yaw, self.settings, fp=fp,
+                             appearance=self.appearance(r))
 
     def pose(self, r: ObjectResult, assets: list[str] | None = None) -> list[Hypothesis]:
         return pose_on_floor(r, self.footings[int(r.obj.id)], self.index, self.scorer, self.wfc,
                              np.asarray(self.capture.K, float), self.capture.width,
                              float(support_height(r, self.observation)), self.room_yaw, self.settings,
-                             assets=assets or (self.shortlist or {}).get(int(r.obj.id)))
+                             assets=assets or (self.shortlist or {}).get(int(r.obj.id)),
+                             polish=self.shortlist is not None or not self.settings.scales,
+                             appearance=self.appearance(r))
+
+    def appearance(self, r: ObjectResult):
+        """asset id → the best cosine between its rendered views and the object's crop (0 without)."""
+        feature = None
+        if r.query is not None:
+            feature = r.query.feature
+        elif self.extractor is not None and r.obj.mask is not None and r.obj.mask.any():
+            r.query = make_query(r.obj, self.capture, self.wfc, self.extractor, self.s.retrieval, seed=self.s.seed,
+                                 depth=getattr(self.observation, "depth", None), small=_is_small(r))
+            feature = r.query.feature
+        if feature is None or self.s.floor_pose.w_appearance <= 0:
+            return None
+
+        def cosine(asset_id: str) -> float:
+            feats, _, _ = self.index.view_features(asset_id, self.extractor)
+            return float(np.max(feats @ feature)) if len(feats) else 0.0
+        return cosine
 
 
 def _rescore(r: ObjectResult, asset_id: str, index, extractor, scorer, s: LayoutSettings):
