@@ -68,7 +68,11 @@ class DepthFitSettings:
     warp_min_pixels: int = 2000                      # … fewer: no correction (flag warp_unresolved)
     warp_max_log: float = 0.15                       # … |log correction| is clipped to this (far from the floor
                                                      # the polynomial extrapolates)
-    debleed_px: float = 0.0                          # estimated/relative: each segment's rim this wide takes the depth
+    camera_height_band: tuple[float, float] = (1.1, 1.8)  # estimated/relative: a photo is taken at eye level; a
+                                                     # scale putting the camera (floor fitted by the warp
+                                                     # correction) outside is moved to the band's edge before
+                                                     # the assets are identified, and after
+    debleed_px: float = 4.0                          # estimated/relative: each segment's rim this wide takes the depth
                                                      # of its nearest interior pixel (0 = off)
     denoise_px: float = 0.0                          # … and its interior is smoothed by a Gaussian of this σ (0 = off)
 
@@ -200,10 +204,27 @@ def _clamp(log_c: float, s: DepthFitSettings, flags: list[str]) -> float:
     return log_c
 
 
+def _within_height_band(c: float, floor_height: float | None, s: DepthFitSettings, flags: list[str]) -> float:
+    """``c`` moved so the camera (``floor_height`` above the floor in the depth's units) stands
+    within ``s.camera_height_band``; flag ``camera_height_clamped`` when it had to move."""
+    if not floor_height or floor_height <= 0:
+        return c
+    lo, hi = s.camera_height_band
+    h = c * floor_height
+    if lo <= h <= hi:
+        return c
+    if "camera_height_clamped" not in flags:
+        flags.append("camera_height_clamped")
+    return float(np.clip(h, lo, hi) / floor_height)
+
+
 def fit_scale(capture, depth: np.ndarray, index, layout_settings, extractor, s: DepthFitSettings,
-              flags: list[str]) -> tuple[float, dict, object]:
+              flags: list[str], floor_height: float | None = None) -> tuple[float, dict, object]:
     """Global factor c so that c × ``depth`` agrees with the objects' known sizes.
 
+    ``floor_height``: the camera's height above the floor in ``depth``'s units, when known;
+    each pass's c then keeps the camera within ``s.camera_height_band`` (sizes read at a
+    wrong scale pick assets of the wrong size, which then agree with that scale).
     Returns (c, per-object record, last observation).
     """
     c = 1.0
@@ -221,6 +242,7 @@ def fit_scale(capture, depth: np.ndarray, index, layout_settings, extractor, s: 
             break
         per, n_votes = per_p, len(votes)
         c *= float(np.exp(_clamp(log_c, s, pass_flags)))
+        c = _within_height_band(c, floor_height, s, flags)
         if p == max(1, s.passes) - 1 or "scale_out_of_bounds" in pass_flags:
             flags.extend(f for f in pass_flags if f not in flags)
         if "scale_out_of_bounds" in pass_flags:
@@ -499,7 +521,8 @@ def condition_depth(capture, index, layout_settings, extractor=None):
         if pitch is not None:
             record["lines_pitch_deg"] = round(float(np.degrees(pitch)), 3)
         corrected = _shape_corrected(capture, depth, s, pitch, flags, record)
-        c, per, _ = fit_scale(capture, corrected, index, layout_settings, extractor, s, flags)
+        c, per, _ = fit_scale(capture, corrected, index, layout_settings, extractor, s, flags,
+                              record.get("correction", {}).get("floor_height_input_units"))
         record.update(scale=round(c, 5), shift=0.0)
         out = corrected * c
     elif mode == "relative":
@@ -514,7 +537,8 @@ def condition_depth(capture, index, layout_settings, extractor=None):
         t, k, shape = fit_shift(capture, s, layout_settings.seed, flags,
                                 pitch if s.shift_pitch_weight > 0 else None)
         shape = _shape_corrected(capture, shape, s, pitch, flags, record)
-        c, per, _ = fit_scale(capture, shape, index, layout_settings, extractor, s, flags)
+        c, per, _ = fit_scale(capture, shape, index, layout_settings, extractor, s, flags,
+                              record.get("correction", {}).get("floor_height_input_units"))
         record.update(scale=round(c * k, 6), shift=round(t, 6),
                       mapping="depth = scale / (value + shift)" if capture.depth_quantity == "disparity"
                       else "depth = scale * (value + shift)")
