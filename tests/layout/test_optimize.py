@@ -290,3 +290,27 @@ def test_report_counts_a_child_still_inside_its_support():
     out, rep = optimize_layout(items, FLOOR, [], rel, OptimizeSettings(rest_on_supports=False))
     assert [(p["a"], p["b"]) for p in rep["colliding_pairs"]] == [(1, 2)]
     assert rep["colliding_pairs"][0]["volume_m3"] > 0.2 * 0.2 * 0.4 * 0.99
+
+
+def test_a_vase_seen_at_a_hutch_top_slides_onto_it_rather_than_falling_to_the_desk():
+    # The vase was seen at the height of the hutch's top (1.35 m) but 15 cm in front of the
+    # hutch: the surface under it is the desk top, 60 cm down; the hutch's top is 15 cm away.
+    vase = asset_box(0.1, 0.3, 0.1)
+    items = [place(1, "desk", hutch_desk_mesh(), 0, 0, 0),
+             place(2, "vase", vase, 0.2, 1.35, 0.0)]                 # hutch: z in [-0.35, -0.10]
+    rel = [Relation("on", subject=2, object=1)]
+    out, rep = optimize_layout(items, FLOOR, [], rel)
+    clear = OptimizeSettings().clearance_m
+    assert -1e-6 <= bottom(out[1]) - 1.35 <= clear + 1e-6              # on the hutch, at its seen height
+    moved = out[1].world_from_object[:3, 3] - items[1].world_from_object[:3, 3]
+    assert moved[2] < 0 and 0.10 < np.linalg.norm(moved[[0, 2]]) < 0.3    # back onto it, well under the 60 cm drop
+    assert overlap(*out)[1] < 1e-6 and rep["colliding_pairs"] == [] and rep["not_resting"] == []
+
+
+def test_a_vase_far_from_any_surface_at_its_height_still_falls_to_the_top_under_it():
+    vase = asset_box(0.1, 0.3, 0.1)
+    items = [place(1, "dining_table", table_mesh(h=0.75), 0, 0, 0),
+             place(2, "vase", vase, 0.3, 1.3, 0.1)]
+    out, rep = optimize_layout(items, FLOOR, [], [Relation("on", subject=2, object=1)])
+    assert abs(bottom(out[1]) - 0.75 - OptimizeSettings().clearance_m) < 1e-3
+    assert np.allclose(out[1].world_from_object[[0, 2], 3], [0.3, 0.1])

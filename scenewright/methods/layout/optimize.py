@@ -68,6 +68,8 @@ class OptimizeSettings:
     move_cost: str = "uncertainty"    # which of a colliding pair moves: see move_weight
     support_tol_m: float = 0.01       # report: resting within this of the support
     ray_grid: int = 7                 # rays per footprint side when resting on a parent
+    seen_height_tol_m: float = 0.05   # a child whose support lies further below where it was seen
+                                      # slides to a surface of it at that height, if that is nearer
     overlap_volume: bool = True       # report manifold3d overlap volumes of remaining pairs
 
     def to_json(self) -> dict:
@@ -294,18 +296,53 @@ def optimize_layout(items, floor=None, walls=(), relations=(), settings: Optimiz
     t0 = time.perf_counter()
     no_support: list[int] = []
 
-    def parent_surface(i: int, lift: float | None = None) -> float | None:
-        """Height of the parent's surface under child i (None: nothing under it), looking down
-        from ``lift`` above its bottom (default: half its height, between 5 and 50 cm)."""
+    def parent_heights(i: int, lift: float | None = None) -> np.ndarray:
+        """(ray_grid², ) height of the parent's surface under child i's footprint (NaN: no
+        hit), looking down from ``lift`` above its bottom (default: half its height, 5–50 cm)."""
         st, par = by_id[i], by_id[parents[i]]
         v = st.world_vertices()
         bottom, height = float(v[:, 1].min()), float(np.ptp(v[:, 1]))
         box = object_box(_Pose(st))
         xz = footprint_samples(box, s.ray_grid)
         from_y = bottom + (max(0.05, min(height / 2, 0.5)) if lift is None else lift)
-        h = ray_heights(par.posed.local_mesh, xz, from_y, offset=par.pos)
+        return ray_heights(par.posed.local_mesh, xz, from_y, offset=par.pos)
+
+    def parent_surface(i: int, lift: float | None = None) -> float | None:
+        """Height of the parent's surface under child i (None: nothing under it)."""
+        h = parent_heights(i, lift)
         h = h[np.isfinite(h)]
         return float(h.max()) if len(h) else None
+
+    def slide_to_seen_height(i: int, bottom: float, drop: float) -> bool:
+        """Slide child i across its parent to the nearest place where the parent has a surface
+        at the height it was seen (``bottom``), when that is nearer than the ``drop`` down to the
+        surface under it. A stand-in parent's shelves are not where the real one's are: the
+        vase seen on a hutch's top should stay at that height, not fall to the desk top."""
+        st, par = by_id[i], by_id[parents[i]]
+        pbox, cbox = object_box(_Pose(par)), object_box(_Pose(st))
+        start = cbox.centre[[0, 2]]
+        spots = footprint_samples(pbox, 2 * s.ray_grid + 1, shrink=1.0)
+        dist = np.linalg.norm(spots - start, axis=1)
+        walls_before = (np.array([float(w.distance(st.world_vertices()).min()) for w in wall_planes])
+                        if wall_planes else np.zeros(0))
+        for k in np.argsort(dist, kind="stable"):
+            if dist[k] >= drop:
+                break
+            d = np.array([spots[k][0] - start[0], 0.0, spots[k][1] - start[1]])
+            saved = {j: by_id[j].pos.copy() for j in [i] + descendants(i)}
+            translate(i, d)
+            h = parent_heights(i, lift=s.seen_height_tol_m)
+            # Most of the footprint on a surface at the seen height (it would tip otherwise).
+            ok = bool(np.mean(np.abs(np.nan_to_num(h, nan=-1e9) - bottom) <= s.seen_height_tol_m) >= 0.5)
+            if ok and wall_planes:
+                after = np.array([float(w.distance(st.world_vertices()).min()) for w in wall_planes])
+                ok = bool(np.all(after >= np.minimum(walls_before, 0.0) - s.contact_tol_m))
+            if ok:
+                return True
+            for j, p in saved.items():
+                by_id[j].pos = p
+                by_id[j].posed.move_to(p)
+        return False
 
     def clamp_into_parent(i: int) -> None:
         """Slide child i (xz) so its centre lies over its parent's footprint (shrunk)."""
@@ -398,6 +435,8 @@ def optimize_layout(items, floor=None, walls=(), relations=(), settings: Optimiz
                 top = float(by_id[parents[i]].world_vertices()[:, 1].max())
                 if i not in no_support:
                     no_support.append(i)
+            elif bottom - top > s.seen_height_tol_m and slide_to_seen_height(i, bottom, bottom - top):
+                top = parent_surface(i, lift=s.seen_height_tol_m)
             # Already resting (touching, or within the clearance above): leave it.
             if not -1e-6 <= bottom - top <= s.clearance_m + 1e-6:
                 translate(i, np.array([0.0, top + s.clearance_m - bottom, 0.0]))
