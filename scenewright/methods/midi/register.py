@@ -58,8 +58,9 @@ class RegisterSettings:
     points_per_object: int = 20000     # surface samples per generated mesh (their spacing bounds the fit)
     max_observed_per_object: int = 4000   # depth points per instance (a seeded subset)
     icp_iterations: int = 150          # point-to-point until it stalls (≤ 2/3), then point-to-plane
+    icp_facing: int = 6                # pair with the nearest of that many samples facing the camera (1: the nearest)
     trim: float = 0.1                  # fraction of the worst ICP pairs left out (mask-edge depth)
-    mask_points: int = 600             # mask pixels and surface samples per instance in the 2-D chamfer
+    mask_points: int = 1000            # mask pixels and surface samples per instance in the 2-D chamfer
     starts: int = 4                    # starts refined (masks: the best distinct ones of all searched)
     yaw_search: bool = True            # masks: also search every yaw about each floor-up candidate
     yaw_step_deg: float = 10.0
@@ -203,21 +204,32 @@ def observed_points(depth: np.ndarray, seg: np.ndarray, K: np.ndarray, ids, limi
 
 
 # -- depth: trimmed similarity ICP ---------------------------------------------------------
-def _pairs(trees, samples, normals, obs, owner, ids, T):
+def _pairs(trees, samples, normals, obs, owner, ids, T, facing: int = 1):
     """Nearest sample of the same instance for every observed point under ``T``:
-    (matched samples, their normals, distances in metres)."""
+    (matched samples, their normals, distances in metres). With ``facing`` > 1 the nearest
+    of that many whose normal faces the camera (a seen point lies on a side turned towards
+    the camera, never on the hidden back of a thin part); the nearest when none does."""
     s, R, t = split_similarity(T)
     local = (obs - t) @ R / s                      # observed points in the MIDI frame
+    view = obs @ R                                 # viewing rays in the MIDI frame (from the camera)
     nn, nn_n, dist = np.empty_like(obs), np.empty_like(obs), np.empty(len(obs))
     for k, i in enumerate(ids):
         sel = owner == k
-        d, j = trees[i].query(local[sel])
+        if facing > 1:
+            d, j = trees[i].query(local[sel], k=facing)
+            front = np.einsum("nkc,nc->nk", normals[i][j], view[sel]) < 0
+            pick = np.where(front.any(1), front.argmax(1), 0)
+            rows = np.arange(len(pick))
+            d, j = d[rows, pick], j[rows, pick]
+        else:
+            d, j = trees[i].query(local[sel])
         nn[sel], nn_n[sel], dist[sel] = samples[i][j], normals[i][j], d * s
     return nn, nn_n, dist
 
 
 def icp_similarity(trees: dict, samples: dict, normals: dict, observed: dict, init: np.ndarray,
-                   iterations: int, trim: float, point_tol: float = 1e-6) -> tuple[np.ndarray, float]:
+                   iterations: int, trim: float, point_tol: float = 1e-6,
+                   facing: int = 1) -> tuple[np.ndarray, float]:
     """Refine ``init`` (4, 4, camera_from_midi) so observed points lie on their own instance's
     surface. Point-to-point steps (Umeyama) find the basin; point-to-plane Gauss-Newton steps
     (scale, rotation, translation linearised about the current pose) then converge without
@@ -248,7 +260,7 @@ def icp_similarity(trees: dict, samples: dict, normals: dict, observed: dict, in
         return upd @ T
 
     def sampled(T):
-        return _pairs(trees, samples, normals, obs, owner, ids, T)
+        return _pairs(trees, samples, normals, obs, owner, ids, T, facing)
 
     # Point-to-point until it stalls (at most two thirds of the budget): switching early locks
     # point-to-plane into the basin of a slightly slid pose.
@@ -764,7 +776,7 @@ def register(meshes: dict, capture, settings: RegisterSettings | None = None, si
         best = None
         for init in starts_from_centroids(src, dst, s.starts):
             T, r = icp_similarity(trees, samples, normals, {i: observed[i] for i in ids}, init,
-                                  s.icp_iterations, s.trim)
+                                  s.icp_iterations, s.trim, facing=s.icp_facing)
             # Reprojection decides between starts whose depth fits are equally good.
             score = r + 1e-3 * float(np.mean(np.abs(terms.residuals(T))))
             if best is None or score < best[0]:
