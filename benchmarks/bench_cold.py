@@ -86,9 +86,10 @@ def main() -> None:
            for side in sides}
     stages = {side: {s: round(statistics.median(r["stages_s"].get(s, 0.0) for r in runs[side]), 3)
                      for s in runs[side][0]["stages_s"]} for side in sides}
+    loads = [r["load"] for v in runs.values() for r in v]
     print()
     print(f"machine: {machine()['cpu']}, {os.cpu_count()} cores; {len(captures)} captures × {args.repeats}; "
-          f"load {min(r['load'] for v in runs.values() for r in v):.1f}-{max(r['load'] for v in runs.values() for r in v):.1f}")
+          f"load {min(loads):.1f}-{max(loads):.1f}")
     print("| code | wall s (median) | CPU s (median) | peak MB (median) | stages s (median) |")
     print("|---|---|---|---|---|")
     for side in sides:
