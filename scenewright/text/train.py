@@ -289,6 +289,9 @@ def train_image_lora(bench, image_model, out, settings: LoraTrainSettings | None
         state = json.loads((latest / "state.json").read_text())
         if state.get("settings", {}).get("rank") != s.rank:
             raise InputError(f"{latest}: trained with rank {state.get('settings', {}).get('rank')}, not {s.rank}")
+        if state.get("pipeline", type(pipe).__name__) != type(pipe).__name__:
+            raise InputError(f"{latest}: a checkpoint of a {state['pipeline']} LoRA, not of {type(pipe).__name__} "
+                             f"({image_model})")
         set_peft_model_state_dict(denoiser, load_file(str(latest / "adapter.safetensors")))
         opt.load_state_dict(_optimizer_state_from(load_file(str(latest / "optimizer.safetensors")),
                                                   state["optimizer_groups"]))
@@ -304,6 +307,7 @@ def train_image_lora(bench, image_model, out, settings: LoraTrainSettings | None
             tensors, groups = _optimizer_state_flat(opt.state_dict())
             save_file(tensors, str(tmp / "optimizer.safetensors"))
             (tmp / "state.json").write_text(dumps_json({"step": step, "losses": losses, "settings": s.to_json(),
+                                                        "pipeline": type(pipe).__name__,
                                                         "eval_loss_before": eval_before,
                                                         "optimizer_groups": groups}) + "\n")
 
