@@ -29,7 +29,8 @@ class FloorPoseSettings:
     """No-depth placement of floor objects (``depth.mode=none``; recorded in scene.json)."""
 
     enabled: bool = True                 # off: the pose stage runs on the drawn box depth as for metric depth
-    max_assets: int = 60                 # candidate assets per object (the label's category, retrieval order first)
+    max_assets: int = 60                 # candidate assets per object (the label's category and the retrieval's picks)
+    retrieval_first: int = 3             # … the retrieval's best first, then the rest by appearance
     axis_yaws: int = 4                   # turns tried: the room's axis + k·360°/axis_yaws
     free_yaws: int = 0                   # … and this many evenly spread turns besides (0: Manhattan only)
     newton_steps: int = 8                # placement solve iterations (pixel residuals → floor x/z)
@@ -191,8 +192,10 @@ def placement_points(index, asset_id: str, n: int = 1024, extremes: int = 128) -
     return cache[asset_id]
 
 
-def floor_candidates(r, index, settings: FloorPoseSettings) -> list[Hypothesis]:
-    """Assets to try for result ``r``: its retrieval hypotheses first, then the rest of its category."""
+def floor_candidates(r, index, settings: FloorPoseSettings, appearance=None) -> list[Hypothesis]:
+    """Assets to try for result ``r``: its retrieval hypotheses and the rest of its category —
+    the retrieval's ``retrieval_first`` best first, then the others by ``appearance(asset_id)``
+    (best first; each candidate's value kept in ``extra["floor_appearance"]``) — at most ``max_assets``."""
     seen, out = set(), []
     for h in r.hypotheses:
         if h.asset_id not in seen:
@@ -205,6 +208,11 @@ def floor_candidates(r, index, settings: FloorPoseSettings) -> list[Hypothesis]:
                 seen.add(a)
                 out.append(Hypothesis(asset_id=a, category=r.category, yaw=0.0, scale=np.ones(3),
                                       translation=np.zeros(3), prior=1.0))
+    if appearance is not None:
+        for h in out:
+            h.extra["floor_appearance"] = float(appearance(h.asset_id))
+        head = out[: settings.retrieval_first]
+        out = head + sorted(out[settings.retrieval_first:], key=lambda h: -h.extra["floor_appearance"])
     return out[: settings.max_assets]
 
 
@@ -234,7 +242,7 @@ def pose_on_floor(r, footing, index, scorer, world_from_camera: np.ndarray, K: n
     ``appearance(asset_id) -> float``: how much the asset's rendered views look like the crop.
     """
     fp = fp or footprint_of(footing, width)
-    cands = floor_candidates(r, index, settings)
+    cands = floor_candidates(r, index, settings, appearance)
     if assets is not None:
         known = {h.asset_id: h for h in cands}
         cands = [known.get(a) or Hypothesis(asset_id=a, category=str(index.categories[index.row[a]]), yaw=0.0,
@@ -253,7 +261,8 @@ def pose_on_floor(r, footing, index, scorer, world_from_camera: np.ndarray, K: n
     start_xz = np.asarray(start, float)[[0, 2]]
     if appearance is not None:
         for h in cands:
-            h.extra["floor_appearance"] = float(appearance(h.asset_id))
+            if "floor_appearance" not in h.extra:
+                h.extra["floor_appearance"] = float(appearance(h.asset_id))
     trials = []
     for h in cands:
         pts = placement_points(index, h.asset_id)
