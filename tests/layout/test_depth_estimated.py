@@ -6,7 +6,8 @@ from __future__ import annotations
 import numpy as np
 
 from scenewright.bench.degrade import bleed
-from scenewright.methods.layout.depth_fit import DepthFitSettings, clean_segments, poly_terms, warp_correction
+from scenewright.methods.layout.depth_fit import (DepthFitSettings, _within_height_band, clean_segments, poly_terms,
+                                                  warp_correction)
 from scenewright.perception.metrology import camera_up, floor_depth, pixel_rays
 
 SIZE = 256
@@ -107,3 +108,14 @@ def test_clean_segments_restores_edges_and_smooths_noise():
     inner = ~near
     assert np.std(cleaned[inner] / depth[inner]) < 0.5 * np.std(noisy[inner] / depth[inner])
     assert clean_segments(noisy, seg, 0.0, 0.0) is noisy
+
+
+def test_the_scale_keeps_the_camera_at_eye_level():
+    s = DepthFitSettings(camera_height_band=(1.1, 1.8))
+    flags: list[str] = []
+    assert _within_height_band(1.0, 1.5, s, flags) == 1.0 and flags == []       # 1.5 m: left alone
+    assert abs(_within_height_band(0.5, 1.5, s, flags) * 1.5 - 1.1) < 1e-12      # 0.75 m: up to 1.1 m
+    assert flags == ["camera_height_clamped"]
+    assert abs(_within_height_band(2.0, 1.5, s, flags) * 1.5 - 1.8) < 1e-12      # 3 m: down to 1.8 m
+    assert flags == ["camera_height_clamped"]
+    assert _within_height_band(0.5, None, s, []) == 0.5                          # no floor seen: no say

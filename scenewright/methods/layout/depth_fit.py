@@ -5,14 +5,20 @@ perception. It returns a capture whose depth is metric (the same object, untouch
 metric depth) and a JSON-able record of what it concluded (``scene.json`` extra.depth):
 
 - ``given``     (declared ``metric``): nothing changes;
-- ``estimated`` (``estimated-metric``: a monocular model's metres): the shape is trusted, the
-  scale is not. One global factor makes the identified objects' known sizes agree with what
-  the depth shows: a first pass with each category's median size, a second with the
-  asset retrieval picks at the corrected scale (robust: a weighted median over objects);
+- ``estimated`` (``estimated-metric``: a monocular model's metres): the shape is trusted only
+  roughly, the scale not at all. First the shape: each segment's rim takes its interior's
+  depth (an estimate bleeds across object edges: :func:`clean_segments`), and a smooth
+  correction (a degree-2 polynomial of log depth in the image coordinates) makes the floor
+  pixels one plane pitched as the image's vanishing lines say (:func:`warp_correction`).
+  Then one global factor makes the identified objects' known sizes agree with what the
+  depth shows: a first pass with each category's median size, a second with the asset
+  retrieval picks at the corrected scale (robust: a weighted median over objects), the
+  camera kept at eye level (``camera_height_band``) in both;
 - ``relative``  (affine-invariant depth or disparity): the unknown shift sets the map's
   shape (how much farther the far wall is than the nearest chair). Every candidate shape
   keeps planes planar but changes the angles between them, so the shift whose room
-  has its walls square to the floor (and to each other) wins; then the scale as above;
+  has its walls square to the floor (and to each other) wins; then the rims, the warp and
+  the scale as above;
 - ``none``: single-view metrology (:mod:`scenewright.perception.metrology`): the camera's
   pitch and height from where floor objects meet the floor and how tall their known
   sizes look, each object stood there as a box of its size (on its support when it
@@ -20,10 +26,13 @@ metric depth) and a JSON-able record of what it concluded (``scene.json`` extra.
   then the same two passes (category sizes, then identified assets).
 
 The record: ``declared`` (the capture's kind), ``used_as`` (the mode run), ``scale`` and
-``shift`` (the mapping found from the stored values to metres), camera height and pitch,
+``shift`` (the mapping found from the stored values to metres; the correction below applies
+before ``scale``), ``correction`` (estimated / relative: the warp's degree, coefficients,
+floor pixels, largest correction in %, the floor's height in the corrected map's units, the
+lines' pitch), camera height and pitch,
 per-object ``confidence`` (how well its size agrees with the consensus) and ``flags``
 (``single_object_low_confidence``, ``size_evidence_inconsistent``, ``scale_out_of_bounds``,
-``no_size_evidence``, ``shift_unresolved``).
+``no_size_evidence``, ``shift_unresolved``, ``warp_unresolved``, ``camera_height_clamped``).
 """
 
 from __future__ import annotations
