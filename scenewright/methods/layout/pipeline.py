@@ -29,6 +29,7 @@ from scenewright.methods.layout.features import make_extractor
 from scenewright.methods.layout.floor_pose import (FloorPoseSettings, pose_on_floor, scene_scale, shortlist_at,
                                                   world_room_yaw)
 from scenewright.methods.layout.labels import label_min_footprint, map_label
+from scenewright.methods.layout.photometric import PhotometricSettings, estimate_colour_transform
 from scenewright.methods.layout.pose import (PoseSettings, RenderScorer, category_weight, nudge_along_ray,
                                              refine_pose)
 from scenewright.methods.layout.priors import (anchor_cut_end, face_room, face_tables, fallback_box, radial_yaws,
@@ -60,6 +61,7 @@ class LayoutSettings:
     arrange: ArrangeSettings = field(default_factory=ArrangeSettings)
     depth: DepthFitSettings = field(default_factory=DepthFitSettings)   # estimated / relative / no depth
     floor_pose: FloorPoseSettings = field(default_factory=FloorPoseSettings)  # no depth: silhouettes on the floor
+    photometric: PhotometricSettings = field(default_factory=PhotometricSettings)  # photo light vs flat renders
 
     def to_json(self) -> dict:
         return dataclasses.asdict(self)
@@ -158,32 +160,24 @@ def reconstruct(capture, library, settings: LayoutSettings | None = None, render
     try:
         bar.start()
         task = bar.add_task("layout: retrieval + pose", total=len(results))
-        for r in results:
-            if r.obj.box is None:
-                r.notes.append("empty_mask")
-                continue
-            if floor is not None and floor.shortlist and int(r.obj.id) in floor.shortlist and floor.applies(r):
-                with timer("pose"):      # the scene redone at its corrected scale: the first pass' best assets
-                    r.hypotheses = floor.pose(r)
-                bar.advance(task)
-                continue
-            with timer("retrieval"):
-                r.query = make_query(r.obj, capture, wfc, extractor, s.retrieval,
-                                     support_y=support_height(r, observation), seed=s.seed,
-                                     depth=getattr(observation, "depth", None), small=_is_small(r))
-                r.query.min_footprint = label_min_footprint(r.obj.label)
-                r.hypotheses = retrieve(r.query, r.category, index, extractor, s.retrieval,
-                                        s.scale_trust, s.scale_bounds)
-            with timer("pose"):
-                if floor is not None and floor.applies(r):
-                    r.hypotheses = floor.pose(r)
-                else:
-                    r.hypotheses = refine_pose(r.obj, r.hypotheses, scorer, s.pose, small=_is_small(r),
-                                               radial=_round_category_not_shape(r, index))
-                    # the library may not hold this object: its nearest assets stretched to what was seen
-                    r.hypotheses = fit_extent(r.obj, r.query, r.hypotheses, index, scorer, s.pose, s.retrieval,
-                                              category_weight(r.obj, s.pose))
-            bar.advance(task)
+        _retrieve_and_pose(results, capture, observation, wfc, index, extractor, scorer, s, timer,
+                           lambda: bar.advance(task), floor)
+        metric = capture                 # the picture as it came, with the depth conditioned
+        colour_transform = None
+        with timer("pose"):
+            colour_transform = estimate_colour_transform(results, capture, scorer, s.photometric, s.seed)
+        if colour_transform is not None and colour_transform.size > s.photometric.apply_above:
+            # The picture's light is not the renderer's: undo it and look again (retrieval's colour
+            # histograms and render-and-compare's colour term compare against flat renders).
+            capture = dataclasses.replace(capture, rgb=colour_transform.invert(capture.rgb))
+            if scorer is not None:
+                # shading still differs from the renders' after the gain: edges, which a gain
+                # does not move, speak for the asset and its turn too
+                scorer.capture = capture
+                scorer.settings = dataclasses.replace(scorer.settings, w_edges=s.photometric.w_edges)
+            bar.update(task, completed=0, description="layout: retrieval + pose (colour corrected)")
+            _retrieve_and_pose(results, capture, observation, wfc, index, extractor, scorer, s, timer,
+                               lambda: bar.advance(task), floor)
         if floor is not None and conditioned is None:
             # Floor objects fit their masks best scaled by the camera height's error: redo the
             # scene once with the synthetic depth (every distance) divided by the scale at
@@ -192,7 +186,7 @@ def reconstruct(capture, library, settings: LayoutSettings | None = None, render
                             s.floor_pose)
             if k is not None:
                 record = {**depth_record, "scene_rescaled_by": round(1.0 / k, 4)}
-                redo = dataclasses.replace(capture, depth=(np.asarray(capture.depth, np.float32) / k))
+                redo = dataclasses.replace(metric, depth=(np.asarray(metric.depth, np.float32) / k))
                 shortlist = {int(r.obj.id): shortlist_at(r.hypotheses[0], k, s.floor_pose.redo_assets)
                              for r in results if r.hypotheses and floor.applies(r)}
                 shortlist = {i: a for i, a in shortlist.items() if a}
@@ -278,11 +272,51 @@ def reconstruct(capture, library, settings: LayoutSettings | None = None, render
                       attribution=[library.attribution(a) for a in used],
                       extra={"perception": {"flags": list(observation.flags), "notes": list(observation.notes)},
                              "consensus_groups": groups,
+                             "colour_transform": None if colour_transform is None else {
+                                 **colour_transform.to_json(),
+                                 "applied": bool(colour_transform.size > s.photometric.apply_above)},
                              "depth": {**depth_record, **camera_record(wfc)},
                              "optimize": {k: report.get(k) for k in ("colliding_pairs", "unsupported",
                                                                       "not_resting", "sweeps") if k in report}})
     scene.timings_s = {k: round(v, 4) for k, v in timer.timings.items()}
     return scene
+
+
+def _retrieve_and_pose(results, capture, observation, wfc, index, extractor, scorer, s: LayoutSettings,
+                       timer, advance, floor: "_FloorContext | None" = None) -> None:
+    """Query, retrieval, render-and-compare and extent fit of every object (fills ``r.hypotheses``).
+
+    ``floor`` (no depth): floor objects are placed by their silhouettes on the floor instead;
+    in a scene redone at its corrected scale they try only their shortlisted assets.
+    """
+    for r in results:
+        if r.obj.box is None:
+            if "empty_mask" not in r.notes:
+                r.notes.append("empty_mask")
+            advance()
+            continue
+        if floor is not None and floor.shortlist and int(r.obj.id) in floor.shortlist and floor.applies(r):
+            with timer("pose"):      # the scene redone at its corrected scale: the first pass' best assets
+                r.hypotheses = floor.pose(r)
+            advance()
+            continue
+        with timer("retrieval"):
+            r.query = make_query(r.obj, capture, wfc, extractor, s.retrieval,
+                                 support_y=support_height(r, observation), seed=s.seed,
+                                 depth=getattr(observation, "depth", None), small=_is_small(r))
+            r.query.min_footprint = label_min_footprint(r.obj.label)
+            r.hypotheses = retrieve(r.query, r.category, index, extractor, s.retrieval,
+                                    s.scale_trust, s.scale_bounds)
+        with timer("pose"):
+            if floor is not None and floor.applies(r):
+                r.hypotheses = floor.pose(r)
+            else:
+                r.hypotheses = refine_pose(r.obj, r.hypotheses, scorer, s.pose, small=_is_small(r),
+                                           radial=_round_category_not_shape(r, index))
+                # the library may not hold this object: its nearest assets stretched to what was seen
+                r.hypotheses = fit_extent(r.obj, r.query, r.hypotheses, index, scorer, s.pose, s.retrieval,
+                                          category_weight(r.obj, s.pose))
+        advance()
 
 
 class _FloorContext:
