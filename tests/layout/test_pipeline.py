@@ -279,6 +279,11 @@ def test_each_depth_kind_end_to_end(bench, library, renderer, tmp_path, kind, us
         # (one 192² scene says little: test_depth_none checks the median over rooms at 384²).
         assert record["metrology"]["objects_used"] >= 2
         assert abs(_camera_height(scene) / _camera_height(gt) - 1) < 0.3
+    else:
+        # the smooth warp was fitted to the floor the lines' pitch gives, and it is recorded
+        corr = record["correction"]
+        assert "warp_unresolved" not in record["flags"] and corr["floor_pixels"] >= 2000
+        assert len(corr["coefficients"]) == 5 and abs(corr["pitch_deg"] - record["lines_pitch_deg"]) < 1e-6
     # (Accuracy of mono / relative on 20 scenes at 512²: benchmarks/bench_layout.py --variants depth.)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 
 import numpy as np
 import pytest
@@ -134,23 +135,30 @@ def test_index_reopens_and_attribution(small_library):
         assert len(meta["content_hash"]) == 64 and meta["content_hash"] == rec.content_hash
 
 
-def test_resume_skips_finished_assets(small_library):
-    ids = small_library.ids
+@pytest.fixture
+def library_copy(small_library, tmp_path):
+    """A copy of the session's small library that a test may rebuild (the original stays as built)."""
+    shutil.copytree(small_library.folder, tmp_path / "library")
+    return Library.open(tmp_path / "library")
+
+
+def test_resume_skips_finished_assets(library_copy):
+    ids = library_copy.ids
     # a changed marker (not a missing folder) makes exactly that asset rebuild
-    victim = small_library.record(ids[0])
-    done = small_library.folder / victim.folder / "done.json"
+    victim = library_copy.record(ids[0])
+    done = library_copy.folder / victim.folder / "done.json"
     marker = json.loads(done.read_text())
     done.write_text(json.dumps({**marker, "content_hash": "0" * 64}))
-    report = build_library(small_library.folder, None, workers=1, only=ids, progress=False)
+    report = build_library(library_copy.folder, None, workers=1, only=ids, progress=False)
     assert (report.built, report.reused, report.skipped) == (1, len(ids) - 1, [])
-    report = build_library(small_library.folder, None, workers=1, only=ids, progress=False)
+    report = build_library(library_copy.folder, None, workers=1, only=ids, progress=False)
     assert (report.built, report.reused) == (0, len(ids))
-    assert Library.open(small_library.folder).records == small_library.records
+    assert Library.open(library_copy.folder).records == library_copy.records
 
 
-def test_rebuild_while_open(small_library):
+def test_rebuild_while_open(library_copy):
     """A library opened before a rebuild keeps reading its own arrays; a new open sees the new build."""
-    folder, ids = small_library.folder, small_library.ids
+    folder, ids = library_copy.folder, library_copy.ids
     before = Library.open(folder)
     expected = np.array(before.samples(ids[-1])[0])
     try:

@@ -5,14 +5,20 @@ perception. It returns a capture whose depth is metric (the same object, untouch
 metric depth) and a JSON-able record of what it concluded (``scene.json`` extra.depth):
 
 - ``given``     (declared ``metric``): nothing changes;
-- ``estimated`` (``estimated-metric``: a monocular model's metres): the shape is trusted, the
-  scale is not. One global factor makes the identified objects' known sizes agree with what
-  the depth shows: a first pass with each category's median size, a second with the
-  asset retrieval picks at the corrected scale (robust: a weighted median over objects);
+- ``estimated`` (``estimated-metric``: a monocular model's metres): the shape is trusted only
+  roughly, the scale not at all. First the shape: each segment's rim takes its interior's
+  depth (an estimate bleeds across object edges: :func:`clean_segments`), and a smooth
+  correction (a degree-2 polynomial of log depth in the image coordinates) makes the floor
+  pixels one plane pitched as the image's vanishing lines say (:func:`warp_correction`).
+  Then one global factor makes the identified objects' known sizes agree with what the
+  depth shows: a first pass with each category's median size, a second with the asset
+  retrieval picks at the corrected scale (robust: a weighted median over objects), the
+  camera kept at eye level (``camera_height_band``) in both;
 - ``relative``  (affine-invariant depth or disparity): the unknown shift sets the map's
   shape (how much farther the far wall is than the nearest chair). Every candidate shape
   keeps planes planar but changes the angles between them, so the shift whose room
-  has its walls square to the floor (and to each other) wins; then the scale as above;
+  has its walls square to the floor (and to each other) wins; then the rims, the warp and
+  the scale as above;
 - ``none``: single-view metrology (:mod:`scenewright.perception.metrology`): the camera's
   pitch and height from where floor objects meet the floor and how tall their known
   sizes look, each object stood there as a box of its size (on its support when it
@@ -20,10 +26,13 @@ metric depth) and a JSON-able record of what it concluded (``scene.json`` extra.
   then the same two passes (category sizes, then identified assets).
 
 The record: ``declared`` (the capture's kind), ``used_as`` (the mode run), ``scale`` and
-``shift`` (the mapping found from the stored values to metres), camera height and pitch,
+``shift`` (the mapping found from the stored values to metres; the correction below applies
+before ``scale``), ``correction`` (estimated / relative: the warp's degree, coefficients,
+floor pixels, largest correction in %, the floor's height in the corrected map's units, the
+lines' pitch), camera height and pitch,
 per-object ``confidence`` (how well its size agrees with the consensus) and ``flags``
 (``single_object_low_confidence``, ``size_evidence_inconsistent``, ``scale_out_of_bounds``,
-``no_size_evidence``, ``shift_unresolved``).
+``no_size_evidence``, ``shift_unresolved``, ``warp_unresolved``, ``camera_height_clamped``).
 """
 
 from __future__ import annotations
@@ -61,6 +70,20 @@ class DepthFitSettings:
                                                      # border (while two uncut ones give evidence)
     shift_pitch_weight: float = 2.0                  # relative: weight of the lines' pitch in the shift choice
     vertical_lines_weight: float = 0.5               # none: weight of the straight lines' vanishing points in the camera fit
+    warp_degree: int = 2                             # estimated/relative: degree of the smooth log-depth correction
+                                                     # fitted so floor pixels lie on the plane the lines' pitch gives (0 = off)
+    warp_margin_px: float = 6.0                      # … floor pixels used lie this far from every object (bleeding)
+    warp_floor_band: float = 0.03                    # … and within this log-height of the floor
+    warp_min_pixels: int = 2000                      # … fewer: no correction (flag warp_unresolved)
+    warp_max_log: float = 0.15                       # … |log correction| is clipped to this (far from the floor
+                                                     # the polynomial extrapolates)
+    camera_height_band: tuple[float, float] = (1.1, 1.8)  # estimated/relative: a photo is taken at eye level; a
+                                                     # scale putting the camera (floor fitted by the warp
+                                                     # correction) outside is moved to the band's edge before
+                                                     # the assets are identified, and after
+    debleed_px: float = 4.0                          # estimated/relative: each segment's rim this wide takes the depth
+                                                     # of its nearest interior pixel (0 = off)
+    denoise_px: float = 0.0                          # … and its interior is smoothed by a Gaussian of this σ (0 = off)
 
 
 @dataclass
@@ -190,10 +213,27 @@ def _clamp(log_c: float, s: DepthFitSettings, flags: list[str]) -> float:
     return log_c
 
 
+def _within_height_band(c: float, floor_height: float | None, s: DepthFitSettings, flags: list[str]) -> float:
+    """``c`` moved so the camera (``floor_height`` above the floor in the depth's units) stands
+    within ``s.camera_height_band``; flag ``camera_height_clamped`` when it had to move."""
+    if not floor_height or floor_height <= 0:
+        return c
+    lo, hi = s.camera_height_band
+    h = c * floor_height
+    if lo <= h <= hi:
+        return c
+    if "camera_height_clamped" not in flags:
+        flags.append("camera_height_clamped")
+    return float(np.clip(h, lo, hi) / floor_height)
+
+
 def fit_scale(capture, depth: np.ndarray, index, layout_settings, extractor, s: DepthFitSettings,
-              flags: list[str]) -> tuple[float, dict, object]:
+              flags: list[str], floor_height: float | None = None) -> tuple[float, dict, object]:
     """Global factor c so that c × ``depth`` agrees with the objects' known sizes.
 
+    ``floor_height``: the camera's height above the floor in ``depth``'s units, when known;
+    each pass's c then keeps the camera within ``s.camera_height_band`` (sizes read at a
+    wrong scale pick assets of the wrong size, which then agree with that scale).
     Returns (c, per-object record, last observation).
     """
     c = 1.0
@@ -211,6 +251,7 @@ def fit_scale(capture, depth: np.ndarray, index, layout_settings, extractor, s: 
             break
         per, n_votes = per_p, len(votes)
         c *= float(np.exp(_clamp(log_c, s, pass_flags)))
+        c = _within_height_band(c, floor_height, s, flags)
         if p == max(1, s.passes) - 1 or "scale_out_of_bounds" in pass_flags:
             flags.extend(f for f in pass_flags if f not in flags)
         if "scale_out_of_bounds" in pass_flags:
@@ -343,6 +384,128 @@ def metrology_depth(capture, sizes_for, s: DepthFitSettings, flags: list[str],
                    "top_row_residual_px": {str(k): round(v, 2) for k, v in sol.residual_px.items()}}
 
 
+def poly_terms(x: np.ndarray, y: np.ndarray, degree: int) -> np.ndarray:
+    """(..., T) monomials x^i y^j with 1 ≤ i + j ≤ ``degree`` (no constant: the scale is fitted apart)."""
+    return np.stack([x ** i * y ** j for i in range(degree + 1) for j in range(degree + 1 - i) if i + j > 0], -1)
+
+
+def warp_correction(K: np.ndarray, depth: np.ndarray, seg: np.ndarray, pitch_rad: float, s: DepthFitSettings,
+                    flags: list[str], room_ids=()) -> tuple[np.ndarray, dict]:
+    """A smooth correction of depth that is right in shape only approximately.
+
+    ``depth`` (H, W) along camera z (NaN unknown), ``seg`` (H, W) instance ids (0 and
+    ``room_ids`` = room), ``pitch_rad`` the camera's downward pitch (no roll), e.g. from the
+    image's vanishing lines. On the floor, depth × (−up·ray) is the camera's height, one
+    number; a smooth warp of the depth makes it vary. ``log c(x, y)``, a polynomial of
+    ``s.warp_degree`` in the image coordinates normalised to [-1, 1] (no constant term), is
+    fitted with the floor's log height by robust least squares (Huber-weighted, refitted
+    on the pixels ever closer to the floor, last within ``s.warp_floor_band``) on room pixels at least
+    ``s.warp_margin_px`` from every object (the estimate bleeds across object edges), and
+    clipped to ±``s.warp_max_log`` (far above the floor it is extrapolated).
+    Returns (c (H, W), record: degree, coefficients, floor pixels, largest |c − 1| in %,
+    floor height in the input's units); c = 1 with flag ``warp_unresolved`` when too few
+    floor pixels are seen.
+    """
+    from scipy import ndimage
+    from scenewright.perception.metrology import camera_up, pixel_rays
+    d = np.where(np.isfinite(depth) & (depth > 0), depth, np.nan).astype(float)
+    h, w = d.shape
+    ones = np.ones((h, w))
+    record: dict = {"degree": int(s.warp_degree), "pitch_deg": round(float(np.degrees(pitch_rad)), 3)}
+    if s.warp_degree <= 0:
+        return ones, record
+    vv, uu = np.mgrid[0:h, 0:w].astype(float) + 0.5
+    down = -(pixel_rays(K, uu, vv) @ camera_up(pitch_rad))         # > 0 below the horizon
+    things = (seg > 0) & ~np.isin(seg, list(room_ids))
+    room = (ndimage.distance_transform_edt(~things) > s.warp_margin_px) & np.isfinite(d) & (down > 0.05)
+    if room.sum() < s.warp_min_pixels:
+        flags.append("warp_unresolved")
+        return ones, {**record, "floor_pixels": int(room.sum())}
+    # The floor's height: the densest height among room pixels below the horizon (walls
+    # spread over every height, the floor piles up at one).
+    log_height = np.log(down[room] * d[room])
+    hist, edges = np.histogram(log_height, bins=80, weights=down[room])
+    k = int(np.argmax(ndimage.gaussian_filter1d(hist.astype(float), 2)))
+    log_h = 0.5 * (edges[k] + edges[k + 1])
+    x, y = (uu - w / 2) / (w / 2), (vv - h / 2) / (h / 2)
+    terms = poly_terms(x, y, s.warp_degree)
+    coef = np.zeros(terms.shape[-1])
+    floor = room
+    for band in (4 * s.warp_floor_band, 2 * s.warp_floor_band, s.warp_floor_band):
+        log_c = terms @ coef
+        with np.errstate(invalid="ignore"):
+            floor = room & (np.abs(np.log(down * d) + log_c - log_h) < band)
+        if floor.sum() < s.warp_min_pixels:
+            flags.append("warp_unresolved")
+            return ones, {**record, "floor_pixels": int(floor.sum())}
+        A = np.hstack([terms[floor], -np.ones((int(floor.sum()), 1))])
+        b = -np.log(d[floor] * down[floor])
+        wts = np.ones(len(b))
+        for _ in range(5):      # Huber IRLS (δ = 2 % in log depth)
+            sol, *_ = np.linalg.lstsq(A * wts[:, None], b * wts, rcond=None)
+            r = np.abs(A @ sol - b)
+            wts = np.sqrt(np.minimum(1.0, 0.02 / np.maximum(r, 1e-12)))
+        coef, log_h = sol[:-1], sol[-1]
+    c = np.exp(np.clip(terms @ coef, -s.warp_max_log, s.warp_max_log))
+    return c, {**record, "coefficients": [round(float(v), 6) for v in coef], "floor_pixels": int(floor.sum()),
+               "max_correction_percent": round(float(np.nanmax(np.abs(c[np.isfinite(d)] - 1.0)) * 100), 2),
+               "floor_height_input_units": round(float(np.exp(log_h)), 5)}
+
+
+def clean_segments(depth: np.ndarray, seg: np.ndarray, rim_px: float, sigma_px: float = 0.0) -> np.ndarray:
+    """``depth`` (H, W) cleaned one segment of ``seg`` (H, W) at a time: smoothed by a Gaussian
+    of ``sigma_px`` over the segment's interior only (normalised by the interior's weight, so
+    no depth crosses an edge), and each segment's rim (pixels within ``rim_px`` of another
+    segment, where an estimate bleeds) given the value of its nearest interior pixel. A
+    segment with no interior keeps its values."""
+    from scipy import ndimage
+    if rim_px <= 0 and sigma_px <= 0:
+        return depth
+    out = np.array(depth, float, copy=True)
+    for i in np.unique(seg):
+        mask = seg == i
+        inner = (ndimage.distance_transform_edt(mask) > rim_px) & np.isfinite(out)
+        if not inner.any():
+            continue
+        ys, xs = np.nonzero(mask)
+        y0, y1 = max(0, ys.min() - 8), ys.max() + 9
+        x0, x1 = max(0, xs.min() - 8), xs.max() + 9
+        crop, inner_c, mask_c = out[y0:y1, x0:x1], inner[y0:y1, x0:x1], mask[y0:y1, x0:x1]
+        values = crop.copy()
+        if sigma_px > 0:
+            num = ndimage.gaussian_filter(np.where(inner_c, crop, 0.0), sigma_px, mode="nearest")
+            den = ndimage.gaussian_filter(inner_c.astype(float), sigma_px, mode="nearest")
+            values = np.where(inner_c, num / np.maximum(den, 1e-9), crop)
+        rim = mask_c & ~inner_c
+        if rim.any():
+            _, (iy, ix) = ndimage.distance_transform_edt(~inner_c, return_indices=True)
+            values[rim] = values[iy[rim], ix[rim]]
+        crop[mask_c] = values[mask_c]
+    return out
+
+
+def _lines_pitch(capture, seed: int) -> float | None:
+    from scenewright.perception.lines import line_segments, pitch_from_lines
+    return pitch_from_lines(line_segments(capture.rgb, max_tilt_deg=90.0, seed=seed), capture.K)
+
+
+def _shape_corrected(capture, depth: np.ndarray, s: DepthFitSettings, pitch, flags: list[str],
+                     record: dict) -> np.ndarray:
+    """Depth (up to scale) with its rims de-bled and its smooth warp taken out (see
+    :func:`clean_segments`, :func:`warp_correction`); what was done goes into ``record``."""
+    from scenewright.perception import PerceptionSettings
+    room = _room_ids(capture, PerceptionSettings().room_label_pattern)
+    depth = clean_segments(depth, np.where(np.isin(capture.seg, list(room)), 0, capture.seg), s.debleed_px,
+                           s.denoise_px)
+    if s.warp_degree > 0 and pitch is not None:
+        c, rec = warp_correction(capture.K, depth, capture.seg, pitch, s, flags, room)
+        record["correction"] = rec
+        depth = depth * c
+    elif s.warp_degree > 0:
+        flags.append("warp_unresolved")
+    return depth
+
+
 def condition_depth(capture, index, layout_settings, extractor=None):
     """(capture with metric depth, record). See the module docstring."""
     from scenewright.library.categories import category_info
@@ -363,22 +526,28 @@ def condition_depth(capture, index, layout_settings, extractor=None):
         if capture.depth_kind == "relative":
             raise InputError(f"{capture.path}: depth.mode estimated, but depth.json says the depth is relative; "
                              "use --set depth.mode=relative")
-        c, per, _ = fit_scale(capture, depth, index, layout_settings, extractor, s, flags)
+        pitch = _lines_pitch(capture, layout_settings.seed) if s.warp_degree > 0 else None
+        if pitch is not None:
+            record["lines_pitch_deg"] = round(float(np.degrees(pitch)), 3)
+        corrected = _shape_corrected(capture, depth, s, pitch, flags, record)
+        c, per, _ = fit_scale(capture, corrected, index, layout_settings, extractor, s, flags,
+                              record.get("correction", {}).get("floor_height_input_units"))
         record.update(scale=round(c, 5), shift=0.0)
-        out = depth * c
+        out = corrected * c
     elif mode == "relative":
         if capture.depth_kind != "relative":       # metric values handed in as relative: depth up to affine
             capture = dataclasses.replace(capture, depth_kind="relative", depth_quantity="depth")
             record["quantity"] = "depth"
         pitch = None
-        if s.shift_pitch_weight > 0:
-            from scenewright.perception.lines import line_segments, pitch_from_lines
-            pitch = pitch_from_lines(line_segments(capture.rgb, max_tilt_deg=90.0, seed=layout_settings.seed),
-                                     capture.K)
+        if s.shift_pitch_weight > 0 or s.warp_degree > 0:
+            pitch = _lines_pitch(capture, layout_settings.seed)
             if pitch is not None:
                 record["lines_pitch_deg"] = round(float(np.degrees(pitch)), 3)
-        t, k, shape = fit_shift(capture, s, layout_settings.seed, flags, pitch)
-        c, per, _ = fit_scale(capture, shape, index, layout_settings, extractor, s, flags)
+        t, k, shape = fit_shift(capture, s, layout_settings.seed, flags,
+                                pitch if s.shift_pitch_weight > 0 else None)
+        shape = _shape_corrected(capture, shape, s, pitch, flags, record)
+        c, per, _ = fit_scale(capture, shape, index, layout_settings, extractor, s, flags,
+                              record.get("correction", {}).get("floor_height_input_units"))
         record.update(scale=round(c * k, 6), shift=round(t, 6),
                       mapping="depth = scale / (value + shift)" if capture.depth_quantity == "disparity"
                       else "depth = scale * (value + shift)")

@@ -184,9 +184,11 @@ class RenderScorer:
         self.settings = settings
         self.walls = list(walls or [])
 
-    def room_cost(self, obj, h: Hypothesis) -> tuple[float, float]:
-        """(metres through a wall, score cost) of a partial object's placement; (0, 0) otherwise."""
-        if not self.walls or self.settings.w_room <= 0 or not is_partial(obj):
+    def room_cost(self, obj, h: Hypothesis, guessed_extent: bool = False) -> tuple[float, float]:
+        """(metres through a wall, score cost) of a partial object's placement, or of any
+        object's when ``guessed_extent`` (its size was stretched to what was seen, so its
+        unseen back is a guess too); (0, 0) otherwise."""
+        if not self.walls or self.settings.w_room <= 0 or not (guessed_extent or is_partial(obj)):
             return 0.0, 0.0
         pts = self.index.geometry(h.asset_id).points
         if not len(pts):

@@ -1,0 +1,121 @@
+"""Estimated depth made right in shape: the smooth warp fitted to the floor the lines' pitch
+gives, and the bleeding at object edges taken out (synthetic cameras with known answers)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from scenewright.bench.degrade import bleed
+from scenewright.methods.layout.depth_fit import (DepthFitSettings, _within_height_band, clean_segments, poly_terms,
+                                                  warp_correction)
+from scenewright.perception.metrology import camera_up, floor_depth, pixel_rays
+
+SIZE = 256
+K = np.array([[220.0, 0.0, SIZE / 2], [0.0, 220.0, SIZE / 2], [0.0, 0.0, 1.0]])
+PITCH = np.radians(22.0)
+HEIGHT = 1.5
+
+
+def _room() -> tuple[np.ndarray, np.ndarray]:
+    """(depth, seg) of a camera over a floor, a wall 6 m ahead and one box-like object (id 1)."""
+    floor = floor_depth(K, (SIZE, SIZE), PITCH, HEIGHT, max_depth_m=50.0)
+    vv, uu = np.mgrid[0:SIZE, 0:SIZE].astype(float) + 0.5
+    rays = pixel_rays(K, uu, vv)
+    forward = np.array([0.0, -np.sin(PITCH), np.cos(PITCH)])       # horizontal, in the camera frame
+    wall = 6.0 / (rays @ forward)
+    depth = np.fmin(floor, wall)
+    seg = np.zeros((SIZE, SIZE), np.int32)
+    seg[150:200, 90:160] = 1
+    depth[seg == 1] = 3.0
+    return depth, seg
+
+
+def _log_warp(x, y):
+    return 0.05 * x - 0.04 * y + 0.03 * x * y + 0.02 * y * y
+
+
+def test_a_smooth_warp_of_the_floor_is_taken_out_up_to_one_scale():
+    depth, seg = _room()
+    vv, uu = np.mgrid[0:SIZE, 0:SIZE].astype(float) + 0.5
+    x, y = (uu - SIZE / 2) / (SIZE / 2), (vv - SIZE / 2) / (SIZE / 2)
+    observed = 1.13 * depth * np.exp(_log_warp(x, y))
+    flags: list[str] = []
+    c, rec = warp_correction(K, observed, seg, PITCH, DepthFitSettings(), flags)
+    assert flags == [] and rec["floor_pixels"] > 5000 and len(rec["coefficients"]) == 5
+    ratio = c * observed / depth                      # the global scale alone is left
+    on_floor = np.isfinite(floor_depth(K, (SIZE, SIZE), PITCH, HEIGHT, 50.0)) & (ratio > 0) & (seg == 0)
+    on_floor &= floor_depth(K, (SIZE, SIZE), PITCH, HEIGHT, 50.0) <= depth
+    scale = np.median(ratio[on_floor])
+    # the warp lies in the correction's span: on the floor and the object (between floor pixels)
+    # only the few wall pixels at the junction that pass the floor band pull the fit; above, the
+    # polynomial extrapolates that pull to the top of the picture
+    assert np.max(np.abs(ratio[on_floor] / scale - 1.0)) < 2e-3
+    assert np.max(np.abs(ratio[seg == 1] / scale - 1.0)) < 2e-3
+    assert np.max(np.abs(ratio / scale - 1.0)) < 1e-2
+    # everything is off by the one scale the sizes solve later: the floor's height in the input's units
+    assert abs(rec["floor_height_input_units"] / scale - HEIGHT) < 0.01 * HEIGHT
+    # an untouched map needs none (the same junction pull, extrapolated, aside)
+    c0, _ = warp_correction(K, depth, seg, PITCH, DepthFitSettings(), [])
+    assert np.max(np.abs(c0[on_floor | (seg == 1)] - 1.0)) < 2e-3 and np.max(np.abs(c0 - 1.0)) < 1e-2
+
+
+def test_the_floor_seen_at_the_wrong_pitch_is_tilted_back():
+    """The lines' pitch is what the floor must show: a map whose floor looks pitched 3° more
+    (a linear warp in the image) is corrected to the lines' floor."""
+    depth, seg = _room()
+    wrong = floor_depth(K, (SIZE, SIZE), PITCH + np.radians(3.0), HEIGHT, max_depth_m=50.0)
+    observed = np.where(np.isfinite(wrong) & (wrong < depth), wrong, depth)
+    observed[seg == 1] = 3.0
+    floor_px = np.isfinite(wrong) & (wrong < depth) & (seg == 0)
+    c, rec = warp_correction(K, observed, seg, PITCH, DepthFitSettings(), [])
+    vv, uu = np.mgrid[0:SIZE, 0:SIZE].astype(float) + 0.5
+    heights = -(pixel_rays(K, uu, vv) @ camera_up(PITCH)) * c * observed
+    before = -(pixel_rays(K, uu, vv) @ camera_up(PITCH)) * observed
+    spread = lambda h: np.percentile(h[floor_px], 95) / np.percentile(h[floor_px], 5) - 1  # noqa: E731
+    assert spread(before) > 0.10 and spread(heights) < 0.25 * spread(before)
+
+
+def test_no_floor_in_view_leaves_the_depth_alone_and_says_so():
+    depth, _ = _room()
+    seg = np.ones((SIZE, SIZE), np.int32)                # one object fills the picture
+    flags: list[str] = []
+    c, rec = warp_correction(K, depth, seg, PITCH, DepthFitSettings(), flags)
+    assert flags == ["warp_unresolved"] and np.all(c == 1.0) and rec["floor_pixels"] == 0
+
+
+def test_poly_terms_has_no_constant():
+    t = poly_terms(np.array([0.0]), np.array([0.0]), 3)
+    assert t.shape == (1, 9) and np.all(t == 0.0)
+
+
+def test_clean_segments_restores_edges_and_smooths_noise():
+    depth = np.full((120, 160), 4.0)
+    seg = np.zeros((120, 160), np.int32)
+    seg[30:90, 40:120] = 1
+    depth[seg == 1] = 2.0
+    rng = np.random.default_rng(0)
+    noisy = bleed(depth, 2.0) * (1.0 + 0.01 * rng.standard_normal(depth.shape))
+    cleaned = clean_segments(noisy, seg, rim_px=4.0, sigma_px=1.5)
+    edge = np.abs(np.diff(seg, axis=0, prepend=seg[:1])) + np.abs(np.diff(seg, axis=1, prepend=seg[:, :1])) > 0
+    near = np.zeros_like(edge)
+    for dy in range(-3, 4):
+        for dx in range(-3, 4):
+            near |= np.roll(np.roll(edge, dy, 0), dx, 1)
+    # bled values are ~half-way between the two sides at the edge; cleaned ones are the side's own
+    assert np.max(np.abs(noisy[near] / depth[near] - 1)) > 0.2
+    assert np.max(np.abs(cleaned / depth - 1)) < 0.03
+    # a Gaussian of σ 1.5 px averages ~28 pixels: the 1 % noise drops well below half
+    inner = ~near
+    assert np.std(cleaned[inner] / depth[inner]) < 0.5 * np.std(noisy[inner] / depth[inner])
+    assert clean_segments(noisy, seg, 0.0, 0.0) is noisy
+
+
+def test_the_scale_keeps_the_camera_at_eye_level():
+    s = DepthFitSettings(camera_height_band=(1.1, 1.8))
+    flags: list[str] = []
+    assert _within_height_band(1.0, 1.5, s, flags) == 1.0 and flags == []       # 1.5 m: left alone
+    assert abs(_within_height_band(0.5, 1.5, s, flags) * 1.5 - 1.1) < 1e-12      # 0.75 m: up to 1.1 m
+    assert flags == ["camera_height_clamped"]
+    assert abs(_within_height_band(2.0, 1.5, s, flags) * 1.5 - 1.8) < 1e-12      # 3 m: down to 1.8 m
+    assert flags == ["camera_height_clamped"]
+    assert _within_height_band(0.5, None, s, []) == 0.5                          # no floor seen: no say
