@@ -51,12 +51,15 @@ def main(argv=None) -> int:
                         "stand for generated objects that match no asset)")
     p.add_argument("--scenes", type=int, default=None)
     p.add_argument("--modes", nargs="+", default=["depth", "masks"])
+    p.add_argument("--no-texture", action="store_true", help="skip the photo-texture comparison")
+    p.add_argument("--first-scene", type=int, default=0, help="skip the manifest's first N scenes")
     p.add_argument("-o", "--out", default="out/bench_midi_register")
     args = p.parse_args(argv)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     bench = Path(args.bench)
-    names = json.loads((bench / "manifest.json").read_text())["scenes"][:args.scenes]
+    names = json.loads((bench / "manifest.json").read_text())["scenes"]
+    names = names[args.first_scene:][:args.scenes]
     if args.heldout_catalogs:
         from scenewright.library import Library
         held = set(args.heldout_catalogs)
@@ -67,7 +70,7 @@ def main(argv=None) -> int:
     for k, name in enumerate(names):
         cap = load_capture(bench / name / "capture")
         gt = read_scene(bench / name / "gt")
-        meshes, truth = rg.random_midi_frame(gt, np.random.default_rng([7, k]))
+        meshes, truth = rg.random_midi_frame(gt, np.random.default_rng([7, args.first_scene + k]))
         centres = np.stack([m.bounds.mean(0) for m in meshes.values()])
         for mode in args.modes:
             t0 = time.perf_counter()
@@ -82,7 +85,7 @@ def main(argv=None) -> int:
                      camera_height_err_m=abs(reg.camera_height_m - float(gt.camera.world_from_camera[1][3])))
             print(json.dumps({a: (round(b, 4) if isinstance(b, float) else b) for a, b in e.items()}), flush=True)
             rows.append(e)
-            if mode == "depth":
+            if mode == "depth" and not args.no_texture:
                 from scenewright.scene import Instance, Scene
                 raw = Scene(camera=None, instances=[Instance(id=i, mesh=m) for i, m in meshes.items()],
                             extra={"midi": {}})

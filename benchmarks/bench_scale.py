@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -43,11 +44,21 @@ HWM = ("import sys\nfrom pathlib import Path\n"
        "def hwm():\n    return int(Path('/proc/self/status').read_text().split('VmHWM:')[1].split()[0]) // 1024\n")
 
 
+def _children_cpu() -> float:
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return ru.ru_utime + ru.ru_stime
+
+
+LAST_CPU = [0.0]    # CPU seconds (user + system) of the last child run by _run
+
+
 def _run(cmd: list[str]) -> tuple[float, str, str]:
-    """Wall seconds, stdout and stderr of a child process (an error stops the benchmark)."""
-    t0 = time.perf_counter()
+    """Wall seconds, stdout and stderr of a child process (an error stops the benchmark);
+    its CPU seconds go to ``LAST_CPU`` (on a shared machine they vary less than wall time)."""
+    t0, c0 = time.perf_counter(), _children_cpu()
     proc = subprocess.run(cmd, capture_output=True, text=True)
     wall = time.perf_counter() - t0
+    LAST_CPU[0] = _children_cpu() - c0
     if proc.returncode:
         raise SystemExit(f"failed ({proc.returncode}): {' '.join(cmd)}\n{proc.stderr[-2000:]}")
     return wall, proc.stdout, proc.stderr
@@ -60,8 +71,8 @@ def open_time(lib: Path, repeats: int = 3) -> float:
     return statistics.median(float(_run([PY, "-c", code, str(lib)])[1]) for _ in range(repeats))
 
 
-def cold_once(lib: Path, scene: Path, out: Path) -> tuple[float, int]:
-    """Wall seconds of ``scenewright reconstruct`` in a new process, and its peak memory (MiB).
+def cold_once(lib: Path, scene: Path, out: Path) -> tuple[float, int, float]:
+    """Wall seconds of ``scenewright reconstruct`` in a new process, its peak memory (MiB) and CPU seconds.
 
     The peak is the process's own VmHWM read as it ends (a child's rusage would also count
     its parent's memory at the fork)."""
@@ -69,7 +80,7 @@ def cold_once(lib: Path, scene: Path, out: Path) -> tuple[float, int]:
                   "print('VmHWM', hwm(), file=sys.stderr)\nsys.exit(rc)\n")
     wall, _, err = _run([PY, "-c", code, "reconstruct", str(scene / "capture"), "-o", str(out / scene.name),
                          "--library", str(lib), "--overwrite", "--no-preview"])
-    return wall, int(err.rsplit("VmHWM", 1)[1].split()[0])
+    return wall, int(err.rsplit("VmHWM", 1)[1].split()[0]), LAST_CPU[0]
 
 
 def warm_worker(lib: str, out: str, scenes: list[str]) -> None:
@@ -78,20 +89,22 @@ def warm_worker(lib: str, out: str, scenes: list[str]) -> None:
     from scenewright.run import build_method, run_to_folder
     resources = Resources(library=lib)
     method = build_method("layout", resources=resources)       # library, index and renderer built once
-    times = []
+    times, cpu = [], []
     for scene in scenes:
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         run_to_folder(Path(scene) / "capture", Path(out) / Path(scene).name, method, overwrite=True, preview=False)
         times.append(time.perf_counter() - t0)
+        cpu.append(time.process_time() - c0)
     hwm = int(Path("/proc/self/status").read_text().split("VmHWM:")[1].split()[0]) // 1024
-    print(json.dumps({"times": times, "peak_mb": hwm}))
+    print(json.dumps({"times": times, "cpu": cpu, "peak_mb": hwm}))
 
 
-def warm_once(lib: Path, scenes: list[Path], out: Path) -> tuple[list[float], int]:
-    """Per-scene seconds of one process reconstructing every scene (the first left out), its peak MiB."""
+def warm_once(lib: Path, scenes: list[Path], out: Path) -> tuple[list[float], int, list[float]]:
+    """Per-scene wall seconds of one process reconstructing every scene (the first left out), its
+    peak MiB, and the per-scene CPU seconds (likewise)."""
     _, text, _ = _run([PY, __file__, "--warm-worker", str(lib), str(out), *map(str, scenes)])
     res = json.loads(text.strip().splitlines()[-1])
-    return res["times"][1:] or res["times"], res["peak_mb"]
+    return res["times"][1:] or res["times"], res["peak_mb"], res["cpu"][1:] or res["cpu"]
 
 
 def exact_up_to_replica(bench_scenes: list[Path], out: Path) -> float:
@@ -173,25 +186,29 @@ def main() -> None:
     # Interleaved (scene by scene across the libraries, warm rounds in both orders): a shared
     # machine's load changes over minutes and must not favour one library.
     rows = [{"library": name, "assets": len(Library.open(path)), "made_s": made, "path": path,
-             "out": str(work / "pred" / name.replace(" ", "-")), "cold_s": [], "cold_mb": [], "warm_s": [],
-             "warm_mb": []} for name, path, made in libraries]
+             "out": str(work / "pred" / name.replace(" ", "-")), "cold_s": [], "cold_mb": [], "cold_cpu": [],
+             "warm_s": [], "warm_mb": [], "warm_cpu": []} for name, path, made in libraries]
     for r in rows:
         r["open_s"] = open_time(r["path"])
     for scene in scenes:
         print(f"cold {scene.name}", flush=True)
         for r in rows:
-            wall, mb = cold_once(r["path"], scene, Path(r["out"]) / "cold")
+            wall, mb, cpu = cold_once(r["path"], scene, Path(r["out"]) / "cold")
             r["cold_s"].append(wall)
             r["cold_mb"].append(mb)
+            r["cold_cpu"].append(cpu)
     for order in (rows, rows[::-1]):
         print("warm round", flush=True)
         for r in order:
-            times, mb = warm_once(r["path"], scenes, Path(r["out"]) / "warm")
+            times, mb, cpu = warm_once(r["path"], scenes, Path(r["out"]) / "warm")
             r["warm_s"] += times
             r["warm_mb"].append(mb)
+            r["warm_cpu"] += cpu
     for r in rows:
-        r["cold"] = {"wall_s": r["cold_s"], "median_s": statistics.median(r["cold_s"]), "max_rss_mb": max(r["cold_mb"])}
-        r["warm"] = {"times_s": r["warm_s"], "median_s": statistics.median(r["warm_s"]), "max_rss_mb": max(r["warm_mb"])}
+        r["cold"] = {"wall_s": r["cold_s"], "median_s": statistics.median(r["cold_s"]), "max_rss_mb": max(r["cold_mb"]),
+                     "cpu_s": r["cold_cpu"], "median_cpu_s": statistics.median(r["cold_cpu"])}
+        r["warm"] = {"times_s": r["warm_s"], "median_s": statistics.median(r["warm_s"]), "max_rss_mb": max(r["warm_mb"]),
+                     "cpu_s": r["warm_cpu"], "median_cpu_s": statistics.median(r["warm_cpu"])}
         r["exact_up_to_replica"] = exact_up_to_replica(scenes, Path(r["out"]) / "warm")
         r["path"] = str(r["path"])
     base = next(r for r in rows if r["library"] == "1x")
@@ -199,13 +216,17 @@ def main() -> None:
     same = same_scenes(Path(noidx["out"]) / "cold", Path(base["out"]) / "cold", scenes)
     print()
     print(f"machine: {machine()['cpu']}, {os.cpu_count()} cores; {len(scenes)} scenes, seed {args.seed}")
-    print("| library | assets | open s | cold s/scene | warm s/scene | peak MB cold / warm | exact asset (up to replica) |")
-    print("|---|---|---|---|---|---|---|")
+    print(f"load average at the end: {os.getloadavg()[0]:.1f}")
+    print("| library | assets | open s | cold s/scene | cold CPU s | warm s/scene | warm CPU s | peak MB cold / warm "
+          "| exact asset (up to replica) |")
+    print("|---|---|---|---|---|---|---|---|---|")
+
+    def cell(r, kind, key):
+        return f"{r[kind][key]:.2f} ({r[kind][key] / base[kind][key]:.2f}×)"
     for r in rows:
-        print(f"| {r['library']} | {r['assets']} | {r['open_s']:.3f} | {r['cold']['median_s']:.2f} "
-              f"({r['cold']['median_s'] / base['cold']['median_s']:.2f}×) | {r['warm']['median_s']:.2f} "
-              f"({r['warm']['median_s'] / base['warm']['median_s']:.2f}×) | {r['cold']['max_rss_mb']} / "
-              f"{r['warm']['max_rss_mb']} | {r['exact_up_to_replica']:.3f} |")
+        print(f"| {r['library']} | {r['assets']} | {r['open_s']:.3f} | {cell(r, 'cold', 'median_s')} | "
+              f"{cell(r, 'cold', 'median_cpu_s')} | {cell(r, 'warm', 'median_s')} | {cell(r, 'warm', 'median_cpu_s')} | "
+              f"{r['cold']['max_rss_mb']} / {r['warm']['max_rss_mb']} | {r['exact_up_to_replica']:.3f} |")
     print(f"1x with and without the index: scenes {'identical' if same else 'DIFFER'} (apart from timings)")
     if args.json:
         Path(args.json).write_text(json.dumps({"machine": machine(), "scenes": len(scenes), "seed": args.seed,

@@ -412,7 +412,8 @@ def write_downloads(scene_dir: Path, job_dir: Path, name: str, progress: JobProg
     """Every export format of ``scene_dir`` into ``job_dir``: ({format: path}, notes).
 
     A format that fails (bpy or usd-core missing, a writer's error) is a note: the others,
-    and the scene, are still offered.
+    and the scene, are still offered. ``scene``: the scene read from ``scene_dir`` (not read
+    again); when it has a room, the GLB download leaves the room out (``scene.glb`` keeps it).
     """
     from scenewright.export import export_scene
     files: dict[str, Path] = {}
@@ -424,7 +425,10 @@ def write_downloads(scene_dir: Path, job_dir: Path, name: str, progress: JobProg
                 files[fmt] = _zip_folder(scene_dir, job_dir / f"{name}.zip", name)
             elif fmt == "glb":
                 files[fmt] = job_dir / f"{name}.glb"
-                shutil.copyfile(scene_dir / "scene.glb", files[fmt])
+                if scene is not None and scene.room:   # scene.glb holds the room; this GLB leaves it out
+                    files[fmt].write_bytes(scene_glb(scene, ExportSettings(room=False, double_sided=False)))
+                else:
+                    shutil.copyfile(scene_dir / "scene.glb", files[fmt])
             elif fmt == "usdz":
                 files[fmt] = export_scene(scene_dir, job_dir / f"{name}.usdz", overwrite=True, scene=scene)
             elif fmt == "usd":
@@ -543,14 +547,12 @@ def run_job(capture_dir, job_dir, request: JobRequest, settings: AppSettings | N
     progress.stage("exports")
     t = time.perf_counter()
     # Downloads carry the capture's name (five "scene.glb" in a downloads folder help nobody).
-    files, export_notes = write_downloads(scene_dir, job_dir, name, progress)
+    files, export_notes = write_downloads(scene_dir, job_dir, name, progress, scene=scene)
     notes += export_notes
     glb_room = None
-    if scene.room:
+    if scene.room:     # scene.glb holds the room, textured from the photo
         glb_room = job_dir / f"{name}_with_room.glb"
         shutil.copyfile(scene_dir / "scene.glb", glb_room)
-        if "glb" in files:     # scene.glb holds the room (textured from the photo); the plain GLB leaves it out
-            files["glb"].write_bytes(scene_glb(scene, ExportSettings(room=False, double_sided=False)))
     timings["downloads"] = time.perf_counter() - t
     progress.finish()
     preview = scene_dir / "preview.png"

@@ -31,11 +31,11 @@ slice costs no copy and no parse.
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import logging
 import sqlite3
 import struct
+import threading
 import zipfile
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -94,11 +94,13 @@ RECORD_FIELDS = [f.name for f in fields(AssetRecord)]
 class Library:
     """Read access to a built library. Arrays are memory-mapped; meshes and views cached."""
 
-    def __init__(self, folder: Path, info: dict, records: list[AssetRecord]):
+    def __init__(self, folder: Path, info: dict, records: list[AssetRecord] | None = None,
+                 database: "_AssetTable | None" = None):
         self.folder = folder
         self.info = info
-        self.records = records
-        self._by_id = {r.asset_id: r for r in records}
+        self._records = records
+        self._by_id = None if records is None else {r.asset_id: r for r in records}
+        self._table = database
         self._samples = None
         self._voxels = None
         self.mesh = functools.lru_cache(maxsize=64)(self._load_mesh)   # textures: ~MBs each
@@ -107,7 +109,12 @@ class Library:
 
     @classmethod
     def open(cls, folder: str | Path, _retry: bool = True) -> "Library":
-        """Open a library folder; InputError if it is missing, unfinished or not a library."""
+        """Open a library folder; InputError if it is missing, unfinished or not a library.
+
+        Reads no asset record: ``record(id)`` looks one up in ``index.sqlite`` (kept open, so
+        a rebuild replacing the file meanwhile does not mix builds), ``records`` reads them
+        all on first use. Opening costs the same for 500 assets as for 25,000.
+        """
         folder = Path(folder)
         if not folder.is_dir():
             raise InputError(f"{folder}: library folder not found")
@@ -120,29 +127,35 @@ class Library:
         if not index.is_file():
             raise InputError(f"{folder}: library has no index.sqlite (the build did not finish; run it again)")
         try:
-            con = sqlite3.connect(index.resolve().as_uri() + "?mode=ro", uri=True)
-            try:
-                cur = con.execute(f"SELECT {', '.join(RECORD_FIELDS)} FROM assets ORDER BY row")
-                rows = cur.fetchall()
-                files = dict(con.execute("SELECT key, value FROM meta").fetchall())
-            finally:
-                con.close()
+            table = _AssetTable(index)
+            files, count = table.files, table.count
         except sqlite3.Error as exc:
             raise InputError(f"{index}: unreadable index ({exc})") from None
-        records = [AssetRecord(**dict(zip(RECORD_FIELDS, r))) for r in rows]
-        records = [dataclasses.replace(r, has_views=bool(r.has_views)) for r in records]
-        lib = cls(folder, info, records)
+        lib = cls(folder, info, database=table)
         # map the arrays now: the index names the files of its own build (see build._write_index)
         try:
             lib._samples = np.load(folder / files.get("samples", "samples.npy"), mmap_mode="r", allow_pickle=False)
             lib._voxels = np.load(folder / files.get("voxels", "voxels.npy"), mmap_mode="r", allow_pickle=False)
         except (OSError, ValueError) as exc:
+            table.close()
             if _retry:   # a rebuild replaced the index in between: read the new one
                 return cls.open(folder, _retry=False)
             raise InputError(f"{folder}: stacked arrays unreadable ({exc})") from None
-        if len(lib._samples) != len(records) or len(lib._voxels) != len(records):
+        if len(lib._samples) != count or len(lib._voxels) != count:
             raise InputError(f"{folder}: index and stacked arrays disagree (rebuild the library)")
         return lib
+
+    @property
+    def records(self) -> list[AssetRecord]:
+        """Every asset's record, in row order (read from ``index.sqlite`` on first use)."""
+        if self._records is None:
+            try:
+                records = self._table.all()
+            except sqlite3.Error as exc:
+                raise InputError(f"{self.folder / 'index.sqlite'}: unreadable index ({exc})") from None
+            self._by_id = {r.asset_id: r for r in records}
+            self._records = records
+        return self._records
 
     # ---- records -----------------------------------------------------------------
     @property
@@ -150,10 +163,19 @@ class Library:
         return [r.asset_id for r in self.records]
 
     def record(self, asset_id: str) -> AssetRecord:
-        try:
-            return self._by_id[asset_id]
-        except KeyError:
-            raise KeyError(f"{asset_id!r} is not in the library {self.folder}") from None
+        if self._by_id is None:
+            self._by_id = {}
+        rec = self._by_id.get(asset_id)
+        if rec is None and self._records is None and self._table is not None:
+            try:
+                rec = self._table.one(asset_id)
+            except sqlite3.Error as exc:
+                raise InputError(f"{self.folder / 'index.sqlite'}: unreadable index ({exc})") from None
+            if rec is not None:
+                self._by_id[asset_id] = rec
+        if rec is None:
+            raise KeyError(f"{asset_id!r} is not in the library {self.folder}")
+        return rec
 
     def categories(self) -> dict[str, int]:
         """{category: number of assets}, largest first."""
@@ -285,7 +307,45 @@ class Library:
         return views
 
     def __len__(self) -> int:
-        return len(self.records)
+        return len(self._records) if self._records is not None else self._table.count
 
     def __repr__(self) -> str:
-        return f"Library({str(self.folder)!r}, {len(self.records)} assets)"
+        return f"Library({str(self.folder)!r}, {len(self)} assets)"
+
+
+class _AssetTable:
+    """``index.sqlite`` held open read-only: the asset records one at a time or all at once.
+
+    One connection for the Library's life (threads share it under a lock), so every record
+    comes from the file that was there at ``Library.open``.
+    """
+
+    def __init__(self, path: Path):
+        self._con = sqlite3.connect(path.resolve().as_uri() + "?mode=ro", uri=True, check_same_thread=False)
+        self._lock = threading.Lock()
+        try:
+            self.files = dict(self._con.execute("SELECT key, value FROM meta").fetchall())
+            self.count = int(self._con.execute("SELECT count(*) FROM assets").fetchone()[0])
+        except sqlite3.Error:
+            self._con.close()
+            raise
+
+    @staticmethod
+    def _record(row) -> AssetRecord:
+        rec = dict(zip(RECORD_FIELDS, row))
+        rec["has_views"] = bool(rec["has_views"])
+        return AssetRecord(**rec)
+
+    def one(self, asset_id: str) -> AssetRecord | None:
+        with self._lock:
+            row = self._con.execute(f"SELECT {', '.join(RECORD_FIELDS)} FROM assets WHERE asset_id = ?",
+                                    (asset_id,)).fetchone()
+        return None if row is None else self._record(row)
+
+    def all(self) -> list[AssetRecord]:
+        with self._lock:
+            rows = self._con.execute(f"SELECT {', '.join(RECORD_FIELDS)} FROM assets ORDER BY row").fetchall()
+        return [self._record(r) for r in rows]
+
+    def close(self) -> None:
+        self._con.close()

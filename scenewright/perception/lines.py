@@ -157,3 +157,29 @@ def pitch_from_lines(segs: np.ndarray, K: np.ndarray, step_deg: float = 0.05) ->
     cost = manhattan_cost(segs, K)
     grid = np.radians(np.arange(0.0, 60.0 + 1e-9, step_deg))
     return float(grid[int(np.argmin(cost(grid)))])
+
+
+def manhattan_yaw(segs: np.ndarray, K: np.ndarray, pitch_rad: float, step_deg: float = 0.25,
+                  truncate_deg: float = 1.5) -> float | None:
+    """The room's horizontal axis turn ψ in [0, π/2) (radians) for a camera pitched ``pitch_rad``:
+    the axes are ``cos ψ·right + sin ψ·horizontal forward`` and its perpendicular, the pair whose
+    vanishing points the segments meet best (the cost of :func:`manhattan_cost`); None without
+    segments."""
+    segs = np.asarray(segs, float).reshape(-1, 4)
+    if len(segs) == 0:
+        return None
+    K = np.asarray(K, float)
+    length = np.hypot(segs[:, 2] - segs[:, 0], segs[:, 3] - segs[:, 1])
+    w = length / length.mean()
+    tau2 = np.radians(truncate_deg) ** 2
+    sp, cp = np.sin(pitch_rad), np.cos(pitch_rad)
+    x_hat = np.array([1.0, 0.0, 0.0])
+    h_hat = np.array([0.0, -sp, cp])
+    r_v = _vp_residual(segs, (K @ np.array([0.0, -cp, -sp]))[None])[0]
+    yaws = np.radians(np.arange(0.0, 90.0, step_deg))
+    d1 = np.cos(yaws)[:, None] * x_hat + np.sin(yaws)[:, None] * h_hat
+    d2 = -np.sin(yaws)[:, None] * x_hat + np.cos(yaws)[:, None] * h_hat
+    r = np.minimum(np.minimum(_vp_residual(segs, d1 @ K.T) ** 2, _vp_residual(segs, d2 @ K.T) ** 2),
+                   (r_v ** 2)[None])
+    c = (w[None] * np.minimum(r / tau2, 1.0)).sum(axis=1)
+    return float(yaws[int(np.argmin(c))])

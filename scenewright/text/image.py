@@ -22,6 +22,41 @@ import numpy as np
 from scenewright.errors import InputError
 
 
+def load_pipeline(model_dir):
+    """``DiffusionPipeline.from_pretrained`` of a local folder (float32, no progress bars, never the
+    hub): the class its ``model_index.json`` names, e.g. ``FluxPipeline``. A folder that does not
+    load (a component missing, a config or weights file broken) is an InputError naming it."""
+    import json
+
+    model_dir = Path(model_dir)
+    index_file = model_dir / "model_index.json"
+    if not index_file.is_file():
+        raise InputError(f"{model_dir}: not a diffusers pipeline folder (no model_index.json)")
+    try:
+        index = json.loads(index_file.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InputError(f"{index_file}: not readable JSON ({exc})") from None
+    if not isinstance(index, dict) or not isinstance(index.get("_class_name"), str):
+        raise InputError(f"{index_file}: names no pipeline class (_class_name)")
+    # a component the index lists but the folder lacks would load as None and fail only when called
+    missing = [f"{name}/ ({spec[1]})" for name, spec in index.items()
+               if not name.startswith("_") and isinstance(spec, list) and len(spec) == 2 and None not in spec
+               and not (model_dir / name).is_dir()]
+    if missing:
+        raise InputError(f"{model_dir}: {index['_class_name']} component folder missing: {', '.join(missing)}")
+    import torch
+    from diffusers import DiffusionPipeline
+    from diffusers.utils import logging as dlog
+    dlog.set_verbosity_error()
+    dlog.disable_progress_bar()
+    try:
+        pipe = DiffusionPipeline.from_pretrained(str(model_dir), dtype=torch.float32, local_files_only=True)
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise InputError(f"{model_dir}: cannot load the pipeline ({type(exc).__name__}: {exc})") from None
+    pipe.set_progress_bar_config(disable=True)
+    return pipe
+
+
 def text_to_image(prompt: str, model_dir, lora=None, seed: int = 0, steps: int = 28, size: int = 512,
                   guidance: float | None = None, device: str = "cpu") -> np.ndarray:
     """(size, size, 3) uint8 picture of ``prompt`` from the pipeline folder ``model_dir``."""
@@ -31,21 +66,20 @@ def text_to_image(prompt: str, model_dir, lora=None, seed: int = 0, steps: int =
     if lora is not None and not Path(lora).is_file():
         raise InputError(f"{lora}: LoRA file not found")
     import torch
-    from diffusers import DiffusionPipeline
-    from diffusers.utils import logging as dlog
-    dlog.set_verbosity_error()
-    dlog.disable_progress_bar()
-    try:
-        pipe = DiffusionPipeline.from_pretrained(str(model_dir), dtype=torch.float32)
-    except (OSError, ValueError) as exc:
-        raise InputError(f"{model_dir}: cannot load the pipeline ({type(exc).__name__}: {exc})") from None
-    pipe.set_progress_bar_config(disable=True)
+    pipe = load_pipeline(model_dir)
+    factor = getattr(pipe, "vae_scale_factor", 8) * (2 if type(pipe).__name__.startswith("Flux") else 1)
+    if size % factor:
+        raise InputError(f"{model_dir}: picture size {size} must be a multiple of {factor} for {type(pipe).__name__}")
     pipe.to(device)
     if lora is not None:
         try:
             pipe.load_lora_weights(str(Path(lora).parent), weight_name=Path(lora).name)
-        except (OSError, ValueError, KeyError) as exc:
+        except (OSError, ValueError, KeyError, RuntimeError) as exc:
             raise InputError(f"{lora}: not a LoRA for this pipeline ({type(exc).__name__}: {exc})") from None
+        if not any(pipe.get_list_adapters().values()):
+            # diffusers only warns when no key of the file names a layer of this pipeline
+            raise InputError(f"{lora}: no layer of {type(pipe).__name__} ({model_dir}) matches this LoRA "
+                             "(trained for another architecture?)")
     kwargs = {"prompt": prompt, "num_inference_steps": steps, "height": size, "width": size,
               "generator": torch.Generator(device="cpu").manual_seed(seed), "output_type": "np"}
     if guidance is not None:

@@ -156,6 +156,8 @@ def test_run_job_writes_scene_zip_and_room(tmp_path, capture_dirs, library_dir):
         assert {"room1/scene.glb", "room1/scene.json", "room1/preview.png"} <= set(zf.namelist())
     nodes = trimesh.load(res.glb_room, force="scene").graph.nodes_geometry
     assert "floor" in nodes and {f"inst_{i}" for i in res.capture.instance_ids} <= set(nodes)
+    plain = trimesh.load(res.files["glb"], force="scene").graph.nodes_geometry
+    assert "floor" not in plain and {f"inst_{i}" for i in res.capture.instance_ids} <= set(plain)
     with pytest.raises(InputError, match="method: 'nope'"):
         run_job(capture_dirs[0], job, JobRequest(method="nope"))
     with pytest.raises(InputError, match=r"rgb.png: 128x128 is 0.0164 megapixels, more than this server.s 0.0163;"):

@@ -131,7 +131,11 @@ def test_a_partial_placement_through_a_wall_costs_score(index, window_renderer):
     pen, cost = scorer.room_cost(obj, through)
     assert pen > 0.2 and cost > 1.0
     assert scorer.room_cost(obj, inside) == (0.0, 0.0)
-    assert scorer.room_cost(SimpleNamespace(id=1, mask=obj.mask, truncated=False), through) == (0.0, 0.0)
+    whole = SimpleNamespace(id=1, mask=obj.mask, truncated=False)
+    assert scorer.room_cost(whole, through) == (0.0, 0.0)
+    # A stretched asset's back is a guess as well: it pays for the wall like a partial one.
+    assert scorer.room_cost(whole, through, guessed_extent=True) == (pen, cost)
+    assert scorer.room_cost(whole, inside, guessed_extent=True) == (0.0, 0.0)
     r = scorer.score(obj, [through])[0]
     assert r["through_wall_m"] == pytest.approx(pen)
 

@@ -238,3 +238,79 @@ def test_a_table_ringed_by_chairs_is_cleared_by_the_chair_stepping_back():
     assert all(not overlap(out[0], o)[0] for o in out[1:])
     assert np.allclose(out[0].world_from_object, table.world_from_object, atol=1e-9)   # the table stays
     assert 0.07 < out[1].world_from_object[2, 3] - chairs[0].world_from_object[2, 3] < 0.1
+
+
+def hutch_desk_mesh(w=1.4, h=0.75, d=0.7, hutch_h=0.6, hutch_d=0.25):
+    """A desk (table_mesh) with a closed hutch standing on the back of its top."""
+    hutch = trimesh.creation.box((w, hutch_h, hutch_d))
+    hutch.apply_translation([0, h + hutch_h / 2, -d / 2 + hutch_d / 2])
+    return trimesh.util.concatenate([table_mesh(w, h, d), hutch])
+
+
+def test_a_thing_on_a_desk_overlapping_its_hutch_slides_forward_on_the_top():
+    # The box's back reaches 10 cm into the hutch (which spans z in [-0.35, -0.10]): the support
+    # pair is never separated by the overlap pass, so resting it must clear the hutch.
+    radio = asset_box(0.3, 0.2, 0.3)
+    items = [place(1, "desk", hutch_desk_mesh(), 0, 0, 0),
+             place(2, "electronics", radio, 0.0, 0.75, -0.05)]      # z in [-0.20, 0.10]
+    assert overlap(*items)[0]
+    rel = [Relation("on", subject=2, object=1)]
+    out, rep = optimize_layout(items, FLOOR, [], rel)
+    clear = OptimizeSettings().clearance_m
+    hit, vol = overlap(*out)
+    assert not hit and vol < 1e-6
+    assert rep["colliding_pairs"] == [] and rep["not_resting"] == []
+    assert abs(bottom(out[1]) - 0.75 - clear) < 1e-3                # still on the desk top, not on the hutch
+    dz = out[1].world_from_object[2, 3] - items[1].world_from_object[2, 3]
+    assert 0.10 <= dz <= 0.10 + clear + 2 * OptimizeSettings().search_tol_m    # the least slide forward
+    assert np.allclose(out[0].world_from_object, items[0].world_from_object)    # the desk stays
+
+
+def test_a_lamp_sunk_deep_into_a_solid_support_is_lifted_onto_it():
+    # 40 cm into a solid 1.2 m cabinet: the rays looking for its top start inside the cabinet,
+    # and no slide keeps the lamp over the cabinet's footprint, so the lamp goes up to its top.
+    lamp = asset_box(0.2, 0.45, 0.2)
+    items = [place(1, "cabinet", asset_box(0.8, 1.2, 0.5), 0, 0, 0),
+             place(2, "lamp", lamp, 0.1, 0.8, 0.0)]
+    rel = [Relation("on", subject=2, object=1)]
+    out, rep = optimize_layout(items, FLOOR, [], rel)
+    clear = OptimizeSettings().clearance_m
+    assert overlap(*out)[1] < 1e-6 and rep["colliding_pairs"] == []
+    assert abs(bottom(out[1]) - 1.2 - clear) < 1e-3
+    assert np.allclose(out[1].world_from_object[[0, 2], 3], [0.1, 0.0])
+
+
+def test_report_counts_a_child_still_inside_its_support():
+    # Resting off: nothing moves the sunk lamp, and the report must say so even though the
+    # overlap pass leaves support pairs alone.
+    lamp = asset_box(0.2, 0.45, 0.2)
+    items = [place(1, "cabinet", asset_box(0.8, 1.2, 0.5), 0, 0, 0),
+             place(2, "lamp", lamp, 0.1, 0.8, 0.0)]
+    rel = [Relation("on", subject=2, object=1)]
+    out, rep = optimize_layout(items, FLOOR, [], rel, OptimizeSettings(rest_on_supports=False))
+    assert [(p["a"], p["b"]) for p in rep["colliding_pairs"]] == [(1, 2)]
+    assert rep["colliding_pairs"][0]["volume_m3"] > 0.2 * 0.2 * 0.4 * 0.99
+
+
+def test_a_vase_seen_at_a_hutch_top_slides_onto_it_rather_than_falling_to_the_desk():
+    # The vase was seen at the height of the hutch's top (1.35 m) but 15 cm in front of the
+    # hutch: the surface under it is the desk top, 60 cm down; the hutch's top is 15 cm away.
+    vase = asset_box(0.1, 0.3, 0.1)
+    items = [place(1, "desk", hutch_desk_mesh(), 0, 0, 0),
+             place(2, "vase", vase, 0.2, 1.35, 0.0)]                 # hutch: z in [-0.35, -0.10]
+    rel = [Relation("on", subject=2, object=1)]
+    out, rep = optimize_layout(items, FLOOR, [], rel)
+    clear = OptimizeSettings().clearance_m
+    assert -1e-6 <= bottom(out[1]) - 1.35 <= clear + 1e-6              # on the hutch, at its seen height
+    moved = out[1].world_from_object[:3, 3] - items[1].world_from_object[:3, 3]
+    assert moved[2] < 0 and 0.10 < np.linalg.norm(moved[[0, 2]]) < 0.3    # back onto it, well under the 60 cm drop
+    assert overlap(*out)[1] < 1e-6 and rep["colliding_pairs"] == [] and rep["not_resting"] == []
+
+
+def test_a_vase_far_from_any_surface_at_its_height_still_falls_to_the_top_under_it():
+    vase = asset_box(0.1, 0.3, 0.1)
+    items = [place(1, "dining_table", table_mesh(h=0.75), 0, 0, 0),
+             place(2, "vase", vase, 0.3, 1.3, 0.1)]
+    out, rep = optimize_layout(items, FLOOR, [], [Relation("on", subject=2, object=1)])
+    assert abs(bottom(out[1]) - 0.75 - OptimizeSettings().clearance_m) < 1e-3
+    assert np.allclose(out[1].world_from_object[[0, 2], 3], [0.3, 0.1])

@@ -333,3 +333,23 @@ def test_single_object_capture_is_a_scene_flagged_low_confidence(bench, library,
     assert len(scene.instances) == 1
     assert "single_object_low_confidence" in scene.extra["depth"]["flags"]
     assert scene.extra["depth"]["used_as"] == "none"
+
+
+def test_a_darker_bluer_picture_is_calibrated_by_its_objects(bench, library, renderer):
+    """A picture under other light (every channel scaled) is measured against the objects'
+    renders and divided back; the flat picture is left alone."""
+    import dataclasses
+    from scenewright.methods.layout.pipeline import reconstruct
+    capture = load_capture(bench / "scene_0000" / "capture")
+    gain = np.array([0.6, 0.7, 0.85])
+    dark = dataclasses.replace(capture, rgb=np.round(capture.rgb * gain).astype(np.uint8))
+    flat = reconstruct(capture, library, renderer=renderer)
+    lit = reconstruct(dark, library, renderer=renderer)
+    record = flat.extra["colour_transform"]
+    assert record is not None and not record["applied"]
+    record = lit.extra["colour_transform"]
+    assert record["applied"] and record["objects"] >= 2
+    # the median ratio of rendered to observed pixels: within 0.1 in log of the gain (shading
+    # differs between the bench render and the pose window's; rounding to 8 bits)
+    np.testing.assert_allclose(np.log(record["gain"]), np.log(gain), atol=0.1)
+    assert [i.asset_id for i in lit.instances] == [i.asset_id for i in flat.instances]

@@ -71,3 +71,105 @@ def test_not_a_pipeline_or_bench_is_refused(tiny_bench, tiny_pipe, tmp_path):
     with pytest.raises(InputError, match="manifest.json"):
         train_image_lora(tmp_path, tiny_pipe, tmp_path / "o")
     assert not (tmp_path / "o").exists()
+
+
+# FLUX.1: flow matching on packed latents with the scheduler's shifted sigmas
+
+@pytest.fixture(scope="session")
+def tiny_flux(tmp_path_factory):
+    from scenewright.text.tiny import build_tiny_flux_pipeline
+    return build_tiny_flux_pipeline(tmp_path_factory.mktemp("flux_train") / "pipe")
+
+
+def test_flux_loss_falls_and_the_lora_loads_into_generate(tiny_bench, tiny_flux, tmp_path):
+    from scenewright.text.image import text_to_image
+    out = tmp_path / "flux_lora"
+    rec = train_image_lora(tiny_bench, tiny_flux, out, LoraTrainSettings(steps=60, checkpoint_every=30, **SETTINGS))
+    assert rec["pipeline"] == "FluxPipeline" and rec["objective"] == "flow matching (FLUX)"
+    assert rec["eval_loss_after"] < rec["eval_loss_before"]
+    assert len(rec["losses"]) == 60 and np.mean(rec["losses"][-15:]) < np.mean(rec["losses"][:15])
+    assert sorted(p.name for p in (out / "checkpoints").iterdir()) == ["step_000030", "step_000060"]
+    lora = out / "pytorch_lora_weights.safetensors"
+    assert all(k.startswith("transformer.") for k in load_file(str(lora)))
+    plain = text_to_image("a bedroom with a bed", tiny_flux, steps=2, size=64)
+    tuned = text_to_image("a bedroom with a bed", tiny_flux, lora=lora, steps=2, size=64)
+    assert not np.array_equal(plain, tuned)
+
+
+def test_flux_resume_equals_an_unbroken_run(tiny_bench, tiny_flux, tmp_path):
+    whole = tmp_path / "whole"
+    train_image_lora(tiny_bench, tiny_flux, whole, LoraTrainSettings(steps=6, checkpoint_every=3, **SETTINGS))
+    parts = tmp_path / "parts"
+    train_image_lora(tiny_bench, tiny_flux, parts, LoraTrainSettings(steps=3, checkpoint_every=3, **SETTINGS))
+    rec = train_image_lora(tiny_bench, tiny_flux, parts, LoraTrainSettings(steps=6, checkpoint_every=3, **SETTINGS))
+    assert rec["resumed_from"] == "step_000003" and len(rec["losses"]) == 6
+    whole_rec = json.loads((whole / "train.json").read_text())
+    # the first three losses come from the first run's checkpoint, the rest recomputed: same draws
+    np.testing.assert_allclose(rec["losses"], whole_rec["losses"], rtol=1e-4)
+    a = load_file(str(whole / "checkpoints" / "step_000006" / "adapter.safetensors"))
+    b = load_file(str(parts / "checkpoints" / "step_000006" / "adapter.safetensors"))
+    assert a.keys() == b.keys()
+    for k in a:
+        # as for the UNet: one CPU, same operations in the same order; float32 rounding of 6 Adam steps
+        np.testing.assert_allclose(a[k].numpy(), b[k].numpy(), rtol=1e-5, atol=1e-5 * float(a[k].abs().max()))
+
+
+def test_flux_sigmas_are_the_schedulers_shifted_ones(tiny_flux):
+    """Training noise levels follow the scheduler's resolution-dependent shift: bigger pictures
+    (longer packed sequences) train noisier, as FLUX.1-dev denoises them."""
+    import torch
+
+    from scenewright.text.image import load_pipeline
+    from scenewright.text.train import FluxFlowMatching
+    pipe = load_pipeline(tiny_flux)
+    levels = {}
+    for size in (32, 128):
+        objective = FluxFlowMatching(pipe, LoraTrainSettings(size=size), tiny_flux)
+        with torch.no_grad():
+            objective.encode(torch.zeros(1, 3, size, size), ["a bedroom"])
+        sig = objective.sigmas.numpy()
+        n = pipe.scheduler.config.num_train_timesteps
+        assert sig.shape == (n,) and sig[0] == pytest.approx(1.0) and np.all(np.diff(sig) < 0) and sig[-1] > 0
+        # mu > 0 shifts every level above the linear schedule 1 … 1/n
+        assert objective.mu > 0 and np.all(sig[1:-1] > np.linspace(1.0, 1.0 / n, n)[1:-1])
+        levels[size] = sig
+    assert np.all(levels[128][1:-1] > levels[32][1:-1])
+
+
+def test_flux_without_guidance_embedding_trains(tiny_bench, tmp_path):
+    """FLUX.1-schnell's layout (no guidance embedding) trains too: the guidance input is left out."""
+    from scenewright.text.tiny import build_tiny_flux_pipeline
+    pipe = build_tiny_flux_pipeline(tmp_path / "schnell", guidance_embeds=False)
+    rec = train_image_lora(tiny_bench, pipe, tmp_path / "o", LoraTrainSettings(steps=2, checkpoint_every=2, **SETTINGS))
+    assert len(rec["losses"]) == 2 and np.all(np.isfinite(rec["losses"]))
+
+
+def test_flux_training_refuses_bad_sizes_and_broken_folders(tiny_bench, tiny_flux, tmp_path):
+    import shutil
+    with pytest.raises(InputError, match="multiple of 4"):
+        train_image_lora(tiny_bench, tiny_flux, tmp_path / "o", LoraTrainSettings(steps=1, size=30))
+    broken = tmp_path / "broken"
+    shutil.copytree(tiny_flux, broken)
+    shutil.rmtree(broken / "text_encoder_2")
+    with pytest.raises(InputError, match="text_encoder_2/"):
+        train_image_lora(tiny_bench, broken, tmp_path / "o2", LoraTrainSettings(steps=1, size=32))
+    assert not (tmp_path / "o").exists() and not (tmp_path / "o2").exists()
+
+
+def test_train_image_lora_cli_shows_progress_and_resumes(tiny_bench, tiny_flux, tmp_path):
+    import os
+    import subprocess
+    import sys
+    out = tmp_path / "cli_lora"
+    base = [sys.executable, "-m", "scenewright", "train", "image-lora", "--bench", str(tiny_bench), "--image-model",
+            str(tiny_flux), "-o", str(out), "--rank", "4", "--batch-size", "2", "--size", "32",
+            "--checkpoint-every", "2", "--lr", "3e-3"]
+    r = subprocess.run(base + ["--steps", "2"], capture_output=True, text=True, env=os.environ.copy(), timeout=600)
+    assert r.returncode == 0, r.stderr
+    assert "train: step 1/2" in r.stdout and "train: step 2/2" in r.stdout
+    assert "FluxPipeline, flow matching (FLUX)" in r.stdout and (out / "pytorch_lora_weights.safetensors").is_file()
+    r = subprocess.run(base + ["--steps", "4"], capture_output=True, text=True, env=os.environ.copy(), timeout=600)
+    assert r.returncode == 0, r.stderr
+    assert "train: step 1/4" not in r.stdout and "train: step 4/4" in r.stdout
+    rec = json.loads((out / "train.json").read_text())
+    assert rec["resumed_from"] == "step_000002" and len(rec["losses"]) == 4

@@ -20,6 +20,7 @@ import math
 import numpy as np
 
 from scenewright.methods.layout.retrieval import Hypothesis, Query, RetrievalSettings, geometric_fit
+from scenewright.methods.layout.pose import is_partial
 
 PROPORTION_SLACK = math.log(1.2)     # beyond the category's own span of proportions
 
@@ -141,11 +142,19 @@ def fit_extent(obj, query: Query | None, hyps: list[Hypothesis], index, scorer, 
     trials = extent_trials(query, hyps, index, retrieval, pose.extent_fit_assets, pose.extent_box_cost)
     if not trials:
         return hyps
+    partial = is_partial(obj)        # a partial object's render score already pays for walls
     for h, res in zip(trials, scorer.score(obj, trials)):
         h.extra["render"] = res
         h.score = (res["render"] + pose.w_retrieval * h.extra["retrieval_score"] + w_category * h.prior
                    - h.extra["extent_cost"])
+        if not partial:
+            # A stretched asset's back is as unseen as a border-cut object's: not through a wall.
+            pen, cost = scorer.room_cost(obj, h, guessed_extent=True)
+            if cost > 0:
+                h.extra["render"]["through_wall_m"] = pen
+                h.score -= cost
     pick = max(trials, key=lambda h: h.score)
-    if pick.score > best.score:
+    best_cost = 0.0 if partial else scorer.room_cost(obj, best, guessed_extent=True)[1]
+    if pick.score > best.score - best_cost:
         return [pick] + hyps
     return hyps

@@ -68,6 +68,8 @@ class OptimizeSettings:
     move_cost: str = "uncertainty"    # which of a colliding pair moves: see move_weight
     support_tol_m: float = 0.01       # report: resting within this of the support
     ray_grid: int = 7                 # rays per footprint side when resting on a parent
+    seen_height_tol_m: float = 0.05   # a child whose support lies further below where it was seen
+                                      # slides to a surface of it at that height, if that is nearer
     overlap_volume: bool = True       # report manifold3d overlap volumes of remaining pairs
 
     def to_json(self) -> dict:
@@ -277,15 +279,16 @@ def optimize_layout(items, floor=None, walls=(), relations=(), settings: Optimiz
         hit[r] = False
         return sorted(row_ids[k] for k in np.flatnonzero(hit) if not related(i, row_ids[k]))
 
-    def candidate_pairs() -> list[tuple[int, int]]:
-        """Unrelated pairs (a < b, sorted) whose world boxes overlap now."""
+    def candidate_pairs(include_related: bool = False) -> list[tuple[int, int]]:
+        """Unrelated pairs (a < b, sorted) whose world boxes overlap now (``include_related``:
+        a support and what stands on it too)."""
         lo, hi = world_boxes()
         out = []
         rows = (overlapping_pairs(lo, hi) if broad_phase
                 else np.stack(np.triu_indices(len(row_ids), k=1), axis=1))
         for r1, r2 in rows:
             a, b = sorted((row_ids[r1], row_ids[r2]))
-            if not related(a, b):
+            if include_related or not related(a, b):
                 out.append((a, b))
         return sorted(out)
 
@@ -293,17 +296,53 @@ def optimize_layout(items, floor=None, walls=(), relations=(), settings: Optimiz
     t0 = time.perf_counter()
     no_support: list[int] = []
 
-    def parent_surface(i: int) -> float | None:
-        """Height of the parent's surface under child i (None: nothing under it)."""
+    def parent_heights(i: int, lift: float | None = None) -> np.ndarray:
+        """(ray_grid², ) height of the parent's surface under child i's footprint (NaN: no
+        hit), looking down from ``lift`` above its bottom (default: half its height, 5–50 cm)."""
         st, par = by_id[i], by_id[parents[i]]
         v = st.world_vertices()
         bottom, height = float(v[:, 1].min()), float(np.ptp(v[:, 1]))
         box = object_box(_Pose(st))
         xz = footprint_samples(box, s.ray_grid)
-        from_y = bottom + max(0.05, min(height / 2, 0.5))
-        h = ray_heights(par.posed.local_mesh, xz, from_y, offset=par.pos)
+        from_y = bottom + (max(0.05, min(height / 2, 0.5)) if lift is None else lift)
+        return ray_heights(par.posed.local_mesh, xz, from_y, offset=par.pos)
+
+    def parent_surface(i: int, lift: float | None = None) -> float | None:
+        """Height of the parent's surface under child i (None: nothing under it)."""
+        h = parent_heights(i, lift)
         h = h[np.isfinite(h)]
         return float(h.max()) if len(h) else None
+
+    def slide_to_seen_height(i: int, bottom: float, drop: float) -> bool:
+        """Slide child i across its parent to the nearest place where the parent has a surface
+        at the height it was seen (``bottom``), when that is nearer than the ``drop`` down to the
+        surface under it. A stand-in parent's shelves are not where the real one's are: the
+        vase seen on a hutch's top should stay at that height, not fall to the desk top."""
+        st, par = by_id[i], by_id[parents[i]]
+        pbox, cbox = object_box(_Pose(par)), object_box(_Pose(st))
+        start = cbox.centre[[0, 2]]
+        spots = footprint_samples(pbox, 2 * s.ray_grid + 1, shrink=1.0)
+        dist = np.linalg.norm(spots - start, axis=1)
+        walls_before = (np.array([float(w.distance(st.world_vertices()).min()) for w in wall_planes])
+                        if wall_planes else np.zeros(0))
+        for k in np.argsort(dist, kind="stable"):
+            if dist[k] >= drop:
+                break
+            d = np.array([spots[k][0] - start[0], 0.0, spots[k][1] - start[1]])
+            saved = {j: by_id[j].pos.copy() for j in [i] + descendants(i)}
+            translate(i, d)
+            h = parent_heights(i, lift=s.seen_height_tol_m)
+            # Most of the footprint on a surface at the seen height (it would tip otherwise).
+            ok = bool(np.mean(np.abs(np.nan_to_num(h, nan=-1e9) - bottom) <= s.seen_height_tol_m) >= 0.5)
+            if ok and wall_planes:
+                after = np.array([float(w.distance(st.world_vertices()).min()) for w in wall_planes])
+                ok = bool(np.all(after >= np.minimum(walls_before, 0.0) - s.contact_tol_m))
+            if ok:
+                return True
+            for j, p in saved.items():
+                by_id[j].pos = p
+                by_id[j].posed.move_to(p)
+        return False
 
     def clamp_into_parent(i: int) -> None:
         """Slide child i (xz) so its centre lies over its parent's footprint (shrunk)."""
@@ -320,7 +359,71 @@ def optimize_layout(items, floor=None, walls=(), relations=(), settings: Optimiz
         if np.linalg.norm(d) > 1e-9:
             translate(i, np.array([d[0], 0.0, d[1]]))
 
+    def clear_of_parent(i: int) -> None:
+        """Move child i (with what stands on it) the least that clears its parent's mesh.
+
+        The rays that find the surface under a child start just above its bottom (so a shelf
+        inside a bookcase is found), and its footprint may reach over a taller part of the
+        parent: a lamp sunk into a desk the extent fit made taller, a monitor overlapping a
+        hutch. The overlap pass never separates a child from its support (moving either would
+        carry the child off it or both together), so the rest itself leaves them apart: the
+        smallest slide across the parent's top (centre kept over its footprint, re-rested,
+        no deeper into a wall) or, failing that, the smallest lift.
+        """
+        st, par = by_id[i], by_id[parents[i]]
+        if not st.posed.collides(par.posed):
+            return
+        walls_before = (np.array([float(w.distance(st.world_vertices()).min()) for w in wall_planes])
+                        if wall_planes else np.zeros(0))
+        pbox = object_box(_Pose(par))
+        up = np.array([0.0, 1.0, 0.0])
+        options = []
+        t_up = separation_along(par.posed, st.posed, up, float((par.posed.hi - par.posed.lo)[1] +
+                                                               (st.posed.hi - st.posed.lo)[1]) + 0.05,
+                                s.search_tol_m)
+        if t_up is not None and t_up <= s.contact_tol_m:
+            return                                # resting on it, touching (fcl counts contact)
+        if t_up is not None:
+            options.append((t_up + s.clearance_m, (t_up + s.clearance_m) * up))
+        # Slides are measured a clearance above where it rests: touching the top is contact to fcl.
+        t_max = float(np.linalg.norm((par.posed.hi - par.posed.lo)[[0, 2]]))
+        st.posed.move_to(st.pos + s.clearance_m * up)
+        for ang in (pbox.yaw, pbox.yaw + np.pi / 2):
+            u = np.array([np.cos(ang), 0.0, -np.sin(ang)])
+            for d in (u, -u):
+                t = separation_along(par.posed, st.posed, d, t_max, s.search_tol_m)
+                if t is not None:
+                    options.append((t + s.clearance_m, (t + s.clearance_m) * d + s.clearance_m * up))
+        st.posed.move_to(st.pos)
+        for dist, move in sorted(options, key=lambda o: o[0]):
+            saved = {j: by_id[j].pos.copy() for j in [i] + descendants(i)}
+            translate(i, move)
+            if move[0] != 0.0 or move[2] != 0.0:
+                ok = bool(pbox.contains_xz(object_box(_Pose(st)).centre[[0, 2]][None])[0])
+                if ok and wall_planes:
+                    after = np.array([float(w.distance(st.world_vertices()).min()) for w in wall_planes])
+                    ok = bool(np.all(after >= np.minimum(walls_before, 0.0) - s.contact_tol_m))
+                if ok:
+                    # Still on the surface it rested on (not under a shelf's slab, not off a
+                    # step): keep the height; else rest it again where it now stands.
+                    bottom = float(st.world_vertices()[:, 1].min())
+                    top = parent_surface(i, lift=2 * s.clearance_m)
+                    if top is None or not -1e-6 <= bottom - top <= s.clearance_m + 1e-6:
+                        rest_height(i)
+                    ok = not st.posed.collides(par.posed)
+                if not ok:
+                    for j, p in saved.items():
+                        by_id[j].pos = p
+                        by_id[j].posed.move_to(p)
+                    continue
+            return
+
     def rest(i: int) -> None:
+        rest_height(i)
+        if i in parents:
+            clear_of_parent(i)
+
+    def rest_height(i: int) -> None:
         st = by_id[i]
         bottom = float(st.world_vertices()[:, 1].min())
         if i in parents:
@@ -332,6 +435,8 @@ def optimize_layout(items, floor=None, walls=(), relations=(), settings: Optimiz
                 top = float(by_id[parents[i]].world_vertices()[:, 1].max())
                 if i not in no_support:
                     no_support.append(i)
+            elif bottom - top > s.seen_height_tol_m and slide_to_seen_height(i, bottom, bottom - top):
+                top = parent_surface(i, lift=s.seen_height_tol_m)
             # Already resting (touching, or within the clearance above): leave it.
             if not -1e-6 <= bottom - top <= s.clearance_m + 1e-6:
                 translate(i, np.array([0.0, top + s.clearance_m - bottom, 0.0]))
@@ -511,7 +616,7 @@ def optimize_layout(items, floor=None, walls=(), relations=(), settings: Optimiz
     # ---- 4. report -----------------------------------------------------------------------
     t0 = time.perf_counter()
     colliding = []
-    final_pairs = candidate_pairs()
+    final_pairs = candidate_pairs(include_related=True)     # a child sunk into its support counts too
     for n_done, (a, b) in enumerate(final_pairs, 1):
         report_progress("optimize: report", n_done, len(final_pairs))
         if not by_id[a].posed.collides(by_id[b].posed):

@@ -26,7 +26,10 @@ from scenewright.methods.layout.consensus import ConsensusSettings, group_consen
 from scenewright.methods.layout.depth_fit import DepthFitSettings, camera_record, condition_depth, settings_for_run
 from scenewright.methods.layout.extent import fit_extent
 from scenewright.methods.layout.features import make_extractor
+from scenewright.methods.layout.floor_pose import (FloorPoseSettings, pose_on_floor, scene_scale, shortlist_at,
+                                                  world_room_yaw)
 from scenewright.methods.layout.labels import label_min_footprint, map_label
+from scenewright.methods.layout.photometric import PhotometricSettings, estimate_colour_transform
 from scenewright.methods.layout.pose import (PoseSettings, RenderScorer, category_weight, nudge_along_ray,
                                              refine_pose)
 from scenewright.methods.layout.priors import (anchor_cut_end, face_room, face_tables, fallback_box, radial_yaws,
@@ -57,6 +60,8 @@ class LayoutSettings:
     consensus: ConsensusSettings = field(default_factory=ConsensusSettings)
     arrange: ArrangeSettings = field(default_factory=ArrangeSettings)
     depth: DepthFitSettings = field(default_factory=DepthFitSettings)   # estimated / relative / no depth
+    floor_pose: FloorPoseSettings = field(default_factory=FloorPoseSettings)  # no depth: silhouettes on the floor
+    photometric: PhotometricSettings = field(default_factory=PhotometricSettings)  # photo light vs flat renders
 
     def to_json(self) -> dict:
         return dataclasses.asdict(self)
@@ -92,11 +97,14 @@ class _Timer:
 
 
 def reconstruct(capture, library, settings: LayoutSettings | None = None, renderer=None,
-                progress: bool = False):
+                progress: bool = False, conditioned: tuple | None = None):
     """Capture + asset library → :class:`scenewright.scene.Scene` (not yet written).
 
     ``renderer``: a :class:`scenewright.render.Renderer` of ``settings.pose.render_size``
     squared to reuse across calls (made here when None and rendering is on).
+    ``conditioned``: (capture with metric depth, depth record, {instance id: asset ids}) to skip
+    the depth conditioning: the no-depth path redoing a scene at a corrected scale, each floor
+    object trying only the assets that fitted it best the first time.
     """
     s = settings or LayoutSettings()
     timer = _Timer()
@@ -109,7 +117,8 @@ def reconstruct(capture, library, settings: LayoutSettings | None = None, render
 
     with timer("perception"):
         # Depth that is not metric (or none) becomes metric here; metric depth passes untouched.
-        capture, depth_record = condition_depth(capture, index, s, extractor)
+        original = capture
+        capture, depth_record = conditioned[:2] if conditioned else condition_depth(capture, index, s, extractor)
         recorded, s = s, settings_for_run(s, depth_record)     # what was asked is what scene.json records
         observation = perceive(capture, PerceptionSettings(seed=s.seed))
     wfc = np.asarray(observation.world_from_camera, float)
@@ -143,32 +152,60 @@ def reconstruct(capture, library, settings: LayoutSettings | None = None, render
             observation.notes.append(f"render refinement off ({type(exc).__name__}: {exc})")
     scorer = (RenderScorer(renderer, index, capture, wfc, s.pose, walls=observation.walls)
               if (s.render_refine and renderer) else None)
+    floor = (_FloorContext(capture, observation, wfc, s, index, renderer, extractor,
+                           shortlist=conditioned[2] if conditioned is not None else None)
+             if scorer is not None and depth_record.get("used_as") == "none" and s.floor_pose.enabled else None)
 
     bar = make_progress(progress, transient=True)
     try:
         bar.start()
         task = bar.add_task("layout: retrieval + pose", total=len(results))
-        for r in results:
-            if r.obj.box is None:
-                r.notes.append("empty_mask")
-                continue
-            with timer("retrieval"):
-                r.query = make_query(r.obj, capture, wfc, extractor, s.retrieval,
-                                     support_y=support_height(r, observation), seed=s.seed,
-                                     depth=getattr(observation, "depth", None), small=_is_small(r))
-                r.query.min_footprint = label_min_footprint(r.obj.label)
-                r.hypotheses = retrieve(r.query, r.category, index, extractor, s.retrieval,
-                                        s.scale_trust, s.scale_bounds)
-            with timer("pose"):
-                r.hypotheses = refine_pose(r.obj, r.hypotheses, scorer, s.pose, small=_is_small(r),
-                                           radial=_round_category_not_shape(r, index))
-                # the library may not hold this object: its nearest assets stretched to what was seen
-                r.hypotheses = fit_extent(r.obj, r.query, r.hypotheses, index, scorer, s.pose, s.retrieval,
-                                          category_weight(r.obj, s.pose))
-            bar.advance(task)
+        _retrieve_and_pose(results, capture, observation, wfc, index, extractor, scorer, s, timer,
+                           lambda: bar.advance(task), floor)
+        metric = capture                 # the picture as it came, with the depth conditioned
+        colour_transform = None
         with timer("pose"):
-            groups = group_consensus(results, s.consensus, rescore=lambda r, asset: _rescore(
-                r, asset, index, extractor, scorer, s))
+            colour_transform = estimate_colour_transform(results, capture, scorer, s.photometric, s.seed)
+        if colour_transform is not None and colour_transform.size > s.photometric.apply_above:
+            # The picture's light is not the renderer's: undo it and look again (retrieval's colour
+            # histograms and render-and-compare's colour term compare against flat renders).
+            capture = dataclasses.replace(capture, rgb=colour_transform.invert(capture.rgb))
+            if scorer is not None:
+                # shading still differs from the renders' after the gain: edges, which a gain
+                # does not move, speak for the asset and its turn too
+                scorer.capture = capture
+                scorer.settings = dataclasses.replace(scorer.settings, w_edges=s.photometric.w_edges)
+            bar.update(task, completed=0, description="layout: retrieval + pose (colour corrected)")
+            _retrieve_and_pose(results, capture, observation, wfc, index, extractor, scorer, s, timer,
+                               lambda: bar.advance(task), floor)
+        if floor is not None and conditioned is None:
+            # Floor objects fit their masks best scaled by the camera height's error: redo the
+            # scene once with the synthetic depth (every distance) divided by the scale at
+            # which they fit best together, each trying the assets that fitted best there.
+            k = scene_scale([r.hypotheses[0] if r.hypotheses and floor.applies(r) else None for r in results],
+                            s.floor_pose)
+            if k is not None:
+                record = {**depth_record, "scene_rescaled_by": round(1.0 / k, 4)}
+                redo = dataclasses.replace(metric, depth=(np.asarray(metric.depth, np.float32) / k))
+                shortlist = {int(r.obj.id): shortlist_at(r.hypotheses[0], k, s.floor_pose.redo_assets)
+                             for r in results if r.hypotheses and floor.applies(r)}
+                shortlist = {i: a for i, a in shortlist.items() if a}
+                bar.stop()
+                scene = reconstruct(original, library, recorded, renderer, progress,
+                                    conditioned=(redo, record, shortlist))
+                scene.timings_s = {k: round(v + timer.timings.get(k, 0.0), 4) for k, v in scene.timings_s.items()}
+                return scene
+        if floor is not None:
+            with timer("pose"):
+                by_id = {int(x.obj.id): x for x in results}
+                for r in results:
+                    support = floor.support_of(r, by_id)
+                    if support is not None:
+                        r.hypotheses = floor.pose_on(r, support)
+        with timer("pose"):
+            groups = group_consensus(results, s.consensus, rescore=lambda r, asset: (
+                floor.pose(r, [asset]) if floor is not None and floor.applies(r)
+                else _rescore(r, asset, index, extractor, scorer, s)))
             face_tables(results, scorer, s.pose)
             face_room(results, observation, scorer, s.pose)
             if s.pose.radial_prior:
@@ -180,7 +217,7 @@ def reconstruct(capture, library, settings: LayoutSettings | None = None, render
                         r.notes.append(f"extent_fit_{r.chosen.extra['extent_fit']}")
                     if r.chosen.extra.get("shape_only"):
                         r.notes.append("shape_only")
-                    if s.pose.depth_nudge and scorer is not None:
+                    if s.pose.depth_nudge and scorer is not None and not r.chosen.extra.get("floor_pose"):
                         nudge_along_ray(r.chosen, wfc)
                     if s.pose.anchor_cut_end:
                         anchor_cut_end(r, observation, capture, wfc, index)
@@ -235,11 +272,128 @@ def reconstruct(capture, library, settings: LayoutSettings | None = None, render
                       attribution=[library.attribution(a) for a in used],
                       extra={"perception": {"flags": list(observation.flags), "notes": list(observation.notes)},
                              "consensus_groups": groups,
+                             "colour_transform": None if colour_transform is None else {
+                                 **colour_transform.to_json(),
+                                 "applied": bool(colour_transform.size > s.photometric.apply_above)},
                              "depth": {**depth_record, **camera_record(wfc)},
                              "optimize": {k: report.get(k) for k in ("colliding_pairs", "unsupported",
                                                                       "not_resting", "sweeps") if k in report}})
     scene.timings_s = {k: round(v, 4) for k, v in timer.timings.items()}
     return scene
+
+
+def _retrieve_and_pose(results, capture, observation, wfc, index, extractor, scorer, s: LayoutSettings,
+                       timer, advance, floor: "_FloorContext | None" = None) -> None:
+    """Query, retrieval, render-and-compare and extent fit of every object (fills ``r.hypotheses``).
+
+    ``floor`` (no depth): floor objects are placed by their silhouettes on the floor instead;
+    in a scene redone at its corrected scale they try only their shortlisted assets.
+    """
+    for r in results:
+        if r.obj.box is None:
+            if "empty_mask" not in r.notes:
+                r.notes.append("empty_mask")
+            advance()
+            continue
+        if floor is not None and floor.shortlist and int(r.obj.id) in floor.shortlist and floor.applies(r):
+            with timer("pose"):      # the scene redone at its corrected scale: the first pass' best assets
+                r.hypotheses = floor.pose(r)
+            advance()
+            continue
+        with timer("retrieval"):
+            r.query = make_query(r.obj, capture, wfc, extractor, s.retrieval,
+                                 support_y=support_height(r, observation), seed=s.seed,
+                                 depth=getattr(observation, "depth", None), small=_is_small(r))
+            r.query.min_footprint = label_min_footprint(r.obj.label)
+            r.hypotheses = retrieve(r.query, r.category, index, extractor, s.retrieval,
+                                    s.scale_trust, s.scale_bounds)
+        with timer("pose"):
+            if floor is not None and floor.applies(r):
+                r.hypotheses = floor.pose(r)
+            else:
+                r.hypotheses = refine_pose(r.obj, r.hypotheses, scorer, s.pose, small=_is_small(r),
+                                           radial=_round_category_not_shape(r, index))
+                # the library may not hold this object: its nearest assets stretched to what was seen
+                r.hypotheses = fit_extent(r.obj, r.query, r.hypotheses, index, scorer, s.pose, s.retrieval,
+                                          category_weight(r.obj, s.pose))
+        advance()
+
+
+class _FloorContext:
+    """No depth: what :func:`pose_on_floor` needs for every floor object of one capture
+    (the masks' footings, the room's axis turn from the image's lines, a silhouette-and-colour scorer)."""
+
+    def __init__(self, capture, observation, wfc: np.ndarray, s: LayoutSettings, index, renderer, extractor,
+                 shortlist: dict | None = None):
+        from scenewright.perception.lines import line_segments, manhattan_yaw
+        from scenewright.perception.metrology import footings
+        self.capture, self.observation, self.wfc, self.s, self.index = capture, observation, wfc, s, index
+        # Once the scene's scale is corrected, assets keep (nearly) their catalog size.
+        self.extractor = extractor
+        self.shortlist = shortlist       # {instance id: asset ids}: the scene redone at its corrected scale
+        self.settings = (dataclasses.replace(s.floor_pose, scales=s.floor_pose.redo_scales) if shortlist is not None
+                         else s.floor_pose)
+        self.footings = footings(capture.seg, list(capture.instance_ids))
+        fwd = wfc[:3, 2]
+        pitch = float(np.arcsin(np.clip(-fwd[1], -1, 1)))
+        psi = manhattan_yaw(line_segments(capture.rgb, max_tilt_deg=90.0, seed=s.seed), capture.K, pitch)
+        self.room_yaw = None if psi is None else world_room_yaw(psi, wfc)
+        silhouette = dataclasses.replace(s.pose, w_depth=0.0)
+        self.scorer = RenderScorer(renderer, index, capture, wfc, silhouette, walls=observation.walls)
+
+    def applies(self, r: ObjectResult) -> bool:
+        """A floor-standing object whose mask tells where it meets the floor or how tall it looks."""
+        f = self.footings.get(int(r.obj.id))
+        return (not _is_small(r) and r.obj.mask is not None and f is not None and (f.bottom_ok or f.top_ok)
+                and (r.category is not None or not f.below_id)      # an unknown thing above another stands on it
+                and support_height(r, self.observation) is not None)
+
+    def support_of(self, r: ObjectResult, by_id: dict) -> Hypothesis | None:
+        """The placed floor object a small thing stands on (its mask's bottom touches that one's mask)."""
+        f = self.footings.get(int(r.obj.id))
+        if not (_is_small(r) or r.category is None) or f is None or "bottom_cut" in f.flags or not f.below_id:
+            return None
+        below = by_id.get(int(f.below_id))
+        if below is None or not below.hypotheses or not below.hypotheses[0].extra.get("floor_pose"):
+            return None
+        return below.hypotheses[0]
+
+    def pose_on(self, r: ObjectResult, support: Hypothesis) -> list[Hypothesis]:
+        """A small thing placed on its support's top (its lowest row is where it meets it)."""
+        from scenewright.methods.layout.floor_pose import Footprint, footprint_of
+        f = self.footings[int(r.obj.id)]
+        pts = self.index.geometry(support.asset_id).points
+        top = float(support.translation[1] + pts[:, 1].max() * support.scale[1])
+        fp = footprint_of(f, self.capture.width)
+        fp = Footprint(v_bottom=f.v_bottom, v_top=fp.v_top, u_left=fp.u_left, u_right=fp.u_right)
+        return pose_on_floor(r, f, self.index, self.scorer, self.wfc, np.asarray(self.capture.K, float),
+                             self.capture.width, top, self.room_yaw, self.settings, fp=fp,
+                             appearance=self.appearance(r))
+
+    def pose(self, r: ObjectResult, assets: list[str] | None = None) -> list[Hypothesis]:
+        return pose_on_floor(r, self.footings[int(r.obj.id)], self.index, self.scorer, self.wfc,
+                             np.asarray(self.capture.K, float), self.capture.width,
+                             float(support_height(r, self.observation)), self.room_yaw, self.settings,
+                             assets=assets or (self.shortlist or {}).get(int(r.obj.id)),
+                             polish=self.shortlist is not None or not self.settings.scales,
+                             appearance=self.appearance(r))
+
+    def appearance(self, r: ObjectResult):
+        """asset id → the best cosine between its rendered views and the object's crop (0 without)."""
+        feature = None
+        if r.query is not None:
+            feature = r.query.feature
+        elif self.extractor is not None and r.obj.mask is not None and r.obj.mask.any():
+            r.query = make_query(r.obj, self.capture, self.wfc, self.extractor, self.s.retrieval, seed=self.s.seed,
+                                 depth=getattr(self.observation, "depth", None), small=_is_small(r))
+            feature = r.query.feature
+        if feature is None or self.s.floor_pose.w_appearance <= 0:
+            return None
+
+        def cosine(asset_id: str) -> float:
+            feats, _, _ = self.index.view_features(asset_id, self.extractor)
+            return float(np.max(feats @ feature)) if len(feats) else 0.0
+        return cosine
 
 
 def _rescore(r: ObjectResult, asset_id: str, index, extractor, scorer, s: LayoutSettings):

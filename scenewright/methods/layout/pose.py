@@ -46,6 +46,7 @@ class PoseSettings:
     w_depth: float = 0.5             # weight of the rendered depth's agreement
     w_colour: float = 1.0            # weight of the rendered colour's agreement
     w_colour_shape_only: float = 0.3  # … when no asset looks like the object (retrieval's ``shape_only``)
+    w_edges: float = 0.0             # weight of the rendered edges' correlation with the picture's (exposure-free)
     w_retrieval: float = 0.3         # retrieval score still counts a little
     w_category: float = 0.6          # category prior (1 the label's category, 0.5 a neighbour)
     w_category_partial: float = 1.2  # … for border-cut objects (a cut box says little about size)
@@ -140,7 +141,29 @@ def compare(obs: Observed, rgb: np.ndarray, ids: np.ndarray, depth: np.ndarray,
     cdiff = np.abs(obs.rgb[both] - rgb[both].astype(np.float32)).mean() / 255 if both.any() else 1.0
     csim = float(np.exp(-cdiff / settings.colour_sigma))
     score = settings.w_iou * iou + settings.w_depth * dsim + settings.w_colour * csim
-    return {"iou": float(iou), "depth": dsim, "colour": csim, "depth_residual": dmed, "render": float(score)}
+    out = {"iou": float(iou), "depth": dsim, "colour": csim, "depth_residual": dmed}
+    if settings.w_edges > 0:
+        out["edges"] = edge_agreement(obs.rgb, rgb, both)
+        score += settings.w_edges * out["edges"]
+    out["render"] = float(score)
+    return out
+
+
+def edge_agreement(observed: np.ndarray, rendered: np.ndarray, both: np.ndarray) -> float:
+    """Correlation (clipped at 0) of the gradient magnitudes of two (S, S, 3) pictures inside ``both``
+    (S, S) bool, away from its outline: drawer fronts, panels and legs, whatever the exposure or
+    the light's colour (a gain scales a gradient; the correlation ignores the scale)."""
+    from scipy import ndimage
+    inner = ndimage.binary_erosion(both, iterations=2)
+    if inner.sum() < 16:
+        return 0.0
+    mags = []
+    for img in (observed, rendered):
+        grey = np.asarray(img, np.float32).mean(-1)
+        mags.append(np.hypot(ndimage.sobel(grey, 0), ndimage.sobel(grey, 1))[inner])
+    a, b = mags[0] - mags[0].mean(), mags[1] - mags[1].mean()
+    den = float(np.sqrt((a * a).sum() * (b * b).sum()))
+    return max(float((a * b).sum()) / den, 0.0) if den > 0 else 0.0
 
 
 class RenderScorer:
@@ -161,15 +184,22 @@ class RenderScorer:
         self.settings = settings
         self.walls = list(walls or [])
 
-    def room_cost(self, obj, h: Hypothesis) -> tuple[float, float]:
-        """(metres through a wall, score cost) of a partial object's placement; (0, 0) otherwise."""
-        if not self.walls or self.settings.w_room <= 0 or not is_partial(obj):
+    def room_cost(self, obj, h: Hypothesis, guessed_extent: bool = False) -> tuple[float, float]:
+        """(metres through a wall, score cost) of a partial object's placement, or of any
+        object's when ``guessed_extent`` (its size was stretched to what was seen, so its
+        unseen back is a guess too); (0, 0) otherwise."""
+        if not self.walls or self.settings.w_room <= 0 or not (guessed_extent or is_partial(obj)):
             return 0.0, 0.0
         pts = self.index.geometry(h.asset_id).points
         if not len(pts):
             return 0.0, 0.0
         pen = room_penetration(h, pts.min(0), pts.max(0), self.walls)
         return pen, self.settings.w_room * max(pen - self.settings.room_tolerance_m, 0.0) / 0.1
+
+    def render(self, h: Hypothesis, win: Window):
+        """The hypothesis alone, rendered in ``win`` (a :class:`scenewright.render` result)."""
+        return self.renderer.render([RenderItem(self.index.mesh(h.asset_id), h.world_from_object(), 1)], win.K,
+                                    self.world_from_camera)
 
     def score(self, obj, hyps: list[Hypothesis]) -> list[dict]:
         if obj.mask is None or not obj.mask.any():
@@ -178,9 +208,7 @@ class RenderScorer:
         obs = observe(self.capture, obj.id, obj.mask, win)
         out = []
         for h in hyps:
-            mesh = self.index.mesh(h.asset_id)
-            res = self.renderer.render([RenderItem(mesh, h.world_from_object(), 1)], win.K,
-                                       self.world_from_camera)
+            res = self.render(h, win)
             r = compare(obs, res.rgb, res.instance_ids, res.depth, self.settings)
             if h.extra.get("shape_only"):
                 r["render"] -= (self.settings.w_colour - self.settings.w_colour_shape_only) * r["colour"]

@@ -57,10 +57,17 @@ class RegisterSettings:
     mode: str = "auto"                 # auto: depth when the capture has metric depth, else masks
     points_per_object: int = 20000     # surface samples per generated mesh (their spacing bounds the fit)
     max_observed_per_object: int = 4000   # depth points per instance (a seeded subset)
-    icp_iterations: int = 60
+    icp_iterations: int = 150          # point-to-point until it stalls (≤ 2/3), then point-to-plane
+    icp_facing: int = 6                # pair with the nearest of that many samples facing the camera (1: the nearest)
     trim: float = 0.1                  # fraction of the worst ICP pairs left out (mask-edge depth)
-    mask_points: int = 600             # mask pixels per instance in the 2-D chamfer
-    starts: int = 4                    # turns of the centroid start about the centroids' main axis
+    mask_points: int = 1000            # mask pixels and surface samples per instance in the 2-D chamfer
+    starts: int = 4                    # starts refined (masks: the best distinct ones of all searched)
+    yaw_search: bool = True            # masks: also search every yaw about each floor-up candidate
+    yaw_step_deg: float = 10.0
+    pitch_grid_deg: tuple[float, float, float] = (-10.0, 60.0, 5.0)   # (first, last, step) of that search
+    floor_candidates: int = 4          # up directions of the generated scene tried by that search
+    coarse_points: int = 150           # samples and mask pixels per instance when scoring the search
+    roll_weight: float = 200.0         # masks: hold the camera near no roll (0: free), see solve_masks
     pitch_range_deg: tuple[float, float] = (-15.0, 75.0)
     floor_tol: float = 0.03            # × scene size: a lowest point this close is on the floor
     height_prior_m: float = 1.45       # camera height when no object size can tell the scale
@@ -197,21 +204,32 @@ def observed_points(depth: np.ndarray, seg: np.ndarray, K: np.ndarray, ids, limi
 
 
 # -- depth: trimmed similarity ICP ---------------------------------------------------------
-def _pairs(trees, samples, normals, obs, owner, ids, T):
+def _pairs(trees, samples, normals, obs, owner, ids, T, facing: int = 1):
     """Nearest sample of the same instance for every observed point under ``T``:
-    (matched samples, their normals, distances in metres)."""
+    (matched samples, their normals, distances in metres). With ``facing`` > 1 the nearest
+    of that many whose normal faces the camera (a seen point lies on a side turned towards
+    the camera, never on the hidden back of a thin part); the nearest when none does."""
     s, R, t = split_similarity(T)
     local = (obs - t) @ R / s                      # observed points in the MIDI frame
+    view = obs @ R                                 # viewing rays in the MIDI frame (from the camera)
     nn, nn_n, dist = np.empty_like(obs), np.empty_like(obs), np.empty(len(obs))
     for k, i in enumerate(ids):
         sel = owner == k
-        d, j = trees[i].query(local[sel])
+        if facing > 1:
+            d, j = trees[i].query(local[sel], k=facing)
+            front = np.einsum("nkc,nc->nk", normals[i][j], view[sel]) < 0
+            pick = np.where(front.any(1), front.argmax(1), 0)
+            rows = np.arange(len(pick))
+            d, j = d[rows, pick], j[rows, pick]
+        else:
+            d, j = trees[i].query(local[sel])
         nn[sel], nn_n[sel], dist[sel] = samples[i][j], normals[i][j], d * s
     return nn, nn_n, dist
 
 
 def icp_similarity(trees: dict, samples: dict, normals: dict, observed: dict, init: np.ndarray,
-                   iterations: int, trim: float) -> tuple[np.ndarray, float]:
+                   iterations: int, trim: float, point_tol: float = 1e-6,
+                   facing: int = 1) -> tuple[np.ndarray, float]:
     """Refine ``init`` (4, 4, camera_from_midi) so observed points lie on their own instance's
     surface. Point-to-point steps (Umeyama) find the basin; point-to-plane Gauss-Newton steps
     (scale, rotation, translation linearised about the current pose) then converge without
@@ -220,7 +238,7 @@ def icp_similarity(trees: dict, samples: dict, normals: dict, observed: dict, in
     ids = [i for i in observed if i in trees]
     obs = np.concatenate([observed[i] for i in ids])
     owner = np.concatenate([np.full(len(observed[i]), k) for k, i in enumerate(ids)])
-    n_point = max(1, iterations // 3)
+    n_point = max(1, 2 * iterations // 3)
 
     def step(T, pairs, point_to_plane: bool):
         nn, nn_n, dist = pairs(T)
@@ -242,13 +260,19 @@ def icp_similarity(trees: dict, samples: dict, normals: dict, observed: dict, in
         return upd @ T
 
     def sampled(T):
-        return _pairs(trees, samples, normals, obs, owner, ids, T)
+        return _pairs(trees, samples, normals, obs, owner, ids, T, facing)
 
-    for it in range(iterations):
-        T_new = step(T, sampled, it >= n_point)
-        converged = np.abs(T_new - T).max() < 1e-9 * max(1.0, np.abs(T).max())
+    # Point-to-point until it stalls (at most two thirds of the budget): switching early locks
+    # point-to-plane into the basin of a slightly slid pose.
+    it, point_to_plane = 0, False
+    while it < iterations:
+        T_new = step(T, sampled, point_to_plane)
+        change = np.abs(T_new - T).max() / max(1.0, np.abs(T).max())
         T = T_new
-        if converged and it >= n_point:
+        it += 1
+        if not point_to_plane and (change < point_tol or it >= n_point):
+            point_to_plane = True
+        elif point_to_plane and change < 1e-9:
             break
     _, _, dist = sampled(T)
     keep = dist <= np.quantile(dist, 1.0 - trim) if trim > 0 else np.ones(len(dist), bool)
@@ -294,12 +318,14 @@ class MaskTerms:
             behind = z <= 1e-3
             u, v = uv[:, 0], uv[:, 1]
             left, right, top, bottom = self.touches[i]
-            off = np.zeros(len(u))
-            off += np.where(u < 0, 0 if left else -u, 0) + np.where(u > self.w, 0 if right else u - self.w, 0)
-            off += np.where(v < 0, 0 if top else -v, 0) + np.where(v > self.h, 0 if bottom else v - self.h, 0)
+            # Beyond a border the mask reaches, a point may be anywhere out there (the object
+            # runs out of the picture, and far out beyond one border is beyond another too).
+            excused = (((u < 0) & left) | ((u > self.w) & right) | ((v < 0) & top) | ((v > self.h) & bottom))
+            off = (np.maximum(-u, 0) + np.maximum(u - self.w, 0) + np.maximum(-v, 0) + np.maximum(v - self.h, 0))
+            off = np.where(excused, 0.0, off)
             ui = np.clip(u, 0, self.w - 1).astype(int)
             vi = np.clip(v, 0, self.h - 1).astype(int)
-            outside = self.allowed_dt[vi, ui] + off
+            outside = np.where(excused, 0.0, self.allowed_dt[vi, ui]) + off
             outside = np.where(behind, 10.0 * max(self.w, self.h), outside)
             if np.any(~behind):
                 d, _ = cKDTree(uv[~behind]).query(self.mask_px[i])
@@ -411,8 +437,13 @@ def starts_from_centroids(src: np.ndarray, dst: np.ndarray, n_starts: int,
     return out
 
 
-def solve_masks(terms: MaskTerms, init: np.ndarray) -> tuple[np.ndarray, float]:
-    """Rotation and translation (scale held) minimising the mask residuals (soft-L1)."""
+def solve_masks(terms: MaskTerms, init: np.ndarray, up_midi: np.ndarray | None = None,
+                roll_weight: float = 0.0) -> tuple[np.ndarray, float]:
+    """Rotation and translation (scale held) minimising the mask residuals (soft-L1).
+
+    With ``up_midi`` (the generated scene's up, unit (3,)) the camera is held near no roll:
+    one more residual, ``roll_weight`` × the x component of that up in the camera frame
+    (sine of the roll), so a weight of w costs about w · 0.0175 per degree."""
     from scipy.optimize import least_squares
     from scipy.spatial.transform import Rotation
     s, R0, t0 = split_similarity(init)
@@ -422,10 +453,166 @@ def solve_masks(terms: MaskTerms, init: np.ndarray) -> tuple[np.ndarray, float]:
         return similarity_matrix(s, Rotation.from_rotvec(x[:3]).as_matrix() @ R0, x[3:])
 
     scale_t = max(np.linalg.norm(t0), 1e-6)
-    res = least_squares(lambda x: terms.residuals(pose(x)), x0, loss="soft_l1", f_scale=3.0,
+    def residuals(x):
+        r = terms.residuals(pose(x))
+        if up_midi is None or roll_weight <= 0:
+            return r
+        R = Rotation.from_rotvec(x[:3]).as_matrix() @ R0
+        return np.append(r, roll_weight * float((R @ up_midi)[0]))
+
+    res = least_squares(residuals, x0, loss="soft_l1", f_scale=3.0,
                         x_scale=np.array([0.1, 0.1, 0.1, 0.05 * scale_t, 0.05 * scale_t, 0.2 * scale_t]),
                         max_nfev=300, xtol=1e-10, ftol=1e-10)
     return pose(res.x), float(res.cost)
+
+
+# -- masks: a global search over the floor's yaw ------------------------------------------------
+def fibonacci_directions(n: int) -> np.ndarray:
+    """(n, 3) unit vectors spread evenly over the sphere (a Fibonacci lattice)."""
+    k = np.arange(n) + 0.5
+    z = 1.0 - 2.0 * k / n
+    r = np.sqrt(np.maximum(0.0, 1.0 - z * z))
+    phi = k * np.pi * (3.0 - np.sqrt(5.0))
+    return np.stack([r * np.cos(phi), r * np.sin(phi), z], 1)
+
+
+def floor_up_candidates(meshes: dict, tol: float, count: int = 4, directions: int = 4000,
+                        separation_deg: float = 20.0) -> list[tuple[np.ndarray, int]]:
+    """Directions of ``up`` in the meshes' own frame for which the most objects stand on one plane.
+
+    For a candidate up, each object's lowest point along it; the floor is the lowest of
+    those, and an object is on it when its lowest point is within ``tol`` × the scene's size.
+    The directions with the most objects on the floor (then the smallest spread) are
+    polished so the floor objects' lowest points agree (least squares over the direction) and
+    returned best first, at least ``separation_deg`` apart: [(up (3,) unit, objects on it)].
+    Fewer than three objects fix no plane: an empty list.
+    """
+    from scipy.optimize import minimize
+    hulls = []
+    for m in meshes.values():
+        try:
+            hulls.append(np.asarray(m.convex_hull.vertices, float))
+        except Exception:                       # flat or tiny: all its vertices
+            hulls.append(np.asarray(m.vertices, float))
+    if len(hulls) < 3:
+        return []
+    allv = np.concatenate(hulls)
+    size = float(np.linalg.norm(allv.max(0) - allv.min(0)))
+    dirs = fibonacci_directions(directions)
+
+    def lows(ups):
+        return np.stack([(h @ ups.T).min(0) for h in hulls], axis=-1)     # (D, N)
+
+    low = lows(dirs)
+    gap = (low - low.min(1, keepdims=True)) / size
+    on = gap <= tol
+    n_on = on.sum(1)
+    spread = np.where(on, gap, 0.0).sum(1) / np.maximum(n_on, 1)
+    order = np.lexsort((spread, -n_on))
+    chosen: list[tuple[np.ndarray, int]] = []
+    cos_sep = np.cos(np.radians(separation_deg))
+    for d in order:
+        if n_on[d] < 3 or len(chosen) >= count:
+            break
+        if any(float(dirs[d] @ c) > cos_sep for c, _ in chosen):
+            continue
+        members = np.nonzero(on[d])[0]
+
+        def spread_of(x, members=members):
+            u = x / max(np.linalg.norm(x), 1e-12)
+            return float(np.var(lows(u[None])[0, members])) / size ** 2
+
+        r = minimize(spread_of, dirs[d], method="Nelder-Mead",
+                     options={"xatol": 1e-6, "fatol": 1e-14, "maxiter": 400})
+        up = r.x / np.linalg.norm(r.x)
+        if float(up @ dirs[d]) < np.cos(np.radians(10.0)):      # wandered off: keep the grid's
+            up = dirs[d]
+        chosen.append((up, int(n_on[d])))
+    return chosen
+
+
+def rotation_taking(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """(3, 3) the smallest rotation taking unit ``a`` onto unit ``b``."""
+    a = np.asarray(a, float) / np.linalg.norm(a)
+    b = np.asarray(b, float) / np.linalg.norm(b)
+    axis = np.cross(a, b)
+    sin, cos = np.linalg.norm(axis), float(a @ b)
+    if sin < 1e-12:
+        if cos > 0:
+            return np.eye(3)
+        perp = np.cross(a, [1.0, 0.0, 0.0] if abs(a[0]) < 0.9 else [0.0, 1.0, 0.0])
+        return rotation_about(perp, np.pi)
+    return rotation_about(axis, float(np.arctan2(sin, cos)))
+
+
+def translation_on_rays(K: np.ndarray, points: np.ndarray, pixels: np.ndarray) -> np.ndarray:
+    """(3,) ``t`` that puts each camera point ``points[i] + t`` on the ray through ``pixels[i]``
+    (N ≥ 2; least squares, each ray's two linear constraints)."""
+    K = np.asarray(K, float)
+    a = (pixels[:, 0] - K[0, 2]) / K[0, 0]
+    b = (pixels[:, 1] - K[1, 2]) / K[1, 1]
+    n = len(points)
+    A = np.zeros((2 * n, 3))
+    y = np.zeros(2 * n)
+    A[0::2, 0], A[0::2, 2], y[0::2] = 1.0, -a, a * points[:, 2] - points[:, 0]
+    A[1::2, 1], A[1::2, 2], y[1::2] = 1.0, -b, b * points[:, 2] - points[:, 1]
+    return np.linalg.lstsq(A, y, rcond=None)[0]
+
+
+def soft_l1_cost(residuals: np.ndarray, f_scale: float = 3.0) -> float:
+    """The cost ``least_squares(loss="soft_l1", f_scale)`` reports for these residuals."""
+    z = (np.asarray(residuals) / f_scale) ** 2
+    return float(0.5 * f_scale ** 2 * np.sum(2.0 * (np.sqrt(1.0 + z) - 1.0)))
+
+
+def floor_yaw_starts(terms: "MaskTerms", seg: np.ndarray, K: np.ndarray, centroids: dict,
+                     ups_midi: list, scale: float, pitches_deg, yaws_deg) -> list[tuple[float, np.ndarray]]:
+    """Scored similarity starts from a global search: MIDI's up (each of ``ups_midi``) onto the
+    camera's up at each pitch (no roll), then every turn about that up (``yaws_deg``); the
+    translation puts the instance centroids on the rays through their mask centroids; each
+    pose is scored by ``terms`` (soft-L1 mask cost). Returns [(cost, camera_from_midi, MIDI's up)],
+    best first."""
+    ids = [i for i in terms.ids if i in centroids]
+    if len(ids) < 2:
+        return []
+    # An object the picture cuts has its mask's centroid off its own: left out when it can be.
+    whole = [i for i in ids if not any(terms.touches[i])]
+    ray_ids = whole if len(whole) >= 2 else ids
+    src = np.stack([centroids[i] for i in ray_ids]) * scale
+    pix = []
+    for i in ray_ids:
+        ys, xs = np.nonzero(seg == i)
+        pix.append([xs.mean() + 0.5, ys.mean() + 0.5])
+    pix = np.asarray(pix)
+    out = []
+    for up_m in ups_midi:
+        for pitch in np.radians(np.asarray(pitches_deg, float)):
+            up_c = camera_up(pitch)
+            align = rotation_taking(up_m, up_c)
+            for yaw in np.radians(np.asarray(yaws_deg, float)):
+                R = rotation_about(up_c, yaw) @ align
+                pts = src @ R.T
+                t = translation_on_rays(K, pts, pix)
+                if np.any(pts[:, 2] + t[2] <= 1e-6):
+                    continue
+                T = similarity_matrix(scale, R, t)
+                out.append((soft_l1_cost(terms.residuals(T)), T, up_m))
+    out.sort(key=lambda x: x[0])
+    return out
+
+
+def distinct_starts(scored: list, count: int, separation_deg: float = 15.0) -> list[tuple]:
+    """The ``count`` best of [(cost, similarity, up or None)] whose rotations differ pairwise by
+    at least ``separation_deg``: [(similarity, up or None)]."""
+    chosen: list[tuple] = []
+    for _, T, up in sorted(scored, key=lambda x: x[0]):
+        R = split_similarity(T)[1]
+        if all(np.degrees(np.arccos(np.clip((np.trace(R @ split_similarity(C)[1].T) - 1) / 2, -1, 1)))
+               >= separation_deg for C, _ in chosen):
+            chosen.append((T, up))
+        if len(chosen) >= count:
+            break
+    return chosen
 
 
 # -- floor ----------------------------------------------------------------------------------
@@ -574,7 +761,7 @@ def register(meshes: dict, capture, settings: RegisterSettings | None = None, si
     trees = {i: cKDTree(p) for i, p in samples.items()}
     centroids_midi = {i: p.mean(0) for i, p in samples.items()}
     flags = []
-    terms = MaskTerms(seg, K, samples, s.mask_points, s.seed)
+    terms = MaskTerms(seg, K, samples, s.mask_points, s.seed, subsample=s.mask_points)
     timings["prepare"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     rmse = None
@@ -589,7 +776,7 @@ def register(meshes: dict, capture, settings: RegisterSettings | None = None, si
         best = None
         for init in starts_from_centroids(src, dst, s.starts):
             T, r = icp_similarity(trees, samples, normals, {i: observed[i] for i in ids}, init,
-                                  s.icp_iterations, s.trim)
+                                  s.icp_iterations, s.trim, facing=s.icp_facing)
             # Reprojection decides between starts whose depth fits are equally good.
             score = r + 1e-3 * float(np.mean(np.abs(terms.residuals(T))))
             if best is None or score < best[0]:
@@ -607,9 +794,19 @@ def register(meshes: dict, capture, settings: RegisterSettings | None = None, si
             raise InputError(f"{getattr(capture, 'path', 'capture')}: no instance of the scene is in seg.png")
         src = np.stack([centroids_midi[i] for i in ids])
         dst = np.stack([pseudo[i] for i in ids])
+        centroid_starts = starts_from_centroids(src, dst, s.starts)
+        coarse = MaskTerms(seg, K, samples, s.coarse_points, s.seed, subsample=s.coarse_points)
+        scored = [(soft_l1_cost(coarse.residuals(T)), T, None) for T in centroid_starts]
+        ups = floor_up_candidates(meshes, s.floor_tol, s.floor_candidates) if s.yaw_search else []
+        if ups:
+            first, last, step = s.pitch_grid_deg
+            scored += floor_yaw_starts(coarse, seg, K, centroids_midi, [u for u, _ in ups],
+                                       split_similarity(centroid_starts[0])[0],
+                                       np.arange(first, last + 1e-9, step), np.arange(0.0, 360.0, s.yaw_step_deg))
+        timings["search"] = time.perf_counter() - t0
         best = None
-        for init in starts_from_centroids(src, dst, s.starts):
-            T, cost = solve_masks(terms, init)
+        for init, up in distinct_starts(scored, s.starts):
+            T, cost = solve_masks(terms, init, up, s.roll_weight)
             if best is None or cost < best[0]:
                 best = (cost, T)
         camera_from_midi = best[1]

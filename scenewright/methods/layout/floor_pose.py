@@ -1,0 +1,378 @@
+"""Identity, yaw and place of floor objects without depth: silhouettes on the solved floor.
+
+With no depth, the map the layout method gets is drawn from boxes (:mod:`.depth_fit`), so
+ICP against it says nothing about an object's shape or turn. What the image does say,
+once the camera's pitch and height are solved: an asset of known size standing on the
+floor at yaw ψ is seen at exactly one place where its lowest point lands on the mask's
+lowest row (where the object meets the floor) and its sides on the mask's sides. So each
+candidate asset of the label's category, at each of the room's four axis turns (a room is
+a Manhattan world: furniture stands square to its walls; the turn comes from the image's
+vanishing points, :func:`scenewright.perception.lines.manhattan_yaw`), is placed by that
+contact (:func:`place_on_floor`), rendered, and scored by silhouette IoU and colour
+against the mask. The best (asset, yaw, place) wins.
+
+Geometry in the world frame of the observation (y up, floor y = ``base``), the camera's
+OpenCV frame for pixels; metres, radians, pixels.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from scenewright.methods.layout.retrieval import Hypothesis, placement_matrix
+
+
+@dataclass
+class FloorPoseSettings:
+    """No-depth placement of floor objects (``depth.mode=none``; recorded in scene.json)."""
+
+    enabled: bool = True                 # off: the pose stage runs on the drawn box depth as for metric depth
+    max_assets: int = 60                 # candidate assets per object (the label's category and the retrieval's picks)
+    retrieval_first: int = 3             # … the retrieval's best first, then the rest by appearance
+    axis_yaws: int = 4                   # turns tried: the room's axis + k·360°/axis_yaws
+    free_yaws: int = 0                   # … and this many evenly spread turns besides (0: Manhattan only)
+    newton_steps: int = 8                # placement solve iterations (pixel residuals → floor x/z)
+    w_iou: float = 1.0                   # score = w_iou·IoU + w_colour·colour + w_prior·category prior
+    w_colour: float = 1.0
+    w_prior: float = 0.6
+    w_appearance: float = 1.0            # … + this × the retrieval's appearance cosine (the asset's rendered views vs the crop)
+    refine_steps_m: tuple[float, ...] = (0.08, 0.04)   # greedy slide of the winner on the floor
+    local_yaw_deg: float = 0.0           # ± turns tried around the winner (0: the room's axes only)
+    scales: tuple[float, ...] = (0.67, 0.74, 0.82, 0.9, 1.0, 1.1, 1.22, 1.35, 1.5)  # uniform scales of the winners
+    redo_scales: tuple[float, ...] = (0.9, 1.0, 1.1)   # … once the scene's scale is corrected
+    redo_assets: int = 6                 # the scene redone at its corrected scale: each object's best assets tried
+    scale_top: int = 8                   # … tried on this many best (asset, yaw) pairs: the scene's scale curve
+    rescale_min_objects: int = 1         # objects (bottom and top seen) needed to correct the scene's scale
+
+
+def project(points_world: np.ndarray, K: np.ndarray, camera_from_world: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(N, 3) world points → (u, v) pixel arrays (NaN at or behind the camera)."""
+    p = points_world @ camera_from_world[:3, :3].T + camera_from_world[:3, 3]
+    z = p[:, 2]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        u = np.where(z > 1e-3, K[0, 0] * p[:, 0] / z + K[0, 2], np.nan)
+        v = np.where(z > 1e-3, K[1, 1] * p[:, 1] / z + K[1, 2], np.nan)
+    return u, v
+
+
+def floor_point(u: float, v: float, K: np.ndarray, world_from_camera: np.ndarray, base: float) -> np.ndarray | None:
+    """World point where pixel (u, v)'s ray meets the plane y = ``base``; None above the horizon."""
+    ray = np.linalg.inv(K) @ np.array([u, v, 1.0])
+    d = world_from_camera[:3, :3] @ ray
+    c = world_from_camera[:3, 3]
+    if d[1] >= -1e-9 or c[1] <= base:
+        return None
+    return c + d * (base - c[1]) / d[1]
+
+
+@dataclass
+class Footprint:
+    """What the mask pins: ``v_bottom`` (its lowest row edge, where the object meets its support,
+    None when hidden or cut), ``v_top`` (None when cut), ``u_left``/``u_right`` (None when cut)."""
+
+    v_bottom: float | None
+    v_top: float | None
+    u_left: float | None
+    u_right: float | None
+
+
+def footprint_of(footing, width: int, border_px: int = 1) -> Footprint:
+    """:class:`Footprint` from a :class:`scenewright.perception.metrology.Footing` of an image
+    ``width`` pixels wide (each side on its own: a mask cut on the left still shows its right side)."""
+    return Footprint(v_bottom=footing.v_bottom if footing.bottom_ok else None,
+                     v_top=footing.v_top if footing.top_ok else None,
+                     u_left=footing.u_left if footing.u_left > border_px else None,
+                     u_right=footing.u_right if footing.u_right < width - border_px else None)
+
+
+def place_on_floor(points: np.ndarray, yaw: float, scale, fp: Footprint, K: np.ndarray,
+                   world_from_camera: np.ndarray, base: float, start_xz: np.ndarray,
+                   steps: int = 8) -> np.ndarray | None:
+    """Floor position (3,) (y = ``base``) of an asset so its projection meets the mask's extremes.
+
+    ``points`` (N, 3) the asset's surface samples in its own frame (y up from its bottom),
+    placed by R_y(``yaw``)·diag(``scale``). Two residuals, solved by Newton steps with a
+    numeric Jacobian on the floor's x/z: vertical — the lowest projected row on ``fp.v_bottom``
+    (else the highest on ``fp.v_top``); horizontal — the projected span's middle on the mask's
+    (else the seen side on its side). None when neither row is known.
+    """
+    if fp.v_bottom is None and fp.v_top is None:
+        return None
+    cfw = np.linalg.inv(world_from_camera)
+    local = points @ (placement_matrix(yaw, scale, np.zeros(3))[:3, :3]).T
+
+    def residual(xz):
+        u, v = project(local + np.array([xz[0], base, xz[1]]), K, cfw)
+        if not np.all(np.isfinite(u)):
+            return None
+        rv = v.max() - fp.v_bottom if fp.v_bottom is not None else v.min() - fp.v_top
+        if fp.u_left is not None and fp.u_right is not None:
+            ru = 0.5 * (u.min() + u.max()) - 0.5 * (fp.u_left + fp.u_right)
+        elif fp.u_right is not None:
+            ru = u.max() - fp.u_right
+        elif fp.u_left is not None:
+            ru = u.min() - fp.u_left
+        else:
+            ru = 0.0
+        return np.array([ru, rv])
+
+    xz = np.asarray(start_xz, float).copy()
+    r = residual(xz)
+    if r is None:
+        return None
+    eps = 0.01
+    for _ in range(steps):
+        if np.abs(r).max() < 0.25:
+            break
+        J = np.zeros((2, 2))
+        for k in range(2):
+            d = np.zeros(2)
+            d[k] = eps
+            rk = residual(xz + d)
+            if rk is None:
+                return None
+            J[:, k] = (rk - r) / eps
+        try:
+            step = -np.linalg.lstsq(J, r, rcond=None)[0]
+        except np.linalg.LinAlgError:
+            return None
+        # Damped: never more than a metre at once (a far object's Jacobian is small).
+        n = np.linalg.norm(step)
+        if n > 1.0:
+            step *= 1.0 / n
+        for _ in range(6):
+            r_new = residual(xz + step)
+            if r_new is not None and np.abs(r_new).sum() < np.abs(r).sum():
+                break
+            step *= 0.5
+        else:
+            break
+        xz, r = xz + step, r_new
+    return np.array([xz[0], base, xz[1]])
+
+
+def candidate_yaws(room_yaw: float | None, settings: FloorPoseSettings) -> list[float]:
+    """The room's axis turns (+ evenly spread free turns); without a room yaw, 8 even turns."""
+    yaws = []
+    if room_yaw is not None:
+        yaws += [room_yaw + k * 2 * np.pi / settings.axis_yaws for k in range(settings.axis_yaws)]
+    n_free = settings.free_yaws if room_yaw is not None else max(settings.free_yaws, 8)
+    yaws += [k * 2 * np.pi / n_free for k in range(n_free)]
+    return [float((y + np.pi) % (2 * np.pi) - np.pi) for y in yaws]
+
+
+def world_room_yaw(camera_room_yaw: float, world_from_camera: np.ndarray) -> float:
+    """The room axis' yaw in the world (turn of an object's +Z onto it) from its yaw ψ in the
+    camera's horizontal frame (``cos ψ·right + sin ψ·horizontal forward``)."""
+    R = np.asarray(world_from_camera, float)[:3, :3]
+    right = R[:, 0].copy()
+    fwd = R[:, 2].copy()
+    right[1] = 0.0
+    fwd[1] = 0.0
+    right /= max(np.linalg.norm(right), 1e-9)
+    fwd /= max(np.linalg.norm(fwd), 1e-9)
+    d = np.cos(camera_room_yaw) * right + np.sin(camera_room_yaw) * fwd
+    return float(np.arctan2(d[0], d[2]))
+
+
+def placement_points(index, asset_id: str, n: int = 1024, extremes: int = 128) -> np.ndarray:
+    """(M, 3) surface samples of an asset for placing it: an even subsample of the library's
+    samples plus its lowest and highest ones (a chair's feet are a few samples of thousands;
+    the lowest row of its mask is where they touch the floor). Cached on ``index``."""
+    cache = index.__dict__.setdefault("_placement_points", {})
+    if asset_id not in cache:
+        pts = np.asarray(index.library.samples(asset_id)[0], float)
+        if len(pts) == 0:
+            pts = np.asarray(index.geometry(asset_id).points, float)
+        step = max(1, len(pts) // n)
+        order = np.argsort(pts[:, 1])
+        cache[asset_id] = np.concatenate([pts[::step], pts[order[:extremes]], pts[order[-extremes:]]])
+    return cache[asset_id]
+
+
+def floor_candidates(r, index, settings: FloorPoseSettings, appearance=None) -> list[Hypothesis]:
+    """Assets to try for result ``r``: its retrieval hypotheses and the rest of its category —
+    the retrieval's ``retrieval_first`` best first, then the others by ``appearance(asset_id)``
+    (best first; each candidate's value kept in ``extra["floor_appearance"]``) — at most ``max_assets``."""
+    seen, out = set(), []
+    for h in r.hypotheses:
+        if h.asset_id not in seen:
+            seen.add(h.asset_id)
+            out.append(h)
+    if r.category is not None:
+        for j in np.nonzero(index.categories == r.category)[0]:
+            a = str(index.ids[j])
+            if a not in seen and index.usable(a):
+                seen.add(a)
+                out.append(Hypothesis(asset_id=a, category=r.category, yaw=0.0, scale=np.ones(3),
+                                      translation=np.zeros(3), prior=1.0))
+    if appearance is not None:
+        for h in out:
+            h.extra["floor_appearance"] = float(appearance(h.asset_id))
+        head = out[: settings.retrieval_first]
+        out = head + sorted(out[settings.retrieval_first:], key=lambda h: -h.extra["floor_appearance"])
+    return out[: settings.max_assets]
+
+
+def _trial(h: Hypothesis, yaw: float, t: np.ndarray, scale: float = 1.0) -> Hypothesis:
+    v = Hypothesis(asset_id=h.asset_id, category=h.category, yaw=float(yaw), scale=np.full(3, float(scale)),
+                   translation=np.asarray(t, float), geometry=h.geometry, appearance=h.appearance,
+                   size=h.size, prior=h.prior, score=h.score, chamfer_m=h.chamfer_m)
+    v.extra["yaws"] = [(float(yaw), np.full(3, float(scale)), np.asarray(t, float), 0.0)]
+    v.extra["retrieval_score"] = h.extra.get("retrieval_score", h.score)
+    v.extra["floor_pose"] = True
+    v.extra["floor_appearance"] = h.extra.get("floor_appearance", 0.0)
+    return v
+
+
+def pose_on_floor(r, footing, index, scorer, world_from_camera: np.ndarray, K: np.ndarray, width: int,
+                  base: float, room_yaw: float | None, settings: FloorPoseSettings,
+                  assets: list[str] | None = None, fp: Footprint | None = None,
+                  polish: bool = True, appearance=None) -> list[Hypothesis]:
+    """Hypotheses for a floor object, best first (``r.hypotheses`` unchanged when nothing could be placed).
+
+    ``scorer``: a :class:`scenewright.methods.layout.pose.RenderScorer` (its depth term is
+    meaningless here and should be weighted 0). ``width``: the image's. ``base``: the floor's
+    height (world y). ``assets``: only these (a group adopting one asset), else the candidates
+    of :func:`floor_candidates`. ``fp``: what the mask pins, when not :func:`footprint_of` the
+    footing (a thing standing on another object: its lowest row is where it meets that one's top).
+    ``polish``: small turns and slides of the winner (off in a pass whose scale is to be corrected).
+    ``appearance(asset_id) -> float``: how much the asset's rendered views look like the crop.
+    """
+    fp = fp or footprint_of(footing, width)
+    cands = floor_candidates(r, index, settings, appearance)
+    if assets is not None:
+        known = {h.asset_id: h for h in cands}
+        cands = [known.get(a) or Hypothesis(asset_id=a, category=str(index.categories[index.row[a]]), yaw=0.0,
+                                            scale=np.ones(3), translation=np.zeros(3),
+                                            prior=1.0 if index.categories[index.row[a]] == r.category else 0.5)
+                 for a in assets]
+    if not cands or (fp.v_bottom is None and fp.v_top is None):
+        return r.hypotheses
+    u_mid = 0.5 * (footing.u_left + footing.u_right)
+    start = floor_point(u_mid, fp.v_bottom if fp.v_bottom is not None else footing.v_bottom, K,
+                        world_from_camera, base)
+    if start is None:
+        start = r.hypotheses[0].translation if r.hypotheses else None
+    if start is None:
+        return r.hypotheses
+    start_xz = np.asarray(start, float)[[0, 2]]
+    if appearance is not None:
+        for h in cands:
+            if "floor_appearance" not in h.extra:
+                h.extra["floor_appearance"] = float(appearance(h.asset_id))
+    trials = []
+    for h in cands:
+        pts = placement_points(index, h.asset_id)
+        if len(pts) < 8:
+            continue
+        for yaw in candidate_yaws(room_yaw, settings):
+            t = place_on_floor(pts, yaw, np.ones(3), fp, K, world_from_camera, base, start_xz, settings.newton_steps)
+            if t is not None and np.all(np.isfinite(t)):
+                trials.append(_trial(h, yaw, t))
+    if not trials:
+        return r.hypotheses
+    _score(r.obj, trials, scorer, settings)
+    trials.sort(key=lambda h: -h.score)
+    # The scene's scale rests on the camera height: with it wrong by k, a true-size asset fits
+    # its mask only scaled by k. The best pairs, re-placed at each scale of a grid: the best
+    # score per scale is this object's curve (when its bottom and top are both seen); the
+    # curves of all floor objects summed give the scene's one scale (:func:`scene_scale`).
+    curve, rank = None, None
+    if settings.scales and settings.scale_top > 0:
+        scaled = []
+        for h in trials[: settings.scale_top]:
+            pts = placement_points(index, h.asset_id)
+            for sc in settings.scales:
+                if abs(sc - 1.0) < 1e-6:
+                    continue
+                t = place_on_floor(pts, h.yaw, np.full(3, sc), fp, K, world_from_camera, base,
+                                   h.translation[[0, 2]], settings.newton_steps)
+                if t is not None and np.all(np.isfinite(t)):
+                    scaled.append(_trial(h, h.yaw, t, sc))
+        _score(r.obj, scaled, scorer, settings)
+        curve, rank = {}, {}
+        for sc in settings.scales:
+            at = [h for h in trials + scaled if abs(float(h.scale[0]) - sc) < 1e-6]
+            if at:
+                at.sort(key=lambda h: -h.score)
+                curve[float(sc)] = float(at[0].score)
+                rank[float(sc)] = list(dict.fromkeys([h.asset_id for h in at] + [h.asset_id for h in trials]))
+        trials = sorted(trials + scaled, key=lambda h: -h.score)
+    best = trials[0]
+    pts = placement_points(index, best.asset_id)
+    scale = float(best.scale[0])
+    if polish:
+        best = _polish(r.obj, best, pts, scale, fp, K, world_from_camera, base, scorer, settings)
+    seen = fp.v_bottom is not None and fp.v_top is not None
+    best.extra["scale_curve"] = curve if seen else None
+    best.extra["scale_rank"] = rank
+    rest = [h for h in trials if h is not best]
+    return [best] + rest[:20]
+
+
+def _polish(obj, best: Hypothesis, pts: np.ndarray, scale: float, fp: Footprint, K, world_from_camera, base: float,
+            scorer, settings: FloorPoseSettings) -> Hypothesis:
+    """Small turns (re-placed) and small slides of the winner, improvements only."""
+    if settings.local_yaw_deg > 0:
+        local = []
+        for s in (-1, 1):
+            yaw = best.yaw + s * np.radians(settings.local_yaw_deg)
+            t = place_on_floor(pts, yaw, np.full(3, scale), fp, K, world_from_camera, base, best.translation[[0, 2]],
+                               settings.newton_steps)
+            if t is not None:
+                local.append(_trial(best, yaw, t, scale))
+        _score(obj, local, scorer, settings)
+        best = max([best] + local, key=lambda h: h.score)
+    for step in settings.refine_steps_m:
+        moves = [_trial(best, best.yaw, best.translation + np.array([dx, 0.0, dz]), scale)
+                 for dx, dz in ((step, 0), (-step, 0), (0, step), (0, -step))]
+        _score(obj, moves, scorer, settings)
+        top = max(moves, key=lambda h: h.score)
+        if top.score > best.score + 1e-3:
+            best = top
+    return best
+
+
+def scene_scale(hyps: list[Hypothesis | None], settings: FloorPoseSettings) -> float | None:
+    """The factor the whole scene is too large by (camera height and every distance): the
+    scale at which the floor objects together fit their masks best — their score curves over
+    the scale grid summed, then the vertex of a parabola through the best grid point and its
+    neighbours (log scale). None when fewer than ``rescale_min_objects`` objects have a curve."""
+    curves = [h.extra["scale_curve"] for h in hyps if h is not None and h.extra.get("scale_curve")]
+    if len(curves) < max(1, settings.rescale_min_objects):
+        return None
+    grid = sorted(set.intersection(*[set(c) for c in curves]))
+    if not grid:
+        return None
+    xs = np.log(np.array(grid))
+    ys = np.array([sum(c[g] for c in curves) for g in grid])
+    j = int(np.argmax(ys))
+    if 0 < j < len(xs) - 1:
+        (x0, x1, x2), (y0, y1, y2) = xs[j - 1:j + 2], ys[j - 1:j + 2]
+        den = (x0 - x1) * (x0 - x2) * (x1 - x2)
+        a = (x2 * (y1 - y0) + x1 * (y0 - y2) + x0 * (y2 - y1)) / den
+        b = (x2 ** 2 * (y0 - y1) + x1 ** 2 * (y2 - y0) + x0 ** 2 * (y1 - y2)) / den
+        if a < 0:
+            return float(np.exp(np.clip(-b / (2 * a), x0, x2)))
+    return float(np.exp(xs[j]))
+
+
+def shortlist_at(h: Hypothesis, k: float, n: int) -> list[str] | None:
+    """The ``n`` assets that fitted best at the grid scale nearest ``k`` (None without a ranking)."""
+    rank = h.extra.get("scale_rank")
+    if not rank:
+        return None
+    near = min(rank, key=lambda sc: abs(np.log(sc / k)))
+    return rank[near][:n]
+
+
+def _score(obj, trials: list[Hypothesis], scorer, settings: FloorPoseSettings) -> None:
+    if not trials:
+        return
+    for h, res in zip(trials, scorer.score(obj, trials)):
+        h.extra["render"] = res
+        h.score = (settings.w_iou * res["iou"] + settings.w_colour * res["colour"] + settings.w_prior * h.prior
+                   + settings.w_appearance * h.extra.get("floor_appearance", 0.0))
