@@ -284,6 +284,8 @@ def test_each_depth_kind_end_to_end(bench, library, renderer, tmp_path, kind, us
         corr = record["correction"]
         assert "warp_unresolved" not in record["flags"] and corr["floor_pixels"] >= 2000
         assert len(corr["coefficients"]) == 5 and abs(corr["pitch_deg"] - record["lines_pitch_deg"]) < 1e-6
+        if kind == "relative":
+            assert record["mapping"] == "depth = scale / (value + shift) * correction(x, y)"
     # (Accuracy of mono / relative on 20 scenes at 512²: benchmarks/bench_layout.py --variants depth.)
 
 

@@ -549,8 +549,9 @@ def condition_depth(capture, index, layout_settings, extractor=None):
         c, per, _ = fit_scale(capture, shape, index, layout_settings, extractor, s, flags,
                               record.get("correction", {}).get("floor_height_input_units"))
         record.update(scale=round(c * k, 6), shift=round(t, 6),
-                      mapping="depth = scale / (value + shift)" if capture.depth_quantity == "disparity"
-                      else "depth = scale * (value + shift)")
+                      mapping=("depth = scale / (value + shift)" if capture.depth_quantity == "disparity"
+                               else "depth = scale * (value + shift)")
+                      + (" * correction(x, y)" if "coefficients" in record.get("correction", {}) else ""))
         out = shape * c
     else:   # none
         categories: dict[int, str | None] = {}
