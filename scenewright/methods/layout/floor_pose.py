@@ -8,8 +8,14 @@ lowest row (where the object meets the floor) and its sides on the mask's sides.
 candidate asset of the label's category, at each of the room's four axis turns (a room is
 a Manhattan world: furniture stands square to its walls; the turn comes from the image's
 vanishing points, :func:`scenewright.perception.lines.manhattan_yaw`), is placed by that
-contact (:func:`place_on_floor`), rendered, and scored by silhouette IoU and colour
-against the mask. The best (asset, yaw, place) wins.
+contact (:func:`place_on_floor`), rendered, and scored by silhouette IoU, colour and
+appearance against the mask (:func:`pose_on_floor`). The best (asset, yaw, place) wins.
+
+The solved camera height carries the identified sizes' errors: with it k too high, a
+true-size asset fits its mask only scaled by k. Each object's best pairs are therefore tried
+on a scale grid; the floor objects' score curves summed peak at the scene's one scale
+(:func:`scene_scale`), and the layout pipeline redoes the scene once at that scale, each
+object trying its best assets there (:func:`shortlist_at`).
 
 Geometry in the world frame of the observation (y up, floor y = ``base``), the camera's
 OpenCV frame for pixels; metres, radians, pixels.
@@ -29,7 +35,7 @@ class FloorPoseSettings:
     """No-depth placement of floor objects (``depth.mode=none``; recorded in scene.json)."""
 
     enabled: bool = True                 # off: the pose stage runs on the drawn box depth as for metric depth
-    max_assets: int = 60                 # candidate assets per object (the label's category and the retrieval's picks)
+    max_assets: int = 60                 # candidate assets per object (its category and the retrieval's picks)
     retrieval_first: int = 3             # … the retrieval's best first, then the rest by appearance
     axis_yaws: int = 4                   # turns tried: the room's axis + k·360°/axis_yaws
     free_yaws: int = 0                   # … and this many evenly spread turns besides (0: Manhattan only)
@@ -37,14 +43,14 @@ class FloorPoseSettings:
     w_iou: float = 1.0                   # score = w_iou·IoU + w_colour·colour + w_prior·category prior
     w_colour: float = 1.0
     w_prior: float = 0.6
-    w_appearance: float = 1.0            # … + this × the retrieval's appearance cosine (the asset's rendered views vs the crop)
-    refine_steps_m: tuple[float, ...] = (0.08, 0.04)   # greedy slide of the winner on the floor
-    local_yaw_deg: float = 0.0           # ± turns tried around the winner (0: the room's axes only)
-    scales: tuple[float, ...] = (0.67, 0.74, 0.82, 0.9, 1.0, 1.1, 1.22, 1.35, 1.5)  # uniform scales of the winners
-    redo_scales: tuple[float, ...] = (0.9, 1.0, 1.1)   # … once the scene's scale is corrected
-    redo_assets: int = 6                 # the scene redone at its corrected scale: each object's best assets tried
-    scale_top: int = 8                   # … tried on this many best (asset, yaw) pairs: the scene's scale curve
+    w_appearance: float = 1.0            # … + this × the appearance cosine (asset's rendered views vs the crop)
+    scales: tuple[float, ...] = (0.67, 0.74, 0.82, 0.9, 1.0, 1.1, 1.22, 1.35, 1.5)  # the scene's scale grid …
+    scale_top: int = 8                   # … tried on this many best (asset, yaw) pairs per object
     rescale_min_objects: int = 1         # objects (bottom and top seen) needed to correct the scene's scale
+    redo_assets: int = 6                 # the scene redone at its corrected scale: each object's best assets …
+    redo_scales: tuple[float, ...] = (0.9, 1.0, 1.1)   # … at these scales
+    refine_steps_m: tuple[float, ...] = (0.08, 0.04)   # greedy slides of the winner on the floor (final pass)
+    local_yaw_deg: float = 0.0           # ± turns tried around the winner (0: the room's axes only)
 
 
 def project(points_world: np.ndarray, K: np.ndarray, camera_from_world: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
