@@ -23,7 +23,14 @@ then the world frame (Y up, floor at y = 0, metres) from the floor they stand on
 Both solvers start from the instance centroids (Umeyama between MIDI centroids and where
 the image puts them: back-projected depth, or mask centroids at a distance from apparent
 size) and from a few turns of that start about the centroids' main axis (objects along one
-wall leave that turn free); the best reprojection wins.
+wall leave that turn free). The depth fit pairs each observed point with the nearest sample
+facing the camera and runs point-to-point steps until they stall before point-to-plane ones.
+The mask fit, whose cost has many local minima over rotation, also searches globally: the
+generated scene's up is where the most objects' lowest points are coplanar
+(:func:`floor_up_candidates`); with the camera's up at each pitch of a grid (no roll), only
+the yaw about it is left, tried every 10°, the translation putting instance centroids on
+their mask centroids' rays; the best distinct poses of all these starts (scored by a coarse
+mask cost) are refined, held near no roll, and the lowest cost wins.
 
 Floor: the camera has no roll (a handheld room photo is upright; the benchmark's cameras
 too), so up in the camera frame is ``metrology.camera_up(pitch)``. The pitch and the floor
