@@ -46,6 +46,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     lo.add_argument("--seed", type=int, default=0)
     lo.add_argument("--guidance", type=float, default=3.5,
                     help="guidance-embedding input while training a FLUX.1-dev transformer (ignored without one)")
+    lo.add_argument("--mixed-precision", default="auto", choices=["auto", "no", "bf16", "fp16"],
+                    help="accelerate's mixed precision (auto: bf16 on a GPU that has it, else full precision)")
+    lo.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"],
+                    help="training device (auto: a GPU when torch sees one)")
     lo.add_argument("--resume", action=argparse.BooleanOptionalAction, default=True,
                     help="continue from the newest checkpoint in OUT (default)")
     lo.set_defaults(func=train_lora_from_args)
@@ -119,13 +123,14 @@ def train_lora_from_args(args) -> int:
 
     settings = LoraTrainSettings(steps=args.steps, rank=args.rank, learning_rate=args.lr,
                                  batch_size=args.batch_size, size=args.size,
-                                 checkpoint_every=args.checkpoint_every, seed=args.seed, guidance=args.guidance)
+                                 checkpoint_every=args.checkpoint_every, seed=args.seed, guidance=args.guidance,
+                                 mixed_precision=args.mixed_precision, device=args.device)
 
     def progress(step: int, total: int, loss: float) -> None:
         if not args.quiet and (step == 1 or step == total or step % max(1, total // 20) == 0):
             print(f"train: step {step}/{total} loss {loss:.4f}", flush=True)
 
     rec = train_image_lora(args.bench, args.image_model, args.out, settings, resume=args.resume, progress=progress)
-    print(f"{rec['pipeline']}, {rec['objective']}: eval loss {rec['eval_loss_before']:.4f} → "
+    print(f"{rec['pipeline']}, {rec['objective']} on {rec['device']} ({rec['mixed_precision']} mixed precision): eval loss {rec['eval_loss_before']:.4f} → "
           f"{rec['eval_loss_after']:.4f}, {rec['steps_per_second']} steps/s; LoRA: {rec['lora']}")
     return 0

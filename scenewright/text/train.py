@@ -41,9 +41,28 @@ class LoraTrainSettings:
     seed: int = 0
     eval_pairs: int = 4              # fixed (noise, timestep) draws of the loss reported before/after
     guidance: float = 3.5            # FLUX.1-dev's guidance embedding input while training (FluxPipeline's default)
+    mixed_precision: str = "auto"    # auto (bf16 on a GPU that has it, else no) | no | bf16 | fp16
+    device: str = "auto"             # auto (a GPU when there is one) | cpu | cuda
 
     def to_json(self) -> dict:
         return dataclasses.asdict(self)
+
+
+def resolve_device(settings: LoraTrainSettings) -> tuple[str, bool]:
+    """(accelerate's mixed_precision, cpu?) for the settings on this machine."""
+    import torch
+    if settings.mixed_precision not in ("auto", "no", "bf16", "fp16"):
+        raise InputError(f"train image-lora: --mixed-precision must be auto, no, bf16 or fp16, "
+                         f"got {settings.mixed_precision!r}")
+    if settings.device not in ("auto", "cpu", "cuda"):
+        raise InputError(f"train image-lora: --device must be auto, cpu or cuda, got {settings.device!r}")
+    cuda = torch.cuda.is_available() and settings.device != "cpu"
+    if settings.device == "cuda" and not cuda:
+        raise InputError("train image-lora: --device cuda, but torch sees no CUDA device")
+    mp = settings.mixed_precision
+    if mp == "auto":
+        mp = "bf16" if cuda and torch.cuda.is_bf16_supported() else "no"
+    return mp, not cuda
 
 
 def caption_from_scene(data: dict) -> str:
@@ -127,14 +146,15 @@ class UNetDiffusion:
         self.latents = pipe.vae.encode(pixels).latent_dist.mean * pipe.vae.config.scaling_factor
         ids = pipe.tokenizer(captions, padding="max_length", truncation=True,
                              max_length=pipe.tokenizer.model_max_length, return_tensors="pt").input_ids
-        self.text = pipe.text_encoder(ids)[0]
+        self.text = pipe.text_encoder(ids.to(pixels.device))[0]
 
     def loss_at(self, idx, gen):
         import torch
         import torch.nn.functional as F
-        lat, sched = self.latents[idx], self.noise_schedule
-        noise = torch.randn(lat.shape, generator=gen)
-        t = torch.randint(0, sched.config.num_train_timesteps, (len(idx),), generator=gen)
+        lat, sched = self.latents[idx.to(self.latents.device)], self.noise_schedule
+        # drawn on the CPU from the step's generator (the same numbers on every device), then moved
+        noise = torch.randn(lat.shape, generator=gen).to(lat.device)
+        t = torch.randint(0, sched.config.num_train_timesteps, (len(idx),), generator=gen).to(lat.device)
         noisy = sched.add_noise(lat, noise, t)
         target = noise if sched.config.prediction_type == "epsilon" else sched.get_velocity(lat, noise, t)
         return F.mse_loss(self.denoiser(noisy, t, self.text[idx]).sample, target)
@@ -195,7 +215,7 @@ class FluxFlowMatching:
         # the schedule FluxPipeline denoises with at n steps: the linear sigmas, shifted by the scheduler
         linear = None if cfg.get("use_flow_sigmas") else np.linspace(1.0, 1.0 / n, n)
         sched.set_timesteps(n, sigmas=linear, mu=mu)
-        self.sigmas = sched.sigmas[:-1].float()          # the terminal 0 is not a training level
+        self.sigmas = sched.sigmas[:-1].float().cpu()    # the terminal 0 is not a training level
         self.mu = mu
 
     def pack(self, lat):
@@ -206,15 +226,17 @@ class FluxFlowMatching:
     def loss_at(self, idx, gen):
         import torch
         import torch.nn.functional as F
-        lat = self.latents[idx]
-        noise = torch.randn(lat.shape, generator=gen)
-        sigma = self.sigmas[torch.randint(0, len(self.sigmas), (len(idx),), generator=gen)]
+        lat = self.latents[idx.to(self.latents.device)]
+        # drawn on the CPU from the step's generator (the same numbers on every device), then moved
+        noise = torch.randn(lat.shape, generator=gen).to(lat.device)
+        sigma = self.sigmas[torch.randint(0, len(self.sigmas), (len(idx),), generator=gen)].to(lat.device)
         s = sigma.view(-1, 1, 1, 1)
         noisy = (1.0 - s) * lat + s * noise
-        guidance = (torch.full((len(idx),), float(self.settings.guidance))
+        guidance = (torch.full((len(idx),), float(self.settings.guidance), device=lat.device)
                     if self.denoiser.config.guidance_embeds else None)
+        i = idx.to(lat.device)
         pred = self.denoiser(hidden_states=self.pack(noisy), timestep=sigma, guidance=guidance,
-                             pooled_projections=self.pooled[idx], encoder_hidden_states=self.embeds[idx],
+                             pooled_projections=self.pooled[i], encoder_hidden_states=self.embeds[i],
                              txt_ids=self.text_ids, img_ids=self.image_ids, return_dict=False)[0]
         return F.mse_loss(pred, self.pack(noise - lat))
 
@@ -256,26 +278,35 @@ def train_image_lora(bench, image_model, out, settings: LoraTrainSettings | None
         raise InputError(f"{image_model}: not a diffusers pipeline folder (no model_index.json)")
     if s.guidance <= 0:
         raise InputError(f"train image-lora: guidance {s.guidance} must be > 0")
+    mixed_precision, cpu = resolve_device(s)
     pairs = training_pairs(bench)
     refuse_overlap(out, inputs=[bench, image_model])
     latest = _latest_checkpoint(out) if resume else None
     if latest is None:
         check_output_dir(out, overwrite=False, inputs=[bench, image_model])
     t_start = time.perf_counter()
+    from accelerate import Accelerator
+    from accelerate.state import AcceleratorState
+    AcceleratorState._reset_state(True)        # one process may train several times (tests, notebooks)
+    acc = Accelerator(cpu=cpu, mixed_precision=mixed_precision)
     pipe = load_pipeline(image_model)
     objective = objective_for(pipe, image_model, s)
+    pipe.to(acc.device)                        # the frozen encoders run once, on the training device
     torch.manual_seed(s.seed)
     denoiser = objective.denoiser
     denoiser.add_adapter(LoraConfig(r=s.rank, lora_alpha=s.rank, init_lora_weights="gaussian",
                                     target_modules=LORA_TARGETS))
     params = [p for p in denoiser.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=s.learning_rate)
+    # device placement, autocast of the denoiser's forward and (fp16) loss scaling
+    # (one process: prepare hands the module itself back, so the objective keeps calling it)
+    denoiser, opt = acc.prepare(denoiser, opt)
     with torch.no_grad():
         imgs = []
         for rgb, _ in pairs:
             im = Image.open(rgb).convert("RGB").resize((s.size, s.size), Image.BICUBIC)
             imgs.append(torch.from_numpy(np.asarray(im, np.float32) / 127.5 - 1.0).permute(2, 0, 1))
-        objective.encode(torch.stack(imgs), [c for _, c in pairs])
+        objective.encode(torch.stack(imgs).to(acc.device), [c for _, c in pairs])
     loss_at = objective.loss_at
 
     def eval_loss() -> float:
@@ -318,7 +349,7 @@ def train_image_lora(bench, image_model, out, settings: LoraTrainSettings | None
         idx = torch.from_numpy(rng.choice(len(pairs), size=s.batch_size, replace=len(pairs) < s.batch_size))
         loss = loss_at(idx, torch.Generator().manual_seed(int(rng.integers(2**31))))
         opt.zero_grad()
-        loss.backward()
+        acc.backward(loss)
         opt.step()
         losses.append(round(float(loss.detach()), 6))
         if progress:
@@ -334,6 +365,7 @@ def train_image_lora(bench, image_model, out, settings: LoraTrainSettings | None
     (out / ".lora-final").rmdir()
     record = {"bench": str(Path(bench).resolve()), "image_model": str(image_model.resolve()),
               "pipeline": type(pipe).__name__, "objective": objective.name,
+              "device": str(acc.device), "mixed_precision": mixed_precision,
               "flow_shift_mu": getattr(objective, "mu", None),
               "settings": s.to_json(), "resumed_from": None if latest is None else latest.name,
               "pairs": [{"image": str(p), "caption": c} for p, c in pairs], "losses": losses,
