@@ -234,6 +234,15 @@ class _LRU:
     def __len__(self) -> int:
         return len(self._items)
 
+    def __contains__(self, key) -> bool:
+        with self._lock:
+            return key in self._items
+
+    def __iter__(self):
+        """The keys held now, least recently used first (a snapshot: safe while others add)."""
+        with self._lock:
+            return iter(list(self._items))
+
 
 class _RowLookup:
     """``{asset_id: row}`` read from the index's sorted ids (no dict of every asset built)."""
