@@ -48,15 +48,20 @@ def test_bad_image_model_and_lora_are_input_errors(tiny_image_model, tmp_path):
         text_to_image("a bed", pipe, lora=bad, steps=1, size=64)
 
 
+def _generate_bedroom(out, library, pipe, lora, size: int) -> dict:
+    """``scenewright generate`` of a bedroom through the image model and LoRA; its scene.json."""
+    r = subprocess.run([sys.executable, "-m", "scenewright", "generate", "a bedroom with a bed and a nightstand",
+                        "-o", str(out), "--library", str(library), "--image-model", str(pipe),
+                        "--lora", str(lora), "--image-steps", "2", "--image-size", str(size)],
+                       capture_output=True, text=True, env=os.environ.copy(), timeout=600)
+    assert r.returncode == 0, r.stderr
+    return json.loads((out / "scene.json").read_text())
+
+
 def test_generate_with_image_model_end_to_end_and_repair(engine, text_library, tiny_image_model, tmp_path):
     pipe, lora = tiny_image_model
     out = tmp_path / "room"
-    r = subprocess.run([sys.executable, "-m", "scenewright", "generate", "a bedroom with a bed and a nightstand",
-                        "-o", str(out), "--library", str(text_library), "--image-model", str(pipe),
-                        "--lora", str(lora), "--image-steps", "2", "--image-size", "128"],
-                       capture_output=True, text=True, env=os.environ.copy(), timeout=600)
-    assert r.returncode == 0, r.stderr
-    data = json.loads((out / "scene.json").read_text())
+    data = _generate_bedroom(out, text_library, pipe, lora, size=128)
     assert data["image"]["lora"] == str(lora.resolve()) and data["request"]["room_type"] == "bedroom"
     assert (out / "generated.png").is_file() and (out / "preview.png").is_file()
     present = {i["category"] for i in data["instances"]}
@@ -155,12 +160,7 @@ def test_broken_flux_folders_and_foreign_loras_are_input_errors(tiny_flux_model,
 def test_generate_cli_with_a_flux_folder_and_lora(engine, text_library, tiny_image_model, tiny_flux_model, tmp_path):
     pipe, lora = tiny_flux_model
     out = tmp_path / "flux_room"
-    r = subprocess.run([sys.executable, "-m", "scenewright", "generate", "a bedroom with a bed and a nightstand",
-                        "-o", str(out), "--library", str(text_library), "--image-model", str(pipe),
-                        "--lora", str(lora), "--image-steps", "2", "--image-size", "64"],
-                       capture_output=True, text=True, env=os.environ.copy(), timeout=600)
-    assert r.returncode == 0, r.stderr
-    data = json.loads((out / "scene.json").read_text())
+    data = _generate_bedroom(out, text_library, pipe, lora, size=64)
     assert data["image"]["model"] == str(pipe.resolve()) and data["image"]["lora"] == str(lora.resolve())
     assert (out / "generated.png").is_file() and (out / "preview.png").is_file()
     assert {o["category"] for o in data["request"]["objects"]} <= {i["category"] for i in data["instances"]}
