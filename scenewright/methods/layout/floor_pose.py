@@ -186,16 +186,15 @@ def world_room_yaw(camera_room_yaw: float, world_from_camera: np.ndarray) -> flo
 def placement_points(index, asset_id: str, n: int = 1024, extremes: int = 128) -> np.ndarray:
     """(M, 3) surface samples of an asset for placing it: an even subsample of the library's
     samples plus its lowest and highest ones (a chair's feet are a few samples of thousands;
-    the lowest row of its mask is where they touch the floor). Cached on ``index``."""
-    cache = index.__dict__.setdefault("_placement_points", {})
-    if asset_id not in cache:
+    the lowest row of its mask is where they touch the floor). Cached on ``index`` (bounded)."""
+    def make() -> np.ndarray:
         pts = np.asarray(index.library.samples(asset_id)[0], float)
         if len(pts) == 0:
             pts = np.asarray(index.geometry(asset_id).points, float)
         step = max(1, len(pts) // n)
         order = np.argsort(pts[:, 1])
-        cache[asset_id] = np.concatenate([pts[::step], pts[order[:extremes]], pts[order[-extremes:]]])
-    return cache[asset_id]
+        return np.concatenate([pts[::step], pts[order[:extremes]], pts[order[-extremes:]]])
+    return index.derived(f"placement_points/{n}/{extremes}", asset_id, make)
 
 
 def floor_candidates(r, index, settings: FloorPoseSettings, appearance=None) -> list[Hypothesis]:

@@ -140,9 +140,20 @@ class LibraryIndex:
         self._views: _LRU = _LRU(self.cache_assets)
         self._symmetry: dict[str, str] = {}
         self._skipped: set[str] = set()
+        self._derived: dict[str, _LRU] = {}
 
     def __len__(self) -> int:
         return len(self.ids)
+
+    def derived(self, kind: str, asset_id: str, make):
+        """``make()`` of one asset, kept in a bounded cache of its ``kind``: what other stages
+        derive per asset stays within the same bound as the index's own caches."""
+        cache = self._derived.setdefault(kind, _LRU(self.cache_assets))
+        value = cache.get(asset_id)
+        if value is None:
+            value = make()
+            cache[asset_id] = value
+        return value
 
     def category_counts(self) -> dict[str, int]:
         cats, counts = np.unique(self.categories.astype(str), return_counts=True) if len(self) else ([], [])
