@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from scenewright.accelerator import resolve_accelerator
 from scenewright.errors import InputError
 
 LORA_FILE = "pytorch_lora_weights.safetensors"
@@ -46,23 +47,6 @@ class LoraTrainSettings:
 
     def to_json(self) -> dict:
         return dataclasses.asdict(self)
-
-
-def resolve_device(settings: LoraTrainSettings) -> tuple[str, bool]:
-    """(accelerate's mixed_precision, cpu?) for the settings on this machine."""
-    import torch
-    if settings.mixed_precision not in ("auto", "no", "bf16", "fp16"):
-        raise InputError(f"train image-lora: --mixed-precision must be auto, no, bf16 or fp16, "
-                         f"got {settings.mixed_precision!r}")
-    if settings.device not in ("auto", "cpu", "cuda"):
-        raise InputError(f"train image-lora: --device must be auto, cpu or cuda, got {settings.device!r}")
-    cuda = torch.cuda.is_available() and settings.device != "cpu"
-    if settings.device == "cuda" and not cuda:
-        raise InputError("train image-lora: --device cuda, but torch sees no CUDA device")
-    mp = settings.mixed_precision
-    if mp == "auto":
-        mp = "bf16" if cuda and torch.cuda.is_bf16_supported() else "no"
-    return mp, not cuda
 
 
 def caption_from_scene(data: dict) -> str:
@@ -278,7 +262,7 @@ def train_image_lora(bench, image_model, out, settings: LoraTrainSettings | None
         raise InputError(f"{image_model}: not a diffusers pipeline folder (no model_index.json)")
     if s.guidance <= 0:
         raise InputError(f"train image-lora: guidance {s.guidance} must be > 0")
-    mixed_precision, cpu = resolve_device(s)
+    mixed_precision, cpu = resolve_accelerator(s.device, s.mixed_precision, "train image-lora")
     pairs = training_pairs(bench)
     refuse_overlap(out, inputs=[bench, image_model])
     latest = _latest_checkpoint(out) if resume else None

@@ -33,6 +33,7 @@ from pathlib import Path
 
 import torch
 
+from scenewright.accelerator import check_device_options, resolve_accelerator
 from scenewright.errors import InputError
 from scenewright.methods.midi.train.data import DataSettings
 from scenewright.methods.midi.train.objective import ObjectiveSettings
@@ -81,12 +82,7 @@ class TrainSettings:
             raise InputError(f"--cond-drop must be in [0, 1), got {self.objective.cond_drop}")
         if self.objective.group_size < 1:
             raise InputError(f"--group-size must be >= 1, got {self.objective.group_size}")
-        if self.mixed_precision not in ("auto", "no", "bf16", "fp16"):
-            raise InputError(f"--mixed-precision must be auto, no, bf16 or fp16, got {self.mixed_precision!r}")
-        if self.device not in ("auto", "cpu", "cuda"):
-            raise InputError(f"--device must be auto, cpu or cuda, got {self.device!r}")
-        if self.device == "cuda" and not torch.cuda.is_available():
-            raise InputError("--device cuda: no CUDA device is available on this machine (use --device cpu)")
+        check_device_options(self.device, self.mixed_precision, "train midi")
         if self.data.num_points < 1:
             raise InputError(f"--num-points must be >= 1, got {self.data.num_points}")
 
@@ -94,15 +90,6 @@ class TrainSettings:
         d = dataclasses.asdict(self)
         d["mi_blocks"] = list(self.mi_blocks)
         return d
-
-
-def resolve_precision(settings: TrainSettings) -> tuple[str, bool]:
-    """(accelerate mixed_precision, cpu?) for the settings on this machine."""
-    cuda = torch.cuda.is_available() and settings.device != "cpu"
-    mp = settings.mixed_precision
-    if mp == "auto":
-        mp = "bf16" if cuda and torch.cuda.is_bf16_supported() else "no"
-    return mp, not cuda
 
 
 # -- run folder --------------------------------------------------------------------------
@@ -246,7 +233,7 @@ def train(bench, weights, out, settings: TrainSettings | None = None, resume: bo
     from accelerate import Accelerator
     from accelerate.state import AcceleratorState
     AcceleratorState._reset_state(True)        # one process may train several times (tests, notebooks)
-    mp, cpu = resolve_precision(settings)
+    mp, cpu = resolve_accelerator(settings.device, settings.mixed_precision, "train midi")
     acc = Accelerator(cpu=cpu, mixed_precision=mp, gradient_accumulation_steps=settings.grad_accum)
     torch.manual_seed(settings.seed)           # LoRA A init (kaiming) draws from the global RNG
     model = load_transformer(weights, torch.float32)
