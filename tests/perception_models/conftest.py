@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import subprocess
 import sys
@@ -31,6 +32,33 @@ def photo(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("photo") / "room.jpg"
     Image.open(EXAMPLE / "rgb.png").convert("RGB").resize((320, 240)).save(path, quality=90)
     return path
+
+
+def populate_hub_cache(cache: Path, repo_id: str, files_from: Path, commit: str) -> None:
+    """The layout huggingface_hub's cache has after an online download (blobs, snapshot, ref)."""
+    repo = cache / ("models--" + repo_id.replace("/", "--"))
+    snap = repo / "snapshots" / commit
+    snap.mkdir(parents=True)
+    (repo / "blobs").mkdir()
+    for f in files_from.iterdir():
+        data = f.read_bytes()
+        blob = repo / "blobs" / hashlib.sha256(data).hexdigest()
+        blob.write_bytes(data)
+        (snap / f.name).symlink_to(Path("../../blobs") / blob.name)
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text(commit)
+
+
+@pytest.fixture
+def offline_hub(tmp_path, tiny_models) -> tuple[dict, str]:
+    """An offline hub cache holding the tiny depth, detector and segmenter at one commit:
+    (the environment that points huggingface_hub at it, that commit)."""
+    from scenewright.models.registry import MODELS
+    cache = tmp_path / "hub"
+    commit = "0123456789abcdef0123456789abcdef01234567"
+    for name in ("depth", "detector", "segmenter"):
+        populate_hub_cache(cache, MODELS[name].repo_id, tiny_models / name, commit)
+    return {"HF_HUB_CACHE": str(cache), "HF_HUB_OFFLINE": "1"}, commit
 
 
 def run_cli(*args, env_extra: dict | None = None) -> subprocess.CompletedProcess:

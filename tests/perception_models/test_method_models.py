@@ -97,17 +97,13 @@ def test_fov_is_checked_before_any_work(tmp_path, photo):
     assert not (tmp_path / "o").exists()
 
 
-def test_scene_names_downloaded_models_by_revision_commit_and_hash(tmp_path, photo, tiny_models):
+def test_scene_names_downloaded_models_by_revision_commit_and_hash(tmp_path, photo, offline_hub):
     from scenewright.models.folder import MODELS_ENV
     from scenewright.models.registry import MODELS
 
     from .conftest import FIND_ALL
-    from .test_models_folder import _populate_hub_cache
-    cache = tmp_path / "hub"
-    commit = "89abcdef0123456789abcdef0123456789abcdef"
-    for name in ("depth", "detector", "segmenter"):
-        _populate_hub_cache(cache, MODELS[name].repo_id, tiny_models / name, commit)
-    env = {"HF_HUB_CACHE": str(cache), "HF_HUB_OFFLINE": "1", MODELS_ENV: str(tmp_path / "models")}
+    env, commit = offline_hub
+    env = {**env, MODELS_ENV: str(tmp_path / "models")}
     for name in ("depth", "detector", "segmenter"):
         assert run_cli("models", "download", name, env_extra=env).returncode == 0
     out = tmp_path / "scene"

@@ -3,10 +3,8 @@ and the one-line errors for missing and corrupt models."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 import shutil
-from pathlib import Path
 
 import pytest
 
@@ -63,27 +61,9 @@ def test_corrupt_model_folders(tmp_path, photo, tiny_models):
     assert not any((tmp_path / n).exists() for n in "abc")
 
 
-def _populate_hub_cache(cache: Path, repo_id: str, files_from: Path, commit: str) -> None:
-    """The layout huggingface_hub's cache has after an online download (blobs, snapshot, ref)."""
-    repo = cache / ("models--" + repo_id.replace("/", "--"))
-    snap = repo / "snapshots" / commit
-    snap.mkdir(parents=True)
-    (repo / "blobs").mkdir()
-    for f in files_from.iterdir():
-        data = f.read_bytes()
-        blob = repo / "blobs" / hashlib.sha256(data).hexdigest()
-        blob.write_bytes(data)
-        (snap / f.name).symlink_to(Path("../../blobs") / blob.name)
-    (repo / "refs").mkdir()
-    (repo / "refs" / "main").write_text(commit)
-
-
-def test_download_from_an_offline_hub_cache(tmp_path, tiny_models, photo):
-    cache = tmp_path / "hub"
-    commit = "0123456789abcdef0123456789abcdef01234567"
-    for name in ("depth", "detector", "segmenter"):
-        _populate_hub_cache(cache, MODELS[name].repo_id, tiny_models / name, commit)
-    env = {"HF_HUB_CACHE": str(cache), "HF_HUB_OFFLINE": "1", MODELS_ENV: str(tmp_path / "unused")}
+def test_download_from_an_offline_hub_cache(tmp_path, tiny_models, photo, offline_hub):
+    env, commit = offline_hub
+    env = {**env, MODELS_ENV: str(tmp_path / "unused")}
     target = tmp_path / "models"
     for name in ("depth", "detector", "segmenter"):
         result = run_cli("models", "download", name, "--to", target, env_extra=env)
