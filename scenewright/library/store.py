@@ -31,12 +31,15 @@ slice costs no copy and no parse.
 
 from __future__ import annotations
 
+import ctypes
 import functools
+import gc
 import logging
 import sqlite3
 import struct
 import threading
 import zipfile
+from collections import OrderedDict
 from dataclasses import dataclass, fields
 from pathlib import Path
 
@@ -103,7 +106,7 @@ class Library:
         self._table = database
         self._samples = None
         self._voxels = None
-        self.mesh = functools.lru_cache(maxsize=64)(self._load_mesh)   # textures: ~MBs each
+        self.mesh = _MeshCache(self._load_mesh, 64)                     # textures: ~MBs each
         self.views = functools.lru_cache(maxsize=64)(self._load_views)
         self._problems: dict[str, str | None] = {}
 
@@ -311,6 +314,69 @@ class Library:
 
     def __repr__(self) -> str:
         return f"Library({str(self.folder)!r}, {len(self)} assets)"
+
+
+class _MeshCache:
+    """``load(asset_id)`` for the ``size`` most recently used assets (thread-safe), like
+    ``functools.lru_cache``, with dropped meshes freed soon.
+
+    A trimesh mesh sits in reference cycles (its ray, proximity and visual helpers point
+    back at it), so a mesh dropped from the cache lives on, with its texture and the
+    renderer's GPU copy (freed by a finaliser on the mesh), until Python's next full
+    garbage collection, which a process reconstructing scene after scene may not run for
+    many scenes: a batch worker over a large library, which keeps meeting new assets, held
+    every mesh it had ever loaded. Every ``collect_every`` evictions the cycles are collected
+    (one full collection, ~10-50 ms, per that many mesh loads of ~20-40 ms each).
+    """
+
+    collect_every = 16
+
+    def __init__(self, load, size: int):
+        self._load, self.size = load, size
+        self._items: "OrderedDict[str, trimesh.Trimesh]" = OrderedDict()
+        self._lock = threading.Lock()
+        self._evicted = 0
+
+    def __call__(self, asset_id: str):
+        with self._lock:
+            mesh = self._items.get(asset_id)
+            if mesh is not None:
+                self._items.move_to_end(asset_id)
+                return mesh
+        mesh = self._load(asset_id)        # outside the lock: another thread may load meanwhile
+        with self._lock:
+            mesh = self._items.setdefault(asset_id, mesh)
+            self._items.move_to_end(asset_id)
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+                self._evicted += 1
+            collect = self._evicted >= self.collect_every
+            if collect:
+                self._evicted = 0
+        if collect:
+            gc.collect()
+            _return_free_memory()
+        return mesh
+
+    def __contains__(self, asset_id: str) -> bool:
+        with self._lock:
+            return asset_id in self._items
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def cache_clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
+
+def _return_free_memory() -> None:
+    """Hand the C heap's free pages back to the system (glibc's ``malloc_trim``; elsewhere nothing):
+    freed textures otherwise stay in the process' arenas, counted in its memory."""
+    try:
+        ctypes.CDLL(None).malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
 
 
 class _AssetTable:

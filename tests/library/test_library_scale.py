@@ -76,3 +76,33 @@ def test_index_caches_are_bounded_and_give_the_same_results(scaled):
                 np.testing.assert_array_equal(x, y)
     assert len(full._geometry) == len(full.ids)        # the default bound holds a small library whole
     assert bounded.mesh(str(full.ids[0])) is lib.mesh(str(full.ids[0]))   # meshes: the library's LRU
+
+
+def test_meshes_dropped_from_the_cache_are_freed(small_library):
+    """The mesh cache keeps the most recently used meshes, and a mesh it drops is freed (with
+    the renderer's GPU copy) within ``collect_every`` further drops, although trimesh meshes sit
+    in reference cycles that only a full garbage collection frees."""
+    import gc
+    import weakref
+
+    lib = Library.open(small_library.folder)
+    ids = [str(a) for a in lib.ids]
+    assert len(ids) >= 6
+    lib.mesh.size, lib.mesh.collect_every = 2, 2
+    first = lib.mesh(ids[0])
+    assert lib.mesh(ids[0]) is first                   # a hit is the same object
+    alive = [weakref.ref(first)]
+    del first
+    gc.disable()                                       # only the cache's own collections may free them
+    try:
+        for asset_id in ids[1:6]:
+            alive.append(weakref.ref(lib.mesh(asset_id)))
+        held = [r for r in alive if r() is not None]
+        # the two in the cache, and at most ``collect_every`` - 1 dropped since the last collection
+        assert len(held) <= 2 + 1
+        assert alive[-1]() is lib.mesh(ids[5]) and alive[-2]() is lib.mesh(ids[4])
+        assert ids[0] not in lib.mesh and len(lib.mesh) == 2
+        again = lib.mesh(ids[0])                       # reloaded: the same mesh data
+        assert np.array_equal(again.vertices, lib._load_mesh(ids[0]).vertices)
+    finally:
+        gc.enable()

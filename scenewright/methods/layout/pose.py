@@ -18,6 +18,7 @@ residual (the box centre of a partial view sits too close to the camera).
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from dataclasses import dataclass
 
 import numpy as np
@@ -175,6 +176,8 @@ class RenderScorer:
     behind the wall.
     """
 
+    recent_renders = 128       # renders kept for exact repeats (96² colour, ids, depth: ~100 kB each)
+
     def __init__(self, renderer, index, capture, world_from_camera: np.ndarray, settings: PoseSettings,
                  walls=()):
         self.renderer = renderer
@@ -183,6 +186,7 @@ class RenderScorer:
         self.world_from_camera = np.asarray(world_from_camera, float)
         self.settings = settings
         self.walls = list(walls or [])
+        self._renders: OrderedDict = OrderedDict()     # see render()
 
     def room_cost(self, obj, h: Hypothesis, guessed_extent: bool = False) -> tuple[float, float]:
         """(metres through a wall, score cost) of a partial object's placement, or of any
@@ -197,9 +201,25 @@ class RenderScorer:
         return pen, self.settings.w_room * max(pen - self.settings.room_tolerance_m, 0.0) / 0.1
 
     def render(self, h: Hypothesis, win: Window):
-        """The hypothesis alone, rendered in ``win`` (a :class:`scenewright.render` result)."""
-        return self.renderer.render([RenderItem(self.index.mesh(h.asset_id), h.world_from_object(), 1)], win.K,
-                                    self.world_from_camera)
+        """The hypothesis alone, rendered in ``win`` (a :class:`scenewright.render` result; shared,
+        do not modify it).
+
+        7-9 % of a scene's renders repeat an earlier one exactly (the same asset, placement and
+        window: local yaw steps landing on a tried yaw, the colour fit re-rendering the winners);
+        the renderer is deterministic, so the ``recent_renders`` last ones are kept and reused.
+        """
+        key = (h.asset_id, h.world_from_object().tobytes(), np.asarray(win.K, float).tobytes(),
+               self.world_from_camera.tobytes())
+        found = self._renders.get(key)
+        if found is not None:
+            self._renders.move_to_end(key)
+            return found
+        found = self.renderer.render([RenderItem(self.index.mesh(h.asset_id), h.world_from_object(), 1)], win.K,
+                                     self.world_from_camera)
+        self._renders[key] = found
+        while len(self._renders) > self.recent_renders:
+            self._renders.popitem(last=False)
+        return found
 
     def score(self, obj, hyps: list[Hypothesis]) -> list[dict]:
         if obj.mask is None or not obj.mask.any():

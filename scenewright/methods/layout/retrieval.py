@@ -10,7 +10,7 @@ For one observed object (world points, gravity-aligned box, mask crop) the steps
    ``n_yaw`` yaw hypotheses; the translation is refined by a few ICP steps
    (translation only) and each hypothesis scored by a truncated chamfer distance
    (observed → asset, and camera-facing asset samples → observed). All hypotheses of
-   an asset go through one ``cKDTree.query``.
+   an asset go through one nearest-neighbour query (:class:`~scenewright.geometry.nearest.NearestTree`).
 3. **Appearance**: the masked crop against the asset's rendered views (classical
    colour + silhouette descriptors or DINOv2), best view wins.
 
@@ -29,8 +29,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from scipy import ndimage
-from scipy.spatial import cKDTree
 
+from scenewright.geometry.nearest import NearestTree
 from scenewright.geometry.symmetry import shape_symmetry
 from scenewright.geometry.transforms import rot_y
 from scenewright.library.categories import category_info
@@ -67,7 +67,7 @@ class AssetGeometry:
 
     points: np.ndarray     # (N, 3)
     normals: np.ndarray    # (N, 3)
-    tree: cKDTree
+    tree: NearestTree
     extent: np.ndarray     # (3,) width, height, depth of the samples' box
 
 
@@ -174,7 +174,7 @@ class LibraryIndex:
             if idx is not None:
                 pts, nrm = pts[idx], nrm[idx]
         ext = pts.max(0) - pts.min(0) if len(pts) else np.ones(3)
-        geom = AssetGeometry(pts, nrm, cKDTree(pts), np.maximum(ext, 1e-3))
+        geom = AssetGeometry(pts, nrm, NearestTree(pts), np.maximum(ext, 1e-3))
         self._geometry[asset_id] = geom
         return geom
 
@@ -463,7 +463,7 @@ def geometric_fit(geom: AssetGeometry, obs_pts: np.ndarray, cam_pos: np.ndarray,
     # Only facing samples count, and only up to ``trunc``: the search stops there (a sample
     # with nothing within ``trunc`` gets inf, clipped to ``trunc``).
     dr = np.zeros(facing.shape)
-    dr[facing] = np.minimum(cKDTree(obs_pts).query(world[facing], k=1, distance_upper_bound=trunc)[0], trunc)
+    dr[facing] = np.minimum(NearestTree(obs_pts).query(world[facing], k=1, distance_upper_bound=trunc)[0], trunc)
     rev = (dr * facing).sum(1) / np.maximum(facing.sum(1), 1)
     return t, fwd + 0.5 * rev
 
@@ -481,7 +481,7 @@ class _TrackedNearest:
 
     margin = 1e-9      # metres (object frame); distances here carry rounding errors ~1e-16 m
 
-    def __init__(self, tree: cKDTree, points: np.ndarray):
+    def __init__(self, tree: NearestTree, points: np.ndarray):
         self.tree, self.points = tree, points
         self.nn = self.second = None
 
