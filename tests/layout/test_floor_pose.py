@@ -176,3 +176,4 @@ def test_no_depth_floor_pose_places_floor_objects_better_than_the_box_depth(benc
             errors[on] += _floor_errors(out, bench384 / name / "gt")
     assert errors[True] and len(errors[True]) == len(errors[False])
     assert float(np.median(errors[True])) < float(np.median(errors[False]))
+

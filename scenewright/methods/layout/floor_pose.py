@@ -35,7 +35,7 @@ class FloorPoseSettings:
     """No-depth placement of floor objects (``depth.mode=none``; recorded in scene.json)."""
 
     enabled: bool = True                 # off: the pose stage runs on the drawn box depth as for metric depth
-    max_assets: int = 60                 # candidate assets per object (its category and the retrieval's picks)
+    max_assets: int = 16                 # candidate assets per object (its category and the retrieval's picks)
     retrieval_first: int = 3             # … the retrieval's best first, then the rest by appearance
     axis_yaws: int = 4                   # turns tried: the room's axis + k·360°/axis_yaws
     free_yaws: int = 0                   # … and this many evenly spread turns besides (0: Manhattan only)
@@ -61,6 +61,15 @@ def project(points_world: np.ndarray, K: np.ndarray, camera_from_world: np.ndarr
         u = np.where(z > 1e-3, K[0, 0] * p[:, 0] / z + K[0, 2], np.nan)
         v = np.where(z > 1e-3, K[1, 1] * p[:, 1] / z + K[1, 2], np.nan)
     return u, v
+
+
+def rigid_inverse(m: np.ndarray) -> np.ndarray:
+    """Inverse of a 4×4 rotation + translation (no LAPACK call: it runs thousands of times per scene)."""
+    m = np.asarray(m, float)
+    out = np.eye(4)
+    out[:3, :3] = m[:3, :3].T
+    out[:3, 3] = -m[:3, :3].T @ m[:3, 3]
+    return out
 
 
 def floor_point(u: float, v: float, K: np.ndarray, world_from_camera: np.ndarray, base: float) -> np.ndarray | None:
@@ -106,7 +115,7 @@ def place_on_floor(points: np.ndarray, yaw: float, scale, fp: Footprint, K: np.n
     """
     if fp.v_bottom is None and fp.v_top is None:
         return None
-    cfw = np.linalg.inv(world_from_camera)
+    cfw = rigid_inverse(world_from_camera)
     local = points @ (placement_matrix(yaw, scale, np.zeros(3))[:3, :3]).T
 
     def residual(xz):

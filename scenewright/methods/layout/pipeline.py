@@ -102,9 +102,10 @@ def reconstruct(capture, library, settings: LayoutSettings | None = None, render
 
     ``renderer``: a :class:`scenewright.render.Renderer` of ``settings.pose.render_size``
     squared to reuse across calls (made here when None and rendering is on).
-    ``conditioned``: (capture with metric depth, depth record, {instance id: asset ids}) to skip
-    the depth conditioning: the no-depth path redoing a scene at a corrected scale, each floor
-    object trying only the assets that fitted it best the first time.
+    ``conditioned``: (capture with metric depth, depth record, {instance id: asset ids}, colour
+    transform or None) to skip the depth conditioning: the no-depth path redoing a scene at a
+    corrected scale, each floor object trying only the assets that fitted it best the first time,
+    the picture corrected by the first pass's colour calibration (None: calibrated here).
     """
     s = settings or LayoutSettings()
     timer = _Timer()
@@ -155,30 +156,27 @@ def reconstruct(capture, library, settings: LayoutSettings | None = None, render
     floor = (_FloorContext(capture, observation, wfc, s, index, renderer, extractor,
                            shortlist=conditioned[2] if conditioned is not None else None)
              if scorer is not None and depth_record.get("used_as") == "none" and s.floor_pose.enabled else None)
+    carried = conditioned[3] if conditioned is not None and len(conditioned) > 3 else None
+    if carried is not None and carried.size > s.photometric.apply_above:
+        capture = _colour_corrected(capture, carried, scorer, floor, s)
 
     bar = make_progress(progress, transient=True)
     try:
         bar.start()
         task = bar.add_task("layout: retrieval + pose", total=len(results))
-        _retrieve_and_pose(results, capture, observation, wfc, index, extractor, scorer, s, timer,
+        # No depth, first pass: only the floor objects decide the scene's scale, and the scene is
+        # redone at it, so the other objects wait for the pass that is kept.
+        redo_possible = floor is not None and conditioned is None
+        first = [r for r in results if floor.applies(r)] if redo_possible else results
+        _retrieve_and_pose(first, capture, observation, wfc, index, extractor, scorer, s, timer,
                            lambda: bar.advance(task), floor)
         metric = capture                 # the picture as it came, with the depth conditioned
-        colour_transform = None
-        with timer("pose"):
-            colour_transform = estimate_colour_transform(results, capture, scorer, s.photometric, s.seed)
-        if colour_transform is not None and colour_transform.size > s.photometric.apply_above:
-            # The picture's light is not the renderer's: undo it and look again (retrieval's colour
-            # histograms and render-and-compare's colour term compare against flat renders).
-            capture = dataclasses.replace(capture, rgb=colour_transform.invert(capture.rgb))
-            if scorer is not None:
-                # shading still differs from the renders' after the gain; edges (off by default,
-                # measured worse) would weigh in here
-                scorer.capture = capture
-                scorer.settings = dataclasses.replace(scorer.settings, w_edges=s.photometric.w_edges)
-            bar.update(task, completed=0, description="layout: retrieval + pose (colour corrected)")
-            _retrieve_and_pose(results, capture, observation, wfc, index, extractor, scorer, s, timer,
-                               lambda: bar.advance(task), floor)
-        if floor is not None and conditioned is None:
+        # A redone scene inherits the first pass's colour calibration (its picture is corrected above).
+        colour_transform = carried
+        if colour_transform is None:
+            with timer("pose"):
+                colour_transform = estimate_colour_transform(first, capture, scorer, s.photometric, s.seed)
+        if redo_possible:
             # Floor objects fit their masks best scaled by the camera height's error: redo the
             # scene once with the synthetic depth (every distance) divided by the scale at
             # which they fit best together, each trying the assets that fitted best there.
@@ -192,9 +190,19 @@ def reconstruct(capture, library, settings: LayoutSettings | None = None, render
                 shortlist = {i: a for i, a in shortlist.items() if a}
                 bar.stop()
                 scene = reconstruct(original, library, recorded, renderer, progress,
-                                    conditioned=(redo, record, shortlist))
+                                    conditioned=(redo, record, shortlist, colour_transform))
                 scene.timings_s = {k: round(v + timer.timings.get(k, 0.0), 4) for k, v in scene.timings_s.items()}
                 return scene
+        if carried is None and colour_transform is not None and colour_transform.size > s.photometric.apply_above:
+            # The picture's light is not the renderer's: undo it and look again (retrieval's colour
+            # histograms and render-and-compare's colour term compare against flat renders).
+            capture = _colour_corrected(capture, colour_transform, scorer, floor, s)
+            bar.update(task, completed=0, description="layout: retrieval + pose (colour corrected)")
+            _retrieve_and_pose(results, capture, observation, wfc, index, extractor, scorer, s, timer,
+                               lambda: bar.advance(task), floor)
+        elif first is not results:
+            _retrieve_and_pose([r for r in results if not any(r is f for f in first)], capture, observation, wfc,
+                               index, extractor, scorer, s, timer, lambda: bar.advance(task), floor)
         if floor is not None:
             with timer("pose"):
                 by_id = {int(x.obj.id): x for x in results}
@@ -394,6 +402,20 @@ class _FloorContext:
             feats, _, _ = self.index.view_features(asset_id, self.extractor)
             return float(np.max(feats @ feature)) if len(feats) else 0.0
         return cosine
+
+
+def _colour_corrected(capture, transform, scorer, floor: "_FloorContext | None", s: LayoutSettings):
+    """The capture with its picture divided by the colour ``transform``; the scorers compare against it."""
+    capture = dataclasses.replace(capture, rgb=transform.invert(capture.rgb))
+    if scorer is not None:
+        # shading still differs from the renders' after the gain; edges (off by default,
+        # measured worse) would weigh in here
+        scorer.capture = capture
+        scorer.settings = dataclasses.replace(scorer.settings, w_edges=s.photometric.w_edges)
+    if floor is not None:
+        floor.capture = capture
+        floor.scorer.capture = capture
+    return capture
 
 
 def _rescore(r: ObjectResult, asset_id: str, index, extractor, scorer, s: LayoutSettings):
