@@ -27,6 +27,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from scenewright.geometry.transforms import rigid_inverse
 from scenewright.methods.layout.retrieval import Hypothesis, placement_matrix
 
 
@@ -61,15 +62,6 @@ def project(points_world: np.ndarray, K: np.ndarray, camera_from_world: np.ndarr
         u = np.where(z > 1e-3, K[0, 0] * p[:, 0] / z + K[0, 2], np.nan)
         v = np.where(z > 1e-3, K[1, 1] * p[:, 1] / z + K[1, 2], np.nan)
     return u, v
-
-
-def rigid_inverse(m: np.ndarray) -> np.ndarray:
-    """Inverse of a 4×4 rotation + translation (no LAPACK call: it runs thousands of times per scene)."""
-    m = np.asarray(m, float)
-    out = np.eye(4)
-    out[:3, :3] = m[:3, :3].T
-    out[:3, 3] = -m[:3, :3].T @ m[:3, 3]
-    return out
 
 
 def floor_point(u: float, v: float, K: np.ndarray, world_from_camera: np.ndarray, base: float) -> np.ndarray | None:
