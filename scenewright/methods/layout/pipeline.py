@@ -175,8 +175,11 @@ def reconstruct(capture, library, settings: LayoutSettings | None = None, render
                 # measured worse) would weigh in here
                 scorer.capture = capture
                 scorer.settings = dataclasses.replace(scorer.settings, w_edges=s.photometric.w_edges)
-            bar.update(task, completed=0, description="layout: retrieval + pose (colour corrected)")
-            _retrieve_and_pose(results, capture, observation, wfc, index, extractor, scorer, s, timer,
+            # Objects whose colours the gain explains keep their pose; the rest look again.
+            keep = set(colour_transform.confirmed) if s.photometric.redo == "uncertain" else set()
+            redo = [r for r in results if int(r.obj.id) not in keep]
+            bar.update(task, completed=len(results) - len(redo), description="layout: retrieval + pose (colour corrected)")
+            _retrieve_and_pose(redo, capture, observation, wfc, index, extractor, scorer, s, timer,
                                lambda: bar.advance(task), floor)
         if floor is not None and conditioned is None:
             # Floor objects fit their masks best scaled by the camera height's error: redo the
