@@ -81,10 +81,13 @@ def test_a_gain_only_a_few_objects_show_is_refused():
     fitted = np.median(logs, axis=0)
     log_gain, support, refused = supported_gain(logs, fitted, s)
     assert fitted[0] < -s.apply_above                       # the median alone would correct red
-    assert refused.tolist() == [True, False, False] and log_gain[0] == 0.0
-    assert support[0] == 3 / 5
-    # a channel below the threshold is never refused (nothing to correct), whatever its support
-    assert not refused[1] and not refused[2]
+    assert refused and np.all(log_gain == 0.0) and support == 3 / 5
+    # the same five objects under a dimmer light (every channel × 0.6) share one shift: kept
+    dim = np.log(0.6) + 0.05 * np.array([[1, 0, -1], [0, 1, 0], [-1, 0, 1], [1, 1, 0], [0, -1, -1]])
+    log_gain, support, refused = supported_gain(dim, np.median(dim, axis=0), s)
+    assert not refused and support == 1.0 and np.allclose(log_gain, np.median(dim, axis=0))
+    # a gain under the threshold is never refused (nothing to apply), whatever its support
+    assert not supported_gain(logs, np.array([-0.05, 0.0, 0.0]), s)[2]
 
 
 def test_a_shift_every_object_shows_is_kept_and_confirms_the_objects_it_explains():
@@ -94,6 +97,6 @@ def test_a_shift_every_object_shows_is_kept_and_confirms_the_objects_it_explains
     ids, logs = object_log_gains(obs, ren, own, s)
     assert ids.tolist() == list(range(6))
     log_gain, support, refused = supported_gain(logs, np.median(logs, axis=0), s)
-    assert not refused.any() and np.all(support >= 5 / 6)
+    assert not refused and support >= 5 / 6
     # the five right assets agree with the corrected picture; the unrelated one is redone
     assert explained(logs, log_gain, s).tolist() == [True, True, False, True, True, True]

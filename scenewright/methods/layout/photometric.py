@@ -18,15 +18,15 @@ renders (the benchmark's flat pictures: the correct assets' renders match their 
 gives a gain of 1 and is left alone.
 
 A gain must be what the objects say, not what a few wrong assets say: each voting object
-votes, per channel, for the gain or for no correction, whichever is nearer its own ratio,
-and a channel is corrected only when at least ``min_support`` (⅔) of them vote for the gain
-(exposure and the light's colour move every object alike; wrongly identified assets scatter
-either way). A refused channel keeps gain 1 and is listed in ``refused``.
+votes for the gain or for no correction, whichever is nearer its own ratio (the three
+channels together), and the gain is applied only when at least ``min_support`` (⅔) of them
+vote for it (exposure and the light's colour move every object alike; wrongly identified
+assets scatter either way). A refused gain is kept in ``refused`` and the picture left alone.
 
 The second pass re-retrieves only the objects the corrected picture does not confirm: a
-voter whose own ratio lies within ``apply_above`` of the gain on every channel looks, in the
-corrected picture, like its render as much as a flat picture's object looks like its own
-(``redo`` = "all" re-runs every object, as before).
+voter whose own ratio lies within ``explained_within`` of the gain on every channel (objects'
+shading differs by about that in a photo) keeps its asset and pose (``redo`` = "all" re-runs
+every object, as before).
 
 A single gain per channel is what holds up: on the first 8 photoreal benchmark scenes,
 fitted against the flat pictures with the true masks, it brings the objects' mean
@@ -56,7 +56,8 @@ class PhotometricSettings:
     apply_above: float = 0.1         # correct when some channel's |ln gain| exceeds this (≈ 0.14 stop)
     gain_bounds: tuple[float, float] = (0.125, 8.0)   # ±3 stops per channel
     w_edges: float = 0.0             # a corrected picture: render-and-compare also weighs edge agreement (0.5 measured worse)
-    min_support: float = 2 / 3      # share of voting objects nearer the gain than 1 a channel needs to be corrected
+    min_support: float = 2 / 3      # share of voting objects nearer the fitted gain than 1 it needs to be applied
+    explained_within: float = 0.2    # |ln| per channel: an object this close to the gain is confirmed (objects' shading differs ~0.1-0.2)
     redo: str = "uncertain"          # second pass: "uncertain" (objects the correction does not confirm) | "all"
 
 
@@ -66,8 +67,8 @@ class ColourTransform:
 
     gain: np.ndarray         # (3,)
     n_objects: int           # objects that voted
-    support: np.ndarray | None = None      # (3,) share of voters nearer the fitted gain than 1
-    refused: tuple[str, ...] = ()          # channels whose fitted gain too few objects supported (kept at 1)
+    support: float | None = None           # share of voters nearer the fitted gain than 1
+    refused: np.ndarray | None = None      # (3,) the fitted gain too few objects supported (then gain = 1)
     confirmed: tuple[int, ...] = ()        # object ids whose colours the gain explains (not redone)
 
     @property
@@ -78,8 +79,8 @@ class ColourTransform:
     def to_json(self) -> dict:
         out = {"gain": [round(float(g), 4) for g in self.gain], "objects": self.n_objects}
         if self.support is not None:
-            out.update(support=[round(float(v), 3) for v in self.support], refused=list(self.refused),
-                       confirmed=[int(i) for i in self.confirmed])
+            out.update(support=round(self.support, 3), confirmed=[int(i) for i in self.confirmed],
+                       refused=None if self.refused is None else [round(float(g), 4) for g in self.refused])
         return out
 
     def invert(self, rgb: np.ndarray) -> np.ndarray:
@@ -124,24 +125,28 @@ def fit_colour_gain(obs: np.ndarray, ren: np.ndarray, owner: np.ndarray,
 
 
 def supported_gain(logs: np.ndarray, log_gain: np.ndarray,
-                   settings: PhotometricSettings) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(log gain with unsupported channels set to 0, support (3,), refused (3,) bool).
+                   settings: PhotometricSettings) -> tuple[np.ndarray, float, bool]:
+    """(log gain, or zeros when refused; support; refused).
 
     ``logs`` (n, 3): the voting objects' own log ratios; ``log_gain`` (3,) their consensus.
-    Each object votes per channel for the gain or for none, whichever is nearer its own ratio;
-    a channel the picture would correct (|ln gain| > ``apply_above``) needs ``min_support`` of
-    the votes. A median alone lets two wrong assets out of three set a channel."""
+    Each object votes for the gain or for none, whichever is nearer its own ratio (over the
+    three channels at once: exposure moves them together, and a gain kept on some channels
+    only would itself be a colour cast); a gain the picture would apply (some |ln gain| >
+    ``apply_above``) needs ``min_support`` of the votes. A median alone lets a few wrong
+    assets set a channel."""
     logs = np.asarray(logs, float).reshape(-1, 3)
-    support = np.mean(np.abs(logs - log_gain) < np.abs(logs), axis=0) if len(logs) else np.zeros(3)
-    refused = (np.abs(log_gain) > settings.apply_above) & (support < settings.min_support)
-    return np.where(refused, 0.0, log_gain), support, refused
+    if not len(logs):
+        return np.zeros(3), 0.0, False
+    support = float(np.mean(np.linalg.norm(logs - log_gain, axis=1) < np.linalg.norm(logs, axis=1)))
+    refused = bool(np.max(np.abs(log_gain)) > settings.apply_above and support < settings.min_support)
+    return (np.zeros(3) if refused else np.asarray(log_gain, float)), support, refused
 
 
 def explained(logs: np.ndarray, log_gain: np.ndarray, settings: PhotometricSettings) -> np.ndarray:
     """(n,) bool: objects (own log ratios ``logs`` (n, 3)) that the corrected picture shows in
-    their render's colours on every channel, as closely as a flat picture must match to be left
-    alone (``apply_above``): their asset and pose are confirmed, not redone."""
-    return np.all(np.abs(np.asarray(logs, float).reshape(-1, 3) - log_gain) <= settings.apply_above, axis=1)
+    their render's colours on every channel, within ``explained_within``: their asset and pose
+    are confirmed, not redone."""
+    return np.all(np.abs(np.asarray(logs, float).reshape(-1, 3) - log_gain) <= settings.explained_within, axis=1)
 
 
 def estimate_colour_transform(results, capture, scorer, settings: PhotometricSettings,
@@ -186,5 +191,5 @@ def estimate_colour_transform(results, capture, scorer, settings: PhotometricSet
     log_gain, support, refused = supported_gain(logs, fitted, settings)
     agree = explained(logs, log_gain, settings)
     return ColourTransform(gain=np.exp(log_gain), n_objects=n, support=support,
-                           refused=tuple("rgb"[c] for c in np.flatnonzero(refused)),
+                           refused=np.exp(fitted) if refused else None,
                            confirmed=tuple(int(voters[k]) for k in ids[agree]))
