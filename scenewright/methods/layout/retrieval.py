@@ -49,6 +49,7 @@ class RetrievalSettings:
     n_yaw: int = 8                  # yaw hypotheses (box yaw + k·360°/n_yaw)
     n_yaw_small: int = 12           # … for small things (supported by furniture)
     partial_starts: bool = True     # extra ICP starts for partial views (a border-cut bed: 0.81 -> 0.03 m)
+    height_seen: bool = True        # a side-cut thing with its top in view may be scaled lower (docs/layout.md: costs 2 objects on bench_main)
     icp_iters: int = 3              # translation-only ICP steps per hypothesis
     trunc_m: float = 0.08           # chamfer distances are truncated here (outliers)
     sigma_m: float = 0.025          # geometry similarity = exp(-chamfer / sigma)
@@ -568,7 +569,7 @@ def make_query(obj, capture, world_from_camera: np.ndarray, extractor, settings:
     # Cut by a side border or hidden at a side, a thing standing on a known support still shows
     # its whole height when its top is neither cut by the image's top border nor hidden behind
     # something nearer: then the box is a lower bound across, not up.
-    height_seen = bool(partial and support_y is not None and top_seen(obj, capture))
+    height_seen = bool(settings.height_seen and partial and support_y is not None and top_seen(obj, capture))
     pts = np.asarray(obj.points, float).reshape(-1, 3)
     pts = subsample(pts[np.all(np.isfinite(pts), 1)], settings.n_obs_points, seed)
     view = None
