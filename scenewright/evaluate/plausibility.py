@@ -8,8 +8,14 @@ All meshes are in world coordinates (metres, Y up); the floor is the plane y = `
   otherwise from the overlap of their solid voxelisations at ``voxel_pitch`` (1 cm), a
   voxel counting as solid when surface encloses it along at least two axes (so a mesh
   with a hole or a missing side is still filled); cells crossed by both surfaces count
-  as contact, not overlap, so objects resting on each other are not flagged.
-  Each pair records which method was used.
+  as contact, not overlap, so objects resting on each other are not flagged. Two-axis
+  enclosure also fills cavities open on one side (a desk's cubby between its top and a
+  hutch shelf), which are air: a thing standing in them crosses no surface. So a cell of
+  the overlap counts only where it is solid by each mesh's generalised winding number too
+  (:mod:`scenewright.geometry.winding`: w ≥ ½, which a missing face keeps but a cavity bounded
+  by the outsides of panels does not), for every mesh whose faces' orientation says which
+  side is material (double-sided or inconsistently oriented meshes keep the two-axis fill).
+  Each pair records which method was used ("voxel+winding" when the winding number decided).
 - **Floating**: the object's lowest point is more than ``float_tol`` above the floor and
   no other object's surface lies within ``float_tol`` below its lowest points (rays cast
   straight down from ``ray_lift`` above each of its lowest surface points).
@@ -23,11 +29,15 @@ from dataclasses import dataclass, field
 import numpy as np
 import trimesh
 
+from scenewright.geometry.winding import material_sign, winding_numbers
+
 
 @dataclass
 class PlausibilitySettings:
     min_volume_m3: float = 1e-6        # 1 cm³
     voxel_pitch: float = 0.01          # m, fallback for non-manifold meshes
+    winding_cells: int = 1024          # overlap cells whose winding numbers are evaluated (evenly spread)
+    orientation_samples: int = 256     # surface points that test whether a mesh's faces tell its inside
     float_tol: float = 0.02            # m, floating / below-floor tolerance
     ray_lift: float = 0.05             # m, rays start this far above the lowest points
     support_band: float = 0.01         # m, points this close to the lowest point are "lowest points"
@@ -87,12 +97,25 @@ def _voxel_keys(mesh: trimesh.Trimesh, pitch: float, seed: int = 0) -> tuple[np.
     return keys(filled_voxels(surface)), keys(surface)
 
 
-class _SolidCache:
-    """Per-object merged mesh, Manifold (or None) and voxel keys, computed once."""
+def keys_to_centres(keys: np.ndarray, pitch: float) -> np.ndarray:
+    """World centres (N, 3) of the cells with ``_voxel_keys`` keys."""
+    mask = (1 << 21) - 1
+    ijk = np.stack([(keys >> 42) & mask, (keys >> 21) & mask, keys & mask], axis=1) - (1 << 20)
+    return (ijk + 0.5) * pitch
 
-    def __init__(self, meshes: dict[int, trimesh.Trimesh], pitch: float):
+
+class _SolidCache:
+    """Per-object merged mesh, Manifold (or None), voxel keys and material sign, computed once."""
+
+    def __init__(self, meshes: dict[int, trimesh.Trimesh], pitch: float, settings: "PlausibilitySettings | None" = None):
         self.meshes, self.pitch = meshes, pitch
-        self._solid, self._manifold, self._voxels = {}, {}, {}
+        self.settings = settings or PlausibilitySettings()
+        self._solid, self._manifold, self._voxels, self._sign = {}, {}, {}, {}
+
+    def sign(self, i):
+        if i not in self._sign:
+            self._sign[i] = material_sign(self.solid(i), self.settings.orientation_samples)
+        return self._sign[i]
 
     def solid(self, i):
         if i not in self._solid:
@@ -121,7 +144,19 @@ def intersection_volume(cache: _SolidCache, a: int, b: int) -> tuple[float, str]
     # Cells both surfaces pass through are contact (an object resting on another shares
     # a layer of cells with it), not penetration.
     contact = np.intersect1d(surf_a, surf_b, assume_unique=True)
-    return float((len(common) - len(contact)) * cache.pitch ** 3), "voxel"
+    overlap = np.setdiff1d(common, contact, assume_unique=True)
+    signs = [(cache.solid(i), cache.sign(i)) for i in (a, b)]
+    if len(overlap) == 0 or not any(sign for _, sign in signs):
+        return float(len(overlap) * cache.pitch ** 3), "voxel"
+    # Two-axis enclosure fills cavities open on one side; keep the cells the winding number
+    # of each oriented mesh calls material (an even spread of them when there are many).
+    pick = np.unique(np.linspace(0, len(overlap) - 1, min(len(overlap), cache.settings.winding_cells)).astype(int))
+    centres = keys_to_centres(overlap[pick], cache.pitch)
+    inside = np.ones(len(pick), bool)
+    for mesh, sign in signs:
+        if sign:
+            inside &= sign * winding_numbers(mesh.vertices, mesh.faces, centres) >= 0.5
+    return float(inside.mean() * len(overlap) * cache.pitch ** 3), "voxel+winding"
 
 
 def _lowest_points(mesh: trimesh.Trimesh, points: np.ndarray | None, band: float, limit: int) -> np.ndarray:
@@ -174,7 +209,7 @@ def check_plausibility(meshes: dict[int, trimesh.Trimesh], floor_y: float | None
     categories = categories or {}
     exempt = sorted(i for i in meshes if categories.get(i) in settings.exempt_categories)
     ids = sorted(i for i in meshes if i not in exempt)
-    cache = _SolidCache(meshes, settings.voxel_pitch)
+    cache = _SolidCache(meshes, settings.voxel_pitch, settings)
     bounds = {i: meshes[i].bounds for i in ids}
 
     pairs = []

@@ -12,6 +12,8 @@ from __future__ import annotations
 import numpy as np
 import trimesh
 
+from scenewright.geometry import winding
+
 
 class PosedMesh:
     """A mesh with its world orientation/scale baked in, moved by a translation ``pos`` (3,).
@@ -35,6 +37,7 @@ class PosedMesh:
         self._fcl_obj = None
         self._mesh: trimesh.Trimesh | None = None
         self._watertight: bool | None = None
+        self._material_sign: float | None = None
         self.lo = self.vertices.min(axis=0)
         self.hi = self.vertices.max(axis=0)
 
@@ -98,7 +101,9 @@ class PosedMesh:
     def collides(self, other: "PosedMesh", pos: np.ndarray | None = None,
                  other_pos: np.ndarray | None = None) -> bool:
         """True when the two surfaces intersect (at the given or current positions), or one
-        mesh's vertex lies inside the other watertight mesh (containment without crossing)."""
+        mesh's vertex lies inside the other's material (containment without crossing): inside a
+        watertight mesh, or where an open mesh's generalised winding number says material (the
+        evaluator's rule, :mod:`scenewright.geometry.winding`: a cavity open to the room is air)."""
         import fcl
 
         pa = self.pos if pos is None else np.asarray(pos, float)
@@ -116,10 +121,21 @@ class PosedMesh:
             return True
         # No surface crossing: one may still sit wholly inside the other.
         for a, b, pa_, pb_ in ((self, other, pa, pb), (other, self, pb, pa)):
-            if b.watertight and np.all(a.hi + pa_ <= b.hi + pb_) and np.all(a.lo + pa_ >= b.lo + pb_):
-                if bool(b.local_mesh.contains((a.vertices[:1] + pa_ - pb_))[0]):
+            if np.all(a.hi + pa_ <= b.hi + pb_) and np.all(a.lo + pa_ >= b.lo + pb_):
+                if b.watertight:
+                    if bool(b.local_mesh.contains((a.vertices[:1] + pa_ - pb_))[0]):
+                        return True
+                elif bool(winding.contains(b.local_mesh, a.vertices[:1] + pa_ - pb_, b.material_sign)[0]):
                     return True
         return False
+
+    @property
+    def material_sign(self) -> float:
+        """Which side of the faces is material (+1 outward, −1 inward, 0: they do not tell);
+        asked once."""
+        if self._material_sign is None:
+            self._material_sign = winding.material_sign(self.local_mesh)
+        return self._material_sign
 
     def move_to(self, pos: np.ndarray) -> None:
         self.pos = np.asarray(pos, float).copy()

@@ -40,6 +40,9 @@ def test_partial_views_only_grow_and_proportions_stay_in_the_category():
     extent = np.array([1.2, 0.75, 0.6])
     grown, _ = extent_scales(extent, 0.0, np.array([0.6, 0.75, 0.9]), True, None)
     assert np.allclose(grown, [1.0, 1.0, 1.5])        # a cut box never says "smaller"
+    # cut at a side but seen from the floor to an unhidden top: its height says "lower" too
+    low, _ = extent_scales(extent, 0.0, np.array([0.6, 0.5, 0.9]), True, None, height_seen=True)
+    assert np.allclose(low, [1.0, 0.5 / 0.75, 1.5])
     sizes = np.array([[1.2, 0.75, 0.6], [1.6, 0.75, 0.8]])
     lo, hi = category_proportions(sizes)
     within, box = extent_scales(extent, 0.0, np.array([2.4, 0.75, 0.6]), False, (lo, hi), bounds=(0.5, 3.0))
@@ -218,3 +221,36 @@ def test_a_partial_view_keeps_a_hypothesis_per_unseen_extent(index):
     assert np.ptp(starts[:, 0]) > 0.1 and np.all(np.linalg.norm(starts - h.translation, axis=1) > 1e-3)
     # the chosen start puts the table's centre near its true place (x = 0), not the seen part's centre
     assert abs(h.translation[0]) < abs(q.t0[0])
+
+
+def test_a_side_cut_thing_with_its_top_in_view_may_be_lower_than_the_catalog():
+    """fit_scale of a truncated view: across only grown; its height shrinks when seen whole."""
+    from scenewright.methods.layout.retrieval import fit_scale
+    extent = np.array([1.35, 1.6, 0.7])                 # a tall cabinet for a 0.53 m tv stand
+    box = np.array([0.8, 0.53, 0.5])                    # cut at the side: a part of its width
+    yaws = np.array([0.0])
+    cut = fit_scale("tv_stand", extent, yaws, box, True, 0.5, (0.6, 1.6))[0]
+    seen = fit_scale("tv_stand", extent, yaws, box, True, 0.5, (0.6, 1.6), height_seen=True)[0]
+    assert cut[1] == 1.0                                 # the catalog height kept
+    assert seen[1] < 1.0 and seen[1] == pytest.approx(max(0.6, math.exp(0.5 * (math.log(0.53 / 1.6) + 0.22))))
+    assert seen[0] == cut[0] and seen[2] == cut[2]       # across: unchanged
+
+
+def test_top_seen_reads_the_border_and_what_stands_in_front():
+    from types import SimpleNamespace
+
+    from scenewright.methods.layout.retrieval import top_seen
+    seg = np.zeros((40, 60), np.uint8)
+    depth = np.full((40, 60), 5.0, np.float32)
+    seg[10:30, 0:20] = 1                                 # object 1, cut by the left border, top at row 10
+    depth[10:30, 0:20] = 3.0
+    capture = SimpleNamespace(seg=seg, depth=depth)
+    obj = SimpleNamespace(id=1, mask=seg == 1)
+    assert top_seen(obj, capture)
+    seg[2:10, 0:20] = 2                                  # a nearer thing right above it: the top may go on behind
+    depth[2:10, 0:20] = 2.0
+    assert not top_seen(obj, capture)
+    depth[2:10, 0:20] = 4.0                              # … a farther one does not hide it
+    assert top_seen(obj, capture)
+    top_cut = SimpleNamespace(id=1, mask=np.pad(np.ones((10, 10), bool), ((0, 30), (5, 45))))
+    assert not top_seen(top_cut, capture)                # on the image's top row

@@ -314,3 +314,22 @@ def test_a_vase_far_from_any_surface_at_its_height_still_falls_to_the_top_under_
     out, rep = optimize_layout(items, FLOOR, [], [Relation("on", subject=2, object=1)])
     assert abs(bottom(out[1]) - 0.75 - OptimizeSettings().clearance_m) < 1e-3
     assert np.allclose(out[1].world_from_object[[0, 2], 3], [0.3, 0.1])
+
+
+def test_containment_in_an_open_mesh_follows_its_winding_number_as_the_evaluator_does():
+    """A crate wholly inside a cabinet missing its back crosses no surface, yet sits in the
+    cabinet's material; a crate in a cubby open to the room sits in air. The optimiser's
+    test says so, as the evaluator's solid does (tests/evaluate/test_plausibility.py)."""
+    from tests.evaluate.test_plausibility import box, cubby_unit, open_below
+
+    cabinet = box((0.6, 0.6, 0.6), (0.0, 0.0, 0.0))
+    cabinet.update_faces(cabinet.face_normals[:, 2] > -0.5)          # no back face: not watertight
+    inside = box((0.2, 0.2, 0.2), (0.0, 0.2, 0.0))
+    in_cubby = open_below(box((0.3, 0.3, 0.3), (0.0, 0.05, 0.0)))
+
+    def posed(mesh):
+        return PosedMesh(np.asarray(mesh.vertices), np.asarray(mesh.faces), np.zeros(3))
+    assert not posed(cabinet).watertight
+    assert posed(inside).collides(posed(cabinet)) and posed(cabinet).collides(posed(inside))
+    assert not posed(in_cubby).collides(posed(cubby_unit()))
+    assert not posed(cubby_unit()).collides(posed(in_cubby))

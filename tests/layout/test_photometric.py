@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from scenewright.methods.layout.photometric import ColourTransform, PhotometricSettings, fit_colour_gain
+from scenewright.methods.layout.photometric import (ColourTransform, PhotometricSettings, explained, fit_colour_gain,
+                                                     object_log_gains, supported_gain)
 
 
 def _pairs(gain, n_objects=6, per_object=400, seed=0, wrong=()):
@@ -70,3 +71,32 @@ def test_edge_agreement_ignores_gain_and_tells_a_turned_front():
     assert edge_agreement(darker, front, both) > 0.99      # a gain scales gradients, the correlation ignores it
     assert edge_agreement(darker, back, both) < 0.2
     assert edge_agreement(front, front, np.zeros((s, s), bool)) == 0.0   # nothing in common: no evidence
+
+
+def test_a_gain_only_a_few_objects_show_is_refused():
+    """Three of five objects read redder than their renders (wrong assets of a redder finish), two
+    match: the median says red × 0.82, but only 3 of 5 objects are nearer that than 1."""
+    logs = np.array([[-0.20, 0.01, 0.0], [-0.22, 0.0, 0.02], [-0.25, -0.01, 0.0], [0.0, 0.0, 0.0], [0.02, 0.0, -0.01]])
+    s = PhotometricSettings()
+    fitted = np.median(logs, axis=0)
+    log_gain, support, refused = supported_gain(logs, fitted, s)
+    assert fitted[0] < -s.apply_above                       # the median alone would correct red
+    assert refused and np.all(log_gain == 0.0) and support == 3 / 5
+    # the same five objects under a dimmer light (every channel × 0.6) share one shift: kept
+    dim = np.log(0.6) + 0.05 * np.array([[1, 0, -1], [0, 1, 0], [-1, 0, 1], [1, 1, 0], [0, -1, -1]])
+    log_gain, support, refused = supported_gain(dim, np.median(dim, axis=0), s)
+    assert not refused and support == 1.0 and np.allclose(log_gain, np.median(dim, axis=0))
+    # a gain under the threshold is never refused (nothing to apply), whatever its support
+    assert not supported_gain(logs, np.array([-0.05, 0.0, 0.0]), s)[2]
+
+
+def test_a_shift_every_object_shows_is_kept_and_confirms_the_objects_it_explains():
+    gain = np.array([0.7, 0.55, 0.4])
+    obs, ren, own = _pairs(gain, wrong=(2,))
+    s = PhotometricSettings()
+    ids, logs = object_log_gains(obs, ren, own, s)
+    assert ids.tolist() == list(range(6))
+    log_gain, support, refused = supported_gain(logs, np.median(logs, axis=0), s)
+    assert not refused and support >= 5 / 6
+    # the five right assets agree with the corrected picture; the unrelated one is redone
+    assert explained(logs, log_gain, s).tolist() == [True, True, False, True, True, True]

@@ -349,6 +349,7 @@ def test_a_darker_bluer_picture_is_calibrated_by_its_objects(bench, library, ren
     assert record is not None and not record["applied"]
     record = lit.extra["colour_transform"]
     assert record["applied"] and record["objects"] >= 2
+    assert record["refused"] is None and record["confirmed"]   # every object shows it; those it explains are kept
     # the median ratio of rendered to observed pixels: within 0.1 in log of the gain (shading
     # differs between the bench render and the pose window's; rounding to 8 bits)
     np.testing.assert_allclose(np.log(record["gain"]), np.log(gain), atol=0.1)

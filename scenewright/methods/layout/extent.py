@@ -38,13 +38,14 @@ def category_proportions(sizes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def extent_scales(asset_extent: np.ndarray, yaw_rel: float, box_size: np.ndarray, partial: bool,
                   proportions: tuple[np.ndarray, np.ndarray] | None,
-                  bounds: tuple[float, float] = (0.5, 2.0)) -> tuple[np.ndarray, np.ndarray]:
+                  bounds: tuple[float, float] = (0.5, 2.0), height_seen: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """(within the category's proportions, the observed box's own) (3,) scales of an asset.
 
     ``asset_extent`` (3,) w, h, d of the asset; ``yaw_rel`` the asset's yaw relative to the
     box axes; ``box_size`` (3,) observed x, height, z. Near 45° the box axes do not follow
     the asset's, so the footprint scales as one (area ratio). A ``partial`` view only ever
-    grows the asset (its box is a lower bound). Each scale clamped to ``bounds``.
+    grows the asset (its box is a lower bound), across only when ``height_seen`` (a side cut
+    leaves the height whole). Each scale clamped to ``bounds``.
     """
     w, h, d = np.maximum(np.asarray(asset_extent, float), 1e-3)
     bx, by, bz = np.maximum(np.asarray(box_size, float), 1e-3)
@@ -59,7 +60,7 @@ def extent_scales(asset_extent: np.ndarray, yaw_rel: float, box_size: np.ndarray
     else:
         ratio = np.array([bx / w, by / h, bz / d])
     if partial:
-        ratio = np.maximum(ratio, 1.0)
+        ratio = np.where([True, not height_seen, True], np.maximum(ratio, 1.0), ratio)
     box = np.clip(ratio, *bounds)
     if proportions is None:
         return box, box
@@ -100,7 +101,7 @@ def extent_trials(query: Query, hyps: list[Hypothesis], index, retrieval: Retrie
         yaws = [snapped] + ([h.yaw] if abs(math.remainder(h.yaw - snapped, 2 * math.pi)) > math.radians(2) else [])
         for yaw in yaws:
             within, box = extent_scales(catalog, yaw - query.yaw, query.box_size, query.partial,
-                                        proportions, bounds)
+                                        proportions, bounds, height_seen=query.height_seen)
             kinds = [("category", within, 0.0)]
             if np.max(np.abs(np.log(box / within))) > 0.02:
                 kinds.append(("box", box, box_cost))

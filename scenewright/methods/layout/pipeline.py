@@ -197,8 +197,12 @@ def reconstruct(capture, library, settings: LayoutSettings | None = None, render
             # The picture's light is not the renderer's: undo it and look again (retrieval's colour
             # histograms and render-and-compare's colour term compare against flat renders).
             capture = _colour_corrected(capture, colour_transform, scorer, floor, s)
-            bar.update(task, completed=0, description="layout: retrieval + pose (colour corrected)")
-            _retrieve_and_pose(results, capture, observation, wfc, index, extractor, scorer, s, timer,
+            # Objects whose colours the gain explains keep their pose; the rest (and any not yet
+            # posed) look again.
+            keep = set(colour_transform.confirmed) if s.photometric.redo == "uncertain" else set()
+            redo = [r for r in results if int(r.obj.id) not in keep]
+            bar.update(task, completed=len(results) - len(redo), description="layout: retrieval + pose (colour corrected)")
+            _retrieve_and_pose(redo, capture, observation, wfc, index, extractor, scorer, s, timer,
                                lambda: bar.advance(task), floor)
         elif first is not results:
             _retrieve_and_pose([r for r in results if not any(r is f for f in first)], capture, observation, wfc,

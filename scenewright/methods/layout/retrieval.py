@@ -49,6 +49,7 @@ class RetrievalSettings:
     n_yaw: int = 8                  # yaw hypotheses (box yaw + k·360°/n_yaw)
     n_yaw_small: int = 12           # … for small things (supported by furniture)
     partial_starts: bool = True     # extra ICP starts for partial views (a border-cut bed: 0.81 -> 0.03 m)
+    height_seen: bool = True        # a side-cut thing with its top in view may be scaled lower (docs/layout.md: costs 2 objects on bench_main)
     icp_iters: int = 3              # translation-only ICP steps per hypothesis
     trunc_m: float = 0.08           # chamfer distances are truncated here (outliers)
     sigma_m: float = 0.025          # geometry similarity = exp(-chamfer / sigma)
@@ -376,14 +377,15 @@ def _rank_candidates(index: LibraryIndex, cats: list[tuple[str, float]], box_siz
 
 def fit_scale(category: str, asset_extent: np.ndarray, yaw_rel: np.ndarray, box_size: np.ndarray,
               truncated: bool, trust: float, bounds: tuple[float, float],
-              dead_zone: float = 0.22) -> np.ndarray:
+              dead_zone: float = 0.22, height_seen: bool = False) -> np.ndarray:
     """(H, 3) scale per yaw hypothesis from the observed box, by the category's strategy.
 
     ``asset_extent`` (3,) w, h, d of the asset; ``yaw_rel`` (H,) asset yaw relative to
     the box axes. The asset's footprint seen along the box axes is |R|·extent. The
     observed/catalog log ratio is shrunk by ``trust`` (the catalog is the prior; a
     partial view underestimates, so it counts only where it says "bigger" or for height)
-    and by a further half for truncated objects; then clamped to ``bounds``.
+    and by a further half for truncated objects; then clamped to ``bounds``. ``height_seen``:
+    a truncated view whose height is whole, which then counts both ways at full trust.
     """
     c, s = np.abs(np.cos(yaw_rel)), np.abs(np.sin(yaw_rel))
     w, h, d = asset_extent
@@ -397,16 +399,16 @@ def fit_scale(category: str, asset_extent: np.ndarray, yaw_rel: np.ndarray, box_
     if truncated:
         # A partial view (cut by the border, hidden from below) only ever shrinks the
         # box: it may say "bigger than the catalog", never "smaller".
-        lr = np.maximum(lr, 0.0)
-    t = trust * (0.5 if truncated else 1.0)
+        lr = np.where([True, not height_seen, True], np.maximum(lr, 0.0), lr)
+    t = trust * np.where([True, not height_seen, True], 0.5, 1.0) if truncated else np.full(3, trust)
     if category_info(category).scaling == "anisotropic":
         # Back to asset axes: box x is asset x when the yaw is near 0/180°, asset z near ±90°.
         swap = s > c
         lx = np.where(swap, lr[:, 2], lr[:, 0])
         lz = np.where(swap, lr[:, 0], lr[:, 2])
-        out = np.stack([lx, lr[:, 1], lz], 1) * t
+        out = np.stack([lx * t[0], lr[:, 1] * t[1], lz * t[2]], 1)
     else:
-        iso = (lr * np.array([0.25, 0.5, 0.25])).sum(1) * t
+        iso = (lr * np.array([0.25, 0.5, 0.25]) * t).sum(1)
         out = np.repeat(iso[:, None], 3, 1)
     return np.exp(np.clip(out, math.log(bounds[0]), math.log(bounds[1])))
 
@@ -540,6 +542,7 @@ class Query:
     feature: np.ndarray | None  # appearance descriptor of the masked crop
     small: bool = False         # a small thing (lamp, vase...): more yaw hypotheses
     min_footprint: tuple[float, float] | None = None  # (short, long) m the label states ("double bed")
+    height_seen: bool = False   # a partial view whose height is still whole (support to an uncut, unhidden top)
 
 
 def make_query(obj, capture, world_from_camera: np.ndarray, extractor, settings: RetrievalSettings,
@@ -563,6 +566,10 @@ def make_query(obj, capture, world_from_camera: np.ndarray, extractor, settings:
         y0, fix_y = bottom, False
     if not partial and occluded_fraction(obj, capture) > 0.2:
         partial = True
+    # Cut by a side border or hidden at a side, a thing standing on a known support still shows
+    # its whole height when its top is neither cut by the image's top border nor hidden behind
+    # something nearer: then the box is a lower bound across, not up.
+    height_seen = bool(settings.height_seen and partial and support_y is not None and top_seen(obj, capture))
     pts = np.asarray(obj.points, float).reshape(-1, 3)
     pts = subsample(pts[np.all(np.isfinite(pts), 1)], settings.n_obs_points, seed)
     view = None
@@ -575,7 +582,26 @@ def make_query(obj, capture, world_from_camera: np.ndarray, extractor, settings:
         feature = extractor([crop], [cmask])[0]
     return Query(box_size=size, yaw=float(box.yaw), t0=np.array([centre[0], y0, centre[2]]), points=pts,
                  partial=partial, fix_y=fix_y, cam_pos=np.asarray(world_from_camera, float)[:3, 3],
-                 view=view, feature=feature, small=small)
+                 view=view, feature=feature, small=small, height_seen=height_seen)
+
+
+def top_seen(obj, capture, max_hidden: float = 0.1) -> bool:
+    """Whether the mask's top edge is the object's own: not on the image's top row, and at most
+    ``max_hidden`` of its columns have a nearer object right above their top pixel."""
+    if obj.mask is None or not obj.mask.any():
+        return False
+    cols = np.flatnonzero(obj.mask.any(axis=0))
+    tops = np.argmax(obj.mask[:, cols], axis=0)              # first mask row of each column
+    if tops.min() == 0:
+        return False
+    if capture.seg is None or capture.depth is None:
+        return True
+    above = (tops - 1, cols)
+    depth = np.nan_to_num(np.asarray(capture.depth, float), nan=np.inf)
+    own = np.nanmedian(np.where(obj.mask, capture.depth, np.nan)) if np.isfinite(depth[obj.mask]).any() else np.inf
+    seg = capture.seg[above]
+    nearer = (seg != 0) & (seg != obj.id) & (depth[above] < own)
+    return bool(nearer.mean() <= max_hidden)
 
 
 def occluded_fraction(obj, capture, ring_px: int = 2) -> float:
@@ -663,7 +689,7 @@ def score_assets(query: Query, cands: list[tuple[str, float, float]], index: Lib
         asset_id, prior, sp = cand
         cat = str(index.categories[index.row[asset_id]])
         scales = fit_scale(cat, geom.extent, yaws - query.yaw, query.box_size, query.partial,
-                           scale_trust, scale_bounds)
+                           scale_trust, scale_bounds, height_seen=query.height_seen)
         if len(query.points) >= 3 and query.partial and settings.partial_starts:
             # A partial view's box centre is off towards what was seen: also start from
             # the box shifted by the unseen extent along each of its axes, keep the best start per yaw.
