@@ -11,9 +11,10 @@ metric depth) and a JSON-able record of what it concluded (``scene.json`` extra.
   correction (a degree-2 polynomial of log depth in the image coordinates) makes the floor
   pixels one plane pitched as the image's vanishing lines say (:func:`warp_correction`).
   Then one global factor makes the identified objects' known sizes agree with what the
-  depth shows: a first pass with each category's median size, a second with the asset
-  retrieval picks at the corrected scale (robust: a weighted median over objects), the
-  camera kept at eye level (``camera_height_band``) in both;
+  depth shows: a first pass with each category's median size, a second with each object's
+  asset identified by appearance (:func:`look_alike`: free of the scale being solved;
+  robust: a weighted median over objects), the camera kept at eye level
+  (``camera_height_band``) in both;
 - ``relative``  (affine-invariant depth or disparity): the unknown shift sets the map's
   shape (how much farther the far wall is than the nearest chair). Every candidate shape
   keeps planes planar but changes the angles between them, so the shift whose room
