@@ -101,7 +101,9 @@ def group_consensus(results, settings: ConsensusSettings, rescore=None) -> list[
             else:
                 continue
             if h.score >= own.score - settings.margin:
-                r.hypotheses.remove(h)
+                # by identity: == on hypotheses compares their numpy fields (ambiguous when two
+                # share asset and yaw)
+                r.hypotheses.pop(next(k for k, x in enumerate(r.hypotheses) if x is h))
                 r.hypotheses.insert(0, h)
                 members.append(int(r.obj.id))
         if len(members) > 1:

@@ -11,9 +11,10 @@ metric depth) and a JSON-able record of what it concluded (``scene.json`` extra.
   correction (a degree-2 polynomial of log depth in the image coordinates) makes the floor
   pixels one plane pitched as the image's vanishing lines say (:func:`warp_correction`).
   Then one global factor makes the identified objects' known sizes agree with what the
-  depth shows: a first pass with each category's median size, a second with the asset
-  retrieval picks at the corrected scale (robust: a weighted median over objects), the
-  camera kept at eye level (``camera_height_band``) in both;
+  depth shows: a first pass with each category's median size, a second with each object's
+  asset identified by appearance (:func:`look_alike`: free of the scale being solved;
+  robust: a weighted median over objects), the camera kept at eye level
+  (``camera_height_band``) in both;
 - ``relative``  (affine-invariant depth or disparity): the unknown shift sets the map's
   shape (how much farther the far wall is than the nearest chair). Every candidate shape
   keeps planes planar but changes the angles between them, so the shift whose room
@@ -81,6 +82,11 @@ class DepthFitSettings:
                                                      # scale putting the camera (floor fitted by the warp
                                                      # correction) outside is moved to the band's edge before
                                                      # the assets are identified, and after
+    identify_by: str = "appearance"                  # scale votes' assets: "appearance" (the category's asset whose
+                                                     # rendered views look most like the crop: free of the scale)
+                                                     # | "retrieval" (the retrieval's best at the current scale)
+    vote_width_weight: float = 0.25                  # share of the longest seen horizontal side in each object's
+                                                     # scale vote (the rest: its height)
     debleed_px: float = 4.0                          # estimated/relative: each segment's rim this wide takes the depth
                                                      # of its nearest interior pixel (0 = off)
     denoise_px: float = 0.0                          # … and its interior is smoothed by a Gaussian of this σ (0 = off)
@@ -128,13 +134,15 @@ def _reference_sizes(index, category: str | None) -> tuple[np.ndarray, str]:
 
 
 def size_votes(capture, index, seed: int, extractor=None, retrieval=None, identify: bool = False,
-               scale_trust: float = 0.5, scale_bounds=(0.6, 1.6)) -> tuple[list[SizeVote], object, dict]:
+               scale_trust: float = 0.5, scale_bounds=(0.6, 1.6),
+               width_weight: float = 0.25, identify_by: str = "retrieval") -> tuple[list[SizeVote], object, dict]:
     """Perceive ``capture`` (metric depth) and let every object vote for a global scale factor.
 
     A vote is log(reference height / seen height) (3/4) and log(reference / seen longest
     horizontal side) (1/4): height is what a depth map shows best and is free of the
-    unknown yaw. Reference: the identified asset's size (``identify``: the retrieval's best
-    hypothesis at this scale), else the category's median. Floor things measure their height
+    unknown yaw. Reference: the identified asset's size (``identify``: by ``identify_by``, see
+    :func:`look_alike`; "retrieval": the retrieval's best hypothesis at this scale), else the
+    category's median. Floor things measure their height
     from the floor (a hidden bottom does not shrink them); objects whose top or whose
     whole extent is cut by the border, and those without points, do not vote.
     Returns (votes, observation, {id: identified asset's catalog size (3,)}).
@@ -157,9 +165,13 @@ def size_votes(capture, index, seed: int, extractor=None, retrieval=None, identi
             support = None if (small or observation.floor is None) else 0.0
             query = make_query(obj, capture, wfc, extractor, retrieval, support_y=support, seed=seed,
                                depth=observation.depth, small=small)
-            hyps = retrieve(query, category, index, extractor, retrieval, scale_trust, scale_bounds)
-            if hyps:
-                ref, how = index.sizes[index.row[hyps[0].asset_id]], "asset"
+            if identify_by == "appearance":
+                asset = look_alike(query, category, index, extractor, retrieval)
+            else:
+                hyps = retrieve(query, category, index, extractor, retrieval, scale_trust, scale_bounds)
+                asset = hyps[0].asset_id if hyps else None
+            if asset is not None:
+                ref, how = index.sizes[index.row[asset]], "asset"
                 picked[int(obj.id)] = ref
         ys, xs = np.nonzero(obj.mask)
         if len(ys) == 0 or ys.min() <= 1 or (small and obj.truncated):   # the top is cut: height unknown
@@ -170,11 +182,37 @@ def size_votes(capture, index, seed: int, extractor=None, retrieval=None, identi
         seen_w = max(box.size[0], box.size[2])
         if seen_h <= 1e-3 or seen_w <= 1e-3:
             continue
-        lr = 0.75 * np.log(ref[1] / seen_h)
-        lr += 0.25 * np.log(max(ref[0], ref[2]) / seen_w) if not obj.truncated else 0.25 * np.log(ref[1] / seen_h)
+        lr = (1.0 - width_weight) * np.log(ref[1] / seen_h)
+        lr += width_weight * (np.log(max(ref[0], ref[2]) / seen_w) if not obj.truncated else np.log(ref[1] / seen_h))
         weight = {"asset": 1.0, "category": 1.0, "library": 0.25}[how] * (0.5 if obj.truncated else 1.0)
         votes.append(SizeVote(int(obj.id), float(lr), weight, how))
     return votes, observation, picked
+
+
+def look_alike(query, category: str, index, extractor, retrieval) -> str | None:
+    """The asset of ``category`` (and the categories its label may mean) whose rendered views
+    look most like the object's crop, or None when none looks like it (best cosine below
+    ``retrieval.appearance_trust``) or there is no appearance descriptor.
+
+    Appearance does not change with the depth's scale, so the asset found here — and the
+    scale its known size implies — does not depend on the scale being solved. Retrieval
+    proper also weighs the seen size and the shape at the current scale: read at a wrong
+    scale, a 0.8 m chair looks like a 1.0 m one, which then agrees with that scale.
+    """
+    from scenewright.methods.layout.retrieval import prefilter
+    if query.feature is None:
+        return None
+    every = dataclasses.replace(retrieval, w_size=0.0, max_candidates=len(index))
+    cands = [a for a, prior, _ in prefilter(index, category, query.box_size, query.partial, every)
+             if prior >= 0.9]
+    best, best_cos = None, -np.inf
+    for asset in cands:
+        feats, _, _ = index.view_features(asset, extractor)
+        if len(feats):
+            cos = float(np.max(feats @ query.feature))
+            if cos > best_cos:
+                best, best_cos = asset, cos
+    return best if best_cos >= retrieval.appearance_trust else None
 
 
 def weighted_median(values: np.ndarray, weights: np.ndarray) -> float:
@@ -244,7 +282,8 @@ def fit_scale(capture, depth: np.ndarray, index, layout_settings, extractor, s: 
         votes, observation, _ = size_votes(_with_depth(capture, depth * c), index, layout_settings.seed, extractor,
                                         layout_settings.retrieval, identify=p > 0,
                                         scale_trust=layout_settings.scale_trust,
-                                        scale_bounds=layout_settings.scale_bounds)
+                                        scale_bounds=layout_settings.scale_bounds, width_weight=s.vote_width_weight,
+                                        identify_by=s.identify_by)
         pass_flags: list[str] = []
         log_c, per_p = consensus(votes, s, pass_flags)
         if log_c is None:
