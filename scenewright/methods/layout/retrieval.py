@@ -49,7 +49,7 @@ class RetrievalSettings:
     n_yaw: int = 8                  # yaw hypotheses (box yaw + k·360°/n_yaw)
     n_yaw_small: int = 12           # … for small things (supported by furniture)
     partial_starts: bool = True     # extra ICP starts for partial views (a border-cut bed: 0.81 -> 0.03 m)
-    height_seen: bool = True        # a side-cut thing with its top in view may be scaled lower (docs/layout.md: costs 2 objects on bench_main)
+    height_seen: bool = True        # a side-cut thing with its top in view may be fitted lower (extent fit only; docs/layout.md)
     icp_iters: int = 3              # translation-only ICP steps per hypothesis
     trunc_m: float = 0.08           # chamfer distances are truncated here (outliers)
     sigma_m: float = 0.025          # geometry similarity = exp(-chamfer / sigma)
@@ -688,8 +688,10 @@ def score_assets(query: Query, cands: list[tuple[str, float, float]], index: Lib
     def one(cand, geom) -> Hypothesis:
         asset_id, prior, sp = cand
         cat = str(index.categories[index.row[asset_id]])
+        # A seen height only shapes the extent fit (objects no asset matches): ranking the
+        # assets with it traded whole bookcases for lower shelves on bench_main (docs/layout.md).
         scales = fit_scale(cat, geom.extent, yaws - query.yaw, query.box_size, query.partial,
-                           scale_trust, scale_bounds, height_seen=query.height_seen)
+                           scale_trust, scale_bounds)
         if len(query.points) >= 3 and query.partial and settings.partial_starts:
             # A partial view's box centre is off towards what was seen: also start from
             # the box shifted by the unseen extent along each of its axes, keep the best start per yaw.
