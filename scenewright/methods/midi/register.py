@@ -77,7 +77,13 @@ class RegisterSettings:
     roll_weight: float = 200.0         # masks: hold the camera near no roll (0: free), see solve_masks
     pitch_range_deg: tuple[float, float] = (-15.0, 75.0)
     floor_tol: float = 0.03            # × scene size: a lowest point this close is on the floor
-    height_prior_m: float = 1.45       # camera height when no object size can tell the scale
+    height_prior_m: float = 1.45       # eye-level camera height (a scale cue without depth)
+    height_prior_sigma: float = 0.10   # its log standard deviation (0: only when no object tells the scale)
+    exact_gap: float = 0.015           # an object's proportions this close to an asset's: that asset
+    exact_sigma: float = 0.02          # log sd of such a vote
+    merge_same_asset: bool = False     # votes read off one asset count once (measured: no better)
+    furniture_sigma: float = 0.08      # log sd of a vote read off another asset of the category
+    small_sigma: float = 0.35          # the same for small things (vases, lamps, decor)
     seed: int = 0
 
     def validate(self) -> None:
@@ -111,6 +117,7 @@ class Registration:
     scale_from: str = "depth"
     floor_objects: list = field(default_factory=list)
     size_votes: dict = field(default_factory=dict)
+    scale_cues: dict = field(default_factory=dict)
     flags: list = field(default_factory=list)
     timings_s: dict = field(default_factory=dict)
 
@@ -232,6 +239,30 @@ def _pairs(trees, samples, normals, obs, owner, ids, T, facing: int = 1):
             d, j = trees[i].query(local[sel])
         nn[sel], nn_n[sel], dist[sel] = samples[i][j], normals[i][j], d * s
     return nn, nn_n, dist
+
+
+def visible_centroid_start(init: np.ndarray, samples: dict, normals: dict, observed: dict,
+                           rounds: int = 3) -> np.ndarray:
+    """``init`` (camera_from_midi) re-solved so each instance's *seen* side lands on its
+    observed points: depth sees only the sides facing the camera, whose centroid lies
+    nearer than the whole object's (half a bed's length nearer), so a start from whole-object
+    centroids is off in scale and turn. Each round takes, under the current pose, the
+    centroid of each instance's samples facing the camera and solves Umeyama against the
+    observed centroids (three or more instances)."""
+    ids = [i for i in observed if i in samples]
+    if len(ids) < 3:
+        return init
+    dst = np.stack([observed[i].mean(0) for i in ids])
+    T = np.asarray(init, float)
+    for _ in range(rounds):
+        s, R, t = split_similarity(T)
+        src = []
+        for i in ids:
+            cam = samples[i] @ (s * R).T + t
+            facing = np.einsum("nc,nc->n", normals[i] @ R.T, cam) < 0
+            src.append(samples[i][facing].mean(0) if facing.sum() >= 10 else samples[i].mean(0))
+        T = similarity_matrix(*umeyama(np.stack(src), dst))
+    return T
 
 
 def icp_similarity(trees: dict, samples: dict, normals: dict, observed: dict, init: np.ndarray,
@@ -707,14 +738,18 @@ def footprint_sides(points: np.ndarray) -> tuple[float, float]:
 
 
 def size_scale_votes(heights: dict, footprints: dict, labels: dict, sizes: dict) -> dict:
-    """{id: (log metres-per-unit, weight, category)} from each labelled object's measured
-    (height, long side, short side) in the registration's units.
+    """{id: :class:`SizeVote`} from each labelled object's measured (height, long side, short
+    side) in the registration's units.
 
     The reference is the asset of the object's category whose proportions are nearest the
     object's (the library knows each asset's real size; a category's median can be 30 %
     off for one sofa), and the vote is the size ratio over all three sides, height counted
     twice (it is measured from the floor, the best-determined line). ``footprints``:
     {id: (long, short)}; ``sizes``: {category: (n, 3) or (3,) (w, h, d) metres}.
+    Each vote carries how far the proportions are from that asset's (``shape_gap``, the sum
+    of the two log side : height mismatches) and how much the category's sizes spread
+    (``category_spread``: the standard deviation of its assets' log cube-root volume; None
+    with fewer than three assets).
     """
     from scenewright.library.categories import category_info
     from scenewright.methods.layout.labels import map_label
@@ -732,11 +767,118 @@ def size_scale_votes(heights: dict, footprints: dict, labels: dict, sizes: dict)
         catalog = np.log(np.stack([ref_h, ref_long, ref_short], 1))          # (n, 3)
         # Proportions are scale-free: compare shapes first, then read the scale off the match.
         shape_gap = np.abs((catalog[:, 1:] - catalog[:, :1]) - (measured[1:] - measured[0])).sum(1)
-        best = catalog[int(np.argmin(shape_gap))]
-        lr = float(np.average(best - measured, weights=[2.0, 1.0, 1.0]))
-        small = category_info(cat).role == "small"
-        votes[int(i)] = (lr, 0.5 if small else 1.0, cat)
+        k = int(np.argmin(shape_gap))
+        lr = float(np.average(catalog[k] - measured, weights=[2.0, 1.0, 1.0]))
+        spread = float(np.std(catalog.sum(1) / 3.0)) if len(catalog) >= 3 else None
+        votes[int(i)] = SizeVote(lr, cat, k, float(shape_gap[k]), spread, category_info(cat).role == "small")
     return votes
+
+
+@dataclass
+class SizeVote:
+    """One object's say on the metric scale: ``log_ratio`` (log metres per unit) read off
+    asset ``asset`` of ``category``."""
+
+    log_ratio: float
+    category: str
+    asset: int
+    shape_gap: float
+    category_spread: float | None
+    small: bool
+
+
+def object_measures(verts: dict, floor_ids, pitch: float, height: float) -> tuple[dict, dict]:
+    """({id: height}, {id: (long side, short side)}) of each object in the registration's
+    units: a floor object's height above the floor, any other's own height; footprints in
+    the floor plane, whatever the yaw. ``verts``: {id: (n, 3) camera-frame vertices}."""
+    up = camera_up(pitch)
+    heights = {i: float((v @ up).max() + height) for i, v in verts.items()}
+    # Two horizontal axes of the floor plane; each footprint's own sides in them.
+    side = np.cross(up, [0.0, 0.0, 1.0])
+    side /= np.linalg.norm(side)
+    ahead = np.cross(side, up)
+    foot = {i: footprint_sides(np.stack([v @ side, v @ ahead], 1)) for i, v in verts.items()}
+    # Objects off the floor measure their own height, not height above the floor.
+    for i in heights:
+        if i not in floor_ids:
+            heights[i] = float(np.ptp(verts[i] @ up))
+    return heights, foot
+
+
+def vote_sigma(vote: SizeVote, s: RegisterSettings) -> float:
+    """Standard deviation (log) of one object's vote. An object whose proportions match an
+    asset's (``shape_gap`` < ``exact_gap``) is most likely that asset: its vote is nearly
+    exact. Otherwise it is some other object of the category, as uncertain as the category's
+    sizes spread (small things — vases, lamps, decor — vary most)."""
+    if vote.small:
+        return s.small_sigma
+    return s.exact_sigma if vote.shape_gap < s.exact_gap else s.furniture_sigma
+
+
+def combine_log_votes(values: np.ndarray, sigmas: np.ndarray, robust: float = 2.0,
+                      iterations: int = 20) -> tuple[float, float]:
+    """(estimate, its standard deviation) of one log quantity from independent votes with
+    standard deviations ``sigmas``: the inverse-variance mean, each vote down-weighted by a
+    Cauchy loss of its normalised misfit (scale ``robust``), so a wrong vote (a vase taken for
+    a floor vase) does not drag the rest. Starts from the weighted median."""
+    from scenewright.methods.layout.depth_fit import weighted_median
+    v, sig = np.asarray(values, float), np.asarray(sigmas, float)
+    w0 = 1.0 / sig ** 2
+    x = weighted_median(v, w0)
+    for _ in range(iterations):
+        w = w0 / (1.0 + ((v - x) / (robust * sig)) ** 2)
+        x_new = float(np.sum(w * v) / np.sum(w))
+        if abs(x_new - x) < 1e-9:
+            x = x_new
+            break
+        x = x_new
+    w = w0 / (1.0 + ((v - x) / (robust * sig)) ** 2)
+    return x, float(1.0 / np.sqrt(np.sum(w)))
+
+
+def metric_scale_from_cues(verts: dict, floor_ids, pitch: float, height: float, labels: dict, sizes: dict,
+                           settings: RegisterSettings) -> tuple[float, str, dict, list, dict]:
+    """(metres per unit, what fixed it, size votes, flags, cues) for a scene registered up to scale.
+
+    ``verts`` {id: camera-frame vertices} and ``height`` (the camera above the floor) are in
+    the registration's units. Independent cues, each a log scale with a standard deviation,
+    combined robustly (:func:`combine_log_votes`):
+
+    - each labelled object's size against its category's assets (:func:`size_scale_votes`,
+      :func:`vote_sigma`); objects read off the same asset (the four chairs of a dining set)
+      are one cue, not four: their errors are one error;
+    - the camera's height above the floor: a photo is taken at eye level
+      (``height_prior_m`` ± ``height_prior_sigma`` in log).
+    ``cues`` records each cue's log scale and standard deviation."""
+    heights, foot = object_measures(verts, floor_ids, pitch, height)
+    votes = size_scale_votes(heights, foot, labels, sizes)
+    flags = []
+    groups: dict = {}
+    for i, v in votes.items():
+        groups.setdefault((v.category, v.asset) if settings.merge_same_asset else i, []).append(v)
+    values, sigmas, names = [], [], []
+    for key, vs in groups.items():
+        values.append(float(np.mean([v.log_ratio for v in vs])))
+        sigmas.append(min(vote_sigma(v, settings) for v in vs))
+        names.append(f"{vs[0].category}#{vs[0].asset}" + (f"x{len(vs)}" if len(vs) > 1 else f"@{key}"))
+    if settings.height_prior_sigma > 0 or not values:
+        values.append(float(np.log(settings.height_prior_m / height)))
+        sigmas.append(settings.height_prior_sigma if settings.height_prior_sigma > 0 else 1.0)
+        names.append("camera_height")
+    x, sd = combine_log_votes(np.array(values), np.array(sigmas))
+    metric_scale = float(np.exp(x))
+    scale_from = "sizes" if votes else "camera_height_prior"
+    if votes and settings.height_prior_sigma > 0:
+        scale_from = "sizes+camera_height"
+    if not votes:
+        flags.append("no_size_evidence")
+    elif len(votes) >= 3:
+        lr = np.array([v.log_ratio for v in votes.values()])
+        if float(np.median(np.abs(lr - x))) > 0.25:
+            flags.append("size_evidence_inconsistent")
+    cues = {n: {"log_scale": round(v, 4), "sigma": round(sg, 4)} for n, v, sg in zip(names, values, sigmas)}
+    cues["combined"] = {"log_scale": round(x, 4), "sigma": round(sd, 4)}
+    return metric_scale, scale_from, votes, flags, cues
 
 
 # -- everything -------------------------------------------------------------------------------
@@ -782,6 +924,7 @@ def register(meshes: dict, capture, settings: RegisterSettings | None = None, si
         dst = np.stack([observed[i].mean(0) for i in ids])
         best = None
         for init in starts_from_centroids(src, dst, s.starts):
+            init = visible_centroid_start(init, samples, normals, {i: observed[i] for i in ids})
             T, r = icp_similarity(trees, samples, normals, {i: observed[i] for i in ids}, init,
                                   s.icp_iterations, s.trim, facing=s.icp_facing)
             # Reprojection decides between starts whose depth fits are equally good.
@@ -833,30 +976,11 @@ def register(meshes: dict, capture, settings: RegisterSettings | None = None, si
 
     pitch, height, members = support_floor(lowest_along, scene_size, s.pitch_range_deg, s.floor_tol)
     floor_ids = [order[m] for m in members]
-    votes = {}
+    votes, scale_cues = {}, {}
     if metric_scale is None:
-        up = camera_up(pitch)
-        heights = {i: float((v @ up).max() + height) for i, v in verts.items()}
-        # Two horizontal axes of the floor plane; each footprint's own sides in them.
-        side = np.cross(up, [0.0, 0.0, 1.0])
-        side /= np.linalg.norm(side)
-        ahead = np.cross(side, up)
-        foot = {i: footprint_sides(np.stack([v @ side, v @ ahead], 1)) for i, v in verts.items()}
-        # Objects off the floor measure their own height, not height above the floor.
-        for i in heights:
-            if i not in floor_ids:
-                heights[i] = float(np.ptp(verts[i] @ up))
-        votes = size_scale_votes(heights, foot, dict(getattr(capture, "labels", {}) or {}), sizes or {})
-        if votes:
-            from scenewright.methods.layout.depth_fit import weighted_median
-            lr = np.array([v[0] for v in votes.values()])
-            w = np.array([v[1] for v in votes.values()])
-            metric_scale, scale_from = float(np.exp(weighted_median(lr, w))), "sizes"
-            if len(votes) >= 3 and float(np.median(np.abs(lr - np.log(metric_scale)))) > 0.25:
-                flags.append("size_evidence_inconsistent")
-        else:
-            metric_scale, scale_from = s.height_prior_m / height, "camera_height_prior"
-            flags.append("no_size_evidence")
+        metric_scale, scale_from, votes, scale_flags, scale_cues = metric_scale_from_cues(
+            verts, floor_ids, pitch, height, dict(getattr(capture, "labels", {}) or {}), sizes or {}, s)
+        flags += scale_flags
         camera_from_midi = similarity_matrix(sc * metric_scale, R, t * metric_scale)
         height *= metric_scale
     if len(floor_ids) < 2:
@@ -870,8 +994,10 @@ def register(meshes: dict, capture, settings: RegisterSettings | None = None, si
                         world_from_camera=world_from_camera_for(pitch, height), pitch_deg=float(np.degrees(pitch)),
                         camera_height_m=float(height), mask_iou=iou, depth_rmse_m=rmse, scale_from=scale_from,
                         floor_objects=floor_ids,
-                        size_votes={str(k): {"size_ratio": round(float(np.exp(v[0])), 4), "category": v[2]}
+                        size_votes={str(k): {"size_ratio": round(float(np.exp(v.log_ratio)), 4),
+                                             "category": v.category, "shape_gap": round(v.shape_gap, 4)}
                                     for k, v in votes.items()},
+                        scale_cues=scale_cues,
                         flags=flags, timings_s=timings)
 
 
