@@ -218,7 +218,13 @@ def test_floor_up_candidates_find_the_plane_the_objects_stand_on():
     assert n_on == 4
     assert np.degrees(np.arccos(np.clip(up @ R[:, 1], -1, 1))) < 0.01
     assert all(np.degrees(np.arccos(np.clip(u @ up, -1, 1))) >= 20.0 for u, _ in rest)
-    assert rg.floor_up_candidates(dict(list(meshes.items())[:2]), tol=0.03) == []
+    # Two objects fix no plane by their lowest points: directions along which both stand on
+    # one plane, widest first, are candidates (a box stands as widely on a side as on its
+    # base, so the truth need not be first: the registration's mask fit decides among them).
+    two = rg.floor_up_candidates(dict(list(meshes.items())[:2]), tol=0.03)
+    # The Fibonacci lattice of 4000 directions is ~3.2° apart: one is within 2.5° of the truth.
+    assert all(n == 2 for _, n in two)
+    assert min(np.degrees(np.arccos(np.clip(u @ R[:, 1], -1, 1))) for u, _ in two) < 2.5
 
 
 def test_rotation_taking_and_translation_on_rays_are_exact():

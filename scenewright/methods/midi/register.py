@@ -65,6 +65,12 @@ class RegisterSettings:
     points_per_object: int = 20000     # surface samples per generated mesh (their spacing bounds the fit)
     max_observed_per_object: int = 4000   # depth points per instance (a seeded subset)
     icp_iterations: int = 150          # point-to-point until it stalls (≤ 2/3), then point-to-plane
+    icp_restarts: int = 6              # depth: turns of the solution refit to leave a nearby basin (0: none)
+    restart_deg: float = 5.0
+    restart_points: int = 1000         # observed points per instance in those refits
+    restart_iterations: int = 60
+    restart_scale: float = 0.1         # and scalings by 1 ± that
+    restart_rounds: int = 2            # again from a better solution, at most this often
     icp_facing: int = 6                # pair with the nearest of that many samples facing the camera (1: the nearest)
     trim: float = 0.1                  # fraction of the worst ICP pairs left out (mask-edge depth)
     mask_points: int = 1000            # mask pixels and surface samples per instance in the 2-D chamfer
@@ -241,30 +247,6 @@ def _pairs(trees, samples, normals, obs, owner, ids, T, facing: int = 1):
     return nn, nn_n, dist
 
 
-def visible_centroid_start(init: np.ndarray, samples: dict, normals: dict, observed: dict,
-                           rounds: int = 3) -> np.ndarray:
-    """``init`` (camera_from_midi) re-solved so each instance's *seen* side lands on its
-    observed points: depth sees only the sides facing the camera, whose centroid lies
-    nearer than the whole object's (half a bed's length nearer), so a start from whole-object
-    centroids is off in scale and turn. Each round takes, under the current pose, the
-    centroid of each instance's samples facing the camera and solves Umeyama against the
-    observed centroids (three or more instances)."""
-    ids = [i for i in observed if i in samples]
-    if len(ids) < 3:
-        return init
-    dst = np.stack([observed[i].mean(0) for i in ids])
-    T = np.asarray(init, float)
-    for _ in range(rounds):
-        s, R, t = split_similarity(T)
-        src = []
-        for i in ids:
-            cam = samples[i] @ (s * R).T + t
-            facing = np.einsum("nc,nc->n", normals[i] @ R.T, cam) < 0
-            src.append(samples[i][facing].mean(0) if facing.sum() >= 10 else samples[i].mean(0))
-        T = similarity_matrix(*umeyama(np.stack(src), dst))
-    return T
-
-
 def icp_similarity(trees: dict, samples: dict, normals: dict, observed: dict, init: np.ndarray,
                    iterations: int, trim: float, point_tol: float = 1e-6,
                    facing: int = 1) -> tuple[np.ndarray, float]:
@@ -315,6 +297,58 @@ def icp_similarity(trees: dict, samples: dict, normals: dict, observed: dict, in
     _, _, dist = sampled(T)
     keep = dist <= np.quantile(dist, 1.0 - trim) if trim > 0 else np.ones(len(dist), bool)
     return T, float(np.sqrt(np.mean(dist[keep] ** 2)))
+
+
+def trimmed_rmse(trees, samples, normals, observed: dict, T: np.ndarray, trim: float, facing: int) -> float:
+    """The trimmed RMS distance (metres) of ``observed`` points to their instances' samples under ``T``."""
+    ids = [i for i in observed if i in trees]
+    obs = np.concatenate([observed[i] for i in ids])
+    owner = np.concatenate([np.full(len(observed[i]), k) for k, i in enumerate(ids)])
+    _, _, dist = _pairs(trees, samples, normals, obs, owner, ids, T, facing)
+    keep = dist <= np.quantile(dist, 1.0 - trim) if trim > 0 else np.ones(len(dist), bool)
+    return float(np.sqrt(np.mean(dist[keep] ** 2)))
+
+
+def icp_restarts(trees, samples, normals, observed: dict, T: np.ndarray, rmse: float,
+                 s: "RegisterSettings") -> tuple[np.ndarray, float]:
+    """Leave a nearby ICP basin: box-like furniture can slide and turn along its own faces
+    into a pose a few degrees off whose residual is only a little worse (12 mm against 9 at
+    the truth on one bench scene), or settle at a wrong scale (box fronts trade scale for
+    distance), and no start from centroids lands closer. So the solution is turned by
+    ``restart_deg`` about each camera axis, both ways, and scaled by 1 ± ``restart_scale``,
+    about the observed centroid; each move is refit cheaply (``restart_points`` per instance, ``restart_iterations``);
+    the best of them, when its residual beats the solution's on the same points, is refit in
+    full and kept when it is better there too (``restart_rounds`` times at most)."""
+    if s.icp_restarts <= 0:
+        return T, rmse
+    rng = np.random.default_rng(s.seed)
+    few = {i: p[rng.choice(len(p), min(len(p), s.restart_points), replace=False)] for i, p in observed.items()}
+    centre = np.concatenate(list(observed.values())).mean(0)
+    moves = []
+    for axis in np.concatenate([np.eye(3), -np.eye(3)])[:s.icp_restarts]:
+        m = np.eye(4)
+        m[:3, :3] = rotation_about(axis, np.radians(s.restart_deg))
+        moves.append(m)
+    for f in (1.0 + s.restart_scale, 1.0 / (1.0 + s.restart_scale)):     # scale trades with distance
+        moves.append(np.diag([f, f, f, 1.0]))
+    for m in moves:
+        m[:3, 3] = centre - m[:3, :3] @ centre
+    for _ in range(s.restart_rounds):
+        base = trimmed_rmse(trees, samples, normals, few, T, s.trim, s.icp_facing)
+        best = None
+        for m in moves:
+            T_k, r_k = icp_similarity(trees, samples, normals, few, m @ T, s.restart_iterations, s.trim,
+                                      facing=s.icp_facing)
+            if best is None or r_k < best[1]:
+                best = (T_k, r_k)
+        if best[1] >= 0.98 * base:
+            break
+        T_new, r_new = icp_similarity(trees, samples, normals, observed, best[0], s.icp_iterations, s.trim,
+                                      facing=s.icp_facing)
+        if r_new >= rmse:
+            break
+        T, rmse = T_new, r_new
+    return T, rmse
 
 
 # -- masks: 2-D chamfer ---------------------------------------------------------------------
@@ -523,7 +557,8 @@ def floor_up_candidates(meshes: dict, tol: float, count: int = 4, directions: in
     The directions with the most objects on the floor (then the smallest spread) are
     polished so the floor objects' lowest points agree (least squares over the direction) and
     returned best first, at least ``separation_deg`` apart: [(up (3,) unit, objects on it)].
-    Fewer than three objects fix no plane: an empty list.
+    When fewer than three objects can share a plane, the directions along which the objects
+    on it stand widest (:func:`contact_area`) instead.
     """
     from scipy.optimize import minimize
     hulls = []
@@ -532,7 +567,7 @@ def floor_up_candidates(meshes: dict, tol: float, count: int = 4, directions: in
             hulls.append(np.asarray(m.convex_hull.vertices, float))
         except Exception:                       # flat or tiny: all its vertices
             hulls.append(np.asarray(m.vertices, float))
-    if len(hulls) < 3:
+    if not hulls:
         return []
     allv = np.concatenate(hulls)
     size = float(np.linalg.norm(allv.max(0) - allv.min(0)))
@@ -546,6 +581,25 @@ def floor_up_candidates(meshes: dict, tol: float, count: int = 4, directions: in
     on = gap <= tol
     n_on = on.sum(1)
     spread = np.where(on, gap, 0.0).sum(1) / np.maximum(n_on, 1)
+    if n_on.max() < 3 or len(hulls) <= 3:
+        # One or two floor objects fix no plane by their lowest points (three always share
+        # one: three points make a plane); their own bottoms do:
+        # along the true up a chair stands on four feet, a cabinet on its base (a wide contact),
+        # along most other directions it touches the plane at a corner.
+        contact = np.zeros(len(dirs))
+        for d in np.nonzero(n_on == n_on.max())[0]:
+            contact[d] = -sum(contact_area(hulls[j], dirs[d], tol * size) for j in np.nonzero(on[d])[0])
+        order = np.lexsort((contact, -n_on))
+        chosen: list[tuple[np.ndarray, int]] = []
+        cos_sep = np.cos(np.radians(separation_deg))
+        # A table stands as widely on its top as on its feet: each direction with its opposite
+        # (the masks decide between them).
+        for d in order[:max(1, int(np.count_nonzero(contact < 0)))]:
+            if len(chosen) >= count:
+                break
+            if all(abs(float(dirs[d] @ c)) <= cos_sep for c, _ in chosen):
+                chosen += [(dirs[d], int(n_on[d])), (-dirs[d], int(n_on[d]))]
+        return chosen[:max(count, 2)]
     order = np.lexsort((spread, -n_on))
     chosen: list[tuple[np.ndarray, int]] = []
     cos_sep = np.cos(np.radians(separation_deg))
@@ -567,6 +621,23 @@ def floor_up_candidates(meshes: dict, tol: float, count: int = 4, directions: in
             up = dirs[d]
         chosen.append((up, int(n_on[d])))
     return chosen
+
+
+def contact_area(hull: np.ndarray, up: np.ndarray, tol: float) -> float:
+    """Area (units²) of the convex hull of ``hull``'s points within ``tol`` of its lowest
+    level along unit ``up``: how widely the object would stand on a floor there."""
+    from scipy.spatial import ConvexHull
+    h = hull @ up
+    pts = hull[h - h.min() <= tol]
+    if len(pts) < 3:
+        return 0.0
+    a = np.cross(up, [1.0, 0.0, 0.0] if abs(up[0]) < 0.9 else [0.0, 1.0, 0.0])
+    a /= np.linalg.norm(a)
+    b = np.cross(up, a)
+    try:
+        return float(ConvexHull(np.stack([pts @ a, pts @ b], 1)).volume)
+    except Exception:                          # collinear contact: an edge, no area
+        return 0.0
 
 
 def rotation_taking(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -924,7 +995,6 @@ def register(meshes: dict, capture, settings: RegisterSettings | None = None, si
         dst = np.stack([observed[i].mean(0) for i in ids])
         best = None
         for init in starts_from_centroids(src, dst, s.starts):
-            init = visible_centroid_start(init, samples, normals, {i: observed[i] for i in ids})
             T, r = icp_similarity(trees, samples, normals, {i: observed[i] for i in ids}, init,
                                   s.icp_iterations, s.trim, facing=s.icp_facing)
             # Reprojection decides between starts whose depth fits are equally good.
@@ -932,19 +1002,33 @@ def register(meshes: dict, capture, settings: RegisterSettings | None = None, si
             if best is None or score < best[0]:
                 best = (score, T, r)
         _, camera_from_midi, rmse = best
+        camera_from_midi, rmse = icp_restarts(trees, samples, normals, {i: observed[i] for i in ids},
+                                              camera_from_midi, rmse, s)
         metric_scale, scale_from = 1.0, "depth"
     else:
         labels = dict(getattr(capture, "labels", {}) or {})
         medians = {c: np.median(v, axis=0) for c, v in size_table(sizes or {}).items()}
+        apparent = apparent_depths(seg, K, meshes)
         pseudo = metrology_centres(seg, K, list(meshes), labels, medians) if medians else {}
         if len(pseudo) < min(3, len(meshes)):
-            pseudo = apparent_depths(seg, K, meshes)
+            pseudo = apparent
         ids = [i for i in pseudo if i in samples]
         if not ids:
             raise InputError(f"{getattr(capture, 'path', 'capture')}: no instance of the scene is in seg.png")
         src = np.stack([centroids_midi[i] for i in ids])
         dst = np.stack([pseudo[i] for i in ids])
         centroid_starts = starts_from_centroids(src, dst, s.starts)
+        if pseudo is not apparent:
+            # Apparent sizes place the objects otherwise (a small object far, a big one near):
+            # their starts too, at the same scale (scaling about the camera changes no mask).
+            ids_a = [i for i in apparent if i in samples]
+            more = starts_from_centroids(np.stack([centroids_midi[i] for i in ids_a]),
+                                         np.stack([apparent[i] for i in ids_a]), s.starts)
+            unit = split_similarity(centroid_starts[0])[0]
+            for T in more:
+                T = T.copy()
+                T[:3] *= unit / split_similarity(T)[0]
+                centroid_starts.append(T)
         coarse = MaskTerms(seg, K, samples, s.coarse_points, s.seed, subsample=s.coarse_points)
         scored = [(soft_l1_cost(coarse.residuals(T)), T, None) for T in centroid_starts]
         ups = floor_up_candidates(meshes, s.floor_tol, s.floor_candidates) if s.yaw_search else []
