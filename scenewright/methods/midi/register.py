@@ -70,6 +70,7 @@ class RegisterSettings:
     restart_points: int = 1000         # observed points per instance in those refits
     restart_iterations: int = 60
     restart_scale: float = 0.1         # and scalings by 1 ± that
+    scale_spread: float = 0.15         # depth: each start also scaled by 1 ± that (screened cheaply)
     restart_rounds: int = 2            # again from a better solution, at most this often
     icp_facing: int = 6                # pair with the nearest of that many samples facing the camera (1: the nearest)
     trim: float = 0.1                  # fraction of the worst ICP pairs left out (mask-edge depth)
@@ -994,7 +995,23 @@ def register(meshes: dict, capture, settings: RegisterSettings | None = None, si
         src = np.stack([centroids_midi[i] for i in ids])
         dst = np.stack([observed[i].mean(0) for i in ids])
         best = None
+        # Whole-object centroids against seen-side centroids are off in scale (a bed's seen side
+        # is half its length nearer): each turn of the start also at 1 ± scale_spread, all
+        # screened by a cheap fit, the best `starts` of them fitted in full.
+        rng = np.random.default_rng(s.seed)
+        few = {i: observed[i][rng.choice(len(observed[i]), min(len(observed[i]), s.restart_points), replace=False)]
+               for i in ids}
+        centre = dst.mean(0)
+        screened = []
         for init in starts_from_centroids(src, dst, s.starts):
+            for f in (1.0, 1.0 + s.scale_spread, 1.0 / (1.0 + s.scale_spread)):
+                m = np.diag([f, f, f, 1.0])
+                m[:3, 3] = centre - f * centre
+                T, r = icp_similarity(trees, samples, normals, few, m @ init, s.restart_iterations, s.trim,
+                                      facing=s.icp_facing)
+                screened.append((r + 1e-3 * float(np.mean(np.abs(terms.residuals(T)))), T))
+        screened.sort(key=lambda x: x[0])
+        for _, init in screened[:s.starts]:
             T, r = icp_similarity(trees, samples, normals, {i: observed[i] for i in ids}, init,
                                   s.icp_iterations, s.trim, facing=s.icp_facing)
             # Reprojection decides between starts whose depth fits are equally good.
