@@ -14,9 +14,9 @@ then the world frame (Y up, floor at y = 0, metres) from the floor they stand on
   is solved at MIDI's own unit — each instance's projected surface samples must fall on
   its mask and cover it (a 2-D chamfer, robust least squares over rotation and
   translation) — and the metric scale comes afterwards from the floor and object sizes:
-  each object's height above the floor against its category's median size in an asset
-  library (the votes and weighted median of the no-depth layout work,
-  :mod:`scenewright.methods.layout.depth_fit`), else the handheld camera-height prior.
+  each object's size against the asset of its category with the nearest proportions, and
+  the camera's height above the floor against eye level, combined robustly
+  (:func:`metric_scale_from_cues`).
 - **mask reprojection always**: every solution is scored by its per-instance mask IoU
   (projected samples vs the capture's masks), recorded, and used to pick among starts.
 
@@ -24,7 +24,9 @@ Both solvers start from the instance centroids (Umeyama between MIDI centroids a
 the image puts them: back-projected depth, or mask centroids at a distance from apparent
 size) and from a few turns of that start about the centroids' main axis (objects along one
 wall leave that turn free). The depth fit pairs each observed point with the nearest sample
-facing the camera and runs point-to-point steps until they stall before point-to-plane ones.
+facing the camera and runs point-to-point steps until they stall before point-to-plane ones;
+every start is also tried at 1 ± 15 % scale (screened by a cheap fit), and the solution is
+restarted from small turns and scalings of itself (:func:`icp_restarts`).
 The mask fit, whose cost has many local minima over rotation, also searches globally: the
 generated scene's up is where the most objects' lowest points are coplanar
 (:func:`floor_up_candidates`); with the camera's up at each pitch of a grid (no roll), only
@@ -110,7 +112,8 @@ class Registration:
     point; ``scale`` its scale (metres per MIDI unit); ``world_from_camera`` (4, 4) rigid, Y up,
     floor at y = 0; ``pitch_deg`` and ``camera_height_m`` of that camera; ``mask_iou`` per
     instance id (projected samples vs mask); ``depth_rmse_m`` (depth mode: trimmed ICP
-    residual); ``scale_from``: what fixed the metric scale (depth | sizes | camera_height_prior).
+    residual); ``scale_from``: what fixed the metric scale (depth | sizes | sizes+camera_height |
+    camera_height_prior); ``scale_cues``: each cue of that scale (log scale, sigma).
     """
 
     mode: str
