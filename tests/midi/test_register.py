@@ -112,8 +112,8 @@ def test_texture_from_photo_lowers_colour_error(toy, moved, depth_reg):
     assert tex["mae"] < 0.5 * plain["mae"], (plain["mae"], tex["mae"])
 
 
-# The suite's 900 s limit is wall time, a hang guard. This test needs ~20 s of CPU (load the
-# model, denoise, register, texture, score) but took 671 s of wall at load average 25-40 on
+# The suite's 900 s limit is wall time, a hang guard. This test needs well under a minute of CPU (the
+# whole file: 57 s) but took 671 s of wall at load average 25-40 on
 # the shared 2-core machine, and failed past 900 s under more load (once killed by the
 # kernel's OOM killer with the machine's memory exhausted): give it room, not a looser check.
 @pytest.mark.timeout(3600)
