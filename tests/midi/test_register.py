@@ -112,6 +112,11 @@ def test_texture_from_photo_lowers_colour_error(toy, moved, depth_reg):
     assert tex["mae"] < 0.5 * plain["mae"], (plain["mae"], tex["mae"])
 
 
+# The suite's 900 s limit is wall time, a hang guard. This test needs well under a minute of CPU (the
+# whole file: 57 s) but took 671 s of wall at load average 25-40 on
+# the shared 2-core machine, and failed past 900 s under more load (once killed by the
+# kernel's OOM killer with the machine's memory exhausted): give it room, not a looser check.
+@pytest.mark.timeout(3600)
 def test_tiny_model_registers_and_textures_through_the_cli(toy, tiny, tmp_path):
     out = tmp_path / "scene"
     rc = cli_main(["reconstruct", str(toy / "scene_0001" / "capture"), "-o", str(out), "--method", "midi",
@@ -153,12 +158,47 @@ def test_size_votes_read_the_scale_off_the_asset_of_the_same_shape():
     table = {"sofa": np.array([[1.6, 0.9, 0.9], [2.6, 0.7, 1.0], [1.9, 1.0, 0.95]])}
     w, h, d = table["sofa"][1] / 2.5
     votes = rg.size_scale_votes({7: h}, {7: (max(w, d), min(w, d))}, {7: "sofa"}, table)
-    lr, weight, cat = votes[7]
+    vote = votes[7]
     # Exact sides: the vote is log 2.5 to float round-off; the median sofa would say ~2.9.
-    assert cat == "sofa" and weight == 1.0 and abs(np.exp(lr) - 2.5) < 1e-9
+    assert vote.category == "sofa" and vote.asset == 1 and not vote.small and abs(np.exp(vote.log_ratio) - 2.5) < 1e-9
+    assert vote.shape_gap < 1e-12                                # the proportions are that asset's
     # A single (3,) size per category still works (a table of one).
     one = rg.size_scale_votes({7: h}, {7: (max(w, d), min(w, d))}, {7: "sofa"}, {"sofa": table["sofa"][1]})
-    assert abs(np.exp(one[7][0]) - 2.5) < 1e-9
+    assert abs(np.exp(one[7].log_ratio) - 2.5) < 1e-9 and one[7].category_spread is None
+
+
+def test_combined_scale_cues_shrug_off_a_wrong_vote():
+    # Five consistent votes at log 0.7 (σ 0.08) and one wild one (a vase read as a floor vase).
+    values = np.array([0.68, 0.71, 0.70, 0.72, 0.69, 1.6])
+    x, sd = rg.combine_log_votes(values, np.array([0.08] * 5 + [0.35]))
+    # The Cauchy weights leave the wild vote ~1 % of a good one's say: within 0.01 of 0.70.
+    assert abs(x - 0.70) < 0.01 and 0.0 < sd < 0.08
+    # Votes alone with their σ: the inverse-variance mean.
+    x, sd = rg.combine_log_votes(np.array([0.0, 0.1]), np.array([0.1, 0.1]), robust=1e6)
+    assert abs(x - 0.05) < 1e-9 and abs(sd - 0.1 / np.sqrt(2)) < 1e-6
+
+
+def test_metric_scale_combines_object_sizes_and_eye_level_camera():
+    # Boxes of known sizes (a sofa-like and a table-like asset) seen at 1/2 scale, camera at
+    # 1.45 m (in units: 0.725) looking 20° down: sizes and camera height agree on 2.
+    import trimesh
+    sizes = {"sofa": np.array([[2.0, 0.8, 0.9]]), "coffee_table": np.array([[1.2, 0.45, 0.6]])}
+    pitch, height = np.radians(20.0), 0.725
+    wfc = rg.world_from_camera_for(pitch, height)
+    cfw = np.linalg.inv(wfc)
+    verts = {}
+    for i, (w, h, d), x in ((1, (2.0, 0.8, 0.9), -0.5), (2, (1.2, 0.45, 0.6), 0.6)):
+        box = trimesh.creation.box(extents=(w / 2, h / 2, d / 2)).apply_translation([x, h / 4, -2.0])
+        verts[i] = box.vertices @ cfw[:3, :3].T + cfw[:3, 3]
+    labels = {1: "sofa", 2: "coffee table"}
+    scale, how, votes, flags, cues = rg.metric_scale_from_cues(verts, [1, 2], pitch, height, labels, sizes,
+                                                               rg.RegisterSettings())
+    # Exact boxes: every cue says 2 (8 box corners measure the sides exactly).
+    assert how == "sizes+camera_height" and abs(scale - 2.0) < 1e-6 and set(votes) == {1, 2}
+    assert {"camera_height", "combined"} <= set(cues)
+    # No labelled object: the camera height alone, flagged.
+    scale, how, _, flags, _ = rg.metric_scale_from_cues(verts, [1, 2], pitch, height, {}, sizes, rg.RegisterSettings())
+    assert how == "camera_height_prior" and "no_size_evidence" in flags and abs(scale - 2.0) < 1e-9
 
 
 def _boxes_on_a_floor():
@@ -183,7 +223,13 @@ def test_floor_up_candidates_find_the_plane_the_objects_stand_on():
     assert n_on == 4
     assert np.degrees(np.arccos(np.clip(up @ R[:, 1], -1, 1))) < 0.01
     assert all(np.degrees(np.arccos(np.clip(u @ up, -1, 1))) >= 20.0 for u, _ in rest)
-    assert rg.floor_up_candidates(dict(list(meshes.items())[:2]), tol=0.03) == []
+    # Two objects fix no plane by their lowest points: directions along which both stand on
+    # one plane, widest first, are candidates (a box stands as widely on a side as on its
+    # base, so the truth need not be first: the registration's mask fit decides among them).
+    two = rg.floor_up_candidates(dict(list(meshes.items())[:2]), tol=0.03)
+    # The Fibonacci lattice of 4000 directions is ~3.2° apart: one is within 2.5° of the truth.
+    assert all(n == 2 for _, n in two)
+    assert min(np.degrees(np.arccos(np.clip(u @ R[:, 1], -1, 1))) for u, _ in two) < 2.5
 
 
 def test_rotation_taking_and_translation_on_rays_are_exact():

@@ -14,9 +14,9 @@ then the world frame (Y up, floor at y = 0, metres) from the floor they stand on
   is solved at MIDI's own unit — each instance's projected surface samples must fall on
   its mask and cover it (a 2-D chamfer, robust least squares over rotation and
   translation) — and the metric scale comes afterwards from the floor and object sizes:
-  each object's height above the floor against its category's median size in an asset
-  library (the votes and weighted median of the no-depth layout work,
-  :mod:`scenewright.methods.layout.depth_fit`), else the handheld camera-height prior.
+  each object's size against the asset of its category with the nearest proportions, and
+  the camera's height above the floor against eye level, combined robustly
+  (:func:`metric_scale_from_cues`).
 - **mask reprojection always**: every solution is scored by its per-instance mask IoU
   (projected samples vs the capture's masks), recorded, and used to pick among starts.
 
@@ -24,7 +24,9 @@ Both solvers start from the instance centroids (Umeyama between MIDI centroids a
 the image puts them: back-projected depth, or mask centroids at a distance from apparent
 size) and from a few turns of that start about the centroids' main axis (objects along one
 wall leave that turn free). The depth fit pairs each observed point with the nearest sample
-facing the camera and runs point-to-point steps until they stall before point-to-plane ones.
+facing the camera and runs point-to-point steps until they stall before point-to-plane ones;
+every start is also tried at 1 ± 15 % scale (screened by a cheap fit), and the solution is
+restarted from small turns and scalings of itself (:func:`icp_restarts`).
 The mask fit, whose cost has many local minima over rotation, also searches globally: the
 generated scene's up is where the most objects' lowest points are coplanar
 (:func:`floor_up_candidates`); with the camera's up at each pitch of a grid (no roll), only
@@ -65,6 +67,13 @@ class RegisterSettings:
     points_per_object: int = 20000     # surface samples per generated mesh (their spacing bounds the fit)
     max_observed_per_object: int = 4000   # depth points per instance (a seeded subset)
     icp_iterations: int = 150          # point-to-point until it stalls (≤ 2/3), then point-to-plane
+    icp_restarts: int = 6              # depth: turns of the solution refit to leave a nearby basin (0: none)
+    restart_deg: float = 5.0
+    restart_points: int = 1000         # observed points per instance in those refits
+    restart_iterations: int = 60
+    restart_scale: float = 0.1         # and scalings by 1 ± that
+    scale_spread: float = 0.15         # depth: each start also scaled by 1 ± that (screened cheaply)
+    restart_rounds: int = 2            # again from a better solution, at most this often
     icp_facing: int = 6                # pair with the nearest of that many samples facing the camera (1: the nearest)
     trim: float = 0.1                  # fraction of the worst ICP pairs left out (mask-edge depth)
     mask_points: int = 1000            # mask pixels and surface samples per instance in the 2-D chamfer
@@ -77,7 +86,13 @@ class RegisterSettings:
     roll_weight: float = 200.0         # masks: hold the camera near no roll (0: free), see solve_masks
     pitch_range_deg: tuple[float, float] = (-15.0, 75.0)
     floor_tol: float = 0.03            # × scene size: a lowest point this close is on the floor
-    height_prior_m: float = 1.45       # camera height when no object size can tell the scale
+    height_prior_m: float = 1.45       # eye-level camera height (a scale cue without depth)
+    height_prior_sigma: float = 0.10   # its log standard deviation (0: only when no object tells the scale)
+    exact_gap: float = 0.015           # an object's proportions this close to an asset's: that asset
+    exact_sigma: float = 0.02          # log sd of such a vote
+    merge_same_asset: bool = False     # votes read off one asset count once (measured: no better)
+    furniture_sigma: float = 0.08      # log sd of a vote read off another asset of the category
+    small_sigma: float = 0.35          # the same for small things (vases, lamps, decor)
     seed: int = 0
 
     def validate(self) -> None:
@@ -97,7 +112,8 @@ class Registration:
     point; ``scale`` its scale (metres per MIDI unit); ``world_from_camera`` (4, 4) rigid, Y up,
     floor at y = 0; ``pitch_deg`` and ``camera_height_m`` of that camera; ``mask_iou`` per
     instance id (projected samples vs mask); ``depth_rmse_m`` (depth mode: trimmed ICP
-    residual); ``scale_from``: what fixed the metric scale (depth | sizes | camera_height_prior).
+    residual); ``scale_from``: what fixed the metric scale (depth | sizes | sizes+camera_height |
+    camera_height_prior); ``scale_cues``: each cue of that scale (log scale, sigma).
     """
 
     mode: str
@@ -111,6 +127,7 @@ class Registration:
     scale_from: str = "depth"
     floor_objects: list = field(default_factory=list)
     size_votes: dict = field(default_factory=dict)
+    scale_cues: dict = field(default_factory=dict)
     flags: list = field(default_factory=list)
     timings_s: dict = field(default_factory=dict)
 
@@ -284,6 +301,58 @@ def icp_similarity(trees: dict, samples: dict, normals: dict, observed: dict, in
     _, _, dist = sampled(T)
     keep = dist <= np.quantile(dist, 1.0 - trim) if trim > 0 else np.ones(len(dist), bool)
     return T, float(np.sqrt(np.mean(dist[keep] ** 2)))
+
+
+def trimmed_rmse(trees, samples, normals, observed: dict, T: np.ndarray, trim: float, facing: int) -> float:
+    """The trimmed RMS distance (metres) of ``observed`` points to their instances' samples under ``T``."""
+    ids = [i for i in observed if i in trees]
+    obs = np.concatenate([observed[i] for i in ids])
+    owner = np.concatenate([np.full(len(observed[i]), k) for k, i in enumerate(ids)])
+    _, _, dist = _pairs(trees, samples, normals, obs, owner, ids, T, facing)
+    keep = dist <= np.quantile(dist, 1.0 - trim) if trim > 0 else np.ones(len(dist), bool)
+    return float(np.sqrt(np.mean(dist[keep] ** 2)))
+
+
+def icp_restarts(trees, samples, normals, observed: dict, T: np.ndarray, rmse: float,
+                 s: "RegisterSettings") -> tuple[np.ndarray, float]:
+    """Leave a nearby ICP basin: box-like furniture can slide and turn along its own faces
+    into a pose a few degrees off whose residual is only a little worse (12 mm against 9 at
+    the truth on one bench scene), or settle at a wrong scale (box fronts trade scale for
+    distance), and no start from centroids lands closer. So the solution is turned by
+    ``restart_deg`` about each camera axis, both ways, and scaled by 1 ± ``restart_scale``,
+    about the observed centroid; each move is refit cheaply (``restart_points`` per instance, ``restart_iterations``);
+    the best of them, when its residual beats the solution's on the same points, is refit in
+    full and kept when it is better there too (``restart_rounds`` times at most)."""
+    if s.icp_restarts <= 0:
+        return T, rmse
+    rng = np.random.default_rng(s.seed)
+    few = {i: p[rng.choice(len(p), min(len(p), s.restart_points), replace=False)] for i, p in observed.items()}
+    centre = np.concatenate(list(observed.values())).mean(0)
+    moves = []
+    for axis in np.concatenate([np.eye(3), -np.eye(3)])[:s.icp_restarts]:
+        m = np.eye(4)
+        m[:3, :3] = rotation_about(axis, np.radians(s.restart_deg))
+        moves.append(m)
+    for f in (1.0 + s.restart_scale, 1.0 / (1.0 + s.restart_scale)):     # scale trades with distance
+        moves.append(np.diag([f, f, f, 1.0]))
+    for m in moves:
+        m[:3, 3] = centre - m[:3, :3] @ centre
+    for _ in range(s.restart_rounds):
+        base = trimmed_rmse(trees, samples, normals, few, T, s.trim, s.icp_facing)
+        best = None
+        for m in moves:
+            T_k, r_k = icp_similarity(trees, samples, normals, few, m @ T, s.restart_iterations, s.trim,
+                                      facing=s.icp_facing)
+            if best is None or r_k < best[1]:
+                best = (T_k, r_k)
+        if best[1] >= 0.98 * base:
+            break
+        T_new, r_new = icp_similarity(trees, samples, normals, observed, best[0], s.icp_iterations, s.trim,
+                                      facing=s.icp_facing)
+        if r_new >= rmse:
+            break
+        T, rmse = T_new, r_new
+    return T, rmse
 
 
 # -- masks: 2-D chamfer ---------------------------------------------------------------------
@@ -492,7 +561,8 @@ def floor_up_candidates(meshes: dict, tol: float, count: int = 4, directions: in
     The directions with the most objects on the floor (then the smallest spread) are
     polished so the floor objects' lowest points agree (least squares over the direction) and
     returned best first, at least ``separation_deg`` apart: [(up (3,) unit, objects on it)].
-    Fewer than three objects fix no plane: an empty list.
+    When fewer than three objects can share a plane, the directions along which the objects
+    on it stand widest (:func:`contact_area`) instead.
     """
     from scipy.optimize import minimize
     hulls = []
@@ -501,7 +571,7 @@ def floor_up_candidates(meshes: dict, tol: float, count: int = 4, directions: in
             hulls.append(np.asarray(m.convex_hull.vertices, float))
         except Exception:                       # flat or tiny: all its vertices
             hulls.append(np.asarray(m.vertices, float))
-    if len(hulls) < 3:
+    if not hulls:
         return []
     allv = np.concatenate(hulls)
     size = float(np.linalg.norm(allv.max(0) - allv.min(0)))
@@ -515,6 +585,25 @@ def floor_up_candidates(meshes: dict, tol: float, count: int = 4, directions: in
     on = gap <= tol
     n_on = on.sum(1)
     spread = np.where(on, gap, 0.0).sum(1) / np.maximum(n_on, 1)
+    if n_on.max() < 3 or len(hulls) <= 3:
+        # One or two floor objects fix no plane by their lowest points (three always share
+        # one: three points make a plane); their own bottoms do:
+        # along the true up a chair stands on four feet, a cabinet on its base (a wide contact),
+        # along most other directions it touches the plane at a corner.
+        contact = np.zeros(len(dirs))
+        for d in np.nonzero(n_on == n_on.max())[0]:
+            contact[d] = -sum(contact_area(hulls[j], dirs[d], tol * size) for j in np.nonzero(on[d])[0])
+        order = np.lexsort((contact, -n_on))
+        chosen: list[tuple[np.ndarray, int]] = []
+        cos_sep = np.cos(np.radians(separation_deg))
+        # A table stands as widely on its top as on its feet: each direction with its opposite
+        # (the masks decide between them).
+        for d in order[:max(1, int(np.count_nonzero(contact < 0)))]:
+            if len(chosen) >= count:
+                break
+            if all(abs(float(dirs[d] @ c)) <= cos_sep for c, _ in chosen):
+                chosen += [(dirs[d], int(n_on[d])), (-dirs[d], int(n_on[d]))]
+        return chosen[:max(count, 2)]
     order = np.lexsort((spread, -n_on))
     chosen: list[tuple[np.ndarray, int]] = []
     cos_sep = np.cos(np.radians(separation_deg))
@@ -536,6 +625,23 @@ def floor_up_candidates(meshes: dict, tol: float, count: int = 4, directions: in
             up = dirs[d]
         chosen.append((up, int(n_on[d])))
     return chosen
+
+
+def contact_area(hull: np.ndarray, up: np.ndarray, tol: float) -> float:
+    """Area (units²) of the convex hull of ``hull``'s points within ``tol`` of its lowest
+    level along unit ``up``: how widely the object would stand on a floor there."""
+    from scipy.spatial import ConvexHull
+    h = hull @ up
+    pts = hull[h - h.min() <= tol]
+    if len(pts) < 3:
+        return 0.0
+    a = np.cross(up, [1.0, 0.0, 0.0] if abs(up[0]) < 0.9 else [0.0, 1.0, 0.0])
+    a /= np.linalg.norm(a)
+    b = np.cross(up, a)
+    try:
+        return float(ConvexHull(np.stack([pts @ a, pts @ b], 1)).volume)
+    except Exception:                          # collinear contact: an edge, no area
+        return 0.0
 
 
 def rotation_taking(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -707,14 +813,18 @@ def footprint_sides(points: np.ndarray) -> tuple[float, float]:
 
 
 def size_scale_votes(heights: dict, footprints: dict, labels: dict, sizes: dict) -> dict:
-    """{id: (log metres-per-unit, weight, category)} from each labelled object's measured
-    (height, long side, short side) in the registration's units.
+    """{id: :class:`SizeVote`} from each labelled object's measured (height, long side, short
+    side) in the registration's units.
 
     The reference is the asset of the object's category whose proportions are nearest the
     object's (the library knows each asset's real size; a category's median can be 30 %
     off for one sofa), and the vote is the size ratio over all three sides, height counted
     twice (it is measured from the floor, the best-determined line). ``footprints``:
     {id: (long, short)}; ``sizes``: {category: (n, 3) or (3,) (w, h, d) metres}.
+    Each vote carries how far the proportions are from that asset's (``shape_gap``, the sum
+    of the two log side : height mismatches) and how much the category's sizes spread
+    (``category_spread``: the standard deviation of its assets' log cube-root volume; None
+    with fewer than three assets).
     """
     from scenewright.library.categories import category_info
     from scenewright.methods.layout.labels import map_label
@@ -732,11 +842,118 @@ def size_scale_votes(heights: dict, footprints: dict, labels: dict, sizes: dict)
         catalog = np.log(np.stack([ref_h, ref_long, ref_short], 1))          # (n, 3)
         # Proportions are scale-free: compare shapes first, then read the scale off the match.
         shape_gap = np.abs((catalog[:, 1:] - catalog[:, :1]) - (measured[1:] - measured[0])).sum(1)
-        best = catalog[int(np.argmin(shape_gap))]
-        lr = float(np.average(best - measured, weights=[2.0, 1.0, 1.0]))
-        small = category_info(cat).role == "small"
-        votes[int(i)] = (lr, 0.5 if small else 1.0, cat)
+        k = int(np.argmin(shape_gap))
+        lr = float(np.average(catalog[k] - measured, weights=[2.0, 1.0, 1.0]))
+        spread = float(np.std(catalog.sum(1) / 3.0)) if len(catalog) >= 3 else None
+        votes[int(i)] = SizeVote(lr, cat, k, float(shape_gap[k]), spread, category_info(cat).role == "small")
     return votes
+
+
+@dataclass
+class SizeVote:
+    """One object's say on the metric scale: ``log_ratio`` (log metres per unit) read off
+    asset ``asset`` of ``category``."""
+
+    log_ratio: float
+    category: str
+    asset: int
+    shape_gap: float
+    category_spread: float | None
+    small: bool
+
+
+def object_measures(verts: dict, floor_ids, pitch: float, height: float) -> tuple[dict, dict]:
+    """({id: height}, {id: (long side, short side)}) of each object in the registration's
+    units: a floor object's height above the floor, any other's own height; footprints in
+    the floor plane, whatever the yaw. ``verts``: {id: (n, 3) camera-frame vertices}."""
+    up = camera_up(pitch)
+    heights = {i: float((v @ up).max() + height) for i, v in verts.items()}
+    # Two horizontal axes of the floor plane; each footprint's own sides in them.
+    side = np.cross(up, [0.0, 0.0, 1.0])
+    side /= np.linalg.norm(side)
+    ahead = np.cross(side, up)
+    foot = {i: footprint_sides(np.stack([v @ side, v @ ahead], 1)) for i, v in verts.items()}
+    # Objects off the floor measure their own height, not height above the floor.
+    for i in heights:
+        if i not in floor_ids:
+            heights[i] = float(np.ptp(verts[i] @ up))
+    return heights, foot
+
+
+def vote_sigma(vote: SizeVote, s: RegisterSettings) -> float:
+    """Standard deviation (log) of one object's vote. An object whose proportions match an
+    asset's (``shape_gap`` < ``exact_gap``) is most likely that asset: its vote is nearly
+    exact. Otherwise it is some other object of the category, as uncertain as the category's
+    sizes spread (small things — vases, lamps, decor — vary most)."""
+    if vote.small:
+        return s.small_sigma
+    return s.exact_sigma if vote.shape_gap < s.exact_gap else s.furniture_sigma
+
+
+def combine_log_votes(values: np.ndarray, sigmas: np.ndarray, robust: float = 2.0,
+                      iterations: int = 20) -> tuple[float, float]:
+    """(estimate, its standard deviation) of one log quantity from independent votes with
+    standard deviations ``sigmas``: the inverse-variance mean, each vote down-weighted by a
+    Cauchy loss of its normalised misfit (scale ``robust``), so a wrong vote (a vase taken for
+    a floor vase) does not drag the rest. Starts from the weighted median."""
+    from scenewright.methods.layout.depth_fit import weighted_median
+    v, sig = np.asarray(values, float), np.asarray(sigmas, float)
+    w0 = 1.0 / sig ** 2
+    x = weighted_median(v, w0)
+    for _ in range(iterations):
+        w = w0 / (1.0 + ((v - x) / (robust * sig)) ** 2)
+        x_new = float(np.sum(w * v) / np.sum(w))
+        if abs(x_new - x) < 1e-9:
+            x = x_new
+            break
+        x = x_new
+    w = w0 / (1.0 + ((v - x) / (robust * sig)) ** 2)
+    return x, float(1.0 / np.sqrt(np.sum(w)))
+
+
+def metric_scale_from_cues(verts: dict, floor_ids, pitch: float, height: float, labels: dict, sizes: dict,
+                           settings: RegisterSettings) -> tuple[float, str, dict, list, dict]:
+    """(metres per unit, what fixed it, size votes, flags, cues) for a scene registered up to scale.
+
+    ``verts`` {id: camera-frame vertices} and ``height`` (the camera above the floor) are in
+    the registration's units. Independent cues, each a log scale with a standard deviation,
+    combined robustly (:func:`combine_log_votes`):
+
+    - each labelled object's size against its category's assets (:func:`size_scale_votes`,
+      :func:`vote_sigma`); objects read off the same asset (the four chairs of a dining set)
+      are one cue, not four: their errors are one error;
+    - the camera's height above the floor: a photo is taken at eye level
+      (``height_prior_m`` ± ``height_prior_sigma`` in log).
+    ``cues`` records each cue's log scale and standard deviation."""
+    heights, foot = object_measures(verts, floor_ids, pitch, height)
+    votes = size_scale_votes(heights, foot, labels, sizes)
+    flags = []
+    groups: dict = {}
+    for i, v in votes.items():
+        groups.setdefault((v.category, v.asset) if settings.merge_same_asset else i, []).append(v)
+    values, sigmas, names = [], [], []
+    for key, vs in groups.items():
+        values.append(float(np.mean([v.log_ratio for v in vs])))
+        sigmas.append(min(vote_sigma(v, settings) for v in vs))
+        names.append(f"{vs[0].category}#{vs[0].asset}" + (f"x{len(vs)}" if len(vs) > 1 else f"@{key}"))
+    if settings.height_prior_sigma > 0 or not values:
+        values.append(float(np.log(settings.height_prior_m / height)))
+        sigmas.append(settings.height_prior_sigma if settings.height_prior_sigma > 0 else 1.0)
+        names.append("camera_height")
+    x, sd = combine_log_votes(np.array(values), np.array(sigmas))
+    metric_scale = float(np.exp(x))
+    scale_from = "sizes" if votes else "camera_height_prior"
+    if votes and settings.height_prior_sigma > 0:
+        scale_from = "sizes+camera_height"
+    if not votes:
+        flags.append("no_size_evidence")
+    elif len(votes) >= 3:
+        lr = np.array([v.log_ratio for v in votes.values()])
+        if float(np.median(np.abs(lr - x))) > 0.25:
+            flags.append("size_evidence_inconsistent")
+    cues = {n: {"log_scale": round(v, 4), "sigma": round(sg, 4)} for n, v, sg in zip(names, values, sigmas)}
+    cues["combined"] = {"log_scale": round(x, 4), "sigma": round(sd, 4)}
+    return metric_scale, scale_from, votes, flags, cues
 
 
 # -- everything -------------------------------------------------------------------------------
@@ -781,7 +998,23 @@ def register(meshes: dict, capture, settings: RegisterSettings | None = None, si
         src = np.stack([centroids_midi[i] for i in ids])
         dst = np.stack([observed[i].mean(0) for i in ids])
         best = None
+        # Whole-object centroids against seen-side centroids are off in scale (a bed's seen side
+        # is half its length nearer): each turn of the start also at 1 ± scale_spread, all
+        # screened by a cheap fit, the best `starts` of them fitted in full.
+        rng = np.random.default_rng(s.seed)
+        few = {i: observed[i][rng.choice(len(observed[i]), min(len(observed[i]), s.restart_points), replace=False)]
+               for i in ids}
+        centre = dst.mean(0)
+        screened = []
         for init in starts_from_centroids(src, dst, s.starts):
+            for f in (1.0, 1.0 + s.scale_spread, 1.0 / (1.0 + s.scale_spread)):
+                m = np.diag([f, f, f, 1.0])
+                m[:3, 3] = centre - f * centre
+                T, r = icp_similarity(trees, samples, normals, few, m @ init, s.restart_iterations, s.trim,
+                                      facing=s.icp_facing)
+                screened.append((r + 1e-3 * float(np.mean(np.abs(terms.residuals(T)))), T))
+        screened.sort(key=lambda x: x[0])
+        for _, init in screened[:s.starts]:
             T, r = icp_similarity(trees, samples, normals, {i: observed[i] for i in ids}, init,
                                   s.icp_iterations, s.trim, facing=s.icp_facing)
             # Reprojection decides between starts whose depth fits are equally good.
@@ -789,19 +1022,33 @@ def register(meshes: dict, capture, settings: RegisterSettings | None = None, si
             if best is None or score < best[0]:
                 best = (score, T, r)
         _, camera_from_midi, rmse = best
+        camera_from_midi, rmse = icp_restarts(trees, samples, normals, {i: observed[i] for i in ids},
+                                              camera_from_midi, rmse, s)
         metric_scale, scale_from = 1.0, "depth"
     else:
         labels = dict(getattr(capture, "labels", {}) or {})
         medians = {c: np.median(v, axis=0) for c, v in size_table(sizes or {}).items()}
+        apparent = apparent_depths(seg, K, meshes)
         pseudo = metrology_centres(seg, K, list(meshes), labels, medians) if medians else {}
         if len(pseudo) < min(3, len(meshes)):
-            pseudo = apparent_depths(seg, K, meshes)
+            pseudo = apparent
         ids = [i for i in pseudo if i in samples]
         if not ids:
             raise InputError(f"{getattr(capture, 'path', 'capture')}: no instance of the scene is in seg.png")
         src = np.stack([centroids_midi[i] for i in ids])
         dst = np.stack([pseudo[i] for i in ids])
         centroid_starts = starts_from_centroids(src, dst, s.starts)
+        if pseudo is not apparent:
+            # Apparent sizes place the objects otherwise (a small object far, a big one near):
+            # their starts too, at the same scale (scaling about the camera changes no mask).
+            ids_a = [i for i in apparent if i in samples]
+            more = starts_from_centroids(np.stack([centroids_midi[i] for i in ids_a]),
+                                         np.stack([apparent[i] for i in ids_a]), s.starts)
+            unit = split_similarity(centroid_starts[0])[0]
+            for T in more:
+                T = T.copy()
+                T[:3] *= unit / split_similarity(T)[0]
+                centroid_starts.append(T)
         coarse = MaskTerms(seg, K, samples, s.coarse_points, s.seed, subsample=s.coarse_points)
         scored = [(soft_l1_cost(coarse.residuals(T)), T, None) for T in centroid_starts]
         ups = floor_up_candidates(meshes, s.floor_tol, s.floor_candidates) if s.yaw_search else []
@@ -833,30 +1080,11 @@ def register(meshes: dict, capture, settings: RegisterSettings | None = None, si
 
     pitch, height, members = support_floor(lowest_along, scene_size, s.pitch_range_deg, s.floor_tol)
     floor_ids = [order[m] for m in members]
-    votes = {}
+    votes, scale_cues = {}, {}
     if metric_scale is None:
-        up = camera_up(pitch)
-        heights = {i: float((v @ up).max() + height) for i, v in verts.items()}
-        # Two horizontal axes of the floor plane; each footprint's own sides in them.
-        side = np.cross(up, [0.0, 0.0, 1.0])
-        side /= np.linalg.norm(side)
-        ahead = np.cross(side, up)
-        foot = {i: footprint_sides(np.stack([v @ side, v @ ahead], 1)) for i, v in verts.items()}
-        # Objects off the floor measure their own height, not height above the floor.
-        for i in heights:
-            if i not in floor_ids:
-                heights[i] = float(np.ptp(verts[i] @ up))
-        votes = size_scale_votes(heights, foot, dict(getattr(capture, "labels", {}) or {}), sizes or {})
-        if votes:
-            from scenewright.methods.layout.depth_fit import weighted_median
-            lr = np.array([v[0] for v in votes.values()])
-            w = np.array([v[1] for v in votes.values()])
-            metric_scale, scale_from = float(np.exp(weighted_median(lr, w))), "sizes"
-            if len(votes) >= 3 and float(np.median(np.abs(lr - np.log(metric_scale)))) > 0.25:
-                flags.append("size_evidence_inconsistent")
-        else:
-            metric_scale, scale_from = s.height_prior_m / height, "camera_height_prior"
-            flags.append("no_size_evidence")
+        metric_scale, scale_from, votes, scale_flags, scale_cues = metric_scale_from_cues(
+            verts, floor_ids, pitch, height, dict(getattr(capture, "labels", {}) or {}), sizes or {}, s)
+        flags += scale_flags
         camera_from_midi = similarity_matrix(sc * metric_scale, R, t * metric_scale)
         height *= metric_scale
     if len(floor_ids) < 2:
@@ -870,8 +1098,10 @@ def register(meshes: dict, capture, settings: RegisterSettings | None = None, si
                         world_from_camera=world_from_camera_for(pitch, height), pitch_deg=float(np.degrees(pitch)),
                         camera_height_m=float(height), mask_iou=iou, depth_rmse_m=rmse, scale_from=scale_from,
                         floor_objects=floor_ids,
-                        size_votes={str(k): {"size_ratio": round(float(np.exp(v[0])), 4), "category": v[2]}
+                        size_votes={str(k): {"size_ratio": round(float(np.exp(v.log_ratio)), 4),
+                                             "category": v.category, "shape_gap": round(v.shape_gap, 4)}
                                     for k, v in votes.items()},
+                        scale_cues=scale_cues,
                         flags=flags, timings_s=timings)
 
 
