@@ -564,7 +564,6 @@ def floor_up_candidates(meshes: dict, tol: float, count: int = 4, directions: in
     When fewer than three objects can share a plane, the directions along which the objects
     on it stand widest (:func:`contact_area`) instead.
     """
-    from scipy.optimize import minimize
     hulls = []
     for m in meshes.values():
         try:
@@ -585,9 +584,12 @@ def floor_up_candidates(meshes: dict, tol: float, count: int = 4, directions: in
     on = gap <= tol
     n_on = on.sum(1)
     spread = np.where(on, gap, 0.0).sum(1) / np.maximum(n_on, 1)
+    plane_guesses = _plane_up_candidates(dirs, on, n_on, spread, lows, size, count, separation_deg) \
+        if n_on.max() >= 3 else []
     if n_on.max() < 3 or len(hulls) <= 3:
         # One or two floor objects fix no plane by their lowest points (three always share
-        # one: three points make a plane); their own bottoms do:
+        # one: three points make a plane, so with three objects the plane's guesses stay
+        # first and the masks choose); their own bottoms do:
         # along the true up a chair stands on four feet, a cabinet on its base (a wide contact),
         # along most other directions it touches the plane at a corner.
         contact = np.zeros(len(dirs))
@@ -601,9 +603,16 @@ def floor_up_candidates(meshes: dict, tol: float, count: int = 4, directions: in
         for d in order[:max(1, int(np.count_nonzero(contact < 0)))]:
             if len(chosen) >= count:
                 break
-            if all(abs(float(dirs[d] @ c)) <= cos_sep for c, _ in chosen):
+            if all(abs(float(dirs[d] @ c)) <= cos_sep for c, _ in chosen + plane_guesses):
                 chosen += [(dirs[d], int(n_on[d])), (-dirs[d], int(n_on[d]))]
-        return chosen[:max(count, 2)]
+        return plane_guesses + chosen[:max(count, 2)]
+    return plane_guesses
+
+
+def _plane_up_candidates(dirs, on, n_on, spread, lows, size, count, separation_deg):
+    """The directions along which three or more objects' lowest points share a plane, best
+    first and polished (see :func:`floor_up_candidates`)."""
+    from scipy.optimize import minimize
     order = np.lexsort((spread, -n_on))
     chosen: list[tuple[np.ndarray, int]] = []
     cos_sep = np.cos(np.radians(separation_deg))
