@@ -208,6 +208,9 @@ class JobProgress:
         self.detail = ""
         self.completed: float = 0.0
         self.total: float | None = None
+        # the current stage's earlier steps, as the page lists them (a step may pass between
+        # two of the page's updates: a few objects' retrieval + pose takes a fraction of a second)
+        self.steps_done: list[str] = []
         self.finished = False
         self.cancelled = threading.Event()
         self.reason = ""
@@ -237,6 +240,7 @@ class JobProgress:
             if text is not None or key not in self.stages:
                 self.stages[key] = text or key
             self.current, self.detail, self.completed, self.total = key, "", 0.0, None
+            self.steps_done = []
             self._stage_share = 0.0
             self._stage_t0 = now
         log.info("job stage: %s", self.stages[key])
@@ -245,6 +249,9 @@ class JobProgress:
         """An inner step of the current stage (a method's bar: ``retrieval + pose``, 3 of 6)."""
         self.check()
         with self._lock:
+            if self.detail and str(description) != self.detail:
+                count = f"{self.completed:g} / {self.total:g}" if self.total else f"{self.completed:g}"
+                self.steps_done.append(f"{self.detail}: {count}")
             self.detail, self.completed, self.total = str(description), float(completed), total
             if total:         # a stage's share only grows: its next bar (a new phase) starts from 0
                 self._stage_share = max(self._stage_share, min(1.0, float(completed) / float(total)))
@@ -277,6 +284,7 @@ class JobProgress:
                 elif key == self.current:
                     stages.append({"key": key, "text": text, "state": "running",
                                    "seconds": now - self._stage_t0, "detail": self.detail,
+                                   "steps_done": list(self.steps_done),
                                    "completed": self.completed, "total": self.total})
                 else:
                     stages.append({"key": key, "text": text, "state": "waiting", "seconds": None})

@@ -51,7 +51,8 @@ STATE_MARK = {"done": "✓", "running": "▶", "waiting": "○"}
 
 def progress_html(snap: dict | None, title: str = "") -> str:
     """The one progress pane: an overall bar, then each stage (done ✓ / running ▶ / waiting ○) with its
-    seconds, and the running stage's own steps (objects placed, denoising steps, exports written)."""
+    seconds, and the running stage's own steps: those it finished (✓), then the current one (objects
+    placed, denoising steps, exports written)."""
     import html
     if not snap:
         return '<div class="sw-progress" data-state="idle"></div>'
@@ -64,12 +65,13 @@ def progress_html(snap: dict | None, title: str = "") -> str:
              f'<progress max="100" value="{pct}"></progress>', '<ul class="sw-stages">']
     for st in snap["stages"]:
         secs = "" if st["seconds"] is None else f" — {st['seconds']:.1f} s"
-        inner = ""
+        inner = "".join(f'<br>&nbsp;&nbsp;&nbsp;✓ {html.escape(done)}' for done in st.get("steps_done", [])
+                        if st["state"] == "running")
         if st["state"] == "running" and st.get("detail"):
             done, total = st["completed"], st["total"]
             count = f"{done:g} / {total:g}" if total else f"{done:g}"
             bar = f' <progress class="sw-inner" max="{total:g}" value="{done:g}"></progress>' if total else ""
-            inner = f'<br>&nbsp;&nbsp;&nbsp;{html.escape(st["detail"])}: {count}{bar}'
+            inner += f'<br>&nbsp;&nbsp;&nbsp;{html.escape(st["detail"])}: {count}{bar}'
         lines.append(f'<li class="{st["state"]}" data-stage="{html.escape(st["key"])}">{STATE_MARK[st["state"]]} '
                      f'{html.escape(st["text"])}{secs}{inner}</li>')
     lines.append("</ul></div>")

@@ -210,6 +210,10 @@ def test_job_progress_moves_forward_and_cancels_at_the_next_step():
     snap = p.snapshot()
     assert [s["state"] for s in snap["stages"]] == ["done", "running", "waiting"]
     assert snap["stages"][1]["detail"] == "optimize" and snap["stages"][1]["completed"] == 1
+    # The stage's earlier steps stay listed (one may pass between two of the page's updates).
+    assert snap["stages"][1]["steps_done"] == ["retrieval + pose: 4 / 4"]
+    from scenewright.app.page import progress_html
+    assert "✓ retrieval + pose: 4 / 4" in progress_html(snap) and "optimize: 1 / 10" in progress_html(snap)
     assert seen == sorted(seen) and len(set(seen)) >= 5
     p.cancel("the browser left the page")
     p.cancel("a later reason")
