@@ -39,7 +39,6 @@ import sqlite3
 import struct
 import threading
 import zipfile
-from collections import OrderedDict
 from dataclasses import dataclass, fields
 from pathlib import Path
 
@@ -48,6 +47,7 @@ import trimesh
 
 from scenewright.errors import InputError
 from scenewright.fileio import read_json
+from scenewright.lru import LRUCache
 
 FORMAT = "library/1"
 VIEW_KEYS = ("rgb", "mask", "depth", "K", "camera_from_object", "yaw_deg", "pitch_deg")
@@ -316,9 +316,9 @@ class Library:
         return f"Library({str(self.folder)!r}, {len(self)} assets)"
 
 
-class _MeshCache:
-    """``load(asset_id)`` for the ``size`` most recently used assets (thread-safe), like
-    ``functools.lru_cache``, with dropped meshes freed soon.
+class _MeshCache(LRUCache):
+    """``load(asset_id)`` for the ``size`` most recently used assets (thread-safe), with dropped
+    meshes freed soon.
 
     A trimesh mesh sits in reference cycles (its ray, proximity and visual helpers point
     back at it), so a mesh dropped from the cache lives on, with its texture and the
@@ -332,42 +332,22 @@ class _MeshCache:
     collect_every = 16
 
     def __init__(self, load, size: int):
-        self._load, self.size = load, size
-        self._items: "OrderedDict[str, trimesh.Trimesh]" = OrderedDict()
-        self._lock = threading.Lock()
-        self._evicted = 0
+        super().__init__(size, on_evict=self._dropped)
+        self._load = load
+        self._since_collect = 0
 
     def __call__(self, asset_id: str):
-        with self._lock:
-            mesh = self._items.get(asset_id)
-            if mesh is not None:
-                self._items.move_to_end(asset_id)
-                return mesh
-        mesh = self._load(asset_id)        # outside the lock: another thread may load meanwhile
-        with self._lock:
-            mesh = self._items.setdefault(asset_id, mesh)
-            self._items.move_to_end(asset_id)
-            while len(self._items) > self.size:
-                self._items.popitem(last=False)
-                self._evicted += 1
-            collect = self._evicted >= self.collect_every
-            if collect:
-                self._evicted = 0
-        if collect:
-            gc.collect()
-            _return_free_memory()
-        return mesh
-
-    def __contains__(self, asset_id: str) -> bool:
-        with self._lock:
-            return asset_id in self._items
-
-    def __len__(self) -> int:
-        return len(self._items)
+        return self.get_or_load(asset_id, lambda: self._load(asset_id))
 
     def cache_clear(self) -> None:
-        with self._lock:
-            self._items.clear()
+        self.clear()
+
+    def _dropped(self, asset_id) -> None:
+        self._since_collect += 1       # a race may miss a count: the next eviction collects
+        if self._since_collect >= self.collect_every:
+            self._since_collect = 0
+            gc.collect()
+            _return_free_memory()
 
 
 def _return_free_memory() -> None:

@@ -223,17 +223,18 @@ def test_a_partial_view_keeps_a_hypothesis_per_unseen_extent(index):
     assert abs(h.translation[0]) < abs(q.t0[0])
 
 
-def test_a_side_cut_thing_with_its_top_in_view_may_be_lower_than_the_catalog():
-    """fit_scale of a truncated view: across only grown; its height shrinks when seen whole."""
+def test_a_side_cut_view_keeps_the_catalog_height_in_retrieval():
+    """fit_scale of a truncated view: never smaller than the catalog, half the trust for bigger
+    (only the extent fit lets a side-cut view with its top in view be lower: extent_scales)."""
     from scenewright.methods.layout.retrieval import fit_scale
     extent = np.array([1.35, 1.6, 0.7])                 # a tall cabinet for a 0.53 m tv stand
-    box = np.array([0.8, 0.53, 0.5])                    # cut at the side: a part of its width
-    yaws = np.array([0.0])
-    cut = fit_scale("tv_stand", extent, yaws, box, True, 0.5, (0.6, 1.6))[0]
-    seen = fit_scale("tv_stand", extent, yaws, box, True, 0.5, (0.6, 1.6), height_seen=True)[0]
-    assert cut[1] == 1.0                                 # the catalog height kept
-    assert seen[1] < 1.0 and seen[1] == pytest.approx(max(0.6, math.exp(0.5 * (math.log(0.53 / 1.6) + 0.22))))
-    assert seen[0] == cut[0] and seen[2] == cut[2]       # across: unchanged
+    box = np.array([0.8, 0.53, 1.4])                    # cut at the side: a part of its width
+    cut = fit_scale("tv_stand", extent, np.array([0.0]), box, True, 0.5, (0.6, 1.6))[0]
+    whole = fit_scale("tv_stand", extent, np.array([0.0]), box, False, 0.5, (0.6, 1.6))[0]
+    assert cut[0] == 1.0 and cut[1] == 1.0               # "smaller" is not believed
+    assert whole[1] < 1.0                                # an uncut view may lower it
+    grow = math.log(1.4 / 0.7) - 0.22
+    assert cut[2] == pytest.approx(math.exp(0.25 * grow)) and whole[2] == pytest.approx(math.exp(0.5 * grow))
 
 
 def test_top_seen_reads_the_border_and_what_stands_in_front():

@@ -22,9 +22,7 @@ from __future__ import annotations
 
 import logging
 import math
-import threading
 import weakref
-from collections import OrderedDict
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -35,6 +33,7 @@ from scenewright.geometry.symmetry import shape_symmetry
 from scenewright.geometry.transforms import rot_y
 from scenewright.library.categories import category_info
 from scenewright.library.index import ArrayIndex, subsample_rows
+from scenewright.lru import LRUCache
 from scenewright.methods.layout.features import crop_to_mask
 from scenewright.methods.layout.labels import candidate_categories
 
@@ -137,11 +136,11 @@ class LibraryIndex:
         self.seed = seed
         # Bounded: a batch worker or the web page over a large library looks at ever new
         # candidates; what it keeps must not grow with the library (meshes: the library's own LRU).
-        self._geometry: _LRU = _LRU(self.cache_assets)
-        self._views: _LRU = _LRU(self.cache_assets)
+        self._geometry: LRUCache = LRUCache(self.cache_assets)
+        self._views: LRUCache = LRUCache(self.cache_assets)
         self._symmetry: dict[str, str] = {}
         self._skipped: set[str] = set()
-        self._derived: dict[str, _LRU] = {}
+        self._derived: dict[str, LRUCache] = {}
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -149,12 +148,7 @@ class LibraryIndex:
     def derived(self, kind: str, asset_id: str, make):
         """``make()`` of one asset, kept in a bounded cache of its ``kind``: what other stages
         derive per asset stays within the same bound as the index's own caches."""
-        cache = self._derived.setdefault(kind, _LRU(self.cache_assets))
-        value = cache.get(asset_id)
-        if value is None:
-            value = make()
-            cache[asset_id] = value
-        return value
+        return self._derived.setdefault(kind, LRUCache(self.cache_assets)).get_or_load(asset_id, make)
 
     def category_counts(self) -> dict[str, int]:
         cats, counts = np.unique(self.categories.astype(str), return_counts=True) if len(self) else ([], [])
@@ -219,41 +213,6 @@ class LibraryIndex:
                 found = (feats, np.asarray(views.yaw_deg, float), np.asarray(views.pitch_deg, float))
         self._views[key] = found
         return found
-
-
-class _LRU:
-    """A dict keeping the ``size`` most recently used entries (thread-safe for get and set)."""
-
-    def __init__(self, size: int):
-        self.size = size
-        self._items: "OrderedDict" = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, key, default=None):
-        with self._lock:
-            value = self._items.get(key, default)
-            if key in self._items:
-                self._items.move_to_end(key)
-            return value
-
-    def __setitem__(self, key, value) -> None:
-        with self._lock:
-            self._items[key] = value
-            self._items.move_to_end(key)
-            while len(self._items) > self.size:
-                self._items.popitem(last=False)
-
-    def __len__(self) -> int:
-        return len(self._items)
-
-    def __contains__(self, key) -> bool:
-        with self._lock:
-            return key in self._items
-
-    def __iter__(self):
-        """The keys held now, least recently used first (a snapshot: safe while others add)."""
-        with self._lock:
-            return iter(list(self._items))
 
 
 class _RowLookup:
@@ -377,15 +336,15 @@ def _rank_candidates(index: LibraryIndex, cats: list[tuple[str, float]], box_siz
 
 def fit_scale(category: str, asset_extent: np.ndarray, yaw_rel: np.ndarray, box_size: np.ndarray,
               truncated: bool, trust: float, bounds: tuple[float, float],
-              dead_zone: float = 0.22, height_seen: bool = False) -> np.ndarray:
+              dead_zone: float = 0.22) -> np.ndarray:
     """(H, 3) scale per yaw hypothesis from the observed box, by the category's strategy.
 
     ``asset_extent`` (3,) w, h, d of the asset; ``yaw_rel`` (H,) asset yaw relative to
     the box axes. The asset's footprint seen along the box axes is |R|·extent. The
     observed/catalog log ratio is shrunk by ``trust`` (the catalog is the prior; a
     partial view underestimates, so it counts only where it says "bigger" or for height)
-    and by a further half for truncated objects; then clamped to ``bounds``. ``height_seen``:
-    a truncated view whose height is whole, which then counts both ways at full trust.
+    and by a further half for truncated objects; then clamped to ``bounds``. (A truncated view
+    whose height is whole is the extent fit's business: ``extent.extent_scales``.)
     """
     c, s = np.abs(np.cos(yaw_rel)), np.abs(np.sin(yaw_rel))
     w, h, d = asset_extent
@@ -399,8 +358,8 @@ def fit_scale(category: str, asset_extent: np.ndarray, yaw_rel: np.ndarray, box_
     if truncated:
         # A partial view (cut by the border, hidden from below) only ever shrinks the
         # box: it may say "bigger than the catalog", never "smaller".
-        lr = np.where([True, not height_seen, True], np.maximum(lr, 0.0), lr)
-    t = trust * np.where([True, not height_seen, True], 0.5, 1.0) if truncated else np.full(3, trust)
+        lr = np.maximum(lr, 0.0)
+    t = trust * (0.5 if truncated else 1.0) * np.ones(3)
     if category_info(category).scaling == "anisotropic":
         # Back to asset axes: box x is asset x when the yaw is near 0/180°, asset z near ±90°.
         swap = s > c
