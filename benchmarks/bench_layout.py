@@ -18,6 +18,8 @@ method run on every scene in this process, scored with ``scenewright eval``):
                ``mono`` (a metric estimate: scale 0.8–1.25×, ±8 % warp, 2 px bleeding, 1 % noise),
                the same handed in as if metric (``mono-as-metric``: ``--set depth.mode=given``),
                ``relative`` (affine-invariant disparity) and ``none`` (no depth), beside ``main``;
+               with ``heldout`` too, the first held-out benchmark gets the same three
+               (``heldout_mono``, ``heldout_relative``, ``heldout_none``);
 - ``photoreal`` the main benchmark with every picture re-rendered by Blender Cycles
                (``scenewright bench photoreal``: area and point lights, soft shadows, gloss,
                AgX, exposure ± ``--exposure-range`` stops; masks, depth and gt kept), beside
@@ -316,6 +318,15 @@ def main(argv: list[str] | None = None) -> int:
             hb = make_bench(out / f"bench_{name}", args.library, max(3, args.scenes // 2), args.seed + 1 + k,
                             "4-10", log, assets_from=args.heldout_catalogs)
             variant(name, hb, heldout_lib)
+    if "heldout" in args.variants and "depth" in args.variants:
+        # Every depth kind on objects not in the library too (the first held-out seed): a photo's
+        # objects are in no library, and its depth is estimated or absent.
+        from scenewright.bench.degrade import degrade_bench
+        for kind in ("mono", "relative", "none"):
+            b = out / f"bench_heldout_{kind}"
+            if not (b / "manifest.json").is_file():
+                degrade_bench(out / "bench_heldout", b, kind, seed=args.seed)
+            variant(f"heldout_{kind}", b, heldout_lib)
     if args.heldout_bench:
         heldout_lib = subset(lib, lambda r: r.catalog not in set(args.heldout_catalogs))
         for k, folder in enumerate(args.heldout_bench):

@@ -9,10 +9,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from scenewright.bench.furnish import FurnishSettings
 from scenewright.bench.generate import make_bench
 from scenewright.capture import load_capture
 from scenewright.cli import main
 from scenewright.errors import InputError
+from scenewright.geometry.stability import tipping_angle
 from scenewright.library.categories import category_info
 from scenewright.scene import read_scene
 
@@ -112,6 +114,8 @@ def test_room_rules(bench):
                 assert category_info(gt.instance(on[inst.id]).category).support
                 gap = rest_gap_on(inst, gt.instance(on[inst.id]))
                 assert 0.0 <= gap <= 0.005, (folder.name, inst.asset_id, gap)
+                # it stands: a nudge of a few degrees does not tip it over
+                assert tipping_angle(inst.mesh) >= FurnishSettings().min_tipping, (folder.name, inst.asset_id)
                 n_checked["on"] += 1
             elif category_info(inst.category).role == "small":
                 pytest.fail(f"{folder.name}: small {inst.asset_id} has no support relation")

@@ -80,3 +80,24 @@ def test_bench_layout_photoreal_variant_beside_main(small_library, tmp_path):
     stamp = rgb.stat().st_mtime_ns
     run = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=900)
     assert run.returncode == 0 and rgb.stat().st_mtime_ns == stamp
+
+
+def test_bench_layout_runs_every_depth_kind_on_the_held_out_split_too(small_library, tmp_path):
+    out = tmp_path / "bl"
+    cmd = [sys.executable, str(SCRIPT), "--library", str(small_library), "--scenes", "1",
+           "--variants", "heldout", "depth", "--heldout-seeds", "1", "--heldout-catalogs", "KatorLegaz",
+           "--out", str(out), "--eval-points", "256",
+           "--no-physics", "--set", "pose.render_assets=2", "retrieval.appearance_top=4"]
+    run = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=900)
+    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
+    report = json.loads((out / "report.json").read_text())
+    kinds = ("mono", "relative", "none")
+    assert {"main", "heldout", "mono-as-metric", *kinds, *(f"heldout_{k}" for k in kinds)} <= set(report["variants"])
+    held = report["variants"]["heldout"]["assets"]
+    for k in kinds:
+        v = report["variants"][f"heldout_{k}"]
+        assert v["assets"] == held < report["variants"]["main"]["assets"]     # the held-out library
+        assert v["metrics"]["recovery"] is not None and len(v["runs"]) == len(report["variants"]["heldout"]["runs"])
+        manifest = json.loads((out / f"bench_heldout_{k}" / "manifest.json").read_text())
+        assert manifest["scenes"] == json.loads((out / "bench_heldout" / "manifest.json").read_text())["scenes"]
+    assert not any((out / "bench_heldout_none").glob("scene_*/capture/depth.npy"))
