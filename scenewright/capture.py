@@ -375,6 +375,30 @@ def load_capture(folder: str | os.PathLike, require_seg: bool = True,
                    depth_quantity=depth_quantity)
 
 
+# --depth on reconstruct and batch: what the user says the capture's depth is, over depth.json
+DEPTH_OVERRIDES = {"given": "metric", "estimated": "estimated-metric", "relative": "relative", "none": None}
+
+
+def declare_depth(capture: Capture, depth: str | None) -> Capture:
+    """``capture`` with its depth taken as ``depth`` (``--depth``), whatever depth.json declares:
+    ``given`` metric metres, ``estimated`` a depth model's metres (shape trusted, scale not),
+    ``relative`` depth or disparity up to scale and shift (depth.json's quantity kept, else
+    depth), ``none`` dropped. None: as declared. InputError when there is no depth to declare."""
+    import dataclasses
+    if depth is None:
+        return capture
+    if depth not in DEPTH_OVERRIDES:
+        raise InputError(f"--depth must be one of {', '.join(DEPTH_OVERRIDES)} (got {depth!r})")
+    if depth == "none":
+        return dataclasses.replace(capture, depth=None, depth_kind="metric", depth_quantity="depth")
+    if capture.depth is None:
+        raise InputError(f"{capture.path}: --depth {depth}, but the capture has no depth.npy or depth.png "
+                         "(use --depth none, or leave --depth out to have it estimated)")
+    kind = DEPTH_OVERRIDES[depth]
+    quantity = capture.depth_quantity if kind == "relative" and capture.depth_kind == "relative" else "depth"
+    return dataclasses.replace(capture, depth_kind=kind, depth_quantity=quantity)
+
+
 def read_depth_kind(path: Path) -> tuple[str, str]:
     """``depth.json`` → (kind, quantity); an absent file means ("metric", "depth")."""
     if not path.is_file():

@@ -16,7 +16,7 @@ import os
 import time
 from pathlib import Path
 
-from scenewright.capture import Capture, load_capture
+from scenewright.capture import Capture, declare_depth, load_capture
 from scenewright.fileio import check_output_dir
 from scenewright.methods.base import Method, Resources
 from scenewright.methods.registry import get_method
@@ -50,7 +50,7 @@ def render_preview(scene: Scene, capture: Capture, resources: Resources | None =
 def run_to_folder(capture: str | os.PathLike | Capture, out: str | os.PathLike, method: str | type | Method,
                   settings=None, resources: Resources | None = None, overwrite: bool = False,
                   preview: bool = True, progress: bool = False, inputs=(), perception=None,
-                  room: bool = True, ceiling: bool = False, settle=None) -> Scene:
+                  room: bool = True, ceiling: bool = False, settle=None, depth: str | None = None) -> Scene:
     """Reconstruct ``capture`` (a folder or a loaded Capture) with ``method`` into the folder ``out``.
 
     ``method``: a registered name, a Method class, or a built Method (then ``settings``
@@ -66,12 +66,18 @@ def run_to_folder(capture: str | os.PathLike | Capture, out: str | os.PathLike, 
     :class:`~scenewright.physics.SettleSettings` (or True for the defaults) drops the
     scene under gravity in MuJoCo before anything is written (:func:`settle_in_place`):
     scene.glb and the preview show the settled poses, scene.json the report (``physics``).
+    ``depth``: the capture's depth taken as given | estimated | relative | none, over what it
+    declares (:func:`~scenewright.capture.declare_depth`; recorded under ``"inputs"``).
     ``scene.timings_s`` gains ``room``, ``preview`` and ``settle``. Returns the Scene.
     """
     cls = type(method) if isinstance(method, Method) else get_method(method) if isinstance(method, str) else method
     source = capture.path if isinstance(capture, Capture) else capture
     if not isinstance(capture, Capture):     # a bad capture is named before the library or weights load
         capture = load_capture(capture, require_seg="seg" in cls.capture_needs)
+    declared = None
+    if depth is not None:
+        declared = "none" if capture.depth is None else capture.depth_kind
+        capture = declare_depth(capture, depth)
     if settle:          # a missing engine or bad settle settings fail before any work
         from scenewright.physics.settle import settle_settings
         settle = settle_settings(settle)
@@ -111,6 +117,8 @@ def run_to_folder(capture: str | os.PathLike | Capture, out: str | os.PathLike, 
     if perception is not None:
         scene.extra["inputs"] = {"from": str(source), **perception.to_json()}
         attach = _perceived_writer(capture, perception)
+    if depth is not None:
+        scene.extra.setdefault("inputs", {})["depth"] = {"declared": declared, "taken_as": depth, "by": "--depth"}
     write_scene(scene, out, preview=image, overwrite=overwrite, inputs=inputs, attach=attach)
     return scene
 

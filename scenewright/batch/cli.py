@@ -62,7 +62,7 @@ def settings_from_args(args: argparse.Namespace):
                          weights=args.weights if "weights" in cls.needs else None, address=args.address,
                          workers=args.workers, cpus_per_task=args.cpus_per_task, resume=args.resume,
                          overwrite=args.overwrite, preview=args.preview, settle=args.settle,
-                         room=not args.no_room, ceiling=args.ceiling, seed=args.seed,
+                         room=not args.no_room, ceiling=args.ceiling, depth=args.depth, seed=args.seed,
                          config=args.config, overrides=tuple(overrides),
                          limit=args.limit, eval_bench=args.eval_bench,
                          eval_points=args.eval_points, max_pixels=args.max_pixels,

@@ -16,6 +16,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from scenewright.capture import DEPTH_OVERRIDES
 from scenewright.errors import InputError
 from scenewright.methods.base import Resources
 from scenewright.methods.registry import DEFAULT_METHOD, get_method
@@ -55,6 +56,7 @@ class BatchSettings:
     settle: bool = False                   # settle every scene under gravity (MuJoCo) before writing it
     room: bool = True                      # floor and walls (from the photo) in every scene.glb
     ceiling: bool = False                  # … and a ceiling
+    depth: str | None = None               # every capture's depth taken as given|estimated|relative|none (--depth)
     seed: int | None = None                # None: the method's default seed
     config: str | None = None              # method settings file (.json or .toml)
     overrides: tuple[str, ...] = ()
@@ -88,6 +90,8 @@ class BatchSettings:
             raise InputError(f"--max-pixels {self.max_pixels}: must be at least 64")
         if self.max_instances is not None and self.max_instances < 1:
             raise InputError(f"--max-instances {self.max_instances}: must be at least 1")
+        if self.depth is not None and self.depth not in DEPTH_OVERRIDES:
+            raise InputError(f"--depth must be one of {', '.join(DEPTH_OVERRIDES)}, got {self.depth!r}")
         if self.limit is not None and self.limit < 1:
             raise InputError(f"--limit must be at least 1, got {self.limit}")
         if self.eval_bench is not None and not (Path(self.eval_bench) / "manifest.json").is_file():
@@ -156,6 +160,8 @@ def fingerprint(batch: BatchSettings, method_json: dict, library_version: str | 
         data["settle"] = True
     if not batch.room or batch.ceiling:     # another room in scene.glb (absent: the default room)
         data["room"] = {"room": batch.room, "ceiling": batch.ceiling}
+    if batch.depth is not None:   # depth taken otherwise than declared (absent: as declared)
+        data["depth"] = batch.depth
     if perceives:                 # images or incomplete captures: perception decides the result too
         data["perception"] = batch.perception_json()
     text = json.dumps(data, sort_keys=True)

@@ -111,7 +111,8 @@ class Reconstructor:
                 record["perceived"] = {k: v.get("source") for k, v in perception.inputs.items()}
             scene = run_to_folder(capture, Path(out_dir), self.method, overwrite=overwrite,
                                   preview=self.batch.preview, perception=perception,
-                                  settle=self.batch.settle, room=self.batch.room, ceiling=self.batch.ceiling)
+                                  settle=self.batch.settle, room=self.batch.room, ceiling=self.batch.ceiling,
+                                  depth=self.batch.depth)
             record.update(status="ok", n_instances=len(scene.instances),
                           n_meshes=sum(i.mesh is not None for i in scene.instances),
                           timings_s=dict(scene.timings_s))

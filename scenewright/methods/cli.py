@@ -28,6 +28,10 @@ def add_method_arguments(p: argparse.ArgumentParser, library_default: str | None
                         "--help-settings lists them")
     p.add_argument("--help-settings", action="store_true",
                    help="list the chosen --method's settings (default and meaning) and exit")
+    p.add_argument("--depth", choices=["given", "estimated", "relative", "none"], default=None,
+                   help="take the capture's depth as metric (given), a depth model's metres (estimated), "
+                        "up to scale and shift (relative), or leave it out (none), whatever depth.json "
+                        "declares (default: as declared; a capture without depth has it estimated unless none)")
     p.add_argument("--max-pixels", type=int, default=16_000_000, metavar="N",
                    help="refuse a larger picture (default 16 MP: minutes of CPU and GBs of RAM beyond)")
     p.add_argument("--max-instances", type=int, default=None, metavar="N",
@@ -102,7 +106,7 @@ def _reconstruct(args: argparse.Namespace) -> int:
         scene = run_to_folder(capture, args.out, cls, settings, resources, overwrite=args.overwrite,
                               preview=not args.no_preview, progress=True, inputs=inputs,
                               perception=perception, room=not args.no_room, ceiling=args.ceiling,
-                              settle=args.settle)
+                              settle=args.settle, depth=args.depth)
     finally:
         resources.close()
     n_mesh = sum(i.mesh is not None for i in scene.instances)

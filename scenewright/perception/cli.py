@@ -140,10 +140,14 @@ def _perceive(args: argparse.Namespace) -> int:
 
 def needs_perception(args: argparse.Namespace, method=None) -> bool:
     """Is ``args.capture`` to be perceived first: a photo, given ``--seg``/``--labels``/``--fov``,
-    or a capture folder missing a channel ``method`` (a Method class) wants estimated."""
+    or a capture folder missing a channel ``method`` (a Method class) wants estimated
+    (``--depth none``: depth is not wanted)."""
     if getattr(args, "seg", None) or getattr(args, "labels", None) or getattr(args, "fov", None) is not None:
         return True
-    return lacks_inputs(args.capture, method)
+    wanted = getattr(method, "perceive_missing", ("seg", "depth"))
+    if getattr(args, "depth", None) == "none":
+        wanted = tuple(c for c in wanted if c != "depth")
+    return lacks_inputs(args.capture, method, wanted)
 
 
 def lacks_inputs(path, method=None, wanted: tuple[str, ...] | None = None) -> bool:
