@@ -372,10 +372,19 @@ class _FloorContext:
 
     def pose_on(self, r: ObjectResult, support: Hypothesis) -> list[Hypothesis]:
         """A small thing placed on its support's top (its lowest row is where it meets it)."""
-        from scenewright.methods.layout.floor_pose import Footprint, footprint_of
+        from scenewright.methods.layout.floor_pose import Footprint, footprint_of, support_level
         f = self.footings[int(r.obj.id)]
         pts = self.index.geometry(support.asset_id).points
         top = float(support.translation[1] + pts[:, 1].max() * support.scale[1])
+        if self.s.floor_pose.support_levels:
+            # the surface under the thing's contact pixel (a counter below a mirror, a shelf), not the top
+            dense = np.asarray(self.index.library.samples(support.asset_id)[0], float)
+            if len(dense) == 0:
+                dense = np.asarray(pts, float)
+            m = support.world_from_object()
+            level = support_level(dense @ m[:3, :3].T + m[:3, 3], f.u, f.v_bottom,
+                                  np.asarray(self.capture.K, float), self.wfc)
+            top = level if level is not None else top
         fp = footprint_of(f, self.capture.width)
         fp = Footprint(v_bottom=f.v_bottom, v_top=fp.v_top, u_left=fp.u_left, u_right=fp.u_right)
         return pose_on_floor(r, f, self.index, self.scorer, self.wfc, np.asarray(self.capture.K, float),
