@@ -52,6 +52,7 @@ class FloorPoseSettings:
     redo_scales: tuple[float, ...] = (0.9, 1.0, 1.1)   # … at these scales
     refine_steps_m: tuple[float, ...] = (0.08, 0.04)   # greedy slides of the winner on the floor (final pass)
     local_yaw_deg: float = 0.0           # ± turns tried around the winner (0: the room's axes only)
+    inframe_rows: bool = True            # a side cut by the frame: rows of the samples inside it decide the place
     support_levels: bool = True          # small things stand on the support's surface under their contact pixel
 
 
@@ -97,7 +98,7 @@ def footprint_of(footing, width: int, border_px: int = 1) -> Footprint:
 
 def place_on_floor(points: np.ndarray, yaw: float, scale, fp: Footprint, K: np.ndarray,
                    world_from_camera: np.ndarray, base: float, start_xz: np.ndarray,
-                   steps: int = 8) -> np.ndarray | None:
+                   steps: int = 8, frame_width: int | None = None) -> np.ndarray | None:
     """Floor position (3,) (y = ``base``) of an asset so its projection meets the mask's extremes.
 
     ``points`` (N, 3) the asset's surface samples in its own frame (y up from its bottom),
@@ -105,17 +106,26 @@ def place_on_floor(points: np.ndarray, yaw: float, scale, fp: Footprint, K: np.n
     numeric Jacobian on the floor's x/z: vertical — the lowest projected row on ``fp.v_bottom``
     (else the highest on ``fp.v_top``); horizontal — the projected span's middle on the mask's
     (else the seen side on its side). None when neither row is known.
+    ``frame_width``: with a side cut by the frame, the lowest (highest) row seen is that of the
+    samples inside the frame, not of the whole asset (a bookcase's near corner beyond the border
+    is lower than anything seen): the solution is refined with the rows of the samples that
+    project inside, kept only when it fits those rows better.
     """
     if fp.v_bottom is None and fp.v_top is None:
         return None
     cfw = rigid_inverse(world_from_camera)
     local = points @ (placement_matrix(yaw, scale, np.zeros(3))[:3, :3]).T
 
-    def residual(xz):
+    def residual(xz, inside_only=False):
         u, v = project(local + np.array([xz[0], base, xz[1]]), K, cfw)
         if not np.all(np.isfinite(u)):
             return None
-        rv = v.max() - fp.v_bottom if fp.v_bottom is not None else v.min() - fp.v_top
+        rows = v
+        if inside_only:
+            rows = v[(u >= 0) & (u <= frame_width)]
+            if len(rows) == 0:
+                return None
+        rv = rows.max() - fp.v_bottom if fp.v_bottom is not None else rows.min() - fp.v_top
         if fp.u_left is not None and fp.u_right is not None:
             ru = 0.5 * (u.min() + u.max()) - 0.5 * (fp.u_left + fp.u_right)
         elif fp.u_right is not None:
@@ -126,7 +136,22 @@ def place_on_floor(points: np.ndarray, yaw: float, scale, fp: Footprint, K: np.n
             ru = 0.0
         return np.array([ru, rv])
 
-    xz = np.asarray(start_xz, float).copy()
+    xz = _newton(residual, np.asarray(start_xz, float).copy(), steps)
+    if xz is None:
+        return None
+    side_cut = (fp.u_left is None) != (fp.u_right is None)
+    if frame_width is not None and side_cut:
+        inside = lambda q: residual(q, inside_only=True)     # noqa: E731
+        r0 = inside(xz)
+        refined = _newton(inside, xz.copy(), steps) if r0 is not None else None
+        r1 = inside(refined) if refined is not None else None
+        if r1 is not None and np.abs(r1).sum() < np.abs(r0).sum():
+            xz = refined
+    return np.array([xz[0], base, xz[1]])
+
+
+def _newton(residual, xz: np.ndarray, steps: int) -> np.ndarray | None:
+    """Damped Newton steps on the floor's x/z driving ``residual(xz) -> (2,)`` (pixels) to zero."""
     r = residual(xz)
     if r is None:
         return None
@@ -158,7 +183,7 @@ def place_on_floor(points: np.ndarray, yaw: float, scale, fp: Footprint, K: np.n
         else:
             break
         xz, r = xz + step, r_new
-    return np.array([xz[0], base, xz[1]])
+    return xz
 
 
 def support_level(points_world: np.ndarray, u: float, v: float, K: np.ndarray, world_from_camera: np.ndarray,
@@ -284,6 +309,7 @@ def pose_on_floor(r, footing, index, scorer, world_from_camera: np.ndarray, K: n
     ``appearance(asset_id) -> float``: how much the asset's rendered views look like the crop.
     """
     fp = fp or footprint_of(footing, width)
+    frame = width if settings.inframe_rows else None
     cands = floor_candidates(r, index, settings, appearance)
     if assets is not None:
         known = {h.asset_id: h for h in cands}
@@ -311,7 +337,8 @@ def pose_on_floor(r, footing, index, scorer, world_from_camera: np.ndarray, K: n
         if len(pts) < 8:
             continue
         for yaw in candidate_yaws(room_yaw, settings):
-            t = place_on_floor(pts, yaw, np.ones(3), fp, K, world_from_camera, base, start_xz, settings.newton_steps)
+            t = place_on_floor(pts, yaw, np.ones(3), fp, K, world_from_camera, base, start_xz, settings.newton_steps,
+                               frame)
             if t is not None and np.all(np.isfinite(t)):
                 trials.append(_trial(h, yaw, t))
     if not trials:
@@ -331,7 +358,7 @@ def pose_on_floor(r, footing, index, scorer, world_from_camera: np.ndarray, K: n
                 if abs(sc - 1.0) < 1e-6:
                     continue
                 t = place_on_floor(pts, h.yaw, np.full(3, sc), fp, K, world_from_camera, base,
-                                   h.translation[[0, 2]], settings.newton_steps)
+                                   h.translation[[0, 2]], settings.newton_steps, frame)
                 if t is not None and np.all(np.isfinite(t)):
                     scaled.append(_trial(h, h.yaw, t, sc))
         _score(r.obj, scaled, scorer, settings)
@@ -347,7 +374,7 @@ def pose_on_floor(r, footing, index, scorer, world_from_camera: np.ndarray, K: n
     pts = placement_points(index, best.asset_id)
     scale = float(best.scale[0])
     if polish:
-        best = _polish(r.obj, best, pts, scale, fp, K, world_from_camera, base, scorer, settings)
+        best = _polish(r.obj, best, pts, scale, fp, K, world_from_camera, base, scorer, settings, frame)
     seen = fp.v_bottom is not None and fp.v_top is not None
     best.extra["scale_curve"] = curve if seen else None
     best.extra["scale_rank"] = rank
@@ -356,14 +383,14 @@ def pose_on_floor(r, footing, index, scorer, world_from_camera: np.ndarray, K: n
 
 
 def _polish(obj, best: Hypothesis, pts: np.ndarray, scale: float, fp: Footprint, K, world_from_camera, base: float,
-            scorer, settings: FloorPoseSettings) -> Hypothesis:
+            scorer, settings: FloorPoseSettings, frame: int | None = None) -> Hypothesis:
     """Small turns (re-placed) and small slides of the winner, improvements only."""
     if settings.local_yaw_deg > 0:
         local = []
         for s in (-1, 1):
             yaw = best.yaw + s * np.radians(settings.local_yaw_deg)
             t = place_on_floor(pts, yaw, np.full(3, scale), fp, K, world_from_camera, base, best.translation[[0, 2]],
-                               settings.newton_steps)
+                               settings.newton_steps, frame)
             if t is not None:
                 local.append(_trial(best, yaw, t, scale))
         _score(obj, local, scorer, settings)
