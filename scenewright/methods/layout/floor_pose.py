@@ -92,8 +92,9 @@ def footprint_of(footing, width: int, border_px: int = 1) -> Footprint:
     ``width`` pixels wide (each side on its own: a mask cut on the left still shows its right side)."""
     return Footprint(v_bottom=footing.v_bottom if footing.bottom_ok else None,
                      v_top=footing.v_top if footing.top_ok else None,
-                     u_left=footing.u_left if footing.u_left > border_px else None,
-                     u_right=footing.u_right if footing.u_right < width - border_px else None)
+                     u_left=footing.u_left if footing.u_left > border_px and not footing.left_hidden else None,
+                     u_right=(footing.u_right if footing.u_right < width - border_px and not footing.right_hidden
+                              else None))
 
 
 def place_on_floor(points: np.ndarray, yaw: float, scale, fp: Footprint, K: np.ndarray,

@@ -345,7 +345,7 @@ class _FloorContext:
         self.shortlist = shortlist       # {instance id: asset ids}: the scene redone at its corrected scale
         self.settings = (dataclasses.replace(s.floor_pose, scales=s.floor_pose.redo_scales) if shortlist is not None
                          else s.floor_pose)
-        self.footings = footings(capture.seg, list(capture.instance_ids))
+        self.footings = footings(capture.seg, list(capture.instance_ids), hidden_sides=s.depth.hidden_sides)
         fwd = wfc[:3, 2]
         pitch = float(np.arcsin(np.clip(-fwd[1], -1, 1)))
         psi = manhattan_yaw(line_segments(capture.rgb, max_tilt_deg=90.0, seed=s.seed), capture.K, pitch)
