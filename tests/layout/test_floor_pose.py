@@ -222,3 +222,32 @@ def test_a_box_cut_by_the_side_border_is_placed_by_the_rows_seen_inside_the_fram
     distance = np.linalg.norm(truth - wfc[:3, 3])
     assert np.linalg.norm(inside - truth) < 0.02 * distance
     assert np.linalg.norm(whole - truth) > np.linalg.norm(inside - truth)
+
+
+def test_a_chair_turns_to_its_table_only_when_that_costs_little():
+    """Best placement's front points away from the table (at +z): the same asset's placement
+    facing it wins when its score is within the margin of the best's before its slides, not beyond;
+    another asset facing the table never replaces it."""
+    from scenewright.methods.layout.floor_pose import _trial, prefer_floor_facing
+    base = Hypothesis(asset_id="a/chair", category="chair", yaw=0.0, scale=np.ones(3), translation=np.zeros(3))
+    other = Hypothesis(asset_id="b/chair", category="chair", yaw=0.0, scale=np.ones(3), translation=np.zeros(3))
+
+    def cos(yaw, t):                       # the table is at +z of the chair: front(yaw) = (sin, cos)
+        return float(np.cos(yaw))
+
+    def hyps(facing_score):
+        away = _trial(base, np.pi, np.zeros(3))
+        away.score, away.extra["placed_score"] = 3.2, 3.0       # slides raised it from 3.0
+        toward = _trial(base, 0.0, np.array([0.0, 0.0, 0.05]))
+        toward.score = facing_score
+        rival = _trial(other, 0.0, np.zeros(3))
+        rival.score = 2.95
+        side = _trial(base, np.pi / 2, np.zeros(3))
+        side.score = 2.99
+        return [away, rival, side, toward]
+
+    out = hyps(2.8)
+    turned = prefer_floor_facing(out, cos, 0.3)
+    assert turned[0] is out[3] and len(turned) == 4 and turned[0].extra["turned_to_face"]
+    out = hyps(2.6)
+    assert prefer_floor_facing(out, cos, 0.3)[0] is out[0]

@@ -53,6 +53,8 @@ class FloorPoseSettings:
     refine_steps_m: tuple[float, ...] = (0.08, 0.04)   # greedy slides of the winner on the floor (final pass)
     local_yaw_deg: float = 0.0           # ± turns tried around the winner (0: the room's axes only)
     inframe_rows: bool = True            # a side cut by the frame: rows of the samples inside it decide the place
+    face_partners: bool = True           # seats turn to their table, nightstands to their bed's facing (cheap) …
+    facing_margin: float = 0.3           # a chair may turn to its table, a nightstand to its bed's facing, at this cost
     support_levels: bool = True          # small things stand on the support's surface under their contact pixel
 
 
@@ -374,6 +376,7 @@ def pose_on_floor(r, footing, index, scorer, world_from_camera: np.ndarray, K: n
     best = trials[0]
     pts = placement_points(index, best.asset_id)
     scale = float(best.scale[0])
+    best.extra["placed_score"] = float(best.score)      # before the slides: comparable with the others' scores
     if polish:
         best = _polish(r.obj, best, pts, scale, fp, K, world_from_camera, base, scorer, settings, frame)
     seen = fp.v_bottom is not None and fp.v_top is not None
@@ -446,3 +449,71 @@ def _score(obj, trials: list[Hypothesis], scorer, settings: FloorPoseSettings) -
         h.extra["render"] = res
         h.score = (settings.w_iou * res["iou"] + settings.w_colour * res["colour"] + settings.w_prior * h.prior
                    + settings.w_appearance * h.extra.get("floor_appearance", 0.0))
+
+
+def prefer_floor_facing(hyps: list[Hypothesis], cos, margin: float) -> list[Hypothesis]:
+    """``hyps`` with the best turned to face where ``cos(yaw, translation)`` says when that costs little.
+
+    Without depth, a chair's silhouette over a table or a nightstand's box looks much the same at
+    two axis turns. When the best's front is off (cos ≤ 0.5), the best-scoring placement of the
+    same asset (at the same scale when there is one) with cos > 0.7 wins if its score is within
+    ``margin`` of the best's score before its slides (``extra["placed_score"]``)."""
+    if not hyps or not hyps[0].extra.get("floor_pose"):
+        return hyps
+    best = hyps[0]
+    if cos(best.yaw, best.translation) > 0.5:
+        return hyps
+    same = [h for h in hyps[1:] if h.asset_id == best.asset_id and cos(h.yaw, h.translation) > 0.7]
+    at_scale = [h for h in same if np.allclose(h.scale, best.scale)]
+    options = at_scale or same
+    if not options:
+        return hyps
+    pick = max(options, key=lambda h: h.score)
+    if pick.score < best.extra.get("placed_score", best.score) - margin:
+        return hyps
+    pick.extra["turned_to_face"] = True
+    return [pick] + [h for h in hyps if h is not pick]
+
+
+def face_partners(results: list, index, settings: FloorPoseSettings) -> None:
+    """No depth: seats within 1 m of a table face it; nightstands within 1 m of a bed face as it does."""
+    from scenewright.library.categories import category_info
+
+    def front(yaw: float) -> np.ndarray:
+        return np.array([np.sin(yaw), np.cos(yaw)])
+
+    def gap(a: Hypothesis, b: Hypothesis) -> float:
+        size = np.asarray(index.sizes[index.row[b.asset_id]], float) * np.asarray(b.scale, float)
+        return float(np.linalg.norm(a.translation[[0, 2]] - b.translation[[0, 2]]) - 0.5 * max(size[0], size[2]))
+
+    def nearest_on_footprint(b: Hypothesis, xz: np.ndarray) -> np.ndarray:
+        """The point of ``b``'s footprint rectangle nearest ``xz`` (a chair at a table's corner faces
+        the side it is at, not the table's centre); its centre when ``xz`` is over it."""
+        size = np.asarray(index.sizes[index.row[b.asset_id]], float) * np.asarray(b.scale, float)
+        c, s_ = np.cos(b.yaw), np.sin(b.yaw)
+        axes = np.array([[c, s_], [-s_, c]])              # columns: the object's x and z on the floor's x/z (R_y)
+        local = axes.T @ (xz - b.translation[[0, 2]])
+        clamped = np.clip(local, -0.5 * size[[0, 2]], 0.5 * size[[0, 2]])
+        if np.allclose(clamped, local):
+            return b.translation[[0, 2]]
+        return b.translation[[0, 2]] + axes @ clamped
+
+    placed = [r for r in results if r.hypotheses and r.hypotheses[0].extra.get("floor_pose")]
+    tables = [r.hypotheses[0] for r in placed if category_info(r.hypotheses[0].category).role == "table"]
+    beds = [r.hypotheses[0] for r in placed if r.hypotheses[0].category == "bed"]
+    for r in placed:
+        h = r.hypotheses[0]
+        role = category_info(h.category).role
+        if role == "seat" and tables:
+            near = min(tables, key=lambda t: gap(h, t))
+            if gap(h, near) < 1.0:
+                def cos(yaw, t, table=near):
+                    d = nearest_on_footprint(table, np.asarray(t, float)[[0, 2]]) - np.asarray(t, float)[[0, 2]]
+                    return float(front(yaw) @ d / max(np.linalg.norm(d), 1e-6))
+                r.hypotheses = prefer_floor_facing(r.hypotheses, cos, settings.facing_margin)
+        elif h.category == "nightstand" and beds:
+            near = min(beds, key=lambda b: gap(h, b))
+            if gap(h, near) < 1.0:
+                facing = front(near.yaw)
+                r.hypotheses = prefer_floor_facing(r.hypotheses, lambda yaw, t, f=facing: float(front(yaw) @ f),
+                                                   settings.facing_margin)

@@ -26,8 +26,8 @@ from scenewright.methods.layout.consensus import ConsensusSettings, group_consen
 from scenewright.methods.layout.depth_fit import DepthFitSettings, camera_record, condition_depth, settings_for_run
 from scenewright.methods.layout.extent import fit_extent
 from scenewright.methods.layout.features import make_extractor
-from scenewright.methods.layout.floor_pose import (FloorPoseSettings, pose_on_floor, scene_scale, shortlist_at,
-                                                  world_room_yaw)
+from scenewright.methods.layout.floor_pose import (FloorPoseSettings, face_partners, pose_on_floor, scene_scale,
+                                                  shortlist_at, world_room_yaw)
 from scenewright.methods.layout.labels import label_min_footprint, map_label
 from scenewright.methods.layout.photometric import PhotometricSettings, estimate_colour_transform
 from scenewright.methods.layout.pose import (PoseSettings, RenderScorer, category_weight, nudge_along_ray,
@@ -218,6 +218,8 @@ def reconstruct(capture, library, settings: LayoutSettings | None = None, render
             groups = group_consensus(results, s.consensus, rescore=lambda r, asset: (
                 floor.pose(r, [asset]) if floor is not None and floor.applies(r)
                 else _rescore(r, asset, index, extractor, scorer, s)))
+            if floor is not None and s.floor_pose.face_partners:
+                face_partners(results, index, s.floor_pose)
             face_tables(results, scorer, s.pose)
             face_room(results, observation, scorer, s.pose)
             if s.pose.radial_prior:
