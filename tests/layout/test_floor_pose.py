@@ -251,3 +251,14 @@ def test_a_chair_turns_to_its_table_only_when_that_costs_little():
     assert turned[0] is out[3] and len(turned) == 4 and turned[0].extra["turned_to_face"]
     out = hyps(2.6)
     assert prefer_floor_facing(out, cos, 0.3)[0] is out[0]
+
+
+def test_a_hidden_side_is_dropped_unless_it_is_the_only_side_left():
+    from scenewright.perception.metrology import Footing
+    f = Footing(id=1, u=100.0, v_bottom=300.0, v_top=200.0, u_left=40.0, u_right=200.0, bottom_ok=True, top_ok=True,
+                sides_ok=False, right_hidden=True)
+    fp = footprint_of(f, W)
+    assert fp.u_left == 40.0 and fp.u_right is None
+    f.u_left = 0.0                                     # the left side cut by the frame: the hidden one stays
+    fp = footprint_of(f, W)
+    assert fp.u_left is None and fp.u_right == 200.0

@@ -92,11 +92,15 @@ class Footprint:
 def footprint_of(footing, width: int, border_px: int = 1) -> Footprint:
     """:class:`Footprint` from a :class:`scenewright.perception.metrology.Footing` of an image
     ``width`` pixels wide (each side on its own: a mask cut on the left still shows its right side)."""
+    left_in, right_in = footing.u_left > border_px, footing.u_right < width - border_px
+    left, right = left_in and not footing.left_hidden, right_in and not footing.right_hidden
+    if not (left or right):
+        # a hidden side still says more than none (a sofa cut by the border, its other end behind a table)
+        left, right = left_in, right_in
     return Footprint(v_bottom=footing.v_bottom if footing.bottom_ok else None,
                      v_top=footing.v_top if footing.top_ok else None,
-                     u_left=footing.u_left if footing.u_left > border_px and not footing.left_hidden else None,
-                     u_right=(footing.u_right if footing.u_right < width - border_px and not footing.right_hidden
-                              else None))
+                     u_left=footing.u_left if left else None,
+                     u_right=footing.u_right if right else None)
 
 
 def place_on_floor(points: np.ndarray, yaw: float, scale, fp: Footprint, K: np.ndarray,
