@@ -82,7 +82,7 @@ class Footing:
 
 
 def footings(seg: np.ndarray, ids: list[int], border_px: int = 1, probe_px: int = 4,
-             hidden_sides: bool = True) -> dict[int, Footing]:
+             hidden_sides: bool = False) -> dict[int, Footing]:
     """Footing of each instance id in ``seg`` (H, W) int (0 = background); ``hidden_sides``: mark sides
     that end against a nearer instance (:func:`_hide_occluded_sides`)."""
     h, w = seg.shape

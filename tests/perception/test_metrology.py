@@ -106,9 +106,9 @@ def test_a_side_that_ends_against_a_nearer_thing_is_hidden_and_not_the_other_way
     far, near = np.array([2.0, 0.5, 1.0]), np.array([0.8, 1.8, 0.6])
     _draw(seg, _box(20.0, 1.5, 4.5, -0.3, far), 1)
     _draw(seg, _box(20.0, 1.5, 2.8, 0.9, near), 2)                 # drawn last: in front, on its left
-    feet = footings(seg, [1, 2])
+    feet = footings(seg, [1, 2], hidden_sides=True)
     assert feet[1].bottom_ok and feet[2].bottom_ok
     assert feet[1].left_hidden and not feet[1].right_hidden and not feet[1].sides_ok
     assert not feet[2].left_hidden and not feet[2].right_hidden
-    plain = footings(seg, [1, 2], hidden_sides=False)
+    plain = footings(seg, [1, 2])                                   # the default (other methods)
     assert not plain[1].left_hidden and plain[1].sides_ok
