@@ -77,10 +77,14 @@ class Footing:
     below_id: int = 0
     n_pixels: int = 0
     flags: list[str] = field(default_factory=list)
+    left_hidden: bool = False            # the mask's left side borders a nearer instance: not the object's side
+    right_hidden: bool = False
 
 
-def footings(seg: np.ndarray, ids: list[int], border_px: int = 1, probe_px: int = 4) -> dict[int, Footing]:
-    """Footing of each instance id in ``seg`` (H, W) int (0 = background)."""
+def footings(seg: np.ndarray, ids: list[int], border_px: int = 1, probe_px: int = 4,
+             hidden_sides: bool = False) -> dict[int, Footing]:
+    """Footing of each instance id in ``seg`` (H, W) int (0 = background); ``hidden_sides``: mark sides
+    that end against a nearer instance (:func:`_hide_occluded_sides`)."""
     h, w = seg.shape
     out: dict[int, Footing] = {}
     for i in ids:
@@ -111,7 +115,43 @@ def footings(seg: np.ndarray, ids: list[int], border_px: int = 1, probe_px: int 
         if below_id:
             f.flags.append(f"stands_on_or_behind_{below_id}")
         out[int(i)] = f
+    if hidden_sides:
+        _hide_occluded_sides(seg, out, probe_px)
     return out
+
+
+def _hide_occluded_sides(seg: np.ndarray, feet: dict[int, Footing], probe_px: int) -> None:
+    """Mark each side of a mask that ends against a nearer instance as hidden (not the object's side).
+
+    Without depth the order comes from the floor: of two things standing on it, the one whose
+    contact row is lower in the image is nearer (a bottom cut by the frame is nearest). A side
+    counts as hidden when most of the rows where the mask reaches its extreme column have, just
+    beyond it, an instance nearer than this one (a bed whose left end is behind a wardrobe).
+    """
+    h, w = seg.shape
+
+    def nearness(f: Footing) -> float:
+        return float(h + 1) if "bottom_cut" in f.flags else f.v_bottom
+
+    for i, f in feet.items():
+        if f.below_id:              # standing on (or behind) something: its contact is not on the floor
+            continue
+        ys, xs = np.nonzero(seg == i)
+        for side, edge, step in (("left", int(f.u_left), -1), ("right", int(f.u_right) - 1, 1)):
+            probe = edge + step * probe_px
+            if not 0 <= probe < w:
+                continue
+            rows = ys[np.abs(xs - edge) <= 2]
+            beyond = seg[rows, probe]
+            others = beyond[(beyond != i) & (beyond > 0)]
+            if len(others) <= len(beyond) // 2:
+                continue
+            j = int(np.bincount(others).argmax())
+            g = feet.get(j)
+            if g is not None and not g.below_id and nearness(g) > nearness(f) + 2:
+                setattr(f, f"{side}_hidden", True)
+                f.sides_ok = False
+                f.flags.append(f"{side}_hidden_by_{j}")
 
 
 def standing_box_corners(K: np.ndarray, u: np.ndarray, v: np.ndarray, size: np.ndarray,

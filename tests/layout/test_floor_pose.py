@@ -177,3 +177,88 @@ def test_no_depth_floor_pose_places_floor_objects_better_than_the_box_depth(benc
     assert errors[True] and len(errors[True]) == len(errors[False])
     assert float(np.median(errors[True])) < float(np.median(errors[False]))
 
+
+
+def test_a_thing_on_a_counter_below_a_back_panel_stands_on_the_counter():
+    """A vanity: a counter at 0.80 m with a panel at its back up to 1.00 m. A thing whose contact
+    pixel is on the counter stands at 0.80 (not the support's top), one on the panel's top at 1.00,
+    and a pixel whose ray meets neither surface gives no level."""
+    from scenewright.methods.layout.floor_pose import project, support_level
+    from scenewright.geometry.transforms import rigid_inverse
+    wfc = camera(20.0, 1.5)
+    at = np.array([0.2, 0.0, 3.5])
+    counter = box_points((0.9, 0.8, 0.6)) + at
+    panel = box_points((0.9, 0.2, 0.1)) + at + np.array([0.0, 0.8, 0.25])
+    support = np.concatenate([counter, panel])
+    cfw = rigid_inverse(wfc)
+    for contact, level in (((0.3, 0.8, 3.4), 0.8), ((0.0, 1.0, 3.75), 1.0)):
+        u, v = project(np.array([contact]), K, cfw)
+        got = support_level(support, float(u[0]), float(v[0]), K, wfc)
+        assert got is not None and abs(got - level) < 0.02 + 1e-9      # one height band
+    u, v = project(np.array([[2.5, 0.8, 3.4]]), K, cfw)                 # 2 m to the side of it
+    assert support_level(support, float(u[0]), float(v[0]), K, wfc) is None
+
+
+@pytest.mark.parametrize("pitch,height,yaw_deg,where,size", [
+    (20.0, 1.5, 30.0, (2.0, 2.5), (0.9, 1.8, 0.4)),       # a bookcase cut by the left border
+    (15.0, 1.4, -35.0, (-1.9, 2.8), (1.0, 0.8, 0.5)),     # a cabinet cut by the right border
+    (25.0, 1.6, 20.0, (1.6, 2.2), (0.8, 1.9, 0.35))])
+def test_a_box_cut_by_the_side_border_is_placed_by_the_rows_seen_inside_the_frame(pitch, height, yaw_deg, where,
+                                                                                  size):
+    """Its near corner is beyond the border, lower in the image than anything the mask shows: the
+    whole projection's lowest row put on the mask's puts the box too far; the rows of the samples
+    inside the frame bring it back within 2 % of its distance."""
+    wfc = camera(pitch, height)
+    pts = box_points(size)
+    yaw = np.radians(yaw_deg)
+    truth = np.array([where[0], 0.0, where[1]])
+    world = pts @ placement_matrix(yaw, np.ones(3), truth)[:3, :3].T + truth
+    f = footings(draw_mask(world, wfc), [1])[1]
+    fp = footprint_of(f, W)
+    assert f.bottom_ok and ((fp.u_left is None) != (fp.u_right is None))
+    start = truth[[0, 2]] + np.array([0.5, -0.6])
+    whole = place_on_floor(pts, yaw, np.ones(3), fp, K, wfc, 0.0, start)
+    inside = place_on_floor(pts, yaw, np.ones(3), fp, K, wfc, 0.0, start, frame_width=W)
+    distance = np.linalg.norm(truth - wfc[:3, 3])
+    assert np.linalg.norm(inside - truth) < 0.02 * distance
+    assert np.linalg.norm(whole - truth) > np.linalg.norm(inside - truth)
+
+
+def test_a_chair_turns_to_its_table_only_when_that_costs_little():
+    """Best placement's front points away from the table (at +z): the same asset's placement
+    facing it wins when its score is within the margin of the best's before its slides, not beyond;
+    another asset facing the table never replaces it."""
+    from scenewright.methods.layout.floor_pose import _trial, prefer_floor_facing
+    base = Hypothesis(asset_id="a/chair", category="chair", yaw=0.0, scale=np.ones(3), translation=np.zeros(3))
+    other = Hypothesis(asset_id="b/chair", category="chair", yaw=0.0, scale=np.ones(3), translation=np.zeros(3))
+
+    def cos(yaw, t):                       # the table is at +z of the chair: front(yaw) = (sin, cos)
+        return float(np.cos(yaw))
+
+    def hyps(facing_score):
+        away = _trial(base, np.pi, np.zeros(3))
+        away.score, away.extra["placed_score"] = 3.2, 3.0       # slides raised it from 3.0
+        toward = _trial(base, 0.0, np.array([0.0, 0.0, 0.05]))
+        toward.score = facing_score
+        rival = _trial(other, 0.0, np.zeros(3))
+        rival.score = 2.95
+        side = _trial(base, np.pi / 2, np.zeros(3))
+        side.score = 2.99
+        return [away, rival, side, toward]
+
+    out = hyps(2.8)
+    turned = prefer_floor_facing(out, cos, 0.3)
+    assert turned[0] is out[3] and len(turned) == 4 and turned[0].extra["turned_to_face"]
+    out = hyps(2.6)
+    assert prefer_floor_facing(out, cos, 0.3)[0] is out[0]
+
+
+def test_a_hidden_side_is_dropped_unless_it_is_the_only_side_left():
+    from scenewright.perception.metrology import Footing
+    f = Footing(id=1, u=100.0, v_bottom=300.0, v_top=200.0, u_left=40.0, u_right=200.0, bottom_ok=True, top_ok=True,
+                sides_ok=False, right_hidden=True)
+    fp = footprint_of(f, W)
+    assert fp.u_left == 40.0 and fp.u_right is None
+    f.u_left = 0.0                                     # the left side cut by the frame: the hidden one stays
+    fp = footprint_of(f, W)
+    assert fp.u_left is None and fp.u_right == 200.0

@@ -96,3 +96,19 @@ def test_one_box_with_the_pitch_pinned_gives_the_height_within_2_percent():
     assert abs(np.degrees(pinned.pitch_rad) - pitch_deg) < 0.5
     assert abs(pinned.height_m / height_m - 1) < 0.02
     assert abs(free.height_m / height_m - 1) > abs(pinned.height_m / height_m - 1)
+
+
+def test_a_side_that_ends_against_a_nearer_thing_is_hidden_and_not_the_other_way():
+    """A bed-sized box whose left end is behind a nearer tall box: the far one's left side is where
+    the near one starts (hidden), its right side its own; the near one's right side ends against a
+    farther thing and stays its own. Without the marking the far box's width would count."""
+    seg = np.zeros((H, W), np.int32)
+    far, near = np.array([2.0, 0.5, 1.0]), np.array([0.8, 1.8, 0.6])
+    _draw(seg, _box(20.0, 1.5, 4.5, -0.3, far), 1)
+    _draw(seg, _box(20.0, 1.5, 2.8, 0.9, near), 2)                 # drawn last: in front, on its left
+    feet = footings(seg, [1, 2], hidden_sides=True)
+    assert feet[1].bottom_ok and feet[2].bottom_ok
+    assert feet[1].left_hidden and not feet[1].right_hidden and not feet[1].sides_ok
+    assert not feet[2].left_hidden and not feet[2].right_hidden
+    plain = footings(seg, [1, 2])                                   # the default (other methods)
+    assert not plain[1].left_hidden and plain[1].sides_ok

@@ -67,6 +67,7 @@ class DepthFitSettings:
                                                      # no depth nudge, every object slid on its support, more yaws)
     silhouette_yaws: int = 4                         # … geometric yaws rendered per asset then
     box_yaws_deg: tuple[float, ...] = (0.0,)         # none: turns tried for each box in the camera fit (0 = square)
+    hidden_sides: bool = True                        # none: a mask side ending against a nearer instance is not a side
     side_cut_weight: float = 1.0                     # none: weight in the camera fit of objects cut by the left/right
                                                      # border (while two uncut ones give evidence)
     shift_pitch_weight: float = 2.0                  # relative: weight of the lines' pitch in the shift choice
@@ -396,7 +397,7 @@ def metrology_depth(capture, sizes_for, s: DepthFitSettings, flags: list[str],
     room = _room_ids(capture, PerceptionSettings().room_label_pattern)
     seg = np.where(np.isin(capture.seg, list(room)), 0, capture.seg) if room else capture.seg
     ids = [i for i in capture.instance_ids if i not in room]
-    feet_by_id = footings(seg, ids)
+    feet_by_id = footings(seg, ids, hidden_sides=s.hidden_sides)
     ids = [i for i in ids if i in feet_by_id]
     feet = [feet_by_id[i] for i in ids]
     sizes, small = sizes_for(ids)

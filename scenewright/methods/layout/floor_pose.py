@@ -52,6 +52,10 @@ class FloorPoseSettings:
     redo_scales: tuple[float, ...] = (0.9, 1.0, 1.1)   # … at these scales
     refine_steps_m: tuple[float, ...] = (0.08, 0.04)   # greedy slides of the winner on the floor (final pass)
     local_yaw_deg: float = 0.0           # ± turns tried around the winner (0: the room's axes only)
+    inframe_rows: bool = True            # a side cut by the frame: rows of the samples inside it decide the place
+    face_partners: bool = True           # seats turn to their table, nightstands to their bed's facing (cheap) …
+    facing_margin: float = 0.3           # a chair may turn to its table, a nightstand to its bed's facing, at this cost
+    support_levels: bool = True          # small things stand on the support's surface under their contact pixel
 
 
 def project(points_world: np.ndarray, K: np.ndarray, camera_from_world: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -88,15 +92,20 @@ class Footprint:
 def footprint_of(footing, width: int, border_px: int = 1) -> Footprint:
     """:class:`Footprint` from a :class:`scenewright.perception.metrology.Footing` of an image
     ``width`` pixels wide (each side on its own: a mask cut on the left still shows its right side)."""
+    left_in, right_in = footing.u_left > border_px, footing.u_right < width - border_px
+    left, right = left_in and not footing.left_hidden, right_in and not footing.right_hidden
+    if not (left or right):
+        # a hidden side still says more than none (a sofa cut by the border, its other end behind a table)
+        left, right = left_in, right_in
     return Footprint(v_bottom=footing.v_bottom if footing.bottom_ok else None,
                      v_top=footing.v_top if footing.top_ok else None,
-                     u_left=footing.u_left if footing.u_left > border_px else None,
-                     u_right=footing.u_right if footing.u_right < width - border_px else None)
+                     u_left=footing.u_left if left else None,
+                     u_right=footing.u_right if right else None)
 
 
 def place_on_floor(points: np.ndarray, yaw: float, scale, fp: Footprint, K: np.ndarray,
                    world_from_camera: np.ndarray, base: float, start_xz: np.ndarray,
-                   steps: int = 8) -> np.ndarray | None:
+                   steps: int = 8, frame_width: int | None = None) -> np.ndarray | None:
     """Floor position (3,) (y = ``base``) of an asset so its projection meets the mask's extremes.
 
     ``points`` (N, 3) the asset's surface samples in its own frame (y up from its bottom),
@@ -104,17 +113,26 @@ def place_on_floor(points: np.ndarray, yaw: float, scale, fp: Footprint, K: np.n
     numeric Jacobian on the floor's x/z: vertical — the lowest projected row on ``fp.v_bottom``
     (else the highest on ``fp.v_top``); horizontal — the projected span's middle on the mask's
     (else the seen side on its side). None when neither row is known.
+    ``frame_width``: with a side cut by the frame, the lowest (highest) row seen is that of the
+    samples inside the frame, not of the whole asset (a bookcase's near corner beyond the border
+    is lower than anything seen): the solution is refined with the rows of the samples that
+    project inside, kept only when it fits those rows better.
     """
     if fp.v_bottom is None and fp.v_top is None:
         return None
     cfw = rigid_inverse(world_from_camera)
     local = points @ (placement_matrix(yaw, scale, np.zeros(3))[:3, :3]).T
 
-    def residual(xz):
+    def residual(xz, inside_only=False):
         u, v = project(local + np.array([xz[0], base, xz[1]]), K, cfw)
         if not np.all(np.isfinite(u)):
             return None
-        rv = v.max() - fp.v_bottom if fp.v_bottom is not None else v.min() - fp.v_top
+        rows = v
+        if inside_only:
+            rows = v[(u >= 0) & (u <= frame_width)]
+            if len(rows) == 0:
+                return None
+        rv = rows.max() - fp.v_bottom if fp.v_bottom is not None else rows.min() - fp.v_top
         if fp.u_left is not None and fp.u_right is not None:
             ru = 0.5 * (u.min() + u.max()) - 0.5 * (fp.u_left + fp.u_right)
         elif fp.u_right is not None:
@@ -125,7 +143,22 @@ def place_on_floor(points: np.ndarray, yaw: float, scale, fp: Footprint, K: np.n
             ru = 0.0
         return np.array([ru, rv])
 
-    xz = np.asarray(start_xz, float).copy()
+    xz = _newton(residual, np.asarray(start_xz, float).copy(), steps)
+    if xz is None:
+        return None
+    side_cut = (fp.u_left is None) != (fp.u_right is None)
+    if frame_width is not None and side_cut:
+        inside = lambda q: residual(q, inside_only=True)     # noqa: E731
+        r0 = inside(xz)
+        refined = _newton(inside, xz.copy(), steps) if r0 is not None else None
+        r1 = inside(refined) if refined is not None else None
+        if r1 is not None and np.abs(r1).sum() < np.abs(r0).sum():
+            xz = refined
+    return np.array([xz[0], base, xz[1]])
+
+
+def _newton(residual, xz: np.ndarray, steps: int) -> np.ndarray | None:
+    """Damped Newton steps on the floor's x/z driving ``residual(xz) -> (2,)`` (pixels) to zero."""
     r = residual(xz)
     if r is None:
         return None
@@ -157,7 +190,42 @@ def place_on_floor(points: np.ndarray, yaw: float, scale, fp: Footprint, K: np.n
         else:
             break
         xz, r = xz + step, r_new
-    return np.array([xz[0], base, xz[1]])
+    return xz
+
+
+def support_level(points_world: np.ndarray, u: float, v: float, K: np.ndarray, world_from_camera: np.ndarray,
+                  bin_m: float = 0.02, min_share: float = 0.02, reach_m: float = 0.05) -> float | None:
+    """Height (world y) of the support's horizontal surface that pixel (u, v) lands on, or None.
+
+    ``points_world`` (N, 3) the placed support's surface samples. A horizontal surface shows as a
+    peak of the samples' heights (≥ ``min_share`` of them in one ``bin_m`` band); from the highest
+    down, the first whose plane the pixel's ray meets within ``reach_m`` of that band's samples
+    (on the floor's x/z) is the one a thing whose lowest row is ``v`` stands on. Its height matters:
+    a vanity's counter is 9 cm below its mirror's top, and a contact ray at a grazing 8° turns
+    9 cm of height into 0.6 m of distance.
+    """
+    pts = np.asarray(points_world, float)
+    if len(pts) < 16:
+        return None
+    y = pts[:, 1]
+    lo, hi = float(y.min()), float(y.max())
+    edges = np.arange(lo, hi + bin_m, bin_m)
+    if len(edges) < 2:
+        return None
+    which = np.clip(np.digitize(y, edges) - 1, 0, len(edges) - 2)
+    counts = np.bincount(which, minlength=len(edges) - 1)
+    # the bottom band is where the support stands, not a surface to stand on
+    bands = [b for b in np.nonzero(counts >= min_share * len(pts))[0] if edges[b] > lo + bin_m]
+    for b in sorted(bands, reverse=True):
+        band = pts[which == b]
+        level = float(band[:, 1].max())
+        hit = floor_point(u, v, K, world_from_camera, level)
+        if hit is None:
+            continue
+        near = np.min(np.hypot(band[:, 0] - hit[0], band[:, 2] - hit[2]))
+        if near <= reach_m:
+            return level
+    return None
 
 
 def candidate_yaws(room_yaw: float | None, settings: FloorPoseSettings) -> list[float]:
@@ -248,6 +316,7 @@ def pose_on_floor(r, footing, index, scorer, world_from_camera: np.ndarray, K: n
     ``appearance(asset_id) -> float``: how much the asset's rendered views look like the crop.
     """
     fp = fp or footprint_of(footing, width)
+    frame = width if settings.inframe_rows else None
     cands = floor_candidates(r, index, settings, appearance)
     if assets is not None:
         known = {h.asset_id: h for h in cands}
@@ -275,7 +344,8 @@ def pose_on_floor(r, footing, index, scorer, world_from_camera: np.ndarray, K: n
         if len(pts) < 8:
             continue
         for yaw in candidate_yaws(room_yaw, settings):
-            t = place_on_floor(pts, yaw, np.ones(3), fp, K, world_from_camera, base, start_xz, settings.newton_steps)
+            t = place_on_floor(pts, yaw, np.ones(3), fp, K, world_from_camera, base, start_xz, settings.newton_steps,
+                               frame)
             if t is not None and np.all(np.isfinite(t)):
                 trials.append(_trial(h, yaw, t))
     if not trials:
@@ -295,7 +365,7 @@ def pose_on_floor(r, footing, index, scorer, world_from_camera: np.ndarray, K: n
                 if abs(sc - 1.0) < 1e-6:
                     continue
                 t = place_on_floor(pts, h.yaw, np.full(3, sc), fp, K, world_from_camera, base,
-                                   h.translation[[0, 2]], settings.newton_steps)
+                                   h.translation[[0, 2]], settings.newton_steps, frame)
                 if t is not None and np.all(np.isfinite(t)):
                     scaled.append(_trial(h, h.yaw, t, sc))
         _score(r.obj, scaled, scorer, settings)
@@ -310,8 +380,9 @@ def pose_on_floor(r, footing, index, scorer, world_from_camera: np.ndarray, K: n
     best = trials[0]
     pts = placement_points(index, best.asset_id)
     scale = float(best.scale[0])
+    best.extra["placed_score"] = float(best.score)      # before the slides: comparable with the others' scores
     if polish:
-        best = _polish(r.obj, best, pts, scale, fp, K, world_from_camera, base, scorer, settings)
+        best = _polish(r.obj, best, pts, scale, fp, K, world_from_camera, base, scorer, settings, frame)
     seen = fp.v_bottom is not None and fp.v_top is not None
     best.extra["scale_curve"] = curve if seen else None
     best.extra["scale_rank"] = rank
@@ -320,14 +391,14 @@ def pose_on_floor(r, footing, index, scorer, world_from_camera: np.ndarray, K: n
 
 
 def _polish(obj, best: Hypothesis, pts: np.ndarray, scale: float, fp: Footprint, K, world_from_camera, base: float,
-            scorer, settings: FloorPoseSettings) -> Hypothesis:
+            scorer, settings: FloorPoseSettings, frame: int | None = None) -> Hypothesis:
     """Small turns (re-placed) and small slides of the winner, improvements only."""
     if settings.local_yaw_deg > 0:
         local = []
         for s in (-1, 1):
             yaw = best.yaw + s * np.radians(settings.local_yaw_deg)
             t = place_on_floor(pts, yaw, np.full(3, scale), fp, K, world_from_camera, base, best.translation[[0, 2]],
-                               settings.newton_steps)
+                               settings.newton_steps, frame)
             if t is not None:
                 local.append(_trial(best, yaw, t, scale))
         _score(obj, local, scorer, settings)
@@ -382,3 +453,71 @@ def _score(obj, trials: list[Hypothesis], scorer, settings: FloorPoseSettings) -
         h.extra["render"] = res
         h.score = (settings.w_iou * res["iou"] + settings.w_colour * res["colour"] + settings.w_prior * h.prior
                    + settings.w_appearance * h.extra.get("floor_appearance", 0.0))
+
+
+def prefer_floor_facing(hyps: list[Hypothesis], cos, margin: float) -> list[Hypothesis]:
+    """``hyps`` with the best turned to face where ``cos(yaw, translation)`` says when that costs little.
+
+    Without depth, a chair's silhouette over a table or a nightstand's box looks much the same at
+    two axis turns. When the best's front is off (cos ≤ 0.5), the best-scoring placement of the
+    same asset (at the same scale when there is one) with cos > 0.7 wins if its score is within
+    ``margin`` of the best's score before its slides (``extra["placed_score"]``)."""
+    if not hyps or not hyps[0].extra.get("floor_pose"):
+        return hyps
+    best = hyps[0]
+    if cos(best.yaw, best.translation) > 0.5:
+        return hyps
+    same = [h for h in hyps[1:] if h.asset_id == best.asset_id and cos(h.yaw, h.translation) > 0.7]
+    at_scale = [h for h in same if np.allclose(h.scale, best.scale)]
+    options = at_scale or same
+    if not options:
+        return hyps
+    pick = max(options, key=lambda h: h.score)
+    if pick.score < best.extra.get("placed_score", best.score) - margin:
+        return hyps
+    pick.extra["turned_to_face"] = True
+    return [pick] + [h for h in hyps if h is not pick]
+
+
+def face_partners(results: list, index, settings: FloorPoseSettings) -> None:
+    """No depth: seats within 1 m of a table face it; nightstands within 1 m of a bed face as it does."""
+    from scenewright.library.categories import category_info
+
+    def front(yaw: float) -> np.ndarray:
+        return np.array([np.sin(yaw), np.cos(yaw)])
+
+    def gap(a: Hypothesis, b: Hypothesis) -> float:
+        size = np.asarray(index.sizes[index.row[b.asset_id]], float) * np.asarray(b.scale, float)
+        return float(np.linalg.norm(a.translation[[0, 2]] - b.translation[[0, 2]]) - 0.5 * max(size[0], size[2]))
+
+    def nearest_on_footprint(b: Hypothesis, xz: np.ndarray) -> np.ndarray:
+        """The point of ``b``'s footprint rectangle nearest ``xz`` (a chair at a table's corner faces
+        the side it is at, not the table's centre); its centre when ``xz`` is over it."""
+        size = np.asarray(index.sizes[index.row[b.asset_id]], float) * np.asarray(b.scale, float)
+        c, s_ = np.cos(b.yaw), np.sin(b.yaw)
+        axes = np.array([[c, s_], [-s_, c]])              # columns: the object's x and z on the floor's x/z (R_y)
+        local = axes.T @ (xz - b.translation[[0, 2]])
+        clamped = np.clip(local, -0.5 * size[[0, 2]], 0.5 * size[[0, 2]])
+        if np.allclose(clamped, local):
+            return b.translation[[0, 2]]
+        return b.translation[[0, 2]] + axes @ clamped
+
+    placed = [r for r in results if r.hypotheses and r.hypotheses[0].extra.get("floor_pose")]
+    tables = [r.hypotheses[0] for r in placed if category_info(r.hypotheses[0].category).role == "table"]
+    beds = [r.hypotheses[0] for r in placed if r.hypotheses[0].category == "bed"]
+    for r in placed:
+        h = r.hypotheses[0]
+        role = category_info(h.category).role
+        if role == "seat" and tables:
+            near = min(tables, key=lambda t: gap(h, t))
+            if gap(h, near) < 1.0:
+                def cos(yaw, t, table=near):
+                    d = nearest_on_footprint(table, np.asarray(t, float)[[0, 2]]) - np.asarray(t, float)[[0, 2]]
+                    return float(front(yaw) @ d / max(np.linalg.norm(d), 1e-6))
+                r.hypotheses = prefer_floor_facing(r.hypotheses, cos, settings.facing_margin)
+        elif h.category == "nightstand" and beds:
+            near = min(beds, key=lambda b: gap(h, b))
+            if gap(h, near) < 1.0:
+                facing = front(near.yaw)
+                r.hypotheses = prefer_floor_facing(r.hypotheses, lambda yaw, t, f=facing: float(front(yaw) @ f),
+                                                   settings.facing_margin)

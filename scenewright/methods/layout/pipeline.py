@@ -26,8 +26,8 @@ from scenewright.methods.layout.consensus import ConsensusSettings, group_consen
 from scenewright.methods.layout.depth_fit import DepthFitSettings, camera_record, condition_depth, settings_for_run
 from scenewright.methods.layout.extent import fit_extent
 from scenewright.methods.layout.features import make_extractor
-from scenewright.methods.layout.floor_pose import (FloorPoseSettings, pose_on_floor, scene_scale, shortlist_at,
-                                                  world_room_yaw)
+from scenewright.methods.layout.floor_pose import (FloorPoseSettings, face_partners, pose_on_floor, scene_scale,
+                                                  shortlist_at, world_room_yaw)
 from scenewright.methods.layout.labels import label_min_footprint, map_label
 from scenewright.methods.layout.photometric import PhotometricSettings, estimate_colour_transform
 from scenewright.methods.layout.pose import (PoseSettings, RenderScorer, category_weight, nudge_along_ray,
@@ -218,6 +218,8 @@ def reconstruct(capture, library, settings: LayoutSettings | None = None, render
             groups = group_consensus(results, s.consensus, rescore=lambda r, asset: (
                 floor.pose(r, [asset]) if floor is not None and floor.applies(r)
                 else _rescore(r, asset, index, extractor, scorer, s)))
+            if floor is not None and s.floor_pose.face_partners:
+                face_partners(results, index, s.floor_pose)
             face_tables(results, scorer, s.pose)
             face_room(results, observation, scorer, s.pose)
             if s.pose.radial_prior:
@@ -345,7 +347,7 @@ class _FloorContext:
         self.shortlist = shortlist       # {instance id: asset ids}: the scene redone at its corrected scale
         self.settings = (dataclasses.replace(s.floor_pose, scales=s.floor_pose.redo_scales) if shortlist is not None
                          else s.floor_pose)
-        self.footings = footings(capture.seg, list(capture.instance_ids))
+        self.footings = footings(capture.seg, list(capture.instance_ids), hidden_sides=s.depth.hidden_sides)
         fwd = wfc[:3, 2]
         pitch = float(np.arcsin(np.clip(-fwd[1], -1, 1)))
         psi = manhattan_yaw(line_segments(capture.rgb, max_tilt_deg=90.0, seed=s.seed), capture.K, pitch)
@@ -372,10 +374,19 @@ class _FloorContext:
 
     def pose_on(self, r: ObjectResult, support: Hypothesis) -> list[Hypothesis]:
         """A small thing placed on its support's top (its lowest row is where it meets it)."""
-        from scenewright.methods.layout.floor_pose import Footprint, footprint_of
+        from scenewright.methods.layout.floor_pose import Footprint, footprint_of, support_level
         f = self.footings[int(r.obj.id)]
         pts = self.index.geometry(support.asset_id).points
         top = float(support.translation[1] + pts[:, 1].max() * support.scale[1])
+        if self.s.floor_pose.support_levels:
+            # the surface under the thing's contact pixel (a counter below a mirror, a shelf), not the top
+            dense = np.asarray(self.index.library.samples(support.asset_id)[0], float)
+            if len(dense) == 0:
+                dense = np.asarray(pts, float)
+            m = support.world_from_object()
+            level = support_level(dense @ m[:3, :3].T + m[:3, 3], f.u, f.v_bottom,
+                                  np.asarray(self.capture.K, float), self.wfc)
+            top = level if level is not None else top
         fp = footprint_of(f, self.capture.width)
         fp = Footprint(v_bottom=f.v_bottom, v_top=fp.v_top, u_left=fp.u_left, u_right=fp.u_right)
         return pose_on_floor(r, f, self.index, self.scorer, self.wfc, np.asarray(self.capture.K, float),
