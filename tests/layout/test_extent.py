@@ -255,3 +255,56 @@ def test_top_seen_reads_the_border_and_what_stands_in_front():
     assert top_seen(obj, capture)
     top_cut = SimpleNamespace(id=1, mask=np.pad(np.ones((10, 10), bool), ((0, 30), (5, 45))))
     assert not top_seen(top_cut, capture)                # on the image's top row
+
+
+def test_a_stretched_assets_other_turns_keep_the_stretch(index):
+    """The facing priors render an object's other geometric yaws: for a stretched stand-in they are
+    the asset stretched to the same observed box at that yaw, not the catalog size (a 0.53 m tv stand
+    turned to face the room became its 1.6 m stand-in again)."""
+    from scenewright.methods.layout.extent import category_proportions, extent_trials
+    from scenewright.methods.layout.retrieval import Query, RetrievalSettings
+    catalog = np.asarray(index.sizes[index.row[TABLE]], float)
+    stretch = np.array([1.15, 1.0, 1.0])                   # wider than the table, within its category's proportions
+    geom = index.geometry(TABLE)
+    centre = np.array([0.0, 0.0, -2.5])
+    pts = geom.points * stretch + centre
+    box = catalog * stretch
+    q = Query(box_size=box, yaw=0.0, t0=centre.copy(), points=pts, partial=False, fix_y=True,
+              cam_pos=np.array([0.0, 1.5, 0.5]), view=None, feature=None)
+    settings = RetrievalSettings()
+    yaws = [0.0, math.pi / 2, math.pi, 3 * math.pi / 2]
+    h = Hypothesis(asset_id=TABLE, category=str(index.categories[index.row[TABLE]]), yaw=0.0, scale=np.ones(3),
+                   translation=centre.copy(), prior=1.0)
+    h.extra["yaws"] = [(y, np.ones(3), centre.copy(), 0.05) for y in yaws]
+    trials = extent_trials(q, [h], index, settings, 1, 0.05)
+    (trial,) = [t for t in trials if t.extra["extent_fit"] == "category"]
+    assert np.allclose(trial.scale, stretch)
+    rows = index.categories == trial.category
+    for y, scale, t, cham in trial.extra["yaws"]:
+        within, _ = extent_scales(catalog, y, box, False, category_proportions(index.sizes[rows]))
+        assert np.allclose(scale, within)
+        if abs(math.sin(y)) < 1e-9:                        # as seen or turned 180°: the same stretch, in place
+            assert np.allclose(scale, stretch) and np.linalg.norm(t - centre) < 0.1
+    assert trial.extra["yaws"][0][3] < 0.01                # the yaw it was seen at fits its points best
+    turned = [scale for y, scale, *_ in trial.extra["yaws"] if abs(math.cos(y)) < 1e-9]
+    assert len(turned) == 2 and not any(np.allclose(scale, 1.0) for scale in turned)
+
+
+@pytest.mark.parametrize("agreement, stand_in, moves", [(0.9, None, True), (0.05, None, True), (0.9, "shape_only", True),
+                                                       (0.05, "shape_only", False), (0.05, "extent_fit", False)])
+def test_the_depth_nudge_trusts_a_stand_ins_residual_only_when_its_surface_matches(agreement, stand_in, moves):
+    """The median depth residual moves a placement along its viewing ray, a stand-in's (an asset no
+    view confirmed, or one stretched) only when its rendered surface matched the observed one."""
+    from scenewright.methods.layout.pose import nudge_along_ray
+    wfc = look_at(np.array([0.0, 1.5, 0.0]), np.array([0.0, 0.5, -3.0]))
+    t0 = np.array([0.0, 0.0, -3.0])
+    h = Hypothesis(asset_id="a", category="table", yaw=0.0, scale=np.ones(3), translation=t0.copy())
+    h.extra["render"] = {"depth_residual": 0.2, "depth": agreement}
+    if stand_in:
+        h.extra[stand_in] = "category" if stand_in == "extent_fit" else True
+    nudge_along_ray(h, wfc, min_agreement=0.2)
+    if moves:
+        # straight ahead along -z: the step along the ray is the depth residual itself
+        assert h.translation == pytest.approx(t0 + np.array([0.0, 0.0, -0.2]))
+    else:
+        assert np.array_equal(h.translation, t0)

@@ -99,18 +99,28 @@ def extent_trials(query: Query, hyps: list[Hypothesis], index, retrieval: Retrie
         # locally refined yaw of a nearly square table would stretch it askew), and the hypothesis' own.
         snapped = query.yaw + round((h.yaw - query.yaw) / (math.pi / 2)) * (math.pi / 2)
         yaws = [snapped] + ([h.yaw] if abs(math.remainder(h.yaw - snapped, 2 * math.pi)) > math.radians(2) else [])
+        def scales_at(yaw: float) -> tuple[np.ndarray, np.ndarray]:
+            return extent_scales(catalog, yaw - query.yaw, query.box_size, query.partial, proportions, bounds,
+                                 height_seen=query.height_seen)
         for yaw in yaws:
-            within, box = extent_scales(catalog, yaw - query.yaw, query.box_size, query.partial,
-                                        proportions, bounds, height_seen=query.height_seen)
+            within, box = scales_at(yaw)
             kinds = [("category", within, 0.0)]
             if np.max(np.abs(np.log(box / within))) > 0.02:
                 kinds.append(("box", box, box_cost))
-            out += _placed(query, h, geom, yaw, kinds, retrieval)
+            out += _placed(query, h, geom, yaw, kinds, retrieval, scales_at)
     return out
 
 
-def _placed(query: Query, h: Hypothesis, geom, yaw: float, kinds, retrieval: RetrievalSettings) -> list[Hypothesis]:
-    """``h``'s asset at ``yaw`` under each (kind, (3,) scale, cost) of ``kinds``, re-placed by ICP."""
+def _placed(query: Query, h: Hypothesis, geom, yaw: float, kinds, retrieval: RetrievalSettings,
+            scales_at=None) -> list[Hypothesis]:
+    """``h``'s asset at ``yaw`` under each (kind, (3,) scale, cost) of ``kinds``, re-placed by ICP.
+
+    ``scales_at(yaw) -> (within, box)`` stretches the asset at its other yaws too: each trial's
+    ``extra["yaws"]`` (the alternatives the facing priors render) then holds the asset stretched to
+    the same observed box at every geometric yaw, re-placed by ICP, best first. Without it a seat
+    or a wall cabinet turned to face its table or the room fell back to the catalog size (a
+    0.53 m tv stand became its 1.6 m stand-in again)."""
+    alternatives = [float(y) for y, *_ in h.extra.get("yaws", [])]
     out = []
     for kind, scale, cost in kinds:
         t, cham = geometric_fit(geom, query.points, query.cam_pos, np.array([yaw]), scale[None],
@@ -122,12 +132,26 @@ def _placed(query: Query, h: Hypothesis, geom, yaw: float, kinds, retrieval: Ret
         base = h.extra.get("retrieval_score", h.score)
         v.extra["retrieval_score"] = base + retrieval.w_geometry * (v.geometry - h.geometry)
         v.extra["yaws"] = h.extra.get("yaws", [])
+        if scales_at is not None and alternatives:
+            v.extra["yaws"] = _stretched_yaws(query, geom, alternatives, scales_at, kind, t[0], retrieval)
         v.extra["extent_fit"] = kind
         v.extra["extent_cost"] = cost
         if h.extra.get("shape_only"):
             v.extra["shape_only"] = True
         out.append(v)
     return out
+
+
+def _stretched_yaws(query: Query, geom, yaws: list[float], scales_at, kind: str, t0: np.ndarray,
+                    retrieval: RetrievalSettings) -> list[tuple]:
+    """[(yaw, (3,) scale, (3,) translation, chamfer)] best first: the asset at each of ``yaws``
+    stretched (``kind``: "category" or "box" of :func:`extent_scales`) and re-placed by ICP from ``t0``."""
+    pick = 0 if kind == "category" else 1
+    scales = np.array([scales_at(y)[pick] for y in yaws])
+    ts, cham = geometric_fit(geom, query.points, query.cam_pos, np.array(yaws), scales, t0, retrieval,
+                             fix_y=query.fix_y, view=query.view)
+    order = np.argsort(cham, kind="stable")
+    return [(yaws[i], scales[i], ts[i], float(cham[i])) for i in order]
 
 
 def fit_extent(obj, query: Query | None, hyps: list[Hypothesis], index, scorer, pose, retrieval: RetrievalSettings,

@@ -232,7 +232,7 @@ def reconstruct(capture, library, settings: LayoutSettings | None = None, render
                     if r.chosen.extra.get("shape_only"):
                         r.notes.append("shape_only")
                     if s.pose.depth_nudge and scorer is not None and not r.chosen.extra.get("floor_pose"):
-                        nudge_along_ray(r.chosen, wfc)
+                        nudge_along_ray(r.chosen, wfc, s.pose.nudge_min_depth)
                     if s.pose.anchor_cut_end:
                         anchor_cut_end(r, observation, capture, wfc, index)
     finally:
