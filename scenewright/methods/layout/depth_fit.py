@@ -85,11 +85,19 @@ class DepthFitSettings:
     identify_by: str = "appearance"                  # scale votes' assets: "appearance" (the category's asset whose
                                                      # rendered views look most like the crop: free of the scale)
                                                      # | "retrieval" (the retrieval's best at the current scale)
-    vote_width_weight: float = 0.25                  # share of the longest seen horizontal side in each object's
-                                                     # scale vote (the rest: its height)
+    vote_width_weight: float = 0.0                   # share of the longest seen horizontal side in each object's
+                                                     # scale vote (the rest: its height); a box fitted to one
+                                                     # side's noisy points reads wide, so the width biases low
+    clean_voters_min: int = 2                        # with at least this many whole floor objects voting (top,
+                                                     # sides and bottom inside the frame), only they set the scale:
+                                                     # a cut object's visible part and a small thing's own height
+                                                     # (a few pixels of a vase) read far from their asset's size
     debleed_px: float = 4.0                          # estimated/relative: each segment's rim this wide takes the depth
                                                      # of its nearest interior pixel (0 = off)
     denoise_px: float = 0.0                          # … and its interior is smoothed by a Gaussian of this σ (0 = off)
+    rim_fill: str = "plane"                          # … the rim continues the interior's local plane (of inverse
+                                                     # depth) | "nearest": copies the nearest interior depth
+    rim_plane_sigma_px: float = 3.0                  # … Gaussian σ of the neighbourhood that plane is fitted over
 
 
 @dataclass
@@ -100,6 +108,7 @@ class SizeVote:
     log_ratio: float
     weight: float
     how: str                                         # "asset" | "category" | "library"
+    whole_floor_object: bool = False                 # a floor object that no image border cuts
 
 
 def resolve_mode(capture, mode: str) -> str:
@@ -185,7 +194,8 @@ def size_votes(capture, index, seed: int, extractor=None, retrieval=None, identi
         lr = (1.0 - width_weight) * np.log(ref[1] / seen_h)
         lr += width_weight * (np.log(max(ref[0], ref[2]) / seen_w) if not obj.truncated else np.log(ref[1] / seen_h))
         weight = {"asset": 1.0, "category": 1.0, "library": 0.25}[how] * (0.5 if obj.truncated else 1.0)
-        votes.append(SizeVote(int(obj.id), float(lr), weight, how))
+        whole = not small and not obj.truncated and observation.floor is not None
+        votes.append(SizeVote(int(obj.id), float(lr), weight, how, whole))
     return votes, observation, picked
 
 
@@ -224,22 +234,27 @@ def weighted_median(values: np.ndarray, weights: np.ndarray) -> float:
 
 
 def consensus(votes: list[SizeVote], s: DepthFitSettings, flags: list[str]) -> tuple[float | None, dict]:
-    """(log scale correction or None without votes, per-object {confidence, log_ratio, how})."""
+    """(log scale correction or None without votes, per-object {confidence, log_ratio, how}).
+
+    With at least ``s.clean_voters_min`` whole floor objects among ``votes``, only they count
+    (the others are still given a confidence against the consensus)."""
     if not votes:
         return None, {}
     lr = np.array([v.log_ratio for v in votes])
     w = np.array([v.weight for v in votes])
-    med = weighted_median(lr, w)
+    whole = np.array([v.whole_floor_object for v in votes])
+    counted = whole if s.clean_voters_min > 0 and whole.sum() >= s.clean_voters_min else np.ones(len(votes), bool)
+    med = weighted_median(lr[counted], w[counted])
     mad = float(np.median(np.abs(lr - med))) if len(votes) > 2 else float(np.max(np.abs(lr - med)))
     if len(votes) >= 2 and mad > s.inconsistent_mad_log:
         flags.append("size_evidence_inconsistent")
     per = {}
-    for v in votes:
+    for v, c in zip(votes, counted):
         conf = float(np.exp(-((v.log_ratio - med) / s.confidence_sigma_log) ** 2))
         if len(votes) == 1:
             conf = min(conf, 0.3)          # nothing to agree with: low by construction
         per[v.id] = {"confidence": round(conf, 3), "size_ratio": round(float(np.exp(v.log_ratio)), 4),
-                     "reference": v.how}
+                     "reference": v.how, "counted": bool(c)}
     return med, per
 
 
@@ -491,24 +506,64 @@ def warp_correction(K: np.ndarray, depth: np.ndarray, seg: np.ndarray, pitch_rad
                "floor_height_input_units": round(float(np.exp(log_h)), 5)}
 
 
-def clean_segments(depth: np.ndarray, seg: np.ndarray, rim_px: float, sigma_px: float = 0.0) -> np.ndarray:
+def local_planes(inverse_depth: np.ndarray, weight: np.ndarray, sigma_px: float) -> tuple[np.ndarray, ...]:
+    """Per pixel, the plane a + b·(x − x₀) + c·(y − y₀) fitted to ``inverse_depth`` (H, W) over the
+    pixels where ``weight`` (H, W, 0 or 1) is set, Gaussian-weighted (σ ``sigma_px``) around each
+    pixel (x₀, y₀) — a first-order normalised convolution. Inverse depth is linear in the image
+    coordinates on a planar surface, so the fit is exact there, also at a surface's edge (where
+    a plain weighted average leans inward). Returns (a, b, c), NaN where the weights do not fix a
+    plane."""
+    from scipy import ndimage
+    h, w = inverse_depth.shape
+    yy, xx = np.mgrid[0:h, 0:w].astype(float)
+    m = np.where(weight > 0, 1.0, 0.0)
+    q = np.where(m > 0, inverse_depth, 0.0)
+
+    def g(a):
+        return ndimage.gaussian_filter(a, sigma_px, mode="constant")
+    # Moments about each pixel: Σw(x − x₀) = Σwx − x₀Σw, and so on.
+    s0, sx, sy = g(m), g(m * xx), g(m * yy)
+    sxx, sxy, syy = g(m * xx * xx), g(m * xx * yy), g(m * yy * yy)
+    sq, sqx, sqy = g(m * q), g(m * q * xx), g(m * q * yy)
+    mx, my = sx - xx * s0, sy - yy * s0
+    mxx = sxx - 2 * xx * sx + xx * xx * s0
+    myy = syy - 2 * yy * sy + yy * yy * s0
+    mxy = sxy - xx * sy - yy * sx + xx * yy * s0
+    qx, qy = sqx - xx * sq, sqy - yy * sq
+    A = np.stack([np.stack([s0, mx, my], -1), np.stack([mx, mxx, mxy], -1), np.stack([my, mxy, myy], -1)], -2)
+    rhs = np.stack([sq, qx, qy], -1)
+    out = np.full((h, w, 3), np.nan)
+    ok = s0 > 1e-3
+    det = np.linalg.det(A[ok])
+    good = np.abs(det) > 1e-9 * np.maximum(s0[ok], 1e-12) ** 3
+    idx = np.flatnonzero(ok)[good]
+    out.reshape(-1, 3)[idx] = np.linalg.solve(A.reshape(-1, 3, 3)[idx], rhs.reshape(-1, 3)[idx][..., None])[..., 0]
+    return out[..., 0], out[..., 1], out[..., 2]
+
+
+def clean_segments(depth: np.ndarray, seg: np.ndarray, rim_px: float, sigma_px: float = 0.0,
+                   rim_fill: str = "plane", plane_sigma_px: float = 3.0) -> np.ndarray:
     """``depth`` (H, W) cleaned one segment of ``seg`` (H, W) at a time: smoothed by a Gaussian
     of ``sigma_px`` over the segment's interior only (normalised by the interior's weight, so
     no depth crosses an edge), and each segment's rim (pixels within ``rim_px`` of another
-    segment, where an estimate bleeds) given the value of its nearest interior pixel. A
-    segment with no interior keeps its values."""
+    segment, where an estimate bleeds) filled from its nearest interior pixel: ``rim_fill``
+    "plane" continues the surface there (the local plane of inverse depth fitted over the
+    interior, σ ``plane_sigma_px``: a tabletop's far edge stays at the tabletop's height, where
+    that pixel's constant depth would lift it), "nearest" copies its depth. A segment with no
+    interior keeps its values."""
     from scipy import ndimage
     if rim_px <= 0 and sigma_px <= 0:
         return depth
     out = np.array(depth, float, copy=True)
     for i in np.unique(seg):
         mask = seg == i
-        inner = (ndimage.distance_transform_edt(mask) > rim_px) & np.isfinite(out)
+        inner = (ndimage.distance_transform_edt(mask) > rim_px) & np.isfinite(out) & (out > 0)
         if not inner.any():
             continue
         ys, xs = np.nonzero(mask)
-        y0, y1 = max(0, ys.min() - 8), ys.max() + 9
-        x0, x1 = max(0, xs.min() - 8), xs.max() + 9
+        pad = int(np.ceil(3 * plane_sigma_px)) + 8
+        y0, y1 = max(0, ys.min() - pad), ys.max() + pad + 1
+        x0, x1 = max(0, xs.min() - pad), xs.max() + pad + 1
         crop, inner_c, mask_c = out[y0:y1, x0:x1], inner[y0:y1, x0:x1], mask[y0:y1, x0:x1]
         values = crop.copy()
         if sigma_px > 0:
@@ -518,7 +573,20 @@ def clean_segments(depth: np.ndarray, seg: np.ndarray, rim_px: float, sigma_px: 
         rim = mask_c & ~inner_c
         if rim.any():
             _, (iy, ix) = ndimage.distance_transform_edt(~inner_c, return_indices=True)
-            values[rim] = values[iy[rim], ix[rim]]
+            fill = values[iy[rim], ix[rim]]
+            if rim_fill == "plane":
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    a, b, c = local_planes(1.0 / np.where(inner_c, crop, np.nan), inner_c, plane_sigma_px)
+                ry, rx = np.nonzero(rim)
+                sy, sx = iy[rim], ix[rim]
+                q = a[sy, sx] + b[sy, sx] * (rx - sx) + c[sy, sx] * (ry - sy)
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    extrapolated = 1.0 / q
+                # where no plane is fixed, or the continuation runs off (a curved or
+                # thin part): the nearest interior depth
+                sane = np.isfinite(extrapolated) & (np.abs(np.log(extrapolated / fill)) < np.log(1.25))
+                fill = np.where(sane, extrapolated, fill)
+            values[rim] = fill
         crop[mask_c] = values[mask_c]
     return out
 
@@ -535,7 +603,7 @@ def _shape_corrected(capture, depth: np.ndarray, s: DepthFitSettings, pitch, fla
     from scenewright.perception import PerceptionSettings
     room = _room_ids(capture, PerceptionSettings().room_label_pattern)
     depth = clean_segments(depth, np.where(np.isin(capture.seg, list(room)), 0, capture.seg), s.debleed_px,
-                           s.denoise_px)
+                           s.denoise_px, s.rim_fill, s.rim_plane_sigma_px)
     if s.warp_degree > 0 and pitch is not None:
         c, rec = warp_correction(capture.K, depth, capture.seg, pitch, s, flags, room)
         record["correction"] = rec
