@@ -575,10 +575,15 @@ def clean_segments(depth: np.ndarray, seg: np.ndarray, rim_px: float, sigma_px: 
             _, (iy, ix) = ndimage.distance_transform_edt(~inner_c, return_indices=True)
             fill = values[iy[rim], ix[rim]]
             if rim_fill == "plane":
+                # The plane is fitted a little deeper inside than the rim: the last bled
+                # pixels' gradient, continued outwards, would grow.
+                deep = inner_c & (ndimage.distance_transform_edt(mask_c) > rim_px + 2.0)
+                deep = deep if deep.sum() >= 10 else inner_c
                 with np.errstate(divide="ignore", invalid="ignore"):
-                    a, b, c = local_planes(1.0 / np.where(inner_c, crop, np.nan), inner_c, plane_sigma_px)
+                    a, b, c = local_planes(1.0 / np.where(deep, crop, np.nan), deep, plane_sigma_px)
+                _, (dy, dx) = ndimage.distance_transform_edt(~deep, return_indices=True)
                 ry, rx = np.nonzero(rim)
-                sy, sx = iy[rim], ix[rim]
+                sy, sx = dy[rim], dx[rim]
                 q = a[sy, sx] + b[sy, sx] * (rx - sx) + c[sy, sx] * (ry - sy)
                 with np.errstate(divide="ignore", invalid="ignore"):
                     extrapolated = 1.0 / q
