@@ -225,12 +225,16 @@ def look_alike(query, category: str, index, extractor, retrieval) -> str | None:
     return best if best_cos >= retrieval.appearance_trust else None
 
 
-def weighted_median(values: np.ndarray, weights: np.ndarray) -> float:
-    """Median of ``values`` (N,) with non-negative ``weights`` (N,)."""
+def weighted_median(values: np.ndarray, weights: np.ndarray, midpoint: bool = False) -> float:
+    """Median of ``values`` (N,) with non-negative ``weights`` (N,): the lower value at an even
+    split (e.g. two equal votes), or with ``midpoint`` the mean of the two, as the plain median."""
     order = np.argsort(values)
     v, w = np.asarray(values, float)[order], np.asarray(weights, float)[order]
     c = np.cumsum(w)
-    return float(v[np.searchsorted(c, 0.5 * c[-1])])
+    k = int(np.searchsorted(c, 0.5 * c[-1]))
+    if midpoint and k + 1 < len(v) and np.isclose(c[k], 0.5 * c[-1], rtol=1e-9, atol=0.0):
+        return float(0.5 * (v[k] + v[k + 1]))     # the half falls between two values: not the lower one
+    return float(v[k])
 
 
 def consensus(votes: list[SizeVote], s: DepthFitSettings, flags: list[str]) -> tuple[float | None, dict]:
@@ -244,7 +248,7 @@ def consensus(votes: list[SizeVote], s: DepthFitSettings, flags: list[str]) -> t
     w = np.array([v.weight for v in votes])
     whole = np.array([v.whole_floor_object for v in votes])
     counted = whole if s.clean_voters_min > 0 and whole.sum() >= s.clean_voters_min else np.ones(len(votes), bool)
-    med = weighted_median(lr[counted], w[counted])
+    med = weighted_median(lr[counted], w[counted], midpoint=True)    # the lower of two votes would bias low
     mad = float(np.median(np.abs(lr - med))) if len(votes) > 2 else float(np.max(np.abs(lr - med)))
     if len(votes) >= 2 and mad > s.inconsistent_mad_log:
         flags.append("size_evidence_inconsistent")
