@@ -171,10 +171,42 @@ def test_only_whole_floor_objects_set_the_scale_when_there_are_enough():
              SizeVote(3, 0.40, 1.0, "asset", False), SizeVote(4, 0.35, 0.5, "asset", False),
              SizeVote(5, 0.45, 1.0, "category", False)]
     med, per = consensus(votes, s, [])
-    assert med in (0.00, 0.02)
+    assert abs(med - 0.01) < 1e-12          # two equal votes: their midpoint, not the lower
     assert per[3]["counted"] is False and per[1]["counted"] is True
     # everyone counts when fewer whole floor objects vote, and when the rule is off
     med_few, _ = consensus(votes[1:], s, [])
     assert med_few > 0.3
     med_off, _ = consensus(votes, DepthFitSettings(clean_voters_min=0), [])
     assert med_off > 0.3
+
+
+def _camera(pitch_deg: float, height: float) -> np.ndarray:
+    """world_from_camera (OpenCV camera: x right, y down, z ahead) at ``height`` above the floor
+    (world y up), looking along −z of the world, pitched down."""
+    p = np.radians(pitch_deg)
+    x = np.array([1.0, 0.0, 0.0])
+    z = np.array([0.0, -np.sin(p), -np.cos(p)])
+    y = np.cross(z, x)
+    m = np.eye(4)
+    m[:3, 0], m[:3, 1], m[:3, 2], m[:3, 3] = x, y, z, [0.0, height, 0.0]
+    return m
+
+
+def test_contact_range_puts_a_box_where_its_mask_meets_the_floor():
+    from scenewright.methods.layout.depth_fit import contact_range, silhouette_bottom_row
+    wfc = _camera(20.0, 1.5)
+    # a 0.6 × 0.8 × 0.5 m box standing 3 m ahead and 0.4 m to the side: its surface points
+    g = np.stack(np.meshgrid(np.linspace(-0.3, 0.3, 13), np.linspace(0.0, 0.8, 17), np.linspace(-0.25, 0.25, 11),
+                             indexing="ij"), -1).reshape(-1, 3)
+    truth = np.array([0.4, 0.0, -3.0])
+    v_bottom = silhouette_bottom_row(g + truth, K, wfc)
+    assert 0 < v_bottom < SIZE
+    for wrong in (0.9, 1.08):          # placed by a depth map that reads 10 % near / 8 % far there
+        placed = truth * np.array([wrong, 1.0, wrong])
+        k = contact_range(placed, g + placed, v_bottom, K, wfc, 0.15)
+        assert k is not None
+        moved = placed * np.array([k, 1.0, k])
+        # the crossing is interpolated between k steps of 0.3 / 400 of the distance
+        assert np.linalg.norm(moved - truth) < 3.0 * (0.3 / 400) * 3.0 + 1e-3
+    # a mask bottom no k within ±15 % reaches (a cut or hidden bottom): left alone
+    assert contact_range(truth, g + truth, v_bottom + 80.0, K, wfc, 0.15) is None

@@ -95,9 +95,16 @@ class DepthFitSettings:
     debleed_px: float = 4.0                          # estimated/relative: each segment's rim this wide takes the depth
                                                      # of its nearest interior pixel (0 = off)
     denoise_px: float = 0.0                          # … and its interior is smoothed by a Gaussian of this σ (0 = off)
-    rim_fill: str = "plane"                          # … the rim continues the interior's local plane (of inverse
-                                                     # depth) | "nearest": copies the nearest interior depth
+    rim_fill: str = "nearest"                        # … the rim copies its nearest interior pixel's depth | "plane":
+                                                     # continues the interior's local plane of inverse depth (the
+                                                     # later stages' map; "plane" there: F-S 87.4 -> 77.2 on mono)
+    vote_rim_fill: str = "plane"                     # … the same for the map the scale votes read (a tabletop's far
+                                                     # edge stays at its height: seen heights right)
     rim_plane_sigma_px: float = 3.0                  # … Gaussian σ of the neighbourhood that plane is fitted over
+    contact_range_max: float = 0.15                  # estimated/relative: each posed floor object whose mask's bottom
+                                                     # is seen is slid to (or from) the camera until its silhouette's
+                                                     # lowest row meets the mask's — by at most this share of its
+                                                     # distance (0 = off; see contact_range)
 
 
 @dataclass
@@ -606,20 +613,25 @@ def _lines_pitch(capture, seed: int) -> float | None:
 
 
 def _shape_corrected(capture, depth: np.ndarray, s: DepthFitSettings, pitch, flags: list[str],
-                     record: dict) -> np.ndarray:
+                     record: dict) -> tuple[np.ndarray, np.ndarray]:
     """Depth (up to scale) with its rims de-bled and its smooth warp taken out (see
-    :func:`clean_segments`, :func:`warp_correction`); what was done goes into ``record``."""
+    :func:`clean_segments`, :func:`warp_correction`); what was done goes into ``record``.
+
+    Returns (the map the later stages see: rims filled by ``s.rim_fill``, the map the scale
+    votes read: rims filled by ``s.vote_rim_fill``), the same warp correction on both."""
     from scenewright.perception import PerceptionSettings
     room = _room_ids(capture, PerceptionSettings().room_label_pattern)
-    depth = clean_segments(depth, np.where(np.isin(capture.seg, list(room)), 0, capture.seg), s.debleed_px,
-                           s.denoise_px, s.rim_fill, s.rim_plane_sigma_px)
+    seg = np.where(np.isin(capture.seg, list(room)), 0, capture.seg)
+    cleaned = clean_segments(depth, seg, s.debleed_px, s.denoise_px, s.rim_fill, s.rim_plane_sigma_px)
+    for_votes = (cleaned if s.vote_rim_fill == s.rim_fill else
+                 clean_segments(depth, seg, s.debleed_px, s.denoise_px, s.vote_rim_fill, s.rim_plane_sigma_px))
     if s.warp_degree > 0 and pitch is not None:
-        c, rec = warp_correction(capture.K, depth, capture.seg, pitch, s, flags, room)
+        c, rec = warp_correction(capture.K, cleaned, capture.seg, pitch, s, flags, room)
         record["correction"] = rec
-        depth = depth * c
+        cleaned, for_votes = cleaned * c, for_votes * c
     elif s.warp_degree > 0:
         flags.append("warp_unresolved")
-    return depth
+    return cleaned, for_votes
 
 
 def condition_depth(capture, index, layout_settings, extractor=None):
@@ -645,8 +657,8 @@ def condition_depth(capture, index, layout_settings, extractor=None):
         pitch = _lines_pitch(capture, layout_settings.seed) if s.warp_degree > 0 else None
         if pitch is not None:
             record["lines_pitch_deg"] = round(float(np.degrees(pitch)), 3)
-        corrected = _shape_corrected(capture, depth, s, pitch, flags, record)
-        c, per, _ = fit_scale(capture, corrected, index, layout_settings, extractor, s, flags,
+        corrected, for_votes = _shape_corrected(capture, depth, s, pitch, flags, record)
+        c, per, _ = fit_scale(capture, for_votes, index, layout_settings, extractor, s, flags,
                               record.get("correction", {}).get("floor_height_input_units"))
         record.update(scale=round(c, 5), shift=0.0)
         out = corrected * c
@@ -661,8 +673,8 @@ def condition_depth(capture, index, layout_settings, extractor=None):
                 record["lines_pitch_deg"] = round(float(np.degrees(pitch)), 3)
         t, k, shape = fit_shift(capture, s, layout_settings.seed, flags,
                                 pitch if s.shift_pitch_weight > 0 else None)
-        shape = _shape_corrected(capture, shape, s, pitch, flags, record)
-        c, per, _ = fit_scale(capture, shape, index, layout_settings, extractor, s, flags,
+        shape, for_votes = _shape_corrected(capture, shape, s, pitch, flags, record)
+        c, per, _ = fit_scale(capture, for_votes, index, layout_settings, extractor, s, flags,
                               record.get("correction", {}).get("floor_height_input_units"))
         record.update(scale=round(c * k, 6), shift=round(t, 6),
                       mapping=("depth = scale / (value + shift)" if capture.depth_quantity == "disparity"
@@ -734,3 +746,50 @@ def camera_record(world_from_camera: np.ndarray) -> dict:
     forward = wfc[:3, 2]
     return {"camera_height_m": round(float(wfc[1, 3]), 4),
             "camera_pitch_deg": round(float(np.degrees(np.arcsin(np.clip(-forward[1], -1, 1)))), 3)}
+
+
+def silhouette_bottom_row(points_world: np.ndarray, K: np.ndarray, world_from_camera: np.ndarray) -> float:
+    """The lowest image row (largest v, pixel-edge coordinates) that ``points_world`` (N, 3)
+    project to; NaN when none is in front of the camera."""
+    cfw = np.linalg.inv(np.asarray(world_from_camera, float))
+    p = np.asarray(points_world, float) @ cfw[:3, :3].T + cfw[:3, 3]
+    front = p[:, 2] > 1e-6
+    if not front.any():
+        return float("nan")
+    return float(np.max(K[1, 1] * p[front, 1] / p[front, 2] + K[1, 2]))
+
+
+def contact_range(translation: np.ndarray, points_world: np.ndarray, v_bottom: float, K: np.ndarray,
+                  world_from_camera: np.ndarray, max_step: float, steps: int = 401) -> float | None:
+    """The factor k by which a floor object's distance from the camera (measured on the floor,
+    from the point below the camera) must change so that its silhouette's lowest row meets the
+    mask's lowest row ``v_bottom`` — where the object meets the floor.
+
+    Estimated depth is right in shape only approximately: an object placed by its own pixels'
+    depth inherits what is left of the warp there (several % of its distance), while the row
+    where it touches the floor, once the floor plane and the camera are fitted, says its
+    distance to a pixel. ``points_world`` (N, 3) are the placed object's surface points,
+    ``translation`` (3,) its position (y on the floor). Returns k within 1 ± ``max_step``, or None
+    when no k in that range puts the lowest row there (a mask cut or hidden at its bottom, a
+    wrong asset: left alone)."""
+    c = np.asarray(world_from_camera, float)[:3, 3]
+    foot = np.array([c[0], 0.0, c[2]])
+    offset = np.array([translation[0] - foot[0], 0.0, translation[2] - foot[2]])
+    ks = np.linspace(1.0 - max_step, 1.0 + max_step, steps)
+    cfw = np.linalg.inv(np.asarray(world_from_camera, float))
+    # moving the object by (k − 1)·offset, vectorised over k: (steps, N, 3) in the camera frame
+    p = np.asarray(points_world, float) @ cfw[:3, :3].T + cfw[:3, 3]
+    shift = ((ks - 1.0)[:, None] * offset[None, :]) @ cfw[:3, :3].T
+    q = p[None, :, :] + shift[:, None, :]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rows = np.where(q[..., 2] > 1e-6, K[1, 1] * q[..., 1] / q[..., 2] + K[1, 2], -np.inf)
+    lowest = rows.max(axis=1)                        # falls (rises in the image) as k grows
+    gap = lowest - v_bottom
+    if not (np.all(np.isfinite(gap)) and gap[0] >= 0 >= gap[-1]):
+        return None
+    j = int(np.argmax(gap <= 0))
+    if j == 0:
+        return float(ks[0])
+    # linear between the two k values around the crossing
+    t = gap[j - 1] / (gap[j - 1] - gap[j]) if gap[j - 1] != gap[j] else 0.0
+    return float(ks[j - 1] + t * (ks[j] - ks[j - 1]))
