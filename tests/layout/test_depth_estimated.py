@@ -166,7 +166,7 @@ def test_the_rim_continues_a_tabletop_instead_of_lifting_its_far_edge():
 
 
 def test_only_whole_floor_objects_set_the_scale_when_there_are_enough():
-    s = DepthFitSettings(clean_voters_min=2)
+    s = DepthFitSettings(clean_voters_min=2, even_split_midpoint=True)
     votes = [SizeVote(1, 0.00, 1.0, "asset", True), SizeVote(2, 0.02, 1.0, "asset", True),
              SizeVote(3, 0.40, 1.0, "asset", False), SizeVote(4, 0.35, 0.5, "asset", False),
              SizeVote(5, 0.45, 1.0, "category", False)]

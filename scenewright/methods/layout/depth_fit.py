@@ -85,10 +85,12 @@ class DepthFitSettings:
     identify_by: str = "appearance"                  # scale votes' assets: "appearance" (the category's asset whose
                                                      # rendered views look most like the crop: free of the scale)
                                                      # | "retrieval" (the retrieval's best at the current scale)
-    vote_width_weight: float = 0.0                   # share of the longest seen horizontal side in each object's
+    vote_width_weight: float = 0.25                  # share of the longest seen horizontal side in each object's
                                                      # scale vote (the rest: its height); a box fitted to one
                                                      # side's noisy points reads wide, so the width biases low
-    clean_voters_min: int = 2                        # with at least this many whole floor objects voting (top,
+    even_split_midpoint: bool = False                # the votes' weighted median at an even split (two equal
+                                                     # votes): their midpoint (False: the lower one, biased low)
+    clean_voters_min: int = 0                        # with at least this many whole floor objects voting (top,
                                                      # sides and bottom inside the frame), only they set the scale:
                                                      # a cut object's visible part and a small thing's own height
                                                      # (a few pixels of a vase) read far from their asset's size
@@ -98,10 +100,10 @@ class DepthFitSettings:
     rim_fill: str = "nearest"                        # … the rim copies its nearest interior pixel's depth | "plane":
                                                      # continues the interior's local plane of inverse depth (the
                                                      # later stages' map; "plane" there: F-S 87.4 -> 77.2 on mono)
-    vote_rim_fill: str = "plane"                     # … the same for the map the scale votes read (a tabletop's far
+    vote_rim_fill: str = "nearest"                   # … the same for the map the scale votes read (a tabletop's far
                                                      # edge stays at its height: seen heights right)
     rim_plane_sigma_px: float = 3.0                  # … Gaussian σ of the neighbourhood that plane is fitted over
-    contact_range_max: float = 0.15                  # estimated/relative: each posed floor object whose mask's bottom
+    contact_range_max: float = 0.0                   # estimated/relative: each posed floor object whose mask's bottom
                                                      # is seen is slid to (or from) the camera until its silhouette's
                                                      # lowest row meets the mask's — by at most this share of its
                                                      # distance (0 = off; see contact_range)
@@ -255,7 +257,7 @@ def consensus(votes: list[SizeVote], s: DepthFitSettings, flags: list[str]) -> t
     w = np.array([v.weight for v in votes])
     whole = np.array([v.whole_floor_object for v in votes])
     counted = whole if s.clean_voters_min > 0 and whole.sum() >= s.clean_voters_min else np.ones(len(votes), bool)
-    med = weighted_median(lr[counted], w[counted], midpoint=True)    # the lower of two votes would bias low
+    med = weighted_median(lr[counted], w[counted], midpoint=s.even_split_midpoint)
     mad = float(np.median(np.abs(lr - med))) if len(votes) > 2 else float(np.max(np.abs(lr - med)))
     if len(votes) >= 2 and mad > s.inconsistent_mad_log:
         flags.append("size_evidence_inconsistent")
