@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 
 from scenewright.bench.degrade import bleed
-from scenewright.methods.layout.depth_fit import (DepthFitSettings, _within_height_band, clean_segments, poly_terms,
-                                                  warp_correction)
+from scenewright.methods.layout.depth_fit import (DepthFitSettings, SizeVote, _within_height_band, clean_segments,
+                                                  consensus, local_planes, poly_terms, warp_correction)
 from scenewright.perception.metrology import camera_up, floor_depth, pixel_rays
 
 SIZE = 256
@@ -119,3 +119,94 @@ def test_the_scale_keeps_the_camera_at_eye_level():
     assert abs(_within_height_band(2.0, 1.5, s, flags) * 1.5 - 1.8) < 1e-12      # 3 m: down to 1.8 m
     assert flags == ["camera_height_clamped"]
     assert _within_height_band(0.5, None, s, []) == 0.5                          # no floor seen: no say
+
+
+def test_local_planes_are_exact_on_a_plane_up_to_its_edge():
+    h, w = 60, 80
+    yy, xx = np.mgrid[0:h, 0:w].astype(float)
+    q = 0.3 + 0.002 * xx - 0.001 * yy
+    inside = np.zeros((h, w), bool)
+    inside[10:50, 15:70] = True
+    a, b, c = local_planes(np.where(inside, q, np.nan), inside, 3.0)
+    # at the edge pixels too (a plain weighted average would lean inwards there)
+    assert np.allclose(a[inside], q[inside], rtol=1e-9, atol=1e-12)
+    assert np.allclose(b[inside], 0.002, atol=1e-9) and np.allclose(c[inside], -0.001, atol=1e-9)
+
+
+def _tabletop():
+    """(depth, seg, rays, up) of a 0.8 × 0.8 m tabletop 0.75 m high, 2–2.8 m ahead, seen from
+    1.5 m at 20° down, before a wall 6 m away."""
+    pitch, cam_h, top_h = np.radians(20.0), 1.5, 0.75
+    vv, uu = np.mgrid[0:SIZE, 0:SIZE].astype(float) + 0.5
+    rays = pixel_rays(K, uu, vv)
+    up = camera_up(pitch)
+    drop = -(rays @ up)                                            # metres down per metre of camera z
+    with np.errstate(divide="ignore", invalid="ignore"):
+        z_top = (cam_h - top_h) / drop
+    p = rays * z_top[..., None]
+    ahead = p[..., 2] * np.cos(pitch) - p[..., 1] * np.sin(pitch)  # horizontal distance ahead
+    seg = ((drop > 0) & (np.abs(p[..., 0]) < 0.4) & (ahead > 2.0) & (ahead < 2.8)).astype(np.int32)
+    depth = np.where(seg == 1, z_top, 6.0)
+    return depth, seg, rays, up, cam_h, top_h
+
+
+def test_the_rim_continues_a_tabletop_instead_of_lifting_its_far_edge():
+    depth, seg, rays, up, cam_h, top_h = _tabletop()
+    bled = bleed(depth, 2.0)
+
+    def top_of(d):
+        heights = cam_h + (rays * d[..., None])[seg == 1] @ up
+        return float(np.quantile(heights, 0.998))
+    # The nearest interior pixel's depth, copied to the far edge's rays (which go down), puts
+    # that edge nearer, hence higher: several cm on this table.
+    assert top_of(clean_segments(bled, seg, 4.0, 0.0, "nearest")) - top_h > 0.02
+    # Inverse depth is linear on the tabletop: continued, the far edge stays at its height
+    # (what is left is the bleeding's tail just inside the rim: well under a centimetre).
+    assert abs(top_of(clean_segments(bled, seg, 4.0, 0.0, "plane")) - top_h) < 0.005
+
+
+def test_only_whole_floor_objects_set_the_scale_when_there_are_enough():
+    s = DepthFitSettings(clean_voters_min=2, even_split_midpoint=True)
+    votes = [SizeVote(1, 0.00, 1.0, "asset", True), SizeVote(2, 0.02, 1.0, "asset", True),
+             SizeVote(3, 0.40, 1.0, "asset", False), SizeVote(4, 0.35, 0.5, "asset", False),
+             SizeVote(5, 0.45, 1.0, "category", False)]
+    med, per = consensus(votes, s, [])
+    assert abs(med - 0.01) < 1e-12          # two equal votes: their midpoint, not the lower
+    assert per[3]["counted"] is False and per[1]["counted"] is True
+    # everyone counts when fewer whole floor objects vote, and when the rule is off
+    med_few, _ = consensus(votes[1:], s, [])
+    assert med_few > 0.3
+    med_off, _ = consensus(votes, DepthFitSettings(clean_voters_min=0), [])
+    assert med_off > 0.3
+
+
+def _camera(pitch_deg: float, height: float) -> np.ndarray:
+    """world_from_camera (OpenCV camera: x right, y down, z ahead) at ``height`` above the floor
+    (world y up), looking along −z of the world, pitched down."""
+    p = np.radians(pitch_deg)
+    x = np.array([1.0, 0.0, 0.0])
+    z = np.array([0.0, -np.sin(p), -np.cos(p)])
+    y = np.cross(z, x)
+    m = np.eye(4)
+    m[:3, 0], m[:3, 1], m[:3, 2], m[:3, 3] = x, y, z, [0.0, height, 0.0]
+    return m
+
+
+def test_contact_range_puts_a_box_where_its_mask_meets_the_floor():
+    from scenewright.methods.layout.depth_fit import contact_range, silhouette_bottom_row
+    wfc = _camera(20.0, 1.5)
+    # a 0.6 × 0.8 × 0.5 m box standing 3 m ahead and 0.4 m to the side: its surface points
+    g = np.stack(np.meshgrid(np.linspace(-0.3, 0.3, 13), np.linspace(0.0, 0.8, 17), np.linspace(-0.25, 0.25, 11),
+                             indexing="ij"), -1).reshape(-1, 3)
+    truth = np.array([0.4, 0.0, -3.0])
+    v_bottom = silhouette_bottom_row(g + truth, K, wfc)
+    assert 0 < v_bottom < SIZE
+    for wrong in (0.9, 1.08):          # placed by a depth map that reads 10 % near / 8 % far there
+        placed = truth * np.array([wrong, 1.0, wrong])
+        k = contact_range(placed, g + placed, v_bottom, K, wfc, 0.15)
+        assert k is not None
+        moved = placed * np.array([k, 1.0, k])
+        # the crossing is interpolated between k steps of 0.3 / 400 of the distance
+        assert np.linalg.norm(moved - truth) < 3.0 * (0.3 / 400) * 3.0 + 1e-3
+    # a mask bottom no k within ±15 % reaches (a cut or hidden bottom): left alone
+    assert contact_range(truth, g + truth, v_bottom + 80.0, K, wfc, 0.15) is None

@@ -23,7 +23,8 @@ from scenewright.library.categories import category_info
 from scenewright.methods.base import Method
 from scenewright.methods.layout.arrange import ArrangeSettings, arrange
 from scenewright.methods.layout.consensus import ConsensusSettings, group_consensus
-from scenewright.methods.layout.depth_fit import DepthFitSettings, camera_record, condition_depth, settings_for_run
+from scenewright.methods.layout.depth_fit import (DepthFitSettings, camera_record, condition_depth, contact_range,
+                                                  settings_for_run)
 from scenewright.methods.layout.extent import fit_extent
 from scenewright.methods.layout.features import make_extractor
 from scenewright.methods.layout.floor_pose import (FloorPoseSettings, face_partners, pose_on_floor, scene_scale,
@@ -224,6 +225,10 @@ def reconstruct(capture, library, settings: LayoutSettings | None = None, render
             face_room(results, observation, scorer, s.pose)
             if s.pose.radial_prior:
                 radial_yaws(results, wfc, scorer, s.pose, index)
+            contact = None
+            if depth_record.get("used_as") in ("estimated", "relative") and s.depth.contact_range_max > 0:
+                from scenewright.perception.metrology import footings
+                contact = footings(capture.seg, list(capture.instance_ids))
             for r in results:
                 if r.hypotheses:
                     r.chosen = r.hypotheses[0]
@@ -235,6 +240,8 @@ def reconstruct(capture, library, settings: LayoutSettings | None = None, render
                         nudge_along_ray(r.chosen, wfc, s.pose.nudge_min_depth)
                     if s.pose.anchor_cut_end:
                         anchor_cut_end(r, observation, capture, wfc, index)
+                    if contact is not None:
+                        _range_by_contact(r, contact, index, capture, wfc, observation, s)
     finally:
         bar.stop()
         if own_renderer:
@@ -417,6 +424,30 @@ class _FloorContext:
             feats, _, _ = self.index.view_features(asset_id, self.extractor)
             return float(np.max(feats @ feature)) if len(feats) else 0.0
         return cosine
+
+
+def _range_by_contact(r: ObjectResult, feet: dict, index, capture, wfc: np.ndarray, observation,
+                      s: LayoutSettings) -> None:
+    """Estimated depth: a floor object whose mask's bottom is seen (not cut, nothing in front)
+    slid along the floor to where its silhouette's lowest row meets that bottom
+    (:func:`depth_fit.contact_range`; recorded as ``extra.contact_range``)."""
+    h, f = r.chosen, feet.get(int(r.obj.id))
+    floor_y = support_height(r, observation)
+    if h is None or f is None or not f.bottom_ok or _is_small(r) or floor_y is None:
+        return
+    if abs(float(h.translation[1]) - floor_y) > 0.02:        # not standing on the floor
+        return
+    m = h.world_from_object()
+    world = index.geometry(h.asset_id).points @ m[:3, :3].T + m[:3, 3]
+    k = contact_range(h.translation, world, f.v_bottom, np.asarray(capture.K, float), wfc, s.depth.contact_range_max)
+    if k is None:
+        r.notes.append("contact_range_unresolved")
+        return
+    cam = np.asarray(wfc, float)[:3, 3]
+    t = np.asarray(h.translation, float).copy()
+    t[[0, 2]] = cam[[0, 2]] + k * (t[[0, 2]] - cam[[0, 2]])
+    h.translation = t
+    h.extra["contact_range"] = round(k, 4)
 
 
 def _colour_corrected(capture, transform, scorer, floor: "_FloorContext | None", s: LayoutSettings):
