@@ -144,22 +144,21 @@ def needs_perception(args: argparse.Namespace, method=None) -> bool:
     (``--depth none``: depth is not wanted)."""
     if getattr(args, "seg", None) or getattr(args, "labels", None) or getattr(args, "fov", None) is not None:
         return True
-    wanted = getattr(method, "perceive_missing", ("seg", "depth"))
-    if getattr(args, "depth", None) == "none":
-        wanted = tuple(c for c in wanted if c != "depth")
-    return lacks_inputs(args.capture, method, wanted)
+    skip = ("depth",) if getattr(args, "depth", None) == "none" else ()
+    return lacks_inputs(args.capture, method, skip=skip)
 
 
-def lacks_inputs(path, method=None, wanted: tuple[str, ...] | None = None) -> bool:
+def lacks_inputs(path, method=None, wanted: tuple[str, ...] | None = None, skip: tuple[str, ...] = ()) -> bool:
     """Is ``path`` an image file, or a capture folder missing a channel of ``wanted`` (default:
-    those ``method``, a Method class, wants estimated, ``perceive_missing``: seg and depth)?"""
+    those ``method``, a Method class, wants estimated, ``perceive_missing``: seg and depth),
+    not counting the channels in ``skip``?"""
     src = Path(path)
     if src.is_dir():
         present = {"seg": (src / "seg.png").is_file(),
                    "depth": (src / "depth.npy").is_file() or (src / "depth.png").is_file()}
         if wanted is None:
             wanted = getattr(method, "perceive_missing", ("seg", "depth"))
-        return not all(present.get(c, True) for c in wanted)
+        return not all(present.get(c, True) for c in wanted if c not in skip)
     return src.is_file()
 
 
