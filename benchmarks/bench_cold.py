@@ -9,7 +9,8 @@ neither. Reports the medians per checkout, their ratio, the per-stage times of
 
     .venv/bin/python benchmarks/bench_cold.py --before ../base --after . \\
         --captures examples/living_room/capture /work/benches/bench_main/scene_000{0..4}/capture \\
-        --library data/library --repeats 3 --out /tmp/bench_cold [--json result.json]
+        --library data/library --repeats 3 --out /tmp/bench_cold [--json result.json] \\
+        [--library-before OLD_LIB]     # a library format change: the before code reads OLD_LIB
 """
 
 from __future__ import annotations
@@ -63,20 +64,23 @@ def main() -> None:
     p.add_argument("--after", required=True, help="checkout of the code measured")
     p.add_argument("--captures", nargs="+", required=True)
     p.add_argument("--library", required=True)
+    p.add_argument("--library-before", default=None,
+                   help="the library the 'before' code reads (default --library): compares a library format change")
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--out", default="out/bench_cold")
     p.add_argument("--json", default=None)
     args = p.parse_args()
     sides = {"before": Path(args.before).resolve(), "after": Path(args.after).resolve()}
     captures = [Path(c).resolve() for c in args.captures]
-    library = Path(args.library).resolve()
+    libraries = {"after": Path(args.library).resolve(),
+                 "before": Path(args.library_before or args.library).resolve()}
     out = Path(args.out).resolve()
     runs: dict[str, list[dict]] = {k: [] for k in sides}
     for rep in range(args.repeats):
         for i, capture in enumerate(captures):
             order = list(sides) if (rep + i) % 2 == 0 else list(sides)[::-1]
             for side in order:
-                r = cold_run(sides[side], capture, library, out / side / f"{i:02d}")
+                r = cold_run(sides[side], capture, libraries[side], out / side / f"{i:02d}")
                 r.update(capture=str(capture), repeat=rep)
                 runs[side].append(r)
                 print(f"{side} {capture.parent.name} #{rep}: {r['wall_s']:.2f} s wall, {r['cpu_s']:.2f} CPU-s, "
@@ -101,6 +105,7 @@ def main() -> None:
     print(f"scene.json: {'identical' if same else 'DIFFER'} (apart from timings)")
     if args.json:
         Path(args.json).write_text(json.dumps({"machine": machine(), "captures": [str(c) for c in captures],
+                                               "libraries": {k: str(v) for k, v in libraries.items()},
                                                "repeats": args.repeats, "runs": runs, "medians": med,
                                                "stages": stages, "same": same}, indent=2))
 

@@ -17,12 +17,23 @@ added to an existing library, without rendering anything, by ``library build --r
     features-classical.npy  (A, V, D) float32 classical appearance descriptors of every view
                         (:class:`scenewright.methods.layout.features.ClassicalFeatures`)
     view_angles.npy     (A, V, 2) float64 yaw and pitch (degrees) of those views
+    render-*.npy        what the pose renders draw (:class:`scenewright.render.meshprep.PreparedMesh`
+                        of each asset's mesh, its texture at most ``render_texture_side`` pixels):
+                        ``render-vertices`` (N,) interleaved vertices, ``render-indices`` (F, 3)
+                        uint32, ``render-texels`` (T,) uint8 RGBA rows bottom-up, all assets
+                        concatenated; ``render-spans`` (A, 6) int64 each asset's [start, end) in
+                        those three; ``render-textures`` (A, 2) int32 texture height, width (0: none);
+                        ``render-materials`` (A, 5) float32 base colour RGBA, alpha cutoff;
+                        ``render-flags`` (A, 4) bool smooth, colored, has material, indexed
 
 Every file is opened with ``np.load(mmap_mode="r")``: opening costs a few file headers
 whatever the library size, and a candidate's rows are paged in when retrieval reads
 them, so memory in use grows with the candidates looked at, not with the library.
 Before this index, retrieval decoded each candidate's ``views.npz`` (24 PNG-sized
-images) and computed its descriptors on every cold start: ~2 s of a 5-7 s run.
+images) and computed its descriptors on every cold start: ~2 s of a 5-7 s run. Before the
+render meshes, every pose candidate's ``mesh.glb`` was parsed, its texture atlas (up to
+2048² PNG) decoded and hashed, and the GPU built its full mip chain: ~40-90 ms per
+candidate, for a 96-pixel render that never samples the finest levels.
 
 The index is tied to the stacked arrays it was built from (``source`` = their file
 name, which changes with every build); a stale or missing index is ignored (retrieval
@@ -44,6 +55,10 @@ from scenewright.fileio import atomic_dir, read_json, write_json
 
 INDEX_FORMAT = "library-index/1"
 INDEX_DIR = "index"
+# The pose renders' windows are 96 pixels: a texture side of 256 leaves the mip level they
+# sample unchanged for all but the closest, most stretched atlases (bench: no pose changed
+# for the worse, see docs/library.md).
+RENDER_TEXTURE_SIDE = 256
 log = logging.getLogger("scenewright.library")
 
 
@@ -53,6 +68,7 @@ class IndexSettings:
     n_points: int = 384          # RetrievalSettings.n_points
     seed: int = 0                # LayoutSettings.seed (the subsample of asset row r uses seed + r)
     features: str = "classical"  # appearance descriptors stored (DINOv2 needs weights: not stored)
+    render_texture_side: int = RENDER_TEXTURE_SIDE   # render meshes' largest texture side (pixels)
 
 
 def subsample_rows(n_samples: int, n_points: int, seed: int, row: int) -> np.ndarray | None:
@@ -145,22 +161,92 @@ def build_index(library, settings: IndexSettings | None = None, progress: bool =
         del points, feats, angles
         np.save(tmp / "point_counts.npy", counts)
         np.save(tmp / "has_views.npy", has_views)
+        rendered = write_render_meshes(library, records, tmp, settings.render_texture_side, progress)
         write_json(tmp / "index.json", {
             "format": INDEX_FORMAT, "source": source_name(library), "assets": A,
             "settings": dataclasses.asdict(settings), "categories": categories,
-            "views": n_views, "feature_dim": dim,
+            "views": n_views, "feature_dim": dim, "render": rendered,
             "build_s": round(time.perf_counter() - t0, 3)})
     return target
 
 
-def _progress(enabled: bool, total: int):
+class _Concatenated:
+    """An .npy file of rows appended one block at a time (total length unknown up front):
+    blocks go to a raw file, which :meth:`finish` wraps with the .npy header."""
+
+    def __init__(self, path: Path, dtype, row_shape: tuple = ()):
+        self.path, self.dtype, self.row_shape = path, np.dtype(dtype), tuple(row_shape)
+        self.raw = path.with_suffix(".raw")
+        self.file = open(self.raw, "wb")
+        self.rows = 0
+
+    def append(self, block: np.ndarray) -> tuple[int, int]:
+        """Append ``block`` (n, *row_shape); returns its [start, end) rows."""
+        block = np.ascontiguousarray(block, self.dtype).reshape((-1, *self.row_shape))
+        self.file.write(block.tobytes())
+        start, self.rows = self.rows, self.rows + len(block)
+        return start, self.rows
+
+    def finish(self) -> None:
+        self.file.close()
+        out = np.lib.format.open_memmap(self.path, "w+", self.dtype, (self.rows, *self.row_shape))
+        if self.rows:
+            out[:] = np.memmap(self.raw, self.dtype, "r", shape=(self.rows, *self.row_shape))
+        out.flush()
+        del out
+        self.raw.unlink()
+
+
+def write_render_meshes(library, records, folder: Path, texture_side: int, progress: bool = False) -> dict:
+    """Write the ``render-*.npy`` files of ``records`` into ``folder``; returns what index.json
+    records about them. An asset whose files are damaged gets an empty render mesh (retrieval
+    skips it anyway)."""
+    from scenewright.render.meshprep import VERTEX_DTYPE, prepare_mesh
+
+    A = len(records)
+    vertices = _Concatenated(folder / "render-vertices.npy", VERTEX_DTYPE)
+    indices = _Concatenated(folder / "render-indices.npy", np.uint32, (3,))
+    texels = _Concatenated(folder / "render-texels.npy", np.uint8)
+    spans = np.zeros((A, 6), np.int64)
+    textures = np.zeros((A, 2), np.int32)
+    materials = np.zeros((A, 5), np.float32)
+    flags = np.zeros((A, 4), bool)
+    bar = _progress(progress, A, "render meshes")
+    for row, rec in enumerate(records):
+        if library.asset_problem(rec.asset_id) is None:
+            prepared = prepare_mesh(library.mesh(rec.asset_id), max_texture_side=texture_side)
+            library.mesh.cache_clear()       # one mesh at a time: memory stays flat
+            spans[row, 0:2] = vertices.append(prepared.vertices)
+            spans[row, 2:4] = indices.append(prepared.indices if prepared.indices is not None
+                                             else np.zeros((0, 3), np.uint32))
+            if prepared.texture is not None:
+                spans[row, 4:6] = texels.append(prepared.texture.reshape(-1))
+                textures[row] = prepared.texture.shape[:2]
+            else:
+                spans[row, 4:6] = texels.rows
+            materials[row, :4], materials[row, 4] = prepared.base_color, prepared.alpha_cutoff
+            flags[row] = (prepared.smooth, prepared.colored, prepared.has_material, prepared.indices is not None)
+        else:
+            spans[row] = (vertices.rows, vertices.rows, indices.rows, indices.rows, texels.rows, texels.rows)
+        bar(row + 1)
+    for part in (vertices, indices, texels):
+        part.finish()
+    np.save(folder / "render-spans.npy", spans)
+    np.save(folder / "render-textures.npy", textures)
+    np.save(folder / "render-materials.npy", materials)
+    np.save(folder / "render-flags.npy", flags)
+    return {"texture_side": int(texture_side), "vertices": vertices.rows, "triangles": indices.rows,
+            "texel_bytes": texels.rows}
+
+
+def _progress(enabled: bool, total: int, what: str = "index"):
     if not enabled:
         return lambda done: None
     step = max(total // 20, 1)
 
     def show(done: int) -> None:
         if done % step == 0 or done == total:
-            print(f"index {done}/{total}", flush=True)
+            print(f"{what} {done}/{total}", flush=True)
     return show
 
 
@@ -184,9 +270,14 @@ class ArrayIndex:
         self.features = {self.settings.features: load(f"features-{self.settings.features}.npy")}
         self.view_angles = load("view_angles.npy")
         A = len(self.ids)
+        self.render = None          # the render meshes' arrays (an index written before them has none)
+        if info.get("render"):
+            self.render = {k: load(f"render-{k}.npy") for k in
+                           ("vertices", "indices", "texels", "spans", "textures", "materials", "flags")}
+        per_asset = [self.render[k] for k in ("spans", "textures", "materials", "flags")] if self.render else []
         if any(len(a) != A for a in (self._ids_sorted, self._sorted_rows, self.category_codes, self.sizes,
                                      self.has_views, self.points, self.point_counts, self.view_angles,
-                                     *self.features.values())):
+                                     *self.features.values(), *per_asset)):
             raise InputError(f"{folder}: index arrays disagree in length (rebuild it: library build --reuse)")
 
     @classmethod
@@ -227,6 +318,33 @@ class ArrayIndex:
     def asset_points(self, row: int) -> np.ndarray:
         """(n, 6) float32 retrieval samples of library row ``row`` (a copy off the mapping)."""
         return np.array(self.points[row, : int(self.point_counts[row])])
+
+    @property
+    def render_texture_side(self) -> int | None:
+        """Largest texture side of the stored render meshes (None: the index has none)."""
+        return int(self.info["render"]["texture_side"]) if self.render else None
+
+    def render_mesh(self, row: int):
+        """The :class:`~scenewright.render.meshprep.PreparedMesh` of library row ``row`` as the
+        index stores it (arrays copied off the mapping), or None (no render meshes stored, or
+        none for this asset)."""
+        from scenewright.render.meshprep import PreparedMesh
+
+        if self.render is None:
+            return None
+        r = self.render
+        v0, v1, i0, i1, t0, t1 = (int(x) for x in r["spans"][row])
+        if v1 == v0:
+            return None
+        smooth, colored, has_material, indexed = (bool(x) for x in r["flags"][row])
+        h, w = (int(x) for x in r["textures"][row])
+        material = np.array(r["materials"][row])
+        return PreparedMesh(
+            vertices=np.array(r["vertices"][v0:v1]),
+            indices=np.array(r["indices"][i0:i1]) if indexed else None,
+            texture=np.array(r["texels"][t0:t1]).reshape(h, w, 4) if h else None,
+            base_color=material[:4], smooth=smooth, alpha_cutoff=float(material[4]),
+            colored=colored, has_material=has_material)
 
     def view_features(self, row: int, kind: str = "classical"):
         """(V, D) float32 descriptors, yaw (V,), pitch (V,) of row ``row``; None if not stored."""

@@ -18,7 +18,8 @@ of a real collection would:
 Everything is made from the source's index arrays and stacked samples; nothing is
 rendered or re-sampled, which is what makes a 50× library take a minute rather than
 hours. Replicas share their source's asset folder (mesh.glb, views.npz) through a
-symlink ``OUT/assets``. :func:`replica_of` maps an id back to its source, so
+symlink ``OUT/assets``, and their render meshes (the index's ``render-*`` arrays, stretched
+on load) through symlinks to the source's. :func:`replica_of` maps an id back to its source, so
 benchmarks count a replica of the right asset as the right asset.
 
 The stacked samples keep the first ``n_samples`` (4096) samples per asset (what
@@ -165,8 +166,17 @@ def make_scaled_library(source, out, settings: ReplicaSettings | None = None, pr
         np.save(tmp / INDEX_DIR / "sizes.npy", sizes)
         np.save(tmp / INDEX_DIR / "has_views.npy", np.tile(np.asarray(idx.has_views), F))
         np.save(tmp / INDEX_DIR / "point_counts.npy", np.tile(np.asarray(idx.point_counts), F))
-        write_json(tmp / INDEX_DIR / "index.json", {**idx.info, "format": INDEX_FORMAT, "source": names["samples"],
-                                                    "assets": total})
+        index_info = {**idx.info, "format": INDEX_FORMAT, "source": names["samples"], "assets": total}
+        if idx.render is not None:
+            # replicas draw their source's render mesh, stretched on load (as their mesh is)
+            for name in ("vertices", "indices", "texels"):
+                os.symlink(Path(idx.folder).resolve() / f"render-{name}.npy", tmp / INDEX_DIR / f"render-{name}.npy")
+            for name in ("spans", "textures", "materials", "flags"):
+                per_asset = np.asarray(idx.render[name])
+                np.save(tmp / INDEX_DIR / f"render-{name}.npy", np.tile(per_asset, (F,) + (1,) * (per_asset.ndim - 1)))
+        else:
+            index_info.pop("render", None)
+        write_json(tmp / INDEX_DIR / "index.json", index_info)
         info = dict(src.info)
         info.update({"format": FORMAT, "status": "complete",
                      "replicas": {"source": str(Path(src.folder).resolve()), "factor": F,

@@ -19,8 +19,8 @@ import numpy as np
 import trimesh
 
 from scenewright.errors import ScenewrightError
-from scenewright.render.meshprep import (VERTEX_ATTRIBUTES, VERTEX_FORMAT, PreparedMesh,
-                                         prepare_mesh)
+from scenewright.render.meshprep import (MAX_TEXTURE_SIDE, VERTEX_ATTRIBUTES, VERTEX_FORMAT,
+                                         PreparedMesh, prepare_mesh)
 
 
 class RenderError(ScenewrightError):
@@ -155,7 +155,7 @@ class GpuState:
     def __init__(self, ctx) -> None:
         self.ctx = ctx
         self.programs: dict[tuple[bool, bool, bool, bool], object] = {}
-        self.meshes: dict[int, GpuMesh] = {}
+        self.meshes: dict[int, dict[int, GpuMesh]] = {}   # id(mesh) → texture side cap → buffers
         self._finalizers: dict[int, weakref.finalize] = {}
         self.lock = threading.RLock()
         # Buffers of collected meshes: released later by a thread holding the context (a
@@ -230,34 +230,41 @@ class GpuState:
         return GpuMesh(vao, program, vbo, ibo, texture, prepared.base_color, prepared.smooth,
                        prepared.alpha_cutoff, prepared.n_triangles, key, prepared.has_material)
 
-    def get(self, mesh: trimesh.Trimesh, cache: bool = True) -> GpuMesh:
-        """The GPU buffers of ``mesh``: cached by object identity unless ``cache`` is False
-        (then the caller must ``release()`` them)."""
-        key = self.mesh_key(mesh)
+    def get(self, mesh: trimesh.Trimesh | PreparedMesh, cache: bool = True,
+            max_texture_side: int = MAX_TEXTURE_SIDE) -> GpuMesh:
+        """The GPU buffers of ``mesh`` with its texture at most ``max_texture_side`` pixels on a
+        side: cached by object identity and cap unless ``cache`` is False (then the caller must
+        ``release()`` them). A :class:`PreparedMesh` (e.g. a library's precomputed render mesh)
+        is uploaded as it is: it was prepared with its own cap."""
+        if isinstance(mesh, PreparedMesh):
+            key, prepare = ("prepared", id(mesh)), lambda: mesh
+        else:
+            key = self.mesh_key(mesh)
+            prepare = lambda: prepare_mesh(mesh, max_texture_side=max_texture_side)  # noqa: E731
         if not cache:
             with self.current():
-                return self.upload(prepare_mesh(mesh), key)
+                return self.upload(prepare(), key)
         with self.current():
             oid = id(mesh)
-            hit = self.meshes.get(oid)
+            hit = self.meshes.get(oid, {}).get(max_texture_side)
             if hit is not None and hit.key == key:
                 return hit
             if hit is not None:          # the mesh was edited since upload
                 self.forget_id(oid)
-            gpu = self.upload(prepare_mesh(mesh), key)
-            self.meshes[oid] = gpu
-            self._finalizers[oid] = weakref.finalize(mesh, self.forget_id, oid)
+            gpu = self.upload(prepare(), key)
+            if oid not in self.meshes:
+                self.meshes[oid] = {}
+                self._finalizers[oid] = weakref.finalize(mesh, self.forget_id, oid)
+            self.meshes[oid][max_texture_side] = gpu
             return gpu
 
     def forget_id(self, oid: int) -> None:
         # No lock here: a finalizer may run while this thread holds it mid-render (dict pops
         # and list appends are atomic under the GIL).
-        gpu = self.meshes.pop(oid, None)
+        self._garbage.extend(self.meshes.pop(oid, {}).values())
         fin = self._finalizers.pop(oid, None)
         if fin is not None:
             fin.detach()
-        if gpu is not None:
-            self._garbage.append(gpu)
 
     def defer_release(self, objects) -> None:
         """Release moderngl ``objects`` at the next frame (from any thread, e.g. ``__del__``)."""

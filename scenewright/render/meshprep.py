@@ -15,6 +15,7 @@ Everything here is vectorised numpy; nothing touches OpenGL.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -57,6 +58,20 @@ class PreparedMesh:
     @property
     def n_triangles(self) -> int:
         return len(self.indices) if self.indices is not None else len(self.vertices) // 3
+
+
+def stretched(prepared: PreparedMesh, scale) -> PreparedMesh:
+    """``prepared`` with its object frame scaled by ``scale`` (3,) per axis: positions times
+    ``scale``, own normals by the adjugate of the scaling and renormalised (as trimesh's
+    ``apply_transform`` treats them); the texture and index arrays are shared, not copied."""
+    scale = np.asarray(scale, np.float64).reshape(3)
+    vertices = prepared.vertices.copy()
+    vertices["position"] = vertices["position"] * scale
+    if prepared.smooth:
+        n = vertices["normal"] * scale[[1, 0, 0]] * scale[[2, 2, 1]]
+        length = np.linalg.norm(n, axis=1, keepdims=True)
+        vertices["normal"] = np.divide(n, length, out=np.zeros_like(n), where=length > 0)
+    return dataclasses.replace(prepared, vertices=vertices)
 
 
 def _unit_rgba(color, default=(1.0, 1.0, 1.0, 1.0)) -> np.ndarray:

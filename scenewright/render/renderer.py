@@ -25,6 +25,7 @@ import trimesh
 
 from scenewright.errors import InputError
 from scenewright.render.gl import GpuMesh, get_state
+from scenewright.render.meshprep import MAX_TEXTURE_SIDE, PreparedMesh
 
 
 @dataclass
@@ -32,7 +33,7 @@ class RenderItem:
     """One mesh to draw: ``mesh`` in its object frame, ``world_from_object`` (4, 4) places it,
     ``instance_id`` (int32, 0 = background) is written to ``RenderResult.instance_ids``."""
 
-    mesh: trimesh.Trimesh
+    mesh: trimesh.Trimesh | PreparedMesh
     world_from_object: np.ndarray = field(default_factory=lambda: np.eye(4))
     instance_id: int = 1
 
@@ -71,6 +72,10 @@ class RenderSettings:
     default_color: tuple[float, float, float, float] = (0.7, 0.7, 0.7, 1.0)   # meshes without material
     background_color: tuple[int, int, int] = (0, 0, 0)     # rgb where nothing is drawn (no background)
     cache_meshes: bool = True        # keep GPU buffers per mesh object between renders
+    # Largest texture side uploaded (bigger ones are downsampled first). Small renders of a
+    # whole object never sample an atlas's finest mip levels, and building those levels is
+    # most of a cold upload's time.
+    max_texture_side: int = MAX_TEXTURE_SIDE
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -170,7 +175,7 @@ class Renderer:
     # -- mesh cache -------------------------------------------------------------------
     def upload(self, mesh: trimesh.Trimesh) -> None:
         """Upload ``mesh`` now (otherwise done on first render); a no-op if cached."""
-        get_state().get(mesh, cache=True)
+        get_state().get(mesh, cache=True, max_texture_side=self.settings.max_texture_side)
 
     @staticmethod
     def forget(mesh: trimesh.Trimesh) -> None:
@@ -206,17 +211,18 @@ class Renderer:
         for item in items:
             if item.mesh is None:
                 continue
-            if not isinstance(item.mesh, trimesh.Trimesh):
+            if not isinstance(item.mesh, (trimesh.Trimesh, PreparedMesh)):
                 raise InputError(f"renderer: instance {item.instance_id}: mesh is a "
-                                 f"{type(item.mesh).__name__}, expected trimesh.Trimesh")
+                                 f"{type(item.mesh).__name__}, expected trimesh.Trimesh or PreparedMesh")
             if not -2**31 <= int(item.instance_id) < 2**31:
                 raise InputError(f"renderer: instance id {item.instance_id} does not fit int32")
-            if len(item.mesh.faces) > 0:
+            if (item.mesh.n_triangles if isinstance(item.mesh, PreparedMesh) else len(item.mesh.faces)) > 0:
                 meshes.append(item)
         # The whole frame holds the context (current on this thread) and the lock.
         with state.current() as ctx:
             gpus: list[tuple[RenderItem, GpuMesh]] = [
-                (item, state.get(item.mesh, cache=settings.cache_meshes)) for item in meshes]
+                (item, state.get(item.mesh, cache=settings.cache_meshes,
+                                 max_texture_side=settings.max_texture_side)) for item in meshes]
             t1 = time.perf_counter()
             timings["upload"] = t1 - t0
             fbo = self._framebuffer()

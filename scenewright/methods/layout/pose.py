@@ -215,7 +215,7 @@ class RenderScorer:
         if found is not None:
             self._renders.move_to_end(key)
             return found
-        found = self.renderer.render([RenderItem(self.index.mesh(h.asset_id), h.world_from_object(), 1)], win.K,
+        found = self.renderer.render([RenderItem(self.index.render_mesh(h.asset_id), h.world_from_object(), 1)], win.K,
                                      self.world_from_camera)
         self._renders[key] = found
         while len(self._renders) > self.recent_renders:

@@ -195,6 +195,28 @@ class LibraryIndex:
         """The asset's mesh from the library's LRU cache (shared: copy before mutating)."""
         return self.library.mesh(asset_id)
 
+    def render_mesh(self, asset_id: str):
+        """What the pose renders draw: the asset's :class:`~scenewright.render.meshprep.PreparedMesh`
+        with its texture at most the index's ``render_texture_side`` — read from the library's
+        index when it stores render meshes, else prepared from ``mesh.glb`` at the same side
+        (the same arrays either way; the index only saves parsing the GLB, decoding its full
+        atlas and the GPU's finest mip levels). Kept in a bounded cache, by identity, so the
+        renderer's GPU copy is reused across renders."""
+        return self.derived("render_mesh", asset_id, lambda: self._load_render_mesh(asset_id))
+
+    def _load_render_mesh(self, asset_id: str):
+        from scenewright.library.index import RENDER_TEXTURE_SIDE
+        from scenewright.render.meshprep import prepare_mesh, stretched
+
+        arrays = getattr(self.arrays, "_arrays", self.arrays)      # a subset's index is the full library's
+        side = getattr(arrays, "render_texture_side", None) or RENDER_TEXTURE_SIDE
+        row = arrays.row_of(asset_id) if arrays is not None and arrays.render is not None else None
+        prepared = arrays.render_mesh(row) if row is not None else None
+        if prepared is None:
+            return prepare_mesh(self.library.mesh(asset_id), max_texture_side=side)
+        scale = getattr(self.library, "info", {}).get("replicas", {}).get("scales", {}).get(asset_id)
+        return prepared if scale is None else stretched(prepared, scale)
+
     def view_features(self, asset_id: str, extractor) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(V, D) descriptors of the asset's views, with their yaw and pitch in degrees."""
         key = (asset_id, getattr(extractor, "name", "x") + str(getattr(extractor, "weights_dir", "")))
