@@ -37,6 +37,7 @@ from pathlib import Path
 
 import numpy as np
 
+from scenewright.encoded_images import original_encoding
 from scenewright.export.common import ExportSettings, Surface, attribution_of, export_metadata, relations_of, surface_of
 from scenewright.scene import GLTF_FROM_OPENCV, SCENE_FORMAT, Scene
 
@@ -215,10 +216,13 @@ class _GltfBuilder:
 
     def texture(self, surface: Surface, name: str) -> int:
         if surface.texture_key not in self.images:
-            buf = io.BytesIO()
-            surface.texture.save(buf, format="PNG")
-            self._list("images").append({"name": name, "mimeType": "image/png",
-                                         "bufferView": self._view(buf.getvalue(), None)})
+            encoded = original_encoding(surface.texture)     # a library texture's own file: no re-encoding
+            if encoded is None:
+                buf = io.BytesIO()
+                surface.texture.save(buf, format="PNG")
+                encoded = ("image/png", buf.getvalue())
+            self._list("images").append({"name": name, "mimeType": encoded[0],
+                                         "bufferView": self._view(encoded[1], None)})
             if "samplers" not in self.doc:   # linear, mipmapped, repeating: glTF's usual choice
                 self.doc["samplers"] = [{"magFilter": 9729, "minFilter": 9987, "wrapS": 10497, "wrapT": 10497}]
             textures = self._list("textures")

@@ -30,6 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
+from scenewright.encoded_images import original_encoding
 from scenewright.export.common import (ExportSettings, Surface, attribution_of, attribution_text, camera_lens,
                                        export_metadata, relations_of, surface_for_export)
 from scenewright.export.glb import crease_normals, has_own_vertex_normals, unit_normals
@@ -170,7 +171,8 @@ def _define_material(stage, path: str, surface: Surface, texture_asset: str | No
 
 
 class _Textures:
-    """Writes each distinct texture image once as PNG into ``folder``; returns its relative asset path."""
+    """Writes each distinct texture image once (PNG, or a library texture's own PNG/JPEG file) into
+    ``folder``; returns its relative asset path."""
 
     def __init__(self, folder: Path | None, relative_to: Path):
         self.folder, self.relative_to, self.written = folder, relative_to, {}
@@ -180,8 +182,13 @@ class _Textures:
             return None
         if surface.texture_key not in self.written:
             self.folder.mkdir(parents=True, exist_ok=True)
-            path = self.folder / f"{name}_{surface.texture_key}.png"
-            surface.texture.save(path)
+            encoded = original_encoding(surface.texture)     # a library texture's own file: no re-encoding
+            suffix = ".jpg" if encoded is not None and encoded[0] == "image/jpeg" else ".png"
+            path = self.folder / f"{name}_{surface.texture_key}{suffix}"
+            if encoded is not None:
+                path.write_bytes(encoded[1])
+            else:
+                surface.texture.save(path)
             self.written[surface.texture_key] = "./" + path.relative_to(self.relative_to).as_posix()
         return self.written[surface.texture_key]
 
@@ -219,7 +226,8 @@ def write_usd(scene: Scene, path: Path, settings: ExportSettings, texture_dir: P
 
     ``file_format``: "usda" or "usdc" for a ``.usd`` path (None: USD's default for the
     extension — crate for .usd).
-    Textures go to ``texture_dir`` (PNG, one per distinct image) and are referenced relative
+    Textures go to ``texture_dir`` (one file per distinct image: a library texture's own PNG or JPEG
+    bytes, else PNG) and are referenced relative
     to ``path``; ``texture_dir=None`` writes base colours only. ``progress(advance)`` is called
     once per object. Returns counts (objects, room surfaces, textures).
     """

@@ -45,6 +45,7 @@ from pathlib import Path
 import numpy as np
 import trimesh
 
+from scenewright.encoded_images import glb_images, remember_encoding
 from scenewright.errors import InputError
 from scenewright.fileio import read_json
 from scenewright.lru import LRUCache
@@ -282,6 +283,7 @@ class Library:
                 or not np.all(np.isfinite(mesh.vertices)):
             raise InputError(f"{path}: library asset {asset_id}: no usable triangles (empty or non-finite); "
                              "rebuild the library")
+        _remember_texture_bytes(mesh, path)
         stretch = self.info.get("replicas", {}).get("scales", {}).get(asset_id)
         if stretch is not None:   # a replica of a scaled library: its source mesh stretched (library/replicas.py)
             mesh.apply_transform(np.diag([*stretch, 1.0]))
@@ -314,6 +316,20 @@ class Library:
 
     def __repr__(self) -> str:
         return f"Library({str(self.folder)!r}, {len(self)} assets)"
+
+
+def _remember_texture_bytes(mesh, path: Path) -> None:
+    """Record on the mesh's texture the PNG/JPEG bytes it was decoded from (see
+    :mod:`scenewright.encoded_images`), when the GLB holds one image and the mesh one texture."""
+    image = getattr(getattr(mesh.visual, "material", None), "baseColorTexture", None)
+    if image is None:
+        return
+    try:
+        images = glb_images(path.read_bytes())
+    except (OSError, ValueError, KeyError, IndexError):
+        return
+    if len(images) == 1:
+        remember_encoding(image, images[0][1], images[0][0])
 
 
 class _MeshCache(LRUCache):
