@@ -149,3 +149,17 @@ def test_replicas_draw_their_source_render_mesh_stretched(small_library, tmp_pat
         np.testing.assert_allclose(replica.vertices["position"],
                                    prepare_mesh(scaled.mesh(rid), max_texture_side=RENDER_TEXTURE_SIDE)
                                    .vertices["position"], rtol=1e-6, atol=1e-6)
+
+
+def test_render_meshes_are_kept_in_a_bounded_cache(small_library, monkeypatch):
+    """A warm worker over a large library must not keep every render mesh (and its GPU copy)."""
+    monkeypatch.setattr(LibraryIndex, "cache_render_meshes", 3)
+    index = LibraryIndex(small_library)
+    ids = [r.asset_id for r in small_library.records]
+    first = index.render_mesh(ids[0])
+    for a in ids[1:]:
+        index.render_mesh(a)
+    assert len(index._render_meshes) == 3
+    again = index.render_mesh(ids[0])
+    assert again is not first                       # dropped and read again: the same arrays
+    _same_prepared(again, first)

@@ -109,6 +109,7 @@ class LibraryIndex:
     """
 
     cache_assets = 2048     # assets whose samples, tree and view descriptors are kept (~60 kB each)
+    cache_render_meshes = 64   # render meshes kept (~0.1-1 MB each, and their GPU copies), as the library's meshes
 
     def __init__(self, library, n_points: int = 384, seed: int = 0):
         from scenewright.library.index import open_index
@@ -141,6 +142,7 @@ class LibraryIndex:
         self._symmetry: dict[str, str] = {}
         self._skipped: set[str] = set()
         self._derived: dict[str, LRUCache] = {}
+        self._render_meshes: LRUCache = LRUCache(self.cache_render_meshes)
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -200,9 +202,10 @@ class LibraryIndex:
         with its texture at most the index's ``render_texture_side`` — read from the library's
         index when it stores render meshes, else prepared from ``mesh.glb`` at the same side
         (the same arrays either way; the index only saves parsing the GLB, decoding its full
-        atlas and the GPU's finest mip levels). Kept in a bounded cache, by identity, so the
-        renderer's GPU copy is reused across renders."""
-        return self.derived("render_mesh", asset_id, lambda: self._load_render_mesh(asset_id))
+        atlas and the GPU's finest mip levels). The 64 most recently used are kept, so the
+        renderer's GPU copy (cached by the object's identity, freed with it) is reused across
+        renders and what a warm worker holds does not grow with the library."""
+        return self._render_meshes.get_or_load(asset_id, lambda: self._load_render_mesh(asset_id))
 
     def _load_render_mesh(self, asset_id: str):
         from scenewright.library.index import RENDER_TEXTURE_SIDE
