@@ -45,6 +45,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from scenewright.errors import InputError
+from scenewright.geometry.transforms import rigid_inverse
+from scenewright.methods.layout.floor_pose import project
 
 MODES = ("auto", "given", "estimated", "relative", "none")
 KIND_TO_MODE = {"metric": "given", "estimated-metric": "estimated", "relative": "relative"}
@@ -556,7 +558,7 @@ def local_planes(inverse_depth: np.ndarray, weight: np.ndarray, sigma_px: float)
 
 
 def clean_segments(depth: np.ndarray, seg: np.ndarray, rim_px: float, sigma_px: float = 0.0,
-                   rim_fill: str = "plane", plane_sigma_px: float = 3.0) -> np.ndarray:
+                   rim_fill: str = "nearest", plane_sigma_px: float = 3.0) -> np.ndarray:
     """``depth`` (H, W) cleaned one segment of ``seg`` (H, W) at a time: smoothed by a Gaussian
     of ``sigma_px`` over the segment's interior only (normalised by the interior's weight, so
     no depth crosses an edge), and each segment's rim (pixels within ``rim_px`` of another
@@ -754,12 +756,8 @@ def camera_record(world_from_camera: np.ndarray) -> dict:
 def silhouette_bottom_row(points_world: np.ndarray, K: np.ndarray, world_from_camera: np.ndarray) -> float:
     """The lowest image row (largest v, pixel-edge coordinates) that ``points_world`` (N, 3)
     project to; NaN when none is in front of the camera."""
-    cfw = np.linalg.inv(np.asarray(world_from_camera, float))
-    p = np.asarray(points_world, float) @ cfw[:3, :3].T + cfw[:3, 3]
-    front = p[:, 2] > 1e-6
-    if not front.any():
-        return float("nan")
-    return float(np.max(K[1, 1] * p[front, 1] / p[front, 2] + K[1, 2]))
+    _, v = project(np.asarray(points_world, float), K, rigid_inverse(world_from_camera))
+    return float(np.nanmax(v)) if np.isfinite(v).any() else float("nan")
 
 
 def contact_range(translation: np.ndarray, points_world: np.ndarray, v_bottom: float, K: np.ndarray,
