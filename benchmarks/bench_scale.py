@@ -4,7 +4,9 @@ For each library size: library open time (Library + retrieval index, in a fresh 
 cold ``scenewright reconstruct`` wall time per scene (a new process per scene, as a user
 runs it), warm per-scene time (one process reconstructing every scene with one library
 and renderer, as a batch worker or the web page does; the first scene is left out), peak
-memory (max RSS) of both, and quality: the exact-asset rate on the benchmark counted up
+memory of both — max RSS (VmHWM, which counts the pages of the memory-mapped index read so
+far) and the peak anonymous memory (``RssAnon`` sampled every 20 ms: what the process
+allocates, without the mapped index files) — and quality: the exact-asset rate on the benchmark counted up
 to replica (a replica of the right asset is the right asset).
 
 The 10× and 50× libraries are made by ``scenewright.library.replicas.make_scaled_library``
@@ -41,7 +43,27 @@ TIMING_KEYS = ("perception", "category", "retrieval", "pose", "graph", "optimize
 
 
 HWM = ("import sys\nfrom pathlib import Path\n"
-       "def hwm():\n    return int(Path('/proc/self/status').read_text().split('VmHWM:')[1].split()[0]) // 1024\n")
+       "def hwm():\n    return int(Path('/proc/self/status').read_text().split('VmHWM:')[1].split()[0]) // 1024\n"
+       f"sys.path.insert(0, {str(Path(__file__).resolve().parent)!r})\n"
+       "from bench_scale import start_anon_sampler\nanon_peak = start_anon_sampler()\n")
+
+
+def start_anon_sampler(every_s: float = 0.02) -> list:
+    """Sample this process's anonymous resident memory (``RssAnon``: heap, arrays, textures —
+    not the memory-mapped index files, whose pages the kernel can drop and which VmHWM counts)
+    every ``every_s`` seconds in a daemon thread; returns a one-item list holding the peak MiB
+    seen so far."""
+    import threading
+
+    peak = [0]
+
+    def sample() -> None:
+        while True:
+            text = Path("/proc/self/status").read_text()
+            peak[0] = max(peak[0], int(text.split("RssAnon:")[1].split()[0]) // 1024)
+            time.sleep(every_s)
+    threading.Thread(target=sample, daemon=True, name="anon-sampler").start()
+    return peak
 
 
 def _children_cpu() -> float:
@@ -50,6 +72,8 @@ def _children_cpu() -> float:
 
 
 LAST_CPU = [0.0]    # CPU seconds (user + system) of the last child run by _run
+COLD_ANON = [0]     # sampled peak anonymous MiB of the last cold run
+WARM_ANON = [0]     # … of the last warm worker
 
 
 def _run(cmd: list[str]) -> tuple[float, str, str]:
@@ -77,9 +101,10 @@ def cold_once(lib: Path, scene: Path, out: Path) -> tuple[float, int, float]:
     The peak is the process's own VmHWM read as it ends (a child's rusage would also count
     its parent's memory at the fork)."""
     code = HWM + ("from scenewright.cli import main\nrc = main(sys.argv[1:])\n"
-                  "print('VmHWM', hwm(), file=sys.stderr)\nsys.exit(rc)\n")
+                  "print('VmHWM', hwm(), 'AnonPeak', anon_peak[0], file=sys.stderr)\nsys.exit(rc)\n")
     wall, _, err = _run([PY, "-c", code, "reconstruct", str(scene / "capture"), "-o", str(out / scene.name),
                          "--library", str(lib), "--overwrite", "--no-preview"])
+    COLD_ANON[0] = int(err.rsplit("AnonPeak", 1)[1].split()[0])
     return wall, int(err.rsplit("VmHWM", 1)[1].split()[0]), LAST_CPU[0]
 
 
@@ -87,6 +112,7 @@ def warm_worker(lib: str, out: str, scenes: list[str]) -> None:
     """In one process: reconstruct every scene with one library and renderer; print JSON times."""
     from scenewright.methods.base import Resources
     from scenewright.run import build_method, run_to_folder
+    anon_peak = start_anon_sampler()
     resources = Resources(library=lib)
     method = build_method("layout", resources=resources)       # library, index and renderer built once
     times, cpu = [], []
@@ -96,7 +122,7 @@ def warm_worker(lib: str, out: str, scenes: list[str]) -> None:
         times.append(time.perf_counter() - t0)
         cpu.append(time.process_time() - c0)
     hwm = int(Path("/proc/self/status").read_text().split("VmHWM:")[1].split()[0]) // 1024
-    print(json.dumps({"times": times, "cpu": cpu, "peak_mb": hwm}))
+    print(json.dumps({"times": times, "cpu": cpu, "peak_mb": hwm, "anon_peak_mb": anon_peak[0]}))
 
 
 def warm_once(lib: Path, scenes: list[Path], out: Path) -> tuple[list[float], int, list[float]]:
@@ -104,6 +130,7 @@ def warm_once(lib: Path, scenes: list[Path], out: Path) -> tuple[list[float], in
     peak MiB, and the per-scene CPU seconds (likewise)."""
     _, text, _ = _run([PY, __file__, "--warm-worker", str(lib), str(out), *map(str, scenes)])
     res = json.loads(text.strip().splitlines()[-1])
+    WARM_ANON[0] = res["anon_peak_mb"]
     return res["times"][1:] or res["times"], res["peak_mb"], res["cpu"][1:] or res["cpu"]
 
 
@@ -187,7 +214,7 @@ def main() -> None:
     # machine's load changes over minutes and must not favour one library.
     rows = [{"library": name, "assets": len(Library.open(path)), "made_s": made, "path": path,
              "out": str(work / "pred" / name.replace(" ", "-")), "cold_s": [], "cold_mb": [], "cold_cpu": [],
-             "warm_s": [], "warm_mb": [], "warm_cpu": []} for name, path, made in libraries]
+             "cold_anon_mb": [], "warm_s": [], "warm_mb": [], "warm_cpu": [], "warm_anon_mb": []} for name, path, made in libraries]
     for r in rows:
         r["open_s"] = open_time(r["path"])
     for scene in scenes:
@@ -197,6 +224,7 @@ def main() -> None:
             r["cold_s"].append(wall)
             r["cold_mb"].append(mb)
             r["cold_cpu"].append(cpu)
+            r["cold_anon_mb"].append(COLD_ANON[0])
     for order in (rows, rows[::-1]):
         print("warm round", flush=True)
         for r in order:
@@ -204,11 +232,12 @@ def main() -> None:
             r["warm_s"] += times
             r["warm_mb"].append(mb)
             r["warm_cpu"] += cpu
+            r["warm_anon_mb"].append(WARM_ANON[0])
     for r in rows:
         r["cold"] = {"wall_s": r["cold_s"], "median_s": statistics.median(r["cold_s"]), "max_rss_mb": max(r["cold_mb"]),
-                     "cpu_s": r["cold_cpu"], "median_cpu_s": statistics.median(r["cold_cpu"])}
+                     "max_anon_mb": max(r["cold_anon_mb"]), "cpu_s": r["cold_cpu"], "median_cpu_s": statistics.median(r["cold_cpu"])}
         r["warm"] = {"times_s": r["warm_s"], "median_s": statistics.median(r["warm_s"]), "max_rss_mb": max(r["warm_mb"]),
-                     "cpu_s": r["warm_cpu"], "median_cpu_s": statistics.median(r["warm_cpu"])}
+                     "max_anon_mb": max(r["warm_anon_mb"]), "cpu_s": r["warm_cpu"], "median_cpu_s": statistics.median(r["warm_cpu"])}
         r["exact_up_to_replica"] = exact_up_to_replica(scenes, Path(r["out"]) / "warm")
         r["path"] = str(r["path"])
     base = next(r for r in rows if r["library"] == "1x")
@@ -218,15 +247,16 @@ def main() -> None:
     print(f"machine: {machine()['cpu']}, {os.cpu_count()} cores; {len(scenes)} scenes, seed {args.seed}")
     print(f"load average at the end: {os.getloadavg()[0]:.1f}")
     print("| library | assets | open s | cold s/scene | cold CPU s | warm s/scene | warm CPU s | peak MB cold / warm "
-          "| exact asset (up to replica) |")
-    print("|---|---|---|---|---|---|---|---|---|")
+          "| peak anonymous MB cold / warm | exact asset (up to replica) |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
 
     def cell(r, kind, key):
         return f"{r[kind][key]:.2f} ({r[kind][key] / base[kind][key]:.2f}×)"
     for r in rows:
         print(f"| {r['library']} | {r['assets']} | {r['open_s']:.3f} | {cell(r, 'cold', 'median_s')} | "
               f"{cell(r, 'cold', 'median_cpu_s')} | {cell(r, 'warm', 'median_s')} | {cell(r, 'warm', 'median_cpu_s')} | "
-              f"{r['cold']['max_rss_mb']} / {r['warm']['max_rss_mb']} | {r['exact_up_to_replica']:.3f} |")
+              f"{r['cold']['max_rss_mb']} / {r['warm']['max_rss_mb']} | "
+              f"{r['cold']['max_anon_mb']} / {r['warm']['max_anon_mb']} | {r['exact_up_to_replica']:.3f} |")
     print(f"1x with and without the index: scenes {'identical' if same else 'DIFFER'} (apart from timings)")
     if args.json:
         Path(args.json).write_text(json.dumps({"machine": machine(), "scenes": len(scenes), "seed": args.seed,
