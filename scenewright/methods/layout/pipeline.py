@@ -33,8 +33,8 @@ from scenewright.methods.layout.labels import label_min_footprint, map_label
 from scenewright.methods.layout.photometric import PhotometricSettings, estimate_colour_transform
 from scenewright.methods.layout.pose import (PoseSettings, RenderScorer, category_weight, nudge_along_ray,
                                              refine_pose)
-from scenewright.methods.layout.priors import (anchor_cut_end, face_room, face_tables, fallback_box, radial_yaws,
-                                               support_height)
+from scenewright.methods.layout.priors import (anchor_cut_end, face_room, face_room_focus, face_tables, fallback_box,
+                                               radial_yaws, support_height)
 from scenewright.methods.layout.retrieval import (Hypothesis, Query, RetrievalSettings, library_index,
                                                   make_query, retrieve, retrieve_assets)
 from scenewright.perception import PerceptionSettings, perceive
@@ -223,6 +223,7 @@ def reconstruct(capture, library, settings: LayoutSettings | None = None, render
                 face_partners(results, index, s.floor_pose)
             face_tables(results, scorer, s.pose)
             face_room(results, observation, scorer, s.pose)
+            face_room_focus(results, scorer, s.pose)
             if s.pose.radial_prior:
                 radial_yaws(results, wfc, scorer, s.pose, index)
             contact = None
@@ -467,7 +468,7 @@ def _colour_corrected(capture, transform, scorer, floor: "_FloorContext | None",
 def _rescore(r: ObjectResult, asset_id: str, index, extractor, scorer, s: LayoutSettings):
     """Hypotheses of one object for one given asset (used when a group adopts an asset)."""
     hyps = retrieve_assets(r.query, [asset_id], index, extractor, s.retrieval, s.scale_trust, s.scale_bounds)
-    return refine_pose(r.obj, hyps, scorer, s.pose)
+    return refine_pose(r.obj, hyps, scorer, s.pose, small=_is_small(r))
 
 
 def _round_category_not_shape(r: ObjectResult, index) -> bool:

@@ -33,7 +33,11 @@ class PoseSettings:
     render_assets: int = 5           # assets per object that are rendered (3: bench exact 91.6 -> 94.9 %)
     render_yaws: int = 2             # geometric yaw hypotheses rendered per asset
     render_yaws_small: int = 4       # … for small things (few points: geometry says little about yaw)
+    cut_yaw_assets: int = 2          # border-cut furniture: every geometric yaw of the retrieval's best this many assets rendered
     facing_margin: float = 0.3       # a seat may turn to face its table if it costs at most this
+    room_focus: bool = True          # border-cut wall furniture with no wall near turns to face the other objects …
+    room_focus_margin: float = 0.15  # … if that costs at most this
+    room_focus_objects: int = 2      # … and at least this many other objects say where the room is
     radial_all_yaws: bool = True     # render every yaw of things of a round category whose shape is not round
     radial_prior: bool = True        # round things take the room's yaw (support / room focus) …
     radial_margin: float = 0.15      # … if its render scores at most this below the best
@@ -281,9 +285,13 @@ def refine_pose(obj, hyps: list[Hypothesis], scorer: RenderScorer | None,
         # A plant's leaves or a lamp's arm: the shape is not round though the category is,
         # and geometry alone hardly tells the yaw; the rendered silhouette and texture do.
         n_yaws = 1000
-    for h in hyps[: n_assets]:
-        for yaw, scale, t, cham in h.extra.get("yaws", [(h.yaw, h.scale, h.translation, h.chamfer_m)])[
-                : n_yaws]:
+    # A border-cut view's points hardly tell the turn (a cabinet seen from its side fits them as
+    # well turned 180°, the back of a cut armchair as well turned 90°): the chamfer's top yaws
+    # need not hold the right one, so the leading assets have every yaw rendered.
+    n_lead = settings.cut_yaw_assets if is_partial(obj) and not small else 0
+    for k, h in enumerate(hyps[: n_assets]):
+        n = 1000 if k < n_lead else n_yaws
+        for yaw, scale, t, cham in h.extra.get("yaws", [(h.yaw, h.scale, h.translation, h.chamfer_m)])[: n]:
             trials.append(_variant(h, yaw, scale, t, cham))
     if is_partial(obj):
         # Where the unseen part lies: one hypothesis per start (box shifted along each axis);
