@@ -468,7 +468,7 @@ def _colour_corrected(capture, transform, scorer, floor: "_FloorContext | None",
 def _rescore(r: ObjectResult, asset_id: str, index, extractor, scorer, s: LayoutSettings):
     """Hypotheses of one object for one given asset (used when a group adopts an asset)."""
     hyps = retrieve_assets(r.query, [asset_id], index, extractor, s.retrieval, s.scale_trust, s.scale_bounds)
-    return refine_pose(r.obj, hyps, scorer, s.pose, small=_is_small(r))
+    return refine_pose(r.obj, hyps, scorer, s.pose)
 
 
 def _round_category_not_shape(r: ObjectResult, index) -> bool:

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from scenewright.library.categories import category_info
 from scenewright.methods.layout.retrieval import Hypothesis, placement_matrix
 from scenewright.render import RenderItem
 
@@ -264,6 +265,17 @@ def _variant(h: Hypothesis, yaw: float, scale, translation, chamfer: float) -> H
     return v
 
 
+def turned_about_middle(h, index, turn: float):
+    """``h`` turned by ``turn`` (radians) about the middle of its asset's footprint (a copy)."""
+    pts = index.geometry(h.asset_id).points
+    middle = (pts.min(0) + pts.max(0)) / 2 * np.asarray(h.scale, float)
+    middle[1] = 0.0
+    centre = h.translation + placement_matrix(h.yaw, np.ones(3), np.zeros(3))[:3, :3] @ middle
+    yaw = h.yaw + turn
+    t = centre - placement_matrix(yaw, np.ones(3), np.zeros(3))[:3, :3] @ middle
+    return _variant(h, yaw, h.scale, t, h.chamfer_m)
+
+
 def category_weight(obj, settings: PoseSettings) -> float:
     """Weight of the label's category prior: more for border-cut objects (a cut box says little about size)."""
     return settings.w_category_partial if getattr(obj, "truncated", False) else settings.w_category
@@ -288,7 +300,7 @@ def refine_pose(obj, hyps: list[Hypothesis], scorer: RenderScorer | None,
     # A border-cut view's points hardly tell the turn (a cabinet seen from its side fits them as
     # well turned 180°, the back of a cut armchair as well turned 90°): the chamfer's top yaws
     # need not hold the right one, so the leading assets have every yaw rendered.
-    n_lead = settings.cut_yaw_assets if is_partial(obj) and not small else 0
+    n_lead = settings.cut_yaw_assets if is_partial(obj) and category_info(hyps[0].category).role != "small" else 0
     for k, h in enumerate(hyps[: n_assets]):
         n = 1000 if k < n_lead else n_yaws
         for yaw, scale, t, cham in h.extra.get("yaws", [(h.yaw, h.scale, h.translation, h.chamfer_m)])[: n]:

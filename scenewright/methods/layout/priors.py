@@ -8,15 +8,13 @@ Coordinates are the world frame of perception (metres, Y up, floor at y = 0).
 
 from __future__ import annotations
 
-import dataclasses
-
 import numpy as np
 from scipy import ndimage
 
 from scenewright.geometry.boxes import OrientedBox
 from scenewright.library.categories import category_info
-from scenewright.methods.layout.pose import (PoseSettings, front, is_partial, prefer_direction, prefer_facing,
-                                             prefer_room_facing, prefer_yaw)
+from scenewright.methods.layout.pose import (PoseSettings, front, is_partial, prefer_facing, prefer_room_facing,
+                                             prefer_yaw, turned_about_middle)
 
 
 def fallback_box(obj, capture, observation, small: bool = False):
@@ -98,32 +96,40 @@ def face_room_focus(results: list, scorer, settings: PoseSettings) -> None:
     A cabinet seen from its side, or a bed from its head end, looks the same turned 180°, and
     the wall its back stands against is often outside the picture. The room's furniture is
     in front of it, though: when the best hypothesis' front points away from the centroid of
-    the other (non-small) objects, the asset's yaws facing that centroid are rendered and the
-    best wins if it scores within ``room_focus_margin`` of the best.
+    the other (non-small) objects, the same box turned to face that centroid (turned about
+    its middle, so it covers what the best covered) is rendered, and wins if it scores within
+    ``room_focus_margin`` of the best.
     """
-    if not settings.room_focus:
+    if not settings.room_focus or scorer is None:
         return
     placed = [(r, r.hypotheses[0].translation[[0, 2]]) for r in results
               if r.hypotheses and category_info(r.hypotheses[0].category).role != "small"]
-    margin = dataclasses.replace(settings, facing_margin=settings.room_focus_margin)
     for r in results:
         if not r.hypotheses or category_info(r.hypotheses[0].category).role != "wall" or not is_partial(r.obj):
             continue
-        h = r.hypotheses[0]
-        if h.extra.get("facing_prior"):          # a wall seen near it has decided already
+        best = r.hypotheses[0]
+        if best.extra.get("facing_prior") or "render" not in best.extra:   # a wall seen near it decided
             continue
         others = [xz for q, xz in placed if q is not r]
         if len(others) < settings.room_focus_objects:
             continue
-        to_focus = np.mean(others, axis=0) - h.translation[[0, 2]]
+        to_focus = np.mean(others, axis=0) - best.translation[[0, 2]]
         dist = float(np.linalg.norm(to_focus))
         if dist < 0.5:
             continue
         to_focus = to_focus / dist
-        if float(front(h.yaw) @ to_focus) > -0.5:      # not turned away from the room
+        if float(front(best.yaw) @ to_focus) > -0.5:      # not turned away from the room
             continue
-        r.hypotheses = prefer_direction(r.hypotheses, lambda yaw, t: float(front(yaw) @ to_focus), r.obj, scorer,
-                                        margin)
+        base = best.score - best.extra["render"]["render"]
+        step = np.radians(settings.local_yaw_deg)
+        trials = [turned_about_middle(best, scorer.index, np.pi + k * step) for k in (0, -1, 1)]
+        for h, res in zip(trials, scorer.score(r.obj, trials)):
+            h.extra["render"] = res
+            h.score = res["render"] + base
+        pick = max(trials, key=lambda h: h.score)
+        if pick.score >= best.score - settings.room_focus_margin:
+            pick.extra["facing_prior"] = True
+            r.hypotheses = [pick] + r.hypotheses
 
 
 def room_yaw_for_radial(category: str, xz: np.ndarray, bottom: float, supports: list[tuple],
