@@ -92,11 +92,15 @@ def test_a_cut_views_leading_asset_has_every_yaw_rendered(index, window_renderer
     # Only the chamfer's two best turns rendered: the true one is never looked at.
     yaw, n = best_yaw(PoseSettings(cut_yaw_assets=0, local_yaw_deg=0.0))
     assert n == 2 and _angle(yaw, true_yaw) > math.pi / 3
-    # An object the frame does not cut keeps the chamfer's short list.
+    # An object the frame does not cut keeps the chamfer's short list, and so does a stand-in
+    # (no asset looked like the object: its other turns would only fit by accident).
     whole = SimpleNamespace(id=1, mask=obj.mask, truncated=False)
     out = refine_pose(whole, [_hypothesis(CHAIR, "chair", yaws, t)], scorer,
                       PoseSettings(cut_yaw_assets=1, local_yaw_deg=0.0))
     assert len(out) == 2
+    stand_in = _hypothesis(CHAIR, "chair", yaws, t)
+    stand_in.extra["shape_only"] = True
+    assert len(refine_pose(obj, [stand_in], scorer, PoseSettings(cut_yaw_assets=1, local_yaw_deg=0.0))) == 2
 
 
 def _bookcase_from_its_side(index, window_renderer):
