@@ -34,7 +34,7 @@ class PoseSettings:
     render_assets: int = 5           # assets per object that are rendered (3: bench exact 91.6 -> 94.9 %)
     render_yaws: int = 2             # geometric yaw hypotheses rendered per asset
     render_yaws_small: int = 4       # … for small things (few points: geometry says little about yaw)
-    cut_yaw_assets: int = 2          # border-cut furniture: every geometric yaw of the retrieval's best this many assets rendered
+    cut_yaw_assets: int = 2          # border-cut furniture: every geometric yaw of this many best assets rendered
     facing_margin: float = 0.3       # a seat may turn to face its table if it costs at most this
     room_focus: bool = True          # border-cut wall furniture with no wall near turns to face the other objects …
     room_focus_margin: float = 0.15  # … if that costs at most this
