@@ -33,8 +33,8 @@ from scenewright.methods.layout.labels import label_min_footprint, map_label
 from scenewright.methods.layout.photometric import PhotometricSettings, estimate_colour_transform
 from scenewright.methods.layout.pose import (PoseSettings, RenderScorer, category_weight, nudge_along_ray,
                                              refine_pose)
-from scenewright.methods.layout.priors import (anchor_cut_end, face_room, face_tables, fallback_box, radial_yaws,
-                                               support_height)
+from scenewright.methods.layout.priors import (anchor_cut_end, face_room, face_room_focus, face_tables, fallback_box,
+                                               radial_yaws, support_height)
 from scenewright.methods.layout.retrieval import (Hypothesis, Query, RetrievalSettings, library_index,
                                                   make_query, retrieve, retrieve_assets)
 from scenewright.perception import PerceptionSettings, perceive
@@ -223,6 +223,7 @@ def reconstruct(capture, library, settings: LayoutSettings | None = None, render
                 face_partners(results, index, s.floor_pose)
             face_tables(results, scorer, s.pose)
             face_room(results, observation, scorer, s.pose)
+            face_room_focus(results, scorer, s.pose)
             if s.pose.radial_prior:
                 radial_yaws(results, wfc, scorer, s.pose, index)
             contact = None

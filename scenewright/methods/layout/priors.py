@@ -13,7 +13,8 @@ from scipy import ndimage
 
 from scenewright.geometry.boxes import OrientedBox
 from scenewright.library.categories import category_info
-from scenewright.methods.layout.pose import PoseSettings, prefer_facing, prefer_room_facing, prefer_yaw
+from scenewright.methods.layout.pose import (PoseSettings, front, is_partial, prefer_facing, prefer_room_facing,
+                                             prefer_yaw, turned_about_middle)
 
 
 def fallback_box(obj, capture, observation, small: bool = False):
@@ -87,6 +88,48 @@ def face_room(results: list, observation, scorer, settings: PoseSettings) -> Non
         if dists[k] < reach:
             r.hypotheses = prefer_room_facing(r.hypotheses, np.asarray(walls[k].normal, float), r.obj, scorer,
                                               settings)
+
+
+def face_room_focus(results: list, scorer, settings: PoseSettings) -> None:
+    """Border-cut wall furniture with no wall seen near it faces the room's focus.
+
+    A cabinet seen from its side, or a bed from its head end, looks the same turned 180°, and
+    the wall its back stands against is often outside the picture. The room's furniture is
+    in front of it, though: when the best hypothesis' front points away from the centroid of
+    the other (non-small) objects, the same box turned to face that centroid (turned about
+    its middle, so it covers what the best covered) is rendered, and wins if it scores within
+    ``room_focus_margin`` of the best.
+    """
+    if not settings.room_focus or scorer is None:
+        return
+    placed = [(r, r.hypotheses[0].translation[[0, 2]]) for r in results
+              if r.hypotheses and category_info(r.hypotheses[0].category).role != "small"]
+    for r in results:
+        if not r.hypotheses or category_info(r.hypotheses[0].category).role != "wall" or not is_partial(r.obj):
+            continue
+        best = r.hypotheses[0]
+        if best.extra.get("facing_prior") or "render" not in best.extra:   # a wall seen near it decided
+            continue
+        others = [xz for q, xz in placed if q is not r]
+        if len(others) < settings.room_focus_objects:
+            continue
+        to_focus = np.mean(others, axis=0) - best.translation[[0, 2]]
+        dist = float(np.linalg.norm(to_focus))
+        if dist < 0.5:
+            continue
+        to_focus = to_focus / dist
+        if float(front(best.yaw) @ to_focus) > -0.5:      # not turned away from the room
+            continue
+        base = best.score - best.extra["render"]["render"]
+        step = np.radians(settings.local_yaw_deg)
+        trials = [turned_about_middle(best, scorer.index, np.pi + k * step) for k in (0, -1, 1)]
+        for h, res in zip(trials, scorer.score(r.obj, trials)):
+            h.extra["render"] = res
+            h.score = res["render"] + base
+        pick = max(trials, key=lambda h: h.score)
+        if pick.score >= best.score - settings.room_focus_margin:
+            pick.extra["facing_prior"] = True
+            r.hypotheses = [pick] + r.hypotheses
 
 
 def room_yaw_for_radial(category: str, xz: np.ndarray, bottom: float, supports: list[tuple],
