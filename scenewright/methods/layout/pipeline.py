@@ -156,7 +156,7 @@ def reconstruct(capture, library, settings: LayoutSettings | None = None, render
               if (s.render_refine and renderer) else None)
     floor = (_FloorContext(capture, observation, wfc, s, index, renderer, extractor,
                            shortlist=conditioned[2] if conditioned is not None else None)
-             if scorer is not None and depth_record.get("used_as") == "none" and s.floor_pose.enabled else None)
+             if scorer is not None and _floor_backbone(depth_record) and s.floor_pose.enabled else None)
     carried = conditioned[3] if conditioned is not None and len(conditioned) > 3 else None
     if carried is not None and carried.size > s.photometric.apply_above:
         capture = _colour_corrected(capture, carried, scorer, floor, s)
@@ -277,8 +277,12 @@ def reconstruct(capture, library, settings: LayoutSettings | None = None, render
 
         def on_step(stage: str, done: int, total: int) -> None:
             bar.update(task, description=stage, completed=done, total=total)
+        # Floor objects placed by their silhouettes agree with the solved camera; walls fitted in an
+        # estimate keep what is left of its warp (they would pull and push those objects by it).
+        walls = ([] if depth_record.get("backbone") == "metrology" and not s.depth.backbone_walls
+                 else None)
         instances, relations, report = arrange(instances, observation, s.arrange, timer, enabled=s.optimize,
-                                               progress=on_step)
+                                               progress=on_step, walls=walls)
     finally:
         bar.stop()
 
@@ -424,6 +428,12 @@ class _FloorContext:
             feats, _, _ = self.index.view_features(asset_id, self.extractor)
             return float(np.max(feats @ feature)) if len(feats) else 0.0
         return cosine
+
+
+def _floor_backbone(depth_record: dict) -> bool:
+    """Floor objects placed by their silhouettes on the solved floor: no depth, or estimated depth
+    scaled to the no-depth solution (``depth.backbone`` "metrology")."""
+    return depth_record.get("used_as") == "none" or depth_record.get("backbone") == "metrology"
 
 
 def _range_by_contact(r: ObjectResult, feet: dict, index, capture, wfc: np.ndarray, observation,
