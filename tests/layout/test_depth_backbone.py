@@ -77,3 +77,47 @@ def test_estimated_depth_on_the_metrology_backbone_end_to_end(bench384, library,
         errors[backbone] = _floor_errors(out, bench384 / name / "gt")
         assert errors[backbone]                    # the floor objects were all placed
     assert len(errors["metrology"]) == len(errors["depth"])
+
+
+def test_a_silhouette_placement_far_from_where_the_estimate_sees_the_object_disagrees():
+    from scenewright.methods.layout.floor_pose import placement_disagrees
+    wfc = np.eye(4)
+    wfc[:3, 3] = [0.0, 1.5, 0.0]
+    rng = np.random.default_rng(0)
+    seen = np.array([0.0, 0.4, 4.0]) + rng.normal(0.0, 0.2, (200, 3))    # a thing ~4 m ahead
+    assert not placement_disagrees(np.array([0.3, 0.0, 4.5]), seen, wfc, 0.35)   # ~0.6 m off: 15 %
+    assert placement_disagrees(np.array([1.2, 0.0, 5.6]), seen, wfc, 0.35)       # 2 m off: 50 %
+    assert not placement_disagrees(np.array([1.2, 0.0, 5.6]), seen, wfc, 0.0)    # off
+    assert not placement_disagrees(np.array([1.2, 0.0, 5.6]), seen[:5], wfc, 0.35)  # too few points
+    # the height does not count: a placement on the floor below points seen high up agrees
+    assert not placement_disagrees(np.array([0.0, 0.0, 4.0]), seen + [0.0, 1.0, 0.0], wfc, 0.35)
+
+
+def test_the_arrangement_can_leave_the_walls_out():
+    """An object reaching 0.2 m into a wall is pushed back into the room by the arrangement with
+    the walls, and left where it is without them (``walls=[]``)."""
+    import types
+
+    from scenewright.geometry.planes import Plane
+    from scenewright.methods.layout.arrange import ArrangeSettings, arrange
+    from scenewright.scene import Instance
+    import trimesh
+    box = trimesh.creation.box((1.0, 1.0, 1.0))
+    box.apply_translation((0.0, 0.5, 0.0))
+    m = np.eye(4)
+    m[:3, 3] = [0.0, 0.0, -1.7]                   # its back at z = -2.2, the wall at z = -2
+    inst = Instance(id=1, mesh=box, world_from_object=m, label="cabinet", category="cabinet", asset_id="a",
+                    size=[1.0, 1.0, 1.0], score=1.0)
+    observation = types.SimpleNamespace(floor=True, walls=[Plane(np.array([0.0, 0.0, -2.0]),
+                                                                 np.array([0.0, 0.0, 1.0]))])
+
+    class _Timer:
+        def __call__(self, stage):
+            import contextlib
+            return contextlib.nullcontext()
+    pushed, _, _ = arrange([inst], observation, ArrangeSettings(), _Timer())
+    kept, _, _ = arrange([inst], observation, ArrangeSettings(), _Timer(), walls=[])
+    z_pushed = float(pushed[0].world_from_object[2, 3])
+    z_kept = float(kept[0].world_from_object[2, 3])
+    assert z_pushed > -1.5 - 1e-3                 # back out of the wall (flush or inside the room)
+    assert abs(z_kept - (-1.7)) < 1e-9

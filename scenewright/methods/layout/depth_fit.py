@@ -112,6 +112,9 @@ class DepthFitSettings:
                                                      # camera height, gives the shape and the other objects' places)
     backbone_walls: bool = False                     # … "metrology": the estimate's walls still take part in the
                                                      # arrangement (objects set flush to them, pushed out of them)
+    backbone_disagree_share: float = 0.0             # … a floor object placed by its silhouette farther than this
+                                                     # share of its distance from where the estimate sees it is placed
+                                                     # by the estimate instead (0 = off)
     contact_range_max: float = 0.0                   # estimated/relative: each posed floor object whose mask's bottom
                                                      # is seen is slid to (or from) the camera until its silhouette's
                                                      # lowest row meets the mask's — by at most this share of its
