@@ -24,7 +24,7 @@ def test_the_estimates_own_scale_is_never_trusted(bench384, library):  # noqa: F
     from scenewright.methods.layout.pipeline import LayoutSettings
     from scenewright.methods.layout.retrieval import library_index
     s = LayoutSettings()
-    s.depth.backbone = "metrology"
+    assert s.depth.backbone == "metrology"             # the default
     index = library_index(Resources(library=library).library(), s.retrieval.n_points, s.seed)
     extractor = make_extractor(s.features, s.dinov2_weights)
     name = json.loads((bench384 / "manifest.json").read_text())["scenes"][0]
@@ -46,7 +46,7 @@ def test_the_estimates_own_scale_is_never_trusted(bench384, library):  # noqa: F
     assert finite.mean() > 0.9
     # float32 maps, logs and polynomial fits of a few thousand pixels: agreement to 1e-4
     assert np.max(np.abs(outs[1][finite] / outs[0][finite] - 1.0)) < 1e-4
-    # the default reads the scale off the objects' sizes in the estimate instead
+    # backbone "depth" reads the scale off the objects' sizes in the estimate instead
     s.depth.backbone = "depth"
     _, record = condition_depth(dataclasses.replace(capture, depth=capture.depth * 1.25,
                                                     depth_kind="estimated-metric"), index, s, extractor)

@@ -104,7 +104,7 @@ class DepthFitSettings:
     vote_rim_fill: str = "nearest"                   # … the same for the map the scale votes read (a tabletop's far
                                                      # edge stays at its height: seen heights right)
     rim_plane_sigma_px: float = 3.0                  # … Gaussian σ of the neighbourhood that plane is fitted over
-    backbone: str = "depth"                          # estimated/relative: what places the scene — "depth" (the
+    backbone: str = "metrology"                      # estimated/relative: what places the scene — "depth" (the
                                                      # estimate, its scale from the objects' sizes in it) | "metrology"
                                                      # (the no-depth solution: camera from where floor objects meet
                                                      # the floor and their known sizes, floor objects placed by their
@@ -112,7 +112,7 @@ class DepthFitSettings:
                                                      # camera height, gives the shape and the other objects' places)
     backbone_walls: bool = False                     # … "metrology": the estimate's walls still take part in the
                                                      # arrangement (objects set flush to them, pushed out of them)
-    backbone_disagree_share: float = 0.0             # … a floor object placed by its silhouette farther than this
+    backbone_disagree_share: float = 0.35            # … a floor object placed by its silhouette farther than this
                                                      # share of its distance from where the estimate sees it is placed
                                                      # by the estimate instead (0 = off)
     contact_range_max: float = 0.0                   # estimated/relative: each posed floor object whose mask's bottom
