@@ -89,6 +89,9 @@ def test_a_silhouette_placement_far_from_where_the_estimate_sees_the_object_disa
     assert placement_disagrees(np.array([1.2, 0.0, 5.6]), seen, wfc, 0.35)       # 2 m off: 50 %
     assert not placement_disagrees(np.array([1.2, 0.0, 5.6]), seen, wfc, 0.0)    # off
     assert not placement_disagrees(np.array([1.2, 0.0, 5.6]), seen[:5], wfc, 0.35)  # too few points
+    # a large asset's centre may lie its half-length from the points seen of it: allowed for on request
+    assert not placement_disagrees(np.array([1.2, 0.0, 5.6]), seen, wfc, 0.35, allowance_m=1.2)
+    assert placement_disagrees(np.array([1.2, 0.0, 5.6]), seen, wfc, 0.35, allowance_m=0.3)
     # the height does not count: a placement on the floor below points seen high up agrees
     assert not placement_disagrees(np.array([0.0, 0.0, 4.0]), seen + [0.0, 1.0, 0.0], wfc, 0.35)
 

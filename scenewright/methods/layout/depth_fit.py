@@ -115,6 +115,8 @@ class DepthFitSettings:
     backbone_disagree_share: float = 0.35            # … a floor object placed by its silhouette farther than this
                                                      # share of its distance from where the estimate sees it is placed
                                                      # by the estimate instead (0 = off)
+    backbone_disagree_footprint: bool = False        # … plus half the placed asset's longest horizontal side (a bed
+                                                     # seen from its foot: its points' median is far from its centre)
     contact_range_max: float = 0.0                   # estimated/relative: each posed floor object whose mask's bottom
                                                      # is seen is slid to (or from) the camera until its silhouette's
                                                      # lowest row meets the mask's — by at most this share of its

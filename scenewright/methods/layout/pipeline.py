@@ -390,7 +390,13 @@ class _FloorContext:
         share = self.s.depth.backbone_disagree_share
         if share <= 0 or not self.on_estimate or not r.hypotheses or not r.hypotheses[0].extra.get("floor_pose"):
             return False
-        return placement_disagrees(r.hypotheses[0].translation, getattr(r.obj, "points", None), self.wfc, share)
+        h = r.hypotheses[0]
+        allowance = 0.0
+        if self.s.depth.backbone_disagree_footprint:
+            size = self.index.sizes[self.index.row[h.asset_id]] * np.asarray(h.scale, float)
+            allowance = 0.5 * float(max(size[0], size[2]))
+        return placement_disagrees(h.translation, getattr(r.obj, "points", None), self.wfc, share,
+                                   allowance_m=allowance)
 
     def support_of(self, r: ObjectResult, by_id: dict) -> Hypothesis | None:
         """The placed floor object a small thing stands on (its mask's bottom touches that one's mask)."""
