@@ -14,7 +14,10 @@ metric depth) and a JSON-able record of what it concluded (``scene.json`` extra.
   depth shows: a first pass with each category's median size, a second with each object's
   asset identified by appearance (:func:`look_alike`: free of the scale being solved;
   robust: a weighted median over objects), the camera kept at eye level
-  (``camera_height_band``) in both;
+  (``camera_height_band``) in both. With ``backbone`` "metrology" (the default) the scale comes
+  instead from the no-depth solution (:func:`metrology_solution`): the factor that puts the
+  corrected map's floor at the metrology camera's height; the layout pipeline then places the
+  floor objects by their silhouettes on that floor, as with no depth;
 - ``relative``  (affine-invariant depth or disparity): the unknown shift sets the map's
   shape (how much farther the far wall is than the nearest chair). Every candidate shape
   keeps planes planar but changes the angles between them, so the shift whose room
