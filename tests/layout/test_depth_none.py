@@ -104,6 +104,7 @@ def test_estimated_depth_scale_comes_from_assets_identified_by_appearance(bench3
     from scenewright.methods.layout.pipeline import LayoutSettings
     from scenewright.methods.layout.retrieval import library_index
     s = LayoutSettings()
+    s.depth.backbone = "depth"          # the scale from the sizes seen in the estimate (not the metrology camera)
     index = library_index(Resources(library=library).library(), s.retrieval.n_points, s.seed)
     extractor = make_extractor(s.features, s.dinov2_weights)
     name = json.loads((bench384 / "manifest.json").read_text())["scenes"][0]

@@ -32,11 +32,13 @@ def support_floor(observation):
     return guess
 
 
-def arrange(instances, observation, settings: ArrangeSettings, timer, enabled: bool = True, progress=None):
+def arrange(instances, observation, settings: ArrangeSettings, timer, enabled: bool = True, progress=None,
+            walls=None):
     """Relations and optimised instances (copies). Returns ``(instances, relations, report)``.
-    ``progress(stage, done, total)``: called as the optimiser advances (None: silent)."""
+    ``progress(stage, done, total)``: called as the optimiser advances (None: silent).
+    ``walls``: the walls objects are set flush to and pushed out of (None: the observation's)."""
     floor = support_floor(observation)
-    walls = list(observation.walls)
+    walls = list(observation.walls if walls is None else walls)
     with timer("graph"):
         relations = build_scene_graph(instances, floor=floor, walls=walls, settings=settings.graph)
     report: dict = {}

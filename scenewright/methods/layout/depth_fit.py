@@ -14,7 +14,10 @@ metric depth) and a JSON-able record of what it concluded (``scene.json`` extra.
   depth shows: a first pass with each category's median size, a second with each object's
   asset identified by appearance (:func:`look_alike`: free of the scale being solved;
   robust: a weighted median over objects), the camera kept at eye level
-  (``camera_height_band``) in both;
+  (``camera_height_band``) in both. With ``backbone`` "metrology" (the default) the scale comes
+  instead from the no-depth solution (:func:`metrology_solution`): the factor that puts the
+  corrected map's floor at the metrology camera's height; the layout pipeline then places the
+  floor objects by their silhouettes on that floor, as with no depth;
 - ``relative``  (affine-invariant depth or disparity): the unknown shift sets the map's
   shape (how much farther the far wall is than the nearest chair). Every candidate shape
   keeps planes planar but changes the angles between them, so the shift whose room
@@ -106,6 +109,19 @@ class DepthFitSettings:
     vote_rim_fill: str = "nearest"                   # … the same for the map the scale votes read (a tabletop's far
                                                      # edge stays at its height: seen heights right)
     rim_plane_sigma_px: float = 3.0                  # … Gaussian σ of the neighbourhood that plane is fitted over
+    backbone: str = "metrology"                      # estimated/relative: what places the scene — "depth" (the
+                                                     # estimate, its scale from the objects' sizes in it) | "metrology"
+                                                     # (the no-depth solution: camera from where floor objects meet
+                                                     # the floor and their known sizes, floor objects placed by their
+                                                     # silhouettes; the estimate, scaled so its floor lies at that
+                                                     # camera height, gives the shape and the other objects' places)
+    backbone_walls: bool = False                     # … "metrology": the estimate's walls still take part in the
+                                                     # arrangement (objects set flush to them, pushed out of them)
+    backbone_disagree_share: float = 0.35            # … a floor object placed by its silhouette farther than this
+                                                     # share of its distance from where the estimate sees it is placed
+                                                     # by the estimate instead (0 = off)
+    backbone_disagree_footprint: bool = False        # … plus half the placed asset's longest horizontal side (a bed
+                                                     # seen from its foot: its points' median is far from its centre)
     contact_range_max: float = 0.0                   # estimated/relative: each posed floor object whose mask's bottom
                                                      # is seen is slid to (or from) the camera until its silhouette's
                                                      # lowest row meets the mask's — by at most this share of its
@@ -639,6 +655,24 @@ def _shape_corrected(capture, depth: np.ndarray, s: DepthFitSettings, pitch, fla
     return cleaned, for_votes
 
 
+def _scale_of(capture, depth: np.ndarray, index, layout_settings, extractor, s: DepthFitSettings, flags: list[str],
+              record: dict) -> tuple[float, dict]:
+    """The factor c making ``depth`` (shape-corrected, up to scale) metric, and the per-object record.
+
+    ``s.backbone`` "metrology": c puts the camera at the height the no-depth solution finds
+    (:func:`metrology_solution`: where the floor objects meet the floor and their known sizes),
+    the floor's height in ``depth``'s units being the warp correction's; ``record`` gets
+    ``backbone`` and ``metrology`` (its camera). Otherwise, or without a fitted floor: the
+    objects' known sizes read off ``depth`` (:func:`fit_scale`)."""
+    floor_height = record.get("correction", {}).get("floor_height_input_units")
+    if s.backbone == "metrology" and floor_height:
+        _, cam, per = metrology_solution(capture, index, layout_settings, extractor, flags)
+        record.update(backbone="metrology", metrology=cam)
+        return float(cam["camera_height_m"] / floor_height), per
+    c, per, _ = fit_scale(capture, depth, index, layout_settings, extractor, s, flags, floor_height)
+    return c, per
+
+
 def condition_depth(capture, index, layout_settings, extractor=None):
     """(capture with metric depth, record). See the module docstring."""
     from scenewright.library.categories import category_info
@@ -663,8 +697,7 @@ def condition_depth(capture, index, layout_settings, extractor=None):
         if pitch is not None:
             record["lines_pitch_deg"] = round(float(np.degrees(pitch)), 3)
         corrected, for_votes = _shape_corrected(capture, depth, s, pitch, flags, record)
-        c, per, _ = fit_scale(capture, for_votes, index, layout_settings, extractor, s, flags,
-                              record.get("correction", {}).get("floor_height_input_units"))
+        c, per = _scale_of(capture, for_votes, index, layout_settings, extractor, s, flags, record)
         record.update(scale=round(c, 5), shift=0.0)
         out = corrected * c
     elif mode == "relative":
@@ -679,55 +712,66 @@ def condition_depth(capture, index, layout_settings, extractor=None):
         t, k, shape = fit_shift(capture, s, layout_settings.seed, flags,
                                 pitch if s.shift_pitch_weight > 0 else None)
         shape, for_votes = _shape_corrected(capture, shape, s, pitch, flags, record)
-        c, per, _ = fit_scale(capture, for_votes, index, layout_settings, extractor, s, flags,
-                              record.get("correction", {}).get("floor_height_input_units"))
+        c, per = _scale_of(capture, for_votes, index, layout_settings, extractor, s, flags, record)
         record.update(scale=round(c * k, 6), shift=round(t, 6),
                       mapping=("depth = scale / (value + shift)" if capture.depth_quantity == "disparity"
                                else "depth = scale * (value + shift)")
                       + (" * correction(x, y)" if "coefficients" in record.get("correction", {}) else ""))
         out = shape * c
     else:   # none
-        categories: dict[int, str | None] = {}
-
-        def category_sizes(ids):
-            sizes, small = [], []
-            for i in ids:
-                cat = map_label(capture.labels.get(i, "")).category
-                categories[i] = cat
-                sizes.append(_reference_sizes(index, cat)[0])
-                small.append(cat is not None and category_info(cat).role == "small")
-            return np.array(sizes).reshape(-1, 3), small
-
-        pitch_cost = None
-        if s.vertical_lines_weight > 0:
-            from scenewright.perception.lines import line_segments, manhattan_cost
-            segs = line_segments(capture.rgb, max_tilt_deg=90.0, seed=layout_settings.seed)
-            pitch_cost = manhattan_cost(segs, capture.K)
-        cam_flags: list[str] = []
-        depth, cam = metrology_depth(capture, category_sizes, s, cam_flags, pitch_cost)
-        per = {}
-        if s.passes > 1:
-            # The assets picked at this scale give each object its own known size: solve again.
-            votes, _, picked = size_votes(_with_depth(capture, depth), index, layout_settings.seed, extractor,
-                                          layout_settings.retrieval, identify=True,
-                                          scale_trust=layout_settings.scale_trust,
-                                          scale_bounds=layout_settings.scale_bounds)
-
-            def asset_sizes(ids):
-                sizes, small = category_sizes(ids)
-                for j, i in enumerate(ids):
-                    if i in picked:
-                        sizes[j] = picked[i]
-                return sizes, small
-            cam_flags = []
-            depth, cam = metrology_depth(capture, asset_sizes, s, cam_flags, pitch_cost)
-            _, per = consensus(votes, s, [])
-        flags += cam_flags
+        out, cam, per = metrology_solution(capture, index, layout_settings, extractor, flags)
         record.update(scale=None, shift=None, metrology=cam)
-        out = depth
     record["objects"] = {str(k): v for k, v in per.items()}
     record["flags"] = flags
     return _with_depth(capture, out), record
+
+
+
+def metrology_solution(capture, index, layout_settings, extractor, flags: list[str]) -> tuple[np.ndarray, dict, dict]:
+    """Single-view metrology, whatever depth the capture has: (depth map drawn from the solved
+    floor and the objects stood on it as boxes of their known sizes, camera record, per-object
+    record) — a first pass with each category's median size, a second with each object's asset
+    identified at that scale (``passes``); see :func:`metrology_depth`."""
+    from scenewright.library.categories import category_info
+    from scenewright.methods.layout.labels import map_label
+    s: DepthFitSettings = layout_settings.depth
+    categories: dict[int, str | None] = {}
+
+    def category_sizes(ids):
+        sizes, small = [], []
+        for i in ids:
+            cat = map_label(capture.labels.get(i, "")).category
+            categories[i] = cat
+            sizes.append(_reference_sizes(index, cat)[0])
+            small.append(cat is not None and category_info(cat).role == "small")
+        return np.array(sizes).reshape(-1, 3), small
+
+    pitch_cost = None
+    if s.vertical_lines_weight > 0:
+        from scenewright.perception.lines import line_segments, manhattan_cost
+        segs = line_segments(capture.rgb, max_tilt_deg=90.0, seed=layout_settings.seed)
+        pitch_cost = manhattan_cost(segs, capture.K)
+    cam_flags: list[str] = []
+    depth, cam = metrology_depth(capture, category_sizes, s, cam_flags, pitch_cost)
+    per = {}
+    if s.passes > 1:
+        # The assets picked at this scale give each object its own known size: solve again.
+        votes, _, picked = size_votes(_with_depth(capture, depth), index, layout_settings.seed, extractor,
+                                      layout_settings.retrieval, identify=True,
+                                      scale_trust=layout_settings.scale_trust,
+                                      scale_bounds=layout_settings.scale_bounds)
+
+        def asset_sizes(ids):
+            sizes, small = category_sizes(ids)
+            for j, i in enumerate(ids):
+                if i in picked:
+                    sizes[j] = picked[i]
+            return sizes, small
+        cam_flags = []
+        depth, cam = metrology_depth(capture, asset_sizes, s, cam_flags, pitch_cost)
+        _, per = consensus(votes, s, [])
+    flags += cam_flags
+    return depth, cam, per
 
 
 def settings_for_run(layout_settings, record: dict):

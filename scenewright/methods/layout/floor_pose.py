@@ -437,6 +437,21 @@ def scene_scale(hyps: list[Hypothesis | None], settings: FloorPoseSettings) -> f
     return float(np.exp(xs[j]))
 
 
+def placement_disagrees(translation: np.ndarray, seen_points: np.ndarray | None, world_from_camera: np.ndarray,
+                        share: float, min_points: int = 20, allowance_m: float = 0.0) -> bool:
+    """Whether a floor placement (``translation`` (3,), world) lies farther, on the floor (x/z), from
+    the median of the object's ``seen_points`` (N, 3, world, from a depth map) than ``share`` of
+    that median's distance from the camera plus ``allowance_m`` (e.g. half the placed asset's
+    footprint: the points seen of a bed from its foot lie far from its centre). False without
+    enough points or with ``share`` ≤ 0."""
+    if share <= 0 or seen_points is None or len(seen_points) < min_points:
+        return False
+    seen = np.median(np.asarray(seen_points, float)[:, [0, 2]], axis=0)
+    camera = np.asarray(world_from_camera, float)[[0, 2], 3]
+    placed = np.asarray(translation, float)[[0, 2]]
+    return bool(np.linalg.norm(placed - seen) > share * np.linalg.norm(seen - camera) + allowance_m)
+
+
 def shortlist_at(h: Hypothesis, k: float, n: int) -> list[str] | None:
     """The ``n`` assets that fitted best at the grid scale nearest ``k`` (None without a ranking)."""
     rank = h.extra.get("scale_rank")

@@ -27,8 +27,8 @@ from scenewright.methods.layout.depth_fit import (DepthFitSettings, camera_recor
                                                   settings_for_run)
 from scenewright.methods.layout.extent import fit_extent
 from scenewright.methods.layout.features import make_extractor
-from scenewright.methods.layout.floor_pose import (FloorPoseSettings, face_partners, pose_on_floor, scene_scale,
-                                                  shortlist_at, world_room_yaw)
+from scenewright.methods.layout.floor_pose import (FloorPoseSettings, face_partners, placement_disagrees,
+                                                  pose_on_floor, scene_scale, shortlist_at, world_room_yaw)
 from scenewright.methods.layout.labels import label_min_footprint, map_label
 from scenewright.methods.layout.photometric import PhotometricSettings, estimate_colour_transform
 from scenewright.methods.layout.pose import (PoseSettings, RenderScorer, category_weight, nudge_along_ray,
@@ -155,8 +155,9 @@ def reconstruct(capture, library, settings: LayoutSettings | None = None, render
     scorer = (RenderScorer(renderer, index, capture, wfc, s.pose, walls=observation.walls)
               if (s.render_refine and renderer) else None)
     floor = (_FloorContext(capture, observation, wfc, s, index, renderer, extractor,
-                           shortlist=conditioned[2] if conditioned is not None else None)
-             if scorer is not None and depth_record.get("used_as") == "none" and s.floor_pose.enabled else None)
+                           shortlist=conditioned[2] if conditioned is not None else None,
+                           on_estimate=depth_record.get("backbone") == "metrology")
+             if scorer is not None and _floor_backbone(depth_record) and s.floor_pose.enabled else None)
     carried = conditioned[3] if conditioned is not None and len(conditioned) > 3 else None
     if carried is not None and carried.size > s.photometric.apply_above:
         capture = _colour_corrected(capture, carried, scorer, floor, s)
@@ -278,8 +279,12 @@ def reconstruct(capture, library, settings: LayoutSettings | None = None, render
 
         def on_step(stage: str, done: int, total: int) -> None:
             bar.update(task, description=stage, completed=done, total=total)
+        # Floor objects placed by their silhouettes agree with the solved camera; walls fitted in an
+        # estimate keep what is left of its warp (they would pull and push those objects by it).
+        walls = ([] if depth_record.get("backbone") == "metrology" and not s.depth.backbone_walls
+                 else None)
         instances, relations, report = arrange(instances, observation, s.arrange, timer, enabled=s.optimize,
-                                               progress=on_step)
+                                               progress=on_step, walls=walls)
     finally:
         bar.stop()
 
@@ -320,8 +325,9 @@ def _retrieve_and_pose(results, capture, observation, wfc, index, extractor, sco
         if floor is not None and floor.shortlist and int(r.obj.id) in floor.shortlist and floor.applies(r):
             with timer("pose"):      # the scene redone at its corrected scale: the first pass' best assets
                 r.hypotheses = floor.pose(r)
-            advance()
-            continue
+            if not floor.disagrees(r):
+                advance()
+                continue
         with timer("retrieval"):
             r.query = make_query(r.obj, capture, wfc, extractor, s.retrieval,
                                  support_y=support_height(r, observation), seed=s.seed,
@@ -330,9 +336,15 @@ def _retrieve_and_pose(results, capture, observation, wfc, index, extractor, sco
             r.hypotheses = retrieve(r.query, r.category, index, extractor, s.retrieval,
                                     s.scale_trust, s.scale_bounds)
         with timer("pose"):
+            placed_on_floor = False
             if floor is not None and floor.applies(r):
+                retrieved = r.hypotheses
                 r.hypotheses = floor.pose(r)
-            else:
+                placed_on_floor = not floor.disagrees(r)
+                if not placed_on_floor:
+                    r.hypotheses = retrieved
+                    r.notes.append("floor_pose_disagrees_with_depth")
+            if not placed_on_floor:
                 r.hypotheses = refine_pose(r.obj, r.hypotheses, scorer, s.pose, small=_is_small(r),
                                            radial=_round_category_not_shape(r, index))
                 # the library may not hold this object: its nearest assets stretched to what was seen
@@ -346,8 +358,9 @@ class _FloorContext:
     (the masks' footings, the room's axis turn from the image's lines, a silhouette-and-colour scorer)."""
 
     def __init__(self, capture, observation, wfc: np.ndarray, s: LayoutSettings, index, renderer, extractor,
-                 shortlist: dict | None = None):
+                 shortlist: dict | None = None, on_estimate: bool = False):
         from scenewright.perception.lines import line_segments, manhattan_yaw
+        self.on_estimate = on_estimate   # the depth is an estimate scaled to the solution (not drawn boxes)
         from scenewright.perception.metrology import footings
         self.capture, self.observation, self.wfc, self.s, self.index = capture, observation, wfc, s, index
         # Once the scene's scale is corrected, assets keep (nearly) their catalog size.
@@ -369,6 +382,22 @@ class _FloorContext:
         return (not _is_small(r) and r.obj.mask is not None and f is not None and (f.bottom_ok or f.top_ok)
                 and (r.category is not None or not f.below_id)      # an unknown thing above another stands on it
                 and support_height(r, self.observation) is not None)
+
+    def disagrees(self, r: ObjectResult) -> bool:
+        """Estimated depth on the metrology backbone: the silhouette placement of ``r`` lies farther
+        from where the (scaled) estimate sees the object's points than ``depth.backbone_disagree_share``
+        of their distance from the camera, on the floor — a contact row misread (a bottom hidden by
+        something in front, a mask merged with its neighbour): the estimate places it instead."""
+        share = self.s.depth.backbone_disagree_share
+        if share <= 0 or not self.on_estimate or not r.hypotheses or not r.hypotheses[0].extra.get("floor_pose"):
+            return False
+        h = r.hypotheses[0]
+        allowance = 0.0
+        if self.s.depth.backbone_disagree_footprint:
+            size = self.index.sizes[self.index.row[h.asset_id]] * np.asarray(h.scale, float)
+            allowance = 0.5 * float(max(size[0], size[2]))
+        return placement_disagrees(h.translation, getattr(r.obj, "points", None), self.wfc, share,
+                                   allowance_m=allowance)
 
     def support_of(self, r: ObjectResult, by_id: dict) -> Hypothesis | None:
         """The placed floor object a small thing stands on (its mask's bottom touches that one's mask)."""
@@ -425,6 +454,12 @@ class _FloorContext:
             feats, _, _ = self.index.view_features(asset_id, self.extractor)
             return float(np.max(feats @ feature)) if len(feats) else 0.0
         return cosine
+
+
+def _floor_backbone(depth_record: dict) -> bool:
+    """Floor objects placed by their silhouettes on the solved floor: no depth, or estimated depth
+    scaled to the no-depth solution (``depth.backbone`` "metrology")."""
+    return depth_record.get("used_as") == "none" or depth_record.get("backbone") == "metrology"
 
 
 def _range_by_contact(r: ObjectResult, feet: dict, index, capture, wfc: np.ndarray, observation,

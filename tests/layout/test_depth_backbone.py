@@ -1,0 +1,126 @@
+"""Estimated depth placed on the no-depth solution (``depth.backbone`` "metrology"): the camera
+from where floor objects meet the floor and their known sizes, the estimate only scaled to it
+(rooms the benchmark generator rendered at 384², the real library, renderer and evaluator)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import numpy as np
+
+from tests.layout.test_depth_none import bench384  # noqa: F401  (fixture)
+from tests.layout.test_floor_pose import _floor_errors
+from tests.layout.test_pipeline import library, library_dir, renderer  # noqa: F401  (fixtures)
+
+
+def test_the_estimates_own_scale_is_never_trusted(bench384, library):  # noqa: F811
+    """The same estimate off by 0.8× or 1.25× conditions to the same metric depth: its scale
+    comes from the metrology camera's height, and the floor in the corrected map lies there."""
+    from scenewright.capture import load_capture
+    from scenewright.methods.base import Resources
+    from scenewright.methods.layout.depth_fit import condition_depth
+    from scenewright.methods.layout.features import make_extractor
+    from scenewright.methods.layout.pipeline import LayoutSettings
+    from scenewright.methods.layout.retrieval import library_index
+    s = LayoutSettings()
+    assert s.depth.backbone == "metrology"             # the default
+    index = library_index(Resources(library=library).library(), s.retrieval.n_points, s.seed)
+    extractor = make_extractor(s.features, s.dinov2_weights)
+    name = json.loads((bench384 / "manifest.json").read_text())["scenes"][0]
+    capture = load_capture(bench384 / name / "capture")
+    outs, records = [], []
+    for factor in (0.8, 1.25):
+        estimate = dataclasses.replace(capture, depth=capture.depth * factor, depth_kind="estimated-metric")
+        conditioned, record = condition_depth(estimate, index, s, extractor)
+        outs.append(np.asarray(conditioned.depth, float))
+        records.append(record)
+    for record in records:
+        assert record["used_as"] == "estimated" and record["backbone"] == "metrology"
+        # the warp correction's floor, scaled, stands the camera at the metrology height
+        # (both figures rounded to 5 significant decimals in the record)
+        height = record["scale"] * record["correction"]["floor_height_input_units"]
+        assert abs(height / record["metrology"]["camera_height_m"] - 1.0) < 1e-4
+    assert records[0]["metrology"] == records[1]["metrology"]
+    finite = np.isfinite(outs[0]) & np.isfinite(outs[1]) & (outs[0] > 0)
+    assert finite.mean() > 0.9
+    # float32 maps, logs and polynomial fits of a few thousand pixels: agreement to 1e-4
+    assert np.max(np.abs(outs[1][finite] / outs[0][finite] - 1.0)) < 1e-4
+    # backbone "depth" reads the scale off the objects' sizes in the estimate instead
+    s.depth.backbone = "depth"
+    _, record = condition_depth(dataclasses.replace(capture, depth=capture.depth * 1.25,
+                                                    depth_kind="estimated-metric"), index, s, extractor)
+    assert "backbone" not in record and "metrology" not in record
+
+
+def test_estimated_depth_on_the_metrology_backbone_end_to_end(bench384, library, tmp_path):  # noqa: F811
+    """A degraded (mono) capture run both ways: the backbone run places its floor objects by
+    their silhouettes (the no-depth machinery), records what it did, and given depth is untouched."""
+    from scenewright.bench.degrade import degrade_bench
+    from scenewright.methods.base import Resources
+    from scenewright.methods.layout.pipeline import LayoutSettings, _floor_backbone
+    from scenewright.run import run_to_folder
+    assert not _floor_backbone({"used_as": "given"}) and not _floor_backbone({"used_as": "estimated"})
+    assert _floor_backbone({"used_as": "none"}) and _floor_backbone({"used_as": "relative", "backbone": "metrology"})
+    manifest = degrade_bench(bench384, tmp_path / "b", "mono", seed=0)
+    name = manifest["scenes"][0]
+    errors = {}
+    for backbone in ("metrology", "depth"):
+        s = LayoutSettings()
+        s.depth.backbone = backbone
+        out = tmp_path / backbone
+        scene = run_to_folder(tmp_path / "b" / name / "capture", out, "layout", s, Resources(library=library),
+                              preview=False)
+        rec = scene.extra["depth"]
+        assert rec["used_as"] == "estimated" and scene.method["settings"]["depth"]["backbone"] == backbone
+        assert ("metrology" in rec) is (backbone == "metrology")
+        errors[backbone] = _floor_errors(out, bench384 / name / "gt")
+        assert errors[backbone]                    # the floor objects were all placed
+    assert len(errors["metrology"]) == len(errors["depth"])
+
+
+def test_a_silhouette_placement_far_from_where_the_estimate_sees_the_object_disagrees():
+    from scenewright.methods.layout.floor_pose import placement_disagrees
+    wfc = np.eye(4)
+    wfc[:3, 3] = [0.0, 1.5, 0.0]
+    rng = np.random.default_rng(0)
+    seen = np.array([0.0, 0.4, 4.0]) + rng.normal(0.0, 0.2, (200, 3))    # a thing ~4 m ahead
+    assert not placement_disagrees(np.array([0.3, 0.0, 4.5]), seen, wfc, 0.35)   # ~0.6 m off: 15 %
+    assert placement_disagrees(np.array([1.2, 0.0, 5.6]), seen, wfc, 0.35)       # 2 m off: 50 %
+    assert not placement_disagrees(np.array([1.2, 0.0, 5.6]), seen, wfc, 0.0)    # off
+    assert not placement_disagrees(np.array([1.2, 0.0, 5.6]), seen[:5], wfc, 0.35)  # too few points
+    # a large asset's centre may lie its half-length from the points seen of it: allowed for on request
+    assert not placement_disagrees(np.array([1.2, 0.0, 5.6]), seen, wfc, 0.35, allowance_m=1.2)
+    assert placement_disagrees(np.array([1.2, 0.0, 5.6]), seen, wfc, 0.35, allowance_m=0.3)
+    # the height does not count: a placement on the floor below points seen high up agrees
+    assert not placement_disagrees(np.array([0.0, 0.0, 4.0]), seen + [0.0, 1.0, 0.0], wfc, 0.35)
+
+
+def test_the_arrangement_can_leave_the_walls_out():
+    """An object reaching 0.2 m into a wall is pushed back into the room by the arrangement with
+    the walls, and left where it is without them (``walls=[]``)."""
+    import types
+
+    from scenewright.geometry.planes import Plane
+    from scenewright.methods.layout.arrange import ArrangeSettings, arrange
+    from scenewright.scene import Instance
+    import trimesh
+    box = trimesh.creation.box((1.0, 1.0, 1.0))
+    box.apply_translation((0.0, 0.5, 0.0))
+    m = np.eye(4)
+    m[:3, 3] = [0.0, 0.0, -1.7]                   # its back at z = -2.2, the wall at z = -2
+    inst = Instance(id=1, mesh=box, world_from_object=m, label="cabinet", category="cabinet", asset_id="a",
+                    size=[1.0, 1.0, 1.0], score=1.0)
+    observation = types.SimpleNamespace(floor=True, walls=[Plane(np.array([0.0, 0.0, -2.0]),
+                                                                 np.array([0.0, 0.0, 1.0]))])
+
+    class _Timer:
+        def __call__(self, stage):
+            import contextlib
+            return contextlib.nullcontext()
+    pushed, _, _ = arrange([inst], observation, ArrangeSettings(), _Timer())
+    kept, _, _ = arrange([inst], observation, ArrangeSettings(), _Timer(), walls=[])
+    z_pushed = float(pushed[0].world_from_object[2, 3])
+    z_kept = float(kept[0].world_from_object[2, 3])
+    assert z_pushed > -1.5 - 1e-3                 # back out of the wall (flush or inside the room)
+    assert abs(z_kept - (-1.7)) < 1e-9
