@@ -51,6 +51,9 @@ class FloorPoseSettings:
                                          # top row meets the mask's (bottom on the floor), instead of on the grid;
                                          # the scene's scale is the objects' median such scale (grid: its range)
     rank_scale_penalty: float = 2.0      # … the redo's assets: score − this × |log(implied scale / scene scale)|
+    prune_width_log: float = 0.0         # mask's both sides seen: (asset, yaw) placements whose projected width is
+                                         # off the mask's by more than this (|log ratio|) are not rendered (0 = off) …
+    prune_keep_min: int = 8              # … keeping at least this many, the nearest in width
     rescale_min_objects: int = 1         # objects (bottom and top seen) needed to correct the scene's scale
     redo_assets: int = 6                 # the scene redone at its corrected scale: each object's best assets …
     redo_scales: tuple[float, ...] = (0.9, 1.0, 1.1)   # … at these scales
@@ -395,6 +398,7 @@ def pose_on_floor(r, footing, index, scorer, world_from_camera: np.ndarray, K: n
                 trials.append(_trial(h, yaw, t))
     if not trials:
         return r.hypotheses
+    trials = _pruned_by_width(trials, index, fp, K, world_from_camera, settings)
     _score(r.obj, trials, scorer, settings)
     trials.sort(key=lambda h: -h.score)
     if by_rows:
@@ -442,6 +446,27 @@ def pose_on_floor(r, footing, index, scorer, world_from_camera: np.ndarray, K: n
     return [best] + rest[:20]
 
 
+def _pruned_by_width(trials: list[Hypothesis], index, fp: Footprint, K: np.ndarray, world_from_camera: np.ndarray,
+                     settings: FloorPoseSettings) -> list[Hypothesis]:
+    """``trials`` without those whose projected width is off the mask's (both sides seen) by more than
+    ``settings.prune_width_log`` (log ratio), at least ``prune_keep_min`` kept (the nearest in width): a
+    placement whose bottom (and top) rows fit but whose sides cannot is not worth a render."""
+    if settings.prune_width_log <= 0 or fp.u_left is None or fp.u_right is None or len(trials) <= settings.prune_keep_min:
+        return trials
+    seen = max(fp.u_right - fp.u_left, 1.0)
+    cfw = rigid_inverse(world_from_camera)
+    off = []
+    for h in trials:
+        m = placement_matrix(h.yaw, h.scale, h.translation)
+        u, _ = project(placement_outline(index, h.asset_id) @ m[:3, :3].T + m[:3, 3], K, cfw)
+        width = float(np.nanmax(u) - np.nanmin(u)) if np.isfinite(u).any() else 0.0
+        off.append(abs(np.log(max(width, 1.0) / seen)))
+    off = np.asarray(off)
+    keep = off <= settings.prune_width_log
+    keep[np.argsort(off, kind="stable")[: settings.prune_keep_min]] = True
+    return [h for h, k in zip(trials, keep) if k]
+
+
 def implied_scale(pts: np.ndarray, outline: np.ndarray, yaw: float, fp: Footprint, K: np.ndarray,
                   world_from_camera: np.ndarray, base: float, start_xz: np.ndarray, settings: FloorPoseSettings,
                   frame: int | None = None, iterations: int = 6, tol_px: float = 0.25) -> tuple[float, np.ndarray]:
@@ -453,20 +478,22 @@ def implied_scale(pts: np.ndarray, outline: np.ndarray, yaw: float, fp: Footprin
     lo, hi = np.log(min(settings.scales)), np.log(max(settings.scales))
     cfw = rigid_inverse(world_from_camera)
     probe = Hypothesis(asset_id="", category=None, yaw=float(yaw), scale=np.ones(3), translation=np.zeros(3))
-    xz = np.asarray(start_xz, float)
+    last = {"xz": np.asarray(start_xz, float)}
 
     def miss(log_s: float):
         probe.scale = np.full(3, float(np.exp(log_s)))
-        t = place_on_floor(pts, yaw, probe.scale, fp, K, world_from_camera, base, xz, settings.newton_steps, frame,
-                           outline)
+        # each step starts where the last landed: a few per cent of scale moves it little
+        t = place_on_floor(pts, yaw, probe.scale, fp, K, world_from_camera, base, last["xz"], settings.newton_steps,
+                           frame, outline)
         if t is None or not np.all(np.isfinite(t)):
             return None, None
+        last["xz"] = t[[0, 2]]
         top = _top_row(pts, probe, t, K, cfw, frame if frame is not None else 10 ** 9)
         return (top - fp.v_top if np.isfinite(top) else None), t
 
     x0, (m0, t0) = 0.0, miss(0.0)
     if m0 is None:
-        return 1.0, np.array([xz[0], base, xz[1]])
+        return 1.0, np.array([start_xz[0], base, start_xz[1]], float)
     best = (abs(m0), x0, t0)
     x1 = float(np.clip(0.1 if m0 < 0 else -0.1, lo, hi))
     m1, t1 = miss(x1)
