@@ -21,10 +21,29 @@ from __future__ import annotations
 import numpy as np
 
 
+_recent_segments: dict = {}      # (picture digest, parameters) -> segments: a capture's lines are asked for
+_RECENT_SEGMENTS = 4             # by the depth conditioning and by each layout pass (~0.5 s each)
+
+
 def line_segments(rgb: np.ndarray, max_tilt_deg: float = 90.0, min_length_px: float | None = None,
                   sigma: float = 1.5, seed: int = 0) -> np.ndarray:
     """(N, 4) segments ``(u0, v0, u1, v1)`` (pixel centres) within ``max_tilt_deg`` of the image's
-    vertical (90: every orientation), found in ``rgb`` (H, W, 3) uint8. ``min_length_px`` defaults to 4 % of the image height."""
+    vertical (90: every orientation), found in ``rgb`` (H, W, 3) uint8. ``min_length_px`` defaults to 4 % of the image height.
+    The same picture asked again with the same parameters gets a copy of the segments found the first time."""
+    import hashlib
+    arr = np.ascontiguousarray(rgb)
+    key = (hashlib.sha1(arr.tobytes()).hexdigest(), arr.shape, str(arr.dtype), max_tilt_deg, min_length_px, sigma, seed)
+    found = _recent_segments.get(key)
+    if found is None:
+        found = _line_segments(arr, max_tilt_deg, min_length_px, sigma, seed)
+        _recent_segments[key] = found
+        while len(_recent_segments) > _RECENT_SEGMENTS:
+            _recent_segments.pop(next(iter(_recent_segments)))
+    return found.copy()
+
+
+def _line_segments(rgb: np.ndarray, max_tilt_deg: float, min_length_px: float | None, sigma: float,
+                   seed: int) -> np.ndarray:
     from skimage.feature import canny
     from skimage.transform import probabilistic_hough_line
     img = np.asarray(rgb)[..., :3].astype(float) / 255.0

@@ -28,7 +28,8 @@ from scenewright.methods.layout.depth_fit import (DepthFitSettings, camera_recor
 from scenewright.methods.layout.extent import fit_extent
 from scenewright.methods.layout.features import make_extractor
 from scenewright.methods.layout.floor_pose import (FloorPoseSettings, face_partners, placement_disagrees,
-                                                  pose_on_floor, scene_scale, shortlist_at, world_room_yaw)
+                                                  placement_points, pose_on_floor, scene_scale, shortlist_at,
+                                                  world_room_yaw)
 from scenewright.methods.layout.labels import label_min_footprint, map_label
 from scenewright.methods.layout.photometric import PhotometricSettings, estimate_colour_transform
 from scenewright.methods.layout.pose import (PoseSettings, RenderScorer, category_weight, nudge_along_ray,
@@ -187,7 +188,8 @@ def reconstruct(capture, library, settings: LayoutSettings | None = None, render
             if k is not None:
                 record = {**depth_record, "scene_rescaled_by": round(1.0 / k, 4)}
                 redo = dataclasses.replace(metric, depth=(np.asarray(metric.depth, np.float32) / k))
-                shortlist = {int(r.obj.id): shortlist_at(r.hypotheses[0], k, s.floor_pose.redo_assets)
+                shortlist = {int(r.obj.id): shortlist_at(r.hypotheses[0], k, s.floor_pose.redo_assets,
+                                                         s.floor_pose.rank_scale_penalty)
                              for r in results if r.hypotheses and floor.applies(r)}
                 shortlist = {i: a for i, a in shortlist.items() if a}
                 bar.stop()
@@ -209,6 +211,9 @@ def reconstruct(capture, library, settings: LayoutSettings | None = None, render
         elif first is not results:
             _retrieve_and_pose([r for r in results if not any(r is f for f in first)], capture, observation, wfc,
                                index, extractor, scorer, s, timer, lambda: bar.advance(task), floor)
+        if floor is not None and s.floor_pose.camera_refit:
+            with timer("pose"):
+                depth_record = {**depth_record, "camera_refit": floor.refit_camera(results)}
         if floor is not None:
             with timer("pose"):
                 by_id = {int(x.obj.id): x for x in results}
@@ -376,6 +381,36 @@ class _FloorContext:
         silhouette = dataclasses.replace(s.pose, w_depth=0.0)
         self.scorer = RenderScorer(renderer, index, capture, wfc, silhouette, walls=observation.walls)
 
+    def refit_camera(self, results: list[ObjectResult]) -> dict:
+        """The camera height refitted to the placed floor objects' top rows (:func:`refit_camera_height`);
+        the scene (every hypothesis, the walls) follows about the camera's foot, and the floor objects'
+        winners are placed again on their masks' bottoms. Changes the shared camera array in place
+        (the scorers and the observation hold it). Returns the record for scene.json."""
+        from scenewright.methods.layout.floor_pose import place_on_floor, refit_camera_height, rescale_about_camera
+        placed = [(r.hypotheses[0], self.footings[int(r.obj.id)]) for r in results
+                  if r.hypotheses and r.hypotheses[0].extra.get("floor_pose") and int(r.obj.id) in self.footings]
+        K, width = np.asarray(self.capture.K, float), self.capture.width
+        factor, record = refit_camera_height(placed, self.index, K, self.wfc, width, self.settings)
+        if factor is None or abs(factor - 1.0) < 1e-4:
+            return record
+        rescale_about_camera([h for r in results for h in r.hypotheses], self.wfc, factor)
+        foot = np.array([self.wfc[0, 3], 0.0, self.wfc[2, 3]])
+        for w in self.observation.walls:
+            w.point = foot + factor * (np.asarray(w.point, float) - foot)
+        self.wfc[1, 3] *= factor
+        for h, footing in placed:
+            t = place_on_floor(placement_points(self.index, h.asset_id), h.yaw, h.scale,
+                               self._footprint(footing), K, self.wfc, 0.0, h.translation[[0, 2]],
+                               self.settings.newton_steps, width if self.settings.inframe_rows else None)
+            if t is not None and np.all(np.isfinite(t)) and abs(float(h.translation[1])) < 1e-3:
+                h.translation = t
+        record["camera_height_m"] = round(float(self.wfc[1, 3]), 4)
+        return record
+
+    def _footprint(self, footing):
+        from scenewright.methods.layout.floor_pose import footprint_of
+        return footprint_of(footing, self.capture.width)
+
     def applies(self, r: ObjectResult) -> bool:
         """A floor-standing object whose mask tells where it meets the floor or how tall it looks."""
         f = self.footings.get(int(r.obj.id))
@@ -436,7 +471,8 @@ class _FloorContext:
                              float(support_height(r, self.observation)), self.room_yaw, self.settings,
                              assets=assets or (self.shortlist or {}).get(int(r.obj.id)),
                              polish=self.shortlist is not None or not self.settings.scales,
-                             appearance=self.appearance(r))
+                             appearance=self.appearance(r),
+                             implied_scales=self.shortlist is None and self.settings.scale_by_rows)
 
     def appearance(self, r: ObjectResult):
         """asset id → the best cosine between its rendered views and the object's crop (0 without)."""
