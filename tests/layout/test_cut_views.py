@@ -14,7 +14,6 @@ import math
 from types import SimpleNamespace
 
 import numpy as np
-import pytest
 
 from scenewright.geometry.transforms import look_at
 from scenewright.methods.layout.pose import PoseSettings, RenderScorer, front, refine_pose
@@ -23,21 +22,6 @@ from scenewright.methods.layout.retrieval import Hypothesis, placement_matrix
 
 CHAIR = "BlendSwap-CC-0/chair2"
 BOOKCASE = "BlendSwap-CC-0/bookcase"
-
-
-@pytest.fixture(scope="module")
-def index(small_library):
-    from scenewright.library import Library
-    from scenewright.methods.layout.retrieval import LibraryIndex
-    return LibraryIndex(Library.open(small_library))
-
-
-@pytest.fixture(scope="module")
-def window_renderer():
-    from scenewright.render import Renderer
-    r = Renderer(PoseSettings().render_size, PoseSettings().render_size)
-    yield r
-    r.release()
 
 
 def _capture(index, items, eye, target, size=160):

@@ -63,21 +63,6 @@ def test_room_penetration_measures_the_deepest_corner_behind_a_wall():
     assert room_penetration(h, lo, hi, [wall]) == 0.0
 
 
-@pytest.fixture(scope="module")
-def index(small_library):
-    from scenewright.library import Library
-    from scenewright.methods.layout.retrieval import LibraryIndex
-    return LibraryIndex(Library.open(small_library))
-
-
-@pytest.fixture(scope="module")
-def window_renderer():
-    from scenewright.render import Renderer
-    r = Renderer(PoseSettings().render_size, PoseSettings().render_size)
-    yield r
-    r.release()
-
-
 def _capture(index, items, size=160, eye=(0.0, 1.5, 1.0), target=(0.0, 0.3, -2.0)):
     """Render ``items`` [(asset_id, world_from_object, instance id)] on a floor into a capture."""
     import trimesh
