@@ -12,7 +12,7 @@ from scenewright.methods.layout.floor_pose import (FloorPoseSettings, Footprint,
                                                    outline_points, place_on_floor, project, refit_camera_height,
                                                    rescale_about_camera, scene_scale, shortlist_at,
                                                    with_camera_height)
-from scenewright.methods.layout.retrieval import Hypothesis, placement_matrix
+from scenewright.methods.layout.retrieval import Hypothesis
 from scenewright.perception.metrology import footings
 from tests.layout.test_floor_pose import K, W, box_points, camera, draw_mask
 

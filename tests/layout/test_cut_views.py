@@ -15,34 +15,15 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from scenewright.geometry.transforms import look_at
 from scenewright.methods.layout.pose import PoseSettings, RenderScorer, front, refine_pose
 from scenewright.methods.layout.priors import face_room_focus
 from scenewright.methods.layout.retrieval import Hypothesis, placement_matrix
 
+from .conftest import floor_capture
+
 CHAIR = "BlendSwap-CC-0/chair2"
 BOOKCASE = "BlendSwap-CC-0/bookcase"
-
-
-def _capture(index, items, eye, target, size=160):
-    """Render ``items`` [(asset_id, world_from_object, instance id)] on a floor into a capture."""
-    import trimesh
-    from scenewright.capture import Capture
-    from scenewright.render import RenderItem, Renderer
-    K = np.array([[size * 0.8, 0, size / 2], [0, size * 0.8, size / 2], [0, 0, 1]], float)
-    wfc = look_at(np.array(eye, float), np.array(target, float))
-    floor = trimesh.creation.box([20.0, 0.02, 20.0])
-    floor.apply_translation([0, -0.01, 0])
-    items_ = [RenderItem(floor, np.eye(4), 99)] + [RenderItem(index.mesh(a), m, i) for a, m, i in items]
-    r = Renderer(size, size)
-    try:
-        res = r.render(items_, K, wfc)
-    finally:
-        r.release()
-    seg = np.where(res.instance_ids == 99, 0, res.instance_ids).astype(np.int32)
-    depth = np.where(res.instance_ids > 0, res.depth, np.nan).astype(np.float32)
-    return Capture(rgb=np.ascontiguousarray(res.rgb[..., :3]).astype(np.uint8), K=K, seg=seg, depth=depth,
-                   labels={i: "furniture" for _, _, i in items}), wfc
+_capture = floor_capture
 
 
 def _angle(a: float, b: float) -> float:

@@ -21,6 +21,8 @@ from scenewright.methods.layout.extent import category_proportions, extent_scale
 from scenewright.methods.layout.pose import PoseSettings, RenderScorer, make_window, observe, room_penetration
 from scenewright.methods.layout.retrieval import Hypothesis, placement_matrix
 
+from .conftest import floor_capture
+
 TABLE = "BlendSwap-CC-0/oakTable"
 
 
@@ -63,26 +65,8 @@ def test_room_penetration_measures_the_deepest_corner_behind_a_wall():
     assert room_penetration(h, lo, hi, [wall]) == 0.0
 
 
-def _capture(index, items, size=160, eye=(0.0, 1.5, 1.0), target=(0.0, 0.3, -2.0)):
-    """Render ``items`` [(asset_id, world_from_object, instance id)] on a floor into a capture."""
-    import trimesh
-    from scenewright.capture import Capture
-    from scenewright.render import RenderItem, Renderer
-    K = np.array([[size * 0.8, 0, size / 2], [0, size * 0.8, size / 2], [0, 0, 1]], float)
-    wfc = look_at(np.array(eye), np.array(target))
-    floor = trimesh.creation.box([20.0, 0.02, 20.0])
-    floor.apply_translation([0, -0.01, 0])
-    render_items = [RenderItem(floor, np.eye(4), 99)]
-    render_items += [RenderItem(index.mesh(a), m, i) for a, m, i in items]
-    r = Renderer(size, size)
-    try:
-        res = r.render(render_items, K, wfc)
-    finally:
-        r.release()
-    seg = np.where(res.instance_ids == 99, 0, res.instance_ids).astype(np.int32)
-    depth = np.where(res.instance_ids > 0, res.depth, np.nan).astype(np.float32)
-    return Capture(rgb=np.ascontiguousarray(res.rgb[..., :3]).astype(np.uint8), K=K, seg=seg, depth=depth,
-                   labels={i: "table" for _, _, i in items}), wfc
+def _capture(index, items, **view):
+    return floor_capture(index, items, label="table", **view)
 
 
 def test_pixels_outside_the_image_neither_help_nor_hurt(index, window_renderer):
