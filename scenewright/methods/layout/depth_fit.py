@@ -675,8 +675,6 @@ def _scale_of(capture, depth: np.ndarray, index, layout_settings, extractor, s: 
 
 def condition_depth(capture, index, layout_settings, extractor=None):
     """(capture with metric depth, record). See the module docstring."""
-    from scenewright.library.categories import category_info
-    from scenewright.methods.layout.labels import map_label
     s: DepthFitSettings = layout_settings.depth
     mode = resolve_mode(capture, s.mode)
     declared = "none" if capture.depth is None else capture.depth_kind
