@@ -668,7 +668,13 @@ def _scale_of(capture, depth: np.ndarray, index, layout_settings, extractor, s: 
     if s.backbone == "metrology" and floor_height:
         _, cam, per = metrology_solution(capture, index, layout_settings, extractor, flags)
         record.update(backbone="metrology", metrology=cam)
-        return float(cam["camera_height_m"] / floor_height), per
+        c = float(cam["camera_height_m"] / floor_height)
+        lo, hi = s.scale_bounds
+        if not lo <= c <= hi and "scale_out_of_bounds" not in flags:
+            # the image's geometry, not the estimate, sets the scale (so it is not clamped), but an
+            # estimate this far from it is suspect and the user should know
+            flags.append("scale_out_of_bounds")
+        return c, per
     c, per, _ = fit_scale(capture, depth, index, layout_settings, extractor, s, flags, floor_height)
     return c, per
 
