@@ -284,7 +284,7 @@ class Library:
             raise InputError(f"{path}: library asset {asset_id}: no usable triangles (empty or non-finite); "
                              "rebuild the library")
         _remember_texture_bytes(mesh, path)
-        stretch = self.info.get("replicas", {}).get("scales", {}).get(asset_id)
+        stretch = replica_stretch(self.info, asset_id)
         if stretch is not None:   # a replica of a scaled library: its source mesh stretched (library/replicas.py)
             mesh.apply_transform(np.diag([*stretch, 1.0]))
         return mesh
@@ -316,6 +316,12 @@ class Library:
 
     def __repr__(self) -> str:
         return f"Library({str(self.folder)!r}, {len(self)} assets)"
+
+
+def replica_stretch(info: dict, asset_id: str) -> list[float] | None:
+    """The per-axis stretch (3,) of a scaled library's replica ``asset_id`` (its source's mesh
+    stretched so; library/replicas.py), from the library's ``info``; None for any other asset."""
+    return info.get("replicas", {}).get("scales", {}).get(asset_id)
 
 
 def _remember_texture_bytes(mesh, path: Path) -> None:

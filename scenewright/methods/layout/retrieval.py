@@ -209,6 +209,7 @@ class LibraryIndex:
 
     def _load_render_mesh(self, asset_id: str):
         from scenewright.library.index import RENDER_TEXTURE_SIDE
+        from scenewright.library.store import replica_stretch
         from scenewright.render.meshprep import prepare_mesh, stretched
 
         arrays = getattr(self.arrays, "_arrays", self.arrays)      # a subset's index is the full library's
@@ -217,7 +218,7 @@ class LibraryIndex:
         prepared = arrays.render_mesh(row) if row is not None else None
         if prepared is None:
             return prepare_mesh(self.library.mesh(asset_id), max_texture_side=side)
-        scale = getattr(self.library, "info", {}).get("replicas", {}).get("scales", {}).get(asset_id)
+        scale = replica_stretch(getattr(self.library, "info", {}), asset_id)
         return prepared if scale is None else stretched(prepared, scale)
 
     def view_features(self, asset_id: str, extractor) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
