@@ -23,7 +23,10 @@ method run on every scene in this process, scored with ``scenewright eval``):
 - ``photoreal`` the main benchmark with every picture re-rendered by Blender Cycles
                (``scenewright bench photoreal``: area and point lights, soft shadows, gloss,
                AgX, exposure ± ``--exposure-range`` stops; masks, depth and gt kept), beside
-               ``main``; cached in ``OUT/bench_photoreal`` (a rerun renders nothing again).
+               ``main``; cached in ``OUT/bench_photoreal`` (a rerun renders nothing again);
+- ``unlabelled`` the main benchmark with every label removed (``bench degrade --labels none``):
+               the category comes from the picture and the geometry alone; with ``depth`` too,
+               also without depth (``unlabelled_none``: a photo with nothing but its masks).
 
 ``--heldout-bench DIR ...`` adds held-out benchmarks made elsewhere (columns ``heldout_x0``, ...),
 run against the same held-out library: rooms from another generator setting (``bench make
@@ -226,7 +229,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--scenes", type=int, default=20)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--variants", nargs="+", default=["main", "truncated", "noise", "heldout", "libsize", "objects"],
-                   choices=["main", "noise", "heldout", "truncated", "libsize", "objects", "depth", "photoreal"])
+                   choices=["main", "noise", "heldout", "truncated", "libsize", "objects", "depth", "photoreal",
+                            "unlabelled"])
     p.add_argument("--samples", type=int, default=16, help="photoreal: Cycles paths per pixel")
     p.add_argument("--exposure-range", type=float, default=1.0, help="photoreal: exposure offset ± stops")
     p.add_argument("--heldout-seeds", type=int, default=3,
@@ -273,14 +277,14 @@ def main(argv: list[str] | None = None) -> int:
         results[name] = {"bench": str(bench), "assets": len(library.records), "runs": runs, "report": report}
         return results[name]
 
-    needs_main = {"main", "depth", "noise", "libsize", "photoreal"} & set(args.variants)
+    needs_main = {"main", "depth", "noise", "libsize", "photoreal", "unlabelled"} & set(args.variants)
     if args.bench:
         main_bench = Path(args.bench)
     elif needs_main:
         main_bench = make_bench(out / "bench_main", args.library, args.scenes, args.seed, "4-10", log)
     else:
         main_bench = None
-    if "main" in args.variants or "depth" in args.variants or "photoreal" in args.variants:
+    if {"main", "depth", "photoreal", "unlabelled"} & set(args.variants):
         variant("main", main_bench, lib)
     rendering: dict = {}
     if "photoreal" in args.variants:
@@ -306,6 +310,15 @@ def main(argv: list[str] | None = None) -> int:
                 as_metric = copy.deepcopy(settings)
                 as_metric.depth.mode = "given"
                 variant("mono-as-metric", b, lib, as_metric)
+    if "unlabelled" in args.variants:
+        from scenewright.bench.degrade import degrade_bench
+        kinds = [None, "none"] if "depth" in args.variants else [None]
+        for kind in kinds:
+            name = "unlabelled" if kind is None else f"unlabelled_{kind}"
+            b = out / f"bench_{name}"
+            if not (b / "manifest.json").is_file():
+                degrade_bench(main_bench, b, kind, seed=args.seed, labels="none")
+            variant(name, b, lib)
     if "noise" in args.variants:
         variant("noise", noisy_copy(main_bench, out / "bench_noise", 0.02, args.seed), lib)
     if "truncated" in args.variants:

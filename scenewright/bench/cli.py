@@ -47,8 +47,9 @@ def _make(args: argparse.Namespace) -> int:
 def _degrade(args: argparse.Namespace) -> int:
     from scenewright.bench.degrade import degrade_bench
     manifest = degrade_bench(args.bench, args.out, args.depth, seed=args.seed, overwrite=args.overwrite,
-                             progress=not args.quiet)
-    print(f"wrote {len(manifest['scenes'])} scenes to {args.out} (depth: {args.depth}, seed {args.seed})")
+                             progress=not args.quiet, labels=args.labels)
+    print(f"wrote {len(manifest['scenes'])} scenes to {args.out} (depth: {args.depth or 'kept'}, "
+          f"labels: {'removed' if args.labels == 'none' else 'kept'}, seed {args.seed})")
     return 0
 
 
@@ -85,12 +86,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     m.add_argument("--quiet", action="store_true", help="no progress bar")
     m.set_defaults(func=_make)
     d = bsub.add_parser("degrade", help="copy a benchmark with each capture's depth degraded "
-                                        "(none / mono estimate / relative disparity; ground truth kept)")
+                                        "(none / mono estimate / relative disparity) and/or its labels "
+                                        "removed; ground truth kept")
     d.add_argument("bench", help="benchmark folder made by 'bench make'")
     d.add_argument("-o", "--out", required=True, help="output benchmark folder")
-    d.add_argument("--depth", required=True, choices=["none", "mono", "relative"],
+    d.add_argument("--depth", default=None, choices=["none", "mono", "relative"],
                    help="none: removed; mono: metric estimate (scale 0.8–1.25×, ±8 %% warp, 2 px bleeding, "
                         "1 %% noise); relative: affine-invariant disparity with the same warp and bleeding")
+    d.add_argument("--labels", default="keep", choices=["keep", "none"],
+                   help="none: every instance unlabelled (\"label\": null), as a photo without labels; "
+                        "keep (default): labels as they are")
     d.add_argument("--seed", type=int, default=0, help="random seed (capture i uses [seed, i])")
     d.add_argument("--overwrite", action="store_true", help="replace an existing output folder")
     d.add_argument("--quiet", action="store_true", help="no per-scene lines")

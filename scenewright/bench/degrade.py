@@ -1,7 +1,9 @@
-"""Benchmark depth variants: each capture's depth rewritten the way real depth sources fail.
+"""Benchmark input variants: each capture's depth rewritten the way real depth sources fail,
+and its labels removed the way a photo comes without them.
 
-``degrade_bench(bench, out, kind, seed)`` copies a benchmark folder and rewrites only each
-capture's depth (ground truth, images, masks and labels are kept byte for byte):
+``degrade_bench(bench, out, kind, seed, labels=...)`` copies a benchmark folder and rewrites only
+each capture's depth and/or ``instances.json`` (ground truth, images and masks are kept byte for
+byte). Depth ``kind``:
 
 - ``none``     the depth files are removed;
 - ``mono``     a metric estimate (``depth.json`` kind ``estimated-metric``)::
@@ -20,11 +22,17 @@ capture's depth (ground truth, images, masks and labels are kept byte for byte):
                with ``d_warped`` the mono map without the global scale, ``m`` its median
                (so q is dimensionless, about ``a`` at the median depth), ``a`` log-uniform
                in [0.5, 2] and ``b`` uniform in [-0.5, 1] × ``a·m/max(d_warped)`` (keeps
-               every q > 0).
+               every q > 0);
+- ``None``     the depth is kept as it is.
+
+``labels="none"`` writes every instance of ``instances.json`` with ``"label": null`` (an
+unlabelled instance: the method must find its category from the picture and the geometry);
+``"keep"`` leaves the file alone.
 
 Capture ``i`` draws from ``numpy.random.default_rng([seed, i])``. The drawn parameters
-(``g``; ``a``, ``b``) go to ``out/manifest.json`` under ``depth_variant`` — never into the
-capture, so a method cannot read them. Unknown pixels (0/NaN) stay unknown.
+(``g``; ``a``, ``b``) go to ``out/manifest.json`` under ``depth_variant`` (and a label variant
+under ``label_variant``) — never into the capture, so a method cannot read them. Unknown
+pixels (0/NaN) stay unknown.
 """
 
 from __future__ import annotations
@@ -40,6 +48,7 @@ from scenewright.errors import InputError
 from scenewright.fileio import atomic_dir, dumps_json
 
 DEGRADE_KINDS = ("none", "mono", "relative")
+LABEL_KINDS = ("keep", "none")
 
 
 @dataclass
@@ -115,19 +124,38 @@ def _read_metric_depth(capture_dir: Path) -> np.ndarray | None:
     return cap.depth
 
 
-def degrade_bench(bench, out, kind: str, seed: int = 0, overwrite: bool = False,
-                  model: DepthErrorModel | None = None, progress: bool = False) -> dict:
-    """Copy benchmark ``bench`` to ``out`` with every capture's depth degraded. Returns the manifest."""
+def remove_labels(instances_path: Path) -> None:
+    """Rewrite ``instances.json`` with every label null, ids and any other keys kept."""
+    try:
+        doc = json.loads(instances_path.read_text())
+        entries = doc["instances"]
+        for entry in entries:
+            entry["label"] = None
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise InputError(f"{instances_path}: cannot remove its labels ({exc})") from None
+    instances_path.write_text(dumps_json(doc) + "\n")
+
+
+def degrade_bench(bench, out, kind: str | None, seed: int = 0, overwrite: bool = False,
+                  model: DepthErrorModel | None = None, progress: bool = False, labels: str = "keep") -> dict:
+    """Copy benchmark ``bench`` to ``out`` with every capture's depth degraded (``kind``; None keeps
+    it) and, with ``labels="none"``, its labels removed. Returns the manifest."""
     bench, out = Path(bench), Path(out)
-    if kind not in DEGRADE_KINDS:
+    if kind is not None and kind not in DEGRADE_KINDS:
         raise InputError(f"--depth must be one of {', '.join(DEGRADE_KINDS)} (got {kind!r})")
+    if labels not in LABEL_KINDS:
+        raise InputError(f"--labels must be one of {', '.join(LABEL_KINDS)} (got {labels!r})")
+    if kind is None and labels == "keep":
+        raise InputError(f"{bench}: nothing to degrade (give --depth and/or --labels none)")
     man_path = bench / "manifest.json"
     if not man_path.is_file():
         raise InputError(f"{man_path}: not a benchmark folder (no manifest.json)")
     manifest = json.loads(man_path.read_text())
-    if "depth_variant" in manifest:
+    if kind is not None and "depth_variant" in manifest:
         raise InputError(f"{man_path}: already a depth variant ({manifest['depth_variant']['kind']}); "
                          "degrade the original benchmark")
+    if labels == "none" and "label_variant" in manifest:
+        raise InputError(f"{man_path}: its labels are already removed; degrade the original benchmark")
     m = model or DepthErrorModel()
     names = list(manifest.get("scenes", []))
     params: dict[str, dict] = {}
@@ -138,6 +166,12 @@ def degrade_bench(bench, out, kind: str, seed: int = 0, overwrite: bool = False,
                 raise InputError(f"{src / 'capture'}: missing (benchmark scene {name})")
             shutil.copytree(src, tmp / name)
             cap_dir = tmp / name / "capture"
+            if labels == "none":
+                remove_labels(cap_dir / "instances.json")
+            if kind is None:
+                if progress:
+                    print(f"  {name}: labels removed", flush=True)
+                continue
             depth = _read_metric_depth(cap_dir)
             for f in ("depth.npy", "depth.png", "depth.json"):
                 (cap_dir / f).unlink(missing_ok=True)
@@ -152,12 +186,15 @@ def degrade_bench(bench, out, kind: str, seed: int = 0, overwrite: bool = False,
                         else {"kind": "relative", "quantity": "disparity"})
                 (cap_dir / "depth.json").write_text(dumps_json(desc) + "\n")
             if progress:
-                print(f"  {name}: {kind} {', '.join(f'{k}={v:.3f}' for k, v in drawn.items())}", flush=True)
+                print(f"  {name}: {kind} {', '.join(f'{k}={v:.3f}' for k, v in drawn.items())}"
+                      f"{', labels removed' if labels == 'none' else ''}", flush=True)
         for extra in bench.iterdir():       # anything else at the top (READMEs...) comes along
             if extra.name not in names and extra.name != "manifest.json" and not (tmp / extra.name).exists():
                 (shutil.copytree if extra.is_dir() else shutil.copy2)(extra, tmp / extra.name)
-        manifest["depth_variant"] = {"kind": kind, "seed": seed, "from": str(bench), "model": asdict(m),
-                                     "per_scene": params}
+        if kind is not None:
+            manifest["depth_variant"] = {"kind": kind, "seed": seed, "from": str(bench), "model": asdict(m),
+                                         "per_scene": params}
+        if labels == "none":
+            manifest["label_variant"] = {"kind": "none", "from": str(bench)}
         (tmp / "manifest.json").write_text(dumps_json(manifest) + "\n")
     return manifest
-

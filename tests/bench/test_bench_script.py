@@ -16,13 +16,13 @@ SCRIPT = ROOT / "benchmarks" / "bench_layout.py"
 def test_bench_layout_makes_runs_scores_and_reports(small_library, tmp_path):
     out = tmp_path / "bl"
     cmd = [sys.executable, str(SCRIPT), "--library", str(small_library), "--scenes", "2",
-           "--variants", "main", "noise", "--out", str(out), "--eval-points", "1024",
+           "--variants", "main", "noise", "unlabelled", "--out", str(out), "--eval-points", "1024",
            "--set", "pose.render_assets=2", "retrieval.appearance_top=4"]
     run = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
     assert "rotation AUC@60° (sym.)" in run.stdout and "translation AUC@0.5 m" in run.stdout
     report = json.loads((out / "report.json").read_text())
-    assert set(report["variants"]) == {"main", "noise"}
+    assert set(report["variants"]) == {"main", "noise", "unlabelled"}
     main = report["variants"]["main"]["metrics"]
     assert main["recovery"] == 1.0                       # every visible object gets a prediction
     assert 0.0 <= main["auc_rot60_sym"] <= 1.0 and 0.0 <= main["auc_trans0.5"] <= 1.0
@@ -34,6 +34,13 @@ def test_bench_layout_makes_runs_scores_and_reports(small_library, tmp_path):
     assert report["settings"]["retrieval"]["appearance_top"] == 4
     assert (out / "bench_noise" / "manifest.json").is_file()
     assert len(report["variants"]["main"]["runs"]) == 2
+    # Unlabelled: the same captures without labels, every object still reconstructed, and the
+    # layout method recorded that it had no label to go by.
+    unlabelled = json.loads((out / "bench_unlabelled" / "manifest.json").read_text())
+    assert unlabelled["label_variant"]["kind"] == "none"
+    assert report["variants"]["unlabelled"]["metrics"]["recovery"] == 1.0
+    scene = json.loads((out / "pred" / "unlabelled" / unlabelled["scenes"][0] / "scene.json").read_text())
+    assert scene["instances"] and all(not i.get("label") for i in scene["instances"])
 
 
 def test_bench_layout_rejects_unknown_settings(small_library, tmp_path):

@@ -100,3 +100,30 @@ def test_bad_inputs(bench, tmp_path, capsys):
     (bad / "depth.json").write_text('{"kind": "guessed"}')
     with pytest.raises(InputError, match="depth.json: 'kind' must be one of"):
         load_capture(bad)
+
+
+def test_labels_removed_alone_and_with_depth(bench, tmp_path, capsys):
+    # Labels only: instances.json says "no label" for every id, depth and pictures untouched.
+    assert main(["bench", "degrade", str(bench), "-o", str(tmp_path / "nl"), "--labels", "none", "--quiet"]) == 0
+    man = json.loads((tmp_path / "nl" / "manifest.json").read_text())
+    assert man["label_variant"]["kind"] == "none" and "depth_variant" not in man
+    for name in man["scenes"]:
+        src, dst = bench / name / "capture", tmp_path / "nl" / name / "capture"
+        cap, orig = load_capture(dst), load_capture(src)
+        assert sorted(cap.labels) == sorted(orig.labels)
+        assert set(cap.labels.values()) == {""} and any(orig.labels.values())
+        assert cap.depth_kind == "metric" and np.array_equal(cap.depth, orig.depth, equal_nan=True)
+        for f in ("rgb.png", "seg.png", "camera.json"):
+            assert (dst / f).read_bytes() == (src / f).read_bytes()
+    # A label variant of a depth variant, and the reverse: both variants recorded.
+    degrade_bench(tmp_path / "nl", tmp_path / "nl_none", "none")
+    both = json.loads((tmp_path / "nl_none" / "manifest.json").read_text())
+    assert both["label_variant"]["kind"] == "none" and both["depth_variant"]["kind"] == "none"
+    name = both["scenes"][0]
+    cap = load_capture(tmp_path / "nl_none" / name / "capture")
+    assert cap.depth is None and set(cap.labels.values()) == {""}
+    # Refused: removing labels twice, and asking for nothing.
+    with pytest.raises(InputError, match="already removed"):
+        degrade_bench(tmp_path / "nl", tmp_path / "again", None, labels="none")
+    assert main(["bench", "degrade", str(bench), "-o", str(tmp_path / "x")]) == 2
+    assert "nothing to degrade" in capsys.readouterr().err and not (tmp_path / "x").exists()
