@@ -220,11 +220,15 @@ def label_min_footprint(label: str | None) -> tuple[float, float] | None:
     return max(sizes) if sizes else None
 
 
-def candidate_categories(category: str | None, available: set[str] | dict) -> list[tuple[str, float]]:
+def candidate_categories(category: str | None, available: set[str] | dict,
+                         on_floor: bool | None = None, role_prior: float = 1.0) -> list[tuple[str, float]]:
     """Categories to search, with a prior weight: the category itself 1, its neighbours 0.5.
 
     ``available`` are the categories the library holds. An unknown or absent category
-    searches everything available (weight 0.3), so the best geometric match still wins.
+    searches everything available (weight 0.3), so the best geometric match still wins;
+    ``on_floor`` (where such an object stands, when known) multiplies the weight of the
+    categories whose role says otherwise — things that stand on furniture (role ``small``)
+    for an object on the floor, the rest for one above it — by ``role_prior``.
     """
     available = set(available)
     out: list[tuple[str, float]] = []
@@ -234,5 +238,9 @@ def candidate_categories(category: str | None, available: set[str] | dict) -> li
         if nb in available:
             out.append((nb, 0.9 if (category, nb) in SIZE_SIBLINGS else 0.5))
     if not out:
-        out = [(c, 0.3) for c in sorted(available)]
+        def weight(c: str) -> float:
+            if on_floor is None or c not in CATEGORIES:
+                return 0.3
+            return 0.3 * (role_prior if (CATEGORIES[c].role == "small") == on_floor else 1.0)
+        out = [(c, weight(c)) for c in sorted(available)]
     return out

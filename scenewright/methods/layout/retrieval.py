@@ -59,6 +59,16 @@ class RetrievalSettings:
     w_category: float = 0.6          # weight of the category prior
     size_prior_sigma: float = 0.35  # log-ratio tolerance of the size pre-filter
     appearance_trust: float = 0.6    # best appearance below this: no asset looks like it, rank by shape only
+    # Without a category (no label, or one that names nothing) the size pre-filter alone keeps the
+    # 12 best-sized assets of the whole library, which often holds no asset of the object's kind:
+    # also keep this many assets whose views look most like the object, among sizes within
+    # ``unlabelled_size_floor`` of the size prior (a chair-coloured wardrobe is no candidate).
+    unlabelled_appearance_candidates: int = 12
+    unlabelled_size_floor: float = 0.1
+    # ... and its categories weighed by where it stands: on the floor, the things that stand on
+    # furniture (the taxonomy's role "small": vases, electronics, decor...) get this × the
+    # unknown-category prior; above the floor, the furniture does.
+    unlabelled_role_prior: float = 0.33
 
 
 @dataclass
@@ -221,6 +231,27 @@ class LibraryIndex:
         scale = replica_stretch(getattr(self.library, "info", {}), asset_id)
         return prepared if scale is None else stretched(prepared, scale)
 
+    def best_view_similarity(self, feature: np.ndarray, extractor, asset_rows: np.ndarray) -> np.ndarray:
+        """(n,) cosine of each asset's most similar rendered view to ``feature`` (D,), for the
+        assets at ``asset_rows`` (rows of this index); −1 for an asset without views. One product
+        over the index's memory-mapped descriptors when they are the extractor's, else asset by
+        asset through :meth:`view_features`."""
+        asset_rows = np.asarray(asset_rows, int)
+        arrays = getattr(self.arrays, "_arrays", self.arrays)
+        feats = arrays.features.get("classical") if isinstance(arrays, ArrayIndex) else None
+        if feats is not None and _is_default_classical(extractor):
+            full = asset_rows if self.arrays is arrays else \
+                np.array([arrays.row_of(str(self.ids[r])) for r in asset_rows], int)
+            best = np.asarray(feats[np.sort(full)] @ np.asarray(feature, np.float32), np.float64).max(1)
+            best = best[np.argsort(np.argsort(full))]         # back to the order asked for
+            return np.where(np.asarray(arrays.has_views)[full], best, -1.0)
+        out = np.full(len(asset_rows), -1.0)
+        for k, r in enumerate(asset_rows):
+            views, _, _ = self.view_features(str(self.ids[r]), extractor)
+            if len(views):
+                out[k] = float(np.max(views @ feature))
+        return out
+
     def view_features(self, asset_id: str, extractor) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(V, D) descriptors of the asset's views, with their yaw and pitch in degrees."""
         key = (asset_id, getattr(extractor, "name", "x") + str(getattr(extractor, "weights_dir", "")))
@@ -321,20 +352,22 @@ def meets_footprint(catalog: np.ndarray, min_footprint, slack: float = 0.85) -> 
 
 
 def prefilter(index: LibraryIndex, category: str | None, box_size: np.ndarray, truncated: bool,
-              settings: RetrievalSettings, min_footprint=None) -> list[tuple[str, float, float]]:
+              settings: RetrievalSettings, min_footprint=None, on_floor: bool | None = None
+              ) -> list[tuple[str, float, float]]:
     """[(asset_id, category prior, size prior)] — the ``max_candidates`` best, best first.
 
     ``min_footprint`` (short, long side, m; from the label): assets below it are left out
-    when any asset meets it — the label outranks a box shrunk by occlusion."""
+    when any asset meets it — the label outranks a box shrunk by occlusion. ``on_floor``: where
+    an object without a category stands, when known (see :func:`candidate_categories`)."""
     if len(index) == 0:
         return []
     available = set(index.categories.tolist())
-    out = _rank_candidates(index, candidate_categories(category, available), box_size, truncated, settings,
-                           min_footprint)
+    out = _rank_candidates(index, candidate_categories(category, available, on_floor, settings.unlabelled_role_prior),
+                           box_size, truncated, settings, min_footprint)
     if not out and category is not None:
         # every asset of the label's categories is broken (skipped): search the rest as for an unknown label
-        out = _rank_candidates(index, candidate_categories(None, available), box_size, truncated, settings,
-                               min_footprint)
+        out = _rank_candidates(index, candidate_categories(None, available, on_floor, settings.unlabelled_role_prior),
+                               box_size, truncated, settings, min_footprint)
     return out
 
 
@@ -528,6 +561,7 @@ class Query:
     small: bool = False         # a small thing (lamp, vase...): more yaw hypotheses
     min_footprint: tuple[float, float] | None = None  # (short, long) m the label states ("double bed")
     height_seen: bool = False   # a partial view whose height is still whole (support to an uncut, unhidden top)
+    on_floor: bool | None = None  # for an object without a category: stands on the floor (None: unknown)
 
 
 def make_query(obj, capture, world_from_camera: np.ndarray, extractor, settings: RetrievalSettings,
@@ -629,8 +663,37 @@ def retrieve(query: Query, category: str | None, index: LibraryIndex, extractor,
     One hypothesis per candidate asset (its best yaw), the asset's other yaws in
     ``extra["yaws"]`` for the pose stage.
     """
-    cands = prefilter(index, category, query.box_size, query.partial, settings, query.min_footprint)
+    on_floor = query.on_floor if category is None else None
+    cands = prefilter(index, category, query.box_size, query.partial, settings, query.min_footprint, on_floor)
+    if category is None and query.feature is not None and settings.unlabelled_appearance_candidates > 0:
+        cands += appearance_candidates(query, index, extractor, settings, exclude={c[0] for c in cands})
     return score_assets(query, cands, index, extractor, settings, scale_trust, scale_bounds)
+
+
+def appearance_candidates(query: Query, index: LibraryIndex, extractor, settings: RetrievalSettings,
+                          exclude: set[str]) -> list[tuple[str, float, float]]:
+    """[(asset_id, category prior, size prior)] — for an object without a category, the
+    ``unlabelled_appearance_candidates`` assets whose rendered views look most like its crop,
+    among those whose size prior is at least ``unlabelled_size_floor`` (and not in ``exclude``).
+    The prior is that of an unknown category, so shape, size and appearance decide as for the
+    size pre-filter's candidates."""
+    if len(index) == 0:
+        return []
+    sp = size_prior(np.asarray(query.box_size, float), index.sizes, query.partial, settings.size_prior_sigma)
+    rows = np.nonzero(sp >= settings.unlabelled_size_floor)[0]
+    if len(rows) == 0:
+        return []
+    sim = index.best_view_similarity(query.feature, extractor, rows)
+    prior = dict(candidate_categories(None, set(index.categories.tolist()), query.on_floor,
+                                      settings.unlabelled_role_prior))
+    out = []
+    for k in np.argsort(-sim, kind="stable"):
+        if len(out) == settings.unlabelled_appearance_candidates or sim[k] < 0:
+            break
+        asset_id = str(index.ids[rows[k]])
+        if asset_id not in exclude and index.usable(asset_id):
+            out.append((asset_id, float(prior.get(str(index.categories[rows[k]]), 0.0)), float(sp[rows[k]])))
+    return out
 
 
 def retrieve_assets(query: Query, asset_ids: list[str], index: LibraryIndex, extractor,
