@@ -63,7 +63,7 @@ class RetrievalSettings:
     # 12 best-sized assets of the whole library, which often holds no asset of the object's kind:
     # also keep this many assets whose views look most like the object, among sizes within
     # ``unlabelled_size_floor`` of the size prior (a chair-coloured wardrobe is no candidate).
-    unlabelled_appearance_candidates: int = 12
+    unlabelled_appearance_candidates: int = 6
     unlabelled_size_floor: float = 0.1
     # ... and its categories weighed by where it stands: on the floor, the things that stand on
     # furniture (the taxonomy's role "small": vases, electronics, decor...) get this × the
