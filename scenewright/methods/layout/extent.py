@@ -73,8 +73,24 @@ def extent_scales(asset_extent: np.ndarray, yaw_rel: float, box_size: np.ndarray
     return within, box
 
 
+def extent_along(points: np.ndarray, yaw: float, height: float, trim: float = 0.002) -> np.ndarray:
+    """(3,) observed extent of world ``points`` (N, 3) along the axes of an asset turned by ``yaw``:
+    its x, ``height``, its z (``trim``/``1 - trim`` quantiles, as the observed box is measured).
+
+    The observed box's own yaw is the minimum-area rectangle of what was seen, which for a thing
+    seen on two faces, or on one face and a bit of its top, can lie anywhere up to 45° from the
+    thing's axes; measured along the asset's axes, the stretch follows the asset's own sides."""
+    xz = np.asarray(points, float).reshape(-1, 3)[:, [0, 2]]
+    c, s = math.cos(yaw), math.sin(yaw)
+    along_x = xz @ np.array([c, -s])         # asset x in world (x, z): R_y(yaw) e_x
+    along_z = xz @ np.array([s, c])          # asset z: R_y(yaw) e_z
+    q = np.quantile(np.stack([along_x, along_z], 1), [trim, 1 - trim], axis=0)
+    return np.array([q[1, 0] - q[0, 0], height, q[1, 1] - q[0, 1]])
+
+
 def extent_trials(query: Query, hyps: list[Hypothesis], index, retrieval: RetrievalSettings, n_assets: int,
-                  box_cost: float, bounds: tuple[float, float] = (0.5, 2.0)) -> list[Hypothesis]:
+                  box_cost: float, bounds: tuple[float, float] = (0.5, 2.0),
+                  asset_axes: bool = False, height_bound: bool = False) -> list[Hypothesis]:
     """The best yaw of each of the ``n_assets`` best assets in ``hyps``, scaled to the observed
     extent (both ways of :func:`extent_scales`) and re-placed by translation ICP.
 
@@ -85,14 +101,22 @@ def extent_trials(query: Query, hyps: list[Hypothesis], index, retrieval: Retrie
     if len(query.points) < 3:
         return out
     seen: set[str] = set()
+    unseen_height = query.partial and not query.height_seen
+    tried = 0
     for h in hyps:
         if h.asset_id in seen:
             continue
         seen.add(h.asset_id)
-        if len(seen) > n_assets:
+        catalog = index.sizes[index.row[h.asset_id]]      # the mesh's own box (samples may miss its extremes)
+        if height_bound and not unseen_height and not bounds[0] <= query.box_size[1] / max(catalog[1], 1e-3) <= bounds[1]:
+            # Seen whole, the object's height is measured; an asset that would have to be stretched
+            # past the bounds to reach it is another kind of thing (a 2.25 m vanity with its mirror
+            # for a 0.53 m tv stand: clamped, it stood 1.13 m tall where 0.53 m was seen).
+            continue
+        tried += 1
+        if tried > n_assets:
             break
         geom = index.geometry(h.asset_id)
-        catalog = index.sizes[index.row[h.asset_id]]      # the mesh's own box (samples may miss its extremes)
         rows = index.categories == h.category
         proportions = category_proportions(index.sizes[rows]) if np.any(rows) else None
         # The box's axes are the extent's: the yaw square to them nearest the hypothesis' (a
@@ -100,6 +124,9 @@ def extent_trials(query: Query, hyps: list[Hypothesis], index, retrieval: Retrie
         snapped = query.yaw + round((h.yaw - query.yaw) / (math.pi / 2)) * (math.pi / 2)
         yaws = [snapped] + ([h.yaw] if abs(math.remainder(h.yaw - snapped, 2 * math.pi)) > math.radians(2) else [])
         def scales_at(yaw: float) -> tuple[np.ndarray, np.ndarray]:
+            if asset_axes:
+                return extent_scales(catalog, 0.0, extent_along(query.points, yaw, query.box_size[1]),
+                                     query.partial, proportions, bounds, height_seen=query.height_seen)
             return extent_scales(catalog, yaw - query.yaw, query.box_size, query.partial, proportions, bounds,
                                  height_seen=query.height_seen)
         for yaw in yaws:
@@ -164,7 +191,8 @@ def fit_extent(obj, query: Query | None, hyps: list[Hypothesis], index, scorer, 
     r = best.extra.get("render") or {}
     if r.get("iou", 0.0) >= pose.extent_fit_iou and not best.extra.get("shape_only"):
         return hyps
-    trials = extent_trials(query, hyps, index, retrieval, pose.extent_fit_assets, pose.extent_box_cost)
+    trials = extent_trials(query, hyps, index, retrieval, pose.extent_fit_assets, pose.extent_box_cost,
+                           asset_axes=pose.extent_asset_axes, height_bound=pose.extent_height_bound)
     if not trials:
         return hyps
     partial = is_partial(obj)        # a partial object's render score already pays for walls
