@@ -90,7 +90,7 @@ def extent_along(points: np.ndarray, yaw: float, height: float, trim: float = 0.
 
 def extent_trials(query: Query, hyps: list[Hypothesis], index, retrieval: RetrievalSettings, n_assets: int,
                   box_cost: float, bounds: tuple[float, float] = (0.5, 2.0),
-                  asset_axes: bool = False, height_bound: bool = False) -> list[Hypothesis]:
+                  asset_axes: bool = False) -> list[Hypothesis]:
     """The best yaw of each of the ``n_assets`` best assets in ``hyps``, scaled to the observed
     extent (both ways of :func:`extent_scales`) and re-placed by translation ICP.
 
@@ -101,22 +101,14 @@ def extent_trials(query: Query, hyps: list[Hypothesis], index, retrieval: Retrie
     if len(query.points) < 3:
         return out
     seen: set[str] = set()
-    unseen_height = query.partial and not query.height_seen
-    tried = 0
     for h in hyps:
         if h.asset_id in seen:
             continue
         seen.add(h.asset_id)
-        catalog = index.sizes[index.row[h.asset_id]]      # the mesh's own box (samples may miss its extremes)
-        if height_bound and not unseen_height and not bounds[0] <= query.box_size[1] / max(catalog[1], 1e-3) <= bounds[1]:
-            # Seen whole, the object's height is measured; an asset that would have to be stretched
-            # past the bounds to reach it is another kind of thing (a 2.25 m vanity with its mirror
-            # for a 0.53 m tv stand: clamped, it stood 1.13 m tall where 0.53 m was seen).
-            continue
-        tried += 1
-        if tried > n_assets:
+        if len(seen) > n_assets:
             break
         geom = index.geometry(h.asset_id)
+        catalog = index.sizes[index.row[h.asset_id]]      # the mesh's own box (samples may miss its extremes)
         rows = index.categories == h.category
         proportions = category_proportions(index.sizes[rows]) if np.any(rows) else None
         # The box's axes are the extent's: the yaw square to them nearest the hypothesis' (a
@@ -192,7 +184,7 @@ def fit_extent(obj, query: Query | None, hyps: list[Hypothesis], index, scorer, 
     if r.get("iou", 0.0) >= pose.extent_fit_iou and not best.extra.get("shape_only"):
         return hyps
     trials = extent_trials(query, hyps, index, retrieval, pose.extent_fit_assets, pose.extent_box_cost,
-                           asset_axes=pose.extent_asset_axes, height_bound=pose.extent_height_bound)
+                           asset_axes=pose.extent_asset_axes)
     if not trials:
         return hyps
     partial = is_partial(obj)        # a partial object's render score already pays for walls

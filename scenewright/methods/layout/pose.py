@@ -68,7 +68,6 @@ class PoseSettings:
     extent_fit_assets: int = 3       # assets (best first) tried scaled to the observed extent
     extent_box_cost: float = 0.05    # the observed box's own proportions (beyond the category's) cost this
     extent_asset_axes: bool = True   # the stretch measures the seen points along the asset's axes (not the box's)
-    extent_height_bound: bool = True  # a whole seen height beyond the stretch bounds of an asset: no trial of it
 
 
 @dataclass
