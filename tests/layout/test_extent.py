@@ -316,3 +316,45 @@ def test_the_seen_extent_is_measured_along_the_assets_own_axes(index):
     along_box = category_trial(False)
     assert np.abs(np.log(along_box.scale / expected))[[0, 2]].max() > 0.05
 
+
+
+def test_an_axis_along_the_line_of_sight_is_only_grown(index):
+    """Seen from one side, only the near half of a thing shows along the line of sight (the front of a
+    round shade, a pot or a pouf): the seen extent there is a lower bound and does not make a
+    stand-in shallower, while across the view (its silhouette) it still does."""
+    from scenewright.methods.layout.extent import along_view, extent_trials
+    from scenewright.methods.layout.retrieval import Query, RetrievalSettings
+    catalog = np.asarray(index.sizes[index.row[TABLE]], float)
+    category = str(index.categories[index.row[TABLE]])
+    geom = index.geometry(TABLE)
+    centre = np.array([0.0, 0.0, -2.5])
+    camera = np.array([0.0, 1.5, 0.5])                     # looking down -z at the table
+    seen = np.array([0.8, 1.0, 0.3])                        # narrower across, and only its front strip along the view
+    pts = geom.points * seen + centre
+
+    def query(cam):
+        return Query(box_size=catalog * seen, yaw=0.0, t0=centre.copy(), points=pts, partial=False, fix_y=True,
+                     cam_pos=cam, view=None, feature=None)
+    q = query(camera)
+    assert list(along_view(q, 0.0, 30.0)) == [False, False, True]        # the table's depth runs along the view
+    assert list(along_view(q, math.pi / 2, 30.0)) == [True, False, False]  # turned, its width does
+    assert not along_view(q, math.pi / 4, 30.0).any()                    # corner-on: both sides are seen
+    assert not along_view(q, 0.0, 0.0).any()                             # the rule off
+    h = Hypothesis(asset_id=TABLE, category=category, yaw=0.0, scale=np.ones(3), translation=centre.copy(), prior=1.0)
+
+    from scenewright.methods.layout.extent import extent_along
+    ratio = extent_along(pts, 0.0, catalog[1]) / catalog
+    # the rule itself: the axis along the view is floored at the stand-in's size, the others as seen
+    grown, _ = extent_scales(catalog, 0.0, catalog * ratio, False, None, grow_only=along_view(q, 0.0, 30.0))
+    assert np.allclose(grown, [ratio[0], 1.0, 1.0])
+    assert np.allclose(extent_scales(catalog, 0.0, catalog * ratio, False, None)[0], [ratio[0], 1.0, max(ratio[2], 0.5)])
+
+    def trial_depths(cam, angle):
+        trials = extent_trials(query(cam), [h], index, RetrievalSettings(), 1, 0.05, asset_axes=True,
+                               view_angle_deg=angle)
+        return [t.scale[2] for t in trials]
+    # through the trials: not made shallower than the stand-in when the depth runs along the view …
+    assert min(trial_depths(camera, 30.0)) >= 1.0 - 1e-9
+    assert max(trial_depths(camera, 0.0)) < 0.6
+    # … but measured when seen from the side (the depth then lies across the view)
+    assert max(trial_depths(np.array([3.0, 1.5, -2.5]), 30.0)) < 0.6

@@ -38,14 +38,16 @@ def category_proportions(sizes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def extent_scales(asset_extent: np.ndarray, yaw_rel: float, box_size: np.ndarray, partial: bool,
                   proportions: tuple[np.ndarray, np.ndarray] | None,
-                  bounds: tuple[float, float] = (0.5, 2.0), height_seen: bool = False) -> tuple[np.ndarray, np.ndarray]:
+                  bounds: tuple[float, float] = (0.5, 2.0), height_seen: bool = False,
+                  grow_only: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(within the category's proportions, the observed box's own) (3,) scales of an asset.
 
     ``asset_extent`` (3,) w, h, d of the asset; ``yaw_rel`` the asset's yaw relative to the
     box axes; ``box_size`` (3,) observed x, height, z. Near 45° the box axes do not follow
     the asset's, so the footprint scales as one (area ratio). A ``partial`` view only ever
     grows the asset (its box is a lower bound), across only when ``height_seen`` (a side cut
-    leaves the height whole). Each scale clamped to ``bounds``.
+    leaves the height whole). ``grow_only`` (3,) bool: axes whose seen extent is a lower bound
+    whatever the view (see :func:`along_view`). Each scale clamped to ``bounds``.
     """
     w, h, d = np.maximum(np.asarray(asset_extent, float), 1e-3)
     bx, by, bz = np.maximum(np.asarray(box_size, float), 1e-3)
@@ -61,6 +63,8 @@ def extent_scales(asset_extent: np.ndarray, yaw_rel: float, box_size: np.ndarray
         ratio = np.array([bx / w, by / h, bz / d])
     if partial:
         ratio = np.where([True, not height_seen, True], np.maximum(ratio, 1.0), ratio)
+    if grow_only is not None:
+        ratio = np.where(grow_only, np.maximum(ratio, 1.0), ratio)
     box = np.clip(ratio, *bounds)
     if proportions is None:
         return box, box
@@ -88,9 +92,25 @@ def extent_along(points: np.ndarray, yaw: float, height: float, trim: float = 0.
     return np.array([q[1, 0] - q[0, 0], height, q[1, 1] - q[0, 1]])
 
 
+def along_view(query: Query, yaw: float, max_angle_deg: float) -> np.ndarray:
+    """(3,) bool: the asset axes (x, height, z) at ``yaw`` that run within ``max_angle_deg`` of the
+    horizontal line of sight to the object. Along it only the near side of a thing is seen (the
+    front half of a round lamp shade, a pot, a pouf): the seen extent there is a lower bound, and
+    a stand-in is not made shallower by it."""
+    v = np.asarray(query.t0, float)[[0, 2]] - np.asarray(query.cam_pos, float)[[0, 2]]
+    n = float(np.linalg.norm(v))
+    if n < 1e-6 or max_angle_deg <= 0:
+        return np.zeros(3, bool)
+    v /= n
+    c, s = math.cos(yaw), math.sin(yaw)
+    cos_x, cos_z = abs(c * v[0] - s * v[1]), abs(s * v[0] + c * v[1])
+    limit = math.cos(math.radians(max_angle_deg))
+    return np.array([cos_x > limit, False, cos_z > limit])
+
+
 def extent_trials(query: Query, hyps: list[Hypothesis], index, retrieval: RetrievalSettings, n_assets: int,
                   box_cost: float, bounds: tuple[float, float] = (0.5, 2.0),
-                  asset_axes: bool = False) -> list[Hypothesis]:
+                  asset_axes: bool = False, view_angle_deg: float = 0.0) -> list[Hypothesis]:
     """The best yaw of each of the ``n_assets`` best assets in ``hyps``, scaled to the observed
     extent (both ways of :func:`extent_scales`) and re-placed by translation ICP.
 
@@ -118,7 +138,8 @@ def extent_trials(query: Query, hyps: list[Hypothesis], index, retrieval: Retrie
         def scales_at(yaw: float) -> tuple[np.ndarray, np.ndarray]:
             if asset_axes:
                 return extent_scales(catalog, 0.0, extent_along(query.points, yaw, query.box_size[1]),
-                                     query.partial, proportions, bounds, height_seen=query.height_seen)
+                                     query.partial, proportions, bounds, height_seen=query.height_seen,
+                                     grow_only=along_view(query, yaw, view_angle_deg))
             return extent_scales(catalog, yaw - query.yaw, query.box_size, query.partial, proportions, bounds,
                                  height_seen=query.height_seen)
         for yaw in yaws:
@@ -184,7 +205,7 @@ def fit_extent(obj, query: Query | None, hyps: list[Hypothesis], index, scorer, 
     if r.get("iou", 0.0) >= pose.extent_fit_iou and not best.extra.get("shape_only"):
         return hyps
     trials = extent_trials(query, hyps, index, retrieval, pose.extent_fit_assets, pose.extent_box_cost,
-                           asset_axes=pose.extent_asset_axes)
+                           asset_axes=pose.extent_asset_axes, view_angle_deg=pose.extent_view_lower_bound_deg)
     if not trials:
         return hyps
     partial = is_partial(obj)        # a partial object's render score already pays for walls
