@@ -277,3 +277,84 @@ def test_the_depth_nudge_trusts_a_stand_ins_residual_only_when_its_surface_match
         assert h.translation == pytest.approx(t0 + np.array([0.0, 0.0, -0.2]))
     else:
         assert np.array_equal(h.translation, t0)
+
+
+def test_the_seen_extent_is_measured_along_the_assets_own_axes(index):
+    """A thing seen on two faces gives a minimum-area box up to 45° off its own axes; the stretch
+    measures the seen points along the asset's axes instead, so it follows the asset's own sides."""
+    from scenewright.methods.layout.extent import extent_along, extent_trials
+    from scenewright.methods.layout.retrieval import Query, RetrievalSettings, placement_matrix
+    geom = index.geometry(TABLE)
+    catalog = np.asarray(index.sizes[index.row[TABLE]], float)
+    stretch = np.array([1.15, 1.0, 0.9])                   # wider and shallower: within the category's proportions
+    yaw, centre = 0.6, np.array([0.3, 0.0, -2.5])
+    world = (placement_matrix(yaw, stretch, centre) @ np.c_[geom.points, np.ones(len(geom.points))].T).T[:, :3]
+    # with no trimming the extent along the asset's axes is exactly the stretched samples' own spread
+    own = np.ptp(geom.points, axis=0) * stretch
+    measured = extent_along(world, yaw, 0.75, trim=0.0)
+    assert np.allclose(measured[[0, 2]], own[[0, 2]], atol=1e-9 * np.abs(world).max() * 10)
+    assert measured[1] == 0.75
+    # turned by 90° the same points read the other way round
+    assert np.allclose(extent_along(world, yaw + math.pi / 2, 0.75, trim=0.0)[[0, 2]], own[[2, 0]], atol=1e-6)
+    # a box 45° off the table's axes (the minimum-area rectangle of a two-faced view can lie so)
+    box_yaw = yaw + math.pi / 4
+    box = extent_along(world, box_yaw, catalog[1] * stretch[1])
+    q = Query(box_size=box, yaw=box_yaw, t0=centre.copy(), points=world, partial=False, fix_y=True,
+              cam_pos=np.array([0.0, 1.5, 0.5]), view=None, feature=None)
+    h = Hypothesis(asset_id=TABLE, category=str(index.categories[index.row[TABLE]]), yaw=yaw, scale=np.ones(3),
+                   translation=centre.copy(), prior=1.0)
+    def category_trial(asset_axes):
+        trials = extent_trials(q, [h], index, RetrievalSettings(), 1, 0.05, asset_axes=asset_axes)
+        return [t for t in trials if t.extra["extent_fit"] == "category" and abs(t.yaw - yaw) < 1e-9][0]
+    # the stretch is the seen spread along the asset's axes over the asset's catalog size (the
+    # samples miss the mesh's extremes a little, hence the spread and not ``stretch`` itself)
+    expected = extent_along(world, yaw, 1.0) / catalog
+    along_asset = category_trial(True)
+    assert np.allclose(along_asset.scale[[0, 2]], expected[[0, 2]], rtol=1e-6)
+    # measured along the box's axes, the diagonal case takes one footprint scale from the area
+    # ratio: the table's own proportions (wider, shallower) are lost by more than 5 %
+    along_box = category_trial(False)
+    assert np.abs(np.log(along_box.scale / expected))[[0, 2]].max() > 0.05
+
+
+
+def test_an_axis_along_the_line_of_sight_is_only_grown(index):
+    """Seen from one side, only the near half of a thing shows along the line of sight (the front of a
+    round shade, a pot or a pouf): the seen extent there is a lower bound and does not make a
+    stand-in shallower, while across the view (its silhouette) it still does."""
+    from scenewright.methods.layout.extent import along_view, extent_trials
+    from scenewright.methods.layout.retrieval import Query, RetrievalSettings
+    catalog = np.asarray(index.sizes[index.row[TABLE]], float)
+    category = str(index.categories[index.row[TABLE]])
+    geom = index.geometry(TABLE)
+    centre = np.array([0.0, 0.0, -2.5])
+    camera = np.array([0.0, 1.5, 0.5])                     # looking down -z at the table
+    seen = np.array([0.8, 1.0, 0.3])                        # narrower across, and only its front strip along the view
+    pts = geom.points * seen + centre
+
+    def query(cam):
+        return Query(box_size=catalog * seen, yaw=0.0, t0=centre.copy(), points=pts, partial=False, fix_y=True,
+                     cam_pos=cam, view=None, feature=None)
+    q = query(camera)
+    assert list(along_view(q, 0.0, 30.0)) == [False, False, True]        # the table's depth runs along the view
+    assert list(along_view(q, math.pi / 2, 30.0)) == [True, False, False]  # turned, its width does
+    assert not along_view(q, math.pi / 4, 30.0).any()                    # corner-on: both sides are seen
+    assert not along_view(q, 0.0, 0.0).any()                             # the rule off
+    h = Hypothesis(asset_id=TABLE, category=category, yaw=0.0, scale=np.ones(3), translation=centre.copy(), prior=1.0)
+
+    from scenewright.methods.layout.extent import extent_along
+    ratio = extent_along(pts, 0.0, catalog[1]) / catalog
+    # the rule itself: the axis along the view is floored at the stand-in's size, the others as seen
+    grown, _ = extent_scales(catalog, 0.0, catalog * ratio, False, None, grow_only=along_view(q, 0.0, 30.0))
+    assert np.allclose(grown, [ratio[0], 1.0, 1.0])
+    assert np.allclose(extent_scales(catalog, 0.0, catalog * ratio, False, None)[0], [ratio[0], 1.0, max(ratio[2], 0.5)])
+
+    def trial_depths(cam, angle):
+        trials = extent_trials(query(cam), [h], index, RetrievalSettings(), 1, 0.05, asset_axes=True,
+                               view_angle_deg=angle)
+        return [t.scale[2] for t in trials]
+    # through the trials: not made shallower than the stand-in when the depth runs along the view …
+    assert min(trial_depths(camera, 30.0)) >= 1.0 - 1e-9
+    assert max(trial_depths(camera, 0.0)) < 0.6
+    # … but measured when seen from the side (the depth then lies across the view)
+    assert max(trial_depths(np.array([3.0, 1.5, -2.5]), 30.0)) < 0.6

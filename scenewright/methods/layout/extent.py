@@ -38,14 +38,16 @@ def category_proportions(sizes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def extent_scales(asset_extent: np.ndarray, yaw_rel: float, box_size: np.ndarray, partial: bool,
                   proportions: tuple[np.ndarray, np.ndarray] | None,
-                  bounds: tuple[float, float] = (0.5, 2.0), height_seen: bool = False) -> tuple[np.ndarray, np.ndarray]:
+                  bounds: tuple[float, float] = (0.5, 2.0), height_seen: bool = False,
+                  grow_only: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(within the category's proportions, the observed box's own) (3,) scales of an asset.
 
     ``asset_extent`` (3,) w, h, d of the asset; ``yaw_rel`` the asset's yaw relative to the
     box axes; ``box_size`` (3,) observed x, height, z. Near 45° the box axes do not follow
     the asset's, so the footprint scales as one (area ratio). A ``partial`` view only ever
     grows the asset (its box is a lower bound), across only when ``height_seen`` (a side cut
-    leaves the height whole). Each scale clamped to ``bounds``.
+    leaves the height whole). ``grow_only`` (3,) bool: axes whose seen extent is a lower bound
+    whatever the view (see :func:`along_view`). Each scale clamped to ``bounds``.
     """
     w, h, d = np.maximum(np.asarray(asset_extent, float), 1e-3)
     bx, by, bz = np.maximum(np.asarray(box_size, float), 1e-3)
@@ -61,6 +63,8 @@ def extent_scales(asset_extent: np.ndarray, yaw_rel: float, box_size: np.ndarray
         ratio = np.array([bx / w, by / h, bz / d])
     if partial:
         ratio = np.where([True, not height_seen, True], np.maximum(ratio, 1.0), ratio)
+    if grow_only is not None:
+        ratio = np.where(grow_only, np.maximum(ratio, 1.0), ratio)
     box = np.clip(ratio, *bounds)
     if proportions is None:
         return box, box
@@ -73,8 +77,40 @@ def extent_scales(asset_extent: np.ndarray, yaw_rel: float, box_size: np.ndarray
     return within, box
 
 
+def extent_along(points: np.ndarray, yaw: float, height: float, trim: float = 0.002) -> np.ndarray:
+    """(3,) observed extent of world ``points`` (N, 3) along the axes of an asset turned by ``yaw``:
+    its x, ``height``, its z (``trim``/``1 - trim`` quantiles, as the observed box is measured).
+
+    The observed box's own yaw is the minimum-area rectangle of what was seen, which for a thing
+    seen on two faces, or on one face and a bit of its top, can lie anywhere up to 45° from the
+    thing's axes; measured along the asset's axes, the stretch follows the asset's own sides."""
+    xz = np.asarray(points, float).reshape(-1, 3)[:, [0, 2]]
+    c, s = math.cos(yaw), math.sin(yaw)
+    along_x = xz @ np.array([c, -s])         # asset x in world (x, z): R_y(yaw) e_x
+    along_z = xz @ np.array([s, c])          # asset z: R_y(yaw) e_z
+    q = np.quantile(np.stack([along_x, along_z], 1), [trim, 1 - trim], axis=0)
+    return np.array([q[1, 0] - q[0, 0], height, q[1, 1] - q[0, 1]])
+
+
+def along_view(query: Query, yaw: float, max_angle_deg: float) -> np.ndarray:
+    """(3,) bool: the asset axes (x, height, z) at ``yaw`` that run within ``max_angle_deg`` of the
+    horizontal line of sight to the object. Along it only the near side of a thing is seen (the
+    front half of a round lamp shade, a pot, a pouf): the seen extent there is a lower bound, and
+    a stand-in is not made shallower by it."""
+    v = np.asarray(query.t0, float)[[0, 2]] - np.asarray(query.cam_pos, float)[[0, 2]]
+    n = float(np.linalg.norm(v))
+    if n < 1e-6 or max_angle_deg <= 0:
+        return np.zeros(3, bool)
+    v /= n
+    c, s = math.cos(yaw), math.sin(yaw)
+    cos_x, cos_z = abs(c * v[0] - s * v[1]), abs(s * v[0] + c * v[1])
+    limit = math.cos(math.radians(max_angle_deg))
+    return np.array([cos_x > limit, False, cos_z > limit])
+
+
 def extent_trials(query: Query, hyps: list[Hypothesis], index, retrieval: RetrievalSettings, n_assets: int,
-                  box_cost: float, bounds: tuple[float, float] = (0.5, 2.0)) -> list[Hypothesis]:
+                  box_cost: float, bounds: tuple[float, float] = (0.5, 2.0),
+                  asset_axes: bool = False, view_angle_deg: float = 0.0) -> list[Hypothesis]:
     """The best yaw of each of the ``n_assets`` best assets in ``hyps``, scaled to the observed
     extent (both ways of :func:`extent_scales`) and re-placed by translation ICP.
 
@@ -100,6 +136,10 @@ def extent_trials(query: Query, hyps: list[Hypothesis], index, retrieval: Retrie
         snapped = query.yaw + round((h.yaw - query.yaw) / (math.pi / 2)) * (math.pi / 2)
         yaws = [snapped] + ([h.yaw] if abs(math.remainder(h.yaw - snapped, 2 * math.pi)) > math.radians(2) else [])
         def scales_at(yaw: float) -> tuple[np.ndarray, np.ndarray]:
+            if asset_axes:
+                return extent_scales(catalog, 0.0, extent_along(query.points, yaw, query.box_size[1]),
+                                     query.partial, proportions, bounds, height_seen=query.height_seen,
+                                     grow_only=along_view(query, yaw, view_angle_deg))
             return extent_scales(catalog, yaw - query.yaw, query.box_size, query.partial, proportions, bounds,
                                  height_seen=query.height_seen)
         for yaw in yaws:
@@ -164,7 +204,8 @@ def fit_extent(obj, query: Query | None, hyps: list[Hypothesis], index, scorer, 
     r = best.extra.get("render") or {}
     if r.get("iou", 0.0) >= pose.extent_fit_iou and not best.extra.get("shape_only"):
         return hyps
-    trials = extent_trials(query, hyps, index, retrieval, pose.extent_fit_assets, pose.extent_box_cost)
+    trials = extent_trials(query, hyps, index, retrieval, pose.extent_fit_assets, pose.extent_box_cost,
+                           asset_axes=pose.extent_asset_axes, view_angle_deg=pose.extent_view_lower_bound_deg)
     if not trials:
         return hyps
     partial = is_partial(obj)        # a partial object's render score already pays for walls

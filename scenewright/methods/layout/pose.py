@@ -67,6 +67,8 @@ class PoseSettings:
     extent_fit_iou: float = 0.8      # … when the best render's silhouette IoU is below this
     extent_fit_assets: int = 3       # assets (best first) tried scaled to the observed extent
     extent_box_cost: float = 0.05    # the observed box's own proportions (beyond the category's) cost this
+    extent_asset_axes: bool = True   # the stretch measures the seen points along the asset's axes (not the box's)
+    extent_view_lower_bound_deg: float = 30.0  # an asset axis this near the line of sight is only grown (its back is unseen)
 
 
 @dataclass
