@@ -408,7 +408,30 @@ def geometric_fit(geom: AssetGeometry, obs_pts: np.ndarray, cam_pos: np.ndarray,
     distances (H,) in metres (observed→asset plus ½ camera-facing asset→observed).
     ``view`` = (K, camera_from_world, depth): asset samples hidden behind something
     observed in front of them (or outside the image) are not expected to be seen.
+
+    Hypotheses given more than once (the same yaw, scale and start, byte for byte) are
+    fitted once: a partial view's starts shifted by an unseen extent of zero are the box
+    centre again (14 % of the hypotheses of bench scenes 0, 1, 3). Every hypothesis is
+    fitted on its own (row by row), so the answers are those of fitting them all.
     """
+    yaws, scales = np.asarray(yaws, float), np.asarray(scales, float)
+    starts = np.broadcast_to(np.asarray(t0, float), (len(yaws), 3))
+    rows = np.ascontiguousarray(np.concatenate([yaws[:, None], scales, starts], 1))
+    _, first, inverse = np.unique(rows.view(np.dtype((np.void, rows.itemsize * rows.shape[1]))).ravel(),
+                                  return_index=True, return_inverse=True)
+    if len(first) == len(yaws):
+        return _fit_hypotheses(geom, obs_pts, cam_pos, yaws, scales, t0, settings, fix_y, view)
+    kept = np.sort(first)                                   # each first occurrence, in the given order
+    t, cham = _fit_hypotheses(geom, obs_pts, cam_pos, yaws[kept], scales[kept], starts[kept], settings,
+                              fix_y, view)
+    where = np.searchsorted(kept, first[inverse.ravel()])
+    return t[where], cham[where]
+
+
+def _fit_hypotheses(geom: AssetGeometry, obs_pts: np.ndarray, cam_pos: np.ndarray, yaws: np.ndarray,
+                    scales: np.ndarray, t0: np.ndarray, settings: RetrievalSettings,
+                    fix_y: bool, view: tuple | None) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`geometric_fit` of every hypothesis given."""
     H, M = len(yaws), len(obs_pts)
     c, s = np.cos(yaws)[:, None], np.sin(yaws)[:, None]    # R_y = [[c, 0, s], [0, 1, 0], [-s, 0, c]]
     t = np.broadcast_to(np.asarray(t0, float), (H, 3)).copy()     # (3,) or one start per hypothesis
