@@ -21,28 +21,45 @@ import threading
 BLAS_THREADS = 1        # while reconstructing; see the module docstring
 _CONTROLLER: list = []  # the threadpoolctl controller, made at first use (after scipy's OpenBLAS is loaded)
 _LOCK = threading.Lock()
+_ACTIVE = {"blocks": 0, "limiter": None}   # reconstructions running (the web page runs them on threads)
 
 
 def _controller():
-    with _LOCK:
-        if not _CONTROLLER:
-            try:
-                from threadpoolctl import ThreadpoolController
-                _CONTROLLER.append(ThreadpoolController())
-            except Exception:      # not installed, or a library it cannot inspect: leave BLAS as it is
-                _CONTROLLER.append(None)
-        return _CONTROLLER[0]
+    if not _CONTROLLER:
+        try:
+            from threadpoolctl import ThreadpoolController
+            _CONTROLLER.append(ThreadpoolController())
+        except Exception:      # not installed, or a library it cannot inspect: leave BLAS as it is
+            _CONTROLLER.append(None)
+    return _CONTROLLER[0]
 
 
 @contextlib.contextmanager
 def blas_threads_limited(threads: int = BLAS_THREADS):
-    """Within the block, at most ``threads`` BLAS threads (unless the environment chose a count)."""
+    """Within the block, at most ``threads`` BLAS threads (unless the environment chose a count).
+
+    The count is process-wide: blocks running at once on several threads share one limit,
+    set by the first to enter and undone by the last to leave."""
     if threads <= 0 or any(os.environ.get(k) for k in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS")):
         yield
         return
-    controller = _controller()
-    if controller is None:
+    with _LOCK:
+        controller = _controller()
+        if controller is None:
+            limiter = None
+        else:
+            if _ACTIVE["blocks"] == 0:
+                _ACTIVE["limiter"] = controller.limit(limits=threads, user_api="blas")
+            _ACTIVE["blocks"] += 1
+            limiter = _ACTIVE["limiter"]
+    if limiter is None:
         yield
         return
-    with controller.limit(limits=threads, user_api="blas"):
+    try:
         yield
+    finally:
+        with _LOCK:
+            _ACTIVE["blocks"] -= 1
+            if _ACTIVE["blocks"] == 0:
+                _ACTIVE["limiter"].restore_original_limits()
+                _ACTIVE["limiter"] = None

@@ -62,3 +62,33 @@ def test_given_depth_imports_no_torch_and_runs_one_blas_thread(small_bench, smal
         assert all(counts == [2] for counts in chosen["inside"])
     assert json.loads((tmp_path / "chosen" / "scene.json").read_text())["instances"] == \
         json.loads((tmp_path / "default" / "scene.json").read_text())["instances"]
+
+
+OVERLAP = r"""
+import json
+import numpy, scipy.linalg
+from threadpoolctl import threadpool_info
+from scenewright.blas_threads import blas_threads_limited
+def counts():
+    return sorted({p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"})
+seen = {"start": counts()}
+first, second = blas_threads_limited(), blas_threads_limited()
+first.__enter__()
+second.__enter__()                  # a second reconstruction starts on another thread
+seen["both"] = counts()
+first.__exit__(None, None, None)    # the first ends while the second still runs
+seen["second_alone"] = counts()
+second.__exit__(None, None, None)
+seen["end"] = counts()
+print(json.dumps(seen))
+"""
+
+
+def test_overlapping_reconstructions_share_one_limit_and_the_last_restores_it():
+    env = {k: v for k, v in os.environ.items() if k not in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS")}
+    env["PYTHONPATH"] = str(ROOT)
+    proc = subprocess.run([sys.executable, "-c", OVERLAP], capture_output=True, text=True, env=env, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    seen = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert seen["both"] == [1] and seen["second_alone"] == [1]
+    assert seen["end"] == seen["start"]
