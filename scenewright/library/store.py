@@ -34,6 +34,7 @@ from __future__ import annotations
 import ctypes
 import functools
 import gc
+import io
 import logging
 import sqlite3
 import struct
@@ -275,7 +276,9 @@ class Library:
         if problem is not None:
             raise InputError(f"{problem} (rebuild the library: scenewright library build)")
         try:
-            mesh = trimesh.load(path, force="mesh", process=False)
+            # read once: the same bytes give trimesh the mesh and the texture its original encoding
+            data = path.read_bytes()
+            mesh = trimesh.load(io.BytesIO(data), file_type="glb", force="mesh", process=False)
         except Exception as exc:   # trimesh raises many kinds on damaged files
             raise InputError(f"{path}: library asset {asset_id}: cannot read mesh "
                              f"({type(exc).__name__}: {exc}); rebuild the library") from None
@@ -283,7 +286,7 @@ class Library:
                 or not np.all(np.isfinite(mesh.vertices)):
             raise InputError(f"{path}: library asset {asset_id}: no usable triangles (empty or non-finite); "
                              "rebuild the library")
-        _remember_texture_bytes(mesh, path)
+        _remember_texture_bytes(mesh, data)
         stretch = replica_stretch(self.info, asset_id)
         if stretch is not None:   # a replica of a scaled library: its source mesh stretched (library/replicas.py)
             mesh.apply_transform(np.diag([*stretch, 1.0]))
@@ -324,15 +327,16 @@ def replica_stretch(info: dict, asset_id: str) -> list[float] | None:
     return info.get("replicas", {}).get("scales", {}).get(asset_id)
 
 
-def _remember_texture_bytes(mesh, path: Path) -> None:
+def _remember_texture_bytes(mesh, glb: bytes) -> None:
     """Record on the mesh's texture the PNG/JPEG bytes it was decoded from (see
-    :mod:`scenewright.encoded_images`), when the GLB holds one image and the mesh one texture."""
+    :mod:`scenewright.encoded_images`), when the GLB (its file's bytes ``glb``) holds one image
+    and the mesh one texture."""
     image = getattr(getattr(mesh.visual, "material", None), "baseColorTexture", None)
     if image is None:
         return
     try:
-        images = glb_images(path.read_bytes())
-    except (OSError, ValueError, KeyError, IndexError):
+        images = glb_images(glb)
+    except (ValueError, KeyError, IndexError):
         return
     if len(images) == 1:
         remember_encoding(image, images[0][1], images[0][0])

@@ -90,3 +90,28 @@ def test_geometric_fit_equals_the_straightforward_computation(small_library, fix
                     np.testing.assert_array_equal(a[1], b[1])
                     checked += 1
     assert checked == 8 * len(ids)
+
+
+def test_hypotheses_given_twice_are_fitted_once_with_the_same_answers(small_library):
+    """A partial view's starts shifted by a zero unseen extent repeat the box centre: each copy
+    gets the answer of the straightforward fit of all of them, duplicates included."""
+    lib = Library.open(small_library)
+    index = LibraryIndex(lib)
+    settings = RetrievalSettings()
+    rng = np.random.default_rng(3)
+    asset_id = str(index.ids[0])
+    geom = index.geometry(asset_id)
+    obs = _observation(lib, asset_id, rng, 512, yaw=0.4, shift=[0.2, 0.0, 2.0], noise=0.01, keep=0.6)
+    cam = np.array([0.3, 1.4, 5.5])
+    yaws = 0.1 + np.arange(8) * 2 * np.pi / 8
+    scales = np.exp(rng.uniform(-0.2, 0.2, (8, 3)))
+    centre = np.array([0.2, 0.0, 2.0])
+    shifted = centre + rng.uniform(-0.3, 0.3, (8, 3))
+    shifted[::2] = centre                      # half the shifts are zero: the centre again
+    starts = np.concatenate([np.repeat(centre[None], 8, 0), shifted, shifted])     # (24, 3): 12 distinct
+    tiled_yaws, tiled_scales = np.tile(yaws, 3), np.tile(scales, (3, 1))
+    t, cham = geometric_fit(geom, obs, cam, tiled_yaws, tiled_scales, starts, settings)
+    t_ref, cham_ref = reference_fit(geom, obs, cam, tiled_yaws, tiled_scales, starts, settings)
+    np.testing.assert_array_equal(t, t_ref)
+    np.testing.assert_array_equal(cham, cham_ref)
+    assert len(np.unique(cham)) == 12          # the copies really were copies, the rest distinct

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from scenewright import __version__
+from scenewright.blas_threads import blas_threads_limited
 from scenewright.errors import InputError
 from scenewright.library.categories import category_info
 from scenewright.methods.base import Method
@@ -605,4 +606,5 @@ class LayoutMethod(Method):
 
     def reconstruct(self, capture):
         self.check_capture(capture)
-        return reconstruct(capture, self.library, self.settings, renderer=self.renderer, progress=self.progress)
+        with blas_threads_limited():
+            return reconstruct(capture, self.library, self.settings, renderer=self.renderer, progress=self.progress)

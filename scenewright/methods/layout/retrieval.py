@@ -441,7 +441,30 @@ def geometric_fit(geom: AssetGeometry, obs_pts: np.ndarray, cam_pos: np.ndarray,
     distances (H,) in metres (observed→asset plus ½ camera-facing asset→observed).
     ``view`` = (K, camera_from_world, depth): asset samples hidden behind something
     observed in front of them (or outside the image) are not expected to be seen.
+
+    Hypotheses given more than once (the same yaw, scale and start, byte for byte) are
+    fitted once: a partial view's starts shifted by an unseen extent of zero are the box
+    centre again (14 % of the hypotheses of bench scenes 0, 1, 3). Every hypothesis is
+    fitted on its own (row by row), so the answers are those of fitting them all.
     """
+    yaws, scales = np.asarray(yaws, float), np.asarray(scales, float)
+    starts = np.broadcast_to(np.asarray(t0, float), (len(yaws), 3))
+    rows = np.ascontiguousarray(np.concatenate([yaws[:, None], scales, starts], 1))
+    _, first, inverse = np.unique(rows.view(np.dtype((np.void, rows.itemsize * rows.shape[1]))).ravel(),
+                                  return_index=True, return_inverse=True)
+    if len(first) == len(yaws):
+        return _fit_hypotheses(geom, obs_pts, cam_pos, yaws, scales, t0, settings, fix_y, view)
+    kept = np.sort(first)                                   # each first occurrence, in the given order
+    t, cham = _fit_hypotheses(geom, obs_pts, cam_pos, yaws[kept], scales[kept], starts[kept], settings,
+                              fix_y, view)
+    where = np.searchsorted(kept, first[inverse.ravel()])
+    return t[where], cham[where]
+
+
+def _fit_hypotheses(geom: AssetGeometry, obs_pts: np.ndarray, cam_pos: np.ndarray, yaws: np.ndarray,
+                    scales: np.ndarray, t0: np.ndarray, settings: RetrievalSettings,
+                    fix_y: bool, view: tuple | None) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`geometric_fit` of every hypothesis given."""
     H, M = len(yaws), len(obs_pts)
     c, s = np.cos(yaws)[:, None], np.sin(yaws)[:, None]    # R_y = [[c, 0, s], [0, 1, 0], [-s, 0, c]]
     t = np.broadcast_to(np.asarray(t0, float), (H, 3)).copy()     # (3,) or one start per hypothesis
@@ -449,22 +472,33 @@ def geometric_fit(geom: AssetGeometry, obs_pts: np.ndarray, cam_pos: np.ndarray,
     ox, oy, oz = obs_pts[:, 0], obs_pts[:, 1], obs_pts[:, 2]
     nearest = _TrackedNearest(geom.tree, geom.points)
     moved = None
+    per_axis = scales[:, None]                                 # (H, 1, 3)
+    # Every step writes its (H, M, 3) arrays into these two buffers, component by component
+    # (the same operations on the same values as stacking them: bit for bit, less copying).
+    local, res = np.empty((H, M, 3)), np.empty((H, M, 3))
     for _ in range(settings.icp_iters + 1):
         # object coordinates of the observed points under each hypothesis: diag(1/s) Rᵀ (p - t),
         # written out for the rotation about y (the same sums, in the same order, as the matrix product)
-        dx, dy, dz = ox - t[:, 0:1], oy - t[:, 1:2], oz - t[:, 2:3]            # (H, M) each
-        local = np.stack([c * dx - s * dz, np.broadcast_to(dy, (H, M)), s * dx + c * dz], -1) / scales[:, None]
-        # nearest asset sample minus the observed point, object frame: (H·M, 3)
+        dx, dz = ox - t[:, 0:1], oz - t[:, 2:3]                               # (H, M) each
+        np.subtract(c * dx, s * dz, out=local[..., 0])
+        np.subtract(oy, t[:, 1:2], out=local[..., 1])
+        np.add(s * dx, c * dz, out=local[..., 2])
+        np.divide(local, per_axis, out=local)
+        # nearest asset sample minus the observed point, object frame: (H·M, 3), a new array
         diff = nearest.offsets(local.reshape(-1, 3), None if moved is None else np.repeat(moved, M))
         # residual back in world units: R · diag(s) · (nearest - local)
-        res_obj = diff.reshape(H, M, 3) * scales[:, None]
+        res_obj = np.multiply(diff.reshape(H, M, 3), per_axis, out=diff.reshape(H, M, 3))
         rx, ry, rz = res_obj[..., 0], res_obj[..., 1], res_obj[..., 2]
-        res = np.stack([c * rx + s * rz, ry, c * rz - s * rx], -1)
-        d = np.linalg.norm(res, axis=-1)
-        w = (d < 2 * trunc).astype(float) + 1e-6
+        np.add(c * rx, s * rz, out=res[..., 0])
+        res[..., 1] = ry
+        np.subtract(c * rz, s * rx, out=res[..., 2])
+        weighted = res * res
+        d = np.sqrt(np.add.reduce(weighted, axis=-1))                        # np.linalg.norm's own sum
+        w = (d < 2 * trunc).astype(float)
+        w += 1e-6
         # res points from an observed point to the asset: moving the asset by -res
         # brings it onto the point (trimmed mean over points within 2·trunc).
-        step = -(res * w[..., None]).sum(1) / w.sum(1)[:, None]
+        step = -np.multiply(res, w[..., None], out=weighted).sum(1) / w.sum(1)[:, None]
         if fix_y:
             step[:, 1] = 0.0
         # how far this step moves every local point at most: |Rᵀ step / s| <= |step| / min(s)
@@ -511,13 +545,16 @@ class _TrackedNearest:
             dist, idx = self.tree.query(query, k=2)
             self.nn, self.second = idx[:, 0], dist[:, 1]
             return self.points[self.nn] - query
-        self.second = self.second - moved - self.margin
+        second = self.second
+        second -= moved                  # in place, in the same order as before
+        second -= self.margin
         diff = self.points[self.nn] - query
-        redo = ~(np.sqrt((diff * diff).sum(1)) + self.margin < self.second)
-        if redo.any():
-            dist, idx = self.tree.query(query[redo], k=2)
-            self.nn[redo], self.second[redo] = idx[:, 0], dist[:, 1]
-            diff[redo] = self.points[idx[:, 0]] - query[redo]
+        redo = np.flatnonzero(~(np.sqrt((diff * diff).sum(1)) + self.margin < second))
+        if len(redo):
+            again = query[redo]
+            dist, idx = self.tree.query(again, k=2)
+            self.nn[redo], second[redo] = idx[:, 0], dist[:, 1]
+            diff[redo] = self.points[idx[:, 0]] - again
         return diff
 
 

@@ -1,0 +1,94 @@
+"""What a cold ``scenewright reconstruct`` with the layout method loads and how many BLAS threads it runs.
+
+A capture with metric depth needs no depth estimator: torch and transformers (~2-4 s to
+import) must stay unimported. While the scene is reconstructed, OpenBLAS runs one thread
+(``scenewright.blas_threads``), and the count the process had is back afterwards; an
+``OPENBLAS_NUM_THREADS`` in the environment is left alone. Each case runs in a new process,
+as a user's command does.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+# Runs the CLI's reconstruct in this process, recording the BLAS thread counts seen inside the
+# method's reconstruct (from a retrieval call) and after it, and which heavy modules were imported.
+PROBE = r"""
+import json, sys
+from threadpoolctl import threadpool_info
+import scenewright.methods.layout.pipeline as pipeline
+seen = []
+retrieve = pipeline.retrieve
+def counting(*args, **kwargs):
+    seen.append(sorted({p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"}))
+    return retrieve(*args, **kwargs)
+pipeline.retrieve = counting
+from scenewright.cli import main
+rc = main(["reconstruct", sys.argv[1], "-o", sys.argv[2], "--library", sys.argv[3], "--no-preview", "--quiet"])
+after = sorted({p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"})
+print(json.dumps({"rc": rc, "inside": seen, "after": after,
+                  "imported": sorted(m for m in ("torch", "transformers", "diffusers") if m in sys.modules)}))
+"""
+
+
+def _probe(capture: Path, out: Path, library: Path, env_extra: dict) -> dict:
+    env = {k: v for k, v in os.environ.items() if k not in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS")}
+    env.update(PYTHONPATH=str(ROOT), **env_extra)
+    proc = subprocess.run([sys.executable, "-c", PROBE, str(capture), str(out), str(library)],
+                          capture_output=True, text=True, env=env, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def test_given_depth_imports_no_torch_and_runs_one_blas_thread(small_bench, small_library, tmp_path):
+    capture = sorted(small_bench.glob("scene_*/capture"))[0]
+    assert (capture / "depth.npy").exists()
+    found = _probe(capture, tmp_path / "default", small_library, {})
+    assert found["rc"] == 0
+    assert found["imported"] == []
+    assert found["inside"] and all(counts == [1] for counts in found["inside"])
+    cores = len(os.sched_getaffinity(0))
+    if cores > 1:                     # one core: OpenBLAS had one thread to begin with
+        assert found["after"] != [1]
+    chosen = _probe(capture, tmp_path / "chosen", small_library, {"OPENBLAS_NUM_THREADS": "2"})
+    assert chosen["rc"] == 0 and chosen["inside"]
+    if cores > 1:                     # OpenBLAS may cap a count above the cores
+        assert all(counts == [2] for counts in chosen["inside"])
+    assert json.loads((tmp_path / "chosen" / "scene.json").read_text())["instances"] == \
+        json.loads((tmp_path / "default" / "scene.json").read_text())["instances"]
+
+
+OVERLAP = r"""
+import json
+import numpy, scipy.linalg
+from threadpoolctl import threadpool_info
+from scenewright.blas_threads import blas_threads_limited
+def counts():
+    return sorted({p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"})
+seen = {"start": counts()}
+first, second = blas_threads_limited(), blas_threads_limited()
+first.__enter__()
+second.__enter__()                  # a second reconstruction starts on another thread
+seen["both"] = counts()
+first.__exit__(None, None, None)    # the first ends while the second still runs
+seen["second_alone"] = counts()
+second.__exit__(None, None, None)
+seen["end"] = counts()
+print(json.dumps(seen))
+"""
+
+
+def test_overlapping_reconstructions_share_one_limit_and_the_last_restores_it():
+    env = {k: v for k, v in os.environ.items() if k not in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS")}
+    env["PYTHONPATH"] = str(ROOT)
+    proc = subprocess.run([sys.executable, "-c", OVERLAP], capture_output=True, text=True, env=env, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    seen = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert seen["both"] == [1] and seen["second_alone"] == [1]
+    assert seen["end"] == seen["start"]
