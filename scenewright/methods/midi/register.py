@@ -1148,13 +1148,13 @@ def register(meshes: dict, capture, settings: RegisterSettings | None = None, si
             flags.append("floor_not_below_camera")
         if s.polish_points > s.mask_points:
             # Sparse samples leave a near object's mask pixels uncovered, so the fit slides it
-            # to cover them: denser samples in a last refit of the winner (measured on a
-            # bench room: 1.4° / 11 cm → 0.5° / 7 cm off the truth; from the truth the
-            # sparse fit also slid 0.5°).
+            # to cover them: denser samples in a last refit of the winner. The lines' pitch
+            # chose the basin; here the masks alone settle the pitch within it (the lines'
+            # pitch is off by 1.4° on one bench image, where the masks are right).
             T0 = camera_from_midi
             dense = MaskTerms(seg, K, samples, s.mask_points, s.seed, subsample=s.polish_points)
             up = nearest_up(split_similarity(T0)[1], [u for u, _ in ups], line_pitch)
-            camera_from_midi, _ = solve_masks(dense, T0, up, s.roll_weight, line_pitch, s.line_pitch_weight)
+            camera_from_midi, _ = solve_masks(dense, T0, up, s.roll_weight)
             if up is not None and best[2] and not floor_below_camera(camera_from_midi, samples, up):
                 camera_from_midi = T0
         metric_scale, scale_from = None, None
