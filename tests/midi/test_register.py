@@ -267,3 +267,74 @@ def test_mask_terms_excuse_samples_beyond_a_border_the_mask_reaches():
     # Samples project inside the mask (0), within a pixel of it where the dense splat left a
     # hole, or beyond the right border (excused): none costs more than a pixel.
     assert inside.max() <= 1.5, inside.max()
+
+
+def test_pitch_of_up_inverts_camera_up_whatever_the_roll():
+    from scenewright.perception.metrology import camera_up
+    for deg in (-12.0, 0.0, 13.66, 35.0, 70.0):
+        up = camera_up(np.radians(deg))
+        assert abs(np.degrees(rg.pitch_of_up(up)) - deg) < 1e-9
+        # A roll turns the up about the optical axis: its forward part, the pitch, stays.
+        rolled = rg.rotation_about([0.0, 0.0, 1.0], np.radians(7.0)) @ up
+        assert abs(np.degrees(rg.pitch_of_up(rolled)) - deg) < 1e-9
+
+
+def test_nearest_up_is_the_candidate_the_pose_takes_for_up():
+    from scenewright.perception.metrology import camera_up
+    R = rg.rotation_about([0.3, 1.0, -0.2], 1.1)
+    pitch = np.radians(18.0)
+    true_up = R.T @ camera_up(pitch)                  # the generated scene's up in its own frame
+    side = np.cross(true_up, [0.0, 0.0, 1.0])
+    side /= np.linalg.norm(side)
+    ups = [side, -true_up, true_up]
+    assert np.allclose(rg.nearest_up(R, ups, pitch), true_up, atol=1e-12)
+    # A pose that takes none of them for up (all > 30° off) is left free.
+    assert rg.nearest_up(rg.rotation_about([1.0, 0.0, 0.0], np.radians(50.0)) @ R, [true_up], pitch) is None
+    assert rg.nearest_up(R, [], pitch) is None
+
+
+def test_floor_below_camera_tells_a_pose_seen_from_above_from_one_seen_from_below():
+    meshes = _boxes_on_a_floor()
+    samples, _ = rg.surface_samples(meshes, 500, 0)
+    up = np.array([0.0, 1.0, 0.0])                    # the boxes' own frame is Y up, floor at 0
+    # A camera 1.5 m above the floor, pitched 20° down (world_from_camera_for).
+    cfw = np.linalg.inv(rg.world_from_camera_for(np.radians(20.0), 1.5))
+    assert rg.floor_below_camera(cfw, samples, up)
+    # The same camera 2 m lower, 0.5 m under the floor: the floor is above it.
+    below = cfw.copy()
+    below[:3, 3] += below[:3, :3] @ np.array([0.0, 2.0, 0.0])
+    assert not rg.floor_below_camera(below, samples, up)
+
+
+def test_metric_scale_without_a_floor_below_the_camera_is_finite_and_flagged():
+    import trimesh
+    sizes = {"sofa": np.array([[2.0, 0.8, 0.9]])}
+    # A sofa seen at half its size, upright in a world seen 15° down; the floor handed in (a
+    # wrong pose's) is 0.3 units above the camera.
+    pitch = np.radians(15.0)
+    cfw = np.linalg.inv(rg.world_from_camera_for(pitch, 1.0))
+    box = trimesh.creation.box(extents=(1.0, 0.4, 0.45)).apply_translation([0.2, 0.2, -3.0])
+    verts = box.vertices @ cfw[:3, :3].T + cfw[:3, 3]
+    scale, how, votes, flags, cues = rg.metric_scale_from_cues({1: verts}, [1], pitch, -0.3,
+                                                               {1: "sofa"}, sizes, rg.RegisterSettings())
+    # The sofa's own size says 2 (exact box: 8 corners); no camera-height cue from a floor above.
+    assert "floor_not_below_camera" in flags and "camera_height" not in cues
+    assert np.isfinite(scale) and abs(scale - 2.0) < 1e-6 and set(votes) == {1}
+    scale, how, _, flags, _ = rg.metric_scale_from_cues({1: verts}, [1], pitch, -0.3, {}, sizes,
+                                                        rg.RegisterSettings())
+    assert scale == 1.0 and how == "none" and "no_size_evidence" in flags
+
+
+def test_solve_masks_holds_the_pitch_the_lines_give(toy, moved):
+    gt, meshes, truth = moved
+    cap = load_capture(toy / "scene_0000" / "capture")
+    samples, _ = rg.surface_samples(meshes, 4000, 0)
+    terms = rg.MaskTerms(np.asarray(cap.seg), cap.K, samples, 300, 0, subsample=300)
+    up_midi = rg.split_similarity(truth)[1].T @ np.linalg.inv(gt.camera.world_from_camera)[:3, 1]
+    true_pitch = rg.pitch_of_up(rg.split_similarity(truth)[1] @ up_midi)
+    # Held at a pitch 2° off the truth by a heavy weight, the fit ends there (a 2° pitch moves
+    # the masks by several pixels, which the weight 1e4 outweighs ~100-fold): within 0.1°.
+    T, _ = rg.solve_masks(terms, truth, up_midi, 200.0, true_pitch + np.radians(2.0), 1e4)
+    got = rg.pitch_of_up(rg.split_similarity(T)[1] @ up_midi)
+    assert abs(np.degrees(got - true_pitch) - 2.0) < 0.1
+

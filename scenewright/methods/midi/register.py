@@ -84,6 +84,8 @@ class RegisterSettings:
     floor_candidates: int = 4          # up directions of the generated scene tried by that search
     coarse_points: int = 150           # samples and mask pixels per instance when scoring the search
     roll_weight: float = 200.0         # masks: hold the camera near no roll (0: free), see solve_masks
+    line_pitch_weight: float = 200.0   # masks: hold the pitch near the image's Manhattan lines' (0: free)
+    polish_points: int = 4000          # masks: surface samples per instance in a last refit of the best pose (0: none)
     pitch_range_deg: tuple[float, float] = (-15.0, 75.0)
     floor_tol: float = 0.03            # × scene size: a lowest point this close is on the floor
     height_prior_m: float = 1.45       # eye-level camera height (a scale cue without depth)
@@ -113,7 +115,7 @@ class Registration:
     floor at y = 0; ``pitch_deg`` and ``camera_height_m`` of that camera; ``mask_iou`` per
     instance id (projected samples vs mask); ``depth_rmse_m`` (depth mode: trimmed ICP
     residual); ``scale_from``: what fixed the metric scale (depth | sizes | sizes+camera_height |
-    camera_height_prior); ``scale_cues``: each cue of that scale (log scale, sigma).
+    camera_height_prior | none); ``scale_cues``: each cue of that scale (log scale, sigma).
     """
 
     mode: str
@@ -130,6 +132,7 @@ class Registration:
     scale_cues: dict = field(default_factory=dict)
     flags: list = field(default_factory=list)
     timings_s: dict = field(default_factory=dict)
+    line_pitch_deg: float | None = None   # masks: the pitch the image's lines gave (held near it)
 
     def to_json(self) -> dict:
         out = dataclasses.asdict(self)
@@ -514,12 +517,17 @@ def starts_from_centroids(src: np.ndarray, dst: np.ndarray, n_starts: int,
 
 
 def solve_masks(terms: MaskTerms, init: np.ndarray, up_midi: np.ndarray | None = None,
-                roll_weight: float = 0.0) -> tuple[np.ndarray, float]:
+                roll_weight: float = 0.0, pitch_rad: float | None = None,
+                pitch_weight: float = 0.0) -> tuple[np.ndarray, float]:
     """Rotation and translation (scale held) minimising the mask residuals (soft-L1).
 
     With ``up_midi`` (the generated scene's up, unit (3,)) the camera is held near no roll:
     one more residual, ``roll_weight`` × the x component of that up in the camera frame
-    (sine of the roll), so a weight of w costs about w · 0.0175 per degree."""
+    (sine of the roll), so a weight of w costs about w · 0.0175 per degree. With
+    ``pitch_rad`` too (the pitch the image's lines give) it is held near that pitch the same
+    way: ``pitch_weight`` × the pitch's misfit (radians). Masks pin a scene's yaw and its
+    position well but trade its pitch against its depth and height in the picture; the
+    vanishing points of the room's lines do not."""
     from scipy.optimize import least_squares
     from scipy.spatial.transform import Rotation
     s, R0, t0 = split_similarity(init)
@@ -534,12 +542,54 @@ def solve_masks(terms: MaskTerms, init: np.ndarray, up_midi: np.ndarray | None =
         if up_midi is None or roll_weight <= 0:
             return r
         R = Rotation.from_rotvec(x[:3]).as_matrix() @ R0
-        return np.append(r, roll_weight * float((R @ up_midi)[0]))
+        up_c = R @ up_midi
+        r = np.append(r, roll_weight * float(up_c[0]))
+        if pitch_rad is not None and pitch_weight > 0:
+            r = np.append(r, pitch_weight * (pitch_of_up(up_c) - pitch_rad))
+        return r
 
     res = least_squares(residuals, x0, loss="soft_l1", f_scale=3.0,
                         x_scale=np.array([0.1, 0.1, 0.1, 0.05 * scale_t, 0.05 * scale_t, 0.2 * scale_t]),
                         max_nfev=300, xtol=1e-10, ftol=1e-10)
     return pose(res.x), float(res.cost)
+
+
+def pitch_of_up(up_camera: np.ndarray) -> float:
+    """Downward pitch (rad) of a camera in which world up is ``up_camera`` (3,): the inverse
+    of ``camera_up`` whatever the roll."""
+    return float(np.arctan2(-up_camera[2], np.hypot(up_camera[0], up_camera[1])))
+
+
+def pitch_from_image(capture, seed: int) -> float | None:
+    """The camera's downward pitch (rad) from the image's Manhattan vanishing points (the
+    no-depth layout work's :func:`scenewright.perception.lines.pitch_from_lines`), None
+    without an image or lines."""
+    rgb = getattr(capture, "rgb", None)
+    if rgb is None:
+        return None
+    from scenewright.perception.lines import line_segments, pitch_from_lines
+    return pitch_from_lines(line_segments(np.asarray(rgb), max_tilt_deg=90.0, seed=seed), np.asarray(capture.K, float))
+
+
+def nearest_up(rotation: np.ndarray, ups_midi: list, pitch_rad: float | None,
+               within_deg: float = 30.0) -> np.ndarray | None:
+    """The one of ``ups_midi`` (the generated scene's floor-up candidates) that ``rotation``
+    (camera_from_midi's) turns nearest the camera's up at ``pitch_rad`` (the image's lines'
+    pitch; 20° down without it), None when none is within ``within_deg``."""
+    if not ups_midi:
+        return None
+    target = camera_up(np.radians(20.0) if pitch_rad is None else pitch_rad)
+    cos = np.array([float((rotation @ u) @ target) for u in ups_midi])
+    k = int(np.argmax(cos))
+    return np.asarray(ups_midi[k], float) if cos[k] >= np.cos(np.radians(within_deg)) else None
+
+
+def floor_below_camera(camera_from_midi: np.ndarray, samples: dict, up_midi: np.ndarray) -> bool:
+    """Whether the lowest surface sample along the generated scene's up ``up_midi`` lies below
+    the camera under ``camera_from_midi`` (the floor it stands on is below the camera)."""
+    sc, R, t = split_similarity(camera_from_midi)
+    up_c = R @ np.asarray(up_midi, float)
+    return min(float(((p @ (sc * R).T + t) @ up_c).min()) for p in samples.values()) < 0.0
 
 
 # -- masks: a global search over the floor's yaw ------------------------------------------------
@@ -934,9 +984,14 @@ def metric_scale_from_cues(verts: dict, floor_ids, pitch: float, height: float, 
     - the camera's height above the floor: a photo is taken at eye level
       (``height_prior_m`` ± ``height_prior_sigma`` in log).
     ``cues`` records each cue's log scale and standard deviation."""
+    flags = []
+    if not height > 0:
+        # The floor found is not below the camera (a wrong pose): no camera-height cue, and the
+        # objects measure their own heights, not heights above that floor.
+        flags.append("floor_not_below_camera")
+        floor_ids = []
     heights, foot = object_measures(verts, floor_ids, pitch, height)
     votes = size_scale_votes(heights, foot, labels, sizes)
-    flags = []
     groups: dict = {}
     for i, v in votes.items():
         groups.setdefault((v.category, v.asset) if settings.merge_same_asset else i, []).append(v)
@@ -945,10 +1000,13 @@ def metric_scale_from_cues(verts: dict, floor_ids, pitch: float, height: float, 
         values.append(float(np.mean([v.log_ratio for v in vs])))
         sigmas.append(min(vote_sigma(v, settings) for v in vs))
         names.append(f"{vs[0].category}#{vs[0].asset}" + (f"x{len(vs)}" if len(vs) > 1 else f"@{key}"))
-    if settings.height_prior_sigma > 0 or not values:
+    if height > 0 and (settings.height_prior_sigma > 0 or not values):
         values.append(float(np.log(settings.height_prior_m / height)))
         sigmas.append(settings.height_prior_sigma if settings.height_prior_sigma > 0 else 1.0)
         names.append("camera_height")
+    if not values:
+        cues = {"combined": {"log_scale": 0.0, "sigma": None}}
+        return 1.0, "none", votes, flags + ["no_size_evidence"], cues
     x, sd = combine_log_votes(np.array(values), np.array(sigmas))
     metric_scale = float(np.exp(x))
     scale_from = "sizes" if votes else "camera_height_prior"
@@ -998,6 +1056,7 @@ def register(meshes: dict, capture, settings: RegisterSettings | None = None, si
     timings["prepare"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     rmse = None
+    line_pitch = None
     if mode == "depth":
         observed = observed_points(np.asarray(depth, float), seg, K, list(meshes), s.max_observed_per_object,
                                    s.seed)
@@ -1061,18 +1120,43 @@ def register(meshes: dict, capture, settings: RegisterSettings | None = None, si
         coarse = MaskTerms(seg, K, samples, s.coarse_points, s.seed, subsample=s.coarse_points)
         scored = [(soft_l1_cost(coarse.residuals(T)), T, None) for T in centroid_starts]
         ups = floor_up_candidates(meshes, s.floor_tol, s.floor_candidates) if s.yaw_search else []
+        line_pitch = pitch_from_image(capture, s.seed) if s.line_pitch_weight > 0 else None
         if ups:
             first, last, step = s.pitch_grid_deg
+            pitches = np.arange(first, last + 1e-9, step)
+            if line_pitch is not None:
+                pitches = np.append(pitches, np.degrees(line_pitch))
             scored += floor_yaw_starts(coarse, seg, K, centroids_midi, [u for u, _ in ups],
                                        split_similarity(centroid_starts[0])[0],
-                                       np.arange(first, last + 1e-9, step), np.arange(0.0, 360.0, s.yaw_step_deg))
+                                       pitches, np.arange(0.0, 360.0, s.yaw_step_deg))
         timings["search"] = time.perf_counter() - t0
         best = None
         for init, up in distinct_starts(scored, s.starts):
-            T, cost = solve_masks(terms, init, up, s.roll_weight)
-            if best is None or cost < best[0]:
-                best = (cost, T)
+            if up is None:
+                # A start from the centroids is held like the others (same roll and pitch terms,
+                # so the costs compare): by the floor candidate it already takes for up.
+                up = nearest_up(split_similarity(init)[1], [u for u, _ in ups], line_pitch)
+            T, cost = solve_masks(terms, init, up, s.roll_weight, line_pitch, s.line_pitch_weight)
+            # A room is photographed from above its floor: a pose that puts the floor the
+            # generated scene stands on above the camera (seen from below) is a mirror-like
+            # minimum of the masks, taken only when no start gives another.
+            below = up is None or floor_below_camera(T, samples, up)
+            if best is None or (below, -cost) > (best[2], -best[0]):
+                best = (cost, T, below)
         camera_from_midi = best[1]
+        if not best[2]:
+            flags.append("floor_not_below_camera")
+        if s.polish_points > s.mask_points:
+            # Sparse samples leave a near object's mask pixels uncovered, so the fit slides it
+            # to cover them: denser samples in a last refit of the winner. The lines' pitch
+            # chose the basin; here the masks alone settle the pitch within it (the lines'
+            # pitch is off by 1.4° on one bench image, where the masks are right).
+            T0 = camera_from_midi
+            dense = MaskTerms(seg, K, samples, s.mask_points, s.seed, subsample=s.polish_points)
+            up = nearest_up(split_similarity(T0)[1], [u for u, _ in ups], line_pitch)
+            camera_from_midi, _ = solve_masks(dense, T0, up, s.roll_weight)
+            if up is not None and best[2] and not floor_below_camera(camera_from_midi, samples, up):
+                camera_from_midi = T0
         metric_scale, scale_from = None, None
     timings["solve"] = time.perf_counter() - t0
     t0 = time.perf_counter()
@@ -1111,7 +1195,8 @@ def register(meshes: dict, capture, settings: RegisterSettings | None = None, si
                                              "category": v.category, "shape_gap": round(v.shape_gap, 4)}
                                     for k, v in votes.items()},
                         scale_cues=scale_cues,
-                        flags=flags, timings_s=timings)
+                        flags=list(dict.fromkeys(flags)), timings_s=timings,
+                        line_pitch_deg=None if line_pitch is None else round(float(np.degrees(line_pitch)), 3))
 
 
 def similarity_errors(estimate: np.ndarray, truth: np.ndarray, points: np.ndarray) -> dict:
