@@ -64,7 +64,7 @@ class OptimizeSettings:
     search_tol_m: float = 0.001       # bisection precision of separating moves
     clearance_m: float = 0.005        # separating moves and children's rest keep this gap: meshes
                                       # that merely touch share voxels, which reads as overlap
-    rest_min_gap_m: float = 0.001     # a child resting closer than this above its support is lifted to
+    rest_min_gap_m: float = 1e-4      # a child resting closer than this above its support is lifted to
                                       # the clearance (touching reads as overlap, as above)
     max_sweeps: int = 20              # passes over all colliding pairs
     move_cost: str = "uncertainty"    # which of a colliding pair moves: see move_weight
