@@ -4,6 +4,8 @@ Boxes of known size seen by cameras of known pitch and height, masks drawn from 
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -190,3 +192,39 @@ def test_placements_whose_width_cannot_fit_the_mask_are_not_rendered():
     assert len(_pruned_by_width(trials, index, fp, K, wfc, FloorPoseSettings(prune_width_log=0.2,
                                                                               prune_keep_min=3))) == 3
     assert len(_pruned_by_width(trials, index, fp, K, wfc, FloorPoseSettings(prune_width_log=0.0))) == 4
+
+
+def test_one_objects_bumpy_scale_curve_is_read_by_a_fitted_parabola_several_by_their_sum():
+    """One floor object's score curve over the scale grid has bumps (each scale's best is another
+    asset or turn): its peak comes from a least-squares parabola through the points around its
+    best, not from the bump. Several curves summed keep the three-point vertex."""
+    s = FloorPoseSettings(single_curve_steps=3)
+    grid = np.array(s.scales)
+    peak = 1.05
+
+    def curve(bumps=None):
+        y = 3.0 - 4.0 * (np.log(grid) - np.log(peak)) ** 2
+        for g, dy in (bumps or {}).items():
+            y[list(grid).index(g)] += dy
+        return {float(g): float(v) for g, v in zip(grid, y)}
+
+    def hyp(c):
+        x = Hypothesis(asset_id="a", category="desk", yaw=0.0, scale=np.ones(3), translation=np.zeros(3))
+        x.extra["scale_curve"] = c
+        return x
+
+    # a bump at 0.82 standing above the true peak's value
+    bumpy = curve({0.82: 0.3})
+    assert max(bumpy, key=bumpy.get) == 0.82
+    alone = scene_scale([hyp(bumpy)], s)
+    # the three-point vertex (single_curve_steps = 0) stays at the bump
+    at_bump = scene_scale([hyp(bumpy)], dataclasses.replace(s, single_curve_steps=0))
+    assert abs(np.log(at_bump / 0.82)) < 0.05, at_bump
+    # the fit is pulled by the bump (one point of six, a tenth of the curve's range) but stays
+    # within 10 % of the peak, less than half the three-point vertex's error
+    assert abs(np.log(alone / peak)) < 0.1, alone
+    assert abs(np.log(alone / peak)) < abs(np.log(at_bump / peak)) / 2, (alone, at_bump)
+    # a smooth curve alone: the fit finds its peak (the curve is a parabola in log scale)
+    assert scene_scale([hyp(curve())], s) == pytest.approx(peak, rel=1e-6)
+    # several curves: their sum's three-point vertex, as before (exact for parabolas)
+    assert scene_scale([hyp(curve()), hyp(curve())], s) == pytest.approx(peak, rel=1e-6)

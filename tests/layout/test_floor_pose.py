@@ -262,3 +262,23 @@ def test_a_hidden_side_is_dropped_unless_it_is_the_only_side_left():
     f.u_left = 0.0                                     # the left side cut by the frame: the hidden one stays
     fp = footprint_of(f, W)
     assert fp.u_left is None and fp.u_right == 200.0
+
+
+def test_a_silhouette_placement_turned_to_the_rooms_yaw_is_still_one():
+    """A thing placed by its silhouette on its support (``floor_pose``) and then turned (a round
+    thing taking the room's yaw, a chair its table's) keeps the mark, so the pipeline does not
+    nudge it along its ray by a depth residual (against drawn boxes without depth). A pose
+    from depth stays unmarked."""
+    from scenewright.methods.layout.pose import PoseSettings, prefer_yaw
+
+    def hyp(**extra):
+        h = Hypothesis(asset_id="bottle", category="tableware", yaw=0.3, scale=np.ones(3),
+                       translation=np.array([0.25, 0.75, -1.69]), score=2.0)
+        h.extra.update(extra)
+        return h
+
+    turned = prefer_yaw([hyp(floor_pose=True)], 1.2, None, None, PoseSettings())
+    assert turned[0].yaw == pytest.approx(1.2) and turned[0].extra.get("room_yaw_prior")
+    assert turned[0].extra.get("floor_pose") is True
+    assert np.array_equal(turned[0].translation, [0.25, 0.75, -1.69])
+    assert not prefer_yaw([hyp()], 1.2, None, None, PoseSettings())[0].extra.get("floor_pose")

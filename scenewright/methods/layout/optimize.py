@@ -64,6 +64,8 @@ class OptimizeSettings:
     search_tol_m: float = 0.001       # bisection precision of separating moves
     clearance_m: float = 0.005        # separating moves and children's rest keep this gap: meshes
                                       # that merely touch share voxels, which reads as overlap
+    rest_min_gap_m: float = 1e-4      # a child resting closer than this above its support is lifted to
+                                      # the clearance (touching reads as overlap, as above)
     max_sweeps: int = 20              # passes over all colliding pairs
     move_cost: str = "uncertainty"    # which of a colliding pair moves: see move_weight
     support_tol_m: float = 0.01       # report: resting within this of the support
@@ -437,8 +439,10 @@ def optimize_layout(items, floor=None, walls=(), relations=(), settings: Optimiz
                     no_support.append(i)
             elif bottom - top > s.seen_height_tol_m and slide_to_seen_height(i, bottom, bottom - top):
                 top = parent_surface(i, lift=s.seen_height_tol_m)
-            # Already resting (touching, or within the clearance above): leave it.
-            if not -1e-6 <= bottom - top <= s.clearance_m + 1e-6:
+            # Already resting within the clearance above: leave it. Touching is not resting here:
+            # a child set exactly on its support's top (the no-depth paths place it there) shares
+            # voxels with it.
+            if not s.rest_min_gap_m <= bottom - top <= s.clearance_m + 1e-6:
                 translate(i, np.array([0.0, top + s.clearance_m - bottom, 0.0]))
         elif floor_y is not None:
             translate(i, np.array([0.0, floor_y - bottom, 0.0]))

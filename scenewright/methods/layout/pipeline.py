@@ -187,7 +187,10 @@ def reconstruct(capture, library, settings: LayoutSettings | None = None, render
             k = scene_scale([r.hypotheses[0] if r.hypotheses and floor.applies(r) else None for r in results],
                             s.floor_pose)
             if k is not None:
-                record = {**depth_record, "scene_rescaled_by": round(1.0 / k, 4)}
+                # each floor object's score per scale (what the scale rests on), for scene.json
+                curves = {str(r.obj.id): {f"{g:.3f}": round(v, 4) for g, v in r.hypotheses[0].extra["scale_curve"].items()}
+                          for r in results if r.hypotheses and floor.applies(r) and r.hypotheses[0].extra.get("scale_curve")}
+                record = {**depth_record, "scene_rescaled_by": round(1.0 / k, 4), "scale_curves": curves}
                 redo = dataclasses.replace(metric, depth=(np.asarray(metric.depth, np.float32) / k))
                 shortlist = {int(r.obj.id): shortlist_at(r.hypotheses[0], k, s.floor_pose.redo_assets,
                                                          s.floor_pose.rank_scale_penalty)
