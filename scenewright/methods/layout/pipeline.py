@@ -36,7 +36,7 @@ from scenewright.methods.layout.photometric import PhotometricSettings, estimate
 from scenewright.methods.layout.pose import (PoseSettings, RenderScorer, category_weight, nudge_along_ray,
                                              refine_pose)
 from scenewright.methods.layout.priors import (anchor_cut_end, face_room, face_room_focus, face_tables, fallback_box,
-                                               radial_yaws, support_height, floor_known)
+                                               radial_yaws, support_height)
 from scenewright.methods.layout.retrieval import (Hypothesis, Query, RetrievalSettings, library_index,
                                                   make_query, retrieve, retrieve_assets)
 from scenewright.perception import PerceptionSettings, perceive
@@ -342,9 +342,9 @@ def _retrieve_and_pose(results, capture, observation, wfc, index, extractor, sco
             r.query = make_query(r.obj, capture, wfc, extractor, s.retrieval, support_y=support_y, seed=s.seed,
                                  depth=getattr(observation, "depth", None), small=_is_small(r))
             r.query.min_footprint = label_min_footprint(r.obj.label)
-            if r.category is None and floor_known(observation) and support_y is not None:
-                # Without a category, a box reaching the floor stands on it. One that does not may
-                # still: its lower part hidden behind a table (so nothing is said about it).
+            if r.category is None and support_y is not None:
+                # Without a category, a box reaching the (seen or guessed) floor stands on it. One
+                # that does not may still: its lower part hidden behind a table (nothing is said).
                 r.query.on_floor = True
             r.hypotheses = retrieve(r.query, r.category, index, extractor, s.retrieval,
                                     s.scale_trust, s.scale_bounds)

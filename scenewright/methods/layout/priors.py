@@ -248,11 +248,6 @@ def anchor_cut_end(r, observation, capture, wfc: np.ndarray, index) -> None:
         r.notes.append("cut_end_anchored")
 
 
-def floor_known(observation) -> bool:
-    """True when the observation has a floor (seen, or guessed without depth)."""
-    return observation.floor is not None or getattr(observation, "floor_guess", None) is not None
-
-
 def support_height(r, observation) -> float | None:
     """The floor's height for things that stand on the floor (None: small things, or no floor).
 
