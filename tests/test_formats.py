@@ -184,3 +184,18 @@ def test_scene_without_any_mesh_is_still_a_valid_folder(tmp_path):
     assert back.instance(3).mesh is None
     assert np.allclose(back.instance(3).world_from_object, scene.instances[0].world_from_object)
     assert trimesh.load(tmp_path / "s" / "scene.glb", force="scene").is_empty
+
+
+def test_segment_ids_are_those_of_np_unique():
+    """Counting ids gives np.unique's sorted ids and dtype; other images (negative or huge ids,
+    floats, empty) still go through np.unique."""
+    import numpy as np
+    from scenewright.capture import segment_ids
+    rng = np.random.default_rng(0)
+    images = [rng.integers(0, 40, (64, 80)).astype(np.int32), rng.integers(1, 7, (9, 9)).astype(np.uint8),
+              np.zeros((4, 4), np.uint16), np.array([[-3, 5], [5, 0]], np.int32),
+              np.array([[0, 1 << 30]], np.int64), np.array([[0.5, 2.0]]), np.zeros((0, 3), np.int32)]
+    for seg in images:
+        expected, got = np.unique(seg), segment_ids(seg)
+        np.testing.assert_array_equal(got, expected)
+        assert got.dtype == expected.dtype
