@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sys
 import threading
 
 # Off by default: switching OpenBLAS to one thread at run time while the retrieval threads call
@@ -25,6 +26,25 @@ import threading
 # understood, one BLAS thread is the user's choice, made safely at start-up:
 # ``OPENBLAS_NUM_THREADS=1`` (the measured 0.85× CPU of a cold reconstruct).
 BLAS_THREADS = 0        # while reconstructing (0: leave OpenBLAS as it is); see the module docstring
+# The one thread without a switch: the commands that reconstruct set OpenBLAS's own variable before
+# numpy is imported, so OpenBLAS starts with it and nothing changes its count while threads run.
+# Same arrays (a product split by rows or columns has the same elements); a cold reconstruct of
+# the seed-0 bench scenes 0.86x the CPU (docs/library.md). 0: leave the environment alone.
+STARTUP_BLAS_THREADS = 1
+RECONSTRUCTING_COMMANDS = ("reconstruct", "demo", "batch", "app")
+_ENV_KEYS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS")
+
+
+def limit_at_start_up(command: str | None, threads: int = STARTUP_BLAS_THREADS) -> bool:
+    """For a reconstructing ``command`` of the CLI: ``OPENBLAS_NUM_THREADS=threads`` in this
+    process's environment (and its children's), when OpenBLAS is not loaded yet and the
+    environment chose no count. True when set. Called by :func:`scenewright.cli.main` first."""
+    if threads <= 0 or command not in RECONSTRUCTING_COMMANDS or any(os.environ.get(k) for k in _ENV_KEYS):
+        return False
+    if "numpy" in sys.modules or "scipy" in sys.modules:     # OpenBLAS has read its environment already
+        return False
+    os.environ["OPENBLAS_NUM_THREADS"] = str(threads)
+    return True
 _CONTROLLER: list = []  # the threadpoolctl controller, made at first use (after scipy's OpenBLAS is loaded)
 _LOCK = threading.Lock()
 _ACTIVE = {"blocks": 0, "limiter": None}   # reconstructions running (the web page runs them on threads)
@@ -46,7 +66,7 @@ def blas_threads_limited(threads: int = BLAS_THREADS):
 
     The count is process-wide: blocks running at once on several threads share one limit,
     set by the first to enter and undone by the last to leave."""
-    if threads <= 0 or any(os.environ.get(k) for k in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS")):
+    if threads <= 0 or any(os.environ.get(k) for k in _ENV_KEYS):
         yield
         return
     with _LOCK:

@@ -135,6 +135,10 @@ def _log_to_stderr(level: int = logging.WARNING) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    # before the command modules import numpy: OpenBLAS reads its thread count once, when loaded
+    from scenewright.blas_threads import limit_at_start_up
+    limit_at_start_up(next((a for a in argv if not a.startswith("-")), None))
     args = build_parser().parse_args(argv)
     _log_to_stderr(log_level(args))
     from scenewright.progress import silence
