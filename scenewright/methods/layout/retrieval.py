@@ -50,9 +50,6 @@ class RetrievalSettings:
     partial_starts: bool = True     # extra ICP starts for partial views (a border-cut bed: 0.81 -> 0.03 m)
     height_seen: bool = True        # a side-cut thing with its top in view may be fitted lower (extent fit only; docs/layout.md)
     icp_iters: int = 3              # translation-only ICP steps per hypothesis
-    # A hypothesis whose trimmed mean residual after an ICP step is this far (m) above the best of its
-    # asset's hypotheses takes no further steps (0: every hypothesis takes every step).
-    icp_drop_m: float = 0.0
     trunc_m: float = 0.08           # chamfer distances are truncated here (outliers)
     sigma_m: float = 0.025          # geometry similarity = exp(-chamfer / sigma)
     appearance_top: int = 10        # candidates whose rendered views are compared (by geometry rank)
@@ -469,26 +466,20 @@ def _fit_hypotheses(geom: AssetGeometry, obs_pts: np.ndarray, cam_pos: np.ndarra
                     fix_y: bool, view: tuple | None) -> tuple[np.ndarray, np.ndarray]:
     """:func:`geometric_fit` of every hypothesis given."""
     H, M = len(yaws), len(obs_pts)
-    c_all, s_all = np.cos(yaws)[:, None], np.sin(yaws)[:, None]    # R_y = [[c, 0, s], [0, 1, 0], [-s, 0, c]]
-    c, s = c_all, s_all
-    t_all = np.broadcast_to(np.asarray(t0, float), (H, 3)).copy()     # (3,) or one start per hypothesis
-    t = t_all
-    fwd_all = np.empty(H)
-    active = np.arange(H)               # hypotheses still stepping (rows of t_all)
+    c, s = np.cos(yaws)[:, None], np.sin(yaws)[:, None]    # R_y = [[c, 0, s], [0, 1, 0], [-s, 0, c]]
+    t = np.broadcast_to(np.asarray(t0, float), (H, 3)).copy()     # (3,) or one start per hypothesis
     trunc = settings.trunc_m
     ox, oy, oz = obs_pts[:, 0], obs_pts[:, 1], obs_pts[:, 2]
     nearest = _TrackedNearest(geom.tree, geom.points)
     moved = None
-    step_scales = scales
     per_axis = scales[:, None]                                 # (H, 1, 3)
     # Every step writes its (H, M, 3) arrays into these two buffers, component by component
     # (the same operations on the same values as stacking them: bit for bit, less copying).
     local, res = np.empty((H, M, 3)), np.empty((H, M, 3))
-    last = settings.icp_iters
-    for it in range(last + 1):
+    for _ in range(settings.icp_iters + 1):
         # object coordinates of the observed points under each hypothesis: diag(1/s) Rᵀ (p - t),
         # written out for the rotation about y (the same sums, in the same order, as the matrix product)
-        dx, dz = ox - t[:, 0:1], oz - t[:, 2:3]                               # (H, M) each (H: still stepping)
+        dx, dz = ox - t[:, 0:1], oz - t[:, 2:3]                               # (H, M) each
         np.subtract(c * dx, s * dz, out=local[..., 0])
         np.subtract(oy, t[:, 1:2], out=local[..., 1])
         np.add(s * dx, c * dz, out=local[..., 2])
@@ -496,8 +487,7 @@ def _fit_hypotheses(geom: AssetGeometry, obs_pts: np.ndarray, cam_pos: np.ndarra
         # nearest asset sample minus the observed point, object frame: (H·M, 3), a new array
         diff = nearest.offsets(local.reshape(-1, 3), None if moved is None else np.repeat(moved, M))
         # residual back in world units: R · diag(s) · (nearest - local)
-        n = len(t)
-        res_obj = np.multiply(diff.reshape(n, M, 3), per_axis, out=diff.reshape(n, M, 3))
+        res_obj = np.multiply(diff.reshape(H, M, 3), per_axis, out=diff.reshape(H, M, 3))
         rx, ry, rz = res_obj[..., 0], res_obj[..., 1], res_obj[..., 2]
         np.add(c * rx, s * rz, out=res[..., 0])
         res[..., 1] = ry
@@ -512,28 +502,9 @@ def _fit_hypotheses(geom: AssetGeometry, obs_pts: np.ndarray, cam_pos: np.ndarra
         if fix_y:
             step[:, 1] = 0.0
         # how far this step moves every local point at most: |Rᵀ step / s| <= |step| / min(s)
-        moved = np.linalg.norm(step, axis=1) / step_scales.min(1)
+        moved = np.linalg.norm(step, axis=1) / scales.min(1)
         t = t + step
-        if it == last:
-            t_all[active], fwd_all[active] = t, np.minimum(d, trunc).mean(1)
-            break
-        if settings.icp_drop_m > 0 and len(active) > 1:
-            # A hypothesis whose trimmed residual is already far above the best one's stops here
-            # (its step taken, as a last step would): more steps would not bring it near the
-            # best, and the rest keep stepping exactly as before (rows are fitted independently).
-            fwd_now = np.minimum(d, trunc).mean(1)
-            keep = fwd_now <= fwd_now.min() + settings.icp_drop_m
-            if not keep.all():
-                gone = active[~keep]
-                t_all[gone], fwd_all[gone] = t[~keep], fwd_now[~keep]
-                active, t, moved = active[keep], t[keep], moved[keep]
-                c, s = c[keep], s[keep]
-                step_scales = step_scales[keep]
-                per_axis = step_scales[:, None]
-                nearest.keep(keep, M)
-                local, res = np.empty((len(active), M, 3)), np.empty((len(active), M, 3))
-    t, fwd = t_all, fwd_all
-    c, s = c_all, s_all
+    fwd = np.minimum(d, trunc).mean(1)
     # Camera-facing asset samples should have observed points near them (penalises
     # assets bigger than what was seen, and wrong yaws of one-sided things).
     px, py, pz = (geom.points[None] * scales[:, None]).transpose(2, 0, 1)        # (H, N) each
@@ -567,12 +538,6 @@ class _TrackedNearest:
     def __init__(self, tree: NearestTree, points: np.ndarray):
         self.tree, self.points = tree, points
         self.nn = self.second = None
-
-    def keep(self, rows: np.ndarray, per_row: int) -> None:
-        """Forget the query points of the hypotheses not in ``rows`` ((H,) bool; ``per_row`` points each)."""
-        if self.nn is not None:
-            mask = np.repeat(rows, per_row)
-            self.nn, self.second = self.nn[mask], self.second[mask]
 
     def offsets(self, query: np.ndarray, moved: np.ndarray | None) -> np.ndarray:
         """(N, 3) nearest sample − query point; ``moved`` (N,) how far each point moved since the last call."""
