@@ -8,8 +8,13 @@ pose stage about as much CPU again as its own work (0.50 -> 0.95 CPU-s on a 9-ob
 scene) while the retrieval threads already keep both cores busy. Products split by rows or
 columns give the same numbers with one thread (each element is the same dot product).
 
-An environment that sets ``OPENBLAS_NUM_THREADS`` (or ``OMP_NUM_THREADS``) keeps its own
-count; without threadpoolctl nothing changes.
+Two ways to one thread. The CLI's reconstructing commands set ``OPENBLAS_NUM_THREADS`` before
+numpy is imported (:func:`limit_at_start_up`): OpenBLAS starts with one thread and nothing
+changes the count afterwards. A program that imported numpy itself (a notebook, a benchmark
+script) can limit a reconstruction at run time (:func:`blas_threads_limited`, off by default:
+``BLAS_THREADS`` = 0). An environment that sets ``OPENBLAS_NUM_THREADS`` (or
+``OMP_NUM_THREADS``) keeps its own count either way; without threadpoolctl the run-time limit
+does nothing.
 """
 
 from __future__ import annotations
@@ -22,9 +27,10 @@ import threading
 # Off by default: switching OpenBLAS to one thread at run time while the retrieval threads call
 # it (``openblas_set_num_threads``, sequential mode entered and left per scene) is the one new
 # native-level change of the session in which a bench subprocess died of SIGSEGV at a no-depth
-# scene (once, in a fresh-clone CI under load; not reproduced in three reruns). Until that is
-# understood, one BLAS thread is the user's choice, made safely at start-up:
-# ``OPENBLAS_NUM_THREADS=1`` (the measured 0.85× CPU of a cold reconstruct).
+# scene (once, in a fresh-clone CI under load; not reproduced in three reruns, nor since in 82
+# scenes (19 without depth) of the same commands with the limit on at load 14-21, nor by 5,391
+# switches while three threads ran BLAS calls: docs/library.md). The CLI gets the one thread
+# without a switch (below).
 BLAS_THREADS = 0        # while reconstructing (0: leave OpenBLAS as it is); see the module docstring
 # The one thread without a switch: the commands that reconstruct set OpenBLAS's own variable before
 # numpy is imported, so OpenBLAS starts with it and nothing changes its count while threads run.
