@@ -1026,14 +1026,15 @@ def metric_scale_from_cues(verts: dict, floor_ids, pitch: float, height: float, 
     votes = size_scale_votes(heights, foot, labels, sizes)
     groups: dict = {}
     for i, v in votes.items():
-        groups.setdefault((v.category, v.asset) if settings.merge_same_asset else i, []).append(v)
+        groups.setdefault((v.category, v.asset) if settings.merge_same_asset else i, []).append((i, v))
     values, components, names, p_exact = [], [], [], []
-    for key, vs in groups.items():
+    for members in groups.values():
+        vs = [v for _, v in members]
         closest = min(vs, key=lambda v: v.shape_gap)
         values.append(float(np.mean([v.log_ratio for v in vs])))
         components.append(vote_components(closest, settings))
         p_exact.append(0.0 if closest.small else components[-1][0][0])
-        names.append(f"{vs[0].category}#{vs[0].asset}" + (f"x{len(vs)}" if len(vs) > 1 else f"@{key}"))
+        names.append(f"{vs[0].category}#{vs[0].asset}" + (f"x{len(vs)}" if len(vs) > 1 else f"@{members[0][0]}"))
     if height > 0 and (settings.height_prior_sigma > 0 or not values):
         values.append(float(np.log(settings.height_prior_m / height)))
         components.append([(1.0, settings.height_prior_sigma if settings.height_prior_sigma > 0 else 1.0)])
