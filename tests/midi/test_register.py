@@ -66,6 +66,8 @@ def test_masks_registration_without_depth(toy, moved):
     err = rg.similarity_errors(reg.camera_from_midi, truth, centres)
     # No library: the scale is the camera-height prior's guess (flagged), the pose is the masks'.
     assert reg.scale_from == "camera_height_prior" and "no_size_evidence" in reg.flags
+    # The size cues' settings are recorded with the registration (scene.json keeps them).
+    assert reg.to_json()["scale_settings"]["exact_gap"] == rg.RegisterSettings().exact_gap
     assert err["rotation_deg"] < 5.0, err
     # Up to that one scale the objects sit where they are: compare directions from the camera.
     pe = centres @ reg.camera_from_midi[:3, :3].T + reg.camera_from_midi[:3, 3]

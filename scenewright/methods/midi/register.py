@@ -112,6 +112,11 @@ class RegisterSettings:
             raise InputError("register: exact_prior must be in [0, 1] and vote_outlier_density >= 0")
 
 
+# What weighs the metric scale's cues without depth (recorded with each such registration).
+SCALE_SETTINGS = ("height_prior_m", "height_prior_sigma", "exact_gap", "exact_prior", "exact_sigma",
+                  "merge_same_asset", "furniture_sigma", "small_sigma", "vote_outlier_density")
+
+
 @dataclass
 class Registration:
     """The solved transform and camera.
@@ -139,6 +144,7 @@ class Registration:
     flags: list = field(default_factory=list)
     timings_s: dict = field(default_factory=dict)
     line_pitch_deg: float | None = None   # masks: the pitch the image's lines gave (held near it)
+    scale_settings: dict = field(default_factory=dict)   # masks: the settings the size cues were weighed by
 
     def to_json(self) -> dict:
         out = dataclasses.asdict(self)
@@ -1235,6 +1241,7 @@ def register(meshes: dict, capture, settings: RegisterSettings | None = None, si
                                              "category": v.category, "shape_gap": round(v.shape_gap, 4)}
                                     for k, v in votes.items()},
                         scale_cues=scale_cues,
+                        scale_settings={k: getattr(s, k) for k in SCALE_SETTINGS} if scale_cues else {},
                         flags=list(dict.fromkeys(flags)), timings_s=timings,
                         line_pitch_deg=None if line_pitch is None else round(float(np.degrees(line_pitch)), 3))
 
