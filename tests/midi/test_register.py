@@ -66,6 +66,8 @@ def test_masks_registration_without_depth(toy, moved):
     err = rg.similarity_errors(reg.camera_from_midi, truth, centres)
     # No library: the scale is the camera-height prior's guess (flagged), the pose is the masks'.
     assert reg.scale_from == "camera_height_prior" and "no_size_evidence" in reg.flags
+    # The size cues' settings are recorded with the registration (scene.json keeps them).
+    assert reg.to_json()["scale_settings"]["exact_gap"] == rg.RegisterSettings().exact_gap
     assert err["rotation_deg"] < 5.0, err
     # Up to that one scale the objects sit where they are: compare directions from the camera.
     pe = centres @ reg.camera_from_midi[:3, :3].T + reg.camera_from_midi[:3, 3]
@@ -170,12 +172,39 @@ def test_size_votes_read_the_scale_off_the_asset_of_the_same_shape():
 def test_combined_scale_cues_shrug_off_a_wrong_vote():
     # Five consistent votes at log 0.7 (σ 0.08) and one wild one (a vase read as a floor vase).
     values = np.array([0.68, 0.71, 0.70, 0.72, 0.69, 1.6])
-    x, sd = rg.combine_log_votes(values, np.array([0.08] * 5 + [0.35]))
-    # The Cauchy weights leave the wild vote ~1 % of a good one's say: within 0.01 of 0.70.
+    x, sd = rg.combine_log_votes(values, [[(1.0, 0.08)]] * 5 + [[(1.0, 0.35)]], outlier_density=0.02)
+    # The wild vote's pull at 0.70 is its log density's slope, ≈ 5 per unit, against the five
+    # good votes' curvature 5 / 0.08² ≈ 780: it moves the estimate ≈ 0.006.
     assert abs(x - 0.70) < 0.01 and 0.0 < sd < 0.08
-    # Votes alone with their σ: the inverse-variance mean.
-    x, sd = rg.combine_log_votes(np.array([0.0, 0.1]), np.array([0.1, 0.1]), robust=1e6)
+    # Plain Gaussian votes and no outliers: the inverse-variance mean and its sd (a quadratic
+    # log density, so the grid's parabola and the curvature are exact to round-off).
+    x, sd = rg.combine_log_votes(np.array([0.0, 0.1]), [[(1.0, 0.1)], [(1.0, 0.1)]], outlier_density=0.0)
     assert abs(x - 0.05) < 1e-9 and abs(sd - 0.1 / np.sqrt(2)) < 1e-6
+
+
+def _vote(gap: float, small: bool = False) -> "rg.SizeVote":
+    return rg.SizeVote(log_ratio=0.0, category="chair", asset=0, shape_gap=gap, category_spread=None, small=small)
+
+
+def test_a_chance_proportion_match_fades_instead_of_dictating_the_scale():
+    s = rg.RegisterSettings()
+    # The exact part's weight falls smoothly with the proportion gap, no threshold.
+    p = [rg.vote_components(_vote(g), s)[0][0] for g in (0.0, s.exact_gap, 2 * s.exact_gap, 3 * s.exact_gap)]
+    assert abs(p[0] - s.exact_prior) < 1e-12 and p[0] > p[1] > p[2] > p[3] and p[3] < 0.02
+    assert rg.vote_components(_vote(0.0, small=True), s) == [(1.0, s.small_sigma)]
+
+    def consensus(gap_a):
+        # Object A says log 0.10; object B (unlike any asset, gap 0.3) and the camera say 0.
+        comps = [rg.vote_components(_vote(gap_a), s), rg.vote_components(_vote(0.3), s),
+                 [(1.0, s.height_prior_sigma)]]
+        return rg.combine_log_votes(np.array([0.10, 0.0, 0.0]), comps, s.vote_outlier_density)[0]
+
+    # A is that asset (gap 0): its σ 0.02 outweighs B (σ 0.12) and the camera (σ 0.10) ~6 : 1 in
+    # curvature, so the estimate stays within 0.01 of A's 0.10.
+    assert abs(consensus(0.0) - 0.10) < 0.01
+    # A matches an asset only by chance (three gap scales off): one vote of three at σ 0.12 —
+    # near the inverse-variance mean 0.029, well below A's 0.10.
+    assert 0.0 < consensus(3 * s.exact_gap) < 0.05
 
 
 def test_metric_scale_combines_object_sizes_and_eye_level_camera():
@@ -196,6 +225,12 @@ def test_metric_scale_combines_object_sizes_and_eye_level_camera():
     # Exact boxes: every cue says 2 (8 box corners measure the sides exactly).
     assert how == "sizes+camera_height" and abs(scale - 2.0) < 1e-6 and set(votes) == {1, 2}
     assert {"camera_height", "combined"} <= set(cues)
+    assert cues["sofa#0@1"]["p_exact"] == round(rg.RegisterSettings().exact_prior, 3)
+    # Two sofas read off one asset are one cue (their errors would be one error).
+    verts[3] = verts[1] + [0.0, 0.0, -1.0]
+    _, _, votes, _, cues = rg.metric_scale_from_cues(verts, [1, 2, 3], pitch, height, {**labels, 3: "sofa"}, sizes,
+                                                     rg.RegisterSettings())
+    assert set(votes) == {1, 2, 3} and "sofa#0x2" in cues and not any(k.startswith("sofa#0@") for k in cues)
     # No labelled object: the camera height alone, flagged.
     scale, how, _, flags, _ = rg.metric_scale_from_cues(verts, [1, 2], pitch, height, {}, sizes, rg.RegisterSettings())
     assert how == "camera_height_prior" and "no_size_evidence" in flags and abs(scale - 2.0) < 1e-9

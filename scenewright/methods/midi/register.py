@@ -90,11 +90,13 @@ class RegisterSettings:
     floor_tol: float = 0.03            # × scene size: a lowest point this close is on the floor
     height_prior_m: float = 1.45       # eye-level camera height (a scale cue without depth)
     height_prior_sigma: float = 0.10   # its log standard deviation (0: only when no object tells the scale)
-    exact_gap: float = 0.015           # an object's proportions this close to an asset's: that asset
-    exact_sigma: float = 0.02          # log sd of such a vote
-    merge_same_asset: bool = False     # votes read off one asset count once (measured: no better)
-    furniture_sigma: float = 0.08      # log sd of a vote read off another asset of the category
+    exact_gap: float = 0.015           # proportion gap scale of "this object is that asset" (see vote_components)
+    exact_prior: float = 0.9           # how likely an object whose proportions match an asset's exactly is it
+    exact_sigma: float = 0.02          # log sd of a vote when the object is that asset
+    merge_same_asset: bool = True      # votes read off one asset (a set of chairs) are one cue: one error
+    furniture_sigma: float = 0.12      # log sd of a vote when the object is another of the category
     small_sigma: float = 0.35          # the same for small things (vases, lamps, decor)
+    vote_outlier_density: float = 0.02   # per log unit: a vote may be plain wrong (a mislabel, a bad pose)
     seed: int = 0
 
     def validate(self) -> None:
@@ -104,6 +106,15 @@ class RegisterSettings:
             raise InputError("register: points_per_object must be >= 50 and mask_points >= 20")
         if self.starts < 1 or self.icp_iterations < 1:
             raise InputError("register: starts and icp_iterations must be >= 1")
+        if min(self.exact_gap, self.exact_sigma, self.furniture_sigma, self.small_sigma) <= 0:
+            raise InputError("register: exact_gap and the size votes' sigmas must be > 0")
+        if not 0.0 <= self.exact_prior <= 1.0 or self.vote_outlier_density < 0:
+            raise InputError("register: exact_prior must be in [0, 1] and vote_outlier_density >= 0")
+
+
+# What weighs the metric scale's cues without depth (recorded with each such registration).
+SCALE_SETTINGS = ("height_prior_m", "height_prior_sigma", "exact_gap", "exact_prior", "exact_sigma",
+                  "merge_same_asset", "furniture_sigma", "small_sigma", "vote_outlier_density")
 
 
 @dataclass
@@ -133,6 +144,7 @@ class Registration:
     flags: list = field(default_factory=list)
     timings_s: dict = field(default_factory=dict)
     line_pitch_deg: float | None = None   # masks: the pitch the image's lines gave (held near it)
+    scale_settings: dict = field(default_factory=dict)   # masks: the settings the size cues were weighed by
 
     def to_json(self) -> dict:
         out = dataclasses.asdict(self)
@@ -939,35 +951,59 @@ def object_measures(verts: dict, floor_ids, pitch: float, height: float) -> tupl
     return heights, foot
 
 
-def vote_sigma(vote: SizeVote, s: RegisterSettings) -> float:
-    """Standard deviation (log) of one object's vote. An object whose proportions match an
-    asset's (``shape_gap`` < ``exact_gap``) is most likely that asset: its vote is nearly
-    exact. Otherwise it is some other object of the category, as uncertain as the category's
-    sizes spread (small things — vases, lamps, decor — vary most)."""
+def vote_components(vote: SizeVote, s: RegisterSettings) -> list[tuple[float, float]]:
+    """[(weight, log sd)] of one object's vote, a mixture of "it is that asset" and "it is
+    another object of the category".
+
+    The library knows its assets' sizes exactly, so an object that is one of them says the
+    scale within ``exact_sigma``; its proportions then match the asset's up to the
+    measurement (``shape_gap`` ≲ 0.02 on the bench's library rooms). But an object no asset
+    stands for can match some asset's proportions as closely by chance (two held-out chairs
+    at a gap of 0.013 from a library chair 16 % larger), so a small gap makes the object
+    likely, not certainly, that asset: the exact part's weight ``exact_prior`` ×
+    exp(−½ (gap / ``exact_gap``)²) fades smoothly with the gap instead of a threshold
+    deciding, and the rest is ``furniture_sigma`` wide (how much a category's objects of
+    like proportions differ in size). Small things (vases, lamps, decor) vary most:
+    ``small_sigma`` alone."""
     if vote.small:
-        return s.small_sigma
-    return s.exact_sigma if vote.shape_gap < s.exact_gap else s.furniture_sigma
+        return [(1.0, s.small_sigma)]
+    p_exact = s.exact_prior * float(np.exp(-0.5 * (vote.shape_gap / s.exact_gap) ** 2))
+    return [(p_exact, s.exact_sigma), (1.0 - p_exact, s.furniture_sigma)]
 
 
-def combine_log_votes(values: np.ndarray, sigmas: np.ndarray, robust: float = 2.0,
-                      iterations: int = 20) -> tuple[float, float]:
-    """(estimate, its standard deviation) of one log quantity from independent votes with
-    standard deviations ``sigmas``: the inverse-variance mean, each vote down-weighted by a
-    Cauchy loss of its normalised misfit (scale ``robust``), so a wrong vote (a vase taken for
-    a floor vase) does not drag the rest. Starts from the weighted median."""
-    from scenewright.methods.layout.depth_fit import weighted_median
-    v, sig = np.asarray(values, float), np.asarray(sigmas, float)
-    w0 = 1.0 / sig ** 2
-    x = weighted_median(v, w0)
-    for _ in range(iterations):
-        w = w0 / (1.0 + ((v - x) / (robust * sig)) ** 2)
-        x_new = float(np.sum(w * v) / np.sum(w))
-        if abs(x_new - x) < 1e-9:
-            x = x_new
-            break
-        x = x_new
-    w = w0 / (1.0 + ((v - x) / (robust * sig)) ** 2)
-    return x, float(1.0 / np.sqrt(np.sum(w)))
+def combine_log_votes(values: np.ndarray, components: list, outlier_density: float = 0.02,
+                      step: float = 5e-4) -> tuple[float, float]:
+    """(estimate, its standard deviation) of one log quantity from independent votes.
+
+    Vote k says ``values[k]`` with the error density ``components[k]`` = [(weight, sd)], a
+    Gaussian mixture (one pair: a plain Gaussian), plus ``outlier_density`` per unit: any
+    vote may be plain wrong, so a wild one costs the consensus at most a constant. The
+    estimate maximises the sum of the votes' log densities (a fine grid over the votes'
+    span, then a parabola through the best three points); its sd is from that sum's
+    curvature there."""
+    v = np.asarray(values, float)
+    widest = max(sd for comp in components for _, sd in comp)
+    grid = np.arange(v.min() - 4.0 * widest, v.max() + 4.0 * widest + step, step)
+
+    def log_density(x):
+        total = np.zeros_like(x)
+        for value, comp in zip(v, components):
+            d = np.zeros_like(x)
+            for weight, sd in comp:
+                d += weight * np.exp(-0.5 * ((x - value) / sd) ** 2) / (sd * np.sqrt(2.0 * np.pi))
+            total += np.log(d + outlier_density)
+        return total
+
+    L = log_density(grid)
+    k = int(np.clip(np.argmax(L), 1, len(grid) - 2))
+    a, b, c = L[k - 1:k + 2]
+    curve = a - 2.0 * b + c
+    x = float(grid[k] + (0.5 * step * (a - c) / curve if curve < 0 else 0.0))
+    h = 0.005
+    la, lb, lc = log_density(np.array([x - h, x, x + h]))
+    second = (la - 2.0 * lb + lc) / h ** 2
+    sd = float(1.0 / np.sqrt(-second)) if second < 0 else float("inf")
+    return x, sd
 
 
 def metric_scale_from_cues(verts: dict, floor_ids, pitch: float, height: float, labels: dict, sizes: dict,
@@ -975,15 +1011,17 @@ def metric_scale_from_cues(verts: dict, floor_ids, pitch: float, height: float, 
     """(metres per unit, what fixed it, size votes, flags, cues) for a scene registered up to scale.
 
     ``verts`` {id: camera-frame vertices} and ``height`` (the camera above the floor) are in
-    the registration's units. Independent cues, each a log scale with a standard deviation,
+    the registration's units. Independent cues, each a log scale with an error density,
     combined robustly (:func:`combine_log_votes`):
 
     - each labelled object's size against its category's assets (:func:`size_scale_votes`,
-      :func:`vote_sigma`); objects read off the same asset (the four chairs of a dining set)
-      are one cue, not four: their errors are one error;
+      :func:`vote_components`: that asset, or another of the category); objects read off the
+      same asset (the four chairs of a dining set) are one cue, not four: their errors are
+      one error (``merge_same_asset``);
     - the camera's height above the floor: a photo is taken at eye level
       (``height_prior_m`` ± ``height_prior_sigma`` in log).
-    ``cues`` records each cue's log scale and standard deviation."""
+    ``cues`` records each cue's log scale, its standard deviation (the widest part's) and,
+    for an object, how likely it is the asset (``p_exact``)."""
     flags = []
     if not height > 0:
         # The floor found is not below the camera (a wrong pose): no camera-height cue, and the
@@ -994,20 +1032,24 @@ def metric_scale_from_cues(verts: dict, floor_ids, pitch: float, height: float, 
     votes = size_scale_votes(heights, foot, labels, sizes)
     groups: dict = {}
     for i, v in votes.items():
-        groups.setdefault((v.category, v.asset) if settings.merge_same_asset else i, []).append(v)
-    values, sigmas, names = [], [], []
-    for key, vs in groups.items():
+        groups.setdefault((v.category, v.asset) if settings.merge_same_asset else i, []).append((i, v))
+    values, components, names, p_exact = [], [], [], []
+    for members in groups.values():
+        vs = [v for _, v in members]
+        closest = min(vs, key=lambda v: v.shape_gap)
         values.append(float(np.mean([v.log_ratio for v in vs])))
-        sigmas.append(min(vote_sigma(v, settings) for v in vs))
-        names.append(f"{vs[0].category}#{vs[0].asset}" + (f"x{len(vs)}" if len(vs) > 1 else f"@{key}"))
+        components.append(vote_components(closest, settings))
+        p_exact.append(0.0 if closest.small else components[-1][0][0])
+        names.append(f"{vs[0].category}#{vs[0].asset}" + (f"x{len(vs)}" if len(vs) > 1 else f"@{members[0][0]}"))
     if height > 0 and (settings.height_prior_sigma > 0 or not values):
         values.append(float(np.log(settings.height_prior_m / height)))
-        sigmas.append(settings.height_prior_sigma if settings.height_prior_sigma > 0 else 1.0)
+        components.append([(1.0, settings.height_prior_sigma if settings.height_prior_sigma > 0 else 1.0)])
+        p_exact.append(None)
         names.append("camera_height")
     if not values:
         cues = {"combined": {"log_scale": 0.0, "sigma": None}}
         return 1.0, "none", votes, flags + ["no_size_evidence"], cues
-    x, sd = combine_log_votes(np.array(values), np.array(sigmas))
+    x, sd = combine_log_votes(np.array(values), components, settings.vote_outlier_density)
     metric_scale = float(np.exp(x))
     scale_from = "sizes" if votes else "camera_height_prior"
     if votes and settings.height_prior_sigma > 0:
@@ -1018,7 +1060,11 @@ def metric_scale_from_cues(verts: dict, floor_ids, pitch: float, height: float, 
         lr = np.array([v.log_ratio for v in votes.values()])
         if float(np.median(np.abs(lr - x))) > 0.25:
             flags.append("size_evidence_inconsistent")
-    cues = {n: {"log_scale": round(v, 4), "sigma": round(sg, 4)} for n, v, sg in zip(names, values, sigmas)}
+    cues = {}
+    for n, v, comp, pe in zip(names, values, components, p_exact):
+        cues[n] = {"log_scale": round(v, 4), "sigma": round(max(sd_ for _, sd_ in comp), 4)}
+        if pe is not None:
+            cues[n]["p_exact"] = round(pe, 3)
     cues["combined"] = {"log_scale": round(x, 4), "sigma": round(sd, 4)}
     return metric_scale, scale_from, votes, flags, cues
 
@@ -1195,6 +1241,7 @@ def register(meshes: dict, capture, settings: RegisterSettings | None = None, si
                                              "category": v.category, "shape_gap": round(v.shape_gap, 4)}
                                     for k, v in votes.items()},
                         scale_cues=scale_cues,
+                        scale_settings={k: getattr(s, k) for k in SCALE_SETTINGS} if scale_cues else {},
                         flags=list(dict.fromkeys(flags)), timings_s=timings,
                         line_pitch_deg=None if line_pitch is None else round(float(np.degrees(line_pitch)), 3))
 
