@@ -122,6 +122,12 @@ class DepthFitSettings:
                                                      # by the estimate instead (0 = off)
     backbone_disagree_footprint: bool = False        # … plus half the placed asset's longest horizontal side (a bed
                                                      # seen from its foot: its points' median is far from its centre)
+    backbone_disagree_by: str = "centre"             # … what that distance is measured to: "centre" (the placement's
+                                                     # position against the median of the object's points) | "surface"
+                                                     # (the median of the points' distances to the placed asset's
+                                                     # surface: a bed seen from its foot agrees, see surface_misfit)
+    backbone_disagree_surface_share: float = 0.12    # … "surface": that median beyond this share of the points'
+                                                     # distance from the camera disagrees
     backbone_rescale_min_curves: int = 2             # … the floor objects' silhouette score curves needed to rescale
                                                      # the scene: one object's curve is bumpy (each scale's best is
                                                      # another asset or turn) and weaker than the metrology camera,
