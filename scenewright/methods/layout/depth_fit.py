@@ -122,7 +122,7 @@ class DepthFitSettings:
                                                      # by the estimate instead (0 = off)
     backbone_disagree_footprint: bool = False        # … plus half the placed asset's longest horizontal side (a bed
                                                      # seen from its foot: its points' median is far from its centre)
-    backbone_disagree_by: str = "centre"             # … what that distance is measured to: "centre" (the placement's
+    backbone_disagree_by: str = "surface"            # … what that distance is measured to: "centre" (the placement's
                                                      # position against the median of the object's points) | "surface"
                                                      # (the median of the points' distances to the placed asset's
                                                      # surface: a bed seen from its foot agrees, see surface_misfit)
