@@ -124,3 +124,53 @@ def test_the_arrangement_can_leave_the_walls_out():
     z_kept = float(kept[0].world_from_object[2, 3])
     assert z_pushed > -1.5 - 1e-3                 # back out of the wall (flush or inside the room)
     assert abs(z_kept - (-1.7)) < 1e-9
+
+
+def test_the_surface_test_keeps_a_bed_seen_from_its_foot_and_catches_a_misread_contact_row():
+    """A 2 m long box seen from its end: its seen points lie ~1 m from its centre (the centre test
+    at a 0.35 share calls that disagreement at 3 m) but on its surface; the same box placed 1.5 m
+    farther along the ray is a large share of the distance away."""
+    from scenewright.methods.layout.floor_pose import placement_disagrees, surface_misfit
+    wfc = np.eye(4)
+    wfc[:3, 3] = [0.0, 1.5, 0.0]
+    rng = np.random.default_rng(0)
+    # the box's surface: 1.4 wide, 0.5 tall, 2.0 long, its centre 3.0 m ahead, sampled on a grid
+    g = np.linspace(-0.5, 0.5, 21)
+    faces = []
+    for a in g:
+        for b in g:
+            faces += [(a, b, -0.5), (a, b, 0.5), (a, -0.5, b), (a, 0.5, b), (-0.5, a, b), (0.5, a, b)]
+    surface = np.array(faces) * [1.4, 0.5, 2.0] + [0.0, 0.25, 3.0]
+    # seen: its near end (z = 2.0) and its top's near half, with 1 cm noise
+    end = np.c_[rng.uniform(-0.7, 0.7, 300), rng.uniform(0.0, 0.5, 300), np.full(300, 2.0)]
+    top = np.c_[rng.uniform(-0.7, 0.7, 300), np.full(300, 0.5), rng.uniform(2.0, 3.0, 300)]
+    seen = np.concatenate([end, top]) + rng.normal(0.0, 0.01, (600, 3))
+    assert placement_disagrees(np.array([0.0, 0.0, 3.0]), seen, wfc, 0.2)   # the centre test's reading
+    near = surface_misfit(surface, seen, wfc)
+    assert near is not None and near < 0.02      # the sampling grid's 3.5 cm spacing over ~3 m
+    far = surface_misfit(surface + [0.0, 0.0, 1.5], seen, wfc)
+    assert far is not None and far > 0.3         # 1.5 m behind the points, ~3 m away
+    assert surface_misfit(surface, seen[:5], wfc) is None
+
+
+def test_one_silhouette_curve_does_not_rescale_a_scene_on_the_estimate():
+    """On the metrology backbone the scene is rescaled only when ≥ ``backbone_rescale_min_curves``
+    floor objects' curves agree; without depth (another path) one curve still does."""
+    from types import SimpleNamespace
+
+    from scenewright.methods.layout.depth_fit import settings_for_run
+    from scenewright.methods.layout.floor_pose import scene_scale
+    from scenewright.methods.layout.pipeline import LayoutSettings
+    s = LayoutSettings()
+    curve = {0.82: 3.2, 0.9: 3.0, 1.0: 2.7, 1.1: 3.1}
+    one = [SimpleNamespace(extra={"scale_curve": curve})]
+    for used_as in ("estimated", "relative"):
+        run = settings_for_run(s, {"used_as": used_as, "backbone": "metrology"})
+        assert run.floor_pose.rescale_min_objects == s.depth.backbone_rescale_min_curves == 2
+        assert scene_scale(one, run.floor_pose) is None
+        assert scene_scale(one * 2, run.floor_pose) is not None
+    assert settings_for_run(s, {"used_as": "estimated"}) is s                 # backbone "depth"
+    assert settings_for_run(s, {"used_as": "given"}) is s
+    none = settings_for_run(s, {"used_as": "none"})
+    assert none.floor_pose.rescale_min_objects == s.floor_pose.rescale_min_objects
+    assert scene_scale(one, none.floor_pose) is not None

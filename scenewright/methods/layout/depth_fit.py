@@ -122,6 +122,16 @@ class DepthFitSettings:
                                                      # by the estimate instead (0 = off)
     backbone_disagree_footprint: bool = False        # … plus half the placed asset's longest horizontal side (a bed
                                                      # seen from its foot: its points' median is far from its centre)
+    backbone_disagree_by: str = "surface"            # … what that distance is measured to: "centre" (the placement's
+                                                     # position against the median of the object's points) | "surface"
+                                                     # (the median of the points' distances to the placed asset's
+                                                     # surface: a bed seen from its foot agrees, see surface_misfit)
+    backbone_disagree_surface_share: float = 0.12    # … "surface": that median beyond this share of the points'
+                                                     # distance from the camera disagrees
+    backbone_rescale_min_curves: int = 2             # … the floor objects' silhouette score curves needed to rescale
+                                                     # the scene: one object's curve is bumpy (each scale's best is
+                                                     # another asset or turn) and weaker than the metrology camera,
+                                                     # which already used that object's size and contact row
     contact_range_max: float = 0.0                   # estimated/relative: each posed floor object whose mask's bottom
                                                      # is seen is slid to (or from) the camera until its silhouette's
                                                      # lowest row meets the mask's — by at most this share of its
@@ -781,11 +791,17 @@ def metrology_solution(capture, index, layout_settings, extractor, flags: list[s
 def settings_for_run(layout_settings, record: dict):
     """The layout settings the later stages run with, given what ``condition_depth`` concluded.
 
+    Estimated or relative depth on the metrology backbone: the scene is rescaled by the floor
+    objects' silhouette curves only when at least ``backbone_rescale_min_curves`` of them agree.
     Without depth the map drawn from the solved floor and boxes has no shape, so the pose
     stage compares silhouettes and colours only and slides every object on its support to
     where its silhouette fits (``silhouette_pose``). Otherwise ``layout_settings`` unchanged.
     """
     s = layout_settings
+    if record.get("backbone") == "metrology" and record.get("used_as") in ("estimated", "relative"):
+        floor_pose = dataclasses.replace(s.floor_pose, rescale_min_objects=max(
+            s.floor_pose.rescale_min_objects, s.depth.backbone_rescale_min_curves))
+        return dataclasses.replace(s, floor_pose=floor_pose)
     if record.get("used_as") != "none" or not s.depth.silhouette_pose:
         return s
     pose = dataclasses.replace(s.pose, w_depth=0.0, depth_nudge=False, shift_truncated=True, shift_all=True,

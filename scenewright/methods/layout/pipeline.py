@@ -30,7 +30,7 @@ from scenewright.methods.layout.extent import fit_extent
 from scenewright.methods.layout.features import make_extractor
 from scenewright.methods.layout.floor_pose import (FloorPoseSettings, face_partners, placement_disagrees,
                                                   placement_points, pose_on_floor, scene_scale, shortlist_at,
-                                                  world_room_yaw)
+                                                  surface_misfit, world_room_yaw)
 from scenewright.methods.layout.labels import label_min_footprint, map_label
 from scenewright.methods.layout.photometric import PhotometricSettings, estimate_colour_transform
 from scenewright.methods.layout.pose import (PoseSettings, RenderScorer, category_weight, nudge_along_ray,
@@ -430,11 +430,19 @@ class _FloorContext:
         """Estimated depth on the metrology backbone: the silhouette placement of ``r`` lies farther
         from where the (scaled) estimate sees the object's points than ``depth.backbone_disagree_share``
         of their distance from the camera, on the floor — a contact row misread (a bottom hidden by
-        something in front, a mask merged with its neighbour): the estimate places it instead."""
+        something in front, a mask merged with its neighbour): the estimate places it instead.
+        ``depth.backbone_disagree_by`` "surface": the points' median distance to the placed asset's
+        surface against ``backbone_disagree_surface_share`` instead (:func:`surface_misfit`)."""
         share = self.s.depth.backbone_disagree_share
         if share <= 0 or not self.on_estimate or not r.hypotheses or not r.hypotheses[0].extra.get("floor_pose"):
             return False
         h = r.hypotheses[0]
+        if self.s.depth.backbone_disagree_by == "surface":
+            m = h.world_from_object()
+            surface = placement_points(self.index, h.asset_id) @ m[:3, :3].T + m[:3, 3]
+            misfit = surface_misfit(surface, getattr(r.obj, "points", None), self.wfc)
+            h.extra["surface_misfit"] = None if misfit is None else round(misfit, 4)
+            return misfit is not None and misfit > self.s.depth.backbone_disagree_surface_share
         allowance = 0.0
         if self.s.depth.backbone_disagree_footprint:
             size = self.index.sizes[self.index.row[h.asset_id]] * np.asarray(h.scale, float)
