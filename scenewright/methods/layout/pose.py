@@ -50,6 +50,7 @@ class PoseSettings:
     shift_all: bool = False          # slide every object so (no depth: the silhouette is all there is)
     shift_view_axes: bool = True     # … across and along the line of sight (on the floor), not along world x and z
     anchor_cut_end: bool = True      # border-cut wall furniture: the visible end + catalog length place it
+    anchor_cut_end_margin: float | None = 0.1  # … unless its render scores more than this below the placement it moves
     unseen_assets: int = 2           # border-cut objects: every ICP start of the best yaw of this many assets is rendered
     local_yaw_deg: float = 12.0      # ± local yaw refinement around the winner
     w_iou: float = 1.0               # weight of the rendered mask's IoU with the observed one
@@ -261,6 +262,9 @@ class RenderScorer:
         camera_from_world = np.linalg.inv(self.world_from_camera)
         out = []
         for h in hyps:
+            if h.extra.get("shape_only"):
+                out.append(h)      # a stand-in's silhouette is another shape: its centroid says nothing of place
+                continue
             res = self.render(h, win)
             drawn = (res.instance_ids > 0) & ~obs.other
             if obs.inside is not None:
@@ -286,6 +290,13 @@ class RenderScorer:
                 # thing (a newspaper): its rows are where it lies on the table, not how high.
                 down = self.world_from_camera[:3, 1]
                 move[1] -= dv * z / win.K[1, 1] / max(abs(float(down[1])), 0.5)
+            # ICP's error is centimetres: a move beyond half the thing's width means the silhouettes
+            # differ in shape, not in place (held-out catalogs: a bushy stand-in for a yucca was
+            # lifted 0.6 m by its centroid row)
+            reach = 0.5 * float(min(w, d)) * float(np.min(h.scale))
+            norm = float(np.linalg.norm(move))
+            if norm > reach:
+                move *= reach / norm
             moved = _variant(h, h.yaw, h.scale, h.translation + move, h.chamfer_m)
             moved.extra["centred"] = True
             out.append(moved)
@@ -389,7 +400,8 @@ def refine_pose(obj, hyps: list[Hypothesis], scorer: RenderScorer | None,
             # utensils pot's handles, a vase's stems: boxes 30-40 % under the catalog), so the
             # fitted scale shrinks it and the right turn then fits its silhouette worse than a
             # wrong one; the catalog size is rendered too and the picture decides.
-            lead = {h.asset_id for h in hyps[: settings.catalog_size_small]}
+            # not for a stand-in (no asset looked like the object): its catalog size is another thing's
+            lead = {h.asset_id for h in hyps[: settings.catalog_size_small] if not h.extra.get("shape_only")}
             trials += [_variant(h, h.yaw, np.ones(3), h.translation, h.chamfer_m) for h in list(trials)
                        if h.asset_id in lead and np.max(np.abs(np.log(np.asarray(h.scale, float)))) > 0.03]
         if settings.centre_small:
