@@ -64,3 +64,27 @@ def test_a_shrunk_small_trial_is_rendered_at_catalog_size_too(index, window_rend
     assert len(refine_pose(obj, [_hypothesis(true_yaw, 0.75, t)], scorer,
                            PoseSettings(local_yaw_deg=0.0, catalog_size_small=0), small=True)) == 1
     assert len(refine_pose(obj, [_hypothesis(true_yaw, 0.75, t)], scorer, settings, small=False)) == 1
+
+
+def test_a_stand_in_is_neither_centred_nor_tried_at_catalog_size(index, window_renderer):
+    capture, wfc, obj, true_yaw, t = _lamp_scene(index)
+    scorer = RenderScorer(window_renderer, index, capture, wfc, PoseSettings())
+    across = wfc[:3, 0] / np.linalg.norm(wfc[:3, 0])
+    stand_in = _hypothesis(true_yaw, 0.75, t + 0.06 * across)
+    stand_in.extra["shape_only"] = True
+    assert scorer.centred_on_mask(obj, [stand_in])[0] is stand_in
+    out = refine_pose(obj, [stand_in], scorer, PoseSettings(local_yaw_deg=0.0), small=True)
+    assert len(out) == 1 and math.isclose(float(out[0].scale[0]), 0.75)
+
+
+def test_a_centring_move_is_at_most_half_the_things_width(index, window_renderer):
+    capture, wfc, obj, true_yaw, t = _lamp_scene(index)
+    scorer = RenderScorer(window_renderer, index, capture, wfc, PoseSettings())
+    across = wfc[:3, 0] / np.linalg.norm(wfc[:3, 0])
+    w, _, d = index.sizes[index.row[LAMP]]
+    far = _hypothesis(true_yaw, 1.0, t + 0.6 * min(w, d) * across)   # still overlapping its mask
+    moved = scorer.centred_on_mask(obj, [far])[0]
+    step = float(np.linalg.norm(moved.translation - far.translation))
+    assert moved.extra.get("centred") and step <= 0.5 * min(w, d) + 1e-9
+    # … and it went back towards the truth
+    assert abs(float((moved.translation - t) @ across)) < abs(float((far.translation - t) @ across))
