@@ -73,6 +73,10 @@ class DepthFitSettings:
     silhouette_yaws: int = 4                         # … geometric yaws rendered per asset then
     box_yaws_deg: tuple[float, ...] = (0.0,)         # none: turns tried for each box in the camera fit (0 = square)
     hidden_sides: bool = True                        # none: a mask side ending against a nearer instance is not a side
+    unknown_rests_on_support: bool = True            # none: an unknown label whose mask rests on another object's
+                                                     # (no taller than it) is a small thing on that one's top, drawn
+                                                     # at the small things' median size — not a floor object slid
+                                                     # down its column until a furniture-sized box meets its top row
     side_cut_weight: float = 1.0                     # none: weight in the camera fit of objects cut by the left/right
                                                      # border (while two uncut ones give evidence)
     shift_pitch_weight: float = 2.0                  # relative: weight of the lines' pitch in the shift choice
@@ -168,6 +172,14 @@ def _reference_sizes(index, category: str | None) -> tuple[np.ndarray, str]:
     if rows is not None and np.any(rows):
         return np.median(index.sizes[rows], axis=0), "category"
     return np.median(index.sizes, axis=0), "library"
+
+
+def _small_reference_size(index) -> np.ndarray:
+    """The median catalog size (3,) of the things that stand on furniture (taxonomy role ``small``)."""
+    from scenewright.library.categories import CATEGORIES
+    small = [c for c, info in CATEGORIES.items() if info.role == "small"]
+    rows = np.isin(index.categories, small)
+    return np.median(index.sizes[rows], axis=0) if np.any(rows) else np.median(index.sizes, axis=0)
 
 
 def size_votes(capture, index, seed: int, extractor=None, retrieval=None, identify: bool = False,
@@ -433,10 +445,13 @@ def fit_shift(capture, s: DepthFitSettings, seed: int, flags: list[str],
 
 
 def metrology_depth(capture, sizes_for, s: DepthFitSettings, flags: list[str],
-                    pitch_cost=None) -> tuple[np.ndarray, dict]:
+                    pitch_cost=None, small_size: np.ndarray | None = None) -> tuple[np.ndarray, dict]:
     """No depth: solve the camera from floor objects of known size and draw a depth map.
 
-    ``sizes_for(ids) -> ((N, 3) sizes, [is_small])``. Returns (depth, camera record).
+    ``sizes_for(ids) -> ((N, 3) sizes, [is_small])``, ``is_small`` None for an unknown label: with
+    ``s.unknown_rests_on_support`` such an object whose mask rests on another's, and is no taller than
+    it in the image, stands on it as a small thing of size ``small_size`` (as the floor placement's rule
+    for unknown labels has it), otherwise on the floor. Returns (depth, camera record).
     """
     from scenewright.perception import PerceptionSettings
     from scenewright.perception.metrology import footings, place_boxes, solve_camera, synthesise_depth
@@ -447,6 +462,16 @@ def metrology_depth(capture, sizes_for, s: DepthFitSettings, flags: list[str],
     ids = [i for i in ids if i in feet_by_id]
     feet = [feet_by_id[i] for i in ids]
     sizes, small = sizes_for(ids)
+    sizes, small = np.array(sizes, float).reshape(-1, 3), list(small)
+    for j, f in enumerate(feet):
+        if small[j] is None:
+            # Without the rule an unknown thing on a counter is slid down its column until a
+            # furniture-sized box meets its top row: far and huge (a toaster read as an aquarium).
+            support = feet_by_id.get(f.below_id) if f.below_id else None
+            small[j] = bool(s.unknown_rests_on_support and support is not None
+                            and f.v_bottom - f.v_top <= support.v_bottom - support.v_top)
+            if small[j] and small_size is not None:
+                sizes[j] = small_size
     floor_feet = [f for f, sm in zip(feet, small) if not sm]
     floor_sizes = np.array([sz for sz, sm in zip(sizes, small) if not sm]).reshape(-1, 3)
     sol = solve_camera(capture.K, floor_feet, floor_sizes, pitch_cost=pitch_cost, pitch_weight=s.vertical_lines_weight,
@@ -747,7 +772,7 @@ def metrology_solution(capture, index, layout_settings, extractor, flags: list[s
             cat = map_label(capture.labels.get(i, "")).category
             categories[i] = cat
             sizes.append(_reference_sizes(index, cat)[0])
-            small.append(cat is not None and category_info(cat).role == "small")
+            small.append(None if cat is None else category_info(cat).role == "small")
         return np.array(sizes).reshape(-1, 3), small
 
     pitch_cost = None
@@ -756,7 +781,8 @@ def metrology_solution(capture, index, layout_settings, extractor, flags: list[s
         segs = line_segments(capture.rgb, max_tilt_deg=90.0, seed=layout_settings.seed)
         pitch_cost = manhattan_cost(segs, capture.K)
     cam_flags: list[str] = []
-    depth, cam = metrology_depth(capture, category_sizes, s, cam_flags, pitch_cost)
+    small_size = _small_reference_size(index)
+    depth, cam = metrology_depth(capture, category_sizes, s, cam_flags, pitch_cost, small_size)
     per = {}
     if s.passes > 1:
         # The assets picked at this scale give each object its own known size: solve again.
@@ -772,7 +798,7 @@ def metrology_solution(capture, index, layout_settings, extractor, flags: list[s
                     sizes[j] = picked[i]
             return sizes, small
         cam_flags = []
-        depth, cam = metrology_depth(capture, asset_sizes, s, cam_flags, pitch_cost)
+        depth, cam = metrology_depth(capture, asset_sizes, s, cam_flags, pitch_cost, small_size)
         _, per = consensus(votes, s, [])
     flags += cam_flags
     return depth, cam, per
