@@ -69,7 +69,8 @@ class FloorPoseSettings:
                                          # (both held-out splits lose 0.02 translation; docs/layout.md); read only
                                          # with rescale_min_objects = 1
     redo_assets: int = 6                 # the scene redone at its corrected scale: each object's best assets …
-    redo_scales: tuple[float, ...] = (0.9, 1.0, 1.1)   # … at these scales (with scale_by_rows: 1.0 alone measured better)
+    redo_scales: tuple[float, ...] = (1.0,)            # … at these scales (0.9, 1.0, 1.1 let a look-alike fit by its
+                                                       # size: scenes 1–19 of seed 0 rot 0.858 → 0.884, trans 0.793 → 0.805)
     refine_steps_m: tuple[float, ...] = (0.08, 0.04)   # greedy slides of the winner on the floor (final pass)
     local_yaw_deg: float = 0.0           # ± turns tried around the winner (0: the room's axes only)
     inframe_rows: bool = True            # a side cut by the frame: rows of the samples inside it decide the place
