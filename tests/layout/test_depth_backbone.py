@@ -153,24 +153,22 @@ def test_the_surface_test_keeps_a_bed_seen_from_its_foot_and_catches_a_misread_c
     assert surface_misfit(surface, seen[:5], wfc) is None
 
 
-def test_one_silhouette_curve_does_not_rescale_a_scene_on_the_estimate():
-    """On the metrology backbone the scene is rescaled only when ≥ ``backbone_rescale_min_curves``
-    floor objects' curves agree; without depth (another path) one curve still does."""
+def test_one_silhouette_curve_does_not_rescale_a_scene():
+    """A scene is rescaled only when ≥ ``floor_pose.rescale_min_objects`` (2) floor objects' curves
+    agree — on the estimate's metrology backbone and without depth alike."""
     from types import SimpleNamespace
 
     from scenewright.methods.layout.depth_fit import settings_for_run
     from scenewright.methods.layout.floor_pose import scene_scale
     from scenewright.methods.layout.pipeline import LayoutSettings
     s = LayoutSettings()
+    assert s.floor_pose.rescale_min_objects == 2
     curve = {0.82: 3.2, 0.9: 3.0, 1.0: 2.7, 1.1: 3.1}
     one = [SimpleNamespace(extra={"scale_curve": curve})]
-    for used_as in ("estimated", "relative"):
-        run = settings_for_run(s, {"used_as": used_as, "backbone": "metrology"})
-        assert run.floor_pose.rescale_min_objects == s.depth.backbone_rescale_min_curves == 2
+    for record in ({"used_as": "estimated", "backbone": "metrology"}, {"used_as": "relative", "backbone": "metrology"},
+                   {"used_as": "none"}):
+        run = settings_for_run(s, record)
         assert scene_scale(one, run.floor_pose) is None
         assert scene_scale(one * 2, run.floor_pose) is not None
     assert settings_for_run(s, {"used_as": "estimated"}) is s                 # backbone "depth"
     assert settings_for_run(s, {"used_as": "given"}) is s
-    none = settings_for_run(s, {"used_as": "none"})
-    assert none.floor_pose.rescale_min_objects == s.floor_pose.rescale_min_objects
-    assert scene_scale(one, none.floor_pose) is not None
