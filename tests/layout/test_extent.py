@@ -358,3 +358,34 @@ def test_an_axis_along_the_line_of_sight_is_only_grown(index):
     assert max(trial_depths(camera, 0.0)) < 0.6
     # … but measured when seen from the side (the depth then lies across the view)
     assert max(trial_depths(np.array([3.0, 1.5, -2.5]), 30.0)) < 0.6
+
+
+def test_a_flat_top_seen_from_above_measures_the_depth_along_the_view(index):
+    """A table's top seen from above shows its far edge: along the line of sight its seen depth is
+    then the table's, not a lower bound — but only when the top is seen whole (nothing nearer above
+    it), the camera is above it, and the top is flat (its points span the depth, where a pouf's
+    round top or a backrest spans a strip)."""
+    from scenewright.methods.layout.extent import along_view, flat_top_spans
+    from scenewright.methods.layout.retrieval import Query
+    catalog = np.asarray(index.sizes[index.row[TABLE]], float)
+    centre = np.array([0.0, 0.0, -2.5])
+    camera = np.array([0.0, 1.5, 0.5])                      # above the table, looking down -z
+    table = index.geometry(TABLE).points + centre          # the whole table seen
+
+    def query(pts, top_seen=True, cam=camera):
+        return Query(box_size=catalog, yaw=0.0, t0=centre.copy(), points=pts, partial=False, fix_y=True,
+                     cam_pos=cam, view=None, feature=None, top_seen=top_seen)
+    assert list(flat_top_spans(table, 0.0)) == [True, False, True]
+    assert not along_view(query(table), 0.0, 30.0, 0.8).any()          # the top shows the far edge
+    assert list(along_view(query(table), 0.0, 30.0, 0.0)) == [False, False, True]     # the rule off
+    assert list(along_view(query(table, top_seen=False), 0.0, 30.0, 0.8)) == [False, False, True]
+    low_camera = np.array([0.0, 0.2, 0.5])                  # below the top: it is not seen from above
+    assert list(along_view(query(table, cam=low_camera), 0.0, 30.0, 0.8)) == [False, False, True]
+    # a dome (a pouf's top) seen from the front: its highest points are a small cap, not the depth
+    rng = np.random.default_rng(0)
+    d = rng.normal(size=(4000, 3))
+    d /= np.linalg.norm(d, axis=1, keepdims=True)
+    d = d[(d[:, 1] > 0) & (d[:, 2] > 0)]                    # the upper front quarter is what is seen
+    dome = d * 0.3 + centre
+    assert not flat_top_spans(dome, 0.0).any()
+    assert list(along_view(query(dome), 0.0, 30.0, 0.8)) == [False, False, True]

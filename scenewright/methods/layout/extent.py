@@ -39,7 +39,8 @@ def category_proportions(sizes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def extent_scales(asset_extent: np.ndarray, yaw_rel: float, box_size: np.ndarray, partial: bool,
                   proportions: tuple[np.ndarray, np.ndarray] | None,
                   bounds: tuple[float, float] = (0.5, 2.0), height_seen: bool = False,
-                  grow_only: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+                  grow_only: np.ndarray | None = None,
+                  height_bounds: tuple[float, float] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(within the category's proportions, the observed box's own) (3,) scales of an asset.
 
     ``asset_extent`` (3,) w, h, d of the asset; ``yaw_rel`` the asset's yaw relative to the
@@ -47,7 +48,10 @@ def extent_scales(asset_extent: np.ndarray, yaw_rel: float, box_size: np.ndarray
     the asset's, so the footprint scales as one (area ratio). A ``partial`` view only ever
     grows the asset (its box is a lower bound), across only when ``height_seen`` (a side cut
     leaves the height whole). ``grow_only`` (3,) bool: axes whose seen extent is a lower bound
-    whatever the view (see :func:`along_view`). Each scale clamped to ``bounds``.
+    whatever the view (see :func:`along_view`). Each scale clamped to ``bounds``; the height's to
+    ``height_bounds`` instead when it was seen whole (not ``partial``, or ``height_seen``): a measured
+    height is the thing's, and the nearest asset may be of another build (a 2.25 m vanity standing in
+    for a 0.53 m tv stand stayed 1.13 m tall at the 0.5 bound).
     """
     w, h, d = np.maximum(np.asarray(asset_extent, float), 1e-3)
     bx, by, bz = np.maximum(np.asarray(box_size, float), 1e-3)
@@ -65,7 +69,11 @@ def extent_scales(asset_extent: np.ndarray, yaw_rel: float, box_size: np.ndarray
         ratio = np.where([True, not height_seen, True], np.maximum(ratio, 1.0), ratio)
     if grow_only is not None:
         ratio = np.where(grow_only, np.maximum(ratio, 1.0), ratio)
-    box = np.clip(ratio, *bounds)
+    lo_b = np.full(3, float(bounds[0]))
+    hi_b = np.full(3, float(bounds[1]))
+    if height_bounds is not None and (not partial or height_seen):
+        lo_b[1], hi_b[1] = height_bounds
+    box = np.clip(ratio, lo_b, hi_b)
     if proportions is None:
         return box, box
     dims = np.array([w, h, d]) * box
@@ -73,7 +81,7 @@ def extent_scales(asset_extent: np.ndarray, yaw_rel: float, box_size: np.ndarray
     logs = np.log(dims[[0, 2]] / dims[1])
     clipped = np.clip(logs, lo, hi)
     dims[[0, 2]] = dims[1] * np.exp(clipped)
-    within = np.clip(dims / np.array([w, h, d]), *bounds)
+    within = np.clip(dims / np.array([w, h, d]), lo_b, hi_b)
     return within, box
 
 
@@ -92,11 +100,33 @@ def extent_along(points: np.ndarray, yaw: float, height: float, trim: float = 0.
     return np.array([q[1, 0] - q[0, 0], height, q[1, 1] - q[0, 1]])
 
 
-def along_view(query: Query, yaw: float, max_angle_deg: float) -> np.ndarray:
+def flat_top_spans(points: np.ndarray, yaw: float, band_m: float = 0.03, share: float = 0.8,
+                   min_points: int = 20) -> np.ndarray:
+    """(3,) bool: the asset axes (x, height, z) at ``yaw`` along which the seen points of the
+    object's top (within ``band_m`` of the highest) span at least ``share`` of what all its seen
+    points span. A flat top seen from above (a table's, a cabinet's) shows the thing's whole
+    depth there, whichever way the line of sight runs; a round top (a pouf's, a shade's) or a
+    backrest shows only a strip of it."""
+    pts = np.asarray(points, float).reshape(-1, 3)
+    out = np.zeros(3, bool)
+    if share <= 0 or len(pts) < min_points:
+        return out
+    top = pts[pts[:, 1] >= pts[:, 1].max() - band_m]
+    if len(top) < min_points:
+        return out
+    whole = extent_along(pts, yaw, 0.0)
+    upper = extent_along(top, yaw, 0.0)
+    out[[0, 2]] = upper[[0, 2]] >= share * np.maximum(whole[[0, 2]], 1e-6)
+    return out
+
+
+def along_view(query: Query, yaw: float, max_angle_deg: float, flat_top_share: float = 0.0) -> np.ndarray:
     """(3,) bool: the asset axes (x, height, z) at ``yaw`` that run within ``max_angle_deg`` of the
     horizontal line of sight to the object. Along it only the near side of a thing is seen (the
     front half of a round lamp shade, a pot, a pouf): the seen extent there is a lower bound, and
-    a stand-in is not made shallower by it."""
+    a stand-in is not made shallower by it — unless the object's top is seen whole (``query.top_seen``,
+    nothing nearer above it) and flat, spanning ``flat_top_share`` of the seen extent along that
+    axis (:func:`flat_top_spans`; 0 turns this off): then the top shows the far side."""
     v = np.asarray(query.t0, float)[[0, 2]] - np.asarray(query.cam_pos, float)[[0, 2]]
     n = float(np.linalg.norm(v))
     if n < 1e-6 or max_angle_deg <= 0:
@@ -105,12 +135,17 @@ def along_view(query: Query, yaw: float, max_angle_deg: float) -> np.ndarray:
     c, s = math.cos(yaw), math.sin(yaw)
     cos_x, cos_z = abs(c * v[0] - s * v[1]), abs(s * v[0] + c * v[1])
     limit = math.cos(math.radians(max_angle_deg))
-    return np.array([cos_x > limit, False, cos_z > limit])
+    along = np.array([cos_x > limit, False, cos_z > limit])
+    if along.any() and flat_top_share > 0 and query.top_seen and query.cam_pos[1] > query.points[:, 1].max():
+        along &= ~flat_top_spans(query.points, yaw, share=flat_top_share)
+    return along
 
 
 def extent_trials(query: Query, hyps: list[Hypothesis], index, retrieval: RetrievalSettings, n_assets: int,
                   box_cost: float, bounds: tuple[float, float] = (0.5, 2.0),
-                  asset_axes: bool = False, view_angle_deg: float = 0.0) -> list[Hypothesis]:
+                  asset_axes: bool = False, view_angle_deg: float = 0.0,
+                  flat_top_share: float = 0.0,
+                  height_bounds: tuple[float, float] | None = None) -> list[Hypothesis]:
     """The best yaw of each of the ``n_assets`` best assets in ``hyps``, scaled to the observed
     extent (both ways of :func:`extent_scales`) and re-placed by translation ICP.
 
@@ -139,9 +174,10 @@ def extent_trials(query: Query, hyps: list[Hypothesis], index, retrieval: Retrie
             if asset_axes:
                 return extent_scales(catalog, 0.0, extent_along(query.points, yaw, query.box_size[1]),
                                      query.partial, proportions, bounds, height_seen=query.height_seen,
-                                     grow_only=along_view(query, yaw, view_angle_deg))
+                                     grow_only=along_view(query, yaw, view_angle_deg, flat_top_share),
+                                     height_bounds=height_bounds)
             return extent_scales(catalog, yaw - query.yaw, query.box_size, query.partial, proportions, bounds,
-                                 height_seen=query.height_seen)
+                                 height_seen=query.height_seen, height_bounds=height_bounds)
         for yaw in yaws:
             within, box = scales_at(yaw)
             kinds = [("category", within, 0.0)]
@@ -205,7 +241,9 @@ def fit_extent(obj, query: Query | None, hyps: list[Hypothesis], index, scorer, 
     if r.get("iou", 0.0) >= pose.extent_fit_iou and not best.extra.get("shape_only"):
         return hyps
     trials = extent_trials(query, hyps, index, retrieval, pose.extent_fit_assets, pose.extent_box_cost,
-                           asset_axes=pose.extent_asset_axes, view_angle_deg=pose.extent_view_lower_bound_deg)
+                           asset_axes=pose.extent_asset_axes, view_angle_deg=pose.extent_view_lower_bound_deg,
+                           flat_top_share=pose.extent_flat_top_share,
+                           height_bounds=pose.extent_height_bounds)
     if not trials:
         return hyps
     partial = is_partial(obj)        # a partial object's render score already pays for walls
