@@ -389,3 +389,37 @@ def test_a_flat_top_seen_from_above_measures_the_depth_along_the_view(index):
     dome = d * 0.3 + centre
     assert not flat_top_spans(dome, 0.0).any()
     assert list(along_view(query(dome), 0.0, 30.0, 0.8)) == [False, False, True]
+
+
+def test_a_partial_views_stand_in_spans_what_was_seen(index):
+    """The seen extent of a border-cut thing is a lower bound: a stand-in shorter than it grows to
+    it (at most by ``max_growth``), centred on the seen span; one already as long stays."""
+    from scenewright.methods.layout.extent import cover_seen
+    pts = index.geometry(TABLE).points
+    lo, hi = pts.min(0), pts.max(0)
+    yaw = math.radians(30.0)
+    centre = np.array([0.5, 0.0, -2.0])
+    seen_scale = np.array([1.3, 1.0, 0.8])                 # the thing is 30 % longer, and only 80 % of its depth is seen
+    world = (pts * seen_scale) @ placement_matrix(yaw, np.ones(3), np.zeros(3))[:3, :3].T + centre
+
+    def stand_in(shift=np.zeros(3)):
+        return Hypothesis(asset_id=TABLE, category="dining_table", yaw=yaw, scale=np.ones(3),
+                          translation=centre + shift, prior=1.0)
+    h = stand_in(np.array([0.2, 0.0, 0.0]))
+    assert cover_seen(h, world, lo, hi, max_growth=1.5)
+    # grown along its own x to the seen span (the points' 1 %/99 % quantiles, short of the true 1.3)
+    axis = placement_matrix(yaw, np.ones(3), np.zeros(3))[:3, 0]
+    q_lo, q_hi = np.quantile(world @ axis, [0.01, 0.99])
+    assert h.scale[0] == pytest.approx((q_hi - q_lo) / (hi[0] - lo[0]), rel=1e-9)
+    assert 1.0 < h.scale[0] < 1.3 and h.scale[1] == 1.0 and h.scale[2] == 1.0
+    m = h.world_from_object()
+    placed = pts @ m[:3, :3].T + m[:3, 3]
+    assert abs(np.median(placed @ axis) - np.median(world @ axis)) < 0.05 * (hi[0] - lo[0])
+    # capped growth
+    capped = stand_in()
+    assert cover_seen(capped, world, lo, hi, max_growth=1.1) and capped.scale[0] == pytest.approx(1.1)
+    # nothing seen beyond the stand-in: unchanged; the rule off: unchanged
+    inside = (pts * 0.9) @ placement_matrix(yaw, np.ones(3), np.zeros(3))[:3, :3].T + centre
+    same = stand_in()
+    assert not cover_seen(same, inside, lo, hi, max_growth=1.5) and np.all(same.scale == 1.0)
+    assert not cover_seen(stand_in(), world, lo, hi, max_growth=1.0)

@@ -39,8 +39,7 @@ def category_proportions(sizes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def extent_scales(asset_extent: np.ndarray, yaw_rel: float, box_size: np.ndarray, partial: bool,
                   proportions: tuple[np.ndarray, np.ndarray] | None,
                   bounds: tuple[float, float] = (0.5, 2.0), height_seen: bool = False,
-                  grow_only: np.ndarray | None = None,
-                  height_bounds: tuple[float, float] | None = None) -> tuple[np.ndarray, np.ndarray]:
+                  grow_only: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(within the category's proportions, the observed box's own) (3,) scales of an asset.
 
     ``asset_extent`` (3,) w, h, d of the asset; ``yaw_rel`` the asset's yaw relative to the
@@ -48,10 +47,7 @@ def extent_scales(asset_extent: np.ndarray, yaw_rel: float, box_size: np.ndarray
     the asset's, so the footprint scales as one (area ratio). A ``partial`` view only ever
     grows the asset (its box is a lower bound), across only when ``height_seen`` (a side cut
     leaves the height whole). ``grow_only`` (3,) bool: axes whose seen extent is a lower bound
-    whatever the view (see :func:`along_view`). Each scale clamped to ``bounds``; the height's to
-    ``height_bounds`` instead when it was seen whole (not ``partial``, or ``height_seen``): a measured
-    height is the thing's, and the nearest asset may be of another build (a 2.25 m vanity standing in
-    for a 0.53 m tv stand stayed 1.13 m tall at the 0.5 bound).
+    whatever the view (see :func:`along_view`). Each scale clamped to ``bounds``.
     """
     w, h, d = np.maximum(np.asarray(asset_extent, float), 1e-3)
     bx, by, bz = np.maximum(np.asarray(box_size, float), 1e-3)
@@ -69,11 +65,7 @@ def extent_scales(asset_extent: np.ndarray, yaw_rel: float, box_size: np.ndarray
         ratio = np.where([True, not height_seen, True], np.maximum(ratio, 1.0), ratio)
     if grow_only is not None:
         ratio = np.where(grow_only, np.maximum(ratio, 1.0), ratio)
-    lo_b = np.full(3, float(bounds[0]))
-    hi_b = np.full(3, float(bounds[1]))
-    if height_bounds is not None and (not partial or height_seen):
-        lo_b[1], hi_b[1] = height_bounds
-    box = np.clip(ratio, lo_b, hi_b)
+    box = np.clip(ratio, *bounds)
     if proportions is None:
         return box, box
     dims = np.array([w, h, d]) * box
@@ -81,7 +73,7 @@ def extent_scales(asset_extent: np.ndarray, yaw_rel: float, box_size: np.ndarray
     logs = np.log(dims[[0, 2]] / dims[1])
     clipped = np.clip(logs, lo, hi)
     dims[[0, 2]] = dims[1] * np.exp(clipped)
-    within = np.clip(dims / np.array([w, h, d]), lo_b, hi_b)
+    within = np.clip(dims / np.array([w, h, d]), *bounds)
     return within, box
 
 
@@ -144,8 +136,7 @@ def along_view(query: Query, yaw: float, max_angle_deg: float, flat_top_share: f
 def extent_trials(query: Query, hyps: list[Hypothesis], index, retrieval: RetrievalSettings, n_assets: int,
                   box_cost: float, bounds: tuple[float, float] = (0.5, 2.0),
                   asset_axes: bool = False, view_angle_deg: float = 0.0,
-                  flat_top_share: float = 0.0,
-                  height_bounds: tuple[float, float] | None = None) -> list[Hypothesis]:
+                  flat_top_share: float = 0.0) -> list[Hypothesis]:
     """The best yaw of each of the ``n_assets`` best assets in ``hyps``, scaled to the observed
     extent (both ways of :func:`extent_scales`) and re-placed by translation ICP.
 
@@ -174,10 +165,9 @@ def extent_trials(query: Query, hyps: list[Hypothesis], index, retrieval: Retrie
             if asset_axes:
                 return extent_scales(catalog, 0.0, extent_along(query.points, yaw, query.box_size[1]),
                                      query.partial, proportions, bounds, height_seen=query.height_seen,
-                                     grow_only=along_view(query, yaw, view_angle_deg, flat_top_share),
-                                     height_bounds=height_bounds)
+                                     grow_only=along_view(query, yaw, view_angle_deg, flat_top_share))
             return extent_scales(catalog, yaw - query.yaw, query.box_size, query.partial, proportions, bounds,
-                                 height_seen=query.height_seen, height_bounds=height_bounds)
+                                 height_seen=query.height_seen)
         for yaw in yaws:
             within, box = scales_at(yaw)
             kinds = [("category", within, 0.0)]
@@ -242,8 +232,7 @@ def fit_extent(obj, query: Query | None, hyps: list[Hypothesis], index, scorer, 
         return hyps
     trials = extent_trials(query, hyps, index, retrieval, pose.extent_fit_assets, pose.extent_box_cost,
                            asset_axes=pose.extent_asset_axes, view_angle_deg=pose.extent_view_lower_bound_deg,
-                           flat_top_share=pose.extent_flat_top_share,
-                           height_bounds=pose.extent_height_bounds)
+                           flat_top_share=pose.extent_flat_top_share)
     if not trials:
         return hyps
     partial = is_partial(obj)        # a partial object's render score already pays for walls
@@ -262,3 +251,40 @@ def fit_extent(obj, query: Query | None, hyps: list[Hypothesis], index, scorer, 
     if pick.score > best.score - best_cost:
         return [pick] + hyps
     return hyps
+
+
+def cover_seen(h: Hypothesis, points: np.ndarray, catalog_lo: np.ndarray, catalog_hi: np.ndarray,
+               max_growth: float, slack: float = 1.03, trim: float = 0.01) -> bool:
+    """Stretch a partial view's stand-in ``h`` (in place) along its own x and z so that it spans
+    at least what was seen of the object there; True when it changed.
+
+    A view cut by the border or hidden in part shows less than the object, never more: the seen
+    extent is a lower bound. A stand-in chosen by render-and-compare at its catalog size may still
+    be shorter than that (a 1.67 m sofa for a couch seen 1.91 m long before the border cuts it: the
+    stretched trials' surfaces fit the depth worse). Each axis whose asset extent is below the seen
+    one (``trim``/``1 - trim`` quantiles) by more than ``slack`` grows to it, at most by
+    ``max_growth``, centred on the seen span. ``catalog_lo``, ``catalog_hi`` (3,): the asset's box
+    in its own frame (unscaled); ``points`` (N, 3) world points of the object."""
+    pts = np.asarray(points, float).reshape(-1, 3)
+    if max_growth <= 1.0 or len(pts) < 10:
+        return False
+    c, s = math.cos(h.yaw), math.sin(h.yaw)
+    axes = {0: np.array([c, 0.0, -s]), 2: np.array([s, 0.0, c])}     # asset x and z in the world
+    scale = np.asarray(h.scale, float).copy()
+    t = np.asarray(h.translation, float).copy()
+    changed = False
+    for k, a in axes.items():
+        seen = pts @ a
+        lo, hi = np.quantile(seen, [trim, 1 - trim])
+        length = (catalog_hi[k] - catalog_lo[k]) * scale[k]
+        if length <= 1e-6 or hi - lo <= slack * length:
+            continue
+        grow = min((hi - lo) / length, max_growth)
+        scale[k] *= grow
+        # the asset's span along a: t·a + scale·[lo_k, hi_k]; centred on the seen span's middle
+        middle_now = float(t @ a) + scale[k] * (catalog_lo[k] + catalog_hi[k]) / 2
+        t = t + a * ((lo + hi) / 2 - middle_now)
+        changed = True
+    if changed:
+        h.scale, h.translation = scale, t
+    return changed
