@@ -372,11 +372,20 @@ def test_a_flat_top_seen_from_above_measures_the_depth_along_the_view(index):
     camera = np.array([0.0, 1.5, 0.5])                      # above the table, looking down -z
     table = index.geometry(TABLE).points + centre          # the whole table seen
 
-    def query(pts, top_seen=True, cam=camera):
+    def query(pts, top_seen=True, cam=camera, small=False):
         return Query(box_size=catalog, yaw=0.0, t0=centre.copy(), points=pts, partial=False, fix_y=True,
-                     cam_pos=cam, view=None, feature=None, top_seen=top_seen)
+                     cam_pos=cam, view=None, feature=None, top_seen=top_seen, small=small)
     assert list(flat_top_spans(table, 0.0)) == [True, False, True]
     assert not along_view(query(table), 0.0, 30.0, 0.8).any()          # the top shows the far edge
+    # a small thing's top (a shade's, a pot's rim) may be narrower than its widest part: the bound stays
+    assert list(along_view(query(table, small=True), 0.0, 30.0, 0.8)) == [False, False, True]
+    # the axis the top measures shrinks a stand-in only when clearly shorter (quantiles trim a little)
+    exempt = along_view(query(table), 0.0, 30.0) & ~along_view(query(table), 0.0, 30.0, 0.8)
+    assert list(exempt) == [False, False, True]
+    for seen_depth, expected in ((0.95, 1.0), (0.8, 0.8)):
+        scales, _ = extent_scales(catalog, 0.0, catalog * np.array([1.0, 1.0, seen_depth]), False, None,
+                                  shrink_only_below=exempt, clear_shrink=0.9)
+        assert scales[2] == pytest.approx(expected)
     assert list(along_view(query(table), 0.0, 30.0, 0.0)) == [False, False, True]     # the rule off
     assert list(along_view(query(table, top_seen=False), 0.0, 30.0, 0.8)) == [False, False, True]
     low_camera = np.array([0.0, 0.2, 0.5])                  # below the top: it is not seen from above

@@ -39,7 +39,8 @@ def category_proportions(sizes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def extent_scales(asset_extent: np.ndarray, yaw_rel: float, box_size: np.ndarray, partial: bool,
                   proportions: tuple[np.ndarray, np.ndarray] | None,
                   bounds: tuple[float, float] = (0.5, 2.0), height_seen: bool = False,
-                  grow_only: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+                  grow_only: np.ndarray | None = None, shrink_only_below: np.ndarray | None = None,
+                  clear_shrink: float = 0.9) -> tuple[np.ndarray, np.ndarray]:
     """(within the category's proportions, the observed box's own) (3,) scales of an asset.
 
     ``asset_extent`` (3,) w, h, d of the asset; ``yaw_rel`` the asset's yaw relative to the
@@ -47,7 +48,10 @@ def extent_scales(asset_extent: np.ndarray, yaw_rel: float, box_size: np.ndarray
     the asset's, so the footprint scales as one (area ratio). A ``partial`` view only ever
     grows the asset (its box is a lower bound), across only when ``height_seen`` (a side cut
     leaves the height whole). ``grow_only`` (3,) bool: axes whose seen extent is a lower bound
-    whatever the view (see :func:`along_view`). Each scale clamped to ``bounds``.
+    whatever the view (see :func:`along_view`). ``shrink_only_below`` (3,) bool: axes that shrink
+    only when the seen extent is under ``clear_shrink`` of the asset's, else are only grown (a
+    line-of-sight axis a flat top measures: the points' trimmed quantiles fall a few per cent
+    short of a thing seen whole). Each scale clamped to ``bounds``.
     """
     w, h, d = np.maximum(np.asarray(asset_extent, float), 1e-3)
     bx, by, bz = np.maximum(np.asarray(box_size, float), 1e-3)
@@ -65,6 +69,8 @@ def extent_scales(asset_extent: np.ndarray, yaw_rel: float, box_size: np.ndarray
         ratio = np.where([True, not height_seen, True], np.maximum(ratio, 1.0), ratio)
     if grow_only is not None:
         ratio = np.where(grow_only, np.maximum(ratio, 1.0), ratio)
+    if shrink_only_below is not None:
+        ratio = np.where(shrink_only_below & (ratio >= clear_shrink), np.maximum(ratio, 1.0), ratio)
     box = np.clip(ratio, *bounds)
     if proportions is None:
         return box, box
@@ -116,9 +122,11 @@ def along_view(query: Query, yaw: float, max_angle_deg: float, flat_top_share: f
     """(3,) bool: the asset axes (x, height, z) at ``yaw`` that run within ``max_angle_deg`` of the
     horizontal line of sight to the object. Along it only the near side of a thing is seen (the
     front half of a round lamp shade, a pot, a pouf): the seen extent there is a lower bound, and
-    a stand-in is not made shallower by it — unless the object's top is seen whole (``query.top_seen``,
-    nothing nearer above it) and flat, spanning ``flat_top_share`` of the seen extent along that
-    axis (:func:`flat_top_spans`; 0 turns this off): then the top shows the far side."""
+    a stand-in is not made shallower by it — unless the object is furniture (not ``query.small``: a
+    lamp's shade or a pot narrows to its top, which then says nothing of the widest part) whose top
+    is seen whole (``query.top_seen``, nothing nearer above it) and flat, spanning ``flat_top_share``
+    of the seen extent along that axis (:func:`flat_top_spans`; 0 turns this off): then the top
+    shows the far side."""
     v = np.asarray(query.t0, float)[[0, 2]] - np.asarray(query.cam_pos, float)[[0, 2]]
     n = float(np.linalg.norm(v))
     if n < 1e-6 or max_angle_deg <= 0:
@@ -128,7 +136,8 @@ def along_view(query: Query, yaw: float, max_angle_deg: float, flat_top_share: f
     cos_x, cos_z = abs(c * v[0] - s * v[1]), abs(s * v[0] + c * v[1])
     limit = math.cos(math.radians(max_angle_deg))
     along = np.array([cos_x > limit, False, cos_z > limit])
-    if along.any() and flat_top_share > 0 and query.top_seen and query.cam_pos[1] > query.points[:, 1].max():
+    if (along.any() and flat_top_share > 0 and not query.small and query.top_seen
+            and query.cam_pos[1] > query.points[:, 1].max()):
         along &= ~flat_top_spans(query.points, yaw, share=flat_top_share)
     return along
 
@@ -136,7 +145,7 @@ def along_view(query: Query, yaw: float, max_angle_deg: float, flat_top_share: f
 def extent_trials(query: Query, hyps: list[Hypothesis], index, retrieval: RetrievalSettings, n_assets: int,
                   box_cost: float, bounds: tuple[float, float] = (0.5, 2.0),
                   asset_axes: bool = False, view_angle_deg: float = 0.0,
-                  flat_top_share: float = 0.0) -> list[Hypothesis]:
+                  flat_top_share: float = 0.0, clear_shrink: float = 0.9) -> list[Hypothesis]:
     """The best yaw of each of the ``n_assets`` best assets in ``hyps``, scaled to the observed
     extent (both ways of :func:`extent_scales`) and re-placed by translation ICP.
 
@@ -165,7 +174,9 @@ def extent_trials(query: Query, hyps: list[Hypothesis], index, retrieval: Retrie
             if asset_axes:
                 return extent_scales(catalog, 0.0, extent_along(query.points, yaw, query.box_size[1]),
                                      query.partial, proportions, bounds, height_seen=query.height_seen,
-                                     grow_only=along_view(query, yaw, view_angle_deg, flat_top_share))
+                                     grow_only=along_view(query, yaw, view_angle_deg, flat_top_share),
+                                     shrink_only_below=along_view(query, yaw, view_angle_deg),
+                                     clear_shrink=clear_shrink)
             return extent_scales(catalog, yaw - query.yaw, query.box_size, query.partial, proportions, bounds,
                                  height_seen=query.height_seen)
         for yaw in yaws:
@@ -232,7 +243,8 @@ def fit_extent(obj, query: Query | None, hyps: list[Hypothesis], index, scorer, 
         return hyps
     trials = extent_trials(query, hyps, index, retrieval, pose.extent_fit_assets, pose.extent_box_cost,
                            asset_axes=pose.extent_asset_axes, view_angle_deg=pose.extent_view_lower_bound_deg,
-                           flat_top_share=pose.extent_flat_top_share)
+                           flat_top_share=pose.extent_flat_top_share,
+                           clear_shrink=pose.extent_flat_top_clear_shrink)
     if not trials:
         return hyps
     partial = is_partial(obj)        # a partial object's render score already pays for walls
