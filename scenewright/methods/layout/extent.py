@@ -19,6 +19,7 @@ import math
 
 import numpy as np
 
+from scenewright.library.categories import category_info
 from scenewright.methods.layout.retrieval import Hypothesis, Query, RetrievalSettings, geometric_fit
 from scenewright.methods.layout.pose import is_partial
 
@@ -170,11 +171,14 @@ def extent_trials(query: Query, hyps: list[Hypothesis], index, retrieval: Retrie
         # locally refined yaw of a nearly square table would stretch it askew), and the hypothesis' own.
         snapped = query.yaw + round((h.yaw - query.yaw) / (math.pi / 2)) * (math.pi / 2)
         yaws = [snapped] + ([h.yaw] if abs(math.remainder(h.yaw - snapped, 2 * math.pi)) > math.radians(2) else [])
+        # a round thing (a floor lamp, a plant) seen from one side shows its near half, top or not
+        top_share = 0.0 if category_info(h.category).symmetry == "radial" else flat_top_share
+
         def scales_at(yaw: float) -> tuple[np.ndarray, np.ndarray]:
             if asset_axes:
                 return extent_scales(catalog, 0.0, extent_along(query.points, yaw, query.box_size[1]),
                                      query.partial, proportions, bounds, height_seen=query.height_seen,
-                                     grow_only=along_view(query, yaw, view_angle_deg, flat_top_share),
+                                     grow_only=along_view(query, yaw, view_angle_deg, top_share),
                                      shrink_only_below=along_view(query, yaw, view_angle_deg),
                                      clear_shrink=clear_shrink)
             return extent_scales(catalog, yaw - query.yaw, query.box_size, query.partial, proportions, bounds,
