@@ -432,3 +432,24 @@ def test_a_partial_views_stand_in_spans_what_was_seen(index):
     same = stand_in()
     assert not cover_seen(same, inside, lo, hi, max_growth=1.5) and np.all(same.scale == 1.0)
     assert not cover_seen(stand_in(), world, lo, hi, max_growth=1.0)
+
+
+def test_round_categories_keep_the_line_of_sight_bound_under_a_flat_top(index):
+    """The same seen points (a flat top seen from above, 80 % of the stand-in's depth along the view)
+    shrink a table's stand-in, not a round thing's (a lantern's roof or a shade narrows to its top)."""
+    from scenewright.methods.layout.extent import extent_trials
+    from scenewright.methods.layout.retrieval import Query, RetrievalSettings
+    catalog = np.asarray(index.sizes[index.row[TABLE]], float)
+    centre = np.array([0.0, 0.0, -2.5])
+    seen = index.geometry(TABLE).points * np.array([1.0, 1.0, 0.8]) + centre
+    q = Query(box_size=catalog * np.array([1.0, 1.0, 0.8]), yaw=0.0, t0=centre.copy(), points=seen, partial=False,
+              fix_y=True, cam_pos=np.array([0.0, 1.5, 0.5]), view=None, feature=None, top_seen=True)
+
+    def box_depth(category):
+        h = Hypothesis(asset_id=TABLE, category=category, yaw=0.0, scale=np.ones(3), translation=centre.copy(),
+                       prior=1.0)
+        trials = extent_trials(q, [h], index, RetrievalSettings(), 1, 0.05, asset_axes=True, view_angle_deg=30.0,
+                               flat_top_share=0.8, clear_shrink=0.9)
+        return [t.scale[2] for t in trials]
+    assert min(box_depth("dining_table")) < 0.9
+    assert min(box_depth("floor_lamp")) >= 1.0 - 1e-9
