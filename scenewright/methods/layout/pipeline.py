@@ -556,7 +556,8 @@ def _rescore(r: ObjectResult, asset_id: str, index, extractor, scorer, s: Layout
 
 def _covers_seen(r: ObjectResult, s: LayoutSettings) -> bool:
     """A partial view's stand-in (no asset looked like the object, or one was stretched) placed on
-    its points (the caller asks for metric depth: an estimate's points spread): its seen extent is a lower bound it must span (:func:`extent.cover_seen`)."""
+    its points (the caller asks for metric depth: an estimate's points spread): its seen extent is
+    a lower bound it must span (:func:`extent.cover_seen`)."""
     h = r.chosen
     return (s.pose.cover_seen_max_growth > 1.0 and r.query is not None and r.query.partial
             and bool(h.extra.get("shape_only") or h.extra.get("extent_fit")) and not h.extra.get("floor_pose")
