@@ -358,3 +358,98 @@ def test_an_axis_along_the_line_of_sight_is_only_grown(index):
     assert max(trial_depths(camera, 0.0)) < 0.6
     # … but measured when seen from the side (the depth then lies across the view)
     assert max(trial_depths(np.array([3.0, 1.5, -2.5]), 30.0)) < 0.6
+
+
+def test_a_flat_top_seen_from_above_measures_the_depth_along_the_view(index):
+    """A table's top seen from above shows its far edge: along the line of sight its seen depth is
+    then the table's, not a lower bound — but only when the top is seen whole (nothing nearer above
+    it), the camera is above it, and the top is flat (its points span the depth, where a pouf's
+    round top or a backrest spans a strip)."""
+    from scenewright.methods.layout.extent import along_view, flat_top_spans
+    from scenewright.methods.layout.retrieval import Query
+    catalog = np.asarray(index.sizes[index.row[TABLE]], float)
+    centre = np.array([0.0, 0.0, -2.5])
+    camera = np.array([0.0, 1.5, 0.5])                      # above the table, looking down -z
+    table = index.geometry(TABLE).points + centre          # the whole table seen
+
+    def query(pts, top_seen=True, cam=camera, small=False):
+        return Query(box_size=catalog, yaw=0.0, t0=centre.copy(), points=pts, partial=False, fix_y=True,
+                     cam_pos=cam, view=None, feature=None, top_seen=top_seen, small=small)
+    assert list(flat_top_spans(table, 0.0)) == [True, False, True]
+    assert not along_view(query(table), 0.0, 30.0, 0.8).any()          # the top shows the far edge
+    # a small thing's top (a shade's, a pot's rim) may be narrower than its widest part: the bound stays
+    assert list(along_view(query(table, small=True), 0.0, 30.0, 0.8)) == [False, False, True]
+    # the axis the top measures shrinks a stand-in only when clearly shorter (quantiles trim a little)
+    exempt = along_view(query(table), 0.0, 30.0) & ~along_view(query(table), 0.0, 30.0, 0.8)
+    assert list(exempt) == [False, False, True]
+    for seen_depth, expected in ((0.95, 1.0), (0.8, 0.8)):
+        scales, _ = extent_scales(catalog, 0.0, catalog * np.array([1.0, 1.0, seen_depth]), False, None,
+                                  shrink_only_below=exempt, clear_shrink=0.9)
+        assert scales[2] == pytest.approx(expected)
+    assert list(along_view(query(table), 0.0, 30.0, 0.0)) == [False, False, True]     # the rule off
+    assert list(along_view(query(table, top_seen=False), 0.0, 30.0, 0.8)) == [False, False, True]
+    low_camera = np.array([0.0, 0.2, 0.5])                  # below the top: it is not seen from above
+    assert list(along_view(query(table, cam=low_camera), 0.0, 30.0, 0.8)) == [False, False, True]
+    # a dome (a pouf's top) seen from the front: its highest points are a small cap, not the depth
+    rng = np.random.default_rng(0)
+    d = rng.normal(size=(4000, 3))
+    d /= np.linalg.norm(d, axis=1, keepdims=True)
+    d = d[(d[:, 1] > 0) & (d[:, 2] > 0)]                    # the upper front quarter is what is seen
+    dome = d * 0.3 + centre
+    assert not flat_top_spans(dome, 0.0).any()
+    assert list(along_view(query(dome), 0.0, 30.0, 0.8)) == [False, False, True]
+
+
+def test_a_partial_views_stand_in_spans_what_was_seen(index):
+    """The seen extent of a border-cut thing is a lower bound: a stand-in shorter than it grows to
+    it (at most by ``max_growth``), centred on the seen span; one already as long stays."""
+    from scenewright.methods.layout.extent import cover_seen
+    pts = index.geometry(TABLE).points
+    lo, hi = pts.min(0), pts.max(0)
+    yaw = math.radians(30.0)
+    centre = np.array([0.5, 0.0, -2.0])
+    seen_scale = np.array([1.3, 1.0, 0.8])                 # the thing is 30 % longer, and only 80 % of its depth is seen
+    world = (pts * seen_scale) @ placement_matrix(yaw, np.ones(3), np.zeros(3))[:3, :3].T + centre
+
+    def stand_in(shift=np.zeros(3)):
+        return Hypothesis(asset_id=TABLE, category="dining_table", yaw=yaw, scale=np.ones(3),
+                          translation=centre + shift, prior=1.0)
+    h = stand_in(np.array([0.2, 0.0, 0.0]))
+    assert cover_seen(h, world, lo, hi, max_growth=1.5)
+    # grown along its own x to the seen span (the points' 1 %/99 % quantiles, short of the true 1.3)
+    axis = placement_matrix(yaw, np.ones(3), np.zeros(3))[:3, 0]
+    q_lo, q_hi = np.quantile(world @ axis, [0.01, 0.99])
+    assert h.scale[0] == pytest.approx((q_hi - q_lo) / (hi[0] - lo[0]), rel=1e-9)
+    assert 1.0 < h.scale[0] < 1.3 and h.scale[1] == 1.0 and h.scale[2] == 1.0
+    m = h.world_from_object()
+    placed = pts @ m[:3, :3].T + m[:3, 3]
+    assert abs(np.median(placed @ axis) - np.median(world @ axis)) < 0.05 * (hi[0] - lo[0])
+    # capped growth
+    capped = stand_in()
+    assert cover_seen(capped, world, lo, hi, max_growth=1.1) and capped.scale[0] == pytest.approx(1.1)
+    # nothing seen beyond the stand-in: unchanged; the rule off: unchanged
+    inside = (pts * 0.9) @ placement_matrix(yaw, np.ones(3), np.zeros(3))[:3, :3].T + centre
+    same = stand_in()
+    assert not cover_seen(same, inside, lo, hi, max_growth=1.5) and np.all(same.scale == 1.0)
+    assert not cover_seen(stand_in(), world, lo, hi, max_growth=1.0)
+
+
+def test_round_categories_keep_the_line_of_sight_bound_under_a_flat_top(index):
+    """The same seen points (a flat top seen from above, 80 % of the stand-in's depth along the view)
+    shrink a table's stand-in, not a round thing's (a lantern's roof or a shade narrows to its top)."""
+    from scenewright.methods.layout.extent import extent_trials
+    from scenewright.methods.layout.retrieval import Query, RetrievalSettings
+    catalog = np.asarray(index.sizes[index.row[TABLE]], float)
+    centre = np.array([0.0, 0.0, -2.5])
+    seen = index.geometry(TABLE).points * np.array([1.0, 1.0, 0.8]) + centre
+    q = Query(box_size=catalog * np.array([1.0, 1.0, 0.8]), yaw=0.0, t0=centre.copy(), points=seen, partial=False,
+              fix_y=True, cam_pos=np.array([0.0, 1.5, 0.5]), view=None, feature=None, top_seen=True)
+
+    def box_depth(category):
+        h = Hypothesis(asset_id=TABLE, category=category, yaw=0.0, scale=np.ones(3), translation=centre.copy(),
+                       prior=1.0)
+        trials = extent_trials(q, [h], index, RetrievalSettings(), 1, 0.05, asset_axes=True, view_angle_deg=30.0,
+                               flat_top_share=0.8, clear_shrink=0.9)
+        return [t.scale[2] for t in trials]
+    assert min(box_depth("dining_table")) < 0.9
+    assert min(box_depth("floor_lamp")) >= 1.0 - 1e-9

@@ -19,6 +19,7 @@ import math
 
 import numpy as np
 
+from scenewright.library.categories import category_info
 from scenewright.methods.layout.retrieval import Hypothesis, Query, RetrievalSettings, geometric_fit
 from scenewright.methods.layout.pose import is_partial
 
@@ -39,7 +40,8 @@ def category_proportions(sizes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def extent_scales(asset_extent: np.ndarray, yaw_rel: float, box_size: np.ndarray, partial: bool,
                   proportions: tuple[np.ndarray, np.ndarray] | None,
                   bounds: tuple[float, float] = (0.5, 2.0), height_seen: bool = False,
-                  grow_only: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+                  grow_only: np.ndarray | None = None, shrink_only_below: np.ndarray | None = None,
+                  clear_shrink: float = 0.9) -> tuple[np.ndarray, np.ndarray]:
     """(within the category's proportions, the observed box's own) (3,) scales of an asset.
 
     ``asset_extent`` (3,) w, h, d of the asset; ``yaw_rel`` the asset's yaw relative to the
@@ -47,7 +49,10 @@ def extent_scales(asset_extent: np.ndarray, yaw_rel: float, box_size: np.ndarray
     the asset's, so the footprint scales as one (area ratio). A ``partial`` view only ever
     grows the asset (its box is a lower bound), across only when ``height_seen`` (a side cut
     leaves the height whole). ``grow_only`` (3,) bool: axes whose seen extent is a lower bound
-    whatever the view (see :func:`along_view`). Each scale clamped to ``bounds``.
+    whatever the view (see :func:`along_view`). ``shrink_only_below`` (3,) bool: axes that shrink
+    only when the seen extent is under ``clear_shrink`` of the asset's, else are only grown (a
+    line-of-sight axis a flat top measures: the points' trimmed quantiles fall a few per cent
+    short of a thing seen whole). Each scale clamped to ``bounds``.
     """
     w, h, d = np.maximum(np.asarray(asset_extent, float), 1e-3)
     bx, by, bz = np.maximum(np.asarray(box_size, float), 1e-3)
@@ -65,6 +70,8 @@ def extent_scales(asset_extent: np.ndarray, yaw_rel: float, box_size: np.ndarray
         ratio = np.where([True, not height_seen, True], np.maximum(ratio, 1.0), ratio)
     if grow_only is not None:
         ratio = np.where(grow_only, np.maximum(ratio, 1.0), ratio)
+    if shrink_only_below is not None:
+        ratio = np.where(shrink_only_below & (ratio >= clear_shrink), np.maximum(ratio, 1.0), ratio)
     box = np.clip(ratio, *bounds)
     if proportions is None:
         return box, box
@@ -92,11 +99,35 @@ def extent_along(points: np.ndarray, yaw: float, height: float, trim: float = 0.
     return np.array([q[1, 0] - q[0, 0], height, q[1, 1] - q[0, 1]])
 
 
-def along_view(query: Query, yaw: float, max_angle_deg: float) -> np.ndarray:
+def flat_top_spans(points: np.ndarray, yaw: float, band_m: float = 0.03, share: float = 0.8,
+                   min_points: int = 20) -> np.ndarray:
+    """(3,) bool: the asset axes (x, height, z) at ``yaw`` along which the seen points of the
+    object's top (within ``band_m`` of the highest) span at least ``share`` of what all its seen
+    points span. A flat top seen from above (a table's, a cabinet's) shows the thing's whole
+    depth there, whichever way the line of sight runs; a round top (a pouf's, a shade's) or a
+    backrest shows only a strip of it."""
+    pts = np.asarray(points, float).reshape(-1, 3)
+    out = np.zeros(3, bool)
+    if share <= 0 or len(pts) < min_points:
+        return out
+    top = pts[pts[:, 1] >= pts[:, 1].max() - band_m]
+    if len(top) < min_points:
+        return out
+    whole = extent_along(pts, yaw, 0.0)
+    upper = extent_along(top, yaw, 0.0)
+    out[[0, 2]] = upper[[0, 2]] >= share * np.maximum(whole[[0, 2]], 1e-6)
+    return out
+
+
+def along_view(query: Query, yaw: float, max_angle_deg: float, flat_top_share: float = 0.0) -> np.ndarray:
     """(3,) bool: the asset axes (x, height, z) at ``yaw`` that run within ``max_angle_deg`` of the
     horizontal line of sight to the object. Along it only the near side of a thing is seen (the
     front half of a round lamp shade, a pot, a pouf): the seen extent there is a lower bound, and
-    a stand-in is not made shallower by it."""
+    a stand-in is not made shallower by it — unless the object is furniture (not ``query.small``: a
+    lamp's shade or a pot narrows to its top, which then says nothing of the widest part) whose top
+    is seen whole (``query.top_seen``, nothing nearer above it) and flat, spanning ``flat_top_share``
+    of the seen extent along that axis (:func:`flat_top_spans`; 0 turns this off): then the top
+    shows the far side."""
     v = np.asarray(query.t0, float)[[0, 2]] - np.asarray(query.cam_pos, float)[[0, 2]]
     n = float(np.linalg.norm(v))
     if n < 1e-6 or max_angle_deg <= 0:
@@ -105,12 +136,17 @@ def along_view(query: Query, yaw: float, max_angle_deg: float) -> np.ndarray:
     c, s = math.cos(yaw), math.sin(yaw)
     cos_x, cos_z = abs(c * v[0] - s * v[1]), abs(s * v[0] + c * v[1])
     limit = math.cos(math.radians(max_angle_deg))
-    return np.array([cos_x > limit, False, cos_z > limit])
+    along = np.array([cos_x > limit, False, cos_z > limit])
+    if (along.any() and flat_top_share > 0 and not query.small and query.top_seen
+            and query.cam_pos[1] > query.points[:, 1].max()):
+        along &= ~flat_top_spans(query.points, yaw, share=flat_top_share)
+    return along
 
 
 def extent_trials(query: Query, hyps: list[Hypothesis], index, retrieval: RetrievalSettings, n_assets: int,
                   box_cost: float, bounds: tuple[float, float] = (0.5, 2.0),
-                  asset_axes: bool = False, view_angle_deg: float = 0.0) -> list[Hypothesis]:
+                  asset_axes: bool = False, view_angle_deg: float = 0.0,
+                  flat_top_share: float = 0.0, clear_shrink: float = 0.9) -> list[Hypothesis]:
     """The best yaw of each of the ``n_assets`` best assets in ``hyps``, scaled to the observed
     extent (both ways of :func:`extent_scales`) and re-placed by translation ICP.
 
@@ -135,11 +171,16 @@ def extent_trials(query: Query, hyps: list[Hypothesis], index, retrieval: Retrie
         # locally refined yaw of a nearly square table would stretch it askew), and the hypothesis' own.
         snapped = query.yaw + round((h.yaw - query.yaw) / (math.pi / 2)) * (math.pi / 2)
         yaws = [snapped] + ([h.yaw] if abs(math.remainder(h.yaw - snapped, 2 * math.pi)) > math.radians(2) else [])
+        # a round thing (a floor lamp, a plant) seen from one side shows its near half, top or not
+        top_share = 0.0 if category_info(h.category).symmetry == "radial" else flat_top_share
+
         def scales_at(yaw: float) -> tuple[np.ndarray, np.ndarray]:
             if asset_axes:
                 return extent_scales(catalog, 0.0, extent_along(query.points, yaw, query.box_size[1]),
                                      query.partial, proportions, bounds, height_seen=query.height_seen,
-                                     grow_only=along_view(query, yaw, view_angle_deg))
+                                     grow_only=along_view(query, yaw, view_angle_deg, top_share),
+                                     shrink_only_below=along_view(query, yaw, view_angle_deg),
+                                     clear_shrink=clear_shrink)
             return extent_scales(catalog, yaw - query.yaw, query.box_size, query.partial, proportions, bounds,
                                  height_seen=query.height_seen)
         for yaw in yaws:
@@ -205,7 +246,9 @@ def fit_extent(obj, query: Query | None, hyps: list[Hypothesis], index, scorer, 
     if r.get("iou", 0.0) >= pose.extent_fit_iou and not best.extra.get("shape_only"):
         return hyps
     trials = extent_trials(query, hyps, index, retrieval, pose.extent_fit_assets, pose.extent_box_cost,
-                           asset_axes=pose.extent_asset_axes, view_angle_deg=pose.extent_view_lower_bound_deg)
+                           asset_axes=pose.extent_asset_axes, view_angle_deg=pose.extent_view_lower_bound_deg,
+                           flat_top_share=pose.extent_flat_top_share,
+                           clear_shrink=pose.extent_flat_top_clear_shrink)
     if not trials:
         return hyps
     partial = is_partial(obj)        # a partial object's render score already pays for walls
@@ -224,3 +267,40 @@ def fit_extent(obj, query: Query | None, hyps: list[Hypothesis], index, scorer, 
     if pick.score > best.score - best_cost:
         return [pick] + hyps
     return hyps
+
+
+def cover_seen(h: Hypothesis, points: np.ndarray, catalog_lo: np.ndarray, catalog_hi: np.ndarray,
+               max_growth: float, slack: float = 1.03, trim: float = 0.01) -> bool:
+    """Stretch a partial view's stand-in ``h`` (in place) along its own x and z so that it spans
+    at least what was seen of the object there; True when it changed.
+
+    A view cut by the border or hidden in part shows less than the object, never more: the seen
+    extent is a lower bound. A stand-in chosen by render-and-compare at its catalog size may still
+    be shorter than that (a 1.67 m sofa for a couch seen 1.91 m long before the border cuts it: the
+    stretched trials' surfaces fit the depth worse). Each axis whose asset extent is below the seen
+    one (``trim``/``1 - trim`` quantiles) by more than ``slack`` grows to it, at most by
+    ``max_growth``, centred on the seen span. ``catalog_lo``, ``catalog_hi`` (3,): the asset's box
+    in its own frame (unscaled); ``points`` (N, 3) world points of the object."""
+    pts = np.asarray(points, float).reshape(-1, 3)
+    if max_growth <= 1.0 or len(pts) < 10:
+        return False
+    c, s = math.cos(h.yaw), math.sin(h.yaw)
+    axes = {0: np.array([c, 0.0, -s]), 2: np.array([s, 0.0, c])}     # asset x and z in the world
+    scale = np.asarray(h.scale, float).copy()
+    t = np.asarray(h.translation, float).copy()
+    changed = False
+    for k, a in axes.items():
+        seen = pts @ a
+        lo, hi = np.quantile(seen, [trim, 1 - trim])
+        length = (catalog_hi[k] - catalog_lo[k]) * scale[k]
+        if length <= 1e-6 or hi - lo <= slack * length:
+            continue
+        grow = min((hi - lo) / length, max_growth)
+        scale[k] *= grow
+        # the asset's span along a: t·a + scale·[lo_k, hi_k]; centred on the seen span's middle
+        middle_now = float(t @ a) + scale[k] * (catalog_lo[k] + catalog_hi[k]) / 2
+        t = t + a * ((lo + hi) / 2 - middle_now)
+        changed = True
+    if changed:
+        h.scale, h.translation = scale, t
+    return changed

@@ -26,7 +26,7 @@ from scenewright.methods.layout.arrange import ArrangeSettings, arrange
 from scenewright.methods.layout.consensus import ConsensusSettings, group_consensus
 from scenewright.methods.layout.depth_fit import (DepthFitSettings, camera_record, condition_depth, contact_range,
                                                   settings_for_run)
-from scenewright.methods.layout.extent import fit_extent
+from scenewright.methods.layout.extent import cover_seen, fit_extent
 from scenewright.methods.layout.features import make_extractor
 from scenewright.methods.layout.floor_pose import (FloorPoseSettings, face_partners, placement_disagrees,
                                                   placement_points, pose_on_floor, scene_scale, shortlist_at,
@@ -249,6 +249,10 @@ def reconstruct(capture, library, settings: LayoutSettings | None = None, render
                         r.notes.append("shape_only")
                     if s.pose.depth_nudge and scorer is not None and not r.chosen.extra.get("floor_pose"):
                         nudge_along_ray(r.chosen, wfc, s.pose.nudge_min_depth)
+                    if depth_record.get("used_as") == "given" and _covers_seen(r, s):
+                        pts = index.geometry(r.chosen.asset_id).points
+                        if cover_seen(r.chosen, r.query.points, pts.min(0), pts.max(0), s.pose.cover_seen_max_growth):
+                            r.notes.append("seen_extent_covered")
                     if s.pose.anchor_cut_end:
                         _anchor_cut_end_if_seen(r, observation, capture, wfc, index, scorer, s.pose)
                     if contact is not None:
@@ -583,6 +587,16 @@ def _rescore(r: ObjectResult, asset_id: str, index, extractor, scorer, s: Layout
     """Hypotheses of one object for one given asset (used when a group adopts an asset)."""
     hyps = retrieve_assets(r.query, [asset_id], index, extractor, s.retrieval, s.scale_trust, s.scale_bounds)
     return refine_pose(r.obj, hyps, scorer, s.pose)
+
+
+def _covers_seen(r: ObjectResult, s: LayoutSettings) -> bool:
+    """A partial view's stand-in (no asset looked like the object, or one was stretched) placed on
+    its points (the caller asks for metric depth: an estimate's points spread): its seen extent is
+    a lower bound it must span (:func:`extent.cover_seen`)."""
+    h = r.chosen
+    return (s.pose.cover_seen_max_growth > 1.0 and r.query is not None and r.query.partial
+            and bool(h.extra.get("shape_only") or h.extra.get("extent_fit")) and not h.extra.get("floor_pose")
+            and len(r.query.points) >= 10)
 
 
 def _round_category_not_shape(r: ObjectResult, index) -> bool:

@@ -74,6 +74,9 @@ class PoseSettings:
     extent_box_cost: float = 0.05    # the observed box's own proportions (beyond the category's) cost this
     extent_asset_axes: bool = True   # the stretch measures the seen points along the asset's axes (not the box's)
     extent_view_lower_bound_deg: float = 30.0  # an asset axis this near the line of sight is only grown (its back is unseen)
+    extent_flat_top_share: float = 0.8  # … unless the seen flat top spans this share of it (it shows the back; 0: off)
+    extent_flat_top_clear_shrink: float = 0.9  # … and then shrinks only below this share of the asset's extent
+    cover_seen_max_growth: float = 1.5  # a partial view's stand-in grows (at most this ×) to span what was seen (1: off)
 
 
 @dataclass

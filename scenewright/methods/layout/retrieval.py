@@ -599,6 +599,7 @@ class Query:
     min_footprint: tuple[float, float] | None = None  # (short, long) m the label states ("double bed")
     height_seen: bool = False   # a partial view whose height is still whole (support to an uncut, unhidden top)
     on_floor: bool | None = None  # for an object without a category: stands on the floor (None: unknown)
+    top_seen: bool = False      # the mask's top edge is the object's own (not the image's, nothing nearer above)
 
 
 def make_query(obj, capture, world_from_camera: np.ndarray, extractor, settings: RetrievalSettings,
@@ -625,7 +626,8 @@ def make_query(obj, capture, world_from_camera: np.ndarray, extractor, settings:
     # Cut by a side border or hidden at a side, a thing standing on a known support still shows
     # its whole height when its top is neither cut by the image's top border nor hidden behind
     # something nearer: then the box is a lower bound across, not up.
-    height_seen = bool(settings.height_seen and partial and support_y is not None and top_seen(obj, capture))
+    top_whole = top_seen(obj, capture)
+    height_seen = bool(settings.height_seen and partial and support_y is not None and top_whole)
     pts = np.asarray(obj.points, float).reshape(-1, 3)
     pts = subsample(pts[np.all(np.isfinite(pts), 1)], settings.n_obs_points, seed)
     view = None
@@ -638,7 +640,8 @@ def make_query(obj, capture, world_from_camera: np.ndarray, extractor, settings:
         feature = extractor([crop], [cmask])[0]
     return Query(box_size=size, yaw=float(box.yaw), t0=np.array([centre[0], y0, centre[2]]), points=pts,
                  partial=partial, fix_y=fix_y, cam_pos=np.asarray(world_from_camera, float)[:3, 3],
-                 view=view, feature=feature, small=small, height_seen=height_seen)
+                 view=view, feature=feature, small=small, height_seen=height_seen,
+                 top_seen=top_whole)
 
 
 def top_seen(obj, capture, max_hidden: float = 0.1) -> bool:
