@@ -39,10 +39,12 @@ print(json.dumps({"rc": rc, "inside": seen, "after": after,
 """
 
 
-def _probe(capture: Path, out: Path, library: Path, env_extra: dict) -> dict:
+def _probe(capture: Path, out: Path, library: Path, env_extra: dict, script: str = PROBE) -> dict:
+    """Run ``script`` in a fresh Python (no BLAS count in its environment but ``env_extra``);
+    its last stdout line as JSON."""
     env = {k: v for k, v in os.environ.items() if k not in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS")}
     env.update(PYTHONPATH=str(ROOT), **env_extra)
-    proc = subprocess.run([sys.executable, "-c", PROBE, str(capture), str(out), str(library)],
+    proc = subprocess.run([sys.executable, "-c", script, str(capture), str(out), str(library)],
                           capture_output=True, text=True, env=env, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     return json.loads(proc.stdout.strip().splitlines()[-1])
@@ -89,12 +91,7 @@ print(json.dumps({"rc": rc, "start": seen[0], "inside": seen[1:], "env": os.envi
 
 
 def _startup_probe(capture: Path, out: Path, library: Path, env_extra: dict) -> dict:
-    env = {k: v for k, v in os.environ.items() if k not in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS")}
-    env.update(PYTHONPATH=str(ROOT), **env_extra)
-    proc = subprocess.run([sys.executable, "-c", STARTUP_PROBE, str(capture), str(out), str(library)],
-                          capture_output=True, text=True, env=env, timeout=600)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    return _probe(capture, out, library, env_extra, STARTUP_PROBE)
 
 
 def test_the_reconstruct_command_starts_openblas_with_one_thread_unless_the_environment_chose(
