@@ -1,10 +1,11 @@
-"""Border-cut furniture: its turn (real library assets, the real renderer).
+"""Border-cut furniture: its turn and its unseen end (real library assets, the real renderer).
 
 - ``cut_yaw_assets``: a cut view's points do not rank the turns, so the leading assets have
   every geometric yaw rendered and the render picks the right one even when the chamfer put
   it last;
 - ``face_room_focus``: a cabinet seen from its side looks the same turned 180°; the other
-  objects (the room in front of it) decide, and only when the render cannot.
+  objects (the room in front of it) decide, and only when the render cannot;
+- the cut-end anchor: a wall object's visible end pins it, unless its render says otherwise.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from .conftest import floor_capture
 
 CHAIR = "BlendSwap-CC-0/chair2"
 BOOKCASE = "BlendSwap-CC-0/bookcase"
+SOFA = "BlendSwap-CC-0/couch2"
 _capture = floor_capture
 
 
@@ -128,3 +130,56 @@ def test_a_turn_the_picture_rules_out_is_not_taken_for_the_room(index, window_re
     cabinet = _result(obj, [wrong])
     face_room_focus([cabinet] + _others([-1.0, -0.5]), scorer, strict)
     assert cabinet.hypotheses[0] is wrong
+
+
+def _sofa_cut_by_the_right_border(index, window_renderer):
+    """A sofa against a wall (z = -2.5, facing +z) whose right end is out of view; returns the
+    capture's pieces, the true centre and its seen points in the world frame."""
+    from scenewright.geometry.planes import Plane
+    from scenewright.geometry.transforms import backproject
+    size = index.sizes[index.row[SOFA]]
+    t = np.array([1.2, 0.0, -2.5 + size[2] / 2])
+    capture, wfc = _capture(index, [(SOFA, placement_matrix(0.0, np.ones(3), t), 1)],
+                            eye=(0.0, 1.3, 0.8), target=(0.0, 0.6, -2.3))
+    mask = capture.seg == 1
+    points = backproject(capture.depth, capture.K)[mask] @ wfc[:3, :3].T + wfc[:3, 3]
+    assert mask[:, -1].any() and points[:, 0].max() < t[0] + size[0] / 2 - 0.2   # cut by the right border
+    scorer = RenderScorer(window_renderer, index, capture, wfc, PoseSettings())
+    observation = SimpleNamespace(walls=[Plane([0.0, 0.0, -2.5], [0.0, 0.0, 1.0])])
+    return capture, wfc, scorer, observation, mask, points, t
+
+
+def _anchored(index, capture, wfc, scorer, observation, mask, points, start, settings):
+    from scenewright.methods.layout.pipeline import _anchor_cut_end_if_seen
+    obj = SimpleNamespace(id=1, mask=mask, truncated=True, points=points)
+    h = Hypothesis(asset_id=SOFA, category="sofa", yaw=0.0, scale=np.ones(3),
+                   translation=np.asarray(start, float).copy(), prior=1.0, score=1.0)
+    r = _result(obj, [h])
+    r.chosen = h
+    _anchor_cut_end_if_seen(r, observation, capture, wfc, index, scorer, settings)
+    return r.chosen.translation, r.notes
+
+
+def test_a_cut_sofas_visible_end_pins_it_when_the_render_agrees(index, window_renderer):
+    capture, wfc, scorer, observation, mask, points, t = _sofa_cut_by_the_right_border(index, window_renderer)
+    # ICP centred the sofa on the part it saw: 0.2 m or more short of the truth along the wall.
+    centred = t.copy()
+    centred[0] = (points[:, 0].min() + points[:, 0].max()) / 2
+    assert t[0] - centred[0] > 0.15
+    moved, notes = _anchored(index, capture, wfc, scorer, observation, mask, points, centred, PoseSettings())
+    assert notes == ["cut_end_anchored"] and abs(moved[0] - t[0]) < 0.06
+
+
+def test_a_cut_end_the_render_speaks_against_is_not_anchored(index, window_renderer):
+    capture, wfc, scorer, observation, mask, points, t = _sofa_cut_by_the_right_border(index, window_renderer)
+    # Mixed pixels on the wall 0.4 m past the visible end stretch the points' range: anchoring
+    # to it would move a sofa placed right 0.4 m along its wall.
+    end = points[:, 0] < points[:, 0].min() + 0.05
+    stretched = np.vstack([points, points[end] - [0.4, 0.0, 0.0]])
+    assert end.sum() > 0.02 * len(stretched)        # more than the 2 % the range ignores
+    kept, notes = _anchored(index, capture, wfc, scorer, observation, mask, stretched, t, PoseSettings())
+    assert notes == ["cut_end_anchor_not_seen"] and np.allclose(kept, t)
+    # Without the render's check the anchor takes it.
+    moved, notes = _anchored(index, capture, wfc, scorer, observation, mask, stretched, t,
+                             PoseSettings(anchor_cut_end_margin=None))
+    assert notes == ["cut_end_anchored"] and moved[0] < t[0] - 0.3
