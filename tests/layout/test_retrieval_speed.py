@@ -115,3 +115,15 @@ def test_hypotheses_given_twice_are_fitted_once_with_the_same_answers(small_libr
     np.testing.assert_array_equal(t, t_ref)
     np.testing.assert_array_equal(cham, cham_ref)
     assert len(np.unique(cham)) == 12          # the copies really were copies, the rest distinct
+
+
+@pytest.mark.parametrize("hypotheses", [1, 2, 12, 60])
+def test_point_major_sums_are_numpys_sums(hypotheses):
+    """``geometric_fit`` lays its per-point arrays out point-major and writes 3-vector sums out;
+    both give numpy's own sums of the hypothesis-major arrays bit for bit."""
+    rng = np.random.default_rng(hypotheses)
+    res = rng.normal(size=(hypotheses, 512, 3)) * rng.uniform(0, 3, size=(hypotheses, 512, 1))
+    x, y, z = res[..., 0], res[..., 1], res[..., 2]
+    assert np.array_equal(np.sqrt((x * x + y * y) + z * z), np.linalg.norm(res, axis=-1))
+    point_major = np.ascontiguousarray(res.transpose(1, 0, 2))
+    assert np.array_equal(np.add.reduce(point_major, axis=0), res.sum(1))
