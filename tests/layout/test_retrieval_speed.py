@@ -127,3 +127,5 @@ def test_point_major_sums_are_numpys_sums(hypotheses):
     assert np.array_equal(np.sqrt((x * x + y * y) + z * z), np.linalg.norm(res, axis=-1))
     point_major = np.ascontiguousarray(res.transpose(1, 0, 2))
     assert np.array_equal(np.add.reduce(point_major, axis=0), res.sum(1))
+    for k in range(3):
+        assert np.array_equal(np.add.reduce(np.ascontiguousarray(res[..., k].T), axis=0), res.sum(1)[:, k])
