@@ -127,5 +127,24 @@ def test_point_major_sums_are_numpys_sums(hypotheses):
     assert np.array_equal(np.sqrt((x * x + y * y) + z * z), np.linalg.norm(res, axis=-1))
     point_major = np.ascontiguousarray(res.transpose(1, 0, 2))
     assert np.array_equal(np.add.reduce(point_major, axis=0), res.sum(1))
-    for k in range(3):
-        assert np.array_equal(np.add.reduce(np.ascontiguousarray(res[..., k].T), axis=0), res.sum(1)[:, k])
+
+
+@pytest.mark.parametrize("hypotheses", [1, 2, 3])
+def test_few_hypotheses_equal_the_straightforward_computation(small_library, hypotheses):
+    """The extent fit asks for one hypothesis: numpy's sums over few hypotheses keep their order."""
+    lib = Library.open(small_library)
+    index = LibraryIndex(lib)
+    settings = RetrievalSettings()
+    rng = np.random.default_rng(7)
+    for asset_id in index.ids[:3]:
+        geom = index.geometry(str(asset_id))
+        obs = _observation(lib, str(asset_id), rng, 512, yaw=0.7, shift=[0.1, 0.0, 2.2], noise=0.01, keep=0.6)
+        yaws = 0.5 + np.arange(hypotheses) * 1.3
+        scales = np.exp(rng.uniform(-0.2, 0.2, (hypotheses, 3)))
+        for fix_y in (True, False):
+            a = geometric_fit(geom, obs, np.array([0.3, 1.4, 5.5]), yaws, scales, [0.1, 0.0, 2.2], settings,
+                              fix_y=fix_y)
+            b = reference_fit(geom, obs, np.array([0.3, 1.4, 5.5]), yaws, scales, [0.1, 0.0, 2.2], settings,
+                              fix_y=fix_y)
+            np.testing.assert_array_equal(a[0], b[0])
+            np.testing.assert_array_equal(a[1], b[1])

@@ -466,10 +466,11 @@ def _fit_hypotheses(geom: AssetGeometry, obs_pts: np.ndarray, cam_pos: np.ndarra
                     fix_y: bool, view: tuple | None) -> tuple[np.ndarray, np.ndarray]:
     """:func:`geometric_fit` of every hypothesis given.
 
-    The per-point arrays are laid out point-major, (M, H): a sum over the points is then a
-    reduction over the first axis, which numpy adds in point order, row after row, vectorised
-    across hypotheses — the order in which it sums the middle axis of an (H, M, 3) array,
-    an order that costs ~10× more there. Sums over a 3-vector are written out as
+    The per-point arrays are laid out point-major, (M, H): a sum over the points of an
+    (M, H, 3) array is then a reduction over its first axis, which numpy adds in point order,
+    row after row, vectorised across hypotheses — the order in which it sums the middle axis
+    of an (H, M, 3) array, at ~10× the cost there. (Not an (M, H) array: with one hypothesis
+    numpy sees a contiguous vector and sums it pairwise.) Sums over a 3-vector are written out as
     ``(x·x + y·y) + z·z``, the left-to-right order of numpy's reduction over a last axis of
     length 3 (``tests/layout/test_retrieval_speed.py`` holds both orders to numpy's).
     """
@@ -502,8 +503,10 @@ def _fit_hypotheses(geom: AssetGeometry, obs_pts: np.ndarray, cam_pos: np.ndarra
         w += 1e-6
         # the residual points from an observed point to the asset: moving the asset by -res
         # brings it onto the point (trimmed mean over points within 2·trunc)
-        total = np.stack([np.add.reduce(r0 * w, axis=0), np.add.reduce(ry * w, axis=0),
-                          np.add.reduce(r2 * w, axis=0)], 1)                  # (H, 3), in point order
+        np.multiply(r0, w, out=res_obj[..., 0])
+        np.multiply(ry, w, out=res_obj[..., 1])
+        np.multiply(r2, w, out=res_obj[..., 2])
+        total = np.add.reduce(res_obj, axis=0)                                 # (H, 3), in point order
         step = -total / np.ascontiguousarray(w.T).sum(1)[:, None]            # numpy's own sum over each row
         if fix_y:
             step[:, 1] = 0.0
