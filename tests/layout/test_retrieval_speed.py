@@ -1,11 +1,11 @@
 """Retrieval's speed-ups give the results of the straightforward computation, bit for bit.
 
-``reference_fit`` below is the plain form of ``retrieval.geometric_fit``: every ICP step
-searches every observed point's nearest asset sample afresh, the rotations are matrix
-products, and the reverse distances are searched for every asset sample. The fast form
-(nearest samples tracked across ICP steps, the rotation about y written out, reverse
-searches only for facing samples up to ``trunc``) must return the same arrays exactly,
-on real library assets under every kind of hypothesis retrieval makes.
+``reference_fit`` below is the plain form of ``retrieval.geometric_fit``: scipy's tree, the
+rotations as matrix products, numpy's own sums over hypothesis-major arrays, and the reverse
+distances searched for every asset sample. The fast form (pykdtree, the rotation about y
+written out, point-major arrays, reverse searches only for facing samples up to ``trunc``)
+must return the same arrays exactly, on real library assets under every kind of hypothesis
+retrieval makes.
 """
 
 from __future__ import annotations

@@ -473,18 +473,20 @@ def _fit_hypotheses(geom: AssetGeometry, obs_pts: np.ndarray, cam_pos: np.ndarra
     numpy sees a contiguous vector and sums it pairwise.) Sums over a 3-vector are written out as
     ``(x·x + y·y) + z·z``, the left-to-right order of numpy's reduction over a last axis of
     length 3 (``tests/layout/test_retrieval_speed.py`` holds both orders to numpy's).
+
+    Every step asks the tree for every point's nearest sample afresh. (Keeping a point's sample
+    while it stays nearer than the second nearest can have come skipped ~27 % of the searches,
+    but needs two neighbours per search, which cost pykdtree ~1.5× one: 7 % more CPU in all.)
     """
     H, M = len(yaws), len(obs_pts)
     c, s = np.cos(yaws), np.sin(yaws)                      # R_y = [[c, 0, s], [0, 1, 0], [-s, 0, c]]
     t = np.broadcast_to(np.asarray(t0, float), (H, 3)).copy()     # (3,) or one start per hypothesis
     trunc = settings.trunc_m
     ox, oy, oz = obs_pts[:, 0:1], obs_pts[:, 1:2], obs_pts[:, 2:3]     # (M, 1) each
-    nearest = _TrackedNearest(geom.tree, geom.points)
-    moved = None
     # Every step writes the object coordinates into this buffer, component by component.
     local = np.empty((M, H, 3))
     sx, sy, sz = scales[:, 0], scales[:, 1], scales[:, 2]
-    for step_number in range(settings.icp_iters + 1):
+    for _ in range(settings.icp_iters + 1):
         # object coordinates of the observed points under each hypothesis: diag(1/s) Rᵀ (p - t),
         # written out for the rotation about y (the same sums, in the same order, as the matrix product)
         dx, dz = ox - t[:, 0], oz - t[:, 2]                                   # (M, H) each
@@ -493,8 +495,9 @@ def _fit_hypotheses(geom: AssetGeometry, obs_pts: np.ndarray, cam_pos: np.ndarra
         np.add(s * dx, c * dz, out=local[..., 2])
         np.divide(local, scales, out=local)
         # nearest asset sample minus the observed point, object frame: (M·H, 3), a new array
-        diff = nearest.offsets(local.reshape(-1, 3), None if moved is None else np.tile(moved, M),
-                               last=step_number == settings.icp_iters)
+        query = local.reshape(-1, 3)
+        diff = np.take(geom.points, geom.tree.query(query, k=1)[1], axis=0)      # take: ~3× faster than indexing rows
+        diff -= query
         # residual back in world units: R · diag(s) · (nearest - local)
         res_obj = np.multiply(diff.reshape(M, H, 3), scales, out=diff.reshape(M, H, 3))
         rx, ry, rz = res_obj[..., 0], res_obj[..., 1], res_obj[..., 2]
@@ -511,8 +514,6 @@ def _fit_hypotheses(geom: AssetGeometry, obs_pts: np.ndarray, cam_pos: np.ndarra
         step = -total / np.ascontiguousarray(w.T).sum(1)[:, None]            # numpy's own sum over each row
         if fix_y:
             step[:, 1] = 0.0
-        # how far this step moves every local point at most: |Rᵀ step / s| <= |step| / min(s)
-        moved = np.linalg.norm(step, axis=1) / scales.min(1)
         t = t + step
     fwd = np.ascontiguousarray(np.minimum(d, trunc).T).mean(1)
     # Camera-facing asset samples should have observed points near them (penalises
@@ -534,55 +535,6 @@ def _fit_hypotheses(geom: AssetGeometry, obs_pts: np.ndarray, cam_pos: np.ndarra
     dr[facing] = np.minimum(NearestTree(obs_pts).query(world, k=1, distance_upper_bound=trunc)[0], trunc)
     rev = (dr * facing).sum(1) / np.maximum(facing.sum(1), 1)
     return t, fwd + 0.5 * rev
-
-
-class _TrackedNearest:
-    """Exact nearest samples for query points that move a little between calls (ICP).
-
-    The first call asks the tree for the two nearest samples of every point. Later calls,
-    told how far each point moved at most, keep a point's nearest sample without a search
-    when it is still nearer than any other can be (the second nearest distance, less the
-    distance moved since it was measured, less a margin far above rounding); only the
-    other points are searched again. The answers are those of a fresh search of every point
-    (the tree's own nearest), with about a third fewer searches over four ICP steps.
-    """
-
-    margin = 1e-9      # metres (object frame); distances here carry rounding errors ~1e-16 m
-
-    def __init__(self, tree: NearestTree, points: np.ndarray):
-        self.tree, self.points = tree, points
-        self.nn = self.second = None
-
-    def offsets(self, query: np.ndarray, moved: np.ndarray | None, last: bool = False) -> np.ndarray:
-        """(N, 3) nearest sample − query point; ``moved`` (N,) how far each point moved since the last call.
-
-        ``last``: no call follows, so the second nearest is not needed and a search asks for the
-        nearest alone (the same sample: the tree's nearest does not depend on how many it keeps).
-        """
-        if self.nn is None:
-            self.nn, self.second = self._search(query, last)
-            return np.take(self.points, self.nn, axis=0) - query     # take: ~3× faster than indexing rows
-        second = self.second
-        second -= moved                  # in place, in the same order as before
-        second -= self.margin
-        diff = np.take(self.points, self.nn, axis=0) - query
-        dx, dy, dz = diff[:, 0], diff[:, 1], diff[:, 2]
-        redo = np.flatnonzero(~(np.sqrt((dx * dx + dy * dy) + dz * dz) + self.margin < second))
-        if len(redo):
-            again = np.take(query, redo, axis=0)
-            nn, again_second = self._search(again, last)
-            self.nn[redo] = nn
-            if again_second is not None:
-                second[redo] = again_second
-            diff[redo] = np.take(self.points, nn, axis=0) - again
-        return diff
-
-    def _search(self, query: np.ndarray, nearest_only: bool) -> tuple[np.ndarray, np.ndarray | None]:
-        """(nearest sample index, second nearest distance or None) of every query point."""
-        if nearest_only:
-            return self.tree.query(query, k=1)[1], None
-        dist, idx = self.tree.query(query, k=2)
-        return idx[:, 0], dist[:, 1]
 
 
 def expected_visible(points: np.ndarray, K: np.ndarray, camera_from_world: np.ndarray,
