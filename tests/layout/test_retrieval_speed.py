@@ -1,11 +1,11 @@
 """Retrieval's speed-ups give the results of the straightforward computation, bit for bit.
 
-``reference_fit`` below is the plain form of ``retrieval.geometric_fit``: every ICP step
-searches every observed point's nearest asset sample afresh, the rotations are matrix
-products, and the reverse distances are searched for every asset sample. The fast form
-(nearest samples tracked across ICP steps, the rotation about y written out, reverse
-searches only for facing samples up to ``trunc``) must return the same arrays exactly,
-on real library assets under every kind of hypothesis retrieval makes.
+``reference_fit`` below is the plain form of ``retrieval.geometric_fit``: scipy's tree, the
+rotations as matrix products, numpy's own sums over hypothesis-major arrays, and the reverse
+distances searched for every asset sample. The fast form (pykdtree, the rotation about y
+written out, point-major arrays, reverse searches only for facing samples up to ``trunc``)
+must return the same arrays exactly, on real library assets under every kind of hypothesis
+retrieval makes.
 """
 
 from __future__ import annotations
@@ -115,3 +115,36 @@ def test_hypotheses_given_twice_are_fitted_once_with_the_same_answers(small_libr
     np.testing.assert_array_equal(t, t_ref)
     np.testing.assert_array_equal(cham, cham_ref)
     assert len(np.unique(cham)) == 12          # the copies really were copies, the rest distinct
+
+
+@pytest.mark.parametrize("hypotheses", [1, 2, 12, 60])
+def test_point_major_sums_are_numpys_sums(hypotheses):
+    """``geometric_fit`` lays its per-point arrays out point-major and writes 3-vector sums out;
+    both give numpy's own sums of the hypothesis-major arrays bit for bit."""
+    rng = np.random.default_rng(hypotheses)
+    res = rng.normal(size=(hypotheses, 512, 3)) * rng.uniform(0, 3, size=(hypotheses, 512, 1))
+    x, y, z = res[..., 0], res[..., 1], res[..., 2]
+    assert np.array_equal(np.sqrt((x * x + y * y) + z * z), np.linalg.norm(res, axis=-1))
+    point_major = np.ascontiguousarray(res.transpose(1, 0, 2))
+    assert np.array_equal(np.add.reduce(point_major, axis=0), res.sum(1))
+
+
+@pytest.mark.parametrize("hypotheses", [1, 2, 3])
+def test_few_hypotheses_equal_the_straightforward_computation(small_library, hypotheses):
+    """The extent fit asks for one hypothesis: numpy's sums over few hypotheses keep their order."""
+    lib = Library.open(small_library)
+    index = LibraryIndex(lib)
+    settings = RetrievalSettings()
+    rng = np.random.default_rng(7)
+    for asset_id in index.ids[:3]:
+        geom = index.geometry(str(asset_id))
+        obs = _observation(lib, str(asset_id), rng, 512, yaw=0.7, shift=[0.1, 0.0, 2.2], noise=0.01, keep=0.6)
+        yaws = 0.5 + np.arange(hypotheses) * 1.3
+        scales = np.exp(rng.uniform(-0.2, 0.2, (hypotheses, 3)))
+        for fix_y in (True, False):
+            a = geometric_fit(geom, obs, np.array([0.3, 1.4, 5.5]), yaws, scales, [0.1, 0.0, 2.2], settings,
+                              fix_y=fix_y)
+            b = reference_fit(geom, obs, np.array([0.3, 1.4, 5.5]), yaws, scales, [0.1, 0.0, 2.2], settings,
+                              fix_y=fix_y)
+            np.testing.assert_array_equal(a[0], b[0])
+            np.testing.assert_array_equal(a[1], b[1])

@@ -464,98 +464,77 @@ def geometric_fit(geom: AssetGeometry, obs_pts: np.ndarray, cam_pos: np.ndarray,
 def _fit_hypotheses(geom: AssetGeometry, obs_pts: np.ndarray, cam_pos: np.ndarray, yaws: np.ndarray,
                     scales: np.ndarray, t0: np.ndarray, settings: RetrievalSettings,
                     fix_y: bool, view: tuple | None) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`geometric_fit` of every hypothesis given."""
+    """:func:`geometric_fit` of every hypothesis given.
+
+    The per-point arrays are laid out point-major, (M, H): a sum over the points of an
+    (M, H, 3) array is then a reduction over its first axis, which numpy adds in point order,
+    row after row, vectorised across hypotheses — the order in which it sums the middle axis
+    of an (H, M, 3) array, at ~10× the cost there. (Not an (M, H) array: with one hypothesis
+    numpy sees a contiguous vector and sums it pairwise.) Sums over a 3-vector are written out as
+    ``(x·x + y·y) + z·z``, the left-to-right order of numpy's reduction over a last axis of
+    length 3 (``tests/layout/test_retrieval_speed.py`` holds both orders to numpy's).
+
+    Every step asks the tree for every point's nearest sample afresh. (Keeping a point's sample
+    while it stays nearer than the second nearest can have come skipped ~21 % of the searches,
+    but needs two neighbours per search, which cost pykdtree ~1.5× one: 7 % more CPU in all.)
+    """
     H, M = len(yaws), len(obs_pts)
-    c, s = np.cos(yaws)[:, None], np.sin(yaws)[:, None]    # R_y = [[c, 0, s], [0, 1, 0], [-s, 0, c]]
+    c, s = np.cos(yaws), np.sin(yaws)                      # R_y = [[c, 0, s], [0, 1, 0], [-s, 0, c]]
     t = np.broadcast_to(np.asarray(t0, float), (H, 3)).copy()     # (3,) or one start per hypothesis
     trunc = settings.trunc_m
-    ox, oy, oz = obs_pts[:, 0], obs_pts[:, 1], obs_pts[:, 2]
-    nearest = _TrackedNearest(geom.tree, geom.points)
-    moved = None
-    per_axis = scales[:, None]                                 # (H, 1, 3)
-    # Every step writes its (H, M, 3) arrays into these two buffers, component by component
-    # (the same operations on the same values as stacking them: bit for bit, less copying).
-    local, res = np.empty((H, M, 3)), np.empty((H, M, 3))
+    ox, oy, oz = obs_pts[:, 0:1], obs_pts[:, 1:2], obs_pts[:, 2:3]     # (M, 1) each
+    # Every step writes the object coordinates into this buffer, component by component.
+    local = np.empty((M, H, 3))
+    sx, sy, sz = scales[:, 0], scales[:, 1], scales[:, 2]
     for _ in range(settings.icp_iters + 1):
         # object coordinates of the observed points under each hypothesis: diag(1/s) Rᵀ (p - t),
         # written out for the rotation about y (the same sums, in the same order, as the matrix product)
-        dx, dz = ox - t[:, 0:1], oz - t[:, 2:3]                               # (H, M) each
+        dx, dz = ox - t[:, 0], oz - t[:, 2]                                   # (M, H) each
         np.subtract(c * dx, s * dz, out=local[..., 0])
-        np.subtract(oy, t[:, 1:2], out=local[..., 1])
+        np.subtract(oy, t[:, 1], out=local[..., 1])
         np.add(s * dx, c * dz, out=local[..., 2])
-        np.divide(local, per_axis, out=local)
-        # nearest asset sample minus the observed point, object frame: (H·M, 3), a new array
-        diff = nearest.offsets(local.reshape(-1, 3), None if moved is None else np.repeat(moved, M))
+        np.divide(local, scales, out=local)
+        # nearest asset sample minus the observed point, object frame: (M·H, 3), a new array
+        query = local.reshape(-1, 3)
+        diff = np.take(geom.points, geom.tree.query(query, k=1)[1], axis=0)      # take: ~3× faster than indexing rows
+        diff -= query
         # residual back in world units: R · diag(s) · (nearest - local)
-        res_obj = np.multiply(diff.reshape(H, M, 3), per_axis, out=diff.reshape(H, M, 3))
+        res_obj = np.multiply(diff.reshape(M, H, 3), scales, out=diff.reshape(M, H, 3))
         rx, ry, rz = res_obj[..., 0], res_obj[..., 1], res_obj[..., 2]
-        np.add(c * rx, s * rz, out=res[..., 0])
-        res[..., 1] = ry
-        np.subtract(c * rz, s * rx, out=res[..., 2])
-        weighted = res * res
-        d = np.sqrt(np.add.reduce(weighted, axis=-1))                        # np.linalg.norm's own sum
+        r0, r2 = c * rx + s * rz, c * rz - s * rx
+        d = np.sqrt((r0 * r0 + ry * ry) + r2 * r2)                            # np.linalg.norm's sum
         w = (d < 2 * trunc).astype(float)
         w += 1e-6
-        # res points from an observed point to the asset: moving the asset by -res
-        # brings it onto the point (trimmed mean over points within 2·trunc).
-        step = -np.multiply(res, w[..., None], out=weighted).sum(1) / w.sum(1)[:, None]
+        # the residual points from an observed point to the asset: moving the asset by -res
+        # brings it onto the point (trimmed mean over points within 2·trunc)
+        np.multiply(r0, w, out=res_obj[..., 0])
+        np.multiply(ry, w, out=res_obj[..., 1])
+        np.multiply(r2, w, out=res_obj[..., 2])
+        total = np.add.reduce(res_obj, axis=0)                                 # (H, 3), in point order
+        step = -total / np.ascontiguousarray(w.T).sum(1)[:, None]            # numpy's own sum over each row
         if fix_y:
             step[:, 1] = 0.0
-        # how far this step moves every local point at most: |Rᵀ step / s| <= |step| / min(s)
-        moved = np.linalg.norm(step, axis=1) / scales.min(1)
         t = t + step
-    fwd = np.minimum(d, trunc).mean(1)
+    fwd = np.ascontiguousarray(np.minimum(d, trunc).T).mean(1)
     # Camera-facing asset samples should have observed points near them (penalises
     # assets bigger than what was seen, and wrong yaws of one-sided things).
-    px, py, pz = (geom.points[None] * scales[:, None]).transpose(2, 0, 1)        # (H, N) each
-    world = np.stack([c * px + s * pz, py, c * pz - s * px], -1) + t[:, None]
+    c, s = c[:, None], s[:, None]
+    px, py, pz = geom.points[:, 0] * sx[:, None], geom.points[:, 1] * sy[:, None], geom.points[:, 2] * sz[:, None]
+    wx, wy, wz = (c * px + s * pz) + t[:, 0:1], py + t[:, 1:2], (c * pz - s * px) + t[:, 2:3]   # (H, N) each
     nx, ny, nz = geom.normals.T
-    nrm = np.stack([c * nx + s * nz, np.broadcast_to(ny, (H, len(ny))), c * nz - s * nx], -1)
-    facing = (nrm * (cam_pos - world)).sum(-1) > 0
+    facing = ((c * nx + s * nz) * (cam_pos[0] - wx) + ny * (cam_pos[1] - wy)) \
+        + (c * nz - s * nx) * (cam_pos[2] - wz) > 0
+    world = np.stack([wx[facing], wy[facing], wz[facing]], 1)
     if view is not None:
-        facing[facing] = expected_visible(world[facing], *view)
+        visible = expected_visible(world, *view)
+        facing[facing] = visible
+        world = world[visible]
     # Only facing samples count, and only up to ``trunc``: the search stops there (a sample
     # with nothing within ``trunc`` gets inf, clipped to ``trunc``).
     dr = np.zeros(facing.shape)
-    dr[facing] = np.minimum(NearestTree(obs_pts).query(world[facing], k=1, distance_upper_bound=trunc)[0], trunc)
+    dr[facing] = np.minimum(NearestTree(obs_pts).query(world, k=1, distance_upper_bound=trunc)[0], trunc)
     rev = (dr * facing).sum(1) / np.maximum(facing.sum(1), 1)
     return t, fwd + 0.5 * rev
-
-
-class _TrackedNearest:
-    """Exact nearest samples for query points that move a little between calls (ICP).
-
-    The first call asks the tree for the two nearest samples of every point. Later calls,
-    told how far each point moved at most, keep a point's nearest sample without a search
-    when it is still nearer than any other can be (the second nearest distance, less the
-    distance moved since it was measured, less a margin far above rounding); only the
-    other points are searched again. The answers are those of a fresh search of every point
-    (the tree's own nearest), with about a third fewer searches over four ICP steps.
-    """
-
-    margin = 1e-9      # metres (object frame); distances here carry rounding errors ~1e-16 m
-
-    def __init__(self, tree: NearestTree, points: np.ndarray):
-        self.tree, self.points = tree, points
-        self.nn = self.second = None
-
-    def offsets(self, query: np.ndarray, moved: np.ndarray | None) -> np.ndarray:
-        """(N, 3) nearest sample − query point; ``moved`` (N,) how far each point moved since the last call."""
-        if self.nn is None:
-            dist, idx = self.tree.query(query, k=2)
-            self.nn, self.second = idx[:, 0], dist[:, 1]
-            return self.points[self.nn] - query
-        second = self.second
-        second -= moved                  # in place, in the same order as before
-        second -= self.margin
-        diff = self.points[self.nn] - query
-        redo = np.flatnonzero(~(np.sqrt((diff * diff).sum(1)) + self.margin < second))
-        if len(redo):
-            again = query[redo]
-            dist, idx = self.tree.query(again, k=2)
-            self.nn[redo], second[redo] = idx[:, 0], dist[:, 1]
-            diff[redo] = self.points[idx[:, 0]] - again
-        return diff
 
 
 def expected_visible(points: np.ndarray, K: np.ndarray, camera_from_world: np.ndarray,
