@@ -517,13 +517,12 @@ def optimize_layout(items, floor=None, walls=(), relations=(), settings: Optimiz
         areas = {a: by_id[a].footprint_area(), b: by_id[b].footprint_area()}
         for mover, other in ((b, a), (a, b)):
             ms, os_ = by_id[mover], by_id[other]
-            t_max = min(float(np.linalg.norm((ms.posed.hi - ms.posed.lo)[[0, 2]]) +
-                              np.linalg.norm((os_.posed.hi - os_.posed.lo)[[0, 2]])) + 0.05,
-                        s.max_separate_move_m)
+            t_max = float(np.linalg.norm((ms.posed.hi - ms.posed.lo)[[0, 2]]) +
+                          np.linalg.norm((os_.posed.hi - os_.posed.lo)[[0, 2]])) + 0.05
             weight = move_weight(areas[mover], areas[other], s.move_cost)
             for u in candidate_moves(mover, other):
                 t = separation_along(os_.posed, ms.posed, u, t_max, s.search_tol_m)
-                if t is None:
+                if t is None or t > s.max_separate_move_m:
                     continue
                 options.append((t * weight, t, mover, u))
         options.sort(key=lambda o: (o[0], o[2]))
