@@ -453,3 +453,43 @@ def test_round_categories_keep_the_line_of_sight_bound_under_a_flat_top(index):
         return [t.scale[2] for t in trials]
     assert min(box_depth("dining_table")) < 0.9
     assert min(box_depth("floor_lamp")) >= 1.0 - 1e-9
+
+
+def test_a_stand_in_against_a_wall_takes_the_depth_from_the_wall_to_its_seen_front():
+    """A 0.5 m deep stand-in with its back 2 cm off a wall, facing the room, for a thing whose front
+    is seen 0.40 m out: 0.40 m deep now, its back at the wall; the seen front is only a lower
+    bound for a partial view (it grows, never shrinks); turned away from the wall or far from it:
+    unchanged."""
+    from scenewright.geometry.planes import Plane
+    from scenewright.methods.layout.extent import depth_to_wall
+    lo, hi = np.array([-0.2, 0.0, -0.25]), np.array([0.2, 0.5, 0.25])
+    wall = Plane(np.array([0.0, 0.0, -3.0]), np.array([0.0, 0.0, 1.0]))      # the room is z > -3
+    rng = np.random.default_rng(0)
+    # the seen front face and top of the thing: 0.8-1.2 m across, front at z = -2.6
+    seen = np.c_[rng.uniform(0.8, 1.2, 600), rng.uniform(0.0, 0.5, 600), rng.uniform(-2.70, -2.60, 600)]
+
+    def stand_in(yaw=0.0, back_gap=0.02):
+        return Hypothesis(asset_id="a", category="nightstand", yaw=yaw, scale=np.ones(3),
+                          translation=np.array([1.0, 0.0, -3.0 + back_gap + 0.25]))
+
+    def back_and_front(h):
+        m = h.world_from_object()
+        z = np.array([lo[2], hi[2]]) * m[2, 2] + m[2, 3]
+        return z.min(), z.max()
+    h = stand_in()
+    assert depth_to_wall(h, seen, lo, hi, [wall])
+    back, front = back_and_front(h)
+    assert back == pytest.approx(-3.0) and front == pytest.approx(np.quantile(seen[:, 2], 0.99))
+    assert h.scale[0] == 1.0 and h.scale[1] == 1.0
+    # a partial view: the seen front may be short of the real one, so it only grows
+    assert not depth_to_wall(stand_in(), seen, lo, hi, [wall], grow_only=True)
+    deeper = seen + np.array([0.0, 0.0, 0.25])                       # front 0.65 m out
+    g = stand_in()
+    assert depth_to_wall(g, deeper, lo, hi, [wall], grow_only=True) and 1.2 < g.scale[2] < 1.33
+    # bounded: a front 1 m out is not a 1 m deep nightstand
+    far = stand_in()
+    assert depth_to_wall(far, seen + np.array([0.0, 0.0, 0.6]), lo, hi, [wall]) and far.scale[2] == pytest.approx(1.33)
+    # side-on to the wall, or 30 cm off it: not against it
+    assert not depth_to_wall(stand_in(yaw=math.pi / 2), seen, lo, hi, [wall])
+    assert not depth_to_wall(stand_in(back_gap=0.3), seen, lo, hi, [wall])
+    assert not depth_to_wall(stand_in(), seen, lo, hi, [])

@@ -304,3 +304,59 @@ def cover_seen(h: Hypothesis, points: np.ndarray, catalog_lo: np.ndarray, catalo
     if changed:
         h.scale, h.translation = scale, t
     return changed
+
+
+def depth_to_wall(h: Hypothesis, points: np.ndarray, catalog_lo: np.ndarray, catalog_hi: np.ndarray, walls,
+                  max_gap_m: float = 0.1, max_angle_deg: float = 15.0, bounds: tuple[float, float] = (0.75, 1.33),
+                  grow_only: bool = False, slack: float = 0.03, trim: float = 0.01) -> bool:
+    """Set a stand-in ``h`` (in place) against a wall to the depth the room shows: from the wall
+    behind it to the seen front; True when it changed.
+
+    A stand-in keeps its own depth, which the object's need not share (a 0.48 m bedside table for a
+    0.41 m one): set flush to the wall, its front stands out into the room, and its centre lies
+    half the difference nearer. When its back is within ``max_gap_m`` of a wall (``walls``: planes
+    with normals into the room) and it faces that wall's normal within ``max_angle_deg``, the wall
+    and the front of the seen points (``points`` (N, 3) world, ``1 - trim`` quantile along the
+    normal) bound its depth: the asset's z scale changes to it (within ``bounds``; not when within
+    ``slack`` of 1; only growing with ``grow_only``, for a view whose front may lie past the frame),
+    and its back goes to the wall (where setting it flush would put it). ``catalog_lo``, ``catalog_hi`` (3,): the asset's box in
+    its own frame (unscaled)."""
+    pts = np.asarray(points, float).reshape(-1, 3)
+    if len(pts) < 10 or not walls:
+        return False
+    scale = np.asarray(h.scale, float).copy()
+    front = np.array([math.sin(h.yaw), 0.0, math.cos(h.yaw)])
+    lo, hi = np.asarray(catalog_lo, float), np.asarray(catalog_hi, float)
+    corners = np.array([[x, y, z] for x in (lo[0], hi[0]) for y in (lo[1], hi[1]) for z in (lo[2], hi[2])])
+    c, s = math.cos(h.yaw), math.sin(h.yaw)
+    rot = np.array([[c, 0.0, s], [0.0, 1.0, 0.0], [-s, 0.0, c]])
+    world = (corners * scale) @ rot.T + np.asarray(h.translation, float)
+    best = None
+    for w in walls:
+        n = np.array([w.normal[0], 0.0, w.normal[2]])
+        n /= max(np.linalg.norm(n), 1e-12)
+        if float(front @ n) < math.cos(math.radians(max_angle_deg)):
+            continue
+        back = float(((world - np.asarray(w.point, float)) @ n).min())
+        if abs(back) <= max_gap_m and (best is None or abs(back) < abs(best[1])):
+            best = (n, back, w)
+    if best is None:
+        return False
+    n, back, w = best
+    offset = float(np.asarray(w.point, float) @ n)
+    seen_front = float(np.quantile(pts @ n - offset, 1 - trim))
+    now_depth = float((world @ n - offset).max()) - back
+    if now_depth <= 1e-3 or seen_front <= 0.0:
+        return False
+    ratio = seen_front / now_depth
+    if grow_only:
+        ratio = max(ratio, 1.0)
+    ratio = float(np.clip(ratio, *bounds))
+    if abs(ratio - 1.0) <= slack:
+        return False
+    scale[2] *= ratio
+    # z scales about the asset's origin; then the back goes to the wall, along its normal
+    world = (corners * scale) @ rot.T + np.asarray(h.translation, float)
+    h.scale = scale
+    h.translation = np.asarray(h.translation, float) - n * float((world @ n - offset).min())
+    return True

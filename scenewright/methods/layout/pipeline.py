@@ -26,7 +26,7 @@ from scenewright.methods.layout.arrange import ArrangeSettings, arrange
 from scenewright.methods.layout.consensus import ConsensusSettings, group_consensus
 from scenewright.methods.layout.depth_fit import (DepthFitSettings, camera_record, condition_depth, contact_range,
                                                   settings_for_run)
-from scenewright.methods.layout.extent import cover_seen, fit_extent
+from scenewright.methods.layout.extent import cover_seen, depth_to_wall, fit_extent
 from scenewright.methods.layout.features import make_extractor
 from scenewright.methods.layout.floor_pose import (FloorPoseSettings, face_partners, placement_disagrees,
                                                   placement_points, pose_on_floor, scene_scale, shortlist_at,
@@ -255,6 +255,11 @@ def reconstruct(capture, library, settings: LayoutSettings | None = None, render
                             r.notes.append("seen_extent_covered")
                     if s.pose.anchor_cut_end:
                         _anchor_cut_end_if_seen(r, observation, capture, wfc, index, scorer, s.pose)
+                    if depth_record.get("used_as") == "given" and _fits_wall_depth(r, s):
+                        pts = index.geometry(r.chosen.asset_id).points
+                        if depth_to_wall(r.chosen, r.query.points, pts.min(0), pts.max(0), observation.walls,
+                                         max_gap_m=s.pose.wall_depth_max_gap_m, grow_only=r.query.partial):
+                            r.notes.append("depth_to_wall")
                     if contact is not None:
                         _range_by_contact(r, contact, index, capture, wfc, observation, s)
     finally:
@@ -597,6 +602,14 @@ def _covers_seen(r: ObjectResult, s: LayoutSettings) -> bool:
     return (s.pose.cover_seen_max_growth > 1.0 and r.query is not None and r.query.partial
             and bool(h.extra.get("shape_only") or h.extra.get("extent_fit")) and not h.extra.get("floor_pose")
             and len(r.query.points) >= 10)
+
+
+def _fits_wall_depth(r: ObjectResult, s: LayoutSettings) -> bool:
+    """A stand-in (no asset looked like the object, or one was stretched) placed on its points
+    (metric depth: the caller asks), on the floor or a support: :func:`extent.depth_to_wall` may set its depth."""
+    h = r.chosen
+    return (s.pose.wall_depth_max_gap_m > 0 and r.query is not None and len(r.query.points) >= 10
+            and bool(h.extra.get("shape_only") or h.extra.get("extent_fit")) and not h.extra.get("floor_pose"))
 
 
 def _round_category_not_shape(r: ObjectResult, index) -> bool:

@@ -77,6 +77,8 @@ class PoseSettings:
     extent_flat_top_share: float = 0.8  # … unless the seen flat top spans this share of it (it shows the back; 0: off)
     extent_flat_top_clear_shrink: float = 0.9  # … and then shrinks only below this share of the asset's extent
     cover_seen_max_growth: float = 1.5  # a partial view's stand-in grows (at most this ×) to span what was seen (1: off)
+    wall_depth_max_gap_m: float = 0.1  # a stand-in whose back is this near a wall takes the depth from the
+                                       # wall to its seen front (extent.depth_to_wall; 0: off)
 
 
 @dataclass
