@@ -185,7 +185,7 @@ def _reference_sizes(index, category: str | None) -> tuple[np.ndarray, str]:
     return np.median(index.sizes, axis=0), "library"
 
 
-def _small_reference_size(index) -> np.ndarray:
+def small_reference_size(index) -> np.ndarray:
     """The median catalog size (3,) of the things that stand on furniture (taxonomy role ``small``)."""
     from scenewright.library.categories import CATEGORIES
     small = [c for c, info in CATEGORIES.items() if info.role == "small"]
@@ -795,7 +795,7 @@ def metrology_solution(capture, index, layout_settings, extractor, flags: list[s
         segs = line_segments(capture.rgb, max_tilt_deg=90.0, seed=layout_settings.seed)
         pitch_cost = manhattan_cost(segs, capture.K)
     cam_flags: list[str] = []
-    small_size = _small_reference_size(index)
+    small_size = small_reference_size(index)
     depth, cam = metrology_depth(capture, category_sizes, s, cam_flags, pitch_cost, small_size)
     per = {}
     if s.passes > 1:

@@ -25,7 +25,7 @@ from scenewright.methods.base import Method
 from scenewright.methods.layout.arrange import ArrangeSettings, arrange
 from scenewright.methods.layout.consensus import ConsensusSettings, group_consensus
 from scenewright.methods.layout.depth_fit import (DepthFitSettings, camera_record, condition_depth, contact_range,
-                                                  settings_for_run)
+                                                  settings_for_run, small_reference_size)
 from scenewright.methods.layout.extent import cover_seen, fit_extent
 from scenewright.methods.layout.features import make_extractor
 from scenewright.methods.layout.floor_pose import (FloorPoseSettings, face_partners, placement_disagrees,
@@ -134,14 +134,19 @@ def reconstruct(capture, library, settings: LayoutSettings | None = None, render
             results.append(ObjectResult(obj=obj, category=m.category, label_how=m.how))
             if obj.box is None:
                 small = m.category is not None and category_info(m.category).role == "small"
-                obj.box = fallback_box(obj, capture, observation, small=small)
+                obj.box, rests_on = fallback_box(obj, capture, observation, small=small)
                 if obj.box is not None:
                     # Nothing measured the size: the category's typical size (the median
                     # catalog size) keeps the size prior neutral; the object counts as partial.
+                    # A thing of unknown label resting on another is sized as the small things are.
                     rows = index.categories == m.category
                     sizes = index.sizes[rows] if np.any(rows) else index.sizes
-                    obj.box.size = np.median(sizes, axis=0)
-                    if observation.floor is not None and not small:
+                    obj.box.size = (small_reference_size(index) if m.category is None and rests_on is not None
+                                    else np.median(sizes, axis=0))
+                    if rests_on is not None:
+                        obj.box.centre[1] += obj.box.size[1] / 2      # its bottom where it meets its support
+                        results[-1].notes.append("rests_on_support_guess")
+                    elif observation.floor is not None and not small:
                         obj.box.centre[1] = obj.box.size[1] / 2     # standing on the floor
                     obj.truncated = True
                 results[-1].notes.append("no_depth_box")
@@ -508,9 +513,15 @@ class _FloorContext:
             top = level if level is not None else top
         fp = footprint_of(f, self.capture.width)
         fp = Footprint(v_bottom=f.v_bottom, v_top=fp.v_top, u_left=fp.u_left, u_right=fp.u_right)
-        return pose_on_floor(r, f, self.index, self.scorer, self.wfc, np.asarray(self.capture.K, float),
-                             self.capture.width, top, self.room_yaw, self.settings, fp=fp,
-                             appearance=self.appearance(r))
+        placed = pose_on_floor(r, f, self.index, self.scorer, self.wfc, np.asarray(self.capture.K, float),
+                               self.capture.width, top, self.room_yaw, self.settings, fp=fp,
+                               appearance=self.appearance(r))
+        if placed is not r.hypotheses and placed and not _over_support(placed[0], support, self.index):
+            # the contact row cannot meet that top where the support is (a support far taller than
+            # the real one, its top above the camera): the thing keeps where it was
+            r.notes.append("support_pose_off_support")
+            return r.hypotheses
+        return placed
 
     def pose(self, r: ObjectResult, assets: list[str] | None = None) -> list[Hypothesis]:
         return pose_on_floor(r, self.footings[int(r.obj.id)], self.index, self.scorer, self.wfc,
@@ -537,6 +548,15 @@ class _FloorContext:
             feats, _, _ = self.index.view_features(asset_id, self.extractor)
             return float(np.max(feats @ feature)) if len(feats) else 0.0
         return cosine
+
+
+def _over_support(h: Hypothesis, support: Hypothesis, index, margin_m: float = 0.3) -> bool:
+    """``h`` stands within its support's footprint (its catalog half-diagonal, scaled, plus ``margin_m``)
+    on the floor plane."""
+    w, _, d = index.sizes[index.row[support.asset_id]] * np.asarray(support.scale, float)
+    reach = 0.5 * float(np.hypot(w, d)) + margin_m
+    gap = np.asarray(h.translation, float)[[0, 2]] - np.asarray(support.translation, float)[[0, 2]]
+    return float(np.linalg.norm(gap)) <= reach
 
 
 def _floor_backbone(depth_record: dict) -> bool:
