@@ -95,6 +95,8 @@ class DepthFitSettings:
     identify_by: str = "appearance"                  # scale votes' assets: "appearance" (the category's asset whose
                                                      # rendered views look most like the crop: free of the scale)
                                                      # | "retrieval" (the retrieval's best at the current scale)
+    identify_small: bool = True                      # the second metrology pass identifies small things' assets too
+                                                     # (off: they keep their category's median size in the drawn depth)
     none_identify_by: str = "retrieval"              # none: the second metrology pass's assets, as identify_by.
                                                      # "appearance" puts that pass's camera far nearer (median
                                                      # |error| 14.5 → 5.2 %) and costs 16 % less CPU, but after the
@@ -195,14 +197,15 @@ def small_reference_size(index) -> np.ndarray:
 
 def size_votes(capture, index, seed: int, extractor=None, retrieval=None, identify: bool = False,
                scale_trust: float = 0.5, scale_bounds=(0.6, 1.6),
-               width_weight: float = 0.25, identify_by: str = "retrieval") -> tuple[list[SizeVote], object, dict]:
+               width_weight: float = 0.25, identify_by: str = "retrieval",
+               identify_small: bool = True) -> tuple[list[SizeVote], object, dict]:
     """Perceive ``capture`` (metric depth) and let every object vote for a global scale factor.
 
     A vote is log(reference height / seen height) (3/4) and log(reference / seen longest
     horizontal side) (1/4): height is what a depth map shows best and is free of the
     unknown yaw. Reference: the identified asset's size (``identify``: by ``identify_by``, see
-    :func:`look_alike`; "retrieval": the retrieval's best hypothesis at this scale), else the
-    category's median. Floor things measure their height
+    :func:`look_alike`; "retrieval": the retrieval's best hypothesis at this scale; small things
+    only with ``identify_small``), else the category's median. Floor things measure their height
     from the floor (a hidden bottom does not shrink them); objects whose top or whose
     whole extent is cut by the border, and those without points, do not vote.
     Returns (votes, observation, {id: identified asset's catalog size (3,)}).
@@ -221,7 +224,7 @@ def size_votes(capture, index, seed: int, extractor=None, retrieval=None, identi
         category = map_label(obj.label).category
         small = category is not None and category_info(category).role == "small"
         ref, how = _reference_sizes(index, category)
-        if identify and category is not None and retrieval is not None:
+        if identify and category is not None and retrieval is not None and (identify_small or not small):
             support = None if (small or observation.floor is None) else 0.0
             query = make_query(obj, capture, wfc, extractor, retrieval, support_y=support, seed=seed,
                                depth=observation.depth, small=small)
@@ -803,7 +806,8 @@ def metrology_solution(capture, index, layout_settings, extractor, flags: list[s
         votes, _, picked = size_votes(_with_depth(capture, depth), index, layout_settings.seed, extractor,
                                       layout_settings.retrieval, identify=True,
                                       scale_trust=layout_settings.scale_trust,
-                                      scale_bounds=layout_settings.scale_bounds, identify_by=identify_by)
+                                      scale_bounds=layout_settings.scale_bounds, identify_by=identify_by,
+                                      identify_small=s.identify_small)
 
         def asset_sizes(ids):
             sizes, small = category_sizes(ids)
