@@ -140,3 +140,30 @@ def test_thing_placed_on_a_support_must_stand_within_its_footprint():
     # a larger support reaches farther
     big = Hypothesis(asset_id="desk", category="table", yaw=0.0, scale=np.full(3, 3.0), translation=desk.translation)
     assert _over_support(laptop(1.5, -4.5), big, index) and not _over_support(laptop(1.5, -4.5), desk, index)
+
+
+def test_pass_whose_scale_is_corrected_reuses_the_metrology_retrieval(bench384, library, tmp_path,  # noqa: F811
+                                                                         monkeypatch):
+    # The floor objects the second metrology pass retrieved are placed from those hypotheses: the
+    # pipeline's own retrieval then runs for the other objects only, and every object is still placed.
+    import scenewright.methods.layout.pipeline as pipeline
+    from scenewright.bench.degrade import degrade_bench
+    from scenewright.methods.base import Resources
+    from scenewright.run import run_to_folder
+    manifest = degrade_bench(bench384, tmp_path / "b", "none", seed=0)
+    capture = tmp_path / "b" / manifest["scenes"][0] / "capture"
+    calls = []
+    original = pipeline.retrieve
+    monkeypatch.setattr(pipeline, "retrieve", lambda query, *a, **k: calls.append(1) or original(query, *a, **k))
+    scenes = {}
+    for reuse in (False, True):
+        calls.clear()
+        settings = pipeline.LayoutSettings()
+        settings.floor_pose.reuse_metrology_retrieval = reuse
+        scene = run_to_folder(capture, tmp_path / f"reuse_{reuse}", "layout", settings, Resources(library=library),
+                              preview=False)
+        scenes[reuse] = (scene, len(calls))
+    (before, n_before), (after, n_after) = scenes[False], scenes[True]
+    assert n_after < n_before
+    assert len(after.instances) == len(before.instances)
+    assert all(i.asset_id in library.ids for i in after.instances)

@@ -95,8 +95,6 @@ class DepthFitSettings:
     identify_by: str = "appearance"                  # scale votes' assets: "appearance" (the category's asset whose
                                                      # rendered views look most like the crop: free of the scale)
                                                      # | "retrieval" (the retrieval's best at the current scale)
-    identify_small: bool = True                      # the second metrology pass identifies small things' assets too
-                                                     # (off: they keep their category's median size in the drawn depth)
     none_identify_by: str = "retrieval"              # none: the second metrology pass's assets, as identify_by.
                                                      # "appearance" puts that pass's camera far nearer (median
                                                      # |error| 14.5 → 5.2 %) and costs 16 % less CPU, but after the
@@ -198,17 +196,18 @@ def small_reference_size(index) -> np.ndarray:
 def size_votes(capture, index, seed: int, extractor=None, retrieval=None, identify: bool = False,
                scale_trust: float = 0.5, scale_bounds=(0.6, 1.6),
                width_weight: float = 0.25, identify_by: str = "retrieval",
-               identify_small: bool = True) -> tuple[list[SizeVote], object, dict]:
+               retrieved: dict | None = None) -> tuple[list[SizeVote], object, dict]:
     """Perceive ``capture`` (metric depth) and let every object vote for a global scale factor.
 
     A vote is log(reference height / seen height) (3/4) and log(reference / seen longest
     horizontal side) (1/4): height is what a depth map shows best and is free of the
     unknown yaw. Reference: the identified asset's size (``identify``: by ``identify_by``, see
-    :func:`look_alike`; "retrieval": the retrieval's best hypothesis at this scale; small things
-    only with ``identify_small``), else the category's median. Floor things measure their height
+    :func:`look_alike`; "retrieval": the retrieval's best hypothesis at this scale), else the
+    category's median. Floor things measure their height
     from the floor (a hidden bottom does not shrink them); objects whose top or whose
     whole extent is cut by the border, and those without points, do not vote.
-    Returns (votes, observation, {id: identified asset's catalog size (3,)}).
+    Returns (votes, observation, {id: identified asset's catalog size (3,)}); ``retrieved`` (a dict)
+    gets {id: the retrieval's hypotheses} of the objects identified by retrieval.
     """
     from scenewright.library.categories import category_info
     from scenewright.methods.layout.labels import map_label
@@ -224,7 +223,7 @@ def size_votes(capture, index, seed: int, extractor=None, retrieval=None, identi
         category = map_label(obj.label).category
         small = category is not None and category_info(category).role == "small"
         ref, how = _reference_sizes(index, category)
-        if identify and category is not None and retrieval is not None and (identify_small or not small):
+        if identify and category is not None and retrieval is not None:
             support = None if (small or observation.floor is None) else 0.0
             query = make_query(obj, capture, wfc, extractor, retrieval, support_y=support, seed=seed,
                                depth=observation.depth, small=small)
@@ -233,6 +232,8 @@ def size_votes(capture, index, seed: int, extractor=None, retrieval=None, identi
             else:
                 hyps = retrieve(query, category, index, extractor, retrieval, scale_trust, scale_bounds)
                 asset = hyps[0].asset_id if hyps else None
+                if retrieved is not None and hyps:
+                    retrieved[int(obj.id)] = hyps
             if asset is not None:
                 ref, how = index.sizes[index.row[asset]], "asset"
                 picked[int(obj.id)] = ref
@@ -718,8 +719,9 @@ def _scale_of(capture, depth: np.ndarray, index, layout_settings, extractor, s: 
     return c, per
 
 
-def condition_depth(capture, index, layout_settings, extractor=None):
-    """(capture with metric depth, record). See the module docstring."""
+def condition_depth(capture, index, layout_settings, extractor=None, retrieved: dict | None = None):
+    """(capture with metric depth, record). See the module docstring. Without depth, ``retrieved`` (a
+    dict) gets {instance id: hypotheses} of the second metrology pass's retrieval (:func:`size_votes`)."""
     s: DepthFitSettings = layout_settings.depth
     mode = resolve_mode(capture, s.mode)
     declared = "none" if capture.depth is None else capture.depth_kind
@@ -763,7 +765,7 @@ def condition_depth(capture, index, layout_settings, extractor=None):
         out = shape * c
     else:   # none
         out, cam, per = metrology_solution(capture, index, layout_settings, extractor, flags,
-                                           identify_by=s.none_identify_by)
+                                           identify_by=s.none_identify_by, retrieved=retrieved)
         record.update(scale=None, shift=None, metrology=cam)
     record["objects"] = {str(k): v for k, v in per.items()}
     record["flags"] = flags
@@ -772,7 +774,7 @@ def condition_depth(capture, index, layout_settings, extractor=None):
 
 
 def metrology_solution(capture, index, layout_settings, extractor, flags: list[str],
-                       identify_by: str = "retrieval") -> tuple[np.ndarray, dict, dict]:
+                       identify_by: str = "retrieval", retrieved: dict | None = None) -> tuple[np.ndarray, dict, dict]:
     """Single-view metrology, whatever depth the capture has: (depth map drawn from the solved
     floor and the objects stood on it as boxes of their known sizes, camera record, per-object
     record) — a first pass with each category's median size, a second with each object's asset
@@ -807,7 +809,7 @@ def metrology_solution(capture, index, layout_settings, extractor, flags: list[s
                                       layout_settings.retrieval, identify=True,
                                       scale_trust=layout_settings.scale_trust,
                                       scale_bounds=layout_settings.scale_bounds, identify_by=identify_by,
-                                      identify_small=s.identify_small)
+                                      retrieved=retrieved)
 
         def asset_sizes(ids):
             sizes, small = category_sizes(ids)

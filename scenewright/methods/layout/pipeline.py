@@ -122,7 +122,9 @@ def reconstruct(capture, library, settings: LayoutSettings | None = None, render
     with timer("perception"):
         # Depth that is not metric (or none) becomes metric here; metric depth passes untouched.
         original = capture
-        capture, depth_record = conditioned[:2] if conditioned else condition_depth(capture, index, s, extractor)
+        retrieved: dict = {}      # no depth: the metrology pass's hypotheses per instance
+        capture, depth_record = (conditioned[:2] if conditioned
+                                 else condition_depth(capture, index, s, extractor, retrieved=retrieved))
         recorded, s = s, settings_for_run(s, depth_record)     # what was asked is what scene.json records
         observation = perceive(capture, PerceptionSettings(seed=s.seed))
     wfc = np.asarray(observation.world_from_camera, float)
@@ -165,6 +167,9 @@ def reconstruct(capture, library, settings: LayoutSettings | None = None, render
                            shortlist=conditioned[2] if conditioned is not None else None,
                            on_estimate=depth_record.get("backbone") == "metrology")
              if scorer is not None and _floor_backbone(depth_record) and s.floor_pose.enabled else None)
+    if floor is not None and conditioned is None and s.floor_pose.reuse_metrology_retrieval \
+            and depth_record.get("used_as") == "none":
+        floor.retrieved = retrieved
     carried = conditioned[3] if conditioned is not None and len(conditioned) > 3 else None
     if carried is not None and carried.size > s.photometric.apply_above:
         capture = _colour_corrected(capture, carried, scorer, floor, s)
@@ -346,6 +351,13 @@ def _retrieve_and_pose(results, capture, observation, wfc, index, extractor, sco
             if not floor.disagrees(r):
                 advance()
                 continue
+        if floor is not None and floor.retrieved.get(int(r.obj.id)) and floor.applies(r):
+            with timer("pose"):      # the pass whose scale is corrected: the metrology pass's retrieval
+                placed = floor.pose(r, candidates=floor.retrieved[int(r.obj.id)])
+            if placed and placed is not r.hypotheses:
+                r.hypotheses = placed
+                advance()
+                continue
         with timer("retrieval"):
             support_y = support_height(r, observation)
             r.query = make_query(r.obj, capture, wfc, extractor, s.retrieval, support_y=support_y, seed=s.seed,
@@ -415,6 +427,7 @@ class _FloorContext:
         # Once the scene's scale is corrected, assets keep (nearly) their catalog size.
         self.extractor = extractor
         self.shortlist = shortlist       # {instance id: asset ids}: the scene redone at its corrected scale
+        self.retrieved: dict = {}        # {instance id: hypotheses}: the metrology pass's retrieval, reused
         self.settings = (dataclasses.replace(s.floor_pose, scales=s.floor_pose.redo_scales) if shortlist is not None
                          else s.floor_pose)
         self.footings = footings(capture.seg, list(capture.instance_ids), hidden_sides=s.depth.hidden_sides)
@@ -523,7 +536,15 @@ class _FloorContext:
             return r.hypotheses
         return placed
 
-    def pose(self, r: ObjectResult, assets: list[str] | None = None) -> list[Hypothesis]:
+    def pose(self, r: ObjectResult, assets: list[str] | None = None,
+             candidates: list[Hypothesis] | None = None) -> list[Hypothesis]:
+        """:func:`pose_on_floor` of ``r`` (``candidates``: retrieval hypotheses standing in for ``r.hypotheses``;
+        ``r.hypotheses`` unchanged when nothing could be placed)."""
+        if candidates is not None:
+            kept, r.hypotheses = r.hypotheses, candidates
+            placed = self.pose(r, assets)
+            r.hypotheses = kept
+            return kept if placed is candidates else placed
         return pose_on_floor(r, self.footings[int(r.obj.id)], self.index, self.scorer, self.wfc,
                              np.asarray(self.capture.K, float), self.capture.width,
                              float(support_height(r, self.observation)), self.room_yaw, self.settings,
