@@ -122,3 +122,48 @@ def test_estimated_depth_scale_comes_from_assets_identified_by_appearance(bench3
     # exact assets, no warp, no bleeding: the size votes alone leave a few % (seen heights of
     # thin chairs and partly hidden things)
     assert abs(record["scale"] * 1.25 - 1.0) < 0.08
+
+
+def test_thing_placed_on_a_support_must_stand_within_its_footprint():
+    from types import SimpleNamespace
+    from scenewright.methods.layout.pipeline import _over_support
+    from scenewright.methods.layout.retrieval import Hypothesis
+    index = SimpleNamespace(sizes=np.array([[1.2, 0.75, 0.6], [0.3, 0.02, 0.2]]), row={"desk": 0, "laptop": 1})
+    desk = Hypothesis(asset_id="desk", category="table", yaw=0.0, scale=np.ones(3), translation=np.array([0.0, 0.0, -4.5]))
+
+    def laptop(x, z):
+        return Hypothesis(asset_id="laptop", category=None, yaw=0.0, scale=np.ones(3),
+                          translation=np.array([x, 0.75, z]))
+    assert _over_support(laptop(0.4, -4.3), desk, index)
+    # a contact row that meets the support's top plane only far behind it (a support read too tall)
+    assert not _over_support(laptop(-0.3, -12.7), desk, index)
+    # a larger support reaches farther
+    big = Hypothesis(asset_id="desk", category="table", yaw=0.0, scale=np.full(3, 3.0), translation=desk.translation)
+    assert _over_support(laptop(1.5, -4.5), big, index) and not _over_support(laptop(1.5, -4.5), desk, index)
+
+
+def test_pass_whose_scale_is_corrected_reuses_the_metrology_retrieval(bench384, library, tmp_path,  # noqa: F811
+                                                                         monkeypatch):
+    # The floor objects the second metrology pass retrieved are placed from those hypotheses: the
+    # pipeline's own retrieval then runs for the other objects only, and every object is still placed.
+    import scenewright.methods.layout.pipeline as pipeline
+    from scenewright.bench.degrade import degrade_bench
+    from scenewright.methods.base import Resources
+    from scenewright.run import run_to_folder
+    manifest = degrade_bench(bench384, tmp_path / "b", "none", seed=0)
+    capture = tmp_path / "b" / manifest["scenes"][0] / "capture"
+    calls = []
+    original = pipeline.retrieve
+    monkeypatch.setattr(pipeline, "retrieve", lambda query, *a, **k: calls.append(1) or original(query, *a, **k))
+    scenes = {}
+    for reuse in (False, True):
+        calls.clear()
+        settings = pipeline.LayoutSettings()
+        settings.floor_pose.reuse_metrology_retrieval = reuse
+        scene = run_to_folder(capture, tmp_path / f"reuse_{reuse}", "layout", settings, Resources(library=library),
+                              preview=False)
+        scenes[reuse] = (scene, len(calls))
+    (before, n_before), (after, n_after) = scenes[False], scenes[True]
+    assert n_after < n_before
+    assert len(after.instances) == len(before.instances)
+    assert all(i.asset_id in library.ids for i in after.instances)

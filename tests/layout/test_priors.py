@@ -90,3 +90,44 @@ def test_double_bed_label_rules_out_a_crib_whatever_the_box():
     assert [c[0] for c in prefilter(index, "bed", box, True, s, (1.35, 1.9))] == ["double"]
     # A stated size no asset meets leaves the candidates as they were (never none).
     assert len(prefilter(index, "bed", box, True, s, (3.0, 3.0))) == 3
+
+
+def _fallback_scene(desk_depth: float | None):
+    """A 64² picture, camera 1.3 m above the floor looking level: a desk (id 1) with depth
+    ``desk_depth`` (None: no desk), a thing on it (id 2) without any depth."""
+    from types import SimpleNamespace
+    h = w = 64
+    K = np.array([[60.0, 0, 32], [0, 60.0, 32], [0, 0, 1]])
+    wfc = np.diag([1.0, -1.0, -1.0, 1.0])          # OpenCV camera (y down, z forward) in a y-up world
+    wfc[1, 3] = 1.3
+    seg = np.zeros((h, w), np.int32)
+    depth = np.full((h, w), 6.0, np.float32)        # the room behind, 6 m off
+    if desk_depth is not None:
+        seg[44:56, 16:48] = 1
+        depth[44:56, 16:48] = desk_depth
+    seg[38:44, 28:36] = 2
+    depth[seg == 2] = np.nan
+    capture = SimpleNamespace(K=K, seg=seg, depth=depth)
+    observation = SimpleNamespace(world_from_camera=wfc, depth=depth, floor=SimpleNamespace(point=np.zeros(3)))
+    obj = SimpleNamespace(id=2, mask=seg == 2)
+    return capture, observation, obj, wfc
+
+
+def test_thing_without_depth_on_another_falls_back_to_that_ones_distance():
+    from scenewright.methods.layout.priors import fallback_box
+    capture, observation, obj, wfc = _fallback_scene(desk_depth=4.0)
+    box, rests_on = fallback_box(obj, capture, observation)
+    assert rests_on == 1
+    camera_from_world = np.linalg.inv(wfc)
+    z = (camera_from_world[:3, :3] @ box.centre + camera_from_world[:3, 3])[2]
+    assert abs(z - 4.0) < 1e-6                      # where the desk is under it, not the floor behind
+    # its bottom row's ray at 4 m: below the eye, above the floor
+    assert 0.0 < box.centre[1] < 1.3
+
+
+def test_thing_without_depth_over_the_room_stands_on_the_floor():
+    from scenewright.methods.layout.priors import fallback_box
+    capture, observation, obj, _ = _fallback_scene(desk_depth=None)
+    box, rests_on = fallback_box(obj, capture, observation)
+    assert rests_on is None
+    assert abs(box.centre[1]) < 1e-6                # the bottom row's ray meets the floor

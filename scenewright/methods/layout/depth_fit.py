@@ -185,7 +185,7 @@ def _reference_sizes(index, category: str | None) -> tuple[np.ndarray, str]:
     return np.median(index.sizes, axis=0), "library"
 
 
-def _small_reference_size(index) -> np.ndarray:
+def small_reference_size(index) -> np.ndarray:
     """The median catalog size (3,) of the things that stand on furniture (taxonomy role ``small``)."""
     from scenewright.library.categories import CATEGORIES
     small = [c for c, info in CATEGORIES.items() if info.role == "small"]
@@ -195,7 +195,8 @@ def _small_reference_size(index) -> np.ndarray:
 
 def size_votes(capture, index, seed: int, extractor=None, retrieval=None, identify: bool = False,
                scale_trust: float = 0.5, scale_bounds=(0.6, 1.6),
-               width_weight: float = 0.25, identify_by: str = "retrieval") -> tuple[list[SizeVote], object, dict]:
+               width_weight: float = 0.25, identify_by: str = "retrieval",
+               retrieved: dict | None = None) -> tuple[list[SizeVote], object, dict]:
     """Perceive ``capture`` (metric depth) and let every object vote for a global scale factor.
 
     A vote is log(reference height / seen height) (3/4) and log(reference / seen longest
@@ -205,7 +206,8 @@ def size_votes(capture, index, seed: int, extractor=None, retrieval=None, identi
     category's median. Floor things measure their height
     from the floor (a hidden bottom does not shrink them); objects whose top or whose
     whole extent is cut by the border, and those without points, do not vote.
-    Returns (votes, observation, {id: identified asset's catalog size (3,)}).
+    Returns (votes, observation, {id: identified asset's catalog size (3,)}); ``retrieved`` (a dict)
+    gets {id: the retrieval's hypotheses} of the objects identified by retrieval.
     """
     from scenewright.library.categories import category_info
     from scenewright.methods.layout.labels import map_label
@@ -230,6 +232,8 @@ def size_votes(capture, index, seed: int, extractor=None, retrieval=None, identi
             else:
                 hyps = retrieve(query, category, index, extractor, retrieval, scale_trust, scale_bounds)
                 asset = hyps[0].asset_id if hyps else None
+                if retrieved is not None and hyps:
+                    retrieved[int(obj.id)] = hyps
             if asset is not None:
                 ref, how = index.sizes[index.row[asset]], "asset"
                 picked[int(obj.id)] = ref
@@ -715,8 +719,9 @@ def _scale_of(capture, depth: np.ndarray, index, layout_settings, extractor, s: 
     return c, per
 
 
-def condition_depth(capture, index, layout_settings, extractor=None):
-    """(capture with metric depth, record). See the module docstring."""
+def condition_depth(capture, index, layout_settings, extractor=None, retrieved: dict | None = None):
+    """(capture with metric depth, record). See the module docstring. Without depth, ``retrieved`` (a
+    dict) gets {instance id: hypotheses} of the second metrology pass's retrieval (:func:`size_votes`)."""
     s: DepthFitSettings = layout_settings.depth
     mode = resolve_mode(capture, s.mode)
     declared = "none" if capture.depth is None else capture.depth_kind
@@ -760,7 +765,7 @@ def condition_depth(capture, index, layout_settings, extractor=None):
         out = shape * c
     else:   # none
         out, cam, per = metrology_solution(capture, index, layout_settings, extractor, flags,
-                                           identify_by=s.none_identify_by)
+                                           identify_by=s.none_identify_by, retrieved=retrieved)
         record.update(scale=None, shift=None, metrology=cam)
     record["objects"] = {str(k): v for k, v in per.items()}
     record["flags"] = flags
@@ -769,7 +774,7 @@ def condition_depth(capture, index, layout_settings, extractor=None):
 
 
 def metrology_solution(capture, index, layout_settings, extractor, flags: list[str],
-                       identify_by: str = "retrieval") -> tuple[np.ndarray, dict, dict]:
+                       identify_by: str = "retrieval", retrieved: dict | None = None) -> tuple[np.ndarray, dict, dict]:
     """Single-view metrology, whatever depth the capture has: (depth map drawn from the solved
     floor and the objects stood on it as boxes of their known sizes, camera record, per-object
     record) — a first pass with each category's median size, a second with each object's asset
@@ -795,7 +800,7 @@ def metrology_solution(capture, index, layout_settings, extractor, flags: list[s
         segs = line_segments(capture.rgb, max_tilt_deg=90.0, seed=layout_settings.seed)
         pitch_cost = manhattan_cost(segs, capture.K)
     cam_flags: list[str] = []
-    small_size = _small_reference_size(index)
+    small_size = small_reference_size(index)
     depth, cam = metrology_depth(capture, category_sizes, s, cam_flags, pitch_cost, small_size)
     per = {}
     if s.passes > 1:
@@ -803,7 +808,8 @@ def metrology_solution(capture, index, layout_settings, extractor, flags: list[s
         votes, _, picked = size_votes(_with_depth(capture, depth), index, layout_settings.seed, extractor,
                                       layout_settings.retrieval, identify=True,
                                       scale_trust=layout_settings.scale_trust,
-                                      scale_bounds=layout_settings.scale_bounds, identify_by=identify_by)
+                                      scale_bounds=layout_settings.scale_bounds, identify_by=identify_by,
+                                      retrieved=retrieved)
 
         def asset_sizes(ids):
             sizes, small = category_sizes(ids)

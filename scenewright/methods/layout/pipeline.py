@@ -25,7 +25,7 @@ from scenewright.methods.base import Method
 from scenewright.methods.layout.arrange import ArrangeSettings, arrange
 from scenewright.methods.layout.consensus import ConsensusSettings, group_consensus
 from scenewright.methods.layout.depth_fit import (DepthFitSettings, camera_record, condition_depth, contact_range,
-                                                  settings_for_run)
+                                                  settings_for_run, small_reference_size)
 from scenewright.methods.layout.extent import cover_seen, depth_to_wall, fit_extent
 from scenewright.methods.layout.features import make_extractor
 from scenewright.methods.layout.floor_pose import (FloorPoseSettings, face_partners, placement_disagrees,
@@ -122,7 +122,9 @@ def reconstruct(capture, library, settings: LayoutSettings | None = None, render
     with timer("perception"):
         # Depth that is not metric (or none) becomes metric here; metric depth passes untouched.
         original = capture
-        capture, depth_record = conditioned[:2] if conditioned else condition_depth(capture, index, s, extractor)
+        retrieved: dict = {}      # no depth: the metrology pass's hypotheses per instance
+        capture, depth_record = (conditioned[:2] if conditioned
+                                 else condition_depth(capture, index, s, extractor, retrieved=retrieved))
         recorded, s = s, settings_for_run(s, depth_record)     # what was asked is what scene.json records
         observation = perceive(capture, PerceptionSettings(seed=s.seed))
     wfc = np.asarray(observation.world_from_camera, float)
@@ -134,14 +136,19 @@ def reconstruct(capture, library, settings: LayoutSettings | None = None, render
             results.append(ObjectResult(obj=obj, category=m.category, label_how=m.how))
             if obj.box is None:
                 small = m.category is not None and category_info(m.category).role == "small"
-                obj.box = fallback_box(obj, capture, observation, small=small)
+                obj.box, rests_on = fallback_box(obj, capture, observation, small=small)
                 if obj.box is not None:
                     # Nothing measured the size: the category's typical size (the median
                     # catalog size) keeps the size prior neutral; the object counts as partial.
+                    # A thing of unknown label resting on another is sized as the small things are.
                     rows = index.categories == m.category
                     sizes = index.sizes[rows] if np.any(rows) else index.sizes
-                    obj.box.size = np.median(sizes, axis=0)
-                    if observation.floor is not None and not small:
+                    obj.box.size = (small_reference_size(index) if m.category is None and rests_on is not None
+                                    else np.median(sizes, axis=0))
+                    if rests_on is not None:
+                        obj.box.centre[1] += obj.box.size[1] / 2      # its bottom where it meets its support
+                        results[-1].notes.append("rests_on_support_guess")
+                    elif observation.floor is not None and not small:
                         obj.box.centre[1] = obj.box.size[1] / 2     # standing on the floor
                     obj.truncated = True
                 results[-1].notes.append("no_depth_box")
@@ -160,6 +167,9 @@ def reconstruct(capture, library, settings: LayoutSettings | None = None, render
                            shortlist=conditioned[2] if conditioned is not None else None,
                            on_estimate=depth_record.get("backbone") == "metrology")
              if scorer is not None and _floor_backbone(depth_record) and s.floor_pose.enabled else None)
+    if floor is not None and conditioned is None and s.floor_pose.reuse_metrology_retrieval \
+            and depth_record.get("used_as") == "none":
+        floor.retrieved = retrieved
     carried = conditioned[3] if conditioned is not None and len(conditioned) > 3 else None
     if carried is not None and carried.size > s.photometric.apply_above:
         capture = _colour_corrected(capture, carried, scorer, floor, s)
@@ -346,6 +356,13 @@ def _retrieve_and_pose(results, capture, observation, wfc, index, extractor, sco
             if not floor.disagrees(r):
                 advance()
                 continue
+        if floor is not None and floor.retrieved.get(int(r.obj.id)) and floor.applies(r):
+            with timer("pose"):      # the pass whose scale is corrected: the metrology pass's retrieval
+                placed = floor.pose(r, candidates=floor.retrieved[int(r.obj.id)])
+            if placed and placed is not r.hypotheses:
+                r.hypotheses = placed
+                advance()
+                continue
         with timer("retrieval"):
             support_y = support_height(r, observation)
             r.query = make_query(r.obj, capture, wfc, extractor, s.retrieval, support_y=support_y, seed=s.seed,
@@ -415,6 +432,7 @@ class _FloorContext:
         # Once the scene's scale is corrected, assets keep (nearly) their catalog size.
         self.extractor = extractor
         self.shortlist = shortlist       # {instance id: asset ids}: the scene redone at its corrected scale
+        self.retrieved: dict = {}        # {instance id: hypotheses}: the metrology pass's retrieval, reused
         self.settings = (dataclasses.replace(s.floor_pose, scales=s.floor_pose.redo_scales) if shortlist is not None
                          else s.floor_pose)
         self.footings = footings(capture.seg, list(capture.instance_ids), hidden_sides=s.depth.hidden_sides)
@@ -513,11 +531,25 @@ class _FloorContext:
             top = level if level is not None else top
         fp = footprint_of(f, self.capture.width)
         fp = Footprint(v_bottom=f.v_bottom, v_top=fp.v_top, u_left=fp.u_left, u_right=fp.u_right)
-        return pose_on_floor(r, f, self.index, self.scorer, self.wfc, np.asarray(self.capture.K, float),
-                             self.capture.width, top, self.room_yaw, self.settings, fp=fp,
-                             appearance=self.appearance(r))
+        placed = pose_on_floor(r, f, self.index, self.scorer, self.wfc, np.asarray(self.capture.K, float),
+                               self.capture.width, top, self.room_yaw, self.settings, fp=fp,
+                               appearance=self.appearance(r))
+        if placed is not r.hypotheses and placed and not _over_support(placed[0], support, self.index):
+            # the contact row cannot meet that top where the support is (a support far taller than
+            # the real one, its top above the camera): the thing keeps where it was
+            r.notes.append("support_pose_off_support")
+            return r.hypotheses
+        return placed
 
-    def pose(self, r: ObjectResult, assets: list[str] | None = None) -> list[Hypothesis]:
+    def pose(self, r: ObjectResult, assets: list[str] | None = None,
+             candidates: list[Hypothesis] | None = None) -> list[Hypothesis]:
+        """:func:`pose_on_floor` of ``r`` (``candidates``: retrieval hypotheses standing in for ``r.hypotheses``;
+        ``r.hypotheses`` unchanged when nothing could be placed)."""
+        if candidates is not None:
+            kept, r.hypotheses = r.hypotheses, candidates
+            placed = self.pose(r, assets)
+            r.hypotheses = kept
+            return kept if placed is candidates else placed
         return pose_on_floor(r, self.footings[int(r.obj.id)], self.index, self.scorer, self.wfc,
                              np.asarray(self.capture.K, float), self.capture.width,
                              float(support_height(r, self.observation)), self.room_yaw, self.settings,
@@ -542,6 +574,15 @@ class _FloorContext:
             feats, _, _ = self.index.view_features(asset_id, self.extractor)
             return float(np.max(feats @ feature)) if len(feats) else 0.0
         return cosine
+
+
+def _over_support(h: Hypothesis, support: Hypothesis, index, margin_m: float = 0.3) -> bool:
+    """``h`` stands within its support's footprint (its catalog half-diagonal, scaled, plus ``margin_m``)
+    on the floor plane."""
+    w, _, d = index.sizes[index.row[support.asset_id]] * np.asarray(support.scale, float)
+    reach = 0.5 * float(np.hypot(w, d)) + margin_m
+    gap = np.asarray(h.translation, float)[[0, 2]] - np.asarray(support.translation, float)[[0, 2]]
+    return float(np.linalg.norm(gap)) <= reach
 
 
 def _floor_backbone(depth_record: dict) -> bool:

@@ -17,20 +17,32 @@ from scenewright.methods.layout.pose import (PoseSettings, front, is_partial, pr
                                              prefer_yaw, turned_about_middle)
 
 
-def fallback_box(obj, capture, observation, small: bool = False):
+def fallback_box(obj, capture, observation, small: bool = False) -> tuple[OrientedBox | None, int | None]:
     """A box for an object without usable depth points (a handful of pixels, depth holes).
 
-    Floor things: the ray through the bottom-centre of the mask meets the floor (y = 0).
+    A thing whose mask's bottom rests on another instance (:func:`resting_on`): the ray through
+    the bottom-centre of its mask at that instance's depth just under it (a laptop on a desk is
+    where the desk is under it; the floor far behind the desk, where that ray meets it, is not).
+    Other floor things: the ray through the bottom-centre of the mask meets the floor (y = 0).
     Small things (and rooms without a floor): the ray through the mask's centre at the
     median depth measured just around the mask (what the thing stands on or in front of),
     else of the whole image. The size is set by the caller (catalog median).
+    Returns (box whose centre is the point found, the supporting instance's id or None); (None,
+    None) for an empty mask.
     """
     ys, xs = np.nonzero(obj.mask)
     if len(ys) == 0:
-        return None
+        return None, None
     K = np.asarray(capture.K, float)
     wfc = np.asarray(observation.world_from_camera, float)
     depth = observation.depth if getattr(observation, "depth", None) is not None else capture.depth
+    origin = wfc[:3, 3]
+    support = resting_on(obj.mask, capture.seg, depth, int(obj.id)) if capture.seg is not None else None
+    if support is not None:
+        support_id, z = support
+        u, v = float(xs.mean()), float(ys.max()) + 1.0          # the bottom edge of the lowest row
+        ray = wfc[:3, :3] @ np.array([(u - K[0, 2]) / K[0, 0], (v - K[1, 2]) / K[1, 1], 1.0])
+        return OrientedBox(centre=origin + ray * z, size=np.array([0.1, 0.1, 0.1]), yaw=0.0), support_id
     ring = ndimage.binary_dilation(obj.mask, iterations=6) & ~obj.mask
     around = depth[ring] if depth is not None else np.array([])
     around = around[np.isfinite(around)]
@@ -40,7 +52,6 @@ def fallback_box(obj, capture, observation, small: bool = False):
         z = float(np.nanmedian(depth))
     else:
         z = 3.0
-    origin = wfc[:3, 3]
     use_floor = observation.floor is not None and not small
     u, v = float(xs.mean()), float(ys.max() if use_floor else ys.mean())
     ray = wfc[:3, :3] @ np.array([(u - K[0, 2]) / K[0, 0], (v - K[1, 2]) / K[1, 1], 1.0])
@@ -49,7 +60,42 @@ def fallback_box(obj, capture, observation, small: bool = False):
         s = -origin[1] / ray[1]
         if 0 < s < 4 * z:
             point = origin + ray * s
-    return OrientedBox(centre=point, size=np.array([0.1, 0.1, 0.1]), yaw=0.0)
+    return OrientedBox(centre=point, size=np.array([0.1, 0.1, 0.1]), yaw=0.0), None
+
+
+def resting_on(mask: np.ndarray, seg: np.ndarray, depth: np.ndarray | None, own_id: int,
+               below_px: int = 4, min_share: float = 0.5) -> tuple[int, float] | None:
+    """(id, depth) of the instance a mask rests on: the one under most of the mask's bottom
+    columns (within ``below_px`` rows under each column's lowest pixel, at least ``min_share`` of
+    the columns), and the median of its depth there (else over its whole mask). None when the
+    mask's bottom meets the room (0), the image's bottom edge, or an instance without depth."""
+    if depth is None:
+        return None
+    h = mask.shape[0]
+    cols = np.nonzero(mask.any(axis=0))[0]
+    if len(cols) == 0:
+        return None
+    lowest = h - 1 - np.argmax(mask[::-1, cols], axis=0)          # each column's lowest mask row
+    rows = lowest[:, None] + np.arange(1, below_px + 1)[None, :]   # (C, below_px) rows under it
+    inside = rows < h
+    under = np.where(inside, seg[np.minimum(rows, h - 1), cols[:, None]], 0)
+    under = np.where(under == own_id, 0, under)
+    first = np.array([u[u > 0][0] if np.any(u > 0) else 0 for u in under])
+    if not np.any(first > 0):
+        return None
+    ids, counts = np.unique(first[first > 0], return_counts=True)
+    k = int(np.argmax(counts))
+    if counts[k] < min_share * len(cols):
+        return None
+    support = int(ids[k])
+    below = (under == support) & inside
+    z = depth[np.minimum(rows, h - 1)[below], np.broadcast_to(cols[:, None], rows.shape)[below]]
+    z = z[np.isfinite(z)]
+    if not len(z):
+        z = depth[(seg == support) & np.isfinite(depth)]
+    if not len(z):
+        return None
+    return support, float(np.median(z))
 
 
 def face_tables(results: list, scorer, settings: PoseSettings) -> None:
