@@ -137,7 +137,7 @@ class DepthFitSettings:
                                                      # surface: a bed seen from its foot agrees, see surface_misfit)
     backbone_disagree_surface_share: float = 0.12    # … "surface": that median beyond this share of the points'
                                                      # distance from the camera disagrees
-    backbone_relative_share: float = 0.0             # … "metrology": each silhouette-placed object moves along its
+    backbone_relative_share: float = 0.3             # … "metrology": each silhouette-placed object moves along its
                                                      # horizontal ray by this share of how much farther the estimate
                                                      # sees it than the other such objects (its render's median depth
                                                      # residual over its distance, less their median): the estimate's
