@@ -279,6 +279,34 @@ def test_the_depth_nudge_trusts_a_stand_ins_residual_only_when_its_surface_match
         assert np.array_equal(h.translation, t0)
 
 
+def test_relative_nudges_move_only_the_object_the_map_sees_apart_from_the_others():
+    """Every object seen 5 % farther by the map (its scale or warp) is no evidence about any one of
+    them; the one seen 10 % farther than the rest moves by the share of that difference, along its
+    ray, and one whose render already agrees in depth stays."""
+    from scenewright.methods.layout.pose import relative_nudges
+    wfc = look_at(np.array([0.0, 1.5, 0.0]), np.array([0.0, 0.5, -3.0]))
+    cfc = np.linalg.inv(wfc)
+    hyps = []
+    for x, extra in ((-1.0, 0.0), (0.0, 0.10), (1.0, 0.0), (0.5, 0.0), (-0.5, 0.10)):
+        t = np.array([x, 0.0, -3.0])
+        z = float((cfc[:3, :3] @ t + cfc[:3, 3])[2])
+        h = Hypothesis(asset_id="a", category="chair", yaw=0.0, scale=np.ones(3), translation=t.copy())
+        h.extra["floor_pose"] = True
+        h.extra["render"] = {"depth_residual": (0.05 + extra) * z, "depth": 0.9 if x == -0.5 else 0.1}
+        hyps.append(h)
+    before = [h.translation.copy() for h in hyps]
+    steps = relative_nudges(hyps, wfc, share=0.5, max_agreement=0.3)
+    assert set(steps) == {1}                               # the one seen apart; the agreeing one (x = -0.5) stays
+    z = float((cfc[:3, :3] @ before[1] + cfc[:3, 3])[2])
+    assert steps[1] == pytest.approx(0.5 * 0.10 * z)
+    moved = hyps[1].translation - before[1]
+    assert moved[1] == 0.0 and moved[2] < -0.1            # farther along its (horizontal) ray, height kept
+    for i in (0, 2, 3, 4):
+        assert np.array_equal(hyps[i].translation, before[i])
+    # fewer than three objects with a residual: nothing to compare against
+    assert relative_nudges(hyps[:2], wfc, share=0.5) == {}
+
+
 def test_the_seen_extent_is_measured_along_the_assets_own_axes(index):
     """A thing seen on two faces gives a minimum-area box up to 45° off its own axes; the stretch
     measures the seen points along the asset's axes instead, so it follows the asset's own sides."""

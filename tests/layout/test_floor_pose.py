@@ -284,3 +284,25 @@ def test_a_silhouette_placement_turned_to_the_rooms_yaw_is_still_one():
     assert turned[0].extra.get("floor_pose") is True
     assert np.array_equal(turned[0].translation, [0.25, 0.75, -1.69])
     assert not prefer_yaw([hyp()], 1.2, None, None, PoseSettings())[0].extra.get("floor_pose")
+
+
+def test_the_scene_scale_grid_is_fine_enough_for_uneven_curves():
+    """Scores that fall off unevenly on the two sides of the true scale (each scale's best may be
+    another asset or turn) put the three-point vertex of the summed curves off the peak by up to a
+    grid step's share: on the default 3 % grid within 2 % everywhere in 0.8–1.25, where a 10 % grid
+    was off by 4 % on average."""
+    coarse = FloorPoseSettings(scales=(0.67, 0.74, 0.82, 0.9, 1.0, 1.1, 1.22, 1.35, 1.5))
+    fine = FloorPoseSettings()
+    assert 1.0 in fine.scales and max(np.diff(np.log(fine.scales))) < 0.031
+
+    def h(peak, grid):
+        x = Hypothesis(asset_id="a", category="chair", yaw=0.0, scale=np.ones(3), translation=np.zeros(3))
+        x.extra["scale_curve"] = {g: 3.0 - (1.0 if g < peak else 4.0) * abs(np.log(g / peak)) for g in grid}
+        return x
+    errors = {"coarse": [], "fine": []}
+    for peak in np.exp(np.linspace(np.log(0.8), np.log(1.25), 19)):
+        for name, s in (("coarse", coarse), ("fine", fine)):
+            k = scene_scale([h(peak, s.scales), h(peak, s.scales)], s)
+            errors[name].append(abs(np.log(k / peak)))
+    assert max(errors["fine"]) < 0.02
+    assert np.mean(errors["coarse"]) > 0.04 > 2 * np.mean(errors["fine"])

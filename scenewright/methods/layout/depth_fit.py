@@ -137,6 +137,13 @@ class DepthFitSettings:
                                                      # surface: a bed seen from its foot agrees, see surface_misfit)
     backbone_disagree_surface_share: float = 0.12    # … "surface": that median beyond this share of the points'
                                                      # distance from the camera disagrees
+    backbone_relative_share: float = 0.3             # … "metrology": each silhouette-placed object moves along its
+                                                     # horizontal ray by this share of how much farther the estimate
+                                                     # sees it than the other such objects (its render's median depth
+                                                     # residual over its distance, less their median): the estimate's
+                                                     # smooth warp cancels between neighbours (0 = off)
+    backbone_relative_max_agreement: float = 0.3     # … only objects whose render's depth agreement is at most this
+                                                     # (a close fit has nothing to say beyond the silhouette)
     contact_range_max: float = 0.0                   # estimated/relative: each posed floor object whose mask's bottom
                                                      # is seen is slid to (or from) the camera until its silhouette's
                                                      # lowest row meets the mask's — by at most this share of its

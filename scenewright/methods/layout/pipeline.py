@@ -34,7 +34,7 @@ from scenewright.methods.layout.floor_pose import (FloorPoseSettings, face_partn
 from scenewright.methods.layout.labels import label_min_footprint, map_label
 from scenewright.methods.layout.photometric import PhotometricSettings, estimate_colour_transform
 from scenewright.methods.layout.pose import (PoseSettings, RenderScorer, category_weight, nudge_along_ray,
-                                             refine_pose)
+                                             refine_pose, relative_nudges)
 from scenewright.methods.layout.priors import (anchor_cut_end, face_room, face_room_focus, face_tables, fallback_box,
                                                radial_yaws, support_height)
 from scenewright.methods.layout.retrieval import (Hypothesis, Query, RetrievalSettings, library_index,
@@ -272,6 +272,12 @@ def reconstruct(capture, library, settings: LayoutSettings | None = None, render
                             r.notes.append("depth_to_wall")
                     if contact is not None:
                         _range_by_contact(r, contact, index, capture, wfc, observation, s)
+        if floor is not None and depth_record.get("backbone") == "metrology" and s.depth.backbone_relative_share > 0:
+            chosen = [r for r in results if r.chosen is not None]
+            steps = relative_nudges([r.chosen for r in chosen], wfc, s.depth.backbone_relative_share,
+                                    s.depth.backbone_relative_max_agreement)
+            for i, dz in steps.items():
+                chosen[i].notes.append(f"relative_depth_step_{dz:+.3f}m")
     finally:
         bar.stop()
         if own_renderer:

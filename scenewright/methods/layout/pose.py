@@ -485,18 +485,58 @@ def nudge_along_ray(h: Hypothesis, world_from_camera: np.ndarray, min_agreement:
     stand_in = bool(h.extra.get("shape_only") or h.extra.get("extent_fit"))
     if stand_in and float(r.get("depth", 1.0)) < min_agreement:
         return h
+    _along_ray(h, world_from_camera, dz)
+    return h
+
+
+def _along_ray(h: Hypothesis, world_from_camera: np.ndarray, dz: float) -> None:
+    """Move ``h`` by ``dz`` of camera depth along its horizontal viewing ray (its height kept)."""
     cam = np.asarray(world_from_camera, float)
     ray = h.translation - cam[:3, 3]
     ray[1] = 0.0
     n = np.linalg.norm(ray)
     if n < 1e-6:
-        return h
+        return
     # depth is along the camera z axis; scale the step to the horizontal ray direction
     fwd = cam[:3, 2].copy()
     fwd[1] = 0.0
     cos = abs(float(fwd @ ray / n)) / max(np.linalg.norm(fwd), 1e-6)
     h.translation = h.translation + ray / n * dz / max(cos, 0.3)
-    return h
+
+
+def relative_nudges(hyps: list[Hypothesis], world_from_camera: np.ndarray, share: float,
+                    max_agreement: float = 1.0, min_objects: int = 3) -> dict[int, float]:
+    """Silhouette-placed hypotheses moved along their rays by ``share`` of what the depth map says
+    about them relative to each other; {index in ``hyps``: camera-depth step (m)}.
+
+    Each one's render residual (median observed − rendered depth over its mask) over its camera
+    depth is how much farther, as a share, the map sees it than it is placed; an estimate's scale
+    error and smooth warp move every object's share alike, so only each one's difference from their
+    median is evidence about its own placement. Those whose render agrees in depth better than
+    ``max_agreement`` stay (their silhouette and the map already agree in shape and place); fewer
+    than ``min_objects`` with a residual: no median to compare against, nothing moves.
+    """
+    cfc = np.linalg.inv(np.asarray(world_from_camera, float))
+    shares = {}
+    for i, h in enumerate(hyps):
+        r = h.extra.get("render") or {}
+        if not h.extra.get("floor_pose") or "depth_residual" not in r:
+            continue
+        z = float((cfc[:3, :3] @ np.asarray(h.translation, float) + cfc[:3, 3])[2])
+        if z > 0.3:
+            shares[i] = (float(r["depth_residual"]) / z, z, float(r.get("depth", 0.0)))
+    if len(shares) < max(min_objects, 2) or share <= 0:
+        return {}
+    median = float(np.median([v[0] for v in shares.values()]))
+    steps = {}
+    for i, (rel, z, agreement) in shares.items():
+        if agreement > max_agreement:
+            continue
+        dz = share * (rel - median) * z
+        if abs(dz) >= 1e-3:
+            _along_ray(hyps[i], world_from_camera, dz)
+            steps[i] = dz
+    return steps
 
 
 def world_matrix(h: Hypothesis) -> np.ndarray:
