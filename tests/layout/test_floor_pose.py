@@ -289,10 +289,11 @@ def test_a_silhouette_placement_turned_to_the_rooms_yaw_is_still_one():
 def test_the_scene_scale_grid_is_fine_enough_for_uneven_curves():
     """Scores that fall off unevenly on the two sides of the true scale (each scale's best may be
     another asset or turn) put the three-point vertex of the summed curves off the peak by up to a
-    grid step's share: on the default 3 % grid within 2 % everywhere in 0.8–1.25, where a 10 % grid
-    was off by 4 % on average."""
-    coarse = FloorPoseSettings(scales=(0.67, 0.74, 0.82, 0.9, 1.0, 1.1, 1.22, 1.35, 1.5))
-    fine = FloorPoseSettings()
+    grid step's share: on the 3 % grid (``FINE_SCALES``) within 2 % everywhere in 0.8–1.25, where the
+    default 10 % grid was off by 4 % on average."""
+    from scenewright.methods.layout.floor_pose import FINE_SCALES
+    coarse = FloorPoseSettings()
+    fine = FloorPoseSettings(scales=FINE_SCALES)
     assert 1.0 in fine.scales and max(np.diff(np.log(fine.scales))) < 0.031
 
     def h(peak, grid):
