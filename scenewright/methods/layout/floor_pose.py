@@ -31,7 +31,7 @@ from scenewright.geometry.transforms import rigid_inverse
 from scenewright.methods.layout.retrieval import Hypothesis, placement_matrix
 
 
-# The scene's scale grid in 3 % steps over 0.68–1.51 (28 scales): `--set floor_pose.scales=...`.
+# The scene's scale grid in 3 % steps over 0.68–1.51 (28 scales), for `--set floor_pose.scales=[...]`.
 FINE_SCALES: tuple[float, ...] = tuple(round(1.03 ** k, 3) for k in range(-13, 15))
 
 
