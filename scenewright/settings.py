@@ -78,6 +78,8 @@ def set_field(settings, key: str, value: Any, source: str = "--set") -> None:
                             or (isinstance(old, str) and not isinstance(value, str))):
         kind = type(old).__name__
         raise InputError(f"{source}: {leaf} is {'an' if kind[0] in 'aeiou' else 'a'} {kind}, got {value!r}")
+    if isinstance(old, tuple) and not isinstance(value, (tuple, type(None))):
+        raise InputError(f"{source}: {leaf} is a list of values (JSON, e.g. {list(old)[:3]}), got {value!r}")
     setattr(target, leaf, value)
 
 

@@ -99,6 +99,7 @@ def test_bad_input_is_input_error(tmp_path, bench):
     (dict(method="boxes", overrides=("percentile=high",)), "percentile is a float"),
     (dict(method="layout", overrides=("pose.nope=1",)), "has no field 'nope'"),
     (dict(method="layout", overrides=("posture.x=1",)), "no settings group 'posture'"),
+    (dict(method="layout", overrides=("floor_pose.scales=(0.9,1.0,1.1)",)), r"scales is a list of values .*got '\(0.9"),
     (dict(method="boxes", config="/nonexistent/settings.toml"), "settings file not found"),
 ])
 def test_bad_settings(kw, message, library_dir):
