@@ -60,9 +60,10 @@ class OptimizeSettings:
     push_out_of_walls: bool = True    # objects partly inside a wall are pushed back into the room
     max_wall_push_m: float = 0.5      # deeper than this: left alone (a wrong wall or object)
     separate: bool = True             # remove interpenetrations
-    max_separate_move_m: float = 1.0  # longest move that clears an overlap: further, an object stands
-                                      # where it was not seen (a desk against its wall, hit by a bed
-                                      # stand-in too large, crossed the room 2.6 m to a free spot)
+    # longest move that clears an overlap (None: any). Beyond ~1 m an object stands where it was not
+    # seen (a desk against its wall, hit by a bed stand-in too large, crossed the room 2.6 m), but text
+    # -> scene's repair around a reconstruction relies on long moves, so the cap is opt-in
+    max_separate_move_m: float | None = None
     contact_tol_m: float = 0.002      # overlaps that clear within this are touching, not colliding
     search_tol_m: float = 0.001       # bisection precision of separating moves
     clearance_m: float = 0.005        # separating moves and children's rest keep this gap: meshes
@@ -522,7 +523,7 @@ def optimize_layout(items, floor=None, walls=(), relations=(), settings: Optimiz
             weight = move_weight(areas[mover], areas[other], s.move_cost)
             for u in candidate_moves(mover, other):
                 t = separation_along(os_.posed, ms.posed, u, t_max, s.search_tol_m)
-                if t is None or t > s.max_separate_move_m:
+                if t is None or (s.max_separate_move_m is not None and t > s.max_separate_move_m):
                     continue
                 options.append((t * weight, t, mover, u))
         options.sort(key=lambda o: (o[0], o[2]))
