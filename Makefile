@@ -11,7 +11,8 @@ VALIDATOR := tools/gltf-validator/node_modules/.package-lock.json
 
 setup: $(STAMP) $(VALIDATOR)
 
-$(STAMP): pyproject.toml requirements.txt scripts/setup-system.sh
+# setup.py and the C file: the editable install compiles retrieval's grid search (scenewright/geometry/_grid_nearest.c)
+$(STAMP): pyproject.toml setup.py scenewright/geometry/_grid_nearest.c requirements.txt scripts/setup-system.sh
 	bash scripts/setup-system.sh
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip

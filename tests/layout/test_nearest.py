@@ -86,3 +86,66 @@ def test_pykdtree_answers_with_its_openmp_team_limited():
     import ctypes
     assert not NearestTree(np.zeros((4, 3)))._scipy
     assert isinstance(nearest._omp_set_num_threads(), ctypes._CFuncPtr)
+
+
+needs_grid = pytest.mark.skipif(nearest._grid_nearest is None, reason="built without the compiled grid search")
+
+
+@needs_grid
+def test_grid_answers_equal_the_tree_on_library_assets(small_library):
+    """The grid's nearest sample is the tree's, for points inside and outside its box; asked twice
+    (the second time from the candidate lists the first made) and after its pool filled up."""
+    lib = Library.open(small_library)
+    rng = np.random.default_rng(2)
+    for asset_id in lib.ids:
+        pts = np.asarray(lib.samples(asset_id)[0], float)
+        pts = pts[rng.choice(len(pts), min(384, len(pts)), replace=False)]
+        q = _queries(pts, rng)
+        grid, ref = nearest.SampleGrid(pts), cKDTree(pts).query(q, k=1)[1]
+        assert grid.available
+        first = grid.nearest(q)
+        assert first.dtype == np.int64 and first.shape == (len(q),)
+        np.testing.assert_array_equal(first, ref)
+        np.testing.assert_array_equal(grid.nearest(q[::-1]), ref[::-1])
+        assert 0 < grid.pool_used[0] <= len(grid.pool)
+        assert (grid.cells > 0).sum() < len(grid.cells)     # lists are made only where queries fell
+        small = nearest.SampleGrid(pts)
+        small.pool = small.pool[: len(pts) + 1]               # room for one list: the tree answers the rest
+        np.testing.assert_array_equal(small.nearest(q), ref)
+
+
+@needs_grid
+def test_grid_answers_equal_the_tree_on_flat_tied_and_tiny_sets():
+    """A flat set (one cell thick), samples given twice, points on cell borders, one sample.
+
+    (Between distinct samples at exactly the same distance the grid takes the lower index and
+    the tree the one it meets first; the benches' scenes come out the same bit for bit.)"""
+    rng = np.random.default_rng(3)
+    flat = np.c_[rng.uniform(0, 2, 300), np.zeros(300), rng.uniform(0, 1, 300)]
+    lattice = np.stack(np.meshgrid(*[np.arange(6) * 0.1] * 3, indexing="ij"), -1).reshape(-1, 3)
+    doubled = np.concatenate([lattice, lattice])           # equal distances: the lower index, as the tree
+    for pts in (flat, doubled, np.array([[0.3, 0.2, 0.1]])):
+        q = np.concatenate([pts + rng.normal(0, 0.05, pts.shape), rng.uniform(-2, 3, (500, 3)),
+                            np.round(rng.uniform(-0.2, 0.8, (500, 3)), 1)])
+        ref = cKDTree(pts).query(q, k=1)[1]
+        grid = nearest.SampleGrid(pts)
+        got = grid.nearest(q)
+        dist = np.linalg.norm(pts[got] - q, axis=1)
+        np.testing.assert_array_equal(dist, np.linalg.norm(pts[ref] - q, axis=1))
+        if pts is not doubled:
+            np.testing.assert_array_equal(got, ref)
+        else:   # one of two equal samples: either is the nearest (the same point for ICP)
+            np.testing.assert_array_equal(pts[got], pts[ref])
+
+
+@needs_grid
+def test_grid_answers_from_many_threads_equal_one_thread(small_library):
+    lib = Library.open(small_library)
+    rng = np.random.default_rng(4)
+    pts = np.asarray(lib.samples(lib.ids[0])[0], float)[:384]
+    grid = nearest.SampleGrid(pts)
+    parts = [_queries(pts, rng) for _ in range(6)]
+    with ThreadPoolExecutor(3) as pool:
+        answers = list(pool.map(grid.nearest, parts))
+    for q, got in zip(parts, answers):
+        np.testing.assert_array_equal(got, cKDTree(pts).query(q, k=1)[1])

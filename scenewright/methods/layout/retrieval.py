@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import ndimage
 
-from scenewright.geometry.nearest import NearestTree
+from scenewright.geometry.nearest import NearestTree, SampleGrid
 from scenewright.geometry.symmetry import shape_symmetry
 from scenewright.geometry.transforms import rot_y
 from scenewright.library.categories import category_info
@@ -73,12 +73,14 @@ class RetrievalSettings:
 
 @dataclass
 class AssetGeometry:
-    """Cached per-asset arrays: subsampled surface points/normals (object frame) and their tree."""
+    """Cached per-asset arrays: subsampled surface points/normals (object frame), their tree and
+    the grid that answers ICP's nearest-sample searches (None: the tree answers)."""
 
     points: np.ndarray     # (N, 3)
     normals: np.ndarray    # (N, 3)
     tree: NearestTree
     extent: np.ndarray     # (3,) width, height, depth of the samples' box
+    grid: SampleGrid | None = None
 
 
 @dataclass
@@ -119,6 +121,9 @@ class LibraryIndex:
     """
 
     cache_assets = 2048     # assets whose samples, tree and view descriptors are kept (~60 kB each)
+    # assets whose nearest-sample grids are kept: a grid holds the candidate lists its queries made
+    # (~0.1-0.2 MB after a scene's fits), and the next scenes' fits of the same asset reuse them
+    cache_grids = 256
     cache_render_meshes = 64   # render meshes kept (~0.1-1 MB each, and their GPU copies), as the library's meshes
 
     def __init__(self, library, n_points: int = 384, seed: int = 0):
@@ -148,6 +153,7 @@ class LibraryIndex:
         # Bounded: a batch worker or the web page over a large library looks at ever new
         # candidates; what it keeps must not grow with the library (meshes: the library's own LRU).
         self._geometry: LRUCache = LRUCache(self.cache_assets)
+        self._grids: LRUCache = LRUCache(self.cache_grids, on_evict=self._drop_grid)
         self._views: LRUCache = LRUCache(self.cache_assets)
         self._symmetry: dict[str, str] = {}
         self._skipped: set[str] = set()
@@ -167,9 +173,17 @@ class LibraryIndex:
         return {str(c): int(n) for c, n in zip(cats, counts)}
 
     def geometry(self, asset_id: str) -> AssetGeometry:
-        cached = self._geometry.get(asset_id)
-        if cached is not None:
-            return cached
+        geom = self._geometry.get(asset_id) or self._load_geometry(asset_id)
+        if geom.grid is None:
+            geom.grid = self._grids.get_or_load(asset_id, lambda: SampleGrid(geom.points, geom.tree))
+        return geom
+
+    def _drop_grid(self, asset_id: str) -> None:
+        geom = self._geometry.get(asset_id)
+        if geom is not None:
+            geom.grid = None
+
+    def _load_geometry(self, asset_id: str) -> AssetGeometry:
         if isinstance(self.arrays, ArrayIndex):
             block = np.asarray(self.arrays.asset_points(self.row[asset_id]), float)
             pts, nrm = block[:, :3], block[:, 3:]
@@ -486,6 +500,7 @@ def _fit_hypotheses(geom: AssetGeometry, obs_pts: np.ndarray, cam_pos: np.ndarra
     # Every step writes the object coordinates into this buffer, component by component.
     local = np.empty((M, H, 3))
     sx, sy, sz = scales[:, 0], scales[:, 1], scales[:, 2]
+    grid = geom.grid
     for _ in range(settings.icp_iters + 1):
         # object coordinates of the observed points under each hypothesis: diag(1/s) Rᵀ (p - t),
         # written out for the rotation about y (the same sums, in the same order, as the matrix product)
@@ -496,7 +511,8 @@ def _fit_hypotheses(geom: AssetGeometry, obs_pts: np.ndarray, cam_pos: np.ndarra
         np.divide(local, scales, out=local)
         # nearest asset sample minus the observed point, object frame: (M·H, 3), a new array
         query = local.reshape(-1, 3)
-        diff = np.take(geom.points, geom.tree.query(query, k=1)[1], axis=0)      # take: ~3× faster than indexing rows
+        nearest = grid.nearest(query) if grid is not None else geom.tree.query(query, k=1)[1]
+        diff = np.take(geom.points, nearest, axis=0)      # take: ~3× faster than indexing rows
         diff -= query
         # residual back in world units: R · diag(s) · (nearest - local)
         res_obj = np.multiply(diff.reshape(M, H, 3), scales, out=diff.reshape(M, H, 3))

@@ -1,0 +1,179 @@
+/* Exact nearest sample of each query point, answered from per-cell candidate lists.
+ *
+ * Retrieval's ICP asks one asset's few hundred surface samples for the nearest sample of tens of
+ * thousands of points per step. A uniform grid covers the samples' box with a margin; each cell
+ * keeps the samples that can be nearest to some point of the cell: with ``bound`` the least, over
+ * the samples, of a sample's farthest distance from the cell, a sample whose nearest distance to
+ * the cell exceeds ``bound`` is farther than that sample from every point of the cell. A cell's
+ * list is made the first time a query falls in it (a pass over the samples) and kept in a pool
+ * the caller owns; a query scans its cell's few candidates. Squared distances are summed as a k-d
+ * tree sums them, ((dx*dx + dy*dy) + dz*dz), and the least wins (the lower index among equals),
+ * so the answer is the tree's nearest. A query outside the grid gets -1 (the caller's tree
+ * answers it); so does one whose cell list no longer fits the pool.
+ *
+ * query(samples, lo_h, dims, cells, pool, pool_used, queries, out)
+ *   samples    float64 (3, N), C order: x, y and z of the samples, 0 < N < 65536
+ *   lo_h       float64 (4,): grid origin x, y, z and cell side h
+ *   dims       int64 (3,): cells along x, y, z (cell id = (i * ny + j) * nz + k)
+ *   cells      int32 (C,): 0 for a cell whose list is not made yet, else 1 + where it is in pool
+ *   pool       uint16 (P,): the lists, one after the other, each its length then its samples
+ *   pool_used  int64 (1,): entries of pool in use
+ *   queries    float64 (Q, 3), C order
+ *   out        int64 (Q,), written
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <math.h>
+#include <stdint.h>
+
+/* The bound is widened and the distances narrowed by this relative margin, so rounding never
+   leaves out a sample that can be nearest (a list holds one more candidate at worst). */
+#define SLACK 1e-9
+
+static inline double sq(double v) { return v * v; }
+
+/* far: a sample's farthest squared distance from the cell, near: its nearest (0 inside), for the
+   cell of centre (cx, cy, cz) and half side ``half``; returns the least ``far``. Two samples at a
+   time where SSE2 is there (the compiler leaves a least-of loop and fmax scalar otherwise). */
+static inline double far_one(double x, double y, double z, double cx, double cy, double cz, double half) {
+    return (sq(fabs(x - cx) + half) + sq(fabs(y - cy) + half)) + sq(fabs(z - cz) + half);
+}
+
+static inline double near_one(double x, double y, double z, double cx, double cy, double cz, double half) {
+    return (sq(fmax(fabs(x - cx) - half, 0.0)) + sq(fmax(fabs(y - cy) - half, 0.0))) + sq(fmax(fabs(z - cz) - half, 0.0));
+}
+
+#ifdef __SSE2__
+#include <emmintrin.h>
+static double cell_bounds(const double *xs, const double *ys, const double *zs, int64_t n, double cx, double cy,
+                          double cz, double half, double *near) {
+    const __m128d sign = _mm_set1_pd(-0.0), zero = _mm_setzero_pd(), h = _mm_set1_pd(half);
+    const __m128d vx = _mm_set1_pd(cx), vy = _mm_set1_pd(cy), vz = _mm_set1_pd(cz);
+    __m128d least = _mm_set1_pd(INFINITY);
+    int64_t s = 0;
+    for (; s + 2 <= n; s += 2) {
+        __m128d ax = _mm_andnot_pd(sign, _mm_sub_pd(_mm_loadu_pd(xs + s), vx));
+        __m128d ay = _mm_andnot_pd(sign, _mm_sub_pd(_mm_loadu_pd(ys + s), vy));
+        __m128d az = _mm_andnot_pd(sign, _mm_sub_pd(_mm_loadu_pd(zs + s), vz));
+        __m128d fx = _mm_add_pd(ax, h), fy = _mm_add_pd(ay, h), fz = _mm_add_pd(az, h);
+        least = _mm_min_pd(least, _mm_add_pd(_mm_add_pd(_mm_mul_pd(fx, fx), _mm_mul_pd(fy, fy)), _mm_mul_pd(fz, fz)));
+        __m128d gx = _mm_max_pd(_mm_sub_pd(ax, h), zero), gy = _mm_max_pd(_mm_sub_pd(ay, h), zero);
+        __m128d gz = _mm_max_pd(_mm_sub_pd(az, h), zero);
+        _mm_storeu_pd(near + s, _mm_add_pd(_mm_add_pd(_mm_mul_pd(gx, gx), _mm_mul_pd(gy, gy)), _mm_mul_pd(gz, gz)));
+    }
+    double two[2];
+    _mm_storeu_pd(two, least);
+    double bound = two[0] < two[1] ? two[0] : two[1];
+    for (; s < n; s++) {
+        double far = far_one(xs[s], ys[s], zs[s], cx, cy, cz, half);
+        bound = far < bound ? far : bound;
+        near[s] = near_one(xs[s], ys[s], zs[s], cx, cy, cz, half);
+    }
+    return bound;
+}
+#else
+static double cell_bounds(const double *xs, const double *ys, const double *zs, int64_t n, double cx, double cy,
+                          double cz, double half, double *near) {
+    double bound = INFINITY;
+    for (int64_t s = 0; s < n; s++) {
+        double far = far_one(xs[s], ys[s], zs[s], cx, cy, cz, half);
+        bound = far < bound ? far : bound;
+        near[s] = near_one(xs[s], ys[s], zs[s], cx, cy, cz, half);
+    }
+    return bound;
+}
+#endif
+
+static int64_t make_list(const double *xs, const double *ys, const double *zs, int64_t n, double cx, double cy,
+                         double cz, double half, double *near, int32_t *cells, int64_t c, uint16_t *pool,
+                         int64_t pool_size, int64_t *pool_used) {
+    /* (cx, cy, cz): the cell's centre, half: half its side. The list is pool[at + 1 : at + 1 + pool[at]]. */
+    const int64_t at = *pool_used;
+    if (pool_size - at < n + 1 || at >= INT32_MAX) return -1;   /* the pool may not hold it: the cell stays unmade */
+    const double bound = cell_bounds(xs, ys, zs, n, cx, cy, cz, half, near) * (1.0 + SLACK);
+    int64_t used = at + 1;
+    for (int64_t s = 0; s < n; s++) {               /* written always, kept when within the bound */
+        pool[used] = (uint16_t)s;
+        used += near[s] * (1.0 - SLACK) <= bound;
+    }
+    pool[at] = (uint16_t)(used - at - 1);
+    cells[c] = (int32_t)(at + 1);
+    *pool_used = used;
+    return at;
+}
+
+static void search(const double *soa, int64_t n, const double *lo_h, const int64_t *dims, int32_t *cells,
+                   uint16_t *pool, int64_t pool_size, int64_t *pool_used, const double *queries, int64_t nq,
+                   int64_t *out, double *near) {
+    const double lx = lo_h[0], ly = lo_h[1], lz = lo_h[2], h = lo_h[3];
+    const double *xs = soa, *ys = soa + n, *zs = soa + 2 * n;
+    const int64_t nx = dims[0], ny = dims[1], nz = dims[2];
+    for (int64_t q = 0; q < nq; q++) {
+        const double qx = queries[3 * q], qy = queries[3 * q + 1], qz = queries[3 * q + 2];
+        const double fx = floor((qx - lx) / h), fy = floor((qy - ly) / h), fz = floor((qz - lz) / h);
+        if (!(fx >= 0 && fx < nx && fy >= 0 && fy < ny && fz >= 0 && fz < nz)) {   /* NaN too */
+            out[q] = -1;
+            continue;
+        }
+        const int64_t i = (int64_t)fx, j = (int64_t)fy, k = (int64_t)fz, c = (i * ny + j) * nz + k;
+        int64_t at = (int64_t)cells[c] - 1;
+        if (at < 0) {
+            at = make_list(xs, ys, zs, n, lx + (i + 0.5) * h, ly + (j + 0.5) * h, lz + (k + 0.5) * h, 0.5 * h,
+                           near, cells, c, pool, pool_size, pool_used);
+            if (at < 0) {
+                out[q] = -1;
+                continue;
+            }
+        }
+        double best = INFINITY;
+        int64_t best_i = -1;
+        for (int64_t m = at + 1, end = at + 1 + pool[at]; m < end; m++) {
+            const int64_t s = pool[m];
+            const double dx = xs[s] - qx, dy = ys[s] - qy, dz = zs[s] - qz;
+            const double d = (dx * dx + dy * dy) + dz * dz;
+            best_i = d < best ? s : best_i;     /* a list is in index order: the lower index among equals */
+            best = d < best ? d : best;
+        }
+        out[q] = best_i;
+    }
+}
+
+static PyObject *py_query(PyObject *self, PyObject *args) {
+    Py_buffer P, lo_h, dims, cells, pool, used, q, out;
+    if (!PyArg_ParseTuple(args, "y*y*y*w*w*w*y*w*", &P, &lo_h, &dims, &cells, &pool, &used, &q, &out))
+        return NULL;
+    PyObject *result = NULL;
+    const Py_ssize_t d8 = (Py_ssize_t)sizeof(double), i8 = (Py_ssize_t)sizeof(int64_t);
+    const int64_t n = P.len / (3 * d8), nq = q.len / (3 * d8);
+    const int64_t *d = (const int64_t *)dims.buf;
+    if (lo_h.len != 4 * d8 || dims.len != 3 * i8 || used.len != i8 || out.len != nq * i8 || P.len != n * 3 * d8
+        || n < 1 || n >= 65536 || cells.len != d[0] * d[1] * d[2] * (Py_ssize_t)sizeof(int32_t)
+        || ((int64_t *)used.buf)[0] * 2 > pool.len) {
+        PyErr_SetString(PyExc_ValueError, "_grid_nearest.query: array sizes do not agree");
+    } else {
+        double *near = (double *)PyMem_RawMalloc((size_t)n * sizeof(double));
+        if (near == NULL) {
+            PyErr_NoMemory();
+            goto done;
+        }
+        Py_BEGIN_ALLOW_THREADS
+        search((const double *)P.buf, n, (const double *)lo_h.buf, d, (int32_t *)cells.buf, (uint16_t *)pool.buf,
+               pool.len / 2, (int64_t *)used.buf, (const double *)q.buf, nq, (int64_t *)out.buf, near);
+        Py_END_ALLOW_THREADS
+        PyMem_RawFree(near);
+        result = Py_None;
+        Py_INCREF(result);
+    }
+done:
+    PyBuffer_Release(&P); PyBuffer_Release(&lo_h); PyBuffer_Release(&dims); PyBuffer_Release(&cells);
+    PyBuffer_Release(&pool); PyBuffer_Release(&used); PyBuffer_Release(&q); PyBuffer_Release(&out);
+    return result;
+}
+
+static PyMethodDef methods[] = {
+    {"query", py_query, METH_VARARGS, "query(samples, lo_h, dims, cells, pool, pool_used, queries, out)"},
+    {NULL, NULL, 0, NULL}};
+
+static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_grid_nearest", NULL, -1, methods};
+
+PyMODINIT_FUNC PyInit__grid_nearest(void) { return PyModule_Create(&module); }
