@@ -5,8 +5,10 @@
  * keeps the samples that can be nearest to some point of the cell: with ``bound`` the least, over
  * the samples, of a sample's farthest distance from the cell, a sample whose nearest distance to
  * the cell exceeds ``bound`` is farther than that sample from every point of the cell. A cell's
- * list is made the first time a query falls in it (a pass over the samples) and kept in a pool
- * the caller owns; a query scans its cell's few candidates. Squared distances are summed as a k-d
+ * list is made the first time a query falls in it, from the list of the cell of a grid of twice
+ * the side that holds it (made from every sample: a pass over a few hundred samples per coarse
+ * cell, over a few dozen per cell), and kept in a pool the caller owns; a query scans its cell's
+ * few candidates. Squared distances are summed as a k-d
  * tree sums them, ((dx*dx + dy*dy) + dz*dz), and the least wins (the lower index among equals),
  * so the answer is the tree's nearest. A query outside the grid gets -1 (the caller's tree
  * answers it); so does one whose cell list no longer fits the pool.
@@ -15,7 +17,9 @@
  *   samples    float64 (3, N), C order: x, y and z of the samples, 0 < N < 65536
  *   lo_h       float64 (4,): grid origin x, y, z and cell side h
  *   dims       int64 (3,): cells along x, y, z (cell id = (i * ny + j) * nz + k)
- *   cells      int32 (C,): 0 for a cell whose list is not made yet, else 1 + where it is in pool
+ *   cells      int32 (C + C',): for the grid's C cells, then the C' cells of a grid of twice the side
+ *              (nx + 1) / 2 × (ny + 1) / 2 × (nz + 1) / 2: 0 for a cell whose list is not made yet,
+ *              else 1 + where it is in pool
  *   pool       uint16 (P,): the lists, one after the other, each its length then its samples
  *   pool_used  int64 (1,): entries of pool in use
  *   queries    float64 (Q, 3), C order
@@ -84,22 +88,59 @@ static double cell_bounds(const double *xs, const double *ys, const double *zs, 
 }
 #endif
 
-static int64_t make_list(const double *xs, const double *ys, const double *zs, int64_t n, double cx, double cy,
-                         double cz, double half, double *near, int32_t *cells, int64_t c, uint16_t *pool,
-                         int64_t pool_size, int64_t *pool_used) {
-    /* (cx, cy, cz): the cell's centre, half: half its side. The list is pool[at + 1 : at + 1 + pool[at]]. */
-    const int64_t at = *pool_used;
-    if (pool_size - at < n + 1 || at >= INT32_MAX) return -1;   /* the pool may not hold it: the cell stays unmade */
-    const double bound = cell_bounds(xs, ys, zs, n, cx, cy, cz, half, near) * (1.0 + SLACK);
+/* The same bounds over the samples listed in cand[0:m] (a coarse cell's list), one at a time. */
+static double listed_bounds(const double *xs, const double *ys, const double *zs, const uint16_t *cand, int64_t m,
+                            double cx, double cy, double cz, double half, double *near) {
+    double bound = INFINITY;
+    for (int64_t t = 0; t < m; t++) {
+        const int64_t s = cand[t];
+        double far = far_one(xs[s], ys[s], zs[s], cx, cy, cz, half);
+        bound = far < bound ? far : bound;
+        near[t] = near_one(xs[s], ys[s], zs[s], cx, cy, cz, half);
+    }
+    return bound;
+}
+
+/* Makes the list of cell c (centre (cx, cy, cz), half side ``half``) from the samples that can be
+   nearest anywhere in a cell holding it: cand[0:m], or every sample when cand is NULL. The list
+   is pool[at + 1 : at + 1 + pool[at]], in index order; returns at, or -1 when the pool is full. */
+static int64_t make_list(const double *xs, const double *ys, const double *zs, int64_t n, const uint16_t *cand,
+                         int64_t m, double cx, double cy, double cz, double half, double *near, int32_t *cells,
+                         int64_t c, uint16_t *pool, int64_t pool_size, int64_t *pool_used) {
+    const int64_t at = *pool_used, len = cand ? m : n;
+    if (pool_size - at < len + 1 || at >= INT32_MAX) return -1;   /* the cell stays unmade */
+    const double bound = (cand ? listed_bounds(xs, ys, zs, cand, m, cx, cy, cz, half, near)
+                               : cell_bounds(xs, ys, zs, n, cx, cy, cz, half, near)) * (1.0 + SLACK);
     int64_t used = at + 1;
-    for (int64_t s = 0; s < n; s++) {               /* written always, kept when within the bound */
-        pool[used] = (uint16_t)s;
-        used += near[s] * (1.0 - SLACK) <= bound;
+    for (int64_t t = 0; t < len; t++) {             /* written always, kept when within the bound */
+        pool[used] = cand ? cand[t] : (uint16_t)t;
+        used += near[t] * (1.0 - SLACK) <= bound;
     }
     pool[at] = (uint16_t)(used - at - 1);
     cells[c] = (int32_t)(at + 1);
     *pool_used = used;
     return at;
+}
+
+/* The list of fine cell (i, j, k): made from the list of the coarse cell (twice the side) holding
+   it, which is made from every sample. A sample that can be nearest somewhere in the fine cell can
+   be so in the coarse cell, so the coarse list holds it; and any sample bounds the distance to the
+   nearest, so the bound from the coarse list's samples is sound. */
+static int64_t fine_list(const double *xs, const double *ys, const double *zs, int64_t n, const double *lo_h,
+                         const int64_t *dims, int64_t i, int64_t j, int64_t k, double *near, int32_t *cells,
+                         uint16_t *pool, int64_t pool_size, int64_t *pool_used) {
+    const double lx = lo_h[0], ly = lo_h[1], lz = lo_h[2], h = lo_h[3];
+    const int64_t ny = dims[1], nz = dims[2], fine = dims[0] * ny * nz;
+    const int64_t cy = (ny + 1) / 2, cz = (nz + 1) / 2, ci = i / 2, cj = j / 2, ck = k / 2;
+    const int64_t cc = fine + (ci * cy + cj) * cz + ck;
+    int64_t coarse = (int64_t)cells[cc] - 1;
+    if (coarse < 0) {
+        coarse = make_list(xs, ys, zs, n, NULL, 0, lx + (2 * ci + 1) * h, ly + (2 * cj + 1) * h, lz + (2 * ck + 1) * h,
+                           h, near, cells, cc, pool, pool_size, pool_used);
+        if (coarse < 0) return -1;
+    }
+    return make_list(xs, ys, zs, n, pool + coarse + 1, pool[coarse], lx + (i + 0.5) * h, ly + (j + 0.5) * h,
+                     lz + (k + 0.5) * h, 0.5 * h, near, cells, (i * ny + j) * nz + k, pool, pool_size, pool_used);
 }
 
 static void search(const double *soa, int64_t n, const double *lo_h, const int64_t *dims, int32_t *cells,
@@ -118,8 +159,7 @@ static void search(const double *soa, int64_t n, const double *lo_h, const int64
         const int64_t i = (int64_t)fx, j = (int64_t)fy, k = (int64_t)fz, c = (i * ny + j) * nz + k;
         int64_t at = (int64_t)cells[c] - 1;
         if (at < 0) {
-            at = make_list(xs, ys, zs, n, lx + (i + 0.5) * h, ly + (j + 0.5) * h, lz + (k + 0.5) * h, 0.5 * h,
-                           near, cells, c, pool, pool_size, pool_used);
+            at = fine_list(xs, ys, zs, n, lo_h, dims, i, j, k, near, cells, pool, pool_size, pool_used);
             if (at < 0) {
                 out[q] = -1;
                 continue;
@@ -147,7 +187,8 @@ static PyObject *py_query(PyObject *self, PyObject *args) {
     const int64_t n = P.len / (3 * d8), nq = q.len / (3 * d8);
     const int64_t *d = (const int64_t *)dims.buf;
     if (lo_h.len != 4 * d8 || dims.len != 3 * i8 || used.len != i8 || out.len != nq * i8 || P.len != n * 3 * d8
-        || n < 1 || n >= 65536 || cells.len != d[0] * d[1] * d[2] * (Py_ssize_t)sizeof(int32_t)
+        || n < 1 || n >= 65536
+        || cells.len != (d[0] * d[1] * d[2] + ((d[0] + 1) / 2) * ((d[1] + 1) / 2) * ((d[2] + 1) / 2)) * 4
         || ((int64_t *)used.buf)[0] * 2 > pool.len) {
         PyErr_SetString(PyExc_ValueError, "_grid_nearest.query: array sizes do not agree");
     } else {

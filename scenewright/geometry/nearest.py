@@ -136,8 +136,9 @@ class SampleGrid:
         self.dims = np.maximum(np.ceil(ext / side).astype(np.int64), 1)
         self.lo_side = np.array([*lo, side], np.float64)
         cells = int(np.prod(self.dims))
-        # zeros and empty: the pages of cells no query reaches are never touched, so not held
-        self.cells = np.zeros(cells, np.int32)
+        # zeros and empty: the pages of cells no query reaches are never touched, so not held.
+        # After the grid's cells, those of a grid of twice the side (their lists make the cells' lists).
+        self.cells = np.zeros(cells + int(np.prod((self.dims + 1) // 2)), np.int32)
         self.pool = np.empty(min(cells * self.pool_per_cell, 2 ** 31 - 1), np.uint16)
         self.pool_used = np.zeros(1, np.int64)
         self._columns = np.ascontiguousarray(self.points.T)     # x, y, z rows: the C loops vectorise
