@@ -143,38 +143,125 @@ static int64_t fine_list(const double *xs, const double *ys, const double *zs, i
                      lz + (k + 0.5) * h, 0.5 * h, near, cells, (i * ny + j) * nz + k, pool, pool_size, pool_used);
 }
 
+/* The nearest sample of (qx, qy, qz): from its cell's list, made if need be; -1 outside the grid or
+   when the pool is full. */
+static inline int64_t nearest_listed(const double *xs, const double *ys, const double *zs, int64_t n,
+                                     const double *lo_h, const int64_t *dims, int32_t *cells, uint16_t *pool,
+                                     int64_t pool_size, int64_t *pool_used, double *near, double qx, double qy,
+                                     double qz) {
+    const double lx = lo_h[0], ly = lo_h[1], lz = lo_h[2], h = lo_h[3];
+    const int64_t nx = dims[0], ny = dims[1], nz = dims[2];
+    const double fx = floor((qx - lx) / h), fy = floor((qy - ly) / h), fz = floor((qz - lz) / h);
+    if (!(fx >= 0 && fx < nx && fy >= 0 && fy < ny && fz >= 0 && fz < nz)) return -1;   /* NaN too */
+    const int64_t i = (int64_t)fx, j = (int64_t)fy, k = (int64_t)fz, c = (i * ny + j) * nz + k;
+    int64_t at = (int64_t)cells[c] - 1;
+    if (at < 0) {
+        at = fine_list(xs, ys, zs, n, lo_h, dims, i, j, k, near, cells, pool, pool_size, pool_used);
+        if (at < 0) return -1;
+    }
+    double best = INFINITY;
+    int64_t best_i = -1;
+    for (int64_t m = at + 1, end = at + 1 + pool[at]; m < end; m++) {
+        const int64_t s = pool[m];
+        const double dx = xs[s] - qx, dy = ys[s] - qy, dz = zs[s] - qz;
+        const double d = (dx * dx + dy * dy) + dz * dz;
+        best_i = d < best ? s : best_i;     /* a list is in index order: the lower index among equals */
+        best = d < best ? d : best;
+    }
+    return best_i;
+}
+
+/* The nearest of all samples (the lower index among equals). */
+static int64_t nearest_all(const double *xs, const double *ys, const double *zs, int64_t n, double qx, double qy,
+                           double qz) {
+    double best = INFINITY;
+    int64_t best_i = 0;
+    for (int64_t s = 0; s < n; s++) {
+        const double dx = xs[s] - qx, dy = ys[s] - qy, dz = zs[s] - qz;
+        const double d = (dx * dx + dy * dy) + dz * dz;
+        best_i = d < best ? s : best_i;
+        best = d < best ? d : best;
+    }
+    return best_i;
+}
+
 static void search(const double *soa, int64_t n, const double *lo_h, const int64_t *dims, int32_t *cells,
                    uint16_t *pool, int64_t pool_size, int64_t *pool_used, const double *queries, int64_t nq,
                    int64_t *out, double *near) {
-    const double lx = lo_h[0], ly = lo_h[1], lz = lo_h[2], h = lo_h[3];
     const double *xs = soa, *ys = soa + n, *zs = soa + 2 * n;
-    const int64_t nx = dims[0], ny = dims[1], nz = dims[2];
-    for (int64_t q = 0; q < nq; q++) {
-        const double qx = queries[3 * q], qy = queries[3 * q + 1], qz = queries[3 * q + 2];
-        const double fx = floor((qx - lx) / h), fy = floor((qy - ly) / h), fz = floor((qz - lz) / h);
-        if (!(fx >= 0 && fx < nx && fy >= 0 && fy < ny && fz >= 0 && fz < nz)) {   /* NaN too */
-            out[q] = -1;
-            continue;
-        }
-        const int64_t i = (int64_t)fx, j = (int64_t)fy, k = (int64_t)fz, c = (i * ny + j) * nz + k;
-        int64_t at = (int64_t)cells[c] - 1;
-        if (at < 0) {
-            at = fine_list(xs, ys, zs, n, lo_h, dims, i, j, k, near, cells, pool, pool_size, pool_used);
-            if (at < 0) {
-                out[q] = -1;
-                continue;
+    for (int64_t q = 0; q < nq; q++)
+        out[q] = nearest_listed(xs, ys, zs, n, lo_h, dims, cells, pool, pool_size, pool_used, near,
+                                queries[3 * q], queries[3 * q + 1], queries[3 * q + 2]);
+}
+
+/* numpy's sum of a contiguous row of doubles (np.add.reduce): from 0, blocks of 8192 (its buffer),
+   each summed pairwise with eight accumulators below 128 values. */
+static double pairwise(const double *a, int64_t n) {
+    if (n < 8) {
+        double res = 0.;
+        for (int64_t i = 0; i < n; i++) res += a[i];
+        return res;
+    } else if (n <= 128) {
+        double r[8], res;
+        int64_t i;
+        for (int j = 0; j < 8; j++) r[j] = a[j];
+        for (i = 8; i < n - (n % 8); i += 8)
+            for (int j = 0; j < 8; j++) r[j] += a[i + j];
+        res = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]));
+        for (; i < n; i++) res += a[i];
+        return res;
+    } else {
+        int64_t n2 = n / 2;
+        n2 -= n2 % 8;
+        return pairwise(a, n2) + pairwise(a + n2, n - n2);
+    }
+}
+
+static double numpy_sum(const double *a, int64_t n) {
+    double res = 0.0;
+    for (int64_t i = 0; i < n; i += 8192) res += pairwise(a + i, n - i < 8192 ? n - i : 8192);
+    return res;
+}
+
+/* Translation-only ICP of H hypotheses (retrieval.geometric_fit): each step, every observed point
+   in each hypothesis' object frame, its nearest sample, the residual back in the world, and the
+   trimmed mean step; written as retrieval._fit_hypotheses computes it with numpy, operation by
+   operation, so the same bits (the sum over the points in point order, the weights' sum as numpy
+   sums a row). t (H, 3) is updated in place; dist (H, M) gets the last step's residual lengths. */
+static void icp(const double *soa, int64_t n, const double *lo_h, const int64_t *dims, int32_t *cells,
+                uint16_t *pool, int64_t pool_size, int64_t *pool_used, double *near, const double *obs, int64_t M,
+                const double *cs, const double *scales, double *t, int64_t H, double reach, int64_t steps, int fix_y,
+                double *dist, double *weight, double *total) {
+    const double *xs = soa, *ys = soa + n, *zs = soa + 2 * n;
+    const double *cos_ = cs, *sin_ = cs + H;
+    for (int64_t step = 0; step < steps; step++) {
+        for (int64_t h = 0; h < 3 * H; h++) total[h] = 0.0;
+        for (int64_t m = 0; m < M; m++) {
+            const double ox = obs[3 * m], oy = obs[3 * m + 1], oz = obs[3 * m + 2];
+            for (int64_t h = 0; h < H; h++) {
+                const double c = cos_[h], s = sin_[h], sx = scales[3 * h], sy = scales[3 * h + 1], sz = scales[3 * h + 2];
+                const double dx = ox - t[3 * h], dz = oz - t[3 * h + 2];
+                const double l0 = (c * dx - s * dz) / sx, l1 = (oy - t[3 * h + 1]) / sy, l2 = (s * dx + c * dz) / sz;
+                int64_t p = nearest_listed(xs, ys, zs, n, lo_h, dims, cells, pool, pool_size, pool_used, near, l0, l1, l2);
+                if (p < 0) p = nearest_all(xs, ys, zs, n, l0, l1, l2);
+                const double rx = (xs[p] - l0) * sx, ry = (ys[p] - l1) * sy, rz = (zs[p] - l2) * sz;
+                const double r0 = c * rx + s * rz, r2 = c * rz - s * rx;
+                const double d = sqrt((r0 * r0 + ry * ry) + r2 * r2);
+                const double w = (d < reach ? 1.0 : 0.0) + 1e-6;
+                total[3 * h] += r0 * w;
+                total[3 * h + 1] += ry * w;
+                total[3 * h + 2] += r2 * w;
+                dist[h * M + m] = d;
+                weight[h * M + m] = w;
             }
         }
-        double best = INFINITY;
-        int64_t best_i = -1;
-        for (int64_t m = at + 1, end = at + 1 + pool[at]; m < end; m++) {
-            const int64_t s = pool[m];
-            const double dx = xs[s] - qx, dy = ys[s] - qy, dz = zs[s] - qz;
-            const double d = (dx * dx + dy * dy) + dz * dz;
-            best_i = d < best ? s : best_i;     /* a list is in index order: the lower index among equals */
-            best = d < best ? d : best;
+        for (int64_t h = 0; h < H; h++) {
+            const double wsum = numpy_sum(weight + h * M, M);
+            for (int k = 0; k < 3; k++) {
+                const double move = (k == 1 && fix_y) ? 0.0 : -total[3 * h + k] / wsum;
+                t[3 * h + k] = t[3 * h + k] + move;
+            }
         }
-        out[q] = best_i;
     }
 }
 
@@ -211,8 +298,53 @@ done:
     return result;
 }
 
+static PyObject *py_icp(PyObject *self, PyObject *args) {
+    Py_buffer P, lo_h, dims, cells, pool, used, obs, cs, scales, t, dist;
+    double reach;
+    long long steps;
+    int fix_y;
+    if (!PyArg_ParseTuple(args, "y*y*y*w*w*w*y*y*y*w*dLpw*", &P, &lo_h, &dims, &cells, &pool, &used, &obs, &cs,
+                          &scales, &t, &reach, &steps, &fix_y, &dist))
+        return NULL;
+    PyObject *result = NULL;
+    const Py_ssize_t d8 = (Py_ssize_t)sizeof(double), i8 = (Py_ssize_t)sizeof(int64_t);
+    const int64_t n = P.len / (3 * d8), M = obs.len / (3 * d8), H = t.len / (3 * d8);
+    const int64_t *d = (const int64_t *)dims.buf;
+    if (lo_h.len != 4 * d8 || dims.len != 3 * i8 || used.len != i8 || P.len != n * 3 * d8 || n < 1 || n >= 65536
+        || cells.len != (d[0] * d[1] * d[2] + ((d[0] + 1) / 2) * ((d[1] + 1) / 2) * ((d[2] + 1) / 2)) * 4
+        || ((int64_t *)used.buf)[0] * 2 > pool.len || obs.len != M * 3 * d8 || t.len != H * 3 * d8
+        || cs.len != 2 * H * d8 || scales.len != H * 3 * d8 || dist.len != H * M * d8 || steps < 0) {
+        PyErr_SetString(PyExc_ValueError, "_grid_nearest.icp: array sizes do not agree");
+        goto done;
+    }
+    double *near = (double *)PyMem_RawMalloc((size_t)n * sizeof(double));
+    double *weight = (double *)PyMem_RawMalloc((size_t)(H * M > 0 ? H * M : 1) * sizeof(double));
+    double *total = (double *)PyMem_RawMalloc((size_t)(H > 0 ? 3 * H : 1) * sizeof(double));
+    if (near == NULL || weight == NULL || total == NULL) {
+        PyMem_RawFree(near); PyMem_RawFree(weight); PyMem_RawFree(total);
+        PyErr_NoMemory();
+        goto done;
+    }
+    Py_BEGIN_ALLOW_THREADS
+    icp((const double *)P.buf, n, (const double *)lo_h.buf, d, (int32_t *)cells.buf, (uint16_t *)pool.buf,
+        pool.len / 2, (int64_t *)used.buf, near, (const double *)obs.buf, M, (const double *)cs.buf,
+        (const double *)scales.buf, (double *)t.buf, H, reach, (int64_t)steps, fix_y, (double *)dist.buf,
+        weight, total);
+    Py_END_ALLOW_THREADS
+    PyMem_RawFree(near); PyMem_RawFree(weight); PyMem_RawFree(total);
+    result = Py_None;
+    Py_INCREF(result);
+done:
+    PyBuffer_Release(&P); PyBuffer_Release(&lo_h); PyBuffer_Release(&dims); PyBuffer_Release(&cells);
+    PyBuffer_Release(&pool); PyBuffer_Release(&used); PyBuffer_Release(&obs); PyBuffer_Release(&cs);
+    PyBuffer_Release(&scales); PyBuffer_Release(&t); PyBuffer_Release(&dist);
+    return result;
+}
+
 static PyMethodDef methods[] = {
     {"query", py_query, METH_VARARGS, "query(samples, lo_h, dims, cells, pool, pool_used, queries, out)"},
+    {"icp", py_icp, METH_VARARGS,
+     "icp(samples, lo_h, dims, cells, pool, pool_used, obs, cos_sin, scales, t, reach, steps, fix_y, dist)"},
     {NULL, NULL, 0, NULL}};
 
 static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_grid_nearest", NULL, -1, methods};

@@ -157,3 +157,18 @@ class SampleGrid:
         if len(outside):
             out[outside] = self.tree.query(x[outside], k=1)[1]
         return out
+
+    def icp(self, obs: np.ndarray, cos_sin: np.ndarray, scales: np.ndarray, t: np.ndarray, reach: float,
+            steps: int, fix_y: bool) -> np.ndarray:
+        """Translation-only ICP of H hypotheses against these points, in C (``_grid_nearest.icp``:
+        ``retrieval._fit_hypotheses``' numpy steps, the same bits). ``obs`` (M, 3) world points,
+        ``cos_sin`` (2, H) of the yaws, ``scales`` (H, 3), ``t`` (H, 3) starts, moved in place;
+        points within ``reach`` of their nearest sample weigh fully. Returns the last step's
+        residual lengths (H, M)."""
+        dist = np.empty((len(t), len(obs)))
+        with self._lock:
+            _grid_nearest.icp(self._columns, self.lo_side, self.dims, self.cells, self.pool, self.pool_used,
+                              np.ascontiguousarray(obs, np.float64), np.ascontiguousarray(cos_sin, np.float64),
+                              np.ascontiguousarray(scales, np.float64), t, float(reach), int(steps), bool(fix_y), dist)
+        return dist
+

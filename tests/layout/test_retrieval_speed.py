@@ -10,10 +10,13 @@ retrieval makes.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 from scipy.spatial import cKDTree
 
+from scenewright.geometry import nearest
 from scenewright.geometry.transforms import rot_y
 from scenewright.library.store import Library
 from scenewright.methods.layout.retrieval import (LibraryIndex, RetrievalSettings, expected_visible,
@@ -81,7 +84,9 @@ def test_geometric_fit_equals_the_straightforward_computation(small_library, fix
         scales = np.exp(rng.uniform(-0.3, 0.3, (n_yaw, 3)))
         starts = [np.array([0.5, 0.0, 2.5]),                            # one start for all
                   np.array([0.5, 0.0, 2.5]) + rng.uniform(-0.4, 0.4, (n_yaw, 3))]   # one start per hypothesis
-        for g in (geom, other):
+        assert geom.grid is not None and geom.grid.available == (nearest._grid_nearest is not None)
+        # the compiled steps (the grid's), and numpy's with the tree's searches (no grid)
+        for g in (geom, other, replace(geom, grid=None)):
             for t0 in starts:
                 for view in (None, (K, camera_from_world, depth)):
                     a = geometric_fit(g, obs, cam, yaws, scales, t0, settings, fix_y=fix_y, view=view)
@@ -89,7 +94,7 @@ def test_geometric_fit_equals_the_straightforward_computation(small_library, fix
                     np.testing.assert_array_equal(a[0], b[0])
                     np.testing.assert_array_equal(a[1], b[1])
                     checked += 1
-    assert checked == 8 * len(ids)
+    assert checked == 12 * len(ids)
 
 
 def test_hypotheses_given_twice_are_fitted_once_with_the_same_answers(small_library):
