@@ -38,7 +38,9 @@ def cold_run(checkout: Path, capture: Path, library: Path, out: Path) -> dict:
     env = {**os.environ, "PYTHONPATH": str(checkout)}
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-c", WRAPPER, "reconstruct", str(capture), "-o", str(out),
+    # -P: `python -c` puts the working directory first on the path, ahead of PYTHONPATH; run from
+    # a checkout, both sides would import that checkout
+    proc = subprocess.run([sys.executable, "-P", "-c", WRAPPER, "reconstruct", str(capture), "-o", str(out),
                            "--library", str(library), "--overwrite", "--no-preview", "--quiet"],
                           capture_output=True, text=True, env=env)
     wall = time.perf_counter() - t0
