@@ -38,6 +38,11 @@ class LRUCache:
             self._items.move_to_end(key)
             return self._items[key]
 
+    def peek(self, key: Hashable, default=None):
+        """The value of ``key`` without making it the most recently used, else ``default``."""
+        with self._lock:
+            return self._items.get(key, default)
+
     def __setitem__(self, key: Hashable, value) -> None:
         with self._lock:
             self._items[key] = value

@@ -79,3 +79,11 @@ def test_threads_never_exceed_the_bound():
 def test_size_must_be_positive():
     with pytest.raises(ValueError, match="at least 1"):
         LRUCache(0)
+
+
+def test_peek_reads_without_making_recent():
+    cache = LRUCache(2)
+    cache["a"], cache["b"] = 1, 2
+    assert cache.peek("a") == 1 and cache.peek("z", 0) == 0
+    cache["c"] = 3                      # "a" was only peeked at: it is still the least recent
+    assert "a" not in cache and list(cache) == ["b", "c"]

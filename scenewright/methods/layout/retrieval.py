@@ -179,7 +179,8 @@ class LibraryIndex:
         return geom
 
     def _drop_grid(self, asset_id: str) -> None:
-        geom = self._geometry.get(asset_id)
+        """A grid left the cache: its geometry lets go of it (and gets a new one when next asked)."""
+        geom = self._geometry.peek(asset_id)
         if geom is not None:
             geom.grid = None
 
