@@ -125,7 +125,8 @@ class PosedMesh:
                 if b.watertight:
                     if bool(b.local_mesh.contains((a.vertices[:1] + pa_ - pb_))[0]):
                         return True
-                elif bool(winding.contains(b.local_mesh, a.vertices[:1] + pa_ - pb_, b.material_sign)[0]):
+                elif bool(winding.contains_signed_later(b.local_mesh, a.vertices[:1] + pa_ - pb_,
+                                                        lambda b=b: b.material_sign)[0]):
                     return True
         return False
 

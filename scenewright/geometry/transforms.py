@@ -44,6 +44,9 @@ def rot_y(yaw: float | np.ndarray) -> np.ndarray:
     """(3, 3) rotation by ``yaw`` radians about +Y (right-handed: +X turns toward -Z); an
     array of yaws (...) gives (..., 3, 3). Yaw 0 keeps an asset's front at +Z."""
     c, s = np.cos(yaw), np.sin(yaw)
+    if np.ndim(c) == 0:
+        # one yaw (most calls: a hypothesis' placement): the same entries without four stacks
+        return np.array([[c, 0.0, s], [0.0, 1.0, 0.0], [-s, 0.0, c]], dtype=np.result_type(c))
     z, o = np.zeros_like(c), np.ones_like(c)
     return np.stack([np.stack([c, z, s], -1), np.stack([z, o, z], -1), np.stack([-s, z, c], -1)], -2)
 

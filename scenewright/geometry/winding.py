@@ -73,3 +73,18 @@ def contains(mesh, points: np.ndarray, sign: float) -> np.ndarray:
     if not sign:
         return np.zeros(len(points), bool)
     return sign * winding_numbers(mesh.vertices, mesh.faces, points) >= 0.5
+
+
+def contains_signed_later(mesh, points: np.ndarray, sign_of) -> np.ndarray:
+    """:func:`contains` with the sign asked only when needed: ``sign_of()`` -> float is called only
+    when some point has |w| ≥ ½ (below that no sign makes it inside). The winding numbers of a few
+    points cost F operations each, :func:`material_sign` 512 · F: most points tested lie outside
+    every material, and their answer needs no sign."""
+    points = np.asarray(points, float).reshape(-1, 3)
+    w = winding_numbers(mesh.vertices, mesh.faces, points)
+    if not np.any(np.abs(w) >= 0.5):
+        return np.zeros(len(points), bool)
+    sign = sign_of()
+    if not sign:
+        return np.zeros(len(points), bool)
+    return sign * w >= 0.5

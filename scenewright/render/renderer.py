@@ -132,6 +132,10 @@ class Renderer:
         self.settings = settings or RenderSettings()
         self._fbo = None
         self._targets: list = []
+        # The last camera's inverse, by the bytes of its world_from_camera: render-and-compare renders
+        # hundreds of hypotheses from one camera, and a LAPACK 4x4 inverse per render cost a third of
+        # the renderer's own (Python-side) time on a bench with multithreaded OpenBLAS.
+        self._camera_inverse: tuple[bytes, np.ndarray] | None = None
 
     # -- framebuffer ------------------------------------------------------------------
     def _framebuffer(self):
@@ -172,6 +176,13 @@ class Renderer:
     def __exit__(self, *exc) -> None:
         self.release()
 
+    def _camera_from_world(self, world_from_camera: np.ndarray) -> np.ndarray:
+        """``inv(world_from_camera)``, the last camera's kept (the same array, bit for bit)."""
+        key = world_from_camera.tobytes()
+        if self._camera_inverse is None or self._camera_inverse[0] != key:
+            self._camera_inverse = (key, np.linalg.inv(world_from_camera))
+        return self._camera_inverse[1]
+
     # -- mesh cache -------------------------------------------------------------------
     def upload(self, mesh: trimesh.Trimesh) -> None:
         """Upload ``mesh`` now (otherwise done on first render); a no-op if cached."""
@@ -192,7 +203,10 @@ class Renderer:
         ``near`` or farther than ``far`` (metres along z) are clipped.
         """
         K = _check_matrix("K", K, (3, 3))
-        if K[0, 0] <= 0 or K[1, 1] <= 0 or not np.allclose(K[2], [0, 0, 1]):
+        # K's last row must be (0, 0, 1) within np.allclose's tolerances (atol 1e-8, rtol 1e-5 of 1),
+        # written out: allclose's own checks cost more than the rest of this validation
+        if (K[0, 0] <= 0 or K[1, 1] <= 0 or abs(K[2, 0]) > 1e-8 or abs(K[2, 1]) > 1e-8
+                or abs(K[2, 2] - 1.0) > 1e-8 + 1e-5):
             raise InputError(f"renderer: K must be a pinhole matrix [[fx,s,cx],[0,fy,cy],[0,0,1]] "
                              f"with fx, fy > 0, got {K.tolist()}")
         world_from_camera = _check_matrix("world_from_camera", world_from_camera, (4, 4))
@@ -230,7 +244,7 @@ class Renderer:
             ctx.viewport = (0, 0, self.width, self.height)
             fbo.clear(0.0, 0.0, 0.0, 0.0, depth=1.0)
             ctx.enable_only(ctx.DEPTH_TEST)               # no culling: draw both sides
-            camera_from_world = np.linalg.inv(world_from_camera)
+            camera_from_world = self._camera_from_world(world_from_camera)
             clip = _mat4_bytes(clip_from_camera(K, self.width, self.height, near, far))
             key = np.asarray(settings.key_direction, np.float64)
             key = tuple(key / np.linalg.norm(key))

@@ -50,3 +50,27 @@ def test_chunks_give_the_same_numbers_as_one_pass(monkeypatch):
     inside = np.linalg.norm(points, axis=1) < 0.95          # the icosphere's faces lie within 5 % of r = 1
     outside = np.linalg.norm(points, axis=1) > 1.0
     assert np.all(whole[inside] > 0.5) and np.all(whole[outside] < 0.5)
+
+
+def test_contains_asks_the_sign_only_when_a_point_could_be_inside():
+    cube = trimesh.creation.box(extents=(1.0, 1.0, 1.0))
+    cube.update_faces(cube.face_normals[:, 2] < 0.5)        # open: the sign is what says which side is material
+    asked = []
+
+    def sign_of():
+        asked.append(1)
+        return winding.material_sign(cube)
+
+    outside = np.array([[2.0, 0.0, 0.0], [0.0, 3.0, 0.0]])
+    got = winding.contains_signed_later(cube, outside, sign_of)
+    assert not got.any() and not asked                     # |w| < 1/2 everywhere: no sign needed
+    mixed = np.array([[0.0, 0.0, 0.0], [2.0, 0.0, 0.0], [0.1, -0.2, 0.3]])
+    for mesh in (cube, trimesh.Trimesh(cube.vertices, cube.faces[:, ::-1])):
+        sign = winding.material_sign(mesh)
+        expected = winding.contains(mesh, mixed, sign)
+        assert np.array_equal(winding.contains_signed_later(mesh, mixed, lambda m=mesh: winding.material_sign(m)),
+                              expected)
+    assert np.array_equal(winding.contains_signed_later(cube, mixed, sign_of), [True, False, True])
+    assert asked
+    sheet = trimesh.Trimesh([[0, 0, 0], [1, 0, 0], [0, 1, 0]], [[0, 1, 2], [0, 2, 1]])   # double-sided: no sign
+    assert not winding.contains_signed_later(sheet, [[0.2, 0.2, 0.0]], lambda: 0.0).any()

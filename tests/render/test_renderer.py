@@ -409,3 +409,25 @@ def test_dropped_renderer_frees_its_framebuffer(intrinsics):
     with Renderer(8, 8) as other:
         other.render([], np.diag([8.0, 8.0, 1.0]), np.eye(4))
     assert state._garbage == []                          # released by the next frame
+
+
+def test_cameras_in_turn_give_the_images_of_fresh_renderers(intrinsics):
+    # The renderer keeps the last camera's inverse: another camera and back must each give
+    # exactly what a renderer seeing that camera first gives.
+    box = trimesh.creation.box(extents=(0.6, 0.4, 0.5))
+    item = RenderItem(box, pose(rotation([0, 1, 0], 25), (0.1, 0.0, 2.5)))
+    cams = [pose(), pose(rotation([1, 0, 0], 8), (0.05, -0.1, 0.0))]
+    kept = Renderer(W, H)
+    try:
+        seen = [kept.render([item], intrinsics, cams[k]) for k in (0, 1, 0)]
+        for k, res in zip((0, 1, 0), seen):
+            fresh = Renderer(W, H)
+            try:
+                ref = fresh.render([item], intrinsics, cams[k])
+            finally:
+                fresh.release()
+            assert np.array_equal(res.rgb, ref.rgb) and np.array_equal(res.instance_ids, ref.instance_ids)
+            assert np.array_equal(res.depth, ref.depth, equal_nan=True)
+        assert not np.array_equal(seen[0].instance_ids, seen[1].instance_ids)     # the cameras see it differently
+    finally:
+        kept.release()

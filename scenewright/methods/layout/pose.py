@@ -231,13 +231,13 @@ class RenderScorer:
         window: local yaw steps landing on a tried yaw, the colour fit re-rendering the winners);
         the renderer is deterministic, so the ``recent_renders`` last ones are kept and reused.
         """
-        key = (h.asset_id, h.world_from_object().tobytes(), np.asarray(win.K, float).tobytes(),
-               self.world_from_camera.tobytes())
+        placed = h.world_from_object()
+        key = (h.asset_id, placed.tobytes(), np.asarray(win.K, float).tobytes(), self.world_from_camera.tobytes())
         found = self._renders.get(key)
         if found is not None:
             self._renders.move_to_end(key)
             return found
-        found = self.renderer.render([RenderItem(self.index.render_mesh(h.asset_id), h.world_from_object(), 1)], win.K,
+        found = self.renderer.render([RenderItem(self.index.render_mesh(h.asset_id), placed, 1)], win.K,
                                      self.world_from_camera)
         self._renders[key] = found
         while len(self._renders) > self.recent_renders:
