@@ -14,8 +14,9 @@ appearance against the mask (:func:`pose_on_floor`). The best (asset, yaw, place
 The solved camera height carries the identified sizes' errors: with it k too high, a
 true-size asset fits its mask only scaled by k. Each object's best pairs are therefore tried
 on a scale grid; the floor objects' score curves summed peak at the scene's one scale
-(:func:`scene_scale`), and the layout pipeline redoes the scene once at that scale, each
-object trying its best assets there (:func:`shortlist_at`).
+(:func:`scene_scale`), read finely about that vertex with a few more renders when an estimated
+depth backs the scene (:func:`fine_scale_curve`), and the layout pipeline redoes the scene once at
+that scale, each object trying its best assets there (:func:`shortlist_at`).
 
 Geometry in the world frame of the observation (y up, floor y = ``base``), the camera's
 OpenCV frame for pixels; metres, radians, pixels.
@@ -58,8 +59,8 @@ class FloorPoseSettings:
     # Coarse to fine: after the summed curves' vertex k on ``scales``, each object's ``fine_scale_pairs`` best
     # (asset, yaw) pairs near k are placed again at k × each of these factors, and the scene's scale is the
     # vertex of those curves summed: a 3 % read of the camera height for 15 renders per object instead of a
-    # 3 % grid over the whole range. Seed 0 mono: camera mean |error| 1.9 → 1.5 %, trans 0.833 → 0.850,
-    # IoU-B 0.668 → 0.689, floating 1.15 → 0.8 per scene (docs/layout.md). () = off.
+    # 3 % grid over the whole range. Seed 0 mono: camera mean |error| 1.9 → 1.5 %, trans 0.831 → 0.853,
+    # IoU-B 0.663 → 0.693, floating 1.1 → 0.5 per scene; held-out mono holds (docs/layout.md). () = off.
     fine_scale_steps: tuple[float, ...] = (0.94, 0.97, 1.0, 1.03, 1.06)
     fine_scale_pairs: int = 3
     fine_scale_on_estimate_only: bool = True    # … only with an estimated or relative depth: without depth the
