@@ -62,7 +62,7 @@ class FloorPoseSettings:
     # 3 % grid over the whole range. Seed 0 mono: camera mean |error| 1.9 → 1.5 %, trans 0.831 → 0.853,
     # IoU-B 0.663 → 0.693, floating 1.1 → 0.5 per scene; held-out mono holds (docs/layout.md). () = off.
     fine_scale_steps: tuple[float, ...] = (0.94, 0.97, 1.0, 1.03, 1.06)
-    fine_scale_pairs: int = 3
+    fine_scale_pairs: int = 3            # … per object: near k its best few pairs make the curve (the grid's 8 span the range)
     fine_scale_on_estimate_only: bool = True    # … only with an estimated or relative depth: without depth the
                                                 # coarse vertex stands (a finer read of stand-in assets' curves
                                                 # cost held-out no-depth translation with the full fine grid)
