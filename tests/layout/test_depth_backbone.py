@@ -172,3 +172,39 @@ def test_one_silhouette_curve_does_not_rescale_a_scene():
         assert scene_scale(one * 2, run.floor_pose) is not None
     assert settings_for_run(s, {"used_as": "estimated"}) is s                 # backbone "depth"
     assert settings_for_run(s, {"used_as": "given"}) is s
+
+
+def test_the_scene_scale_is_read_finely_about_the_coarse_vertex(bench384, library, tmp_path):  # noqa: F811
+    """Estimated depth with the coarse-to-fine scale search: scene.json keeps the coarse grid's vertex,
+    every floor object's curve at the fine scales about it, and the scene's scale is where those
+    curves summed peak — within the fine steps' reach of the coarse vertex."""
+    from scenewright.bench.degrade import degrade_bench
+    from scenewright.methods.base import Resources
+    from scenewright.methods.layout.floor_pose import curves_vertex
+    from scenewright.methods.layout.pipeline import LayoutSettings
+    from scenewright.run import run_to_folder
+    manifest = degrade_bench(bench384, tmp_path / "b", "mono", seed=0)
+    steps = (0.94, 0.97, 1.0, 1.03, 1.06)
+    read = 0
+    for name in manifest["scenes"]:
+        s = LayoutSettings()
+        s.floor_pose.fine_scale_steps = steps
+        s.floor_pose.fine_scale_on_estimate_only = True
+        scene = run_to_folder(tmp_path / "b" / name / "capture", tmp_path / name, "layout", s,
+                              Resources(library=library), preview=False)
+        rec = scene.extra["depth"]
+        if "coarse_scene_rescaled_by" not in rec:
+            continue                              # too few floor objects seen whole: no scale correction
+        read += 1
+        k = 1.0 / rec["coarse_scene_rescaled_by"]
+        curves = [{float(g): v for g, v in c.items()} for c in rec["fine_scale_curves"].values()]
+        assert len(curves) >= s.floor_pose.rescale_min_objects
+        lo, hi = min(s.floor_pose.scales), max(s.floor_pose.scales)
+        expected = [k * f for f in steps if lo - 1e-3 <= k * f <= hi + 1e-3]   # the grid's range only
+        for c in curves:                          # the fine scales about the coarse vertex (4 decimals kept)
+            assert np.allclose(sorted(c), expected, rtol=2e-4)
+        fine = 1.0 / rec["scene_rescaled_by"]
+        assert min(steps) * k * (1 - 1e-3) <= fine <= max(steps) * k * (1 + 1e-3)
+        # recorded scales and scores are rounded to 4 decimals: the vertex agrees to that
+        assert abs(np.log(curves_vertex(curves, s.floor_pose) / fine)) < 2e-3
+    assert read >= 1

@@ -201,6 +201,13 @@ def reconstruct(capture, library, settings: LayoutSettings | None = None, render
                 curves = {str(r.obj.id): {f"{g:.3f}": round(v, 4) for g, v in r.hypotheses[0].extra["scale_curve"].items()}
                           for r in results if r.hypotheses and floor.applies(r) and r.hypotheses[0].extra.get("scale_curve")}
                 record = {**depth_record, "scene_rescaled_by": round(1.0 / k, 4), "scale_curves": curves}
+                if s.floor_pose.fine_scale_steps and (floor.on_estimate or not s.floor_pose.fine_scale_on_estimate_only):
+                    with timer("pose"):
+                        fine_k, fine_curves = floor.fine_scale(results, k)
+                    if fine_k is not None:
+                        record.update(coarse_scene_rescaled_by=round(1.0 / k, 4),
+                                      scene_rescaled_by=round(1.0 / fine_k, 4), fine_scale_curves=fine_curves)
+                        k = fine_k
                 redo = dataclasses.replace(metric, depth=(np.asarray(metric.depth, np.float32) / k))
                 shortlist = {int(r.obj.id): shortlist_at(r.hypotheses[0], k, s.floor_pose.redo_assets,
                                                          s.floor_pose.rank_scale_penalty)
@@ -474,6 +481,24 @@ class _FloorContext:
                 h.translation = t
         record["camera_height_m"] = round(float(self.wfc[1, 3]), 4)
         return record
+
+    def fine_scale(self, results: list[ObjectResult], k: float) -> tuple[float | None, dict]:
+        """The scene's scale read finely about the coarse grid's vertex ``k`` (:func:`fine_scale_curve` of
+        every floor object whose curve took part, their vertex by :func:`curves_vertex`): (scale or None,
+        {instance id: {scale: score}} for scene.json)."""
+        from scenewright.methods.layout.floor_pose import curves_vertex, fine_scale_curve
+        K, width = np.asarray(self.capture.K, float), self.capture.width
+        curves = {}
+        for r in results:
+            if not (r.hypotheses and self.applies(r) and r.hypotheses[0].extra.get("scale_curve")):
+                continue
+            c = fine_scale_curve(r.obj, r.hypotheses[0], self._footprint(self.footings[int(r.obj.id)]), self.index,
+                                 self.scorer, K, self.wfc, float(support_height(r, self.observation)), k,
+                                 self.settings, width if self.settings.inframe_rows else None)
+            if c:
+                curves[str(r.obj.id)] = c
+        fine_k = curves_vertex(list(curves.values()), self.settings)
+        return fine_k, {i: {f"{g:.4f}": round(v, 4) for g, v in c.items()} for i, c in curves.items()}
 
     def _footprint(self, footing):
         from scenewright.methods.layout.floor_pose import footprint_of
