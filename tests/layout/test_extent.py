@@ -521,3 +521,50 @@ def test_a_stand_in_against_a_wall_takes_the_depth_from_the_wall_to_its_seen_fro
     assert not depth_to_wall(stand_in(yaw=math.pi / 2), seen, lo, hi, [wall])
     assert not depth_to_wall(stand_in(back_gap=0.3), seen, lo, hi, [wall])
     assert not depth_to_wall(stand_in(), seen, lo, hi, [])
+
+
+def test_a_stand_in_taller_than_what_the_picture_sees_past_is_lowered_to_its_seen_top():
+    """A 1.5 m stand-in (a tv cabinet) placed on a thing seen 0.5 m tall: above 0.5 m the picture sees
+    the wall 3 m behind, so the asset is lowered to 0.5 m, its bottom on the floor. Where an
+    occluder stands in front of its upper part, or that part lies outside the image (a border cut),
+    nothing is said; a stand-in within the slack keeps its height."""
+    from scenewright.methods.layout.extent import cap_seen_height
+    from scenewright.methods.layout.pipeline import (LayoutSettings, ObjectResult, _above_seen_would_show,
+                                                     _height_measurable)
+    from scenewright.methods.layout.retrieval import Query
+    lo, hi = np.array([-0.5, 0.0, -0.25]), np.array([0.5, 1.5, 0.25])
+    rng = np.random.default_rng(0)
+    asset_points = rng.uniform(lo, hi, (400, 3))
+    K = np.array([[300.0, 0.0, 160.0], [0.0, 300.0, 120.0], [0.0, 0.0, 1.0]])
+    wfc = look_at(np.array([0.0, 1.6, 0.0]), np.array([0.0, 0.5, -3.0]))
+    cfw = np.linalg.inv(wfc)
+    seen = np.c_[rng.uniform(-0.5, 0.5, 500), rng.uniform(0.0, 0.5, 500), rng.uniform(-3.25, -3.0, 500)]
+
+    def result(depth):
+        h = Hypothesis(asset_id="a", category="cabinet", yaw=0.0, scale=np.ones(3),
+                       translation=np.array([0.0, 0.0, -3.125]))
+        q = Query(box_size=np.array([1.0, 0.5, 0.25]), yaw=0.0, t0=np.array([0.0, 0.0, -3.125]), points=seen,
+                  partial=False, fix_y=True, cam_pos=wfc[:3, 3], view=(K, cfw, depth), feature=None)
+        return ObjectResult(obj=None, category="cabinet", chosen=h, query=q)
+    behind = np.full((240, 320), 6.0, np.float32)             # the wall, farther than the asset everywhere
+    r = result(behind)
+    # only a stand-in's height is another thing's: an asset that is the object keeps its own
+    assert not _height_measurable(r, LayoutSettings())
+    r.chosen.extra["extent_fit"] = "category"
+    assert _height_measurable(r, LayoutSettings())
+    assert _above_seen_would_show(r, asset_points, 0.6)
+    top = float(np.quantile(seen[:, 1], 0.998))
+    assert cap_seen_height(r.chosen, top, lo, hi)
+    assert r.chosen.scale[1] * 1.5 == pytest.approx(top) and r.chosen.translation[1] == pytest.approx(0.0)
+    assert r.chosen.scale[0] == 1.0 and r.chosen.scale[2] == 1.0
+    # something nearer (1 m from the camera) in front of everything: the upper part may be behind it
+    assert not _above_seen_would_show(result(np.full((240, 320), 1.0, np.float32)), asset_points, 0.6)
+    # the upper part outside the image (a camera looking down past it)
+    wfc_low = look_at(np.array([0.0, 1.6, 0.0]), np.array([0.0, -2.0, -3.0]))
+    low = result(behind)
+    low.query.view = (K, np.linalg.inv(wfc_low), behind)
+    assert not _above_seen_would_show(low, asset_points, 0.6)
+    # within the slack (1.2 × seen + 5 cm): unchanged
+    near = Hypothesis(asset_id="a", category="cabinet", yaw=0.0, scale=np.array([1.0, 0.42, 1.0]),
+                      translation=np.array([0.0, 0.0, -3.125]))
+    assert not cap_seen_height(near, top, lo, hi) and near.scale[1] == 0.42

@@ -360,3 +360,28 @@ def depth_to_wall(h: Hypothesis, points: np.ndarray, catalog_lo: np.ndarray, cat
     h.scale = scale
     h.translation = np.asarray(h.translation, float) - n * float((world @ n - offset).min())
     return True
+
+
+def cap_seen_height(h: Hypothesis, seen_top_y: float, catalog_lo: np.ndarray, catalog_hi: np.ndarray,
+                    slack: float = 1.2, margin_m: float = 0.05) -> bool:
+    """Lower a placed asset ``h`` (in place: its y scale, its bottom kept) whose top stands above
+    ``seen_top_y`` by more than ``slack`` × the seen height + ``margin_m`` to that height; True when
+    it changed.
+
+    The caller asks only for a top seen whole from above (the camera higher than it, the mask's
+    top edge the object's own): a taller thing there would stand between the camera and the top
+    that was seen. A tv stand's nearest cousins are a 1.6 m tv cabinet and a 2.25 m vanity with a
+    mirror, whose extent fit stops at half the catalog height; the seen 0.53 m top says how tall it
+    is. ``catalog_lo``, ``catalog_hi`` (3,): the asset's box in its own frame (unscaled)."""
+    scale = np.asarray(h.scale, float).copy()
+    lo, hi = float(catalog_lo[1]), float(catalog_hi[1])
+    t = np.asarray(h.translation, float).copy()
+    bottom = t[1] + lo * scale[1]
+    height = (hi - lo) * scale[1]
+    seen = float(seen_top_y) - bottom
+    if seen <= 1e-3 or height <= slack * seen + margin_m:
+        return False
+    scale[1] *= seen / height
+    t[1] = bottom - lo * scale[1]
+    h.scale, h.translation = scale, t
+    return True

@@ -26,7 +26,7 @@ from scenewright.methods.layout.arrange import ArrangeSettings, arrange
 from scenewright.methods.layout.consensus import ConsensusSettings, group_consensus
 from scenewright.methods.layout.depth_fit import (DepthFitSettings, camera_record, condition_depth, contact_range,
                                                   settings_for_run, small_reference_size)
-from scenewright.methods.layout.extent import cover_seen, depth_to_wall, fit_extent
+from scenewright.methods.layout.extent import cap_seen_height, cover_seen, depth_to_wall, fit_extent
 from scenewright.methods.layout.features import make_extractor
 from scenewright.methods.layout.floor_pose import (FloorPoseSettings, face_partners, placement_disagrees,
                                                   placement_points, pose_on_floor, scene_scale, shortlist_at,
@@ -277,6 +277,12 @@ def reconstruct(capture, library, settings: LayoutSettings | None = None, render
                         if depth_to_wall(r.chosen, r.query.points, pts.min(0), pts.max(0), observation.walls,
                                          max_gap_m=s.pose.wall_depth_max_gap_m, grow_only=r.query.partial):
                             r.notes.append("depth_to_wall")
+                    if depth_record.get("used_as") == "given" and _height_measurable(r, s):
+                        pts = index.geometry(r.chosen.asset_id).points
+                        if (_above_seen_would_show(r, pts, s.pose.seen_height_cap_visible)
+                                and cap_seen_height(r.chosen, _seen_top(r), pts.min(0), pts.max(0),
+                                                    slack=s.pose.seen_height_cap_slack)):
+                            r.notes.append("seen_height_capped")
                     if contact is not None:
                         _range_by_contact(r, contact, index, capture, wfc, observation, s)
         if floor is not None and depth_record.get("backbone") == "metrology" and s.depth.backbone_relative_share > 0:
@@ -682,6 +688,44 @@ def _fits_wall_depth(r: ObjectResult, s: LayoutSettings) -> bool:
     h = r.chosen
     return (s.pose.wall_depth_max_gap_m > 0 and r.query is not None and len(r.query.points) >= 10
             and bool(h.extra.get("shape_only") or h.extra.get("extent_fit")) and not h.extra.get("floor_pose"))
+
+
+def _seen_top(r: ObjectResult) -> float:
+    """Height of the top of what was seen of ``r`` (its points' 99.8 % quantile, as the box)."""
+    return float(np.quantile(np.asarray(r.query.points, float)[:, 1], 0.998))
+
+
+def _height_measurable(r: ObjectResult, s: LayoutSettings) -> bool:
+    """A stand-in (no asset looked like the object, or one was stretched: its catalog height is another
+    thing's) for furniture placed on its points on a known support (not small, not of a round
+    category: a plant's or a lamp's top is thin, and depth misses it): what was seen of it bounds its
+    height from above where the picture sees past it (:func:`_above_seen_would_show`,
+    :func:`extent.cap_seen_height`). An asset that is the object keeps its height: a bed's headboard
+    whose depth the picture misses is still there (given split: a bed 0.95 m cut to its 0.68 m mattress)."""
+    q, h = r.query, r.chosen
+    return not (s.pose.seen_height_cap_slack is None or q is None or h is None or len(q.points) < 10
+                or not (h.extra.get("shape_only") or h.extra.get("extent_fit"))
+                or not q.fix_y or _is_small(r) or r.category is None
+                or category_info(r.category).symmetry == "radial" or h.extra.get("floor_pose"))
+
+
+def _above_seen_would_show(r: ObjectResult, asset_points: np.ndarray, share: float, margin_m: float = 0.05,
+                           min_samples: int = 5) -> bool:
+    """Whether at least ``share`` of the chosen asset's surface samples above what was seen of ``r``
+    (by ``margin_m``) project inside the image with nothing observed in front of them: where they
+    would be, the picture sees past them, so the asset is taller than the thing. A chair cut by the
+    border whose back lies outside the image, or a cabinet behind a taller one, says nothing."""
+    from scenewright.methods.layout.retrieval import expected_visible
+    h, view = r.chosen, r.query.view
+    if view is None:
+        return False
+    m = h.world_from_object()
+    world = np.asarray(asset_points, float) @ m[:3, :3].T + m[:3, 3]
+    upper = world[world[:, 1] > _seen_top(r) + margin_m]
+    if len(upper) < min_samples:
+        return False
+    K, camera_from_world, depth = view
+    return float(expected_visible(upper, K, camera_from_world, depth).mean()) >= share
 
 
 def _round_category_not_shape(r: ObjectResult, index) -> bool:

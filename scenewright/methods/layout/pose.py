@@ -79,6 +79,9 @@ class PoseSettings:
     cover_seen_max_growth: float = 1.5  # a partial view's stand-in grows (at most this ×) to span what was seen (1: off)
     wall_depth_max_gap_m: float = 0.1  # a stand-in whose back is this near a wall takes the depth from the
                                        # wall to its seen front (extent.depth_to_wall; 0: off)
+    seen_height_cap_slack: float | None = 1.2  # furniture is lowered to the top of what was seen of it when
+                                               # taller than this × its seen height + 5 cm (None: off) …
+    seen_height_cap_visible: float = 0.6  # … and this share of the asset above that top would show in the picture
 
 
 @dataclass
