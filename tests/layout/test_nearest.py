@@ -39,13 +39,18 @@ def _same(a, b) -> None:
     assert a[1].dtype == b[1].dtype and a[0].shape == b[0].shape
 
 
-def test_answers_equal_ckdtree_on_library_assets(small_library):
-    lib = Library.open(small_library)
-    rng = np.random.default_rng(0)
+def _assets_and_queries(library, seed: int):
+    """Each library asset's samples (at most 384, as retrieval keeps) with query points around them."""
+    lib = Library.open(library)
+    rng = np.random.default_rng(seed)
     for asset_id in lib.ids:
         pts = np.asarray(lib.samples(asset_id)[0], float)
         pts = pts[rng.choice(len(pts), min(384, len(pts)), replace=False)]
-        q = _queries(pts, rng)
+        yield pts, _queries(pts, rng)
+
+
+def test_answers_equal_ckdtree_on_library_assets(small_library):
+    for pts, q in _assets_and_queries(small_library, seed=0):
         fast, ref = NearestTree(pts), cKDTree(pts)
         for k in (1, 2):
             _same(fast.query(q, k=k), ref.query(q, k=k))
@@ -95,12 +100,7 @@ needs_grid = pytest.mark.skipif(nearest._grid_nearest is None, reason="built wit
 def test_grid_answers_equal_the_tree_on_library_assets(small_library):
     """The grid's nearest sample is the tree's, for points inside and outside its box; asked twice
     (the second time from the candidate lists the first made) and after its pool filled up."""
-    lib = Library.open(small_library)
-    rng = np.random.default_rng(2)
-    for asset_id in lib.ids:
-        pts = np.asarray(lib.samples(asset_id)[0], float)
-        pts = pts[rng.choice(len(pts), min(384, len(pts)), replace=False)]
-        q = _queries(pts, rng)
+    for pts, q in _assets_and_queries(small_library, seed=2):
         grid, ref = nearest.SampleGrid(pts), cKDTree(pts).query(q, k=1)[1]
         assert grid.available
         first = grid.nearest(q)
