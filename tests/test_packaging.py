@@ -36,7 +36,7 @@ def normalise(name: str) -> str:
 def wheel(tmp_path_factory) -> Path:
     """A wheel built from a copy of the sources (the build leaves nothing in the checkout)."""
     src = tmp_path_factory.mktemp("src")
-    for name in ("pyproject.toml", "README.md"):
+    for name in ("pyproject.toml", "setup.py", "README.md"):
         shutil.copy2(REPO / name, src / name)
     shutil.copytree(REPO / "scenewright", src / "scenewright", ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copytree(REPO / "examples", src / "examples")
@@ -60,6 +60,12 @@ def test_wheel_metadata(wheel):
     assert meta["Version"] == scenewright.__version__
     assert wheel.name.startswith(f"scenewright-{scenewright.__version__}-")
     assert meta["Author"] and meta["License-Expression"] == "Apache-2.0"
+    # the one compiled part (retrieval's grid search) is in the wheel when this machine has a C
+    # compiler (the CI's has): the wheel is then for this platform, not py3-none-any
+    if shutil.which("cc") or shutil.which("gcc"):
+        with zipfile.ZipFile(wheel) as z:
+            assert any(n.startswith("scenewright/geometry/_grid_nearest.") and n.endswith(".so") for n in z.namelist())
+        assert not wheel.name.endswith("-py3-none-any.whl")
     classifiers = meta.get_all("Classifier")
     assert "Programming Language :: Python :: 3.11" in classifiers
     assert set(meta.get_all("Provides-Extra")) >= {"app", "batch", "usd", "blend", "all"}
@@ -130,6 +136,11 @@ def test_fresh_venv_gets_every_command(wheel, tmp_path):
     report = json.loads(check.stdout)
     assert report["unmet"] == [] and len(wanted) > 20
     assert report["scenewright_from"].startswith(str(venv)), report
+    if shutil.which("cc") or shutil.which("gcc"):      # the compiled grid search loads from the wheel
+        compiled = subprocess.run([str(python), "-c", "from scenewright.geometry import nearest; "
+                                   "print(nearest._grid_nearest.__file__)"],
+                                  capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120)
+        assert compiled.returncode == 0 and compiled.stdout.strip().startswith(str(venv)), compiled
 
     cli = venv / "bin" / "scenewright"
     run = lambda *args: subprocess.run([str(cli), *map(str, args)], capture_output=True, text=True,  # noqa: E731
