@@ -368,9 +368,9 @@ def cap_seen_height(h: Hypothesis, seen_top_y: float, catalog_lo: np.ndarray, ca
     ``seen_top_y`` by more than ``slack`` × the seen height + ``margin_m`` to that height; True when
     it changed.
 
-    The caller asks only for a top seen whole from above (the camera higher than it, the mask's
-    top edge the object's own): a taller thing there would stand between the camera and the top
-    that was seen. A tv stand's nearest cousins are a 1.6 m tv cabinet and a 2.25 m vanity with a
+    The caller asks only where the picture sees past the asset's upper part (the room behind
+    where it would stand: ``pipeline._above_seen_would_show``), so a taller thing would have been
+    seen there. A tv stand's nearest cousins are a 1.6 m tv cabinet and a 2.25 m vanity with a
     mirror, whose extent fit stops at half the catalog height; the seen 0.53 m top says how tall it
     is. ``catalog_lo``, ``catalog_hi`` (3,): the asset's box in its own frame (unscaled)."""
     scale = np.asarray(h.scale, float).copy()

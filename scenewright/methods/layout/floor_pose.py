@@ -450,17 +450,8 @@ def pose_on_floor(r, footing, index, scorer, world_from_camera: np.ndarray, K: n
     # curves of all floor objects summed give the scene's one scale (:func:`scene_scale`).
     curve, rank, pairs = None, None, None
     if settings.scales and settings.scale_top > 0:
-        scaled = []
-        for h in trials[: settings.scale_top]:
-            pts = placement_points(index, h.asset_id)
-            for sc in settings.scales:
-                if abs(sc - 1.0) < 1e-6:
-                    continue
-                t = place_on_floor(pts, h.yaw, np.full(3, sc), fp, K, world_from_camera, base,
-                                   h.translation[[0, 2]], settings.newton_steps, frame,
-                                   placement_outline(index, h.asset_id))
-                if t is not None and np.all(np.isfinite(t)):
-                    scaled.append(_trial(h, h.yaw, t, sc))
+        scaled = placed_at_scales(trials[: settings.scale_top], [sc for sc in settings.scales if abs(sc - 1.0) >= 1e-6],
+                                  fp, index, K, world_from_camera, base, settings, frame)
         _score(r.obj, scaled, scorer, settings)
         # each grid-tried pair's score per scale: which pairs to place again near the scene's scale
         pairs = {(h.asset_id, round(h.yaw, 6)): (h, {1.0: float(h.score)}) for h in trials[: settings.scale_top]}
@@ -663,6 +654,24 @@ def rescale_about_camera(hyps: list[Hypothesis], world_from_camera: np.ndarray, 
         h.translation = foot + factor * (np.asarray(h.translation, float) - foot)
 
 
+def placed_at_scales(hyps: list[Hypothesis], scales: list[float], fp: Footprint, index, K: np.ndarray,
+                     world_from_camera: np.ndarray, base: float, settings: FloorPoseSettings,
+                     frame: int | None = None) -> list[Hypothesis]:
+    """Each of ``hyps`` (asset, yaw) scaled uniformly by each of ``scales`` and stood on the floor at its
+    footprint (:func:`place_on_floor`, from its own x/z): the unscored trials, hypothesis by hypothesis,
+    scale by scale; a scale that cannot be placed is left out."""
+    out = []
+    for h in hyps:
+        pts = placement_points(index, h.asset_id)
+        for sc in scales:
+            t = place_on_floor(pts, h.yaw, np.full(3, sc), fp, K, world_from_camera, base,
+                               h.translation[[0, 2]], settings.newton_steps, frame,
+                               placement_outline(index, h.asset_id))
+            if t is not None and np.all(np.isfinite(t)):
+                out.append(_trial(h, h.yaw, t, sc))
+    return out
+
+
 def fine_scale_curve(obj, h: Hypothesis, fp: Footprint, index, scorer, K: np.ndarray, world_from_camera: np.ndarray,
                      base: float, k: float, settings: FloorPoseSettings, frame: int | None = None) -> dict | None:
     """One floor object's score curve over the scales ``k`` × ``settings.fine_scale_steps``: its
@@ -682,15 +691,7 @@ def fine_scale_curve(obj, h: Hypothesis, fp: Footprint, index, scorer, K: np.nda
     # within the grid's range, as the coarse vertex is: past its ends no coarse curve says where the peak lies
     lo, hi = min(settings.scales), max(settings.scales)
     fine = [float(k * f) for f in settings.fine_scale_steps if lo - 1e-9 <= k * f <= hi + 1e-9]
-    trials = []
-    for pair, _ in chosen:
-        pts = placement_points(index, pair.asset_id)
-        for sc in fine:
-            t = place_on_floor(pts, pair.yaw, np.full(3, sc), fp, K, world_from_camera, base,
-                               pair.translation[[0, 2]], settings.newton_steps, frame,
-                               placement_outline(index, pair.asset_id))
-            if t is not None and np.all(np.isfinite(t)):
-                trials.append(_trial(pair, pair.yaw, t, sc))
+    trials = placed_at_scales([pair for pair, _ in chosen], fine, fp, index, K, world_from_camera, base, settings, frame)
     _score(obj, trials, scorer, settings)
     curve = {}
     for t in trials:
