@@ -174,6 +174,31 @@ def test_one_silhouette_curve_does_not_rescale_a_scene():
     assert settings_for_run(s, {"used_as": "given"}) is s
 
 
+def test_one_curve_reads_the_scale_about_the_camera_only_when_its_asset_is_identified():
+    """Too few curves to rescale: the one curve is read finely about 1.0 (the metrology camera) when its
+    best asset looks like the object, not for a stand-in's look, not with two curves (those are summed),
+    not with the fine steps off; and the fine vertex of that one curve stays within the steps."""
+    from types import SimpleNamespace
+
+    from scenewright.methods.layout.floor_pose import FloorPoseSettings, curves_vertex, single_curve_to_read
+    s = FloorPoseSettings()
+    assert s.rescale_min_objects == 2 and s.single_curve_min_appearance == 0.85
+
+    def floor_object(appearance, curve=True):
+        return SimpleNamespace(extra={"scale_curve": {0.82: 3.2, 1.0: 2.7, 1.1: 3.1} if curve else None,
+                                      "floor_appearance": appearance})
+    assert single_curve_to_read([None, floor_object(0.91, curve=False), floor_object(0.91)], s) == 2
+    assert single_curve_to_read([floor_object(0.80)], s) is None              # a stand-in's size
+    assert single_curve_to_read([floor_object(0.91), floor_object(0.95)], s) is None   # two: summed instead
+    assert single_curve_to_read([floor_object(0.91)], dataclasses.replace(s, fine_scale_steps=())) is None
+    assert single_curve_to_read([floor_object(0.91)], dataclasses.replace(s, single_curve_min_appearance=1.0)) is None
+    # seed 0 mono scene 0's desk: its fine curve about 1.0 peaks between 0.94 and 0.97
+    fine = {0.94: 2.8368, 0.97: 2.8541, 1.0: 2.7512, 1.03: 2.7059, 1.06: 2.648}
+    assert curves_vertex([fine], s) is None
+    k = curves_vertex([fine], dataclasses.replace(s, rescale_min_objects=1))
+    assert 0.94 <= k < 0.97
+
+
 def test_the_scene_scale_is_read_finely_about_the_coarse_vertex(bench384, library, tmp_path):  # noqa: F811
     """Estimated depth with the coarse-to-fine scale search: scene.json keeps the coarse grid's vertex,
     every floor object's curve at the fine scales about it, and the scene's scale is where those

