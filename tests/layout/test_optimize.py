@@ -378,7 +378,10 @@ def test_an_overlap_that_only_a_long_move_clears_is_left_rather_than_crossing_th
     out, rep = optimize_layout(items, FLOOR, [], [], OptimizeSettings(max_separate_move_m=1.0))
     assert all(np.allclose(o.world_from_object[[0, 2], 3], i.world_from_object[[0, 2], 3]) for o, i in zip(out, items))
     assert len(rep["colliding_pairs"]) == 1
-    # allowed the long move (the default: no cap), the optimiser makes it
+    # the layout method's default is that cap
     out, rep = optimize_layout(items, FLOOR, [], [])
+    assert len(rep["colliding_pairs"]) == 1
+    # allowed the long move (no cap: text -> scene's repair), the optimiser makes it
+    out, rep = optimize_layout(items, FLOOR, [], [], OptimizeSettings(max_separate_move_m=None))
     assert rep["colliding_pairs"] == [] and not overlap(*out)[0]
     assert max(np.linalg.norm((o.world_from_object - i.world_from_object)[[0, 2], 3]) for o, i in zip(out, items)) > 1.2
