@@ -73,7 +73,9 @@ def set_field(settings, key: str, value: Any, source: str = "--set") -> None:
         value = tuple(value)
     if isinstance(old, float) and isinstance(value, int) and not isinstance(value, bool):
         value = float(value)
-    if old is not None and (isinstance(old, bool) != isinstance(value, bool)
+    # null for a field that may be None (``float | None``): the setting turned off
+    may_be_none = value is None and "None" in str(next(f.type for f in dataclasses.fields(target) if f.name == leaf))
+    if old is not None and not may_be_none and (isinstance(old, bool) != isinstance(value, bool)
                             or (isinstance(old, (int, float)) and not isinstance(value, (int, float)))
                             or (isinstance(old, str) and not isinstance(value, str))):
         kind = type(old).__name__

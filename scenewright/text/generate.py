@@ -162,7 +162,9 @@ class TextToScene:
         t0 = time.perf_counter()
         if s.optimize:
             instances, opt_report = optimize_layout(instances, floor, walls, placed_rel,
-                                                    OptimizeSettings(overlap_volume=False, clearance_m=REST_GAP_M))
+                                                    OptimizeSettings(overlap_volume=False, clearance_m=REST_GAP_M,
+                                                                     # an arrangement is repaired by long moves
+                                                                     max_separate_move_m=None))
         timings["optimize"] = time.perf_counter() - t0
         t0 = time.perf_counter()
         graph = build_scene_graph(instances, floor, walls)

@@ -92,7 +92,10 @@ def reconstruct_photo(photo: Path, out: Path, library, models, labels: list[str]
     """The ordinary ``scenewright reconstruct PHOTO`` path (layout method) into ``out``."""
     from scenewright.cli import build_parser
     argv = ["reconstruct", str(photo), "-o", str(out), "--method", "layout", "--library", str(library),
-            "--labels", ", ".join(labels), "--seed", str(seed)]
+            "--labels", ", ".join(labels), "--seed", str(seed),
+            # the repair arranges what the picture lost around the reconstruction, which the
+            # optimiser may have to clear by long moves (the layout method's 1 m cap leaves no floor)
+            "--set", "arrange.optimize.max_separate_move_m=null"]
     if models is not None:
         argv += ["--models", str(models)]
     args = build_parser().parse_args(argv)

@@ -1,6 +1,7 @@
 """Layout optimisation on hand-built scenes: overlaps, supports, walls, stability, determinism."""
 
 import numpy as np
+import pytest
 import trimesh
 
 from scenewright.geometry.collision import PosedMesh, intersection_volume
@@ -378,7 +379,24 @@ def test_an_overlap_that_only_a_long_move_clears_is_left_rather_than_crossing_th
     out, rep = optimize_layout(items, FLOOR, [], [], OptimizeSettings(max_separate_move_m=1.0))
     assert all(np.allclose(o.world_from_object[[0, 2], 3], i.world_from_object[[0, 2], 3]) for o, i in zip(out, items))
     assert len(rep["colliding_pairs"]) == 1
-    # allowed the long move (the default: no cap), the optimiser makes it
+    # the layout method's default is that cap
     out, rep = optimize_layout(items, FLOOR, [], [])
+    assert len(rep["colliding_pairs"]) == 1
+    # allowed the long move (no cap: text -> scene's repair), the optimiser makes it
+    out, rep = optimize_layout(items, FLOOR, [], [], OptimizeSettings(max_separate_move_m=None))
     assert rep["colliding_pairs"] == [] and not overlap(*out)[0]
     assert max(np.linalg.norm((o.world_from_object - i.world_from_object)[[0, 2], 3]) for o, i in zip(out, items)) > 1.2
+
+
+def test_the_separation_cap_is_lifted_by_null_on_the_command_line():
+    """``--set arrange.optimize.max_separate_move_m=null`` turns the layout method's 1 m cap off (text ->
+    scene's repair needs it); null for a field that may not be None is still refused."""
+    from scenewright import get_method
+    from scenewright.errors import InputError
+    from scenewright.settings import build_settings
+    settings = get_method("layout").Settings
+    assert build_settings(settings, seed=0, values={}, overrides=[]).arrange.optimize.max_separate_move_m == 1.0
+    lifted = build_settings(settings, seed=0, values={}, overrides=["arrange.optimize.max_separate_move_m=null"])
+    assert lifted.arrange.optimize.max_separate_move_m is None
+    with pytest.raises(InputError, match="is a float"):
+        build_settings(settings, seed=0, values={}, overrides=["pose.w_iou=null"])

@@ -61,9 +61,10 @@ class OptimizeSettings:
     max_wall_push_m: float = 0.5      # deeper than this: left alone (a wrong wall or object)
     separate: bool = True             # remove interpenetrations
     # longest move that clears an overlap (None: any). Beyond ~1 m an object stands where it was not
-    # seen (a desk against its wall, hit by a bed stand-in too large, crossed the room 2.6 m), but text
-    # -> scene's repair around a reconstruction relies on long moves, so the cap is opt-in
-    max_separate_move_m: float | None = None
+    # seen (a desk against its wall, hit by a bed stand-in too large, crossed the room 2.6 m with what
+    # stood on it; capped, they stay 3-12 cm off). Text -> scene's repair around a reconstruction
+    # relies on long moves, so scenewright.text (generate, and image's reconstruction) passes None
+    max_separate_move_m: float | None = 1.0
     contact_tol_m: float = 0.002      # overlaps that clear within this are touching, not colliding
     search_tol_m: float = 0.001       # bisection precision of separating moves
     clearance_m: float = 0.005        # separating moves and children's rest keep this gap: meshes

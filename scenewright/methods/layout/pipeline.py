@@ -280,7 +280,7 @@ def reconstruct(capture, library, settings: LayoutSettings | None = None, render
                         pts = index.geometry(r.chosen.asset_id).points
                         if cover_seen(r.chosen, r.query.points, pts.min(0), pts.max(0), s.pose.cover_seen_max_growth):
                             r.notes.append("seen_extent_covered")
-                    if s.pose.anchor_cut_end:
+                    if s.pose.anchor_cut_end and (s.pose.anchor_cut_end_stand_ins or not r.chosen.extra.get("shape_only")):
                         _anchor_cut_end_if_seen(r, observation, capture, wfc, index, scorer, s.pose)
                     if depth_record.get("used_as") == "given" and _fits_wall_depth(r, s):
                         pts = index.geometry(r.chosen.asset_id).points

@@ -51,6 +51,10 @@ class PoseSettings:
     shift_view_axes: bool = True     # … across and along the line of sight (on the floor), not along world x and z
     anchor_cut_end: bool = True      # border-cut wall furniture: the visible end + catalog length place it
     anchor_cut_end_margin: float | None = 0.1  # … unless its render scores more than this below the placement it moves
+    # … also when no asset looks like it (a stand-in: ``shape_only``). Its catalog length is another
+    # thing's, so the visible end plus that length does not say where its middle is (dev_s12: a 2.32 m
+    # sofa stand-in for a 1.96 m futon moved 0.35 m off its fitted render; kept there 0.05 m)
+    anchor_cut_end_stand_ins: bool = False
     unseen_assets: int = 2           # border-cut objects: every ICP start of the best yaw of this many assets is rendered
     local_yaw_deg: float = 12.0      # ± local yaw refinement around the winner
     w_iou: float = 1.0               # weight of the rendered mask's IoU with the observed one
