@@ -154,7 +154,8 @@ def observe(capture, instance_id: int, mask: np.ndarray, window: Window) -> Obse
 
 def compare(obs: Observed, rgb: np.ndarray, ids: np.ndarray, depth: np.ndarray,
             settings: PoseSettings, shape_only_depth: bool = False) -> dict:
-    """Render-and-compare terms for one render (window-sized arrays); higher is better.
+    """Render-and-compare terms for one render (window-sized arrays, as the renderer gives them:
+    ``depth`` NaN exactly where ``ids`` is 0); higher is better.
 
     ``shape_only_depth``: the depth agreement of the surfaces' shape, their median offset along
     the view removed (the depth nudge moves the winner by that offset afterwards)."""
