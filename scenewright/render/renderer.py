@@ -136,6 +136,7 @@ class Renderer:
         # hundreds of hypotheses from one camera, and a LAPACK 4x4 inverse per render cost a third of
         # the renderer's own (Python-side) time on a bench with multithreaded OpenBLAS.
         self._camera_inverse: tuple[bytes, np.ndarray] | None = None
+        self._clip: tuple[tuple, bytes] | None = None
 
     # -- framebuffer ------------------------------------------------------------------
     def _framebuffer(self):
@@ -182,6 +183,14 @@ class Renderer:
         if self._camera_inverse is None or self._camera_inverse[0] != key:
             self._camera_inverse = (key, np.linalg.inv(world_from_camera))
         return self._camera_inverse[1]
+
+    def _clip_bytes(self, K: np.ndarray, near: float, far: float) -> bytes:
+        """The shader's ``clip_from_camera`` bytes, the last camera's kept (the same bytes): the
+        hypotheses of one window share its K."""
+        key = (K.tobytes(), near, far)
+        if self._clip is None or self._clip[0] != key:
+            self._clip = (key, _mat4_bytes(clip_from_camera(K, self.width, self.height, near, far)))
+        return self._clip[1]
 
     # -- mesh cache -------------------------------------------------------------------
     def upload(self, mesh: trimesh.Trimesh) -> None:
@@ -245,7 +254,7 @@ class Renderer:
             fbo.clear(0.0, 0.0, 0.0, 0.0, depth=1.0)
             ctx.enable_only(ctx.DEPTH_TEST)               # no culling: draw both sides
             camera_from_world = self._camera_from_world(world_from_camera)
-            clip = _mat4_bytes(clip_from_camera(K, self.width, self.height, near, far))
+            clip = self._clip_bytes(K, near, far)
             key = np.asarray(settings.key_direction, np.float64)
             key = tuple(key / np.linalg.norm(key))
             lights = (settings.ambient, settings.headlight, settings.key)

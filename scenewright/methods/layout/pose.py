@@ -136,6 +136,15 @@ class Observed:
     depth: np.ndarray      # (S, S) float, NaN unknown
     inside: np.ndarray | None = None   # (S, S) bool, the window pixel lies inside the image
 
+    @property
+    def seen_depth(self) -> np.ndarray:
+        """(S, S) bool: the depth is known (made once: every render of the window compares with it)."""
+        known = self.__dict__.get("_seen_depth")
+        if known is None or known[0] is not self.depth:
+            known = (self.depth, np.isfinite(self.depth))
+            self.__dict__["_seen_depth"] = known
+        return known[1]
+
 
 def observe(capture, instance_id: int, mask: np.ndarray, window: Window) -> Observed:
     seg = capture.seg if capture.seg is not None else mask.astype(np.int32) * instance_id
@@ -149,27 +158,30 @@ def observe(capture, instance_id: int, mask: np.ndarray, window: Window) -> Obse
 
 def compare(obs: Observed, rgb: np.ndarray, ids: np.ndarray, depth: np.ndarray,
             settings: PoseSettings, shape_only_depth: bool = False) -> dict:
-    """Render-and-compare terms for one render (window-sized arrays); higher is better.
+    """Render-and-compare terms for one render (window-sized arrays, as the renderer gives them:
+    ``depth`` NaN exactly where ``ids`` is 0); higher is better.
 
     ``shape_only_depth``: the depth agreement of the surfaces' shape, their median offset along
     the view removed (the depth nudge moves the winner by that offset afterwards)."""
     rendered = ids > 0
-    # Another object's pixel hides ours if it is observed in front of the render.
-    occluded = obs.other & ((~np.isfinite(obs.depth)) | ~rendered
-                            | (obs.depth < np.nan_to_num(depth, nan=np.inf) - 0.03))
+    # Another object's pixel hides ours if it is observed in front of the render. (A render's depth
+    # is NaN exactly where nothing was drawn, where ~rendered already holds: NaN compares false.)
+    seen_depth = obs.seen_depth
+    occluded = obs.other & (~seen_depth | ~rendered | (obs.depth < depth - np.float32(0.03)))
     valid = ~occluded
     if obs.inside is not None:
         # Nothing was observed outside the image: a render reaching there is neither right nor wrong.
         valid &= obs.inside
-    inter = (rendered & obs.mask).sum()
-    union = ((rendered | obs.mask) & valid).sum()
-    iou = inter / union if union else 0.0
     both = rendered & obs.mask
-    dres = (obs.depth - depth)[both & np.isfinite(obs.depth) & np.isfinite(depth)]
+    inter = np.count_nonzero(both)
+    union = np.count_nonzero((rendered | obs.mask) & valid)
+    iou = inter / union if union else 0.0
+    measured = both & seen_depth             # rendered pixels have a finite depth
+    dres = obs.depth[measured] - depth[measured]
     dmed = float(np.median(dres)) if len(dres) else 0.0
     dev = dres - dmed if shape_only_depth else dres
     dsim = float(np.exp(-np.median(np.abs(dev)) / settings.depth_sigma_m)) if len(dres) else 0.0
-    cdiff = np.abs(obs.rgb[both] - rgb[both].astype(np.float32)).mean() / 255 if both.any() else 1.0
+    cdiff = np.abs(obs.rgb[both] - rgb[both].astype(np.float32)).mean() / 255 if inter else 1.0
     csim = float(np.exp(-cdiff / settings.colour_sigma))
     score = settings.w_iou * iou + settings.w_depth * dsim + settings.w_colour * csim
     out = {"iou": float(iou), "depth": dsim, "colour": csim, "depth_residual": dmed}
