@@ -21,6 +21,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_cold import same_scene  # noqa: E402  (scene.json equal apart from timings)
+
 WORKER = (
     "import json, sys\n"
     "from pathlib import Path\n"
@@ -35,13 +38,6 @@ WORKER = (
     "runs = bl.run_method(bench, out / 'pred', Library.open(library), settings)\n"
     "(out / 'runs.json').write_text(json.dumps(runs, indent=1, default=str))\n"
 )
-
-
-def same_scene(a: Path, b: Path) -> bool:
-    ja, jb = (json.loads((d / "scene.json").read_text()) for d in (a, b))
-    for j in (ja, jb):
-        j.pop("timings_s", None)
-    return ja == jb
 
 
 def main(argv=None) -> int:
