@@ -199,30 +199,20 @@ def place_on_floor(points: np.ndarray, yaw: float, scale, fp: Footprint, K: np.n
     turn = (placement_matrix(yaw, scale, np.zeros(3))[:3, :3]).T
     hull = (outline_points(points) if outline is None else np.asarray(outline, float)) @ turn
     local = []           # every sample turned: only a side cut by the frame reads them
-    rot_t, shift = cfw[:3, :3].T, cfw[:3, 3]
-    focal, centre = K[[0, 1], [0, 1]], K[[0, 1], 2]
 
     def residual(xz, inside_only=False):
+        if inside_only and not local:
+            local.append(points @ turn)
+        # project()'s every-point-ahead branch serves the solve: no NaN branch per step
+        u, v = project((local[0] if inside_only else hull) + np.array([xz[0], base, xz[1]]), K, cfw)
+        if not np.all(np.isfinite(u)):
+            return None
+        rows = v
         if inside_only:
-            if not local:
-                local.append(points @ turn)
-            u, v = project(local[0] + np.array([xz[0], base, xz[1]]), K, cfw)
-            if not np.all(np.isfinite(u)):
-                return None
             rows = v[(u >= 0) & (u <= frame_width)]
             if len(rows) == 0:
                 return None
-            lo, hi = (u.min(), rows.min()), (u.max(), rows.max())
-        else:
-            # the hull's extreme columns and rows: project()'s quotients, both coordinates at once
-            p = (hull + np.array([xz[0], base, xz[1]])) @ rot_t + shift
-            z = p[:, 2:3]
-            if not (z > 1e-3).all():
-                return None            # a point at or behind the camera: project() gives NaN
-            uv = p[:, :2] * focal / z + centre
-            lo, hi = uv.min(0), uv.max(0)
-            if not (np.isfinite(lo[0]) and np.isfinite(hi[0])):
-                return None
+        lo, hi = (u.min(), rows.min()), (u.max(), rows.max())
         rv = hi[1] - fp.v_bottom if fp.v_bottom is not None else lo[1] - fp.v_top
         if fp.u_left is not None and fp.u_right is not None:
             ru = 0.5 * (lo[0] + hi[0]) - 0.5 * (fp.u_left + fp.u_right)
