@@ -237,9 +237,10 @@ def _ground_truth(rng, lib, theme, room, placed, surfaces, cam: CameraPose, res,
     labels, instances = {}, []
     for i, k in new_id.items():
         p = placed[i]
-        label = pick_label(rng, p.category, p.name, settings.label_name_probability)
-        labels[k] = label
         ext = p.mesh.extents
+        label = pick_label(rng, p.category, p.name, settings.label_name_probability,
+                           footprint=(float(ext[0]), float(ext[2])))
+        labels[k] = label
         instances.append(Instance(id=k, mesh=p.mesh, world_from_object=p.world_from_object, label=label,
                                   category=p.category, asset_id=p.asset_id,
                                   size=[float(ext[0]), float(ext[1]), float(ext[2])],

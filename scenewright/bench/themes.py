@@ -80,6 +80,27 @@ SYNONYMS: dict[str, list[str]] = {
 }
 
 
+# Labels that state a size, and the footprints they fit: (short side min, short side max,
+# long side min), metres, the object's extents across the floor. A person calls a bed
+# "double" only when it is one (mattress standards start at 1.35 m; a single is 0.9-1.0 m
+# plus its frame); a 1.0 m hospital bed labelled "double bed" would be a wrong label, and
+# the layout method reads these words as a minimum footprint.
+SIZED_LABELS: dict[str, tuple[float, float, float]] = {
+    "double bed": (1.35, float("inf"), 1.8),
+    "single bed": (0.8, 1.2, 1.8),
+}
+
+
+def label_fits_footprint(label: str, footprint: tuple[float, float] | None) -> bool:
+    """Whether a label's size words (``SIZED_LABELS``) agree with a footprint (two extents
+    across the floor, metres, any order); a label without size words fits everything."""
+    if label not in SIZED_LABELS or footprint is None:
+        return True
+    short, long = sorted(float(v) for v in footprint)
+    lo, hi, long_min = SIZED_LABELS[label]
+    return lo <= short <= hi and long >= long_min
+
+
 def label_from_name(name: str) -> str:
     """A label a person might write from an asset's catalog name: words split at camelCase,
     lower case, no digits or punctuation ("bedsideTable2" → "bedside table")."""
@@ -95,14 +116,18 @@ def _category_words(category: str) -> set[str]:
     return words - {"of", "table"} if category not in ("dining_table", "coffee_table") else words
 
 
-def pick_label(rng: np.random.Generator, category: str, name: str, p_name: float = 0.4) -> str:
+def pick_label(rng: np.random.Generator, category: str, name: str, p_name: float = 0.4,
+               footprint: tuple[float, float] | None = None) -> str:
     """A free-text label: with probability ``p_name`` the asset's own name, when it reads as
     words a person would use for the thing (it shares a word with the category's synonyms:
-    "osaka chair", "glass dining table"); else a synonym of the category."""
+    "osaka chair", "glass dining table"); else a synonym of the category — the plain one
+    (the first) when the drawn synonym states a size the object's ``footprint`` (its two
+    extents across the floor, metres) does not have. The random draws are the same whatever
+    the footprint, so a scene's other choices do not depend on it."""
     words = label_from_name(name)
     use_name = rng.random() < p_name
     synonyms = SYNONYMS.get(category, [category.replace("_", " ")])
     choice = synonyms[int(rng.integers(len(synonyms)))]
     if use_name and len(words) <= 30 and set(words.split()) & _category_words(category):
         return words
-    return choice
+    return choice if label_fits_footprint(choice, footprint) else synonyms[0]

@@ -30,3 +30,27 @@ def test_small_things_leave_the_gt_with_their_support():
               SimpleNamespace(support=2)]
     counts = np.array([10, 500, 400, 300])
     assert visible_instances(placed, counts, 100).tolist() == [False, False, True, True]
+
+
+def test_bed_labels_state_only_the_size_the_bed_has():
+    from scenewright.bench.themes import label_fits_footprint
+    from scenewright.methods.layout.labels import label_min_footprint
+    hospital_bed, double_bed, crib = (1.0, 2.1), (2.16, 1.7), (0.73, 1.24)
+    assert not label_fits_footprint("double bed", hospital_bed)
+    assert label_fits_footprint("single bed", hospital_bed)
+    assert label_fits_footprint("double bed", double_bed) and not label_fits_footprint("single bed", double_bed)
+    assert not label_fits_footprint("single bed", crib) and label_fits_footprint("bed", crib)
+    # whatever is drawn, a bed's label never states a footprint the method would exclude it by
+    for footprint in (hospital_bed, double_bed, crib, (1.32, 2.15)):
+        rng = np.random.default_rng(1)
+        labels = {pick_label(rng, "bed", "bed", p_name=0.0, footprint=footprint) for _ in range(60)}
+        assert labels <= set(SYNONYMS["bed"]) and "bed" in labels
+        for label in labels:
+            need = label_min_footprint(label)
+            assert need is None or (min(footprint) >= need[0] and max(footprint) >= need[1]), (label, footprint)
+    # the footprint never changes the random draws, so the rest of a scene stays the same
+    a, b = np.random.default_rng(5), np.random.default_rng(5)
+    for _ in range(30):
+        pick_label(a, "bed", "hospitalBed", footprint=hospital_bed)
+        pick_label(b, "bed", "hospitalBed")
+    assert a.random() == b.random()
