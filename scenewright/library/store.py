@@ -40,6 +40,7 @@ import sqlite3
 import struct
 import threading
 import zipfile
+from copy import deepcopy
 from dataclasses import dataclass, fields
 from pathlib import Path
 
@@ -278,7 +279,7 @@ class Library:
         try:
             # read once: the same bytes give trimesh the mesh and the texture its original encoding
             data = path.read_bytes()
-            mesh = trimesh.load(io.BytesIO(data), file_type="glb", force="mesh", process=False)
+            mesh = _one_mesh(trimesh.load_scene(io.BytesIO(data), file_type="glb", process=False))
         except Exception as exc:   # trimesh raises many kinds on damaged files
             raise InputError(f"{path}: library asset {asset_id}: cannot read mesh "
                              f"({type(exc).__name__}: {exc}); rebuild the library") from None
@@ -325,6 +326,47 @@ def replica_stretch(info: dict, asset_id: str) -> list[float] | None:
     """The per-axis stretch (3,) of a scaled library's replica ``asset_id`` (its source's mesh
     stretched so; library/replicas.py), from the library's ``info``; None for any other asset."""
     return info.get("replicas", {}).get("scales", {}).get(asset_id)
+
+
+def _copy_sharing_visual(mesh: trimesh.Trimesh) -> trimesh.Trimesh:
+    """``mesh.copy()`` (new geometry arrays and attributes, empty cache) whose visual is ``mesh``'s own
+    rather than a copy of it."""
+    copied = mesh.copy(include_visual=False)
+    copied.visual = mesh.visual
+    copied.vertex_attributes.update({k: deepcopy(v) for k, v in mesh.vertex_attributes.items()})
+    copied.face_attributes.update({k: deepcopy(v) for k, v in mesh.face_attributes.items()})
+    return copied
+
+
+def _one_mesh(scene: trimesh.Scene) -> trimesh.Trimesh:
+    """``scene.to_mesh()``: the scene's meshes placed and joined into one.
+
+    A library GLB holds one mesh. ``to_mesh`` copies it twice (placed, then joined), and each
+    copy of a textured mesh decodes and copies its texture atlas (up to 2048², ~0.1 CPU-s on a
+    cold reconstruction's mesh loads); the scene is dropped after loading, so here the same two
+    copies share its visual instead (decoded here, once: meshes are shared between threads, and
+    PIL's lazy decoding is not thread-safe)."""
+    nodes = scene.graph.nodes_geometry
+    if len(nodes) != 1:
+        return scene.to_mesh()
+    transform, name = scene.graph[nodes[0]]
+    source = scene.geometry[name]
+    if not isinstance(source, trimesh.Trimesh):
+        return scene.to_mesh()
+    placed = _copy_sharing_visual(source)          # as Scene.dump places a copy of each geometry
+    placed.apply_transform(transform)
+    placed.metadata["name"] = name
+    placed.metadata["node"] = nodes[0]
+    material = getattr(source.visual, "material", None)
+    for attr in _MATERIAL_TEXTURES:
+        image = getattr(material, attr, None)
+        if image is not None and hasattr(image, "load"):
+            image.load()
+    return _copy_sharing_visual(placed)            # as trimesh.util.concatenate copies a single mesh
+
+
+_MATERIAL_TEXTURES = ("image", "baseColorTexture", "metallicRoughnessTexture", "normalTexture", "occlusionTexture",
+                      "emissiveTexture")
 
 
 def _remember_texture_bytes(mesh, glb: bytes) -> None:

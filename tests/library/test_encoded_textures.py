@@ -113,3 +113,31 @@ def test_usd_texture_files_are_the_library_bytes(small_library, tmp_path):
     written = {p.read_bytes() for p in (tmp_path / "textures").iterdir()}
     assert written, "no texture written"
     assert written <= {original_encoding(image)[1] for _, _, image in textured}
+
+
+def test_library_mesh_is_trimesh_to_mesh_of_its_glb(small_library):
+    """The library joins a GLB's scene into one mesh as ``trimesh.load(force="mesh")`` does, without
+    copying the texture: the same geometry, normals, metadata, uvs, material and pixels."""
+    for rec in small_library.records:
+        mesh = small_library.mesh(rec.asset_id)
+        data = (small_library.folder / rec.folder / "mesh.glb").read_bytes()
+        ref = trimesh.load(io.BytesIO(data), file_type="glb", force="mesh", process=False)
+        for attr in ("vertices", "faces", "vertex_normals", "face_normals"):
+            np.testing.assert_array_equal(getattr(mesh, attr), getattr(ref, attr), err_msg=f"{rec.asset_id} {attr}")
+        assert mesh.metadata == ref.metadata
+        assert type(mesh.visual) is type(ref.visual)
+        assert set(mesh.vertex_attributes) == set(ref.vertex_attributes)
+        if ref.visual.kind != "texture":
+            np.testing.assert_array_equal(mesh.visual.face_colors, ref.visual.face_colors)
+            continue
+        np.testing.assert_array_equal(mesh.visual.uv, ref.visual.uv)
+        ours, theirs = mesh.visual.material, ref.visual.material
+        assert type(ours) is type(theirs)
+        assert set(vars(ours)) == set(vars(theirs))
+        for key, value in getattr(theirs, "_data", {}).items():
+            mine = ours._data[key]
+            if isinstance(value, Image.Image):
+                assert (mine.mode, mine.size) == (value.mode, value.size), key
+                np.testing.assert_array_equal(np.asarray(mine), np.asarray(value), err_msg=key)
+            else:
+                np.testing.assert_array_equal(np.asarray(mine), np.asarray(value), err_msg=key)
