@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import shutil
 
 import numpy as np
+import pytest
 
 from tests.layout.test_depth_none import bench384  # noqa: F401  (fixture)
 from tests.layout.test_floor_pose import _floor_errors
@@ -180,23 +182,29 @@ def test_one_curve_reads_the_scale_about_the_camera_only_when_its_asset_is_ident
     not with the fine steps off; and the fine vertex of that one curve stays within the steps."""
     from types import SimpleNamespace
 
-    from scenewright.methods.layout.floor_pose import FloorPoseSettings, curves_vertex, single_curve_to_read
+    from scenewright.methods.layout.floor_pose import (FloorPoseSettings, curves_vertex, single_curve_to_read,
+                                                       with_scale_curve)
     s = FloorPoseSettings()
     assert s.rescale_min_objects == 2 and s.single_curve_min_appearance == 0.85
 
     def floor_object(appearance, curve=True):
         return SimpleNamespace(extra={"scale_curve": {0.82: 3.2, 1.0: 2.7, 1.1: 3.1} if curve else None,
                                       "floor_appearance": appearance})
-    assert single_curve_to_read([None, floor_object(0.91, curve=False), floor_object(0.91)], s) == 2
-    assert single_curve_to_read([floor_object(0.80)], s) is None              # a stand-in's size
-    assert single_curve_to_read([floor_object(0.91), floor_object(0.95)], s) is None   # two: summed instead
-    assert single_curve_to_read([floor_object(0.91)], dataclasses.replace(s, fine_scale_steps=())) is None
-    assert single_curve_to_read([floor_object(0.91)], dataclasses.replace(s, single_curve_min_appearance=1.0)) is None
+    best = [None, floor_object(0.91, curve=False), floor_object(0.91)]
+    assert with_scale_curve(best) == [2]
+    assert single_curve_to_read([best[i] for i in with_scale_curve(best)], s)
+    assert not single_curve_to_read([floor_object(0.80)], s)              # a stand-in's size
+    assert not single_curve_to_read([floor_object(0.91), floor_object(0.95)], s)   # two: summed instead
+    assert not single_curve_to_read([], s)
+    assert not single_curve_to_read([floor_object(0.91)], dataclasses.replace(s, fine_scale_steps=()))
+    assert not single_curve_to_read([floor_object(0.91)], dataclasses.replace(s, single_curve_min_appearance=1.0))
     # seed 0 mono scene 0's desk: its fine curve about 1.0 peaks between 0.94 and 0.97
     fine = {0.94: 2.8368, 0.97: 2.8541, 1.0: 2.7512, 1.03: 2.7059, 1.06: 2.648}
     assert curves_vertex([fine], s) is None
-    k = curves_vertex([fine], dataclasses.replace(s, rescale_min_objects=1))
+    k = curves_vertex([fine], s, min_objects=1)
     assert 0.94 <= k < 0.97
+    assert curves_vertex([fine], dataclasses.replace(s, rescale_min_objects=1)) == k
+    assert curves_vertex([fine, fine], s, min_objects=3) is None          # the argument, not the setting, decides
 
 
 def test_the_scene_scale_is_read_finely_about_the_coarse_vertex(bench384, library, tmp_path):  # noqa: F811
@@ -232,4 +240,54 @@ def test_the_scene_scale_is_read_finely_about_the_coarse_vertex(bench384, librar
         assert min(steps) * k * (1 - 1e-3) <= fine <= max(steps) * k * (1 + 1e-3)
         # recorded scales and scores are rounded to 4 decimals: the vertex agrees to that
         assert abs(np.log(curves_vertex(curves, s.floor_pose) / fine)) < 2e-3
+    assert read >= 1
+
+
+def test_one_floor_object_without_depth_reads_the_scale_about_the_camera(bench384, library, tmp_path):  # noqa: F811
+    """No depth, one floor object seen whole (every other mask removed): its curve alone sets the scene's
+    scale, read finely about the metrology camera (``floor_pose.single_curve_on_estimate_only`` off, the
+    default) when its asset looks like it, and the scene is redone there; with the switch on the metrology
+    camera stays, as before."""
+    from PIL import Image
+
+    from scenewright.bench.degrade import degrade_bench
+    from scenewright.methods.base import Resources
+    from scenewright.methods.layout.pipeline import LayoutSettings
+    from scenewright.perception.metrology import footings
+    from scenewright.run import run_to_folder
+    assert LayoutSettings().floor_pose.single_curve_on_estimate_only is False
+    manifest = degrade_bench(bench384, tmp_path / "b", "none", seed=0)
+    read = 0
+    for name in manifest["scenes"]:
+        capture = tmp_path / "b" / name / "capture"
+        seg = np.array(Image.open(capture / "seg.png"))
+        instances = json.loads((capture / "instances.json").read_text())["instances"]
+        feet = footings(seg, [i["id"] for i in instances])
+        whole = [i for i in instances if i["id"] in feet and feet[i["id"]].bottom_ok and feet[i["id"]].top_ok]
+        if not whole:
+            continue
+        keep = max(whole, key=lambda i: int(np.sum(seg == i["id"])))      # the largest floor object seen whole
+        one = tmp_path / f"{name}_one"
+        shutil.copytree(capture, one)
+        Image.fromarray(np.where(seg == keep["id"], seg, 0).astype(seg.dtype)).save(one / "seg.png")
+        (one / "instances.json").write_text(json.dumps({"instances": [keep]}))
+        records = {}
+        for on_estimate_only in (False, True):
+            s = LayoutSettings()
+            s.floor_pose.single_curve_on_estimate_only = on_estimate_only
+            scene = run_to_folder(one, tmp_path / f"{name}_{on_estimate_only}", "layout", s,
+                                  Resources(library=library), preview=False)
+            records[on_estimate_only] = scene.extra["depth"]
+        assert "scene_rescaled_by" not in records[True] or records[True]["scene_rescaled_by"] is None
+        rec = records[False]
+        if not rec.get("single_curve"):
+            continue                              # its asset not identified by look: the camera stays
+        read += 1
+        steps = LayoutSettings().floor_pose.fine_scale_steps
+        (curve,) = rec["fine_scale_curves"].values()
+        assert np.allclose(sorted(float(g) for g in curve), steps, rtol=2e-4)    # about 1.0: the metrology camera
+        k = 1.0 / rec["scene_rescaled_by"]
+        assert min(steps) * (1 - 1e-3) <= k <= max(steps) * (1 + 1e-3)
+        # the redone scene's camera is the metrology camera's height divided by that scale
+        assert rec["camera_height_m"] == pytest.approx(rec["metrology"]["camera_height_m"] / k, rel=2e-3)
     assert read >= 1

@@ -87,6 +87,11 @@ class FloorPoseSettings:
     # the scene is redone there. Seed 0's scene 0 (its desk, 0.91): camera −4.0 → +0.1 %, scene IoU-B
     # 0.41 → 0.81, 2 → 0 floating (docs/layout.md). 1.0 = off (the metrology camera stays, the scene not redone).
     single_curve_min_appearance: float = 0.85
+    # … without depth too (off: only with an estimated or relative depth). The read places that object about
+    # the metrology camera, which needs no estimate: seed 0's no-depth scene 0 (its desk, appearance 0.91) camera
+    # −4.0 → 0.0 %, scene trans 0.70 → 0.93, IoU-B 0.36 → 0.80, 2 → 0 floating; held-out seed 1's one
+    # single-curve scene (its armchair a look-alike) stays below the appearance bar, unchanged (docs/layout.md)
+    single_curve_on_estimate_only: bool = False
     single_curve_steps: int = 0          # one object's curve alone: its peak from a least-squares parabola through
                                          # the grid points within this many steps of its best (one curve is bumpy —
                                          # each scale's best is another asset or turn — and no other curve averages
@@ -723,7 +728,7 @@ def scene_scale(hyps: list[Hypothesis | None], settings: FloorPoseSettings) -> f
     through the points within ``single_curve_steps`` of its best. None when fewer than
     ``rescale_min_objects`` objects have a curve."""
     implied = [h.extra["implied_scale"] for h in hyps if h is not None and h.extra.get("implied_scale")]
-    curves = [h.extra["scale_curve"] for h in hyps if h is not None and h.extra.get("scale_curve")]
+    curves = [hyps[i].extra["scale_curve"] for i in with_scale_curve(hyps)]
     if not curves and implied:       # scale_by_rows: the objects' own scales, their median (log)
         if len(implied) < max(1, settings.rescale_min_objects):
             return None
@@ -731,22 +736,27 @@ def scene_scale(hyps: list[Hypothesis | None], settings: FloorPoseSettings) -> f
     return curves_vertex(curves, settings)
 
 
-def single_curve_to_read(hyps: list[Hypothesis | None], settings: FloorPoseSettings) -> int | None:
-    """The index in ``hyps`` of the one floor object whose curve may set the scene's scale on its own
-    (read finely about 1.0): too few curves for :func:`scene_scale` — exactly one — and its best asset
-    looks like the object (``extra["floor_appearance"]`` ≥ ``single_curve_min_appearance``: a stand-in's
-    curve peaks at the stand-in's size, not the camera's error). None otherwise."""
-    with_curve = [i for i, h in enumerate(hyps) if h is not None and h.extra.get("scale_curve")]
-    if len(with_curve) != 1 or len(with_curve) >= max(1, settings.rescale_min_objects) or not settings.fine_scale_steps:
-        return None
-    i = with_curve[0]
-    return i if hyps[i].extra.get("floor_appearance", 0.0) >= settings.single_curve_min_appearance else None
+def with_scale_curve(hyps: list[Hypothesis | None]) -> list[int]:
+    """The indices in ``hyps`` of the floor objects whose best placement has a scale curve (what the
+    scene's scale rests on)."""
+    return [i for i, h in enumerate(hyps) if h is not None and h.extra.get("scale_curve")]
 
 
-def curves_vertex(curves: list[dict], settings: FloorPoseSettings) -> float | None:
+def single_curve_to_read(curved: list[Hypothesis], settings: FloorPoseSettings) -> bool:
+    """Whether the one floor object with a scale curve (``curved``: the best placements that have one,
+    :func:`with_scale_curve`) may set the scene's scale on its own (read finely about 1.0): too few
+    curves for :func:`scene_scale` — exactly one — and its best asset looks like the object
+    (``extra["floor_appearance"]`` ≥ ``single_curve_min_appearance``: a stand-in's curve peaks at the
+    stand-in's size, not the camera's error)."""
+    if len(curved) != 1 or len(curved) >= max(1, settings.rescale_min_objects) or not settings.fine_scale_steps:
+        return False
+    return curved[0].extra.get("floor_appearance", 0.0) >= settings.single_curve_min_appearance
+
+
+def curves_vertex(curves: list[dict], settings: FloorPoseSettings, min_objects: int | None = None) -> float | None:
     """The scale at which score curves ({scale: score}) summed peak (:func:`scene_scale`); None when
-    fewer than ``rescale_min_objects`` curves or no scale common to all."""
-    if len(curves) < max(1, settings.rescale_min_objects):
+    fewer than ``min_objects`` (default ``rescale_min_objects``) curves or no scale common to all."""
+    if len(curves) < max(1, settings.rescale_min_objects if min_objects is None else min_objects):
         return None
     grid = sorted(set.intersection(*[set(c) for c in curves]))
     if not grid:

@@ -30,7 +30,7 @@ from scenewright.methods.layout.extent import cap_seen_height, cover_seen, depth
 from scenewright.methods.layout.features import make_extractor
 from scenewright.methods.layout.floor_pose import (FloorPoseSettings, face_partners, placement_disagrees,
                                                   placement_points, pose_on_floor, scene_scale, shortlist_at,
-                                                  surface_misfit, world_room_yaw)
+                                                  surface_misfit, with_scale_curve, world_room_yaw)
 from scenewright.methods.layout.labels import label_min_footprint, map_label
 from scenewright.methods.layout.photometric import PhotometricSettings, estimate_colour_transform
 from scenewright.methods.layout.pose import (PoseSettings, RenderScorer, category_weight, nudge_along_ray,
@@ -194,12 +194,13 @@ def reconstruct(capture, library, settings: LayoutSettings | None = None, render
             # Floor objects fit their masks best scaled by the camera height's error: redo the
             # scene once with the synthetic depth (every distance) divided by the scale at
             # which they fit best together, each trying the assets that fitted best there.
-            k = scene_scale([r.hypotheses[0] if r.hypotheses and floor.applies(r) else None for r in results],
-                            s.floor_pose)
+            floor_best = [r.hypotheses[0] if r.hypotheses and floor.applies(r) else None for r in results]
+            k = scene_scale(floor_best, s.floor_pose)
+            curved = [results[i] for i in with_scale_curve(floor_best)]   # floor objects with a scale curve
             single_k, single_curves = None, None
-            if k is None and floor.on_estimate:
+            if k is None and (floor.on_estimate or not s.floor_pose.single_curve_on_estimate_only):
                 with timer("pose"):
-                    single_k, single_curves = floor.single_curve_scale(results)
+                    single_k, single_curves = floor.single_curve_scale(curved)
             if single_k is not None:
                 # one object's curve, its asset identified by look: read finely about the metrology camera
                 record = {**depth_record, "scene_rescaled_by": round(1.0 / single_k, 4),
@@ -208,11 +209,11 @@ def reconstruct(capture, library, settings: LayoutSettings | None = None, render
             elif k is not None:
                 # each floor object's score per scale (what the scale rests on), for scene.json
                 curves = {str(r.obj.id): {f"{g:.3f}": round(v, 4) for g, v in r.hypotheses[0].extra["scale_curve"].items()}
-                          for r in results if r.hypotheses and floor.applies(r) and r.hypotheses[0].extra.get("scale_curve")}
+                          for r in curved}
                 record = {**depth_record, "scene_rescaled_by": round(1.0 / k, 4), "scale_curves": curves}
                 if s.floor_pose.fine_scale_steps and (floor.on_estimate or not s.floor_pose.fine_scale_on_estimate_only):
                     with timer("pose"):
-                        fine_k, fine_curves = floor.fine_scale(results, k)
+                        fine_k, fine_curves = floor.fine_scale(curved, k)
                     if fine_k is not None:
                         record.update(coarse_scene_rescaled_by=round(1.0 / k, 4),
                                       scene_rescaled_by=round(1.0 / fine_k, 4), fine_scale_curves=fine_curves)
@@ -498,36 +499,32 @@ class _FloorContext:
         record["camera_height_m"] = round(float(self.wfc[1, 3]), 4)
         return record
 
-    def single_curve_scale(self, results: list[ObjectResult]) -> tuple[float | None, dict | None]:
-        """One floor object has a scale curve (too few for :func:`scene_scale`): the scene's scale read
-        finely about 1.0 (the metrology camera) when that object's best asset looks like it
-        (``floor_pose.single_curve_min_appearance``): (scale or None, its fine curve for scene.json)."""
+    def single_curve_scale(self, curved: list[ObjectResult]) -> tuple[float | None, dict | None]:
+        """One floor object has a scale curve (``curved``: the floor objects that have one; too few for
+        :func:`scene_scale`): the scene's scale read finely about 1.0 (the metrology camera) when that
+        object's best asset looks like it (``floor_pose.single_curve_min_appearance``): (scale or None,
+        its fine curve for scene.json)."""
         from scenewright.methods.layout.floor_pose import single_curve_to_read
-        floor_objects = [r for r in results if r.hypotheses and self.applies(r)]
-        i = single_curve_to_read([r.hypotheses[0] for r in floor_objects], self.settings)
-        if i is None:
+        if not single_curve_to_read([r.hypotheses[0] for r in curved], self.settings):
             return None, None
-        return self.fine_scale([floor_objects[i]], 1.0, min_objects=1)
+        return self.fine_scale(curved, 1.0, min_objects=1)
 
-    def fine_scale(self, results: list[ObjectResult], k: float, min_objects: int | None = None
+    def fine_scale(self, curved: list[ObjectResult], k: float, min_objects: int | None = None
                    ) -> tuple[float | None, dict]:
         """The scene's scale read finely about the coarse grid's vertex ``k`` (:func:`fine_scale_curve` of
-        every floor object whose curve took part, their vertex by :func:`curves_vertex`): (scale or None,
+        every floor object in ``curved``, those whose curve took part; their vertex by :func:`curves_vertex`,
+        needing ``min_objects`` curves, default ``rescale_min_objects``): (scale or None,
         {instance id: {scale: score}} for scene.json)."""
         from scenewright.methods.layout.floor_pose import curves_vertex, fine_scale_curve
         K, width = np.asarray(self.capture.K, float), self.capture.width
         curves = {}
-        for r in results:
-            if not (r.hypotheses and self.applies(r) and r.hypotheses[0].extra.get("scale_curve")):
-                continue
+        for r in curved:
             c = fine_scale_curve(r.obj, r.hypotheses[0], self._footprint(self.footings[int(r.obj.id)]), self.index,
                                  self.scorer, K, self.wfc, float(support_height(r, self.observation)), k,
                                  self.settings, width if self.settings.inframe_rows else None)
             if c:
                 curves[str(r.obj.id)] = c
-        settings = self.settings if min_objects is None else dataclasses.replace(self.settings,
-                                                                                 rescale_min_objects=min_objects)
-        fine_k = curves_vertex(list(curves.values()), settings)
+        fine_k = curves_vertex(list(curves.values()), self.settings, min_objects)
         return fine_k, {i: {f"{g:.4f}": round(v, 4) for g, v in c.items()} for i, c in curves.items()}
 
     def _footprint(self, footing):
