@@ -3,6 +3,7 @@ path through them (real captures from the toy benchmark generator, real renderer
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -205,6 +206,26 @@ def test_a_chance_proportion_match_fades_instead_of_dictating_the_scale():
     # A matches an asset only by chance (three gap scales off): one vote of three at σ 0.12 —
     # near the inverse-variance mean 0.029, well below A's 0.10.
     assert 0.0 < consensus(3 * s.exact_gap) < 0.05
+
+
+def test_agreeing_objects_outweigh_a_camera_height_that_disagrees():
+    s = rg.RegisterSettings()
+    # Two objects of different categories, neither any asset (gap 0.3), both say log 0; the
+    # eye-level camera says +0.15 (the bench's cameras stand 1.2-1.7 m, so ±15 % happens).
+    def consensus(settings, values=(0.0, 0.0, 0.15)):
+        comps = [rg.vote_components(_vote(0.3), settings)] * 2 + [[(1.0, settings.height_prior_sigma)]]
+        return rg.combine_log_votes(np.array(values), comps, settings.vote_outlier_density)[0]
+    # One Gaussian per object (σ 0.12): the inverse-variance mean, 0.15 × 100 / (2 × 69 + 100) ≈ 0.063.
+    single = consensus(dataclasses.replace(s, furniture_core_weight=0.0))
+    assert abs(single - 0.15 * 100 / (2 / 0.12 ** 2 + 100)) < 2e-3
+    # A heavy-tailed spread (a tight core of like-sized objects): the objects' agreement wins.
+    assert 0.0 < consensus(s) < 0.03 < single
+    # And an object 25 % off the other two still moves the consensus less than 0.1 of that.
+    comps = [rg.vote_components(_vote(0.3), s)] * 3
+    assert abs(rg.combine_log_votes(np.array([0.0, 0.0, 0.25]), comps, s.vote_outlier_density)[0]) < 0.025
+    # The parts of "another of the category" add up to what the exact part leaves.
+    parts = rg.vote_components(_vote(0.3), s)
+    assert abs(sum(w for w, _ in parts) - 1.0) < 1e-12 and min(sd for _, sd in parts[1:]) == s.furniture_core_sigma
 
 
 def test_metric_scale_combines_object_sizes_and_eye_level_camera():
