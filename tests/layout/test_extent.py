@@ -514,6 +514,10 @@ def test_a_stand_in_against_a_wall_takes_the_depth_from_the_wall_to_its_seen_fro
     deeper = seen + np.array([0.0, 0.0, 0.25])                       # front 0.65 m out
     g = stand_in()
     assert depth_to_wall(g, deeper, lo, hi, [wall], grow_only=True) and 1.2 < g.scale[2] < 1.33
+    # an asset that looks like the object: only made shallower (one seen deeper stands off its wall)
+    assert not depth_to_wall(stand_in(), deeper, lo, hi, [wall], shrink_only=True)
+    k = stand_in()
+    assert depth_to_wall(k, seen, lo, hi, [wall], shrink_only=True) and k.scale[2] == pytest.approx(h.scale[2])
     # bounded: a front 1 m out is not a 1 m deep nightstand
     far = stand_in()
     assert depth_to_wall(far, seen + np.array([0.0, 0.0, 0.6]), lo, hi, [wall]) and far.scale[2] == pytest.approx(1.33)
@@ -568,3 +572,27 @@ def test_a_stand_in_taller_than_what_the_picture_sees_past_is_lowered_to_its_see
     near = Hypothesis(asset_id="a", category="cabinet", yaw=0.0, scale=np.array([1.0, 0.42, 1.0]),
                       translation=np.array([0.0, 0.0, -3.125]))
     assert not cap_seen_height(near, top, lo, hi) and near.scale[1] == 0.42
+
+
+def test_an_asset_retrieved_by_its_looks_takes_the_walls_depth_only_when_asked():
+    """``_fits_wall_depth``: a stand-in always may; an asset retrieved by its looks (not shape-only,
+    not stretched) only with ``wall_depth_any_asset`` (the default); one placed by the no-depth floor
+    pose never."""
+    from scenewright.methods.layout.pipeline import LayoutSettings, ObjectResult, _fits_wall_depth
+    from scenewright.methods.layout.retrieval import Query
+    pts = np.random.default_rng(0).uniform(-0.2, 0.2, (50, 3))
+    q = Query(box_size=np.array([0.4, 0.5, 0.4]), yaw=0.0, t0=np.zeros(3), points=pts, partial=False,
+              fix_y=True, cam_pos=np.array([0.0, 1.5, 2.0]), view=None, feature=None)
+    h = Hypothesis(asset_id="a", category="nightstand", yaw=0.0, scale=np.ones(3), translation=np.zeros(3))
+    r = ObjectResult(obj=None, category="nightstand", chosen=h, query=q)
+    s = LayoutSettings()
+    assert _fits_wall_depth(r, s)
+    s.pose.wall_depth_any_asset = False
+    assert not _fits_wall_depth(r, s)
+    s.pose.wall_depth_any_asset = True
+    h.extra["floor_pose"] = True
+    assert not _fits_wall_depth(r, s)
+    s.pose.wall_depth_any_asset = False
+    h.extra.pop("floor_pose")
+    h.extra["shape_only"] = True
+    assert _fits_wall_depth(r, s)
