@@ -606,16 +606,19 @@ def test_a_small_things_height_reaches_the_top_row_of_its_mask_its_points_miss()
 
 def test_an_asset_retrieved_by_its_looks_takes_the_walls_depth_only_when_asked():
     """``_fits_wall_depth``: a stand-in always may; an asset retrieved by its looks (not shape-only,
-    not stretched) only with ``wall_depth_any_asset`` (the default); one placed by the no-depth floor
-    pose never."""
+    not stretched) only with ``wall_depth_any_asset`` (the default) and when its render's depth
+    agreement is below 0.5; one placed by the no-depth floor pose never."""
     from scenewright.methods.layout.pipeline import LayoutSettings, ObjectResult, _fits_wall_depth
     from scenewright.methods.layout.retrieval import Query
     pts = np.random.default_rng(0).uniform(-0.2, 0.2, (50, 3))
     q = Query(box_size=np.array([0.4, 0.5, 0.4]), yaw=0.0, t0=np.zeros(3), points=pts, partial=False,
               fix_y=True, cam_pos=np.array([0.0, 1.5, 2.0]), view=None, feature=None)
     h = Hypothesis(asset_id="a", category="nightstand", yaw=0.0, scale=np.ones(3), translation=np.zeros(3))
+    h.extra["render"] = {"iou": 0.9, "depth": 0.74}
     r = ObjectResult(obj=None, category="nightstand", chosen=h, query=q)
     s = LayoutSettings()
+    assert not _fits_wall_depth(r, s)          # its surface matches the depth map: it is the object
+    h.extra["render"]["depth"] = 0.3
     assert _fits_wall_depth(r, s)
     s.pose.wall_depth_any_asset = False
     assert not _fits_wall_depth(r, s)
