@@ -514,6 +514,10 @@ def test_a_stand_in_against_a_wall_takes_the_depth_from_the_wall_to_its_seen_fro
     deeper = seen + np.array([0.0, 0.0, 0.25])                       # front 0.65 m out
     g = stand_in()
     assert depth_to_wall(g, deeper, lo, hi, [wall], grow_only=True) and 1.2 < g.scale[2] < 1.33
+    # an asset that looks like the object: only made shallower (one seen deeper stands off its wall)
+    assert not depth_to_wall(stand_in(), deeper, lo, hi, [wall], shrink_only=True)
+    k = stand_in()
+    assert depth_to_wall(k, seen, lo, hi, [wall], shrink_only=True) and k.scale[2] == pytest.approx(h.scale[2])
     # bounded: a front 1 m out is not a 1 m deep nightstand
     far = stand_in()
     assert depth_to_wall(far, seen + np.array([0.0, 0.0, 0.6]), lo, hi, [wall]) and far.scale[2] == pytest.approx(1.33)
@@ -568,3 +572,60 @@ def test_a_stand_in_taller_than_what_the_picture_sees_past_is_lowered_to_its_see
     near = Hypothesis(asset_id="a", category="cabinet", yaw=0.0, scale=np.array([1.0, 0.42, 1.0]),
                       translation=np.array([0.0, 0.0, -3.125]))
     assert not cap_seen_height(near, top, lo, hi) and near.scale[1] == 0.42
+
+
+def test_a_small_things_height_reaches_the_top_row_of_its_mask_its_points_miss():
+    """A pot 0.2 m tall (on a table at 0.75 m, 2 m from the camera) with a spoon standing 0.2 m out
+    of it: the spoon is in the mask but not in the points (too thin for them). The mask's top row,
+    met on the vertical plane through the pot's middle, gives the spoon's top (1.15 m) to within a
+    pixel's height there (7 mm) plus the pot's half-depth seen from above. When the points reach the
+    mask's top (the spoon measured), or the gap is a pixel or two: nothing is said."""
+    from scenewright.methods.layout.retrieval import mask_top_height
+    K = np.array([[300.0, 0.0, 160.0], [0.0, 300.0, 120.0], [0.0, 0.0, 1.0]])
+    wfc = look_at(np.array([0.0, 1.5, 0.0]), np.array([0.0, 0.9, -2.0]))
+    cfw = np.linalg.inv(wfc)
+    rng = np.random.default_rng(0)
+    a = rng.uniform(0, 2 * math.pi, 4000)
+    body = np.c_[0.05 * np.cos(a), rng.uniform(0.75, 0.95, 4000), -2.0 + 0.05 * np.sin(a)]
+    spoon = np.c_[np.full(400, 0.01), np.linspace(0.95, 1.15, 400), np.full(400, -2.0)]
+
+    def mask_of(pts):
+        pc = pts @ cfw[:3, :3].T + cfw[:3, 3]
+        u = np.floor(K[0, 0] * pc[:, 0] / pc[:, 2] + K[0, 2]).astype(int)
+        v = np.floor(K[1, 1] * pc[:, 1] / pc[:, 2] + K[1, 2]).astype(int)
+        m = np.zeros((240, 320), bool)
+        m[v, u] = True
+        return m
+    mask = mask_of(np.r_[body, spoon])
+    seen_body = body[(body[:, 2] > -2.0)]                    # the near half of the pot
+    reach = mask_top_height(SimpleNamespace(mask=mask, points=seen_body), K, wfc, 3.0, 0.1)
+    assert reach == pytest.approx(1.15, abs=0.007 + 0.05 * 0.3)
+    assert mask_top_height(SimpleNamespace(mask=mask, points=np.r_[seen_body, spoon]), K, wfc, 3.0, 0.1) is None
+    assert mask_top_height(SimpleNamespace(mask=mask_of(body), points=seen_body), K, wfc, 3.0, 0.1) is None
+
+
+def test_an_asset_retrieved_by_its_looks_takes_the_walls_depth_only_when_asked():
+    """``_fits_wall_depth``: a stand-in always may; an asset retrieved by its looks (not shape-only,
+    not stretched) only with ``wall_depth_any_asset`` (the default) and when its render's depth
+    agreement is below 0.5; one placed by the no-depth floor pose never."""
+    from scenewright.methods.layout.pipeline import LayoutSettings, ObjectResult, _fits_wall_depth
+    from scenewright.methods.layout.retrieval import Query
+    pts = np.random.default_rng(0).uniform(-0.2, 0.2, (50, 3))
+    q = Query(box_size=np.array([0.4, 0.5, 0.4]), yaw=0.0, t0=np.zeros(3), points=pts, partial=False,
+              fix_y=True, cam_pos=np.array([0.0, 1.5, 2.0]), view=None, feature=None)
+    h = Hypothesis(asset_id="a", category="nightstand", yaw=0.0, scale=np.ones(3), translation=np.zeros(3))
+    h.extra["render"] = {"iou": 0.9, "depth": 0.74}
+    r = ObjectResult(obj=None, category="nightstand", chosen=h, query=q)
+    s = LayoutSettings()
+    assert not _fits_wall_depth(r, s)          # its surface matches the depth map: it is the object
+    h.extra["render"]["depth"] = 0.3
+    assert _fits_wall_depth(r, s)
+    s.pose.wall_depth_any_asset = False
+    assert not _fits_wall_depth(r, s)
+    s.pose.wall_depth_any_asset = True
+    h.extra["floor_pose"] = True
+    assert not _fits_wall_depth(r, s)
+    s.pose.wall_depth_any_asset = False
+    h.extra.pop("floor_pose")
+    h.extra["shape_only"] = True
+    assert _fits_wall_depth(r, s)

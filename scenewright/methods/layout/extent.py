@@ -308,7 +308,8 @@ def cover_seen(h: Hypothesis, points: np.ndarray, catalog_lo: np.ndarray, catalo
 
 def depth_to_wall(h: Hypothesis, points: np.ndarray, catalog_lo: np.ndarray, catalog_hi: np.ndarray, walls,
                   max_gap_m: float = 0.1, max_angle_deg: float = 15.0, bounds: tuple[float, float] = (0.75, 1.33),
-                  grow_only: bool = False, slack: float = 0.03, trim: float = 0.01) -> bool:
+                  grow_only: bool = False, shrink_only: bool = False, slack: float = 0.03,
+                  trim: float = 0.01) -> bool:
     """Set a stand-in ``h`` (in place) against a wall to the depth the room shows: from the wall
     behind it to the seen front; True when it changed.
 
@@ -318,8 +319,10 @@ def depth_to_wall(h: Hypothesis, points: np.ndarray, catalog_lo: np.ndarray, cat
     with normals into the room) and it faces that wall's normal within ``max_angle_deg``, the wall
     and the front of the seen points (``points`` (N, 3) world, ``1 - trim`` quantile along the
     normal) bound its depth: the asset's z scale changes to it (within ``bounds``; not when within
-    ``slack`` of 1; only growing with ``grow_only``, for a view whose front may lie past the frame),
-    and its back goes to the wall (where setting it flush would put it). ``catalog_lo``, ``catalog_hi`` (3,): the asset's box in
+    ``slack`` of 1; only growing with ``grow_only``, for a view whose front may lie past the frame;
+    only shrinking with ``shrink_only``, for an asset that looks like the object: one the room shows
+    shallower stands a little off its wall, which setting it flush closes), and its back goes to the
+    wall (where setting it flush would put it). ``catalog_lo``, ``catalog_hi`` (3,): the asset's box in
     its own frame (unscaled)."""
     pts = np.asarray(points, float).reshape(-1, 3)
     if len(pts) < 10 or not walls:
@@ -351,6 +354,8 @@ def depth_to_wall(h: Hypothesis, points: np.ndarray, catalog_lo: np.ndarray, cat
     ratio = seen_front / now_depth
     if grow_only:
         ratio = max(ratio, 1.0)
+    if shrink_only:
+        ratio = min(ratio, 1.0)
     ratio = float(np.clip(ratio, *bounds))
     if abs(ratio - 1.0) <= slack:
         return False

@@ -286,7 +286,8 @@ def reconstruct(capture, library, settings: LayoutSettings | None = None, render
                     if depth_record.get("used_as") == "given" and _fits_wall_depth(r, s):
                         pts = index.geometry(r.chosen.asset_id).points
                         if depth_to_wall(r.chosen, r.query.points, pts.min(0), pts.max(0), observation.walls,
-                                         max_gap_m=s.pose.wall_depth_max_gap_m, grow_only=r.query.partial):
+                                         max_gap_m=s.pose.wall_depth_max_gap_m, grow_only=r.query.partial,
+                                         shrink_only=not _stand_in(r.chosen)):
                             r.notes.append("depth_to_wall")
                     if depth_record.get("used_as") == "given" and _height_measurable(r, s):
                         pts = index.geometry(r.chosen.asset_id).points
@@ -705,10 +706,25 @@ def _covers_seen(r: ObjectResult, s: LayoutSettings) -> bool:
 
 def _fits_wall_depth(r: ObjectResult, s: LayoutSettings) -> bool:
     """A stand-in (no asset looked like the object, or one was stretched) placed on its points
-    (metric depth: the caller asks), on the floor or a support: :func:`extent.depth_to_wall` may set its depth."""
+    (metric depth: the caller asks), on the floor or a support: :func:`extent.depth_to_wall` may set its depth;
+    with ``wall_depth_any_asset`` an asset that looks like the object too when its surface disagrees with
+    the depth map (the caller lets it only shrink)."""
     h = r.chosen
     return (s.pose.wall_depth_max_gap_m > 0 and r.query is not None and len(r.query.points) >= 10
-            and bool(h.extra.get("shape_only") or h.extra.get("extent_fit")) and not h.extra.get("floor_pose"))
+            and (_stand_in(h) or (s.pose.wall_depth_any_asset
+                                  and _depth_disagrees(h, s.pose.wall_depth_any_asset_max_agreement)))
+            and not h.extra.get("floor_pose"))
+
+
+def _depth_disagrees(h: Hypothesis, max_agreement: float) -> bool:
+    """The chosen render's depth agreement is below ``max_agreement`` (not rendered: unknown, so no)."""
+    render = h.extra.get("render") or {}
+    return "depth" in render and float(render["depth"]) < max_agreement
+
+
+def _stand_in(h: Hypothesis) -> bool:
+    """No asset looked like the object (``shape_only``), or one was stretched to it (``extent_fit``)."""
+    return bool(h.extra.get("shape_only") or h.extra.get("extent_fit"))
 
 
 def _seen_top(r: ObjectResult) -> float:

@@ -83,6 +83,14 @@ class PoseSettings:
     cover_seen_max_growth: float = 1.5  # a partial view's stand-in grows (at most this ×) to span what was seen (1: off)
     wall_depth_max_gap_m: float = 0.1  # a stand-in whose back is this near a wall takes the depth from the
                                        # wall to its seen front (extent.depth_to_wall; 0: off)
+    # … also an asset retrieved by its looks (not a stand-in), only made shallower: a held-out thing's
+    # nearest cousin looks alike but need not share its depth (a 0.48 m bedside table for a 0.41 m one,
+    # appearance 0.77-0.90); one the room shows deeper stands off its wall, and setting it flush closes that
+    wall_depth_any_asset: bool = True
+    # … when its render's depth agreement is below this (median |Δdepth| over 3.5 cm): a surface that
+    # matches the depth map is the object's, whose depth is right (given split: an exact 0.54 m chest,
+    # agreement 0.74, was made 0.50 m deep by a wall plane a few cm off)
+    wall_depth_any_asset_max_agreement: float = 0.5
     seen_height_cap_slack: float | None = 1.2  # furniture is lowered to the top of what was seen of it when
                                                # taller than this × its seen height + 5 cm (None: off) …
     seen_height_cap_visible: float = 0.6  # … and this share of the asset above that top would show in the picture

@@ -49,6 +49,11 @@ class RetrievalSettings:
     n_yaw_small: int = 12           # … for small things (supported by furniture)
     partial_starts: bool = True     # extra ICP starts for partial views (a border-cut bed: 0.81 -> 0.03 m)
     height_seen: bool = True        # a side-cut thing with its top in view may be fitted lower (extent fit only; docs/layout.md)
+    # a small thing's thin upper parts (a utensils pot's spoons, a vase's stems) are in its mask but
+    # not in its points (eroded, outlier-filtered): its height reaches the mask's top row when that
+    # lies this many pixels (and this share of the mask's height) above where its points project (0: off)
+    small_mask_top_px: float = 3.0
+    small_mask_top_share: float = 0.1
     icp_iters: int = 3              # translation-only ICP steps per hypothesis
     trunc_m: float = 0.08           # chamfer distances are truncated here (outliers)
     sigma_m: float = 0.025          # geometry similarity = exp(-chamfer / sigma)
@@ -635,6 +640,12 @@ def make_query(obj, capture, world_from_camera: np.ndarray, extractor, settings:
     # something nearer: then the box is a lower bound across, not up.
     top_whole = top_seen(obj, capture)
     height_seen = bool(settings.height_seen and partial and support_y is not None and top_whole)
+    if small and top_whole and not obj.truncated and settings.small_mask_top_px > 0:
+        reach = mask_top_height(obj, capture.K, world_from_camera, settings.small_mask_top_px,
+                                settings.small_mask_top_share)
+        base = support_y if support_y is not None else bottom
+        if reach is not None and reach - base > size[1]:
+            size[1] = reach - base
     pts = np.asarray(obj.points, float).reshape(-1, 3)
     pts = subsample(pts[np.all(np.isfinite(pts), 1)], settings.n_obs_points, seed)
     view = None
@@ -649,6 +660,45 @@ def make_query(obj, capture, world_from_camera: np.ndarray, extractor, settings:
                  partial=partial, fix_y=fix_y, cam_pos=np.asarray(world_from_camera, float)[:3, 3],
                  view=view, feature=feature, small=small, height_seen=height_seen,
                  top_seen=top_whole)
+
+
+def mask_top_height(obj, K: np.ndarray, world_from_camera: np.ndarray, min_px: float, min_share: float,
+                    trim: float = 0.002) -> float | None:
+    """Height (world y) the top row of ``obj``'s mask reaches, on the vertical plane through its
+    points' middle square to the line of sight, when that row lies at least ``min_px`` pixels and
+    ``min_share`` of the mask's height above the highest of its points in the image (their
+    ``trim`` quantile); else None. Thin parts (a utensils pot's spoons, a vase's stems) survive in
+    the mask but not in the points, which lose them to erosion and outlier filters. A thing whose
+    points reach its mask's top (a bowl's far rim seen from above) is left to its points: the
+    plane through its middle would put that rim too high."""
+    mask = obj.mask
+    pts = np.asarray(obj.points, float).reshape(-1, 3)
+    if mask is None or not mask.any() or len(pts) < 10:
+        return None
+    wfc = np.asarray(world_from_camera, float)
+    cfw = np.linalg.inv(wfc)
+    pc = pts @ cfw[:3, :3].T + cfw[:3, 3]
+    pc = pc[pc[:, 2] > 1e-3]
+    if len(pc) < 10:
+        return None
+    K = np.asarray(K, float)
+    rows_pts = K[1, 1] * pc[:, 1] / pc[:, 2] + K[1, 2]
+    rows = np.flatnonzero(mask.any(axis=1))
+    top_row, span = float(rows[0]), float(rows[-1] + 1 - rows[0])
+    gap = float(np.quantile(rows_pts, trim)) - top_row
+    if gap < min_px or gap < min_share * span:
+        return None
+    cols = np.flatnonzero(mask[rows[0]])
+    u = float(cols.mean()) + 0.5
+    ray = wfc[:3, :3] @ np.array([(u - K[0, 2]) / K[0, 0], (top_row - K[1, 2]) / K[1, 1], 1.0])
+    centre = wfc[:3, 3]
+    middle = np.median(pts, axis=0)
+    n = np.array([middle[0] - centre[0], 0.0, middle[2] - centre[2]])
+    along = float(n @ ray)
+    if np.linalg.norm(n) < 1e-6 or along <= 1e-9:
+        return None
+    lam = float(n @ (middle - centre)) / along
+    return float(centre[1] + lam * ray[1])
 
 
 def top_seen(obj, capture, max_hidden: float = 0.1) -> bool:
