@@ -28,11 +28,11 @@ Colours are written as stored (scenewright's renderer shows them as display valu
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import os
 import re
-import dataclasses
 import struct
 from dataclasses import dataclass
 from pathlib import Path
@@ -218,8 +218,12 @@ def _primitive_arrays(mesh, source: np.ndarray, normals: np.ndarray | None, face
         colours = np.round(np.clip(surface.vertex_colors[src], 0, 1) * 255).astype(np.uint8)
     index_type = np.uint16 if len(used) < 65535 else np.uint32     # 65535 is the restart value
     positions = np.asarray(mesh.vertices, np.float64)[src].astype(np.float32)
-    return PrimitiveArrays(positions=positions, normals=None if normals is None else normals[used], uv=uv,
-                           colours=colours, indices=local.reshape(-1).astype(index_type),
+    normals = None if normals is None else normals[used]
+    indices = local.reshape(-1).astype(index_type)
+    for array in (positions, normals, uv, colours, indices):
+        if array is not None:
+            array.flags.writeable = False      # kept on the mesh and written again: never edited
+    return PrimitiveArrays(positions=positions, normals=normals, uv=uv, colours=colours, indices=indices,
                            position_bounds=(positions.min(0).tolist(), positions.max(0).tolist())
                            if len(positions) else None)
 
