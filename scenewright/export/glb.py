@@ -28,14 +28,19 @@ Colours are written as stored (scenewright's renderer shows them as display valu
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import os
 import re
 import struct
+from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
+import PIL.Image
+import trimesh
 
 from scenewright.encoded_images import original_encoding
 from scenewright.export.common import ExportSettings, Surface, attribution_of, export_metadata, relations_of, surface_of
@@ -177,6 +182,141 @@ def flat_colour_parts(mesh, surface: Surface) -> list[tuple[np.ndarray, np.ndarr
     return [(np.flatnonzero(inverse == k), colours[k] / 255.0) for k in range(len(colours))]
 
 
+class PrimitiveArrays(NamedTuple):
+    """What one glTF primitive stores: per-vertex arrays of the vertices it uses, and its triangles."""
+
+    positions: np.ndarray                 # (n, 3) float32, object frame
+    normals: np.ndarray | None            # (n, 3) float32 unit
+    uv: np.ndarray | None                 # (n, 2) float32, glTF's origin (top left)
+    colours: np.ndarray | None            # (n, 4) uint8 RGBA
+    indices: np.ndarray                   # (3F,) uint16, or uint32 from 65535 vertices on
+    position_bounds: tuple[list, list] | None   # per-axis min and max of ``positions`` (None: none)
+
+
+@dataclass(frozen=True)
+class PreparedMesh:
+    """What a mesh becomes in a GLB, apart from its names: its surface and its primitives
+    (``(RGBA factor (4,), arrays)`` each; one per colour when ``flat``, else one textured or
+    coloured primitive)."""
+
+    surface: Surface
+    flat: bool
+    primitives: tuple[tuple[np.ndarray, PrimitiveArrays], ...]
+
+
+def _primitive_arrays(mesh, source: np.ndarray, normals: np.ndarray | None, faces: np.ndarray,
+                      surface: Surface, with_uv: bool, with_colours: bool) -> PrimitiveArrays:
+    """The arrays of a primitive of ``faces`` (indices into the vertex set ``source`` → mesh
+    vertex, ``normals``), holding only the vertices it uses."""
+    used, local = np.unique(faces.reshape(-1), return_inverse=True)
+    src = source[used]
+    uv = colours = None
+    if with_uv:
+        uv_src = np.asarray(surface.uv, np.float64)[src]
+        uv = np.column_stack([uv_src[:, 0], 1.0 - uv_src[:, 1]]).astype(np.float32)
+    if with_colours:
+        colours = np.round(np.clip(surface.vertex_colors[src], 0, 1) * 255).astype(np.uint8)
+    index_type = np.uint16 if len(used) < 65535 else np.uint32     # 65535 is the restart value
+    positions = np.asarray(mesh.vertices, np.float64)[src].astype(np.float32)
+    normals = None if normals is None else normals[used]
+    indices = local.reshape(-1).astype(index_type)
+    for array in (positions, normals, uv, colours, indices):
+        if array is not None:
+            array.flags.writeable = False      # kept on the mesh and written again: never edited
+    return PrimitiveArrays(positions=positions, normals=normals, uv=uv, colours=colours, indices=indices,
+                           position_bounds=(positions.min(0).tolist(), positions.max(0).tolist())
+                           if len(positions) else None)
+
+
+def _prepare_mesh(mesh, textures: bool) -> PreparedMesh | None:
+    faces = np.asarray(mesh.faces, np.int64).reshape(-1, 3)
+    if len(faces) == 0:
+        return None
+    surface = surface_of(mesh, textures)
+    source = np.arange(len(mesh.vertices))
+    if has_own_vertex_normals(mesh):
+        normals = unit_normals(mesh)
+    else:
+        # a smooth surface gets its normals; one with creases (a box) none: glTF clients
+        # then shade it flat, as scenewright's renderer does — splitting its vertices
+        # would change the mesh the method made (and open a watertight one)
+        split_source, _, split_normals = crease_normals(mesh)
+        normals = split_normals if len(split_source) == len(mesh.vertices) else None
+    parts = flat_colour_parts(mesh, surface)
+    if parts is not None:
+        prims = tuple((factor, _primitive_arrays(mesh, source, normals, faces[face_idx], surface, False, False))
+                      for face_idx, factor in parts)
+        return PreparedMesh(surface, True, prims)
+    textured = surface.texture is not None
+    factor = surface.base_color if textured or surface.vertex_colors is None else np.ones(4)
+    arrays = _primitive_arrays(mesh, source, normals, faces, surface, textured and surface.uv is not None,
+                               surface.vertex_colors is not None)
+    return PreparedMesh(surface, False, ((factor, arrays),))
+
+
+_PREPARED_ATTRIBUTE = "_scenewright_glb"
+
+
+def _mesh_state(mesh) -> tuple[tuple, tuple] | None:
+    """(objects, values) that :func:`_prepare_mesh` reads from ``mesh``: the objects compared by
+    identity (visual, material, images, loaded normals: held by the mesh, so no other object can
+    take their place while they are compared), the values by equality (trimesh's content hashes
+    of geometry, UVs and colours, the material's parameters). None for a mesh whose appearance
+    is not one plain or PBR material or colours (not kept)."""
+    visual = mesh.visual
+    if isinstance(visual, trimesh.visual.TextureVisuals):
+        material = visual.material
+        if not isinstance(material, (trimesh.visual.material.PBRMaterial,
+                                     trimesh.visual.material.SimpleMaterial)):
+            return None
+        fields = getattr(material, "_data", None)
+        fields = dict(fields) if isinstance(fields, dict) else {}
+        fields.update((k, v) for k, v in vars(material).items() if k != "_data")
+        images, params = [], []
+        for key in sorted(fields):
+            value = fields[key]
+            if isinstance(value, PIL.Image.Image):
+                images.append(value)       # pixels edited in place are not seen (see encoded_images)
+                params.append((key, value.mode, tuple(value.size)))
+            elif isinstance(value, np.ndarray):
+                params.append((key, value.dtype.str, value.shape, value.tobytes()))
+            elif value is None or isinstance(value, (bool, int, float, str, tuple)):
+                params.append((key, value))
+            else:
+                return None                # a parameter not compared: not kept
+        objects = (visual, material, *images)
+    elif isinstance(visual, trimesh.visual.ColorVisuals):
+        objects, params = (visual,), []
+    else:
+        return None
+    own_normals = mesh._cache.cache.get("vertex_normals")
+    return (*objects, own_normals), (hash(mesh), hash(visual), len(mesh.vertices), tuple(params))
+
+
+def prepared_mesh(mesh, textures: bool = True) -> PreparedMesh | None:
+    """:class:`PreparedMesh` of ``mesh`` (None when it has no triangles), kept on the mesh itself.
+
+    A warm process writes the same library meshes scene after scene (the library shares
+    them); their crease normals, texture hash, colour parts and primitive arrays are the
+    same each time. They are kept on the mesh object — alive as long as the mesh (the
+    library's LRU bounds how many), one per ``textures`` choice — with what they were made
+    from (:func:`_mesh_state`), and made again when any of it changed.
+    """
+    state = _mesh_state(mesh)
+    if state is None:
+        return _prepare_mesh(mesh, textures)
+    kept = mesh.__dict__.setdefault(_PREPARED_ATTRIBUTE, {})
+    found = kept.get(textures)
+    if found is not None:
+        (objects, values), prepared = found
+        if (len(objects) == len(state[0]) and all(a is b for a, b in zip(objects, state[0]))
+                and values == state[1]):
+            return prepared
+    prepared = _prepare_mesh(mesh, textures)
+    kept[textures] = (state, prepared)
+    return prepared
+
+
 class _GltfBuilder:
     """Accumulates glTF JSON and the binary buffer (each accessor in its own 4-byte-aligned view)."""
 
@@ -199,7 +339,9 @@ class _GltfBuilder:
         return len(views) - 1
 
     def accessor(self, array: np.ndarray, kind: str, target: int, normalized: bool = False,
-                 bounds: bool = False) -> int:
+                 bounds: tuple[list, list] | None = None) -> int:
+        """An accessor of ``array``; ``bounds``: its per-component (min, max), which glTF
+        requires of positions."""
         array = np.ascontiguousarray(array)
         ctype = {np.dtype(np.float32): _FLOAT, np.dtype(np.uint8): _UBYTE, np.dtype(np.uint16): _USHORT,
                  np.dtype(np.uint32): _UINT}[array.dtype]
@@ -207,9 +349,8 @@ class _GltfBuilder:
                "count": int(len(array) if kind != "SCALAR" else array.size), "type": kind}
         if normalized:
             acc["normalized"] = True
-        if bounds and len(array):
-            acc["min"] = array.min(0).tolist()
-            acc["max"] = array.max(0).tolist()
+        if bounds is not None:
+            acc["min"], acc["max"] = bounds
         accessors = self._list("accessors")
         accessors.append(acc)
         return len(accessors) - 1
@@ -245,57 +386,35 @@ class _GltfBuilder:
         materials.append(mat)
         return len(materials) - 1
 
-    def primitive(self, mesh, source: np.ndarray, normals: np.ndarray | None, faces: np.ndarray, surface: Surface,
-                  material: int, with_uv: bool, with_colours: bool) -> dict:
-        """One triangle primitive of ``faces`` (indices into the vertex set ``source`` → mesh
-        vertex, ``normals``), holding only the vertices it uses."""
-        used, local = np.unique(faces.reshape(-1), return_inverse=True)
-        src = source[used]
-        verts = np.asarray(mesh.vertices, np.float64)[src].astype(np.float32)
-        attrs = {"POSITION": self.accessor(verts, "VEC3", _ARRAY_BUFFER, bounds=True)}
-        if normals is not None:
-            attrs["NORMAL"] = self.accessor(normals[used], "VEC3", _ARRAY_BUFFER)
-        if with_uv:
-            uv = np.asarray(surface.uv, np.float64)[src]
-            attrs["TEXCOORD_0"] = self.accessor(np.column_stack([uv[:, 0], 1.0 - uv[:, 1]]).astype(np.float32),
-                                                "VEC2", _ARRAY_BUFFER)
-        if with_colours:
-            rgba = np.round(np.clip(surface.vertex_colors[src], 0, 1) * 255).astype(np.uint8)
-            attrs["COLOR_0"] = self.accessor(rgba, "VEC4", _ARRAY_BUFFER, normalized=True)
-        index_type = np.uint16 if len(used) < 65535 else np.uint32     # 65535 is the restart value
-        indices = self.accessor(local.astype(index_type), "SCALAR", _ELEMENT_ARRAY_BUFFER)
+    def primitive(self, arrays: "PrimitiveArrays", material: int) -> dict:
+        """One triangle primitive of ``arrays`` drawn with ``material``."""
+        attrs = {"POSITION": self.accessor(arrays.positions, "VEC3", _ARRAY_BUFFER, bounds=arrays.position_bounds)}
+        if arrays.normals is not None:
+            attrs["NORMAL"] = self.accessor(arrays.normals, "VEC3", _ARRAY_BUFFER)
+        if arrays.uv is not None:
+            attrs["TEXCOORD_0"] = self.accessor(arrays.uv, "VEC2", _ARRAY_BUFFER)
+        if arrays.colours is not None:
+            attrs["COLOR_0"] = self.accessor(arrays.colours, "VEC4", _ARRAY_BUFFER, normalized=True)
+        indices = self.accessor(arrays.indices, "SCALAR", _ELEMENT_ARRAY_BUFFER)
         return {"attributes": attrs, "indices": indices, "material": material, "mode": 4}
 
     def mesh(self, name: str, mesh, settings: ExportSettings) -> int | None:
         """A glTF mesh (one primitive, or one per flat colour) with named materials; None when empty."""
-        faces = np.asarray(mesh.faces, np.int64).reshape(-1, 3)
-        if len(faces) == 0:
+        prepared = prepared_mesh(mesh, settings.textures)
+        if prepared is None:
             return None
-        surface = surface_of(mesh, settings.textures)
+        surface = prepared.surface
         if settings.double_sided:
-            surface.double_sided = True
-        source, corners = np.arange(len(mesh.vertices)), faces
-        if has_own_vertex_normals(mesh):
-            normals = unit_normals(mesh)
-        else:
-            # a smooth surface gets its normals; one with creases (a box) none: glTF clients
-            # then shade it flat, as scenewright's renderer does — splitting its vertices
-            # would change the mesh the method made (and open a watertight one)
-            split_source, _, split_normals = crease_normals(mesh)
-            normals = split_normals if len(split_source) == len(mesh.vertices) else None
-        parts = flat_colour_parts(mesh, surface)
+            surface = dataclasses.replace(surface, double_sided=True)
         prims = []
-        if parts is not None:
-            for k, (face_idx, factor) in enumerate(parts):
-                mat = self.material(f"{name}_mat" if len(parts) == 1 else f"{name}_mat_{k}", factor, surface, None)
-                prims.append(self.primitive(mesh, source, normals, corners[face_idx], surface, mat, False, False))
+        if prepared.flat:
+            for k, (factor, arrays) in enumerate(prepared.primitives):
+                name_k = f"{name}_mat" if len(prepared.primitives) == 1 else f"{name}_mat_{k}"
+                prims.append(self.primitive(arrays, self.material(name_k, factor, surface, None)))
         else:
             tex = self.texture(surface, f"{name}_basecolor") if surface.texture is not None else None
-            mat = self.material(f"{name}_mat", surface.base_color if tex is not None or surface.vertex_colors is None
-                                else np.ones(4), surface, tex)
-            prims.append(self.primitive(mesh, source, normals, corners, surface, mat,
-                                        tex is not None and surface.uv is not None,
-                                        surface.vertex_colors is not None))
+            factor, arrays = prepared.primitives[0]
+            prims.append(self.primitive(arrays, self.material(f"{name}_mat", factor, surface, tex)))
         meshes = self._list("meshes")
         meshes.append({"name": name, "primitives": prims})
         return len(meshes) - 1
