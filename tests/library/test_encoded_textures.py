@@ -18,6 +18,7 @@ from PIL import Image
 from scenewright.encoded_images import glb_images, original_encoding
 from scenewright.export.common import ExportSettings, surface_of
 from scenewright.export.glb import flat_colour_parts, scene_glb
+from scenewright.library import Library
 from scenewright.scene import Instance, Scene
 
 
@@ -117,9 +118,12 @@ def test_usd_texture_files_are_the_library_bytes(small_library, tmp_path):
 
 def test_library_mesh_is_trimesh_to_mesh_of_its_glb(small_library):
     """The library joins a GLB's scene into one mesh as ``trimesh.load(force="mesh")`` does, without
-    copying the texture: the same geometry, normals, metadata, uvs, material and pixels."""
-    for rec in small_library.records:
-        mesh = small_library.mesh(rec.asset_id)
+    copying the texture: the same geometry, normals, metadata, uvs, material and pixels.
+    Read through a library of its own: comparing normals computes them into the mesh's cache,
+    and the session's shared library meshes must stay as other tests load them."""
+    own = Library.open(small_library.folder)
+    for rec in own.records:
+        mesh = own.mesh(rec.asset_id)
         data = (small_library.folder / rec.folder / "mesh.glb").read_bytes()
         ref = trimesh.load(io.BytesIO(data), file_type="glb", force="mesh", process=False)
         for attr in ("vertices", "faces", "vertex_normals", "face_normals"):
