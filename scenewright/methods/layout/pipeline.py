@@ -700,7 +700,7 @@ def _covers_seen(r: ObjectResult, s: LayoutSettings) -> bool:
     a lower bound it must span (:func:`extent.cover_seen`)."""
     h = r.chosen
     return (s.pose.cover_seen_max_growth > 1.0 and r.query is not None and r.query.partial
-            and bool(h.extra.get("shape_only") or h.extra.get("extent_fit")) and not h.extra.get("floor_pose")
+            and _stand_in(h) and not h.extra.get("floor_pose")
             and len(r.query.points) >= 10)
 
 
@@ -741,7 +741,7 @@ def _height_measurable(r: ObjectResult, s: LayoutSettings) -> bool:
     whose depth the picture misses is still there (given split: a bed 0.95 m cut to its 0.68 m mattress)."""
     q, h = r.query, r.chosen
     return not (s.pose.seen_height_cap_slack is None or q is None or h is None or len(q.points) < 10
-                or not (h.extra.get("shape_only") or h.extra.get("extent_fit"))
+                or not _stand_in(h)
                 or not q.fix_y or _is_small(r) or r.category is None
                 or category_info(r.category).symmetry == "radial" or h.extra.get("floor_pose"))
 
