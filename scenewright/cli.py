@@ -16,22 +16,24 @@ import sys
 from scenewright import __version__
 from scenewright.errors import ScenewrightError
 
-COMMAND_MODULES = [
-    "scenewright.library.cli",      # library build | info
-    "scenewright.bench.cli",        # bench make
-    "scenewright.evaluate.cli",     # eval
-    "scenewright.render.cli",       # render
-    "scenewright.perception.cli",   # perceive (photo → capture)
-    "scenewright.methods.cli",      # reconstruct, demo
-    "scenewright.methods.midi.train.cli",   # train midi
-    "scenewright.models.cli",       # models download | list
-    "scenewright.export.cli",       # export (glb, usd, blend)
-    "scenewright.physics.cli",      # settle (MuJoCo: what moves under gravity)
-    "scenewright.batch.cli",        # batch (many captures, on Ray)
-    "scenewright.app.cli",          # app (the web page)
-    "scenewright.text.cli",         # generate (text → scene)
-    "scenewright.config",           # config show | set | unset
-]
+# Each command module and the commands it registers: running one command imports only the
+# modules that register it (the others import trimesh, Ray, MuJoCo helpers, the web page...).
+COMMAND_MODULES = {
+    "scenewright.library.cli": ("library",),            # library build | info
+    "scenewright.bench.cli": ("bench",),                # bench make
+    "scenewright.evaluate.cli": ("eval",),              # eval
+    "scenewright.render.cli": ("render",),              # render
+    "scenewright.perception.cli": ("perceive",),        # perceive (photo → capture)
+    "scenewright.methods.cli": ("reconstruct", "demo"),
+    "scenewright.methods.midi.train.cli": ("train",),   # train midi
+    "scenewright.models.cli": ("models",),              # models download | list
+    "scenewright.export.cli": ("export",),              # export (glb, usd, blend)
+    "scenewright.physics.cli": ("settle",),             # settle (MuJoCo: what moves under gravity)
+    "scenewright.batch.cli": ("batch",),                # batch (many captures, on Ray)
+    "scenewright.app.cli": ("app",),                    # app (the web page)
+    "scenewright.text.cli": ("generate", "train"),      # generate (text → scene), train image-lora
+    "scenewright.config": ("config",),                  # config show | set | unset
+}
 
 
 def train_subcommands(sub: argparse._SubParsersAction) -> argparse._SubParsersAction:
@@ -43,11 +45,16 @@ def train_subcommands(sub: argparse._SubParsersAction) -> argparse._SubParsersAc
     return parser.train_subcommands
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The parser of every command, or with ``command`` (one of :data:`COMMAND_MODULES`' commands)
+    only of the modules that register it: the same parser for that command, without importing
+    the others' modules."""
     parser = argparse.ArgumentParser(prog="scenewright", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"scenewright {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
-    for name in COMMAND_MODULES:
+    for name, commands in COMMAND_MODULES.items():
+        if command is not None and command not in commands:
+            continue
         try:
             module = importlib.import_module(name)
         except ModuleNotFoundError as exc:
@@ -138,8 +145,11 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     # before the command modules import numpy: OpenBLAS reads its thread count once, when loaded
     from scenewright.blas_threads import limit_at_start_up
-    limit_at_start_up(next((a for a in argv if not a.startswith("-")), None))
-    args = build_parser().parse_args(argv)
+    command = next((a for a in argv if not a.startswith("-")), None)
+    limit_at_start_up(command)
+    known = any(command in commands for commands in COMMAND_MODULES.values())
+    # the first word is the command unless an option before it takes a value (none does today)
+    args = build_parser(command if known and argv[0] == command else None).parse_args(argv)
     _log_to_stderr(log_level(args))
     from scenewright.progress import silence
     silence(bool(getattr(args, "quiet", False)))

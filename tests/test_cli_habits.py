@@ -58,6 +58,44 @@ def test_every_command_has_the_output_options():
     assert missing == []
 
 
+def _described(parser: argparse.ArgumentParser) -> list:
+    """What a parser accepts: every action's flags, destination, default, choices and nargs, and
+    its subcommands' the same way."""
+    out = []
+    for action in parser._actions:
+        out.append((tuple(action.option_strings), action.dest, repr(action.default),
+                    tuple(action.choices) if action.choices is not None else None, action.nargs))
+        if isinstance(action, argparse._SubParsersAction):
+            out.extend((name, _described(child)) for name, child in action.choices.items())
+    return out
+
+
+def test_a_command_parser_built_alone_is_the_full_parsers():
+    """``main`` builds the parser of the command it runs only (not every command's module):
+    each command parses the same there as in the parser of every command."""
+    from scenewright.cli import COMMAND_MODULES
+    full = dict(commands(build_parser()))
+    names = {name for registered in COMMAND_MODULES.values() for name in registered}
+    top = {path.split()[0] for path in full}
+    assert names == top
+    for name in sorted(names):
+        alone = {path: parser for path, parser in commands(build_parser(name)) if path.split()[0] == name}
+        mine = {path: parser for path, parser in full.items() if path.split()[0] == name}
+        assert alone.keys() == mine.keys(), name
+        for path in mine:
+            assert _described(alone[path]) == _described(mine[path]), path
+
+
+def test_running_one_command_imports_no_other_commands_module(tmp_path):
+    script = ("import sys\nfrom scenewright.cli import main\nmain(['config', 'show'])\n"
+              "print(sorted(m for m in sys.modules if m.endswith('.cli') or m == 'scenewright.config'))")
+    env = {**os.environ, "PYTHONPATH": str(REPO), "XDG_CONFIG_HOME": str(tmp_path / "config-home")}
+    proc = subprocess.run([sys.executable, "-P", "-c", script], capture_output=True, text=True, env=env,
+                          timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.strip().splitlines()[-1] == "['scenewright.cli', 'scenewright.config']"
+
+
 @pytest.mark.parametrize("argv, level, quiet", [
     ([], "WARNING", False), (["-q"], "ERROR", True), (["-v"], "INFO", False), (["-vv"], "DEBUG", False),
     (["--log-level", "error"], "ERROR", False), (["-q", "--log-level", "INFO"], "INFO", True),
