@@ -197,18 +197,23 @@ def refine_plane(points: np.ndarray, plane: Plane, threshold: float | np.ndarray
     for _ in range(iterations):
         if inliers.sum() < 3:
             break
-        w = None if weights is None else np.asarray(weights, float)[inliers]
-        if depth_noise and abs(plane.distance(np.zeros(3))) > 1e-6:
-            new = fit_plane_depth_noise(p[inliers], vertical_to)
-        elif vertical_to is None:
-            new = fit_plane(p[inliers], w)
-        else:
-            new = fit_vertical_plane(p[inliers], vertical_to, w)
-        if new.normal @ plane.normal < 0:
-            new = new.flipped()
-        plane = new
+        plane = refit_plane(p, plane, inliers, vertical_to, weights, depth_noise)
         inliers = np.abs(plane.distance(p)) < thr
     return plane, inliers
+
+
+def refit_plane(points: np.ndarray, plane: Plane, inliers: np.ndarray, vertical_to: np.ndarray | None = None,
+                weights: np.ndarray | None = None, depth_noise: bool = False) -> Plane:
+    """One step of :func:`refine_plane`: the least-squares plane of ``points[inliers]`` (float64
+    (N, 3); at least 3 inliers), its normal on ``plane``'s side."""
+    w = None if weights is None else np.asarray(weights, float)[inliers]
+    if depth_noise and abs(plane.distance(np.zeros(3))) > 1e-6:
+        new = fit_plane_depth_noise(points[inliers], vertical_to)
+    elif vertical_to is None:
+        new = fit_plane(points[inliers], w)
+    else:
+        new = fit_vertical_plane(points[inliers], vertical_to, w)
+    return new.flipped() if new.normal @ plane.normal < 0 else new
 
 
 def angle_deg(a: np.ndarray, b: np.ndarray, unsigned: bool = False) -> float:

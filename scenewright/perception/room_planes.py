@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from scenewright.geometry.planes import Plane, angle_deg, ransac_plane, refine_plane
+from scenewright.geometry.planes import Plane, angle_deg, ransac_plane, refit_plane
 
 
 @dataclass
@@ -50,19 +50,25 @@ def _adaptive_refine(points, plane, abs_m, rel, thr_min, vertical_to=None, itera
     only shrink from the RANSAC band toward ~3 robust sigmas of the relative residuals: clean
     data is fitted tightly, noisy data keeps the RANSAC band. (A band allowed to grow lets the
     plane creep toward the neighbouring surface at its edge.)"""
-    rel_now = rel
-    thr = _band(plane, abs_m, rel_now)
+    p = np.asarray(points, float)
+    thr = _band(plane, abs_m, rel)
+    # Each step is refine_plane(p, plane, thr, iterations=1, depth_noise=True), but every point's
+    # distance to a plane is computed once: the step's inliers and the next step's (or the
+    # result's), under another band, come from the same distances.
+    off = np.abs(plane.distance(p))
     for _ in range(iterations):
-        plane, inliers = refine_plane(points, plane, thr, iterations=1, vertical_to=vertical_to,
-                                      depth_noise=True)
+        inliers = off < thr
+        if inliers.sum() >= 3:
+            plane = refit_plane(p, plane, inliers, vertical_to, depth_noise=True)
+            off = np.abs(plane.distance(p))
+            inliers = off < thr
         if inliers.sum() < 10:
             break
         dist = max(abs(plane.distance(np.zeros(3))), 1e-3)
-        sigma_rel = 1.4826 * np.median(np.abs(plane.distance(points[inliers]))) / dist
+        sigma_rel = 1.4826 * np.median(np.abs(plane.distance(p[inliers]))) / dist
         hi = _band(plane, abs_m, rel if rel_max is None else rel_max)
         thr = float(np.clip(3.0 * sigma_rel * dist, thr_min, min(hi, 2 * thr)))
-    inliers = np.abs(plane.distance(points)) < thr
-    return plane, inliers
+    return plane, off < thr
 
 
 def fit_room(points: np.ndarray, rng: np.random.Generator, settings, floor_points: np.ndarray | None = None,
