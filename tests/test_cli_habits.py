@@ -89,7 +89,8 @@ def test_a_command_parser_built_alone_is_the_full_parsers():
 def test_running_one_command_imports_no_other_commands_module(tmp_path):
     script = ("import sys\nfrom scenewright.cli import main\nmain(['config', 'show'])\n"
               "print(sorted(m for m in sys.modules if m.endswith('.cli') or m == 'scenewright.config'))")
-    env = {**os.environ, "PYTHONPATH": str(REPO), "XDG_CONFIG_HOME": str(tmp_path / "config-home")}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SCENEWRIGHT_")}
+    env.update(PYTHONPATH=str(REPO), XDG_CONFIG_HOME=str(tmp_path / "config-home"))
     proc = subprocess.run([sys.executable, "-P", "-c", script], capture_output=True, text=True, env=env,
                           timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
