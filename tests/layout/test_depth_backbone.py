@@ -207,6 +207,28 @@ def test_one_curve_reads_the_scale_about_the_camera_only_when_its_asset_is_ident
     assert curves_vertex([fine, fine], s, min_objects=3) is None          # the argument, not the setting, decides
 
 
+def test_without_depth_the_fine_read_takes_only_the_curves_of_objects_identified_by_look():
+    """With an estimate every curve is read finely; without depth only those whose best asset looks like the
+    object (a stand-in's curve peaks at the stand-in's size), and none when fewer than two such curves are
+    left (the coarse vertex stands) or the fine read is off."""
+    from types import SimpleNamespace
+
+    from scenewright.methods.layout.floor_pose import FloorPoseSettings, curves_to_read_finely
+    s = dataclasses.replace(FloorPoseSettings(), fine_scale_on_estimate_only=False, fine_scale_min_appearance=0.88)
+
+    def floor_object(appearance):
+        return SimpleNamespace(extra={"scale_curve": {0.9: 2.0, 1.0: 2.4, 1.1: 2.1}, "floor_appearance": appearance})
+    curved = [floor_object(a) for a in (0.95, 0.60, 0.91, 0.87)]
+    assert curves_to_read_finely(curved, True, s) == [0, 1, 2, 3]           # an estimate: every curve
+    assert curves_to_read_finely(curved, False, s) == [0, 2]                # no depth: identified ones only
+    assert curves_to_read_finely(curved[:2], False, s) == []                # one left: the coarse vertex stands
+    assert curves_to_read_finely(curved[:2], False, dataclasses.replace(s, rescale_min_objects=1)) == [0]
+    assert curves_to_read_finely(curved, False, dataclasses.replace(s, fine_scale_on_estimate_only=True)) == []
+    assert curves_to_read_finely(curved, True, dataclasses.replace(s, fine_scale_steps=())) == []
+    assert curves_to_read_finely(curved, False, dataclasses.replace(s, fine_scale_min_appearance=0.0)) == [0, 1, 2, 3]
+    assert curves_to_read_finely([SimpleNamespace(extra={})] * 3, False, s) == []    # no appearance known: none
+
+
 def test_the_scene_scale_is_read_finely_about_the_coarse_vertex(bench384, library, tmp_path):  # noqa: F811
     """Estimated depth with the coarse-to-fine scale search: scene.json keeps the coarse grid's vertex,
     every floor object's curve at the fine scales about it, and the scene's scale is where those
@@ -241,6 +263,39 @@ def test_the_scene_scale_is_read_finely_about_the_coarse_vertex(bench384, librar
         # recorded scales and scores are rounded to 4 decimals: the vertex agrees to that
         assert abs(np.log(curves_vertex(curves, s.floor_pose) / fine)) < 2e-3
     assert read >= 1
+
+
+def test_without_depth_the_scene_scale_is_read_finely_from_identified_objects_only(bench384, library,  # noqa: F811
+                                                                                  tmp_path):
+    """No depth: scene.json keeps each curved floor object's appearance; the fine read about the coarse vertex
+    takes exactly the curves of those at or above ``fine_scale_min_appearance`` when there are at least
+    ``rescale_min_objects`` of them (its scale then within the fine steps of the coarse vertex), and none
+    otherwise (the coarse vertex stands)."""
+    from scenewright.bench.degrade import degrade_bench
+    from scenewright.methods.base import Resources
+    from scenewright.methods.layout.pipeline import LayoutSettings
+    from scenewright.run import run_to_folder
+    manifest = degrade_bench(bench384, tmp_path / "b", "none", seed=0)
+    fp = LayoutSettings().floor_pose
+    curved = 0
+    for name in manifest["scenes"]:
+        scene = run_to_folder(tmp_path / "b" / name / "capture", tmp_path / name, "layout", LayoutSettings(),
+                              Resources(library=library), preview=False)
+        rec = scene.extra["depth"]
+        if not rec.get("scale_curves"):
+            continue                              # too few floor objects seen whole: no scale correction
+        curved += 1
+        appearance = rec["scale_curve_appearance"]
+        assert set(appearance) == set(rec["scale_curves"])
+        identified = {i for i, a in appearance.items() if a >= fp.fine_scale_min_appearance}
+        if len(identified) < fp.rescale_min_objects:
+            assert "fine_scale_curves" not in rec and "coarse_scene_rescaled_by" not in rec
+            continue
+        assert set(rec.get("fine_scale_curves", {})) <= identified
+        if "coarse_scene_rescaled_by" in rec:
+            k, fine = 1.0 / rec["coarse_scene_rescaled_by"], 1.0 / rec["scene_rescaled_by"]
+            assert min(fp.fine_scale_steps) * k * (1 - 1e-3) <= fine <= max(fp.fine_scale_steps) * k * (1 + 1e-3)
+    assert curved >= 1
 
 
 def test_one_floor_object_without_depth_reads_the_scale_about_the_camera(bench384, library, tmp_path):  # noqa: F811

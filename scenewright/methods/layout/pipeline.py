@@ -28,9 +28,10 @@ from scenewright.methods.layout.depth_fit import (DepthFitSettings, camera_recor
                                                   settings_for_run, small_reference_size)
 from scenewright.methods.layout.extent import cap_seen_height, cover_seen, depth_to_wall, fit_extent
 from scenewright.methods.layout.features import make_extractor
-from scenewright.methods.layout.floor_pose import (FloorPoseSettings, face_partners, placement_disagrees,
-                                                  placement_points, pose_on_floor, scene_scale, shortlist_at,
-                                                  surface_misfit, with_scale_curve, world_room_yaw)
+from scenewright.methods.layout.floor_pose import (FloorPoseSettings, curves_to_read_finely, face_partners,
+                                                  placement_disagrees, placement_points, pose_on_floor,
+                                                  scene_scale, shortlist_at, surface_misfit, with_scale_curve,
+                                                  world_room_yaw)
 from scenewright.methods.layout.labels import label_min_footprint, map_label
 from scenewright.methods.layout.photometric import PhotometricSettings, estimate_colour_transform
 from scenewright.methods.layout.pose import (PoseSettings, RenderScorer, category_weight, nudge_along_ray,
@@ -211,9 +212,12 @@ def reconstruct(capture, library, settings: LayoutSettings | None = None, render
                 curves = {str(r.obj.id): {f"{g:.3f}": round(v, 4) for g, v in r.hypotheses[0].extra["scale_curve"].items()}
                           for r in curved}
                 record = {**depth_record, "scene_rescaled_by": round(1.0 / k, 4), "scale_curves": curves}
-                if s.floor_pose.fine_scale_steps and (floor.on_estimate or not s.floor_pose.fine_scale_on_estimate_only):
+                record["scale_curve_appearance"] = {str(r.obj.id): round(float(r.hypotheses[0].extra.get(
+                    "floor_appearance", 0.0)), 4) for r in curved}
+                read = curves_to_read_finely([r.hypotheses[0] for r in curved], floor.on_estimate, s.floor_pose)
+                if read:
                     with timer("pose"):
-                        fine_k, fine_curves = floor.fine_scale(curved, k)
+                        fine_k, fine_curves = floor.fine_scale([curved[i] for i in read], k)
                     if fine_k is not None:
                         record.update(coarse_scene_rescaled_by=round(1.0 / k, 4),
                                       scene_rescaled_by=round(1.0 / fine_k, 4), fine_scale_curves=fine_curves)
