@@ -172,26 +172,8 @@ def test_one_silhouette_curve_does_not_rescale_a_scene():
         run = settings_for_run(s, record)
         assert scene_scale(one, run.floor_pose) is None
         assert scene_scale(one * 2, run.floor_pose) is not None
-    assert settings_for_run(s, {"used_as": "estimated"}).floor_pose == s.floor_pose   # backbone "depth"
+    assert settings_for_run(s, {"used_as": "estimated"}) is s                 # backbone "depth"
     assert settings_for_run(s, {"used_as": "given"}) is s
-
-
-def test_a_small_things_height_reaches_its_masks_top_only_with_metric_depth():
-    """``retrieval.small_mask_top_px`` acts on metric depth given; an estimate's, relative depth's or
-    no depth's run has it off (``small_mask_top_metric_only``), the rest of the settings as asked."""
-    import dataclasses
-
-    from scenewright.methods.layout.depth_fit import settings_for_run
-    from scenewright.methods.layout.pipeline import LayoutSettings
-    s = LayoutSettings()
-    assert s.retrieval.small_mask_top_px > 0 and s.retrieval.small_mask_top_metric_only
-    assert settings_for_run(s, {"used_as": "given"}).retrieval.small_mask_top_px == s.retrieval.small_mask_top_px
-    for used_as in ("estimated", "relative", "none"):
-        run = settings_for_run(s, {"used_as": used_as})
-        assert run.retrieval.small_mask_top_px == 0.0
-        assert dataclasses.replace(run.retrieval, small_mask_top_px=s.retrieval.small_mask_top_px) == s.retrieval
-    anywhere = dataclasses.replace(s, retrieval=dataclasses.replace(s.retrieval, small_mask_top_metric_only=False))
-    assert settings_for_run(anywhere, {"used_as": "estimated"}) is anywhere
 
 
 def test_one_curve_reads_the_scale_about_the_camera_only_when_its_asset_is_identified():

@@ -836,14 +836,9 @@ def settings_for_run(layout_settings, record: dict):
 
     Without depth the map drawn from the solved floor and boxes has no shape, so the pose
     stage compares silhouettes and colours only and slides every object on its support to
-    where its silhouette fits (``silhouette_pose``). A small thing's height reaches its mask's top
-    only with metric depth given (``retrieval.small_mask_top_metric_only``). Otherwise
-    ``layout_settings`` unchanged.
+    where its silhouette fits (``silhouette_pose``). Otherwise ``layout_settings`` unchanged.
     """
     s = layout_settings
-    if (record.get("used_as") != "given" and s.retrieval.small_mask_top_metric_only
-            and s.retrieval.small_mask_top_px > 0):
-        s = dataclasses.replace(s, retrieval=dataclasses.replace(s.retrieval, small_mask_top_px=0.0))
     if record.get("used_as") != "none" or not s.depth.silhouette_pose:
         return s
     pose = dataclasses.replace(s.pose, w_depth=0.0, depth_nudge=False, shift_truncated=True, shift_all=True,

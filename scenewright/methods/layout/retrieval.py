@@ -54,9 +54,6 @@ class RetrievalSettings:
     # lies this many pixels (and this share of the mask's height) above where its points project (0: off)
     small_mask_top_px: float = 3.0
     small_mask_top_share: float = 0.1
-    # … only with metric depth: an estimate's points are already off where the mask says (its warp
-    # and the scale fitted to the floor objects), and the plane through them puts the mask's top there
-    small_mask_top_metric_only: bool = True
     icp_iters: int = 3              # translation-only ICP steps per hypothesis
     trunc_m: float = 0.08           # chamfer distances are truncated here (outliers)
     sigma_m: float = 0.025          # geometry similarity = exp(-chamfer / sigma)
