@@ -629,3 +629,58 @@ def test_an_asset_retrieved_by_its_looks_takes_the_walls_depth_only_when_asked()
     h.extra.pop("floor_pose")
     h.extra["shape_only"] = True
     assert _fits_wall_depth(r, s)
+
+
+def test_a_flat_top_seen_from_above_sets_a_look_alikes_height():
+    """A 0.454 m bedside table standing in for one whose flat top is seen at 0.48 m (camera 1.5 m
+    up, 1.5 m in front): it takes the seen top's height, its bottom on the floor, so what stands on
+    it sits on 0.48 m. A top that agrees within 1 cm, or one more than a quarter off, is left alone;
+    so is a thing whose seen top is a strip (a chair's back) or an asset whose own top is one (a
+    bed's headboard)."""
+    from scenewright.methods.layout.extent import fit_seen_top
+    from scenewright.methods.layout.pipeline import LayoutSettings, ObjectResult, _flat_top_seen, _seen_top
+    from scenewright.methods.layout.retrieval import Query
+    rng = np.random.default_rng(0)
+    lo, hi = np.array([-0.25, 0.0, -0.2]), np.array([0.25, 0.454, 0.2])
+
+    def box_surface(lo, hi, n=600):
+        """Samples of a box's top face and its four sides."""
+        top = np.c_[rng.uniform(lo[0], hi[0], n), np.full(n, hi[1]), rng.uniform(lo[2], hi[2], n)]
+        side = rng.uniform(lo, hi, (n, 3))
+        axis = rng.integers(0, 2, n) * 2                                    # x or z face
+        side[np.arange(n), axis] = np.where(rng.random(n) < 0.5, lo[axis], hi[axis])
+        return np.r_[top, side]
+    table = box_surface(lo, hi)
+    seen_top, front = 0.48, 0.2
+    seen = np.r_[np.c_[rng.uniform(-0.25, 0.25, 400), np.full(400, seen_top), rng.uniform(-0.2, 0.2, 400)],
+                 np.c_[rng.uniform(-0.25, 0.25, 300), rng.uniform(0.0, seen_top, 300), np.full(300, front)]]
+
+    def result(points, asset_points, category="nightstand"):
+        h = Hypothesis(asset_id="a", category=category, yaw=0.0, scale=np.ones(3), translation=np.zeros(3))
+        q = Query(box_size=np.array([0.5, seen_top, 0.4]), yaw=0.0, t0=np.zeros(3), points=points,
+                  partial=False, fix_y=True, cam_pos=np.array([0.0, 1.5, 1.5]), view=None, feature=None)
+        index = SimpleNamespace(geometry=lambda asset_id: SimpleNamespace(points=asset_points))
+        return ObjectResult(obj=None, category=category, chosen=h, query=q), index
+
+    pose = LayoutSettings().pose
+    r, index = result(seen, table)
+    assert _flat_top_seen(r, index, pose)
+    assert fit_seen_top(r.chosen, _seen_top(r), lo, hi, pose.seen_top_min_change_m, pose.seen_top_max_change)
+    assert r.chosen.scale[1] * 0.454 == pytest.approx(seen_top) and r.chosen.translation[1] == pytest.approx(0.0)
+    assert r.chosen.scale[0] == 1.0 and r.chosen.scale[2] == 1.0
+    # within 1 cm, or more than a quarter of its height off: unchanged
+    for top in (0.46, 0.6):
+        h = Hypothesis(asset_id="a", category="nightstand", yaw=0.0, scale=np.ones(3), translation=np.zeros(3))
+        assert not fit_seen_top(h, top, lo, hi, pose.seen_top_min_change_m, pose.seen_top_max_change)
+        assert h.scale[1] == 1.0
+    # a chair: its highest seen part is the back, a strip along its rear edge
+    back = np.c_[rng.uniform(-0.25, 0.25, 200), rng.uniform(0.45, 0.9, 200), np.full(200, -0.2)]
+    chair, _ = result(np.r_[seen[seen[:, 1] < 0.46], back], table, category="chair")
+    assert not _flat_top_seen(chair, index, pose)
+    # a bed-like asset whose top is its headboard
+    headboard = np.c_[rng.uniform(-0.25, 0.25, 200), rng.uniform(0.3, 0.7, 200), np.full(200, -0.2)]
+    r, index = result(seen, np.r_[box_surface(lo, np.array([0.25, 0.3, 0.2])), headboard])
+    assert not _flat_top_seen(r, index, pose)
+    # off: never
+    r, index = result(seen, table)
+    assert not _flat_top_seen(r, index, PoseSettings(seen_top_flat_share=0.0))

@@ -390,3 +390,29 @@ def cap_seen_height(h: Hypothesis, seen_top_y: float, catalog_lo: np.ndarray, ca
     t[1] = bottom - lo * scale[1]
     h.scale, h.translation = scale, t
     return True
+
+
+def fit_seen_top(h: Hypothesis, seen_top_y: float, catalog_lo: np.ndarray, catalog_hi: np.ndarray,
+                 min_change_m: float, max_change: float) -> bool:
+    """Set a placed asset ``h``'s height (in place: its y scale, its bottom kept) so that its top is at
+    ``seen_top_y``, when the two differ by more than ``min_change_m`` and by at most ``max_change`` of
+    its height; True when it changed. The caller asks only for a flat top seen from above on a flat
+    topped asset (``pipeline._flat_top_seen``): there the seen top is the thing's, which is what the
+    things standing on it rest on. ``catalog_lo``, ``catalog_hi`` (3,): the asset's box in its own
+    frame (unscaled)."""
+    scale = np.asarray(h.scale, float).copy()
+    lo, hi = float(catalog_lo[1]), float(catalog_hi[1])
+    t = np.asarray(h.translation, float).copy()
+    bottom = t[1] + lo * scale[1]
+    height = (hi - lo) * scale[1]
+    seen = float(seen_top_y) - bottom
+    if height <= 1e-3 or seen <= 1e-3:
+        return False
+    change = abs(seen - height)
+    if change <= min_change_m or change > max_change * height:
+        return False
+    scale[1] *= seen / height
+    t[1] = bottom - lo * scale[1]
+    h.scale, h.translation = scale, t
+    return True
+

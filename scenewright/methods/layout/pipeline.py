@@ -26,7 +26,8 @@ from scenewright.methods.layout.arrange import ArrangeSettings, arrange
 from scenewright.methods.layout.consensus import ConsensusSettings, group_consensus
 from scenewright.methods.layout.depth_fit import (DepthFitSettings, camera_record, condition_depth, contact_range,
                                                   settings_for_run, small_reference_size)
-from scenewright.methods.layout.extent import cap_seen_height, cover_seen, depth_to_wall, fit_extent
+from scenewright.methods.layout.extent import (cap_seen_height, cover_seen, depth_to_wall, fit_extent, fit_seen_top,
+                                                flat_top_spans)
 from scenewright.methods.layout.features import make_extractor
 from scenewright.methods.layout.floor_pose import (FloorPoseSettings, curves_to_read_finely, face_partners,
                                                   placement_disagrees, placement_points, pose_on_floor,
@@ -299,6 +300,11 @@ def reconstruct(capture, library, settings: LayoutSettings | None = None, render
                                 and cap_seen_height(r.chosen, _seen_top(r), pts.min(0), pts.max(0),
                                                     slack=s.pose.seen_height_cap_slack)):
                             r.notes.append("seen_height_capped")
+                    if depth_record.get("used_as") == "given" and _flat_top_seen(r, index, s.pose):
+                        pts = index.geometry(r.chosen.asset_id).points
+                        if fit_seen_top(r.chosen, _seen_top(r), pts.min(0), pts.max(0),
+                                        s.pose.seen_top_min_change_m, s.pose.seen_top_max_change):
+                            r.notes.append("seen_top_fitted")
                     if contact is not None:
                         _range_by_contact(r, contact, index, capture, wfc, observation, s)
         if floor is not None and depth_record.get("backbone") == "metrology" and s.depth.backbone_relative_share > 0:
@@ -748,6 +754,29 @@ def _height_measurable(r: ObjectResult, s: LayoutSettings) -> bool:
                 or not _stand_in(h)
                 or not q.fix_y or _is_small(r) or r.category is None
                 or category_info(r.category).symmetry == "radial" or h.extra.get("floor_pose"))
+
+
+def _flat_top_seen(r: ObjectResult, index, pose: PoseSettings) -> bool:
+    """Furniture standing on the floor (not small, not of a round category) placed on its points
+    (metric depth: the caller asks), whose top is seen from above and is flat — its points' top
+    band spans ``pose.seen_top_flat_share`` of what they span along both of the chosen asset's
+    floor axes — on an asset whose own top is as flat (:func:`extent.flat_top_spans` on its
+    placed samples): a table's, a desk's, a bedside table's top. A chair's or a sofa's back, a
+    bed's headboard, a wardrobe's front edge seen from below span a strip only. Its mask's top edge
+    need not be its own (``Query.top_seen``): a lamp standing on it hides part of that edge, not
+    the height of the top around it."""
+    q, h = r.query, r.chosen
+    if (pose.seen_top_flat_share <= 0 or q is None or h is None or len(q.points) < 20 or not q.fix_y
+            or _is_small(r) or r.category is None
+            or category_info(r.category).symmetry == "radial" or h.extra.get("floor_pose")
+            or q.cam_pos[1] <= _seen_top(r)):
+        return False
+    if not flat_top_spans(q.points, h.yaw, share=pose.seen_top_flat_share)[[0, 2]].all():
+        return False
+    m = h.world_from_object()
+    samples = np.asarray(index.geometry(h.asset_id).points, float)
+    world = samples @ m[:3, :3].T + m[:3, 3]
+    return bool(flat_top_spans(world, h.yaw, share=pose.seen_top_flat_share)[[0, 2]].all())
 
 
 def _above_seen_would_show(r: ObjectResult, asset_points: np.ndarray, share: float, margin_m: float = 0.05,

@@ -94,6 +94,14 @@ class PoseSettings:
     seen_height_cap_slack: float | None = 1.2  # furniture is lowered to the top of what was seen of it when
                                                # taller than this × its seen height + 5 cm (None: off) …
     seen_height_cap_visible: float = 0.6  # … and this share of the asset above that top would show in the picture
+    # Furniture whose flat top is seen from above (the points' top band spans this share of what they
+    # span along both of the asset's floor axes, and the asset's own top spans as much of it) takes the
+    # seen top's height: an asset kept at its catalog height inside the size fit's dead zone is another
+    # thing's height (held-out: a 0.454 m bedside table for a 0.48 m one, a 0.746 m desk for a 0.72 m
+    # one), and what stands on it sits that much off. 0: off.
+    seen_top_flat_share: float = 0.8
+    seen_top_min_change_m: float = 0.01   # … when the tops differ by more than this (an exact asset's agree to mm)
+    seen_top_max_change: float = 0.25     # … and by at most this share of the asset's height
 
 
 @dataclass

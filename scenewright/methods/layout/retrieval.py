@@ -30,7 +30,7 @@ from scipy import ndimage
 
 from scenewright.geometry.nearest import NearestTree, SampleGrid
 from scenewright.geometry.symmetry import shape_symmetry
-from scenewright.geometry.transforms import rot_y
+from scenewright.geometry.transforms import project, rot_y
 from scenewright.library.categories import category_info
 from scenewright.library.index import ArrayIndex, subsample_rows
 from scenewright.lru import LRUCache
@@ -682,7 +682,7 @@ def mask_top_height(obj, K: np.ndarray, world_from_camera: np.ndarray, min_px: f
     if len(pc) < 10:
         return None
     K = np.asarray(K, float)
-    rows_pts = K[1, 1] * pc[:, 1] / pc[:, 2] + K[1, 2]
+    rows_pts = project(pc, K)[:, 1]
     rows = np.flatnonzero(mask.any(axis=1))
     top_row, span = float(rows[0]), float(rows[-1] + 1 - rows[0])
     gap = float(np.quantile(rows_pts, trim)) - top_row
