@@ -68,3 +68,18 @@ def test_the_known_depth_mask_follows_a_replaced_depth():
     first = obs.seen_depth.copy()
     obs.depth = np.full((S, S), np.nan, np.float32)
     assert first.sum() == S * S - 6 and not obs.seen_depth.any()
+
+
+def test_the_comparison_median_is_numpys_to_the_bit():
+    # odd and even counts, ties, both precisions: the depth terms must not move by a rounding
+    from scenewright.methods.layout.pose import _median_of_finite
+    rng = np.random.default_rng(3)
+    for n in (1, 2, 3, 4, 7, 8, 255, 256, 1001, 1002):
+        for dtype in (np.float32, np.float64):
+            signed_zeros = np.where(np.arange(n) % 2 == 0, -0.0, 0.0)
+            for values in (rng.normal(0.0, 0.05, n), np.round(rng.normal(0.0, 1.0, n), 1), signed_zeros,
+                           np.where(np.arange(n) < n // 2, -1.0, 1.0) * (np.arange(n) != n // 2)):
+                values = values.astype(dtype)
+                expected, got = np.median(values), _median_of_finite(values)
+                assert got == expected and got.dtype == expected.dtype, (n, dtype)
+                assert np.signbit(got) == np.signbit(expected), (n, dtype)      # -0.0 is written as such

@@ -208,40 +208,59 @@ def place_on_floor(points: np.ndarray, yaw: float, scale, fp: Footprint, K: np.n
     turn = (placement_matrix(yaw, scale, np.zeros(3))[:3, :3]).T
     hull = (outline_points(points) if outline is None else np.asarray(outline, float)) @ turn
     local = []           # every sample turned: only a side cut by the frame reads them
+    # The solve's residual reads only the projected span's extreme columns and one extreme row, so
+    # the hull's pixels are not formed: fl(a + c) is monotone in a, hence min/max of the columns
+    # plus the principal point equal the min/max of (f·x/z) plus it, the same doubles as
+    # project()'s every-point-ahead branch (a point at or behind the camera fails the step, as there).
+    rotate, shift = cfw[:3, :3].T, cfw[:3, 3]
+    fx, cx, fy, cy = K[0, 0], K[0, 2], K[1, 1], K[1, 2]
+    by_bottom = fp.v_bottom is not None
+    both_sides = fp.u_left is not None and fp.u_right is not None
+    mask_middle = 0.5 * (fp.u_left + fp.u_right) if both_sides else None
 
-    def residual(xz, inside_only=False):
-        if inside_only and not local:
+    def horizontal(u_lo, u_hi):
+        if both_sides:
+            return 0.5 * (u_lo + u_hi) - mask_middle
+        if fp.u_right is not None:
+            return u_hi - fp.u_right
+        if fp.u_left is not None:
+            return u_lo - fp.u_left
+        return 0.0
+
+    def residual(xz):
+        p = (hull + np.array([xz[0], base, xz[1]])) @ rotate + shift
+        z = p[:, 2]
+        if not (z > 1e-3).all():
+            return None
+        columns = fx * p[:, 0] / z
+        u_lo, u_hi = columns.min() + cx, columns.max() + cx
+        if not (np.isfinite(u_lo) and np.isfinite(u_hi)):
+            return None
+        rows = fy * p[:, 1] / z
+        rv = rows.max() + cy - fp.v_bottom if by_bottom else rows.min() + cy - fp.v_top
+        return np.array([horizontal(u_lo, u_hi), rv])
+
+    def residual_inside(xz):
+        # a side cut by the frame: the rows of the samples that project inside it
+        if not local:
             local.append(points @ turn)
-        # project()'s every-point-ahead branch serves the solve: no NaN branch per step
-        u, v = project((local[0] if inside_only else hull) + np.array([xz[0], base, xz[1]]), K, cfw)
+        u, v = project(local[0] + np.array([xz[0], base, xz[1]]), K, cfw)
         if not np.all(np.isfinite(u)):
             return None
-        rows = v
-        if inside_only:
-            rows = v[(u >= 0) & (u <= frame_width)]
-            if len(rows) == 0:
-                return None
-        lo, hi = (u.min(), rows.min()), (u.max(), rows.max())
-        rv = hi[1] - fp.v_bottom if fp.v_bottom is not None else lo[1] - fp.v_top
-        if fp.u_left is not None and fp.u_right is not None:
-            ru = 0.5 * (lo[0] + hi[0]) - 0.5 * (fp.u_left + fp.u_right)
-        elif fp.u_right is not None:
-            ru = hi[0] - fp.u_right
-        elif fp.u_left is not None:
-            ru = lo[0] - fp.u_left
-        else:
-            ru = 0.0
-        return np.array([ru, rv])
+        rows = v[(u >= 0) & (u <= frame_width)]
+        if len(rows) == 0:
+            return None
+        rv = rows.max() - fp.v_bottom if by_bottom else rows.min() - fp.v_top
+        return np.array([horizontal(u.min(), u.max()), rv])
 
     xz = _newton(residual, np.asarray(start_xz, float).copy(), steps)
     if xz is None:
         return None
     side_cut = (fp.u_left is None) != (fp.u_right is None)
     if frame_width is not None and side_cut:
-        inside = lambda q: residual(q, inside_only=True)     # noqa: E731
-        r0 = inside(xz)
-        refined = _newton(inside, xz.copy(), steps) if r0 is not None else None
-        r1 = inside(refined) if refined is not None else None
+        r0 = residual_inside(xz)
+        refined = _newton(residual_inside, xz.copy(), steps) if r0 is not None else None
+        r1 = residual_inside(refined) if refined is not None else None
         if r1 is not None and np.abs(r1).sum() < np.abs(r0).sum():
             xz = refined
     return np.array([xz[0], base, xz[1]])

@@ -194,9 +194,9 @@ def compare(obs: Observed, rgb: np.ndarray, ids: np.ndarray, depth: np.ndarray,
     iou = inter / union if union else 0.0
     measured = both & seen_depth             # rendered pixels have a finite depth
     dres = obs.depth[measured] - depth[measured]
-    dmed = float(np.median(dres)) if len(dres) else 0.0
+    dmed = float(_median_of_finite(dres)) if len(dres) else 0.0
     dev = dres - dmed if shape_only_depth else dres
-    dsim = float(np.exp(-np.median(np.abs(dev)) / settings.depth_sigma_m)) if len(dres) else 0.0
+    dsim = float(np.exp(-_median_of_finite(np.abs(dev)) / settings.depth_sigma_m)) if len(dres) else 0.0
     cdiff = np.abs(obs.rgb[both] - rgb[both].astype(np.float32)).mean() / 255 if inter else 1.0
     csim = float(np.exp(-cdiff / settings.colour_sigma))
     score = settings.w_iou * iou + settings.w_depth * dsim + settings.w_colour * csim
@@ -206,6 +206,18 @@ def compare(obs: Observed, rgb: np.ndarray, ids: np.ndarray, depth: np.ndarray,
         score += settings.w_edges * out["edges"]
     out["render"] = float(score)
     return out
+
+
+def _median_of_finite(values: np.ndarray):
+    """``np.median`` of a non-empty 1-D float array without NaN, the same value (its middle order
+    statistic, or the mean of the two middle ones in the array's precision), without ``np.median``'s
+    general-case work (a quarter of a render comparison's time). The middle values are summed and
+    divided as np.median's mean does (a sum from +0: a middle -0.0 comes back +0.0, as there)."""
+    n = len(values)
+    half = n // 2
+    first = half if n % 2 else half - 1
+    middle = np.partition(values, (first, half))[first: half + 1]
+    return middle.sum() / middle.dtype.type(len(middle))
 
 
 def edge_agreement(observed: np.ndarray, rendered: np.ndarray, both: np.ndarray) -> float:
