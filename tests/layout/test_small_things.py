@@ -2,7 +2,10 @@
 
 - ``centre_small``: a yaw trial whose ICP translation is a few centimetres off is moved
   sideways onto the mask before it is compared;
-- ``catalog_size_small``: a trial shrunk by a box of few points is rendered at catalog size too.
+- ``catalog_size_small``: a trial shrunk by a box of few points is rendered at catalog size too;
+- ``nudge_trials``: the best trials are also tried moved along their ray by their depth residual,
+  so a right turn placed a few centimetres too far is not beaten by a wrong turn placed right;
+- ``local_yaw_leaders_small``: the local yaw step turns the best trials of different yaws.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from scenewright.methods.layout.pose import PoseSettings, RenderScorer, refine_pose
+from scenewright.methods.layout.pose import PoseSettings, RenderScorer, _distinct_yaw_leaders, refine_pose
 from scenewright.methods.layout.retrieval import Hypothesis, placement_matrix
 
 from .conftest import floor_capture
@@ -53,7 +56,7 @@ def test_a_trial_off_sideways_is_moved_onto_the_mask(index, window_renderer):
 def test_a_shrunk_small_trial_is_rendered_at_catalog_size_too(index, window_renderer):
     capture, wfc, obj, true_yaw, t = _lamp_scene(index)
     scorer = RenderScorer(window_renderer, index, capture, wfc, PoseSettings())
-    settings = PoseSettings(local_yaw_deg=0.0)
+    settings = PoseSettings(local_yaw_deg=0.0, nudge_trials=0)
     out = refine_pose(obj, [_hypothesis(true_yaw, 0.75, t)], scorer, settings, small=True)
     scales = sorted(float(h.scale[0]) for h in out)
     assert len(out) == 2 and math.isclose(scales[0], 0.75) and math.isclose(scales[1], 1.0)
@@ -62,7 +65,8 @@ def test_a_shrunk_small_trial_is_rendered_at_catalog_size_too(index, window_rend
     assert out[0].extra["render"]["iou"] > out[1].extra["render"]["iou"]
     # Off, or for a thing that is not small, only the fitted scale is rendered.
     assert len(refine_pose(obj, [_hypothesis(true_yaw, 0.75, t)], scorer,
-                           PoseSettings(local_yaw_deg=0.0, catalog_size_small=0), small=True)) == 1
+                           PoseSettings(local_yaw_deg=0.0, catalog_size_small=0, nudge_trials=0),
+                           small=True)) == 1
     assert len(refine_pose(obj, [_hypothesis(true_yaw, 0.75, t)], scorer, settings, small=False)) == 1
 
 
@@ -88,3 +92,48 @@ def test_a_centring_move_is_at_most_half_the_things_width(index, window_renderer
     assert moved.extra.get("centred") and step <= 0.5 * min(w, d) + 1e-9
     # … and it went back towards the truth
     assert abs(float((moved.translation - t) @ across)) < abs(float((far.translation - t) @ across))
+
+
+def _two_turns(index, away_m: float):
+    """The lamp scene with two trials: the right turn placed ``away_m`` too far along its viewing ray,
+    and a turn 90° off placed right."""
+    capture, wfc, obj, true_yaw, t = _lamp_scene(index)
+    ray = t - wfc[:3, 3]
+    ray[1] = 0.0
+    ray /= np.linalg.norm(ray)
+    far = _hypothesis(true_yaw, 1.0, t + away_m * ray)
+    wrong = _hypothesis(true_yaw + math.pi / 2, 1.0, t)
+    far.extra["yaws"] += wrong.extra["yaws"]
+    return capture, wfc, obj, true_yaw, t, ray, far
+
+
+def test_a_right_turn_placed_too_far_is_also_tried_nudged_along_its_ray(index, window_renderer):
+    capture, wfc, obj, true_yaw, t, ray, far = _two_turns(index, 0.05)
+    scorer = RenderScorer(window_renderer, index, capture, wfc, PoseSettings())
+    plain = dict(local_yaw_deg=0.0, catalog_size_small=0, centre_small=False)
+    before = refine_pose(obj, [far], scorer, PoseSettings(nudge_trials=0, **plain), small=True)
+    assert len(before) == 2 and not any(h.extra.get("nudged") for h in before)
+    after = refine_pose(obj, [far], scorer, PoseSettings(nudge_trials=8, **plain), small=True)
+    nudged = [h for h in after if h.extra.get("nudged") and math.isclose(h.yaw, true_yaw)]
+    assert len(nudged) == 1
+    # 5 cm along the ray before (within half the lamp's width, where a residual is believed); the
+    # median residual over the lamp's pixels (its far parts included) takes it most of the way
+    # back: within 2 cm (a pixel is ~1.3 cm here), and its render scores better for it
+    assert abs(float((nudged[0].translation - t) @ ray)) < 0.02
+    unmoved = [h for h in before if math.isclose(h.yaw, true_yaw)][0]
+    assert nudged[0].extra["render"]["render"] > unmoved.extra["render"]["render"] + 0.3
+    # Only small or round things, and not border-cut ones, are nudged.
+    assert not any(h.extra.get("nudged") for h in
+                   refine_pose(obj, [far], scorer, PoseSettings(nudge_trials=8, **plain), small=False))
+
+
+def test_the_local_yaw_leaders_are_the_best_trials_of_different_yaws():
+    def trial(yaw_deg):
+        return _hypothesis(math.radians(yaw_deg), 1.0, np.zeros(3))
+    trials = [trial(y) for y in (-37.0, -33.0, 5.0, -12.0, 35.0, 38.0)]      # best first
+    leaders = _distinct_yaw_leaders(trials, 3, math.radians(6.0))
+    # -33 lies within 6° of the better -37, so the next distinct ones are 5 and -12
+    assert [round(math.degrees(h.yaw)) for h in leaders] == [-37, 5, -12]
+    # the angle wraps: 359° is 2° from 1°
+    assert len(_distinct_yaw_leaders([trial(1.0), trial(359.0)], 2, math.radians(6.0))) == 1
+    assert _distinct_yaw_leaders(trials, 1, math.radians(6.0)) == [trials[0]]
