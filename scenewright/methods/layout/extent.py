@@ -378,17 +378,10 @@ def cap_seen_height(h: Hypothesis, seen_top_y: float, catalog_lo: np.ndarray, ca
     seen there. A tv stand's nearest cousins are a 1.6 m tv cabinet and a 2.25 m vanity with a
     mirror, whose extent fit stops at half the catalog height; the seen 0.53 m top says how tall it
     is. ``catalog_lo``, ``catalog_hi`` (3,): the asset's box in its own frame (unscaled)."""
-    scale = np.asarray(h.scale, float).copy()
-    lo, hi = float(catalog_lo[1]), float(catalog_hi[1])
-    t = np.asarray(h.translation, float).copy()
-    bottom = t[1] + lo * scale[1]
-    height = (hi - lo) * scale[1]
-    seen = float(seen_top_y) - bottom
+    height, seen = _height_and_top(h, catalog_lo, catalog_hi, seen_top_y)
     if seen <= 1e-3 or height <= slack * seen + margin_m:
         return False
-    scale[1] *= seen / height
-    t[1] = bottom - lo * scale[1]
-    h.scale, h.translation = scale, t
+    _stretch_height(h, seen / height, catalog_lo)
     return True
 
 
@@ -400,19 +393,31 @@ def fit_seen_top(h: Hypothesis, seen_top_y: float, catalog_lo: np.ndarray, catal
     topped asset (``pipeline._flat_top_seen``): there the seen top is the thing's, which is what the
     things standing on it rest on. ``catalog_lo``, ``catalog_hi`` (3,): the asset's box in its own
     frame (unscaled)."""
-    scale = np.asarray(h.scale, float).copy()
-    lo, hi = float(catalog_lo[1]), float(catalog_hi[1])
-    t = np.asarray(h.translation, float).copy()
-    bottom = t[1] + lo * scale[1]
-    height = (hi - lo) * scale[1]
-    seen = float(seen_top_y) - bottom
+    height, seen = _height_and_top(h, catalog_lo, catalog_hi, seen_top_y)
     if height <= 1e-3 or seen <= 1e-3:
         return False
     change = abs(seen - height)
     if change <= min_change_m or change > max_change * height:
         return False
-    scale[1] *= seen / height
+    _stretch_height(h, seen / height, catalog_lo)
+    return True
+
+
+def _height_and_top(h: Hypothesis, catalog_lo: np.ndarray, catalog_hi: np.ndarray, top_y: float) -> tuple[float, float]:
+    """(placed asset ``h``'s height, ``top_y`` above its bottom), metres."""
+    lo, hi = float(catalog_lo[1]), float(catalog_hi[1])
+    scale_y = float(np.asarray(h.scale, float)[1])
+    bottom = float(np.asarray(h.translation, float)[1]) + lo * scale_y
+    return (hi - lo) * scale_y, float(top_y) - bottom
+
+
+def _stretch_height(h: Hypothesis, factor: float, catalog_lo: np.ndarray) -> None:
+    """Multiply placed asset ``h``'s y scale by ``factor`` (in place), its bottom kept."""
+    scale = np.asarray(h.scale, float).copy()
+    t = np.asarray(h.translation, float).copy()
+    lo = float(catalog_lo[1])
+    bottom = t[1] + lo * scale[1]
+    scale[1] *= factor
     t[1] = bottom - lo * scale[1]
     h.scale, h.translation = scale, t
-    return True
 
