@@ -684,3 +684,10 @@ def test_a_flat_top_seen_from_above_sets_a_look_alikes_height():
     # off: never
     r, index = result(seen, table)
     assert not _flat_top_seen(r, index, PoseSettings(seen_top_flat_share=0.0))
+    # noisy depth (1 cm per point, about what 2 % noise gives 1.5 m away): the top band's heights
+    # spread, their top quantile stands above the real top — not read as one height
+    noisy = seen + rng.normal(0.0, 0.01, seen.shape)
+    r, index = result(noisy, table)
+    assert _seen_top(r) > seen_top + 0.01
+    assert not _flat_top_seen(r, index, pose)
+    assert _flat_top_seen(r, index, PoseSettings(seen_top_max_spread_m=1.0))   # the gate is what says no

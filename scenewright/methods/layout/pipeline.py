@@ -764,7 +764,8 @@ def _flat_top_seen(r: ObjectResult, index, pose: PoseSettings) -> bool:
     placed samples): a table's, a desk's, a bedside table's top. A chair's or a sofa's back, a
     bed's headboard, a wardrobe's front edge seen from below span a strip only. Its mask's top edge
     need not be its own (``Query.top_seen``): a lamp standing on it hides part of that edge, not
-    the height of the top around it."""
+    the height of the top around it. Where the top band's heights spread more than
+    ``pose.seen_top_max_spread_m`` (noisy depth), the seen top is not one height: no."""
     q, h = r.query, r.chosen
     if (pose.seen_top_flat_share <= 0 or q is None or h is None or len(q.points) < 20 or not q.fix_y
             or _is_small(r) or r.category is None
@@ -773,6 +774,10 @@ def _flat_top_seen(r: ObjectResult, index, pose: PoseSettings) -> bool:
         return False
     if not flat_top_spans(q.points, h.yaw, share=pose.seen_top_flat_share)[[0, 2]].all():
         return False
+    heights = np.asarray(q.points, float)[:, 1]
+    top = heights[heights >= heights.max() - 0.03]          # flat_top_spans' band
+    if 1.4826 * float(np.median(np.abs(top - np.median(top)))) > pose.seen_top_max_spread_m:
+        return False                                        # noisy depth: the top quantile overshoots
     m = h.world_from_object()
     samples = np.asarray(index.geometry(h.asset_id).points, float)
     world = samples @ m[:3, :3].T + m[:3, 3]
