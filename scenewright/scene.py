@@ -18,7 +18,6 @@ import numpy as np
 import trimesh
 
 from scenewright.errors import InputError
-from scenewright.file_normals import mark_file_normals
 from scenewright.fileio import atomic_dir, dumps_json, read_json
 
 SCENE_FORMAT = "scene/1"
@@ -214,7 +213,7 @@ def load_glb_nodes(path: str | os.PathLike) -> dict[str, tuple[np.ndarray, trime
         if not isinstance(tscene.geometry[geom_name], trimesh.Trimesh):
             continue
         # include_cache keeps the vertex normals the file holds (a plain copy drops them)
-        mesh = _flat_material_as_colours(mark_file_normals(tscene.geometry[geom_name].copy(include_cache=True)))
+        mesh = _flat_material_as_colours(tscene.geometry[geom_name].copy(include_cache=True))
         mesh.apply_transform(np.linalg.inv(top_tf) @ node_tf)
         out.setdefault(str(top), (top_tf, []))[1].append(mesh)
     return {name: (tf, parts[0] if len(parts) == 1 else trimesh.util.concatenate(parts))

@@ -49,7 +49,6 @@ import trimesh
 
 from scenewright.encoded_images import glb_images, remember_encoding
 from scenewright.errors import InputError
-from scenewright.file_normals import mark_file_normals
 from scenewright.fileio import read_json
 from scenewright.lru import LRUCache
 
@@ -289,7 +288,6 @@ class Library:
             raise InputError(f"{path}: library asset {asset_id}: no usable triangles (empty or non-finite); "
                              "rebuild the library")
         _remember_texture_bytes(mesh, data)
-        mark_file_normals(mesh)
         stretch = replica_stretch(self.info, asset_id)
         if stretch is not None:   # a replica of a scaled library: its source mesh stretched (library/replicas.py)
             mesh.apply_transform(np.diag([*stretch, 1.0]))

@@ -23,8 +23,6 @@ import trimesh
 from PIL import Image
 from trimesh.visual.material import PBRMaterial, SimpleMaterial
 
-from scenewright.file_normals import has_own_vertex_normals
-
 # Interleaved vertex layout, shared with the shader (see gl.py): 36 bytes per vertex.
 VERTEX_DTYPE = np.dtype([("position", "<f4", 3), ("normal", "<f4", 3), ("uv", "<f4", 2),
                          ("color", "u1", 4)])
@@ -132,6 +130,15 @@ def _material_colour_and_image(material) -> tuple[np.ndarray, object, float]:
         return _unit_rgba(material.main_color), None, 0.0
     except Exception:
         return _unit_rgba(None), None, 0.0
+
+
+def has_own_vertex_normals(mesh: trimesh.Trimesh) -> bool:
+    """True if the mesh carries vertex normals of its own (from its file), not computed ones.
+
+    trimesh keeps loaded normals in its cache under ``vertex_normals``; when absent it would
+    compute area-weighted averages, which make boxes look blobby, so we shade flat instead.
+    """
+    return "vertex_normals" in mesh._cache
 
 
 def prepare_mesh(mesh: trimesh.Trimesh, default_color=(0.7, 0.7, 0.7, 1.0),

@@ -18,7 +18,6 @@ from PIL import Image
 from scenewright.encoded_images import glb_images, original_encoding
 from scenewright.export.common import ExportSettings, surface_of
 from scenewright.export.glb import flat_colour_parts, scene_glb
-from scenewright.file_normals import FILE_NORMALS_KEY
 from scenewright.library import Library
 from scenewright.scene import Instance, Scene
 
@@ -129,8 +128,7 @@ def test_library_mesh_is_trimesh_to_mesh_of_its_glb(small_library):
         ref = trimesh.load(io.BytesIO(data), file_type="glb", force="mesh", process=False)
         for attr in ("vertices", "faces", "vertex_normals", "face_normals"):
             np.testing.assert_array_equal(getattr(mesh, attr), getattr(ref, attr), err_msg=f"{rec.asset_id} {attr}")
-        # the record of whether the file gave normals (file_normals.py) is the library's addition
-        assert {k: v for k, v in mesh.metadata.items() if k != FILE_NORMALS_KEY} == ref.metadata
+        assert mesh.metadata == ref.metadata
         assert type(mesh.visual) is type(ref.visual)
         assert set(mesh.vertex_attributes) == set(ref.vertex_attributes)
         if ref.visual.kind != "texture":

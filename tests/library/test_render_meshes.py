@@ -20,7 +20,6 @@ from scenewright.library.store import Library
 from scenewright.methods.layout.retrieval import LibraryIndex
 from scenewright.render import Renderer, RenderItem, RenderSettings
 from scenewright.render.gl import get_state
-from scenewright.file_normals import has_own_vertex_normals
 from scenewright.render.meshprep import prepare_mesh, stretched
 
 
@@ -164,37 +163,3 @@ def test_render_meshes_are_kept_in_a_bounded_cache(small_library, monkeypatch):
     again = index.render_mesh(ids[0])
     assert again is not first                       # dropped and read again: the same arrays
     _same_prepared(again, first)
-
-
-def test_a_library_mesh_prepares_the_same_after_its_normals_are_computed(small_library):
-    """Shading is decided by what the mesh's file holds, not by who touched the mesh before:
-    asking trimesh for ``vertex_normals`` caches computed ones where loaded ones live, and a
-    render mesh must not turn smooth because of it. A library of its own: the session's
-    shared meshes stay untouched."""
-    own = Library.open(small_library.folder)
-    for rec in own.records:
-        mesh = own.mesh(rec.asset_id)
-        before = prepare_mesh(mesh)
-        mesh.vertex_normals                # computes (or returns) them into trimesh's cache
-        assert "vertex_normals" in mesh._cache
-        _same_prepared(prepare_mesh(mesh), before)
-        assert has_own_vertex_normals(mesh) == before.smooth
-
-
-def test_normals_a_glb_holds_are_its_own_and_computed_ones_are_not(tmp_path):
-    """GLBs read back (``load_glb_nodes``): a sphere written with normals keeps them as its own
-    (and renders smooth); a box written without any has none of its own, also after trimesh
-    computed some (and renders flat)."""
-    from scenewright.scene import load_glb_nodes
-    meshes = {}
-    for name, mesh, with_normals in (("sphere", trimesh.creation.icosphere(subdivisions=2, radius=0.5), True),
-                                     ("box", trimesh.creation.box((1.0, 0.5, 0.3)), False)):
-        path = tmp_path / f"{name}.glb"
-        trimesh.Scene({name: mesh}).export(path, include_normals=with_normals)
-        meshes[name] = load_glb_nodes(path)[name][1]
-    assert has_own_vertex_normals(meshes["sphere"]) and prepare_mesh(meshes["sphere"]).smooth
-    box = meshes["box"]
-    assert not has_own_vertex_normals(box)
-    box.vertex_normals
-    assert "vertex_normals" in box._cache
-    assert not has_own_vertex_normals(box) and not prepare_mesh(box).smooth
