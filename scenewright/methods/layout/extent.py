@@ -99,7 +99,11 @@ def extent_along(points: np.ndarray, yaw: float, height: float, trim: float = 0.
     return np.array([q[1, 0] - q[0, 0], height, q[1, 1] - q[0, 1]])
 
 
-def flat_top_spans(points: np.ndarray, yaw: float, band_m: float = 0.03, share: float = 0.8,
+# A thing's seen top: its points within this of the highest one (metres).
+TOP_BAND_M = 0.03
+
+
+def flat_top_spans(points: np.ndarray, yaw: float, band_m: float = TOP_BAND_M, share: float = 0.8,
                    min_points: int = 20) -> np.ndarray:
     """(3,) bool: the asset axes (x, height, z) at ``yaw`` along which the seen points of the
     object's top (within ``band_m`` of the highest) span at least ``share`` of what all its seen

@@ -26,8 +26,8 @@ from scenewright.methods.layout.arrange import ArrangeSettings, arrange
 from scenewright.methods.layout.consensus import ConsensusSettings, group_consensus
 from scenewright.methods.layout.depth_fit import (DepthFitSettings, camera_record, condition_depth, contact_range,
                                                   settings_for_run, small_reference_size)
-from scenewright.methods.layout.extent import (cap_seen_height, cover_seen, depth_to_wall, fit_extent, fit_seen_top,
-                                                flat_top_spans)
+from scenewright.methods.layout.extent import (TOP_BAND_M, cap_seen_height, cover_seen, depth_to_wall, fit_extent,
+                                                fit_seen_top, flat_top_spans)
 from scenewright.methods.layout.features import make_extractor
 from scenewright.methods.layout.floor_pose import (FloorPoseSettings, curves_to_read_finely, face_partners,
                                                   placement_disagrees, placement_points, pose_on_floor,
@@ -775,7 +775,7 @@ def _flat_top_seen(r: ObjectResult, index, pose: PoseSettings) -> bool:
     if not flat_top_spans(q.points, h.yaw, share=pose.seen_top_flat_share)[[0, 2]].all():
         return False
     heights = np.asarray(q.points, float)[:, 1]
-    top = heights[heights >= heights.max() - 0.03]          # flat_top_spans' band
+    top = heights[heights >= heights.max() - TOP_BAND_M]    # flat_top_spans' band
     if 1.4826 * float(np.median(np.abs(top - np.median(top)))) > pose.seen_top_max_spread_m:
         return False                                        # noisy depth: the top quantile overshoots
     m = h.world_from_object()
